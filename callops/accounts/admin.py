@@ -1,0 +1,31 @@
+from django.contrib import admin
+
+from .models import ApiKey, AuditEntry, Membership, Organization
+
+
+class MembershipInline(admin.TabularInline):
+    model = Membership
+    extra = 0
+    raw_id_fields = ["user"]
+
+
+@admin.register(Organization)
+class OrganizationAdmin(admin.ModelAdmin):
+    list_display = ["name", "public_id", "created_at"]
+    search_fields = ["name"]
+    inlines = [MembershipInline]
+
+
+@admin.register(ApiKey)
+class ApiKeyAdmin(admin.ModelAdmin):
+    list_display = ["name", "organization", "prefix", "scope", "created_at", "last_used_at", "revoked_at"]
+    list_filter = ["scope"]
+    # The digest is useless to an attacker without the secret, but there is no reason to show it.
+    exclude = ["digest"]
+    readonly_fields = ["prefix", "created_at", "last_used_at"]
+
+
+@admin.register(AuditEntry)
+class AuditEntryAdmin(admin.ModelAdmin):
+    list_display = ["created_at", "organization", "actor_label", "action", "target", "ip_address"]
+    list_filter = ["action"]

@@ -1,0 +1,14 @@
+"""Template context: the current organization and the user's other organizations."""
+
+from .current import resolve_membership
+
+
+def current_org(request):
+    if not getattr(request, "user", None) or not request.user.is_authenticated:
+        return {}
+    membership = resolve_membership(request)
+    return {
+        "current_membership": membership,
+        "current_org": membership.organization if membership else None,
+        "all_memberships": getattr(request, "_callops_memberships", []),
+    }

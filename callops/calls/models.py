@@ -1,0 +1,237 @@
+"""Agents, calls, their timelines, and batches."""
+
+import uuid
+
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+
+class CallStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    INITIATED = "initiated", "Initiated"
+    RINGING = "ringing", "Ringing"
+    IN_PROGRESS = "in_progress", "In progress"
+    COMPLETED = "completed", "Completed"
+    NO_ANSWER = "no_answer", "No answer"
+    BUSY = "busy", "Busy"
+    CANCELED = "canceled", "Canceled"
+    FAILED = "failed", "Failed"
+
+
+TERMINAL = frozenset({CallStatus.COMPLETED, CallStatus.NO_ANSWER, CallStatus.BUSY, CallStatus.CANCELED,
+                      CallStatus.FAILED})
+ACTIVE = frozenset(set(CallStatus.values) - TERMINAL)
+# Lifecycle order; every terminal status shares the top rank, so none can replace another.
+RANK = {CallStatus.QUEUED: 0, CallStatus.INITIATED: 1, CallStatus.RINGING: 2, CallStatus.IN_PROGRESS: 3,
+        **{s: 4 for s in TERMINAL}}
+
+
+class AnsweredBy(models.TextChoices):
+    HUMAN = "human", "Human"
+    MACHINE = "machine", "Machine"
+    UNKNOWN = "unknown", "Unknown"
+
+
+class ResultStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    COMPLETED = "completed", "Completed"
+    FAILED = "failed", "Failed"
+
+
+class WebhookStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    DELIVERED = "delivered", "Delivered"
+    FAILED = "failed", "Failed"
+
+
+class EventSource(models.TextChoices):
+    API = "api", "API"
+    USER = "user", "User"
+    POLL = "poll", "Provider poll"
+    CALLBACK = "callback", "Provider callback"
+    SYSTEM = "system", "System"
+
+
+class Agent(models.Model):
+    """An organization's named calling profile on one provider account."""
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    organization = models.ForeignKey("accounts.Organization", on_delete=models.CASCADE, related_name="agents")
+    provider_account = models.ForeignKey("providers.ProviderAccount", on_delete=models.PROTECT,
+                                         related_name="agents")
+    name = models.CharField(max_length=100)
+    # The provider-side agent / workflow / assistant id this profile calls with.
+    provider_agent_id = models.CharField(max_length=200, blank=True)
+    from_number = models.CharField(max_length=20, blank=True)
+    instructions = models.TextField(blank=True)
+    returns = models.JSONField(default=dict, blank=True)
+    webhook_url = models.URLField(max_length=2000, blank=True)
+    # "" = the organization's default extractor; otherwise provider | llm | rules.
+    extractor = models.CharField(max_length=20, blank=True)
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["organization", "name"], name="agent_name_per_org")]
+
+    def __str__(self):
+        return self.name
+
+    @property
+    def provider(self) -> str:
+        return self.provider_account.kind
+
+
+class Batch(models.Model):
+    """A campaign of calls; the batches feature fills in settings and lifecycle."""
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    organization = models.ForeignKey("accounts.Organization", on_delete=models.CASCADE, related_name="batches")
+    agent = models.ForeignKey(Agent, on_delete=models.PROTECT, related_name="batches")
+    name = models.CharField(max_length=200, blank=True)
+    status = models.CharField(max_length=20, default="created")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self):
+        return self.name or str(self.public_id)
+
+
+class Call(models.Model):
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    organization = models.ForeignKey("accounts.Organization", on_delete=models.CASCADE, related_name="calls")
+    agent = models.ForeignKey(Agent, on_delete=models.PROTECT, related_name="calls")
+    batch = models.ForeignKey(Batch, null=True, blank=True, on_delete=models.SET_NULL, related_name="calls")
+    # A retry from triage or a batch redial points at the call it repeats.
+    retry_of = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="retries")
+    attempt = models.PositiveSmallIntegerField(default=1)
+
+    direction = models.CharField(max_length=10, default="outbound")
+    to_number = models.CharField(max_length=20)
+    from_number = models.CharField(max_length=20, blank=True)
+    status = models.CharField(max_length=12, choices=CallStatus.choices, default=CallStatus.QUEUED)
+
+    instructions = models.TextField(blank=True)
+    context = models.JSONField(default=dict, blank=True)
+    metadata = models.JSONField(default=dict, blank=True)
+    returns = models.JSONField(default=dict, blank=True)
+
+    result = models.JSONField(null=True, blank=True)
+    result_status = models.CharField(max_length=10, choices=ResultStatus.choices, blank=True)
+    result_error = models.TextField(blank=True)
+    transcript = models.JSONField(default=list, blank=True)  # [{"role": "agent"|"user", "text": ...}]
+    # What the provider extracted itself (Bolna extracted_data, Dograh gathered_context, ...).
+    provider_result = models.JSONField(null=True, blank=True)
+    recording_url = models.URLField(max_length=2000, blank=True)
+
+    webhook_url = models.URLField(max_length=2000, blank=True)
+    webhook_status = models.CharField(max_length=10, choices=WebhookStatus.choices, blank=True)
+    webhook_error = models.TextField(blank=True)
+
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+    scheduled_at = models.DateTimeField(null=True, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)  # ringing began
+    answered_at = models.DateTimeField(null=True, blank=True)
+    ended_at = models.DateTimeField(null=True, blank=True)
+    duration_seconds = models.PositiveIntegerField(null=True, blank=True)
+
+    error_code = models.CharField(max_length=64, blank=True)
+    error_message = models.TextField(blank=True)
+    hangup_cause = models.CharField(max_length=200, blank=True)
+    answered_by = models.CharField(max_length=10, choices=AnsweredBy.choices, blank=True)
+
+    provider = models.CharField(max_length=20)  # the provider kind, kept for filtering
+    provider_account = models.ForeignKey("providers.ProviderAccount", on_delete=models.PROTECT, related_name="calls")
+    provider_call_id = models.CharField(max_length=200, blank=True)
+    provider_job_id = models.CharField(max_length=200, blank=True)  # Trillet job id, Dograh trigger id, ...
+    provider_status = models.CharField(max_length=100, blank=True)
+    provider_reason = models.TextField(blank=True)
+
+    # Placement guard: set by a conditional UPDATE before the provider is asked to dial, so a row
+    # is dialed at most once whatever the workers do.
+    dial_claimed_at = models.DateTimeField(null=True, blank=True)
+    # Status sync: when the next poll is due (null = nothing to poll), and how it has gone.
+    next_sync_at = models.DateTimeField(null=True, blank=True)
+    sync_failures = models.PositiveSmallIntegerField(default=0)
+    last_synced_at = models.DateTimeField(null=True, blank=True)
+
+    org_lookup = "organization"
+
+    class Meta:
+        indexes = [
+            # GET /v1/calls and the dashboard list: newest first within an org, id breaks ties.
+            models.Index(fields=["organization", "-created_at", "-id"], name="call_org_recent"),
+            # status filters (?status=failed) on the same ordering.
+            models.Index(fields=["organization", "status", "-created_at", "-id"], name="call_org_status_recent"),
+            # search by destination number.
+            models.Index(fields=["organization", "to_number"], name="call_org_to"),
+            # inbound callbacks and polls find the call by the provider's id.
+            models.Index(fields=["provider_account", "provider_call_id"], name="call_provider_id"),
+            # the sweeper: live calls whose poll is due.
+            models.Index(fields=["next_sync_at"], name="call_sync_due",
+                         condition=Q(next_sync_at__isnull=False)),
+            # the scheduler: queued calls waiting for their time.
+            models.Index(fields=["scheduled_at"], name="call_scheduled_due",
+                         condition=Q(status="queued", dial_claimed_at__isnull=True)),
+            models.Index(fields=["batch", "status"], name="call_batch_status"),
+        ]
+
+    def __str__(self):
+        return f"call {self.public_id} to {self.to_number} ({self.status})"
+
+    @property
+    def is_terminal(self) -> bool:
+        return self.status in TERMINAL
+
+    @property
+    def can_cancel(self) -> bool:
+        # Once someone answered, cancelling would hang up on a live person: that is a "stop", not
+        # a cancel, and CallingBox semantics say too late.
+        return RANK[self.status] < RANK[CallStatus.IN_PROGRESS]
+
+
+class CallEvent(models.Model):
+    """Append-only timeline of a call: every report, accepted or ignored, and every action."""
+
+    class Kind(models.TextChoices):
+        STATUS = "status", "Status report"
+        EXTRACTION = "extraction", "Extraction"
+        ACTION = "action", "Action"
+        NOTE = "note", "Note"
+
+    call = models.ForeignKey(Call, on_delete=models.CASCADE, related_name="events")
+    created_at = models.DateTimeField(default=timezone.now)
+    kind = models.CharField(max_length=12, choices=Kind.choices, default=Kind.STATUS)
+    source = models.CharField(max_length=10, choices=EventSource.choices)
+    from_status = models.CharField(max_length=12, blank=True)
+    status = models.CharField(max_length=12, blank=True)  # the canonical status reported
+    raw_status = models.CharField(max_length=100, blank=True)
+    reason = models.TextField(blank=True)
+    # Ignored reports (stale, duplicate, after terminal) stay on the timeline, muted.
+    ignored = models.BooleanField(default=False)
+    note = models.CharField(max_length=300, blank=True)
+    payload = models.JSONField(null=True, blank=True)
+
+    class Meta:
+        # The call detail timeline: a call's events in order.
+        indexes = [models.Index(fields=["call", "created_at", "id"], name="callevent_timeline")]
+        ordering = ["created_at", "id"]
+
+    def __str__(self):
+        return f"{self.status or self.kind} via {self.source}"
+
+
+class IdempotencyRecord(models.Model):
+    """A POST answered under an Idempotency-Key: replayed for 24 h for the same key and body."""
+
+    organization = models.ForeignKey("accounts.Organization", on_delete=models.CASCADE)
+    key = models.CharField(max_length=255)
+    request_hash = models.CharField(max_length=64)
+    path = models.CharField(max_length=200)
+    response_status = models.PositiveSmallIntegerField(null=True)
+    response_body = models.JSONField(null=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["organization", "key"], name="idempotency_key_per_org")]

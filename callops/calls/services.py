@@ -1,0 +1,261 @@
+"""Every write to calls goes through here; the API and the dashboard call the same functions.
+
+The heart is `apply_status`, the only way a call's status changes (design rule 2).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.db import transaction
+from django.db.models import F
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from .models import RANK, TERMINAL, Call, CallEvent, CallStatus, EventSource, ResultStatus
+
+log = logging.getLogger(__name__)
+
+# Webhook event type for each status a call can enter. `initiated` has no event of its own
+# (CallingBox does not send one); `completed` waits for extraction when the call has `returns`.
+STATUS_EVENT = {
+    CallStatus.QUEUED: "call.queued",
+    CallStatus.RINGING: "call.ringing",
+    CallStatus.IN_PROGRESS: "call.answered",
+    CallStatus.COMPLETED: "call.completed",
+    CallStatus.NO_ANSWER: "call.no_answer",
+    CallStatus.BUSY: "call.busy",
+    CallStatus.CANCELED: "call.canceled",
+    CallStatus.FAILED: "call.failed",
+}
+
+# Detail fields a status report may carry. When a report is accepted they are written; when it is
+# ignored (stale, duplicate) they only fill fields that are still empty, because providers fill
+# in details (duration, transcript, recording) after the terminal status arrived.
+DETAIL_FIELDS = frozenset({
+    "error_code", "error_message", "hangup_cause", "answered_by", "duration_seconds", "transcript",
+    "provider_result", "recording_url", "provider_call_id", "provider_job_id", "provider_status",
+    "provider_reason", "from_number",
+})
+
+
+@dataclass
+class Transition:
+    call: Call
+    accepted: bool
+    event: CallEvent
+
+
+class CallActionError(Exception):
+    """An action that the call's state does not allow (answered 409 by the API)."""
+
+
+def _ignored_note(current: str, reported: str) -> str:
+    if current in TERMINAL:
+        return f"ignored: call already {current}"
+    if reported == current:
+        return "ignored: duplicate report"
+    return f"ignored: stale report ({reported} after {current})"
+
+
+def apply_status(call: Call | int, status: str, *, source: str, raw_status: str = "", reason: str = "",
+                 fields: dict | None = None, payload=None, at: datetime | None = None, note: str = "") -> Transition:
+    """Move a call forward to `status`, or record the report as ignored.
+
+    Forward-only along queued < initiated < ringing < in_progress < terminal; terminal is final.
+    The write is an UPDATE conditional on the status we read, so when two workers race exactly
+    one wins and the other re-reads and sees its report is now stale. The accepted change, its
+    CallEvent and its webhook event commit together.
+    """
+    status = CallStatus(status)
+    pk = call.pk if isinstance(call, Call) else call
+    at = at or timezone.now()
+    details = {k: v for k, v in (fields or {}).items() if k in DETAIL_FIELDS and v is not None}
+    if raw_status:
+        details.setdefault("provider_status", raw_status[:100])
+    if reason:
+        details.setdefault("provider_reason", reason)
+
+    for _ in range(10):
+        current = Call.objects.filter(pk=pk).values_list("status", flat=True).first()
+        if current is None:
+            raise Call.DoesNotExist(f"call {pk} does not exist")
+        if current in TERMINAL or RANK[status] <= RANK[current]:
+            with transaction.atomic():
+                fresh = Call.objects.select_for_update().get(pk=pk)
+                blanks = {k: v for k, v in details.items()
+                          if k not in ("provider_status", "provider_reason") and getattr(fresh, k) in ("", None, [])}
+                if blanks:
+                    Call.objects.filter(pk=pk).update(updated_at=timezone.now(), **blanks)
+                    for k, v in blanks.items():
+                        setattr(fresh, k, v)
+                event = CallEvent.objects.create(
+                    call=fresh, created_at=at, source=source, from_status=current, status=status,
+                    raw_status=raw_status[:100], reason=reason, ignored=True,
+                    note=(note or _ignored_note(current, status))[:300], payload=payload,
+                )
+            return Transition(fresh, False, event)
+
+        with transaction.atomic():
+            update = dict(details, status=status, updated_at=timezone.now())
+            if RANK[status] >= RANK[CallStatus.RINGING]:
+                update["started_at"] = Coalesce(F("started_at"), at)
+            if status == CallStatus.IN_PROGRESS or (status == CallStatus.COMPLETED and current == CallStatus.IN_PROGRESS):
+                update["answered_at"] = Coalesce(F("answered_at"), at)
+            if status in TERMINAL:
+                update["ended_at"] = at
+                update["next_sync_at"] = None
+                if status == CallStatus.COMPLETED and _has_returns(pk):
+                    update["result_status"] = ResultStatus.PENDING
+            won = Call.objects.filter(pk=pk, status=current).update(**update)
+            if not won:
+                continue  # another writer moved it first; re-read and judge again
+            fresh = Call.objects.select_related("agent", "organization").get(pk=pk)
+            if status in TERMINAL and fresh.duration_seconds is None:
+                fresh.duration_seconds = int((fresh.ended_at - fresh.answered_at).total_seconds()) \
+                    if fresh.answered_at else 0
+                Call.objects.filter(pk=pk).update(duration_seconds=fresh.duration_seconds)
+            event = CallEvent.objects.create(
+                call=fresh, created_at=at, source=source, from_status=current, status=status,
+                raw_status=raw_status[:100], reason=reason, note=note[:300], payload=payload,
+            )
+            _after_status_change(fresh, current, status)
+        return Transition(fresh, True, event)
+    raise RuntimeError(f"call {pk}: status update kept losing races")
+
+
+def _has_returns(pk) -> bool:
+    return bool(Call.objects.filter(pk=pk).values_list("returns", flat=True).first())
+
+
+def _after_status_change(call: Call, old: str, new: str) -> None:
+    """Side effects of an accepted change, inside its transaction."""
+    from callops.webhooks import events as webhook_events
+
+    if new == CallStatus.COMPLETED and call.result_status == ResultStatus.PENDING:
+        # call.completed must carry the final result, so extraction emits it when it finishes.
+        from callops.extraction import services as extraction
+
+        extraction.start(call)
+        return
+    event_type = STATUS_EVENT.get(new)
+    if event_type:
+        webhook_events.emit_call_event(call, event_type)
+
+
+def apply_report(call: Call, report, *, source: str) -> Transition:
+    """Apply a provider StatusReport (see providers.base) through the lifecycle function."""
+    fields = dict(report.fields)
+    if report.answered_by:
+        fields["answered_by"] = report.answered_by
+    if report.provider_call_id and not call.provider_call_id:
+        fields["provider_call_id"] = report.provider_call_id
+    return apply_status(call, report.status, source=source, raw_status=report.raw_status or "",
+                        reason=report.reason or "", fields=fields, payload=report.payload,
+                        at=report.occurred_at)
+
+
+def record_event(call: Call, *, source: str, note: str, kind: str = CallEvent.Kind.ACTION, payload=None) -> CallEvent:
+    """A timeline entry that is not a status report (an action, an extraction run, a note)."""
+    return CallEvent.objects.create(call=call, kind=kind, source=source, status="", from_status=call.status,
+                                    note=note[:300], payload=payload)
+
+
+def create_call(*, org, agent, to_number: str, source: str = EventSource.API, from_number: str = "",
+                instructions: str = "", context: dict | None = None, metadata: dict | None = None,
+                returns: dict | None = None, webhook_url: str = "", scheduled_at: datetime | None = None,
+                batch=None, retry_of: Call | None = None, attempt: int = 1) -> Call:
+    """Create a queued call (input already validated). Per-call values override the agent's."""
+    with transaction.atomic():
+        call = Call.objects.create(
+            organization=org, agent=agent, batch=batch, retry_of=retry_of, attempt=attempt,
+            to_number=to_number, from_number=from_number or agent.from_number,
+            instructions=instructions or agent.instructions, context=context or {}, metadata=metadata or {},
+            returns=returns if returns else (agent.returns or {}),
+            webhook_url=webhook_url or agent.webhook_url, scheduled_at=scheduled_at,
+            provider=agent.provider_account.kind, provider_account=agent.provider_account,
+        )
+        if call.webhook_url:
+            call.webhook_status = "pending"
+            Call.objects.filter(pk=call.pk).update(webhook_status="pending")
+        CallEvent.objects.create(call=call, source=source, status=CallStatus.QUEUED, raw_status="",
+                                 note="scheduled for " + scheduled_at.isoformat() if scheduled_at else "created")
+        from callops.webhooks import events as webhook_events
+
+        webhook_events.emit_call_event(call, "call.queued")
+    return call
+
+
+def claim_for_dialing(call: Call) -> bool:
+    """Take the one-time right to dial this row. False when someone already has it."""
+    now = timezone.now()
+    won = Call.objects.filter(pk=call.pk, dial_claimed_at__isnull=True, status=CallStatus.QUEUED).update(
+        dial_claimed_at=now)
+    if won:
+        call.dial_claimed_at = now
+    return bool(won)
+
+
+def place_call(call: Call, *, source: str = EventSource.SYSTEM, retry_transient: bool = False) -> Call:
+    """Hand a queued call to its provider, at most once per row.
+
+    With retry_transient (the background path), a transient error that certainly did not place
+    the call (429, 5xx, refused connection) releases the claim and schedules another try; the API
+    path fails the call at once so the caller gets a 502.
+    """
+    from callops.providers.base import ProviderError
+    from callops.providers.registry import adapter_for
+
+    if not claim_for_dialing(call):
+        return Call.objects.get(pk=call.pk)
+    call = Call.objects.select_related("agent", "provider_account", "organization").get(pk=call.pk)
+    adapter = adapter_for(call.provider_account)
+    try:
+        placement = adapter.place_call(call)
+    except ProviderError as exc:
+        definitely_not_placed = exc.http_status is not None or exc.code in ("connect_error", "rate_limited")
+        if retry_transient and not exc.permanent and definitely_not_placed:
+            delay = exc.retry_after or 30
+            Call.objects.filter(pk=call.pk).update(
+                dial_claimed_at=None, scheduled_at=timezone.now() + timedelta(seconds=delay),
+                provider_reason=exc.message[:500])
+            record_event(call, source=EventSource.SYSTEM, kind=CallEvent.Kind.NOTE,
+                         note=f"provider unavailable ({exc.code}); retrying in {int(delay)}s")
+            return Call.objects.get(pk=call.pk)
+        return apply_status(call, CallStatus.FAILED, source=source, reason=exc.message,
+                            fields={"error_code": exc.code, "error_message": exc.message}).call
+    Call.objects.filter(pk=call.pk).update(
+        provider_call_id=placement.provider_call_id, provider_job_id=placement.provider_job_id,
+        next_sync_at=timezone.now() + timedelta(seconds=adapter.poll_interval), updated_at=timezone.now())
+    call.provider_call_id = placement.provider_call_id
+    report = placement.report
+    if report is not None:
+        return apply_report(call, report, source=source).call
+    return apply_status(call, CallStatus.INITIATED, source=source, note="handed to provider").call
+
+
+def cancel_call(call: Call, *, source: str, actor_label: str = "") -> Call:
+    """Cancel a call nobody has answered yet; CallActionError when it is too late."""
+    from callops.providers.base import ProviderError
+    from callops.providers.registry import adapter_for
+
+    call.refresh_from_db()
+    if not call.can_cancel:
+        raise CallActionError(f"call {call.public_id} is {call.status} and can no longer be canceled")
+    by = f" by {actor_label}" if actor_label else ""
+    if claim_for_dialing(call):
+        # Never handed to the provider: the claim guarantees nobody dials it after this.
+        return apply_status(call, CallStatus.CANCELED, source=source, note=f"canceled before dialing{by}").call
+    adapter = adapter_for(call.provider_account)
+    try:
+        report = adapter.cancel_call(call)
+    except ProviderError as exc:
+        raise CallActionError(f"the provider could not cancel call {call.public_id}: {exc.message}") from exc
+    transition = apply_status(call, CallStatus.CANCELED, source=source, note=f"canceled{by}",
+                              raw_status=report.raw_status if report else "",
+                              payload=report.payload if report else None)
+    if not transition.accepted:
+        raise CallActionError(f"call {call.public_id} is {transition.call.status} and can no longer be canceled")
+    return transition.call

@@ -1,0 +1,62 @@
+"""Provider accounts: an organization's credentials for one voice-AI provider."""
+
+import secrets
+import uuid
+
+from django.db import models
+from django.utils import timezone
+
+from callops.lib import crypto
+
+
+class ProviderKind(models.TextChoices):
+    SANDBOX = "sandbox", "Sandbox (built-in test mode)"
+    CALLINGBOX = "callingbox", "CallingBox"
+    BOLNA = "bolna", "Bolna"
+    POLYAI = "polyai", "PolyAI"
+    TRILLET = "trillet", "Trillet"
+    DOGRAH = "dograh", "Dograh"
+
+
+def _callback_token() -> str:
+    return secrets.token_urlsafe(24)
+
+
+class ProviderAccount(models.Model):
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    organization = models.ForeignKey("accounts.Organization", on_delete=models.CASCADE,
+                                     related_name="provider_accounts")
+    kind = models.CharField(max_length=20, choices=ProviderKind.choices)
+    name = models.CharField(max_length=100)
+    # Blank means the provider's documented default; set for regions, self-hosted Dograh, emulators.
+    base_url = models.URLField(blank=True)
+    # JSON of credentials (api_key, workspace_id, ...), Fernet-encrypted. Write-only from the UI.
+    credentials_encrypted = models.TextField(blank=True)
+    # Inbound callbacks arrive at /callbacks/<kind>/<callback_token>/ — the token routes the
+    # request to this account; `callback_secret` verifies it where the provider signs.
+    callback_token = models.CharField(max_length=64, unique=True, default=_callback_token)
+    callback_secret_encrypted = models.TextField(blank=True)
+    rate_limit_per_minute = models.PositiveIntegerField(default=300)
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["organization", "name"], name="provider_account_name_per_org")]
+
+    def __str__(self):
+        return f"{self.name} ({self.get_kind_display()})"
+
+    @property
+    def credentials(self) -> dict:
+        return crypto.decrypt_json(self.credentials_encrypted)
+
+    def set_credentials(self, values: dict) -> None:
+        self.credentials_encrypted = crypto.encrypt_json({k: v for k, v in values.items() if v not in (None, "")})
+
+    @property
+    def callback_secret(self) -> str:
+        return crypto.decrypt_text(self.callback_secret_encrypted)
+
+    def set_callback_secret(self, secret: str) -> None:
+        self.callback_secret_encrypted = crypto.encrypt_text(secret) if secret else ""

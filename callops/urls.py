@@ -1,0 +1,18 @@
+from django.contrib import admin
+from django.urls import include, path
+
+from callops import health
+from callops.accounts import views as account_views
+
+urlpatterns = [
+    path("healthz", health.healthz, name="healthz"),
+    path("login/", account_views.login_view, name="login"),
+    path("logout/", account_views.logout_view, name="logout"),
+    path("orgs/switch/", account_views.switch_org_view, name="switch_org"),
+    path("orgs/none/", account_views.no_organization, name="no_organization"),
+    path("admin/rq/", include("django_rq.urls")),
+    path("admin/", admin.site.urls),
+    path("v1/", include("callops.api.urls")),
+    path("callbacks/", include("callops.providers.urls")),
+    path("", include("callops.dashboard.urls")),
+]
