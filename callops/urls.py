@@ -3,6 +3,7 @@ from django.urls import include, path
 
 from callops import health
 from callops.accounts import views as account_views
+from callops.api.urls import api
 
 urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
@@ -12,7 +13,7 @@ urlpatterns = [
     path("orgs/none/", account_views.no_organization, name="no_organization"),
     path("admin/rq/", include("django_rq.urls")),
     path("admin/", admin.site.urls),
-    path("v1/", include("callops.api.urls")),
+    path("v1/", api.urls),
     path("callbacks/", include("callops.providers.urls")),
     path("", include("callops.dashboard.urls")),
 ]

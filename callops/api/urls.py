@@ -1,1 +1,10 @@
-urlpatterns = []
+"""Mounts the routers on the API object; the root URLconf includes `api.urls` at /v1/."""
+
+from .agents import router as agents_router
+from .base import api
+from .calls import router as calls_router
+from .webhooks import router as webhooks_router
+
+api.add_router("", calls_router)
+api.add_router("", agents_router)
+api.add_router("", webhooks_router)

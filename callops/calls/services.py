@@ -228,9 +228,17 @@ def place_call(call: Call, *, source: str = EventSource.SYSTEM, retry_transient:
                             fields={"error_code": exc.code, "error_message": exc.message}).call
     Call.objects.filter(pk=call.pk).update(
         provider_call_id=placement.provider_call_id, provider_job_id=placement.provider_job_id,
-        next_sync_at=timezone.now() + timedelta(seconds=adapter.poll_interval), updated_at=timezone.now())
+        next_sync_at=timezone.now() + timedelta(seconds=adapter.next_poll_delay(call)), updated_at=timezone.now())
     call.provider_call_id = placement.provider_call_id
     report = placement.report
+    if report is not None and report.status == CallStatus.QUEUED:
+        # Accepted but still queued at the provider: not a status change, but worth a line on the
+        # timeline (with the provider's words) rather than a muted "duplicate".
+        Call.objects.filter(pk=call.pk).update(provider_status=report.raw_status[:100])
+        CallEvent.objects.create(call=call, source=source, kind=CallEvent.Kind.NOTE, from_status=call.status,
+                                 raw_status=report.raw_status[:100], note="accepted by the provider",
+                                 payload=report.payload)
+        return Call.objects.get(pk=call.pk)
     if report is not None:
         return apply_report(call, report, source=source).call
     return apply_status(call, CallStatus.INITIATED, source=source, note="handed to provider").call
@@ -259,3 +267,14 @@ def cancel_call(call: Call, *, source: str, actor_label: str = "") -> Call:
     if not transition.accepted:
         raise CallActionError(f"call {call.public_id} is {transition.call.status} and can no longer be canceled")
     return transition.call
+
+
+def submit_call(org, clean, *, source: str) -> Call:
+    """Create a call from validated input and, unless it is scheduled, hand it to the provider now.
+
+    Shared by the API and the dashboard form so both do exactly the same thing.
+    """
+    call = create_call(org=org, source=source, **clean.as_kwargs())
+    if clean.scheduled_at is None:
+        call = place_call(call, source=source)
+    return call

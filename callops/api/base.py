@@ -1,0 +1,155 @@
+"""The API object, authentication, rate limiting and the one error shape.
+
+Every error on /v1/ is `{"error": "<human-readable>"}`; validation errors add `fields`.
+Views return JsonResponse themselves (django-ninja's response validation is skipped for
+HttpResponse objects), and declare their responses for the OpenAPI document.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+
+import django_rq
+from django.conf import settings
+from django.http import JsonResponse
+from ninja import NinjaAPI
+from ninja.errors import AuthenticationError, HttpError
+from ninja.errors import ValidationError as NinjaValidationError
+from ninja.security import HttpBearer
+
+from callops.accounts.services import authenticate_api_key
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, message: str, *, fields: dict | None = None, headers: dict | None = None,
+                 extra: dict | None = None):
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.fields = fields
+        self.headers = headers or {}
+        self.extra = extra or {}
+
+
+def error_response(status: int, message: str, *, fields=None, headers=None, extra=None) -> JsonResponse:
+    body = {"error": message}
+    if fields:
+        body["fields"] = fields
+    if extra:
+        body.update(extra)
+    response = JsonResponse(body, status=status)
+    for k, v in (headers or {}).items():
+        response[k] = v
+    return response
+
+
+def _rate_limit(key) -> None:
+    """Fixed one-minute window per API key, counted in Redis and shared by every web process."""
+    limit = settings.API_RATE_LIMIT_PER_MINUTE
+    now = time.time()
+    window = int(now // 60)
+    name = f"callops:rl:{key.pk}:{window}"
+    try:
+        conn = django_rq.get_connection("default")
+        pipe = conn.pipeline()
+        pipe.incr(name)
+        pipe.expire(name, 61)
+        count = pipe.execute()[0]
+    except Exception:
+        # Redis down: serve rather than refuse every request; the limit protects, it is not billing.
+        return
+    if count > limit:
+        retry_after = max(1, int((window + 1) * 60 - now) + 1)
+        raise ApiError(429, f"rate limit of {limit} requests per minute exceeded for this API key; "
+                            f"retry after {retry_after} seconds", headers={"Retry-After": str(retry_after)})
+
+
+class ApiKeyAuth(HttpBearer):
+    """`Authorization: Bearer <key>`; sets request.api_key and request.org."""
+
+    def __call__(self, request):
+        header = request.headers.get("Authorization", "")
+        if not header:
+            raise ApiError(401, "missing API key: send it as 'Authorization: Bearer <key>'")
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise ApiError(401, "malformed Authorization header: expected 'Bearer <key>'")
+        return self.authenticate(request, token.strip())
+
+    def authenticate(self, request, token):
+        key = authenticate_api_key(token)
+        if key is None:
+            raise ApiError(401, "invalid or revoked API key")
+        _rate_limit(key)
+        request.api_key = key
+        request.org = key.organization
+        return key
+
+
+def require_write(request) -> None:
+    if not request.api_key.can_write:
+        raise ApiError(403, "this API key is read-only; use a read-write key for this request")
+
+
+MAX_JSON_DEPTH = 32
+
+
+def json_body(request) -> dict:
+    """The request body as a JSON object, or a 400/413 ApiError."""
+    raw = request.body  # the size was checked by ApiErrorMiddleware before the view ran
+    if len(raw) > settings.API_MAX_BODY_BYTES:
+        raise ApiError(413, f"request body is larger than {settings.API_MAX_BODY_BYTES} bytes")
+    if not raw.strip():
+        return {}
+    try:
+        data = json.loads(raw)
+    except (ValueError, RecursionError):
+        raise ApiError(400, "request body is not valid JSON")
+    if not isinstance(data, dict):
+        raise ApiError(400, "request body must be a JSON object")
+    return data
+
+
+api = NinjaAPI(
+    title="callops API",
+    version="2026-11",
+    description="One API for outbound AI voice calls across providers. Errors are `{\"error\": \"...\"}`.",
+    urls_namespace="api",
+    openapi_url="/openapi.json",
+    docs_url=None,
+    auth=ApiKeyAuth(),
+)
+
+
+@api.exception_handler(ApiError)
+def _api_error(request, exc: ApiError):
+    return error_response(exc.status, exc.message, fields=exc.fields, headers=exc.headers, extra=exc.extra)
+
+
+@api.exception_handler(NinjaValidationError)
+def _validation_error(request, exc: NinjaValidationError):
+    fields = {}
+    for err in exc.errors:
+        loc = [str(p) for p in err.get("loc", ()) if p not in ("query", "path", "body")]
+        fields[".".join(loc) or "request"] = err.get("msg", "is invalid")
+    return error_response(400, "invalid request: " + "; ".join(f"{k}: {v}" for k, v in fields.items()),
+                          fields=fields)
+
+
+@api.exception_handler(AuthenticationError)
+def _auth_error(request, exc):
+    return error_response(401, "invalid or missing API key")
+
+
+@api.exception_handler(HttpError)
+def _http_error(request, exc: HttpError):
+    return error_response(exc.status_code, str(exc))
+
+
+@api.exception_handler(Exception)
+def _unexpected(request, exc):
+    import logging
+
+    logging.getLogger("callops.api").exception("unhandled error on %s %s", request.method, request.path)
+    return error_response(500, "internal server error; the request may be retried")

@@ -1,0 +1,171 @@
+"""/v1/calls: create, list, read, cancel, re-run extraction."""
+
+from django.http import JsonResponse
+from django.utils import timezone
+from ninja import Query, Router
+
+from callops.accounts.tenancy import parse_public_id, scoped
+from callops.calls import services
+from callops.calls.models import Call, CallStatus, EventSource, ResultStatus, WebhookStatus
+from callops.calls.validation import ValidationFailed, normalize_phone, validate_call_input
+
+from . import schemas
+from .base import ApiError, json_body, require_write
+from .idempotency import idempotent
+from .pagination import page
+from .serializers import call_to_dict
+
+router = Router(tags=["calls"])
+
+CALL_SELECT = ("agent", "batch", "retry_of")
+
+
+def _get_call(request, call_id) -> Call:
+    pid = parse_public_id(call_id)
+    call = scoped(Call, request.org).select_related(*CALL_SELECT).filter(public_id=pid).first() if pid else None
+    if call is None:
+        raise ApiError(404, f"call {call_id} not found")
+    return call
+
+
+def _detail(call: Call, status: int = 200) -> JsonResponse:
+    call = Call.objects.select_related(*CALL_SELECT).get(pk=call.pk)
+    return JsonResponse(call_to_dict(call, timeline=True), status=status)
+
+
+@router.post("/calls", response={201: schemas.CallDetailOut, **schemas.errors(*schemas.COMMON_ERRORS, 403, 409, 502)},
+             openapi_extra={"requestBody": {"required": True, "content": {
+                 "application/json": {"schema": schemas.CallCreate.model_json_schema()}}},
+                 "parameters": [{"name": "Idempotency-Key", "in": "header", "required": False,
+                                 "schema": {"type": "string", "maxLength": 255}}]},
+             summary="Place a call")
+@idempotent
+def create_call(request):
+    require_write(request)
+    data = json_body(request)
+    try:
+        clean = validate_call_input(request.org, data)
+    except ValidationFailed as exc:
+        raise ApiError(400, exc.message, fields=exc.fields)
+    call = services.submit_call(request.org, clean, source=EventSource.API)
+    if call.status == CallStatus.FAILED:
+        # The provider refused or could not be reached: the call stays, failed, for triage.
+        raise ApiError(502, f"the provider could not place the call: {call.error_message or call.error_code}",
+                       extra={"call_id": str(call.public_id)})
+    return _detail(call, status=201)
+
+
+def _csv(values: list[str] | None) -> list[str]:
+    out = []
+    for v in values or []:
+        out.extend(p.strip() for p in v.split(",") if p.strip())
+    return out
+
+
+def _when(name: str, value: str | None):
+    if not value:
+        return None
+    from django.utils.dateparse import parse_datetime
+
+    text = value.strip()
+    try:
+        when = parse_datetime(text[:-1] + "+00:00" if text.endswith(("Z", "z")) else text)
+    except ValueError:
+        when = None
+    if when is None:
+        raise ApiError(400, f"{name} must be an ISO 8601 date-time", fields={name: "is not an ISO 8601 date-time"})
+    return when if timezone.is_aware(when) else timezone.make_aware(when, timezone.UTC)
+
+
+def _choice(name: str, values: list[str], allowed) -> list[str]:
+    bad = [v for v in values if v not in allowed]
+    if bad:
+        raise ApiError(400, f"{name} must be one of {', '.join(allowed)}",
+                       fields={name: f"unknown value {bad[0]!r}"})
+    return values
+
+
+@router.get("/calls", response={200: schemas.CallListOut, **schemas.errors(*schemas.COMMON_ERRORS)},
+            summary="List calls, newest first")
+def list_calls(
+    request,
+    limit: int = Query(20, ge=1, le=100),
+    cursor: str | None = Query(None, max_length=200),
+    status: list[str] | None = Query(None, description="one or more statuses, repeated or comma-separated"),
+    agent_id: str | None = Query(None, max_length=64),
+    provider: str | None = Query(None, max_length=20),
+    batch_id: str | None = Query(None, max_length=64),
+    to: str | None = Query(None, max_length=32),
+    created_after: str | None = Query(None, max_length=64),
+    created_before: str | None = Query(None, max_length=64),
+    result_status: list[str] | None = Query(None),
+    webhook_status: list[str] | None = Query(None),
+):
+    qs = scoped(Call, request.org).select_related(*CALL_SELECT)
+    statuses = _choice("status", _csv(status), CallStatus.values)
+    if statuses:
+        qs = qs.filter(status__in=statuses)
+    for name, value, field in (("agent_id", agent_id, "agent__public_id"), ("batch_id", batch_id, "batch__public_id")):
+        if value:
+            pid = parse_public_id(value)
+            if pid is None:
+                raise ApiError(400, f"{name} must be a UUID", fields={name: "is not a UUID"})
+            qs = qs.filter(**{field: pid})
+    if provider:
+        qs = qs.filter(provider=provider)
+    if to:
+        try:
+            qs = qs.filter(to_number=normalize_phone(to))
+        except ValueError as exc:
+            raise ApiError(400, f"to {exc}", fields={"to": str(exc)})
+    after, before = _when("created_after", created_after), _when("created_before", created_before)
+    if after:
+        qs = qs.filter(created_at__gte=after)
+    if before:
+        qs = qs.filter(created_at__lt=before)
+    rs = _choice("result_status", _csv(result_status), ResultStatus.values)
+    if rs:
+        qs = qs.filter(result_status__in=rs)
+    ws = _choice("webhook_status", _csv(webhook_status), WebhookStatus.values)
+    if ws:
+        qs = qs.filter(webhook_status__in=ws)
+    rows, nxt = page(qs, cursor=cursor, limit=limit)
+    return JsonResponse({"object": "list", "data": [call_to_dict(c) for c in rows], "has_more": nxt is not None,
+                         "next_cursor": nxt})
+
+
+@router.get("/calls/{call_id}", response={200: schemas.CallDetailOut, **schemas.errors(*schemas.COMMON_ERRORS, 404)},
+            summary="Read a call with its timeline")
+def read_call(request, call_id: str):
+    return _detail(_get_call(request, call_id))
+
+
+@router.post("/calls/{call_id}/cancel",
+             response={200: schemas.CallDetailOut, **schemas.errors(*schemas.COMMON_ERRORS, 403, 404, 409)},
+             summary="Cancel a call that has not been answered")
+@idempotent
+def cancel_call(request, call_id: str):
+    require_write(request)
+    call = _get_call(request, call_id)
+    try:
+        call = services.cancel_call(call, source=EventSource.API, actor_label=f"API key {request.api_key.name}")
+    except services.CallActionError as exc:
+        raise ApiError(409, str(exc))
+    return _detail(call)
+
+
+@router.post("/calls/{call_id}/extract",
+             response={202: schemas.CallDetailOut, **schemas.errors(*schemas.COMMON_ERRORS, 403, 404, 409)},
+             summary="Run result extraction again")
+def rerun_extraction(request, call_id: str):
+    require_write(request)
+    call = _get_call(request, call_id)
+    from callops.extraction import services as extraction
+
+    try:
+        extraction.rerun(call, source=EventSource.API, actor_label=f"API key {request.api_key.name}")
+    except services.CallActionError as exc:
+        raise ApiError(409, str(exc))
+    return _detail(call, status=202)
+
+

@@ -1,0 +1,124 @@
+"""Pydantic models that describe request and response bodies in the OpenAPI document."""
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from callops.calls.models import CallStatus
+
+StatusLiteral = Literal["queued", "initiated", "ringing", "in_progress", "completed", "no_answer", "busy",
+                        "canceled", "failed"]
+assert set(StatusLiteral.__args__) == set(CallStatus.values)
+
+
+class ErrorOut(BaseModel):
+    error: str
+    fields: dict[str, str] | None = None
+    call_id: str | None = None
+
+
+class ReturnsType(BaseModel):
+    """A field type: a type name, a list of allowed strings (enum), or a list type."""
+
+
+class CallCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    agent_id: str = Field(description="UUID of one of your agents (GET /v1/agents)")
+    to: str = Field(description="Destination in E.164, e.g. +14155550123")
+    from_number: str | None = Field(None, description="Caller id in E.164; defaults to the agent's")
+    instructions: str | None = Field(None, description="Replaces the agent's default instructions")
+    context: dict[str, Any] | None = None
+    metadata: dict[str, Any] | None = Field(None, description="Your own data, returned as is (16 KB max)")
+    returns: dict[str, Any] | None = Field(
+        None, description='Extraction schema: field name → type, e.g. {"confirmed": "boolean"}')
+    webhook_url: str | None = Field(None, description="http(s) URL that receives this call's events")
+    scheduled_at: str | None = Field(None, description="ISO 8601 time in the future (Z or offset)")
+
+
+class TimelineEventOut(BaseModel):
+    at: datetime
+    kind: str
+    status: StatusLiteral | None
+    from_status: StatusLiteral | None
+    source: Literal["api", "user", "poll", "callback", "system"]
+    raw_status: str | None
+    reason: str | None
+    ignored: bool
+    note: str | None
+
+
+class CallOut(BaseModel):
+    id: str
+    object: Literal["call"]
+    agent_id: str
+    batch_id: str | None
+    retry_of: str | None
+    attempt: int
+    direction: str
+    to_number: str
+    from_number: str | None
+    status: StatusLiteral
+    answered_by: Literal["human", "machine", "unknown"] | None
+    instructions: str
+    context: dict[str, Any]
+    metadata: dict[str, Any]
+    returns: dict[str, Any]
+    result: dict[str, Any] | None
+    result_status: Literal["pending", "completed", "failed"] | None
+    result_error: str | None
+    webhook_url: str | None
+    webhook_status: Literal["pending", "delivered", "failed"] | None
+    webhook_error: str | None
+    error_code: str | None
+    error_message: str | None
+    hangup_cause: str | None
+    provider: str
+    provider_call_id: str | None
+    provider_status: str | None
+    provider_reason: str | None
+    created_at: datetime
+    updated_at: datetime
+    scheduled_at: datetime | None
+    started_at: datetime | None
+    answered_at: datetime | None
+    ended_at: datetime | None
+    duration_seconds: int | None
+
+
+class CallDetailOut(CallOut):
+    timeline: list[TimelineEventOut]
+
+
+class CallListOut(BaseModel):
+    object: Literal["list"]
+    data: list[CallOut]
+    has_more: bool
+    next_cursor: str | None
+
+
+class AgentOut(BaseModel):
+    id: str
+    object: Literal["agent"]
+    name: str
+    provider: str
+    provider_account: str
+    from_number: str | None
+    instructions: str
+    returns: dict[str, Any]
+    webhook_url: str | None
+    created_at: datetime
+
+
+class AgentListOut(BaseModel):
+    object: Literal["list"]
+    data: list[AgentOut]
+
+
+def errors(*codes: int) -> dict:
+    """Response declarations for the error statuses an operation can answer."""
+    return {code: ErrorOut for code in codes}
+
+
+# Statuses every authenticated route can answer.
+COMMON_ERRORS = (400, 401, 413, 429)

@@ -1,0 +1,282 @@
+"""/v1/webhook_endpoints and /v1/webhook_deliveries: manage endpoints, inspect and re-send deliveries.
+
+Thin: parse, call `callops.webhooks.services`, render. Signing secrets appear only in the
+responses of create and rotate_secret.
+"""
+
+from typing import Any
+
+from django.http import HttpResponse, JsonResponse
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+from ninja import Query, Router
+from pydantic import BaseModel, ConfigDict, Field
+
+from callops.accounts.tenancy import parse_public_id, scoped
+from callops.webhooks import services
+from callops.webhooks.models import DeliveryStatus, RecoveryJob, WebhookDelivery, WebhookEndpoint
+from callops.webhooks.serializers import delivery_to_dict, endpoint_to_dict, recovery_to_dict
+
+from . import schemas
+from .base import ApiError, json_body, require_write
+from .pagination import page
+
+router = Router(tags=["webhooks"])
+
+
+class EndpointIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    url: str = Field(description="https URL that receives events (private addresses are refused)")
+    description: str | None = None
+    enabled_events: list[str] | None = Field(None, description='["*"] (default), types, or prefixes like "call.*"')
+    headers: dict[str, str] | None = Field(None, description="custom headers sent with every delivery")
+    enabled: bool | None = None
+    paused: bool | None = None
+    max_in_flight: int | None = Field(None, ge=1, le=50, description="concurrent deliveries (1 = ordered)")
+
+
+class EndpointOut(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    id: str
+    object: str
+    url: str
+    status: str
+    enabled_events: list[str]
+    secret: str | None = Field(None, description="only in create and rotate_secret responses")
+
+
+class EndpointListOut(BaseModel):
+    object: str
+    data: list[EndpointOut]
+    has_more: bool
+    next_cursor: str | None
+
+
+class DeliveryOut(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    id: str
+    object: str
+    event_id: str
+    event_type: str
+    status: str
+    attempt_count: int
+    attempts: list[dict[str, Any]] | None = None
+
+
+class DeliveryListOut(BaseModel):
+    object: str
+    data: list[DeliveryOut]
+    has_more: bool
+    next_cursor: str | None
+
+
+class RecoverIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    since: str = Field(description="ISO 8601; deliveries created at or after this time")
+    until: str | None = None
+    event_type: str | None = None
+    dry_run: bool | None = Field(None, description="only count what would be re-sent")
+
+
+class RecoveryOut(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    id: str | None = None
+    object: str
+    status: str | None = None
+    total: int | None = None
+    done: int | None = None
+    count: int | None = None
+
+
+def _body_schema(model):
+    return {"requestBody": {"required": True, "content": {"application/json": {"schema": model.model_json_schema()}}}}
+
+
+def _actor(request) -> str:
+    return f"API key {request.api_key.name}"
+
+
+def _get(model, request, public_id, label):
+    pid = parse_public_id(public_id)
+    qs = scoped(model, request.org)
+    if model is WebhookDelivery:
+        qs = qs.select_related("event", "endpoint", "call")
+    obj = qs.filter(public_id=pid).first() if pid else None
+    if obj is None:
+        raise ApiError(404, f"{label} {public_id} not found")
+    return obj
+
+
+def _input_error(exc: services.WebhookInputError):
+    return ApiError(400, exc.message, fields=exc.fields)
+
+
+def _when(name: str, value) -> timezone.datetime | None:
+    if value in (None, ""):
+        return None
+    text = str(value).strip()
+    try:
+        when = parse_datetime(text[:-1] + "+00:00" if text.endswith(("Z", "z")) else text)
+    except ValueError:
+        when = None
+    if when is None:
+        raise ApiError(400, f"{name} must be an ISO 8601 date-time", fields={name: "is not an ISO 8601 date-time"})
+    return when if timezone.is_aware(when) else timezone.make_aware(when, timezone.UTC)
+
+
+# --- Endpoints -------------------------------------------------------------------------------------
+@router.post("/webhook_endpoints", response={201: EndpointOut, **schemas.errors(*schemas.COMMON_ERRORS, 403)},
+             openapi_extra=_body_schema(EndpointIn), summary="Create a webhook endpoint (secret shown once)")
+def create_endpoint(request):
+    require_write(request)
+    data = json_body(request)
+    try:
+        endpoint, secret = services.create_endpoint(request.org, data, actor=_actor(request))
+    except services.WebhookInputError as exc:
+        raise _input_error(exc)
+    return JsonResponse({**endpoint_to_dict(endpoint), "secret": secret}, status=201)
+
+
+@router.get("/webhook_endpoints", response={200: EndpointListOut, **schemas.errors(*schemas.COMMON_ERRORS)},
+            summary="List webhook endpoints, newest first")
+def list_endpoints(request, limit: int = Query(20, ge=1, le=100), cursor: str | None = Query(None, max_length=200)):
+    rows, nxt = page(scoped(WebhookEndpoint, request.org), cursor=cursor, limit=limit)
+    return JsonResponse({"object": "list", "data": [endpoint_to_dict(e) for e in rows], "has_more": nxt is not None,
+                         "next_cursor": nxt})
+
+
+@router.get("/webhook_endpoints/{endpoint_id}",
+            response={200: EndpointOut, **schemas.errors(*schemas.COMMON_ERRORS, 404)}, summary="Read an endpoint")
+def read_endpoint(request, endpoint_id: str):
+    return JsonResponse(endpoint_to_dict(_get(WebhookEndpoint, request, endpoint_id, "webhook endpoint")))
+
+
+@router.patch("/webhook_endpoints/{endpoint_id}",
+              response={200: EndpointOut, **schemas.errors(*schemas.COMMON_ERRORS, 403, 404)},
+              openapi_extra=_body_schema(EndpointIn), summary="Update an endpoint")
+def update_endpoint(request, endpoint_id: str):
+    require_write(request)
+    endpoint = _get(WebhookEndpoint, request, endpoint_id, "webhook endpoint")
+    try:
+        endpoint = services.update_endpoint(endpoint, json_body(request), actor=_actor(request))
+    except services.WebhookInputError as exc:
+        raise _input_error(exc)
+    return JsonResponse(endpoint_to_dict(endpoint))
+
+
+@router.delete("/webhook_endpoints/{endpoint_id}",
+               response={204: None, **schemas.errors(*schemas.COMMON_ERRORS, 403, 404)}, summary="Delete an endpoint")
+def delete_endpoint(request, endpoint_id: str):
+    require_write(request)
+    services.delete_endpoint(_get(WebhookEndpoint, request, endpoint_id, "webhook endpoint"), actor=_actor(request))
+    return HttpResponse(status=204)
+
+
+@router.post("/webhook_endpoints/{endpoint_id}/rotate_secret",
+             response={200: EndpointOut, **schemas.errors(*schemas.COMMON_ERRORS, 403, 404)},
+             summary="Rotate the signing secret (the old one stays valid, and is also signed with, for 24 h)")
+def rotate_secret(request, endpoint_id: str):
+    require_write(request)
+    endpoint = _get(WebhookEndpoint, request, endpoint_id, "webhook endpoint")
+    secret = services.rotate_secret(endpoint, actor=_actor(request))
+    return JsonResponse({**endpoint_to_dict(endpoint), "secret": secret})
+
+
+@router.post("/webhook_endpoints/{endpoint_id}/test",
+             response={202: DeliveryOut, **schemas.errors(*schemas.COMMON_ERRORS, 403, 404)},
+             summary="Send a webhook.test event to this endpoint")
+def send_test(request, endpoint_id: str):
+    require_write(request)
+    endpoint = _get(WebhookEndpoint, request, endpoint_id, "webhook endpoint")
+    d = services.send_test(endpoint, actor=_actor(request))
+    return JsonResponse(delivery_to_dict(d), status=202)
+
+
+@router.post("/webhook_endpoints/{endpoint_id}/recover",
+             response={200: RecoveryOut, 202: RecoveryOut, **schemas.errors(*schemas.COMMON_ERRORS, 403, 404)},
+             openapi_extra=_body_schema(RecoverIn),
+             summary="Re-send failed and skipped deliveries of a time window (dry_run counts them first)")
+def recover(request, endpoint_id: str):
+    require_write(request)
+    endpoint = _get(WebhookEndpoint, request, endpoint_id, "webhook endpoint")
+    data = json_body(request)
+    unknown = sorted(set(data) - {"since", "until", "event_type", "dry_run"})
+    if unknown:
+        raise ApiError(400, f"unknown field(s): {', '.join(unknown)}", fields={k: "unknown field" for k in unknown})
+    since = _when("since", data.get("since"))
+    if since is None:
+        raise ApiError(400, "since is required", fields={"since": "is required"})
+    until = _when("until", data.get("until"))
+    event_type = data.get("event_type") or ""
+    if not isinstance(event_type, str) or len(event_type) > 40:
+        raise ApiError(400, "event_type must be a string", fields={"event_type": "must be a string"})
+    filters = {"since": since, "until": until, "endpoint": endpoint, "event_type": event_type}
+    if data.get("dry_run"):
+        return JsonResponse({"object": "webhook_recovery_count", "count": services.count_recoverable(request.org,
+                                                                                                     **filters)})
+    job = services.start_recovery(request.org, actor=_actor(request), **filters)
+    return JsonResponse(recovery_to_dict(job), status=202)
+
+
+@router.get("/webhook_recoveries/{recovery_id}",
+            response={200: RecoveryOut, **schemas.errors(*schemas.COMMON_ERRORS, 404)},
+            summary="Progress of a bulk recovery")
+def read_recovery(request, recovery_id: str):
+    return JsonResponse(recovery_to_dict(_get(RecoveryJob, request, recovery_id, "webhook recovery")))
+
+
+# --- Deliveries ------------------------------------------------------------------------------------
+@router.get("/webhook_deliveries", response={200: DeliveryListOut, **schemas.errors(*schemas.COMMON_ERRORS)},
+            summary="List deliveries, newest first")
+def list_deliveries(
+    request,
+    limit: int = Query(20, ge=1, le=100),
+    cursor: str | None = Query(None, max_length=200),
+    status: str | None = Query(None, max_length=20, description="pending, delivered, failed or skipped"),
+    endpoint_id: str | None = Query(None, max_length=64),
+    call_id: str | None = Query(None, max_length=64),
+    event_type: str | None = Query(None, max_length=40),
+    created_after: str | None = Query(None, max_length=64),
+    created_before: str | None = Query(None, max_length=64),
+):
+    qs = scoped(WebhookDelivery, request.org).select_related("event", "endpoint", "call")
+    if status:
+        if status not in DeliveryStatus.values:
+            raise ApiError(400, f"status must be one of {', '.join(DeliveryStatus.values)}",
+                           fields={"status": f"unknown value {status!r}"})
+        qs = qs.filter(status=status)
+    for name, value, field in (("endpoint_id", endpoint_id, "endpoint__public_id"),
+                               ("call_id", call_id, "call__public_id")):
+        if value:
+            pid = parse_public_id(value)
+            if pid is None:
+                raise ApiError(400, f"{name} must be a UUID", fields={name: "is not a UUID"})
+            qs = qs.filter(**{field: pid})
+    if event_type:
+        qs = qs.filter(event__type=event_type)
+    after, before = _when("created_after", created_after), _when("created_before", created_before)
+    if after:
+        qs = qs.filter(created_at__gte=after)
+    if before:
+        qs = qs.filter(created_at__lt=before)
+    rows, nxt = page(qs, cursor=cursor, limit=limit)
+    return JsonResponse({"object": "list", "data": [delivery_to_dict(d) for d in rows], "has_more": nxt is not None,
+                         "next_cursor": nxt})
+
+
+@router.get("/webhook_deliveries/{delivery_id}",
+            response={200: DeliveryOut, **schemas.errors(*schemas.COMMON_ERRORS, 404)},
+            summary="Read a delivery with its payload and every attempt")
+def read_delivery(request, delivery_id: str):
+    d = _get(WebhookDelivery, request, delivery_id, "webhook delivery")
+    return JsonResponse(delivery_to_dict(d, attempts=d.attempts.all()))
+
+
+@router.post("/webhook_deliveries/{delivery_id}/redeliver",
+             response={202: DeliveryOut, **schemas.errors(*schemas.COMMON_ERRORS, 403, 404)},
+             summary="Send this delivery again now (same webhook-id; never rescheduled on failure)")
+def redeliver(request, delivery_id: str):
+    require_write(request)
+    d = _get(WebhookDelivery, request, delivery_id, "webhook delivery")
+    d = services.redeliver(d, _actor(request))
+    return JsonResponse(delivery_to_dict(d), status=202)

@@ -1,0 +1,239 @@
+"""Validation of a new call's input, shared by the API and the dashboard form.
+
+Everything is checked before anything is written (design rule 6); a failure names each bad field.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import phonenumbers
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+
+from callops.accounts.tenancy import parse_public_id
+
+from .models import Agent
+
+MAX_METADATA_BYTES = 16 * 1024
+MAX_CONTEXT_BYTES = 32 * 1024
+MAX_INSTRUCTIONS = 20_000
+MAX_URL = 2000
+
+_PHONE_REASONS = {
+    phonenumbers.ValidationResult.INVALID_COUNTRY_CODE: "has an unknown country code",
+    phonenumbers.ValidationResult.TOO_SHORT: "is too short",
+    phonenumbers.ValidationResult.TOO_LONG: "is too long",
+    phonenumbers.ValidationResult.INVALID_LENGTH: "has the wrong number of digits for its country",
+    phonenumbers.ValidationResult.IS_POSSIBLE_LOCAL_ONLY: "is a local number; include the area code",
+}
+
+
+class ValidationFailed(Exception):
+    """Input that cannot be accepted: `fields` maps each bad field to what is wrong with it."""
+
+    def __init__(self, fields: dict[str, str], message: str | None = None):
+        self.fields = fields
+        self.message = message or "; ".join(f"{k}: {v}" for k, v in fields.items())
+        super().__init__(self.message)
+
+
+@dataclass
+class CallInput:
+    agent: Agent
+    to_number: str
+    from_number: str = ""
+    instructions: str = ""
+    context: dict = field(default_factory=dict)
+    metadata: dict = field(default_factory=dict)
+    returns: dict = field(default_factory=dict)
+    webhook_url: str = ""
+    scheduled_at: datetime | None = None
+
+    def as_kwargs(self) -> dict:
+        return {k: getattr(self, k) for k in self.__dataclass_fields__}
+
+
+def normalize_phone(value, *, default_region: str | None = None) -> str:
+    """The E.164 form of `value`, or ValueError saying what is wrong with it."""
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError("is required: an E.164 phone number such as +14155550123")
+    raw = value.strip()
+    if default_region is None and not raw.startswith("+"):
+        raise ValueError(f"{raw!r} must start with + and the country code (E.164), e.g. +14155550123")
+    try:
+        parsed = phonenumbers.parse(raw, default_region)
+    except phonenumbers.NumberParseException as exc:
+        raise ValueError(f"{raw!r} is not a phone number ({exc._msg.rstrip('.').lower()})") from None
+    reason = phonenumbers.is_possible_number_with_reason(parsed)
+    if reason != phonenumbers.ValidationResult.IS_POSSIBLE:
+        raise ValueError(f"{raw!r} {_PHONE_REASONS.get(reason, 'is not a possible number')}")
+    if not phonenumbers.is_valid_number(parsed):
+        region = phonenumbers.region_code_for_number(parsed) or "its country"
+        raise ValueError(f"{raw!r} is not a valid number in {region}")
+    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+
+
+def parse_when(value, *, now: datetime | None = None) -> datetime:
+    """An ISO 8601 time in the future; `Z` and numeric offsets both accepted, naive times refused."""
+    if not isinstance(value, str):
+        raise ValueError("must be an ISO 8601 string such as 2026-05-01T15:00:00Z")
+    text = value.strip()
+    try:
+        when = parse_datetime(text[:-1] + "+00:00" if text.endswith(("Z", "z")) else text)
+    except ValueError:
+        when = None
+    if when is None:
+        raise ValueError(f"{value!r} is not an ISO 8601 date-time such as 2026-05-01T15:00:00Z")
+    if timezone.is_naive(when):
+        raise ValueError(f"{value!r} has no timezone; add Z or an offset such as +02:00")
+    if when <= (now or timezone.now()):
+        raise ValueError(f"{value!r} is in the past; scheduled_at must be in the future")
+    return when
+
+
+def _json_object(name: str, value, limit: int, errors: dict) -> dict:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        errors[name] = "must be a JSON object"
+        return {}
+    size = len(json.dumps(value, separators=(",", ":")).encode())
+    if size > limit:
+        errors[name] = f"is {size} bytes; the limit is {limit} bytes"
+        return {}
+    return value
+
+
+def validate_webhook_url(value) -> str:
+    """http(s) URL with a host; whether it may reach private addresses is checked at send time."""
+    from urllib.parse import urlsplit
+
+    if not isinstance(value, str) or len(value) > MAX_URL:
+        raise ValueError(f"must be an http or https URL of at most {MAX_URL} characters")
+    try:
+        parts = urlsplit(value.strip())
+    except ValueError:
+        raise ValueError(f"{value!r} is not a URL") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"{value!r} must be an http or https URL with a host")
+    if parts.username or parts.password:
+        raise ValueError("must not contain credentials; use endpoint headers instead")
+    _refuse_private_literal(parts.hostname)
+    return value.strip()
+
+
+def _refuse_private_literal(host: str) -> None:
+    """Refuse at once a host that is itself a private address; names are checked at connect time."""
+    import ipaddress
+    import socket
+
+    from django.conf import settings
+
+    if host.lower() in ("localhost", "localhost.localdomain") or host.lower().endswith(".localhost"):
+        addr = None
+    else:
+        try:
+            addr = ipaddress.ip_address(host)
+        except ValueError:
+            try:  # inet_aton accepts the decimal, octal, hex and short forms browsers accept
+                addr = ipaddress.ip_address(socket.inet_aton(host))
+            except OSError:
+                return
+    allowed = settings.OUTBOUND_ALLOW_PRIVATE
+    if host in allowed:
+        return
+    if addr is not None:
+        for entry in allowed:
+            try:
+                if addr in ipaddress.ip_network(entry, strict=False):
+                    return
+            except ValueError:
+                continue
+        if addr.is_global:
+            return
+    raise ValueError(f"{host} is a private or reserved address; webhooks must reach a public host")
+
+
+def _str(name: str, value, limit: int, errors: dict) -> str:
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        errors[name] = "must be a string"
+        return ""
+    if len(value) > limit:
+        errors[name] = f"is {len(value)} characters; the limit is {limit}"
+        return ""
+    return value
+
+
+ALLOWED_FIELDS = {"agent_id", "to", "from_number", "instructions", "context", "metadata", "returns", "webhook_url",
+                  "scheduled_at"}
+
+
+def validate_call_input(org, data, *, now: datetime | None = None) -> CallInput:
+    if not isinstance(data, dict):
+        raise ValidationFailed({"body": "must be a JSON object"}, "request body must be a JSON object")
+    errors: dict[str, str] = {}
+    for unknown in sorted(set(data) - ALLOWED_FIELDS):
+        errors[unknown] = "is not a field of a call"
+
+    agent = None
+    agent_id = data.get("agent_id")
+    if agent_id in (None, ""):
+        errors["agent_id"] = "is required"
+    else:
+        pid = parse_public_id(agent_id)
+        agent = (Agent.objects.select_related("provider_account").filter(organization=org, public_id=pid,
+                                                                           is_active=True).first()
+                 if pid else None)
+        if agent is None:
+            errors["agent_id"] = f"no agent {agent_id} in this organization"
+
+    to_number = ""
+    try:
+        to_number = normalize_phone(data.get("to"))
+    except ValueError as exc:
+        errors["to"] = str(exc)
+
+    from_number = ""
+    if data.get("from_number") not in (None, ""):
+        try:
+            from_number = normalize_phone(data.get("from_number"))
+        except ValueError as exc:
+            errors["from_number"] = str(exc)
+
+    instructions = _str("instructions", data.get("instructions"), MAX_INSTRUCTIONS, errors)
+    context = _json_object("context", data.get("context"), MAX_CONTEXT_BYTES, errors)
+    metadata = _json_object("metadata", data.get("metadata"), MAX_METADATA_BYTES, errors)
+
+    returns = {}
+    if data.get("returns") not in (None, {}):
+        from callops.extraction.schema import SchemaError, validate_returns
+
+        try:
+            returns = validate_returns(data.get("returns"))
+        except SchemaError as exc:
+            errors["returns"] = str(exc)
+
+    webhook_url = ""
+    if data.get("webhook_url") not in (None, ""):
+        try:
+            webhook_url = validate_webhook_url(data.get("webhook_url"))
+        except ValueError as exc:
+            errors["webhook_url"] = str(exc)
+
+    scheduled_at = None
+    if data.get("scheduled_at") not in (None, ""):
+        try:
+            scheduled_at = parse_when(data.get("scheduled_at"), now=now)
+        except ValueError as exc:
+            errors["scheduled_at"] = str(exc)
+
+    if errors:
+        raise ValidationFailed(errors)
+    return CallInput(agent=agent, to_number=to_number, from_number=from_number, instructions=instructions,
+                     context=context, metadata=metadata, returns=returns, webhook_url=webhook_url,
+                     scheduled_at=scheduled_at)

@@ -1,0 +1,63 @@
+"""Every error under /v1/ is JSON {"error": ...} with the documented status."""
+
+import json
+
+from callops.calls.models import Call
+
+
+def test_unknown_route_is_json_404(api):
+    response = api.get("/v1/nothing-here")
+    assert response.status_code == 404 and response.json()["error"].startswith("no such route")
+
+
+def test_wrong_method_is_json_405(api):
+    response = api.delete("/v1/calls")
+    assert response.status_code == 405 and "not allowed" in response.json()["error"]
+
+
+def test_oversized_body_is_413_and_creates_nothing(api, sandbox_agent, settings):
+    settings.API_MAX_BODY_BYTES = 1000
+    payload = {"agent_id": str(sandbox_agent.public_id), "to": "+12025550100", "instructions": "x" * 2000}
+    response = api.post("/v1/calls", payload)
+    assert response.status_code == 413 and "limit" in response.json()["error"]
+    assert not Call.objects.exists()
+
+
+def test_rate_limit_429_with_retry_after(api, settings):
+    settings.API_RATE_LIMIT_PER_MINUTE = 3
+    codes = [api.get("/v1/calls").status_code for _ in range(4)]
+    assert codes[:3] == [200, 200, 200]
+    response = api.get("/v1/calls")
+    assert response.status_code == 429
+    assert 1 <= int(response["Retry-After"]) <= 61
+    assert "rate limit" in response.json()["error"]
+
+
+def test_rate_limit_is_per_key(api, api_readonly, settings):
+    settings.API_RATE_LIMIT_PER_MINUTE = 1
+    assert api.get("/v1/calls").status_code == 200
+    assert api.get("/v1/calls").status_code == 429
+    assert api_readonly.get("/v1/calls").status_code == 200
+
+
+def test_unexpected_error_is_json_500(api, sandbox_agent, monkeypatch):
+    from callops.calls import services
+
+    def explode(*args, **kwargs):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(services, "submit_call", explode)
+    response = api.post("/v1/calls", {"agent_id": str(sandbox_agent.public_id), "to": "+12025550100"})
+    assert response.status_code == 500
+    assert response.json() == {"error": "internal server error; the request may be retried"}
+    assert "boom" not in response.content.decode()
+
+
+def test_openapi_document_is_3_1_and_lists_routes(client, db):
+    response = client.get("/v1/openapi.json")
+    assert response.status_code == 200
+    doc = json.loads(response.content)
+    assert doc["openapi"].startswith("3.1")
+    assert {"/v1/calls", "/v1/calls/{call_id}", "/v1/calls/{call_id}/cancel", "/v1/agents"} <= set(doc["paths"])
+    post = doc["paths"]["/v1/calls"]["post"]
+    assert {"201", "400", "401", "403", "409", "413", "429", "502"} <= set(post["responses"])

@@ -1,0 +1,173 @@
+"""Shared fixtures: personas at the tenant boundary, API clients, and a real RQ worker.
+
+Personas: owner, admin, member and viewer of organization "Acme", and an outsider who owns
+organization "Globex". Every view and API route is tested with them.
+"""
+
+import json
+from dataclasses import dataclass
+
+import django_rq
+import pytest
+from django.test import Client
+
+from callops.accounts import services as accounts
+from callops.accounts.models import Role
+
+
+@pytest.fixture(autouse=True)
+def _test_settings(settings):
+    # Loopback sinks and emulators are the only servers tests talk to.
+    settings.OUTBOUND_ALLOW_PRIVATE = ["127.0.0.0/8", "::1/128", "localhost"]
+    settings.SANDBOX_SPEED = 50.0
+    settings.API_RATE_LIMIT_PER_MINUTE = 100000
+    # Personas log in with passwords; the production hasher would cost seconds per test.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    settings.STORAGES = {**settings.STORAGES, "staticfiles": {
+        "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}
+
+
+@pytest.fixture(autouse=True)
+def _clean_redis():
+    """Each test starts with empty queues and no rate-limit counters."""
+    conn = django_rq.get_connection("default")
+    conn.flushdb()
+    yield
+
+
+@dataclass
+class Persona:
+    user: object
+    org: object
+    role: str
+    password: str = "pw-for-tests-only-123"
+
+    def client(self) -> Client:
+        c = Client()
+        c.force_login(self.user)
+        return c
+
+
+@dataclass
+class Personas:
+    org: object
+    other_org: object
+    owner: Persona
+    admin: Persona
+    member: Persona
+    viewer: Persona
+    outsider: Persona
+
+    def all(self):
+        return [self.owner, self.admin, self.member, self.viewer, self.outsider]
+
+
+@pytest.fixture
+def personas(db) -> Personas:
+    org = accounts.create_organization("Acme")
+    other = accounts.create_organization("Globex")
+    people = {}
+    for role in (Role.OWNER, Role.ADMIN, Role.MEMBER, Role.VIEWER):
+        user = accounts.ensure_user(f"{role}@acme.test", "pw-for-tests-only-123")
+        accounts.add_member(org, user, role)
+        people[str(role)] = Persona(user, org, role)
+    outsider = accounts.ensure_user("outsider@globex.test", "pw-for-tests-only-123")
+    accounts.add_member(other, outsider, Role.OWNER)
+    return Personas(org, other, people["owner"], people["admin"], people["member"], people["viewer"],
+                    Persona(outsider, other, Role.OWNER))
+
+
+class ApiClient:
+    """A test client that sends a Bearer key and JSON bodies."""
+
+    def __init__(self, secret: str | None):
+        self.secret = secret
+        self.client = Client()
+
+    def _headers(self, extra):
+        headers = {"Authorization": f"Bearer {self.secret}"} if self.secret else {}
+        headers.update(extra or {})
+        return headers
+
+    def get(self, path, params=None, headers=None):
+        return self.client.get(path, params or {}, headers=self._headers(headers))
+
+    def post(self, path, body=None, headers=None):
+        return self.client.post(path, json.dumps(body if body is not None else {}), content_type="application/json",
+                                headers=self._headers(headers))
+
+    def patch(self, path, body=None, headers=None):
+        return self.client.patch(path, json.dumps(body or {}), content_type="application/json",
+                                 headers=self._headers(headers))
+
+    def delete(self, path, headers=None):
+        return self.client.delete(path, headers=self._headers(headers))
+
+
+@pytest.fixture
+def api(personas) -> ApiClient:
+    """A read-write key of Acme."""
+    _, secret = accounts.create_api_key(personas.org, "tests")
+    return ApiClient(secret)
+
+
+@pytest.fixture
+def api_readonly(personas) -> ApiClient:
+    _, secret = accounts.create_api_key(personas.org, "tests-ro", scope="ro")
+    return ApiClient(secret)
+
+
+@pytest.fixture
+def api_outsider(personas) -> ApiClient:
+    _, secret = accounts.create_api_key(personas.other_org, "globex")
+    return ApiClient(secret)
+
+
+@pytest.fixture
+def sandbox_agent(personas):
+    """A sandbox provider account and agent in Acme."""
+    from callops.calls.models import Agent
+    from callops.providers.models import ProviderAccount
+
+    account = ProviderAccount.objects.create(organization=personas.org, kind="sandbox", name="Sandbox")
+    return Agent.objects.create(organization=personas.org, provider_account=account, name="Sandbox agent",
+                                instructions="Confirm the appointment.")
+
+
+def flush_on_commit() -> int:
+    """Run on_commit callbacks registered inside the test's wrapping transaction.
+
+    Under pytest-django's default (non-transactional) tests the transaction never commits, so
+    work deferred to commit (django-rq's enqueue, webhook dispatch) would never start. This runs
+    it as a commit would. In transactional tests the list is always empty.
+    """
+    from django.db import connection
+
+    ran = 0
+    while connection.run_on_commit:
+        callbacks, connection.run_on_commit[:] = connection.run_on_commit[:], []
+        for _sids, func, _robust in callbacks:
+            func()
+            ran += 1
+    return ran
+
+
+@pytest.fixture
+def run_jobs():
+    """Run every queued job to completion in-process with a real RQ worker (SimpleWorker, burst).
+
+    Loops because jobs enqueue more jobs; commit-deferred enqueues are flushed first.
+    """
+    from django.conf import settings
+    from rq import SimpleWorker
+
+    def _run(max_rounds: int = 50):
+        conn = django_rq.get_connection("default")
+        queues = [django_rq.get_queue(name) for name in settings.QUEUE_NAMES]
+        for _ in range(max_rounds):
+            flushed = flush_on_commit()
+            if not flushed and not any(q.count for q in queues):
+                return
+            SimpleWorker(queues, connection=conn).work(burst=True, with_scheduler=False)
+
+    return _run
