@@ -65,6 +65,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "callops.api.middleware.api_json_errors",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -91,6 +92,7 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "django.template.context_processors.csp",
                 "callops.accounts.context.current_org",
+                "callops.dashboard.notifications.bell",
             ],
         },
     },
@@ -191,6 +193,8 @@ WEBHOOK_TIMEOUT_SECONDS = env.float("WEBHOOK_TIMEOUT_SECONDS", default=10.0)
 
 # --- API ----------------------------------------------------------------------------------------
 API_RATE_LIMIT_PER_MINUTE = env.int("API_RATE_LIMIT_PER_MINUTE", default=600)
+# Mounts /bench/baseline, the bare view the API benchmark compares against. Benchmarks only.
+BENCH_BASELINE_VIEW = env.bool("BENCH_BASELINE_VIEW", default=False)
 API_MAX_BODY_BYTES = env.int("API_MAX_BODY_BYTES", default=256 * 1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=64 * 1024 * 1024)
 
@@ -206,12 +210,25 @@ SWEEP_INTERVAL_SECONDS = env.float("SWEEP_INTERVAL_SECONDS", default=1.0)
 SANDBOX_SPEED = env.float("SANDBOX_SPEED", default=1.0)
 
 # --- Email ------------------------------------------------------------------------------------
-EMAIL_BACKEND = env(
-    "EMAIL_BACKEND",
-    default="django.core.mail.backends.console.EmailBackend" if DEBUG else "django.core.mail.backends.smtp.EmailBackend",
-)
-EMAIL_HOST = env("EMAIL_HOST", default="localhost")
-EMAIL_PORT = env.int("EMAIL_PORT", default=25)
+# Django 6.1 mail configuration. Notifications (webhook endpoint health) go to org owners/admins.
+MAILERS = {
+    "default": {
+        "BACKEND": env(
+            "EMAIL_BACKEND",
+            default="django.core.mail.backends.console.EmailBackend" if DEBUG
+            else "django.core.mail.backends.smtp.EmailBackend",
+        ),
+        "OPTIONS": {},
+    }
+}
+if MAILERS["default"]["BACKEND"].endswith("smtp.EmailBackend"):
+    MAILERS["default"]["OPTIONS"] = {
+        "host": env("EMAIL_HOST", default="localhost"),
+        "port": env.int("EMAIL_PORT", default=25),
+        "username": env("EMAIL_HOST_USER", default=""),
+        "password": env("EMAIL_HOST_PASSWORD", default=""),
+        "use_tls": env.bool("EMAIL_USE_TLS", default=False),
+    }
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="callops@localhost")
 
 LOGGING = {
@@ -221,3 +238,63 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
+
+# --- Periodic sweeps ------------------------------------------------------------------------------
+# Functions the sweeper process (`manage.py runsweeper`) calls every SWEEP_INTERVAL_SECONDS. Each
+# finds rows whose due time has passed and enqueues their jobs, so work lost with Redis or a
+# killed worker is picked up again (design rule 1). Each app appends its own.
+SWEEPS = [
+    "callops.calls.jobs.sweep_scheduled_calls",
+    "callops.webhooks.jobs.sweep_due_deliveries",
+]
+
+# --- Webhook delivery (callops.webhooks) ----------------------------------------------------------
+# Response bytes kept on each attempt row (a leaked response reveals little; Svix keeps 20 KB).
+WEBHOOK_STORED_BODY_BYTES = env.int("WEBHOOK_STORED_BODY_BYTES", default=20 * 1024)
+# A worker's claim on a delivery; longer than one attempt's deadline, so only a dead worker's expires.
+WEBHOOK_LEASE_SECONDS = env.float("WEBHOOK_LEASE_SECONDS", default=60.0)
+# An endpoint failing with no success for this long is disabled (5 days, as Svix does).
+WEBHOOK_DISABLE_AFTER_SECONDS = env.int("WEBHOOK_DISABLE_AFTER_SECONDS", default=5 * 24 * 3600)
+# Due deliveries one job sends before it returns (RQ's per-job overhead is the first ceiling).
+WEBHOOK_BATCH_SIZE = env.int("WEBHOOK_BATCH_SIZE", default=50)
+
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # A file, not :memory:, so worker subprocesses in integration tests share the test database.
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / f"test-{os.getpid()}.sqlite3")}
+
+# --- Provider status sync (callops.providers) -----------------------------------------------------
+# Read timeout for provider API requests (connect is always 5 s).
+PROVIDER_HTTP_TIMEOUT_SECONDS = env.float("PROVIDER_HTTP_TIMEOUT_SECONDS", default=10.0)
+# Divides every provider's poll cadence, backoff and maximum call length; tests and emulator
+# demos compress time with it, production leaves it at 1.
+PROVIDER_SYNC_SPEED = env.float("PROVIDER_SYNC_SPEED", default=1.0)
+SWEEPS += [
+    "callops.providers.sync.sweep_due_syncs",
+    "callops.providers.sync.sweep_stale_calls",
+]
+
+# --- Extraction (callops.extraction) ------------------------------------------------------------
+# Re-enqueues extraction runs whose job was lost, so a pending result always finishes.
+SWEEPS += ["callops.extraction.jobs.sweep_lost_extractions"]
+# Providers may deliver the transcript or their own extraction a little after the terminal status
+# (a late callback, a detail-filling poll): extraction waits this long for them before failing a
+# call as "empty transcript" / "no provider data".
+EXTRACTION_DETAILS_GRACE_SECONDS = env.float("EXTRACTION_DETAILS_GRACE_SECONDS", default=20.0)
+
+# --- Batches (callops.calls.batch_jobs) -----------------------------------------------------------
+# Ticks every running batch: reaps finished attempts, dispatches the next ones, checks the breaker.
+SWEEPS += ["callops.calls.batch_jobs.sweep_batches"]
+# POST /v1/batches bodies (a CSV or JSON list of 100,000+ recipients); other API bodies keep
+# API_MAX_BODY_BYTES.
+API_MAX_UPLOAD_BYTES = env.int("API_MAX_UPLOAD_BYTES", default=32 * 1024 * 1024)
+
+# --- Production guard (runtime: scripts/, Procfile) ---------------------------------------------
+# The keys generated into var/ suit one machine. Production processes do not share a disk, so each
+# would mint its own: sessions would break across web processes and stored credentials would not
+# decrypt after a deploy. Refuse to start instead.
+if not DEBUG:
+    from django.core.exceptions import ImproperlyConfigured  # noqa: E402
+
+    _unset_secrets = [name for name in ("SECRET_KEY", "ENCRYPTION_KEY") if not os.environ.get(name)]
+    if _unset_secrets:
+        raise ImproperlyConfigured(f"DEBUG=0 requires {' and '.join(_unset_secrets)} in the environment")

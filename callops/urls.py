@@ -1,8 +1,10 @@
+from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
 
 from callops import health
 from callops.accounts import views as account_views
+from callops.api.reference import api_reference
 from callops.api.urls import api
 
 urlpatterns = [
@@ -14,6 +16,12 @@ urlpatterns = [
     path("admin/rq/", include("django_rq.urls")),
     path("admin/", admin.site.urls),
     path("v1/", api.urls),
+    path("docs/api/", api_reference, name="api_reference"),
     path("callbacks/", include("callops.providers.urls")),
     path("", include("callops.dashboard.urls")),
 ]
+
+if settings.BENCH_BASELINE_VIEW:
+    from callops import bench_views
+
+    urlpatterns.insert(0, path("bench/baseline", bench_views.baseline))

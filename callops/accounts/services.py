@@ -1,11 +1,17 @@
 """Every write to organizations, memberships, API keys and the audit log goes through here."""
 
+import contextlib
+import contextvars
 import hashlib
 import hmac
+import ipaddress
+import re
 import secrets
 from datetime import timedelta
 
 from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
 from django.db import transaction
 from django.utils import timezone
 
@@ -93,7 +99,7 @@ def audit(org: Organization, action: str, *, actor=None, ip=None, target: str = 
         str(actor) if actor else "system")
     return AuditEntry.objects.create(
         organization=org, actor=actor if getattr(actor, "pk", None) else None, actor_label=label[:200],
-        action=action, target=target[:200], detail=detail or {}, ip_address=ip,
+        action=action, target=target[:200], detail=detail or {}, ip_address=ip or _request_ip.get(),
     )
 
 
@@ -107,3 +113,119 @@ def ensure_user(username: str, password: str | None = None, *, email: str = ""):
             user.set_unusable_password()
         user.save()
     return user
+
+
+# --- Where an action came from ---------------------------------------------------------------------
+# Services in other apps call `audit()` without an address; a dashboard view wraps its work in
+# `request_origin(request)` so their entries still say where the action came from.
+_request_ip: contextvars.ContextVar[str | None] = contextvars.ContextVar("callops_request_ip", default=None)
+
+
+def client_ip(request) -> str | None:
+    """The client's address as the web server saw it.
+
+    X-Forwarded-For is deliberately not read: anyone can send it, and an audit log that believes
+    it records what the attacker typed. Behind a proxy, configure the server (gunicorn
+    --forwarded-allow-ips) so REMOTE_ADDR is the real client.
+    """
+    value = (request.META.get("REMOTE_ADDR") or "").strip()
+    try:
+        return str(ipaddress.ip_address(value))
+    except ValueError:
+        return None
+
+
+@contextlib.contextmanager
+def request_origin(request):
+    token = _request_ip.set(client_ip(request))
+    try:
+        yield
+    finally:
+        _request_ip.reset(token)
+
+
+# --- Members and roles -------------------------------------------------------------------------------
+class MemberError(Exception):
+    """A membership change that is not allowed (last owner, bad role, unknown user); nothing was changed."""
+
+
+def _owner_count(org) -> int:
+    return Membership.objects.filter(organization=org, role=Role.OWNER).count()
+
+
+def invite_member(org: Organization, identifier: str, role: str, *, actor=None, ip=None):
+    """Add a user by username or email; create the user if there is none.
+
+    Returns (membership, created_user). A created user has an unusable password: the caller shows
+    them a one-time set-password link (see `set_password_link`).
+    """
+    User = get_user_model()
+    identifier = (identifier or "").strip()
+    if role not in Role.values:
+        raise MemberError(f"role must be one of {', '.join(Role.values)}")
+    if not identifier or len(identifier) > 150:
+        raise MemberError("give a username or an email address (at most 150 characters)")
+    is_email = "@" in identifier
+    if is_email:
+        try:
+            validate_email(identifier)
+        except ValidationError:
+            raise MemberError(f"{identifier!r} is not a valid email address") from None
+    elif not re.fullmatch(r"[\w.@+-]+", identifier):
+        raise MemberError("a username may contain letters, digits and @ . + - _ only")
+    with transaction.atomic():
+        user = User.objects.filter(username__iexact=identifier).first()
+        if user is None and is_email:
+            user = User.objects.filter(email__iexact=identifier).order_by("pk").first()
+        created_user = user is None
+        if created_user:
+            user = User(username=identifier, email=identifier if is_email else "")
+            user.set_unusable_password()
+            user.save()
+        elif Membership.objects.filter(organization=org, user=user).exists():
+            raise MemberError(f"{user.get_username()} is already a member")
+        membership = Membership.objects.create(organization=org, user=user, role=role)
+        audit(org, "member.invited", actor=actor, ip=ip, target=user.get_username(),
+              detail={"role": role, "new_user": created_user})
+    return membership, created_user
+
+
+def set_password_link(user) -> str:
+    """Path of a one-time link where a new user chooses a password (dies once a password is set)."""
+    from django.contrib.auth.tokens import default_token_generator
+    from django.urls import reverse
+    from django.utils.encoding import force_bytes
+    from django.utils.http import urlsafe_base64_encode
+
+    return reverse("dashboard:set_password", args=[urlsafe_base64_encode(force_bytes(user.pk)),
+                                                   default_token_generator.make_token(user)])
+
+
+def change_role(membership: Membership, role: str, *, actor=None, ip=None) -> Membership:
+    if role not in Role.values:
+        raise MemberError(f"role must be one of {', '.join(Role.values)}")
+    org = membership.organization
+    with transaction.atomic():
+        locked = Membership.objects.select_for_update().get(pk=membership.pk)
+        old = locked.role
+        if old == role:
+            return locked
+        if old == Role.OWNER and _owner_count(org) <= 1:
+            raise MemberError("an organization needs at least one owner; make someone else owner first")
+        locked.role = role
+        locked.save(update_fields=["role"])
+        audit(org, "member.role_changed", actor=actor, ip=ip, target=locked.user.get_username(),
+              detail={"from": old, "to": role})
+    return locked
+
+
+def remove_member(membership: Membership, *, actor=None, ip=None) -> None:
+    org = membership.organization
+    with transaction.atomic():
+        locked = Membership.objects.select_for_update().get(pk=membership.pk)
+        if locked.role == Role.OWNER and _owner_count(org) <= 1:
+            raise MemberError("the last owner cannot be removed")
+        username = locked.user.get_username()
+        role = locked.role
+        locked.delete()
+        audit(org, "member.removed", actor=actor, ip=ip, target=username, detail={"role": role})

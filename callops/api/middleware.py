@@ -27,8 +27,10 @@ def api_json_errors(get_response):
             length = int(request.META.get("CONTENT_LENGTH") or 0)
         except ValueError:
             return error_response(400, "Content-Length is not a number")
-        if length > settings.API_MAX_BODY_BYTES:
-            return error_response(413, f"request body is {length} bytes; the limit is {settings.API_MAX_BODY_BYTES}")
+        # Batch uploads (CSV or a JSON list of 100,000 recipients) get their own, larger limit.
+        limit = settings.API_MAX_UPLOAD_BYTES if request.path == "/v1/batches" else settings.API_MAX_BODY_BYTES
+        if length > limit:
+            return error_response(413, f"request body is {length} bytes; the limit is {limit}")
         try:
             response = get_response(request)
         except RequestDataTooBig:

@@ -108,53 +108,18 @@ def _json_object(name: str, value, limit: int, errors: dict) -> dict:
 
 
 def validate_webhook_url(value) -> str:
-    """http(s) URL with a host; whether it may reach private addresses is checked at send time."""
-    from urllib.parse import urlsplit
+    """An http(s) URL that does not point at a private address (unless allow-listed).
 
-    if not isinstance(value, str) or len(value) > MAX_URL:
-        raise ValueError(f"must be an http or https URL of at most {MAX_URL} characters")
-    try:
-        parts = urlsplit(value.strip())
-    except ValueError:
-        raise ValueError(f"{value!r} is not a URL") from None
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValueError(f"{value!r} must be an http or https URL with a host")
-    if parts.username or parts.password:
-        raise ValueError("must not contain credentials; use endpoint headers instead")
-    _refuse_private_literal(parts.hostname)
+    This is early feedback; the connect-time guard in callops.lib.http is what enforces it.
+    """
+    from callops.lib import netguard
+
+    if not isinstance(value, str):
+        raise ValueError("must be an http or https URL")
+    error = netguard.check_url(value.strip())
+    if error:
+        raise ValueError(error)
     return value.strip()
-
-
-def _refuse_private_literal(host: str) -> None:
-    """Refuse at once a host that is itself a private address; names are checked at connect time."""
-    import ipaddress
-    import socket
-
-    from django.conf import settings
-
-    if host.lower() in ("localhost", "localhost.localdomain") or host.lower().endswith(".localhost"):
-        addr = None
-    else:
-        try:
-            addr = ipaddress.ip_address(host)
-        except ValueError:
-            try:  # inet_aton accepts the decimal, octal, hex and short forms browsers accept
-                addr = ipaddress.ip_address(socket.inet_aton(host))
-            except OSError:
-                return
-    allowed = settings.OUTBOUND_ALLOW_PRIVATE
-    if host in allowed:
-        return
-    if addr is not None:
-        for entry in allowed:
-            try:
-                if addr in ipaddress.ip_network(entry, strict=False):
-                    return
-            except ValueError:
-                continue
-        if addr.is_global:
-            return
-    raise ValueError(f"{host} is a private or reserved address; webhooks must reach a public host")
 
 
 def _str(name: str, value, limit: int, errors: dict) -> str:

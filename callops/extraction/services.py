@@ -1,5 +1,222 @@
-"""Result extraction for completed calls."""
+"""Result extraction for completed calls: starting it, running it, re-running it.
+
+`start` is called by `callops.calls.services.apply_status` inside the transaction that moves a
+call with a `returns` schema to `completed` (result_status is already `pending` then). The job
+runs the call's extractor, coerces its output to the schema and writes `result`,
+`result_status` and `result_error`; then, and only then, `call.completed` goes out, once per
+call whatever the number of runs.
+
+Outcomes:
+- empty transcript, or no word from the callee (the call ended before any conversation):
+  `failed`, every field null, result_error says which. Providers may send the transcript or
+  their own extraction shortly after the terminal status, so a run that finds nothing to read
+  within EXTRACTION_DETAILS_GRACE_SECONDS of the call's end waits (the sweep runs it again at
+  the deadline) instead of failing at once;
+- the extractor could not produce anything usable (LLM down or answering non-JSON, provider
+  extracted nothing): `failed` with the reason;
+- no field could be parsed: `failed`, result_error lists each field and why;
+- some fields parsed: `completed` (a partial result is still a result: the parsed fields are
+  trustworthy), null for the rest and result_error naming each field that did not parse.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from callops.calls.models import Call, CallEvent, CallStatus, EventSource, ResultStatus
+from callops.lib.queue import enqueue
+
+from .clock import call_time
+from .extractors import ExtractionFailed, get
+from .extractors.rules import region_for
+from .models import ExtractionState
+from .schema import SchemaError, coerce, validate_returns
+from .transcript import turns
+
+log = logging.getLogger(__name__)
+
+# A run still pending this long after it was asked for is assumed lost and enqueued again; longer
+# than the slowest run (an LLM call with its retries).
+RECHECK_AFTER = timedelta(minutes=5)
+DEFAULT_EXTRACTOR = "rules"
 
 
-def start(call) -> None:
-    """Begin extraction for a call that just completed with a `returns` schema."""
+def extractor_for(call: Call) -> str:
+    """The agent's choice, else the organization's default, else rules."""
+    agent_choice = (call.agent.extractor or "").strip() if call.agent_id else ""
+    return agent_choice or (call.organization.default_extractor or "").strip() or DEFAULT_EXTRACTOR
+
+
+def start(call: Call) -> None:
+    """Queue the first extraction run (inside the caller's transaction; enqueued on commit)."""
+    now = timezone.now()
+    _, created = ExtractionState.objects.get_or_create(
+        call_id=call.pk, defaults={"requested_runs": 1, "recheck_at": now + RECHECK_AFTER})
+    if not created:
+        ExtractionState.objects.filter(pk=call.pk).update(requested_runs=F("requested_runs") + 1,
+                                                          recheck_at=now + RECHECK_AFTER)
+    _enqueue(call.pk, EventSource.SYSTEM)
+
+
+def _enqueue(call_id: int, source: str) -> None:
+    from .jobs import run_extraction_job
+
+    # django-rq defers this until the surrounding transaction commits, so the job never sees
+    # the call before its `completed` status is committed.
+    enqueue(run_extraction_job, call_id, str(source), queue="default")
+
+
+def rerun(call: Call, *, source: str, actor_label: str = "") -> Call:
+    """Run extraction again (API `POST /v1/calls/{id}/extract`, dashboard button).
+
+    Only completed calls with a `returns` schema; CallActionError otherwise. The previous result
+    stays readable until the new run replaces it; `result_status` reads `pending` meanwhile.
+    """
+    from callops.calls.services import CallActionError, record_event
+
+    call.refresh_from_db()
+    if call.status != CallStatus.COMPLETED:
+        raise CallActionError(f"call {call.public_id} is {call.status}; extraction runs only for completed calls")
+    if not call.returns:
+        raise CallActionError(f"call {call.public_id} has no returns schema to extract")
+    now = timezone.now()
+    by = f" by {actor_label}" if actor_label else ""
+    with transaction.atomic():
+        Call.objects.filter(pk=call.pk).update(result_status=ResultStatus.PENDING, updated_at=now)
+        _, created = ExtractionState.objects.select_for_update().get_or_create(
+            call_id=call.pk, defaults={"requested_runs": 1, "recheck_at": now + RECHECK_AFTER})
+        if not created:
+            ExtractionState.objects.filter(pk=call.pk).update(requested_runs=F("requested_runs") + 1,
+                                                              recheck_at=now + RECHECK_AFTER)
+        call.result_status = ResultStatus.PENDING
+        run = ExtractionState.objects.filter(pk=call.pk).values_list("requested_runs", flat=True).first()
+        record_event(call, source=source, kind=CallEvent.Kind.EXTRACTION,
+                     note=f"extraction run {run} requested{by}", payload={"run": run})
+        _enqueue(call.pk, source)
+    call.refresh_from_db()
+    return call
+
+
+def _compute(call: Call, schema: dict, kind: str) -> tuple[str, dict, str, dict]:
+    """(result_status, result, result_error, details) for one run; no database writes."""
+    nulls = {name: None for name in schema}
+    conversation = turns(call.transcript)
+    if kind != "provider":
+        if not conversation:
+            return ResultStatus.FAILED, nulls, "empty transcript: nothing to extract", {}
+        if not any(role == "user" for role, _ in conversation):
+            return ResultStatus.FAILED, nulls, "the call ended before any conversation (the callee never spoke)", {}
+    try:
+        raw = get(kind).extract(call, schema)
+    except ExtractionFailed as exc:
+        return ResultStatus.FAILED, nulls, f"{kind} extractor: {exc}", {}
+    except Exception as exc:  # a bug must not leave the call pending and its webhook unsent forever
+        log.exception("call %s: %s extractor crashed", call.public_id, kind)
+        return ResultStatus.FAILED, nulls, f"{kind} extractor: internal error ({exc.__class__.__name__})", {}
+    result, errors = coerce(schema, raw, call_time(call), region=region_for(call))
+    if not errors:
+        return ResultStatus.COMPLETED, result, "", {}
+    listed = "; ".join(f"{name}: {why}" for name, why in errors.items())
+    if len(errors) == len(schema):
+        return ResultStatus.FAILED, result, f"no return field could be extracted ({listed})", errors
+    return ResultStatus.COMPLETED, result, f"partial result, {len(errors)} of {len(schema)} fields null ({listed})", \
+        errors
+
+
+def _details_due(call: Call, kind: str):
+    """When the missing transcript / provider data may still arrive, that deadline; else None."""
+    grace = float(getattr(settings, "EXTRACTION_DETAILS_GRACE_SECONDS", 0) or 0)
+    if grace <= 0 or call.ended_at is None:
+        return None
+    deadline = call.ended_at + timedelta(seconds=grace)
+    if timezone.now() >= deadline:
+        return None
+    if kind == "provider":
+        from .extractors.provider import flatten
+
+        missing = not flatten(call.provider_result)
+    else:
+        missing = not any(role == "user" for role, _ in turns(call.transcript))
+    return deadline if missing else None
+
+
+def run_extraction(call_id: int, source: str = EventSource.SYSTEM) -> Call | None:
+    """Run extraction for a call whose result is pending; a no-op otherwise (duplicate jobs)."""
+    from callops.calls.services import record_event
+    from callops.webhooks.events import emit_call_event
+
+    call = Call.objects.select_related("agent", "organization").filter(pk=call_id).first()
+    if call is None or call.status != CallStatus.COMPLETED or call.result_status != ResultStatus.PENDING:
+        return call
+    # The request this run serves; a re-run asked for while we work makes this run stale.
+    generation = ExtractionState.objects.get_or_create(call_id=call_id)[0].requested_runs
+    kind = extractor_for(call)
+    wait_until = _details_due(call, kind)
+    if wait_until is not None:
+        # Nothing to read yet, but the provider may still send it: the sweep runs us again then.
+        ExtractionState.objects.filter(pk=call_id).update(recheck_at=wait_until)
+        return call
+    try:
+        schema = validate_returns(call.returns)
+    except SchemaError as exc:
+        # Stored before validation existed, or edited by hand: say so instead of guessing.
+        schema = {}
+        outcome = (ResultStatus.FAILED, None, f"invalid returns schema: {exc.message}", {})
+    else:
+        outcome = _compute(call, schema, kind)
+    status, result, error, field_errors = outcome
+    now = timezone.now()
+    with transaction.atomic():
+        # Lock the call row only (a join would lock the agent and organization rows too on PostgreSQL).
+        locked = Call.objects.select_for_update().get(pk=call_id)
+        if locked.result_status != ResultStatus.PENDING:
+            return locked  # a concurrent run of the same request finished first
+        state = ExtractionState.objects.select_for_update().get(pk=call_id)
+        if state.requested_runs != generation:
+            # Re-run requested meanwhile (perhaps with another extractor): its own job writes.
+            return locked
+        Call.objects.filter(pk=call_id).update(result=result, result_status=status, result_error=error,
+                                               updated_at=now)
+        locked.result, locked.result_status, locked.result_error, locked.updated_at = result, status, error, now
+        ExtractionState.objects.filter(pk=call_id).update(
+            finished_runs=F("finished_runs") + 1, last_extractor=kind, last_finished_at=now, recheck_at=None)
+        parsed = sum(1 for v in (result or {}).values() if v is not None)
+        note = f"extraction {status} by {kind}: {parsed} of {len(schema)} fields"
+        if error:
+            note += f" ({error})"
+        record_event(locked, source=source, kind=CallEvent.Kind.EXTRACTION, note=note,
+                     payload={"extractor": kind, "result_status": status, "errors": field_errors or None,
+                              "result_error": error or None})
+        # Exactly one terminal event per call: only the first finished run emits it.
+        first = ExtractionState.objects.filter(pk=call_id, completed_event_emitted=False).update(
+            completed_event_emitted=True)
+        if first:
+            emit_call_event(locked, "call.completed")
+    log.info("call %s: extraction %s by %s", locked.public_id, status, kind)
+    return locked
+
+
+def requeue_lost_runs(limit: int = 200) -> int:
+    """Re-enqueue runs whose job seems lost (still pending past their recheck time)."""
+    now = timezone.now()
+    due = list(ExtractionState.objects.filter(recheck_at__lte=now).values_list("call_id", flat=True)[:limit])
+    count = 0
+    for call_id in due:
+        moved = ExtractionState.objects.filter(pk=call_id, recheck_at__lte=now).update(
+            recheck_at=now + RECHECK_AFTER)
+        if not moved:
+            continue
+        pending = Call.objects.filter(pk=call_id, status=CallStatus.COMPLETED,
+                                      result_status=ResultStatus.PENDING).exists()
+        if pending:
+            _enqueue(call_id, EventSource.SYSTEM)
+            count += 1
+        else:
+            ExtractionState.objects.filter(pk=call_id).update(recheck_at=None)
+    return count

@@ -60,6 +60,12 @@ class Placement:
     report: StatusReport | None = None   # the status the provider answered the create with
 
 
+def _sync_speed() -> float:
+    from django.conf import settings
+
+    return max(float(getattr(settings, "PROVIDER_SYNC_SPEED", 1.0) or 1.0), 1e-6)
+
+
 class ProviderAdapter:
     kind: ClassVar[str]
     default_base_url: ClassVar[str] = ""
@@ -73,6 +79,23 @@ class ProviderAdapter:
     def __init__(self, account: ProviderAccount):
         self.account = account
         self.base_url = (account.base_url or self.default_base_url).rstrip("/")
+        self._credentials: dict | None = None
+
+    @property
+    def credentials(self) -> dict:
+        """The account's decrypted credentials, decrypted once per adapter (a sync job polls many calls)."""
+        if self._credentials is None:
+            self._credentials = self.account.credentials
+        return self._credentials
+
+    def next_poll_delay(self, call: Call | None = None) -> float:
+        """Seconds until the next status poll of a live call, scaled by PROVIDER_SYNC_SPEED."""
+        return self.poll_interval / _sync_speed()
+
+    @classmethod
+    def call_deadline_seconds(cls) -> float:
+        """How long after placement a still-live call counts as stuck (the stale sweep)."""
+        return cls.max_call_seconds / _sync_speed()
 
     # --- calls ---------------------------------------------------------------------------------
     def place_call(self, call: Call) -> Placement:

@@ -48,6 +48,13 @@ class ProviderAccount(models.Model):
         return f"{self.name} ({self.get_kind_display()})"
 
     @property
+    def callback_url(self) -> str:
+        """Where this account's provider posts status callbacks (shown to the user, sent on create)."""
+        from django.conf import settings
+
+        return f"{settings.PUBLIC_URL}/callbacks/{self.kind}/{self.callback_token}/"
+
+    @property
     def credentials(self) -> dict:
         return crypto.decrypt_json(self.credentials_encrypted)
 

@@ -1,5 +1,105 @@
-"""Builds webhook events from call changes. Called inside the transaction of the change."""
+"""Builds webhook events from call and batch changes. Called inside the transaction of the change.
+
+The event and one delivery row per destination are written in the caller's transaction, so a
+status change and the webhook it owes commit (or roll back) together. Delivery is enqueued only
+after the commit; if that enqueue is lost, the sweep finds the due rows anyway.
+"""
+
+from __future__ import annotations
+
+import json
+
+from django.db import transaction
+from django.utils import timezone
+
+from callops.webhooks.models import DeliveryStatus, WebhookDelivery, WebhookEndpoint, WebhookEvent
+
+CALL_EVENT_TYPES = ("call.queued", "call.ringing", "call.answered", "call.completed", "call.no_answer",
+                    "call.busy", "call.canceled", "call.failed")
+BATCH_EVENT_TYPES = ("batch.started", "batch.paused", "batch.completed", "batch.canceled")
+EVENT_TYPES = CALL_EVENT_TYPES + BATCH_EVENT_TYPES + ("webhook.test",)
 
 
-def emit_call_event(call, event_type: str) -> None:
-    """Record `event_type` for `call` and its deliveries (filled in by the webhooks feature)."""
+def _iso(value):
+    return value.isoformat().replace("+00:00", "Z") if value else None
+
+
+def _body(event: WebhookEvent, data: dict) -> str:
+    envelope = {"id": event.webhook_id, "type": event.type, "created": _iso(event.created_at), "data": data}
+    return json.dumps(envelope, separators=(",", ":"), default=str)
+
+
+def call_payload(call) -> dict:
+    # The API's call shape, so a webhook and GET /v1/calls/{id} never disagree.
+    from callops.api.serializers import call_to_dict
+
+    return call_to_dict(call)
+
+
+def batch_payload(batch) -> dict:
+    try:  # the API's batch shape when it is available, so webhook and GET /v1/batches/{id} agree
+        from callops.api.batches import batch_to_dict
+
+        return batch_to_dict(batch)
+    except ImportError:
+        return {"id": str(batch.public_id), "object": "batch", "name": batch.name or None, "status": batch.status,
+                "created_at": _iso(batch.created_at)}
+
+
+def _fan_out(org, event: WebhookEvent, *, call_url: str = "", call=None) -> list[int]:
+    now = timezone.now()
+    rows = []
+    if call_url:
+        rows.append(WebhookDelivery(organization=org, event=event, call=call, url=call_url, next_attempt_at=now))
+    for endpoint in WebhookEndpoint.objects.filter(organization=org):
+        if not endpoint.matches(event.type):
+            continue
+        if not endpoint.enabled:
+            # Kept, never dropped: a disabled endpoint's events can be re-sent after it is fixed.
+            rows.append(WebhookDelivery(organization=org, event=event, endpoint=endpoint, call=call,
+                                        url=endpoint.url, status=DeliveryStatus.SKIPPED,
+                                        last_error="endpoint disabled"))
+        else:
+            rows.append(WebhookDelivery(organization=org, event=event, endpoint=endpoint, call=call,
+                                        url=endpoint.url, next_attempt_at=now))
+    for row in rows:
+        row.save()  # not bulk_create: ids are needed on every backend
+    due = [r.pk for r in rows if r.status == DeliveryStatus.PENDING]
+    if due:
+        transaction.on_commit(lambda: _enqueue(due))
+    return due
+
+
+def _enqueue(ids: list[int]) -> None:
+    from callops.webhooks import jobs
+
+    jobs.kick()
+
+
+def emit_call_event(call, event_type: str) -> WebhookEvent:
+    """Record `event_type` for `call` with one delivery per destination (per-call URL, endpoints)."""
+    event = WebhookEvent(organization_id=call.organization_id, type=event_type, call=call)
+    event.body = _body(event, {"call": call_payload(call)})
+    event.save()
+    _fan_out(call.organization, event, call_url=call.webhook_url, call=call)
+    return event
+
+
+def emit_batch_event(batch, event_type: str) -> WebhookEvent:
+    """Record a batch event; it goes to the org's endpoints (batches have no per-call URL)."""
+    event = WebhookEvent(organization_id=batch.organization_id, type=event_type, batch=batch)
+    event.body = _body(event, {"batch": batch_payload(batch)})
+    event.save()
+    _fan_out(batch.organization, event)
+    return event
+
+
+def emit_test_event(endpoint) -> WebhookDelivery:
+    """A `webhook.test` event to one endpoint only."""
+    event = WebhookEvent(organization_id=endpoint.organization_id, type="webhook.test")
+    event.body = _body(event, {"message": "test event from callops", "endpoint_id": str(endpoint.public_id)})
+    event.save()
+    delivery = WebhookDelivery.objects.create(organization_id=endpoint.organization_id, event=event,
+                                              endpoint=endpoint, url=endpoint.url, next_attempt_at=timezone.now())
+    transaction.on_commit(lambda: _enqueue([delivery.pk]))
+    return delivery

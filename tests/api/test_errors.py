@@ -61,3 +61,14 @@ def test_openapi_document_is_3_1_and_lists_routes(client, db):
     assert {"/v1/calls", "/v1/calls/{call_id}", "/v1/calls/{call_id}/cancel", "/v1/agents"} <= set(doc["paths"])
     post = doc["paths"]["/v1/calls"]["post"]
     assert {"201", "400", "401", "403", "409", "413", "429", "502"} <= set(post["responses"])
+
+
+def test_reference_page_lists_every_operation_without_inline_script(client, db):
+    response = client.get("/docs/api/")
+    assert response.status_code == 200
+    html = response.content.decode()
+    for route in ("/v1/calls", "/v1/calls/{call_id}/cancel", "/v1/agents"):
+        assert f"<code>{route}</code>" in html
+    assert "Idempotency-Key" in html and "CallOut" in html
+    assert "<script>" not in html and "cdn" not in html.lower()
+    assert "script-src 'self'" in response["Content-Security-Policy"]

@@ -1,0 +1,120 @@
+"""API benchmark (make bench-api).
+
+1. POST /v1/calls throughput on the sandbox provider, served by gunicorn, beside a bare Django
+   JSON view served by the same gunicorn in the same run (goal: ratio >= 0.3).
+2. GET /v1/calls?status=failed server time (p95, in-process through the whole middleware stack)
+   with 1,000,000 calls in PostgreSQL, beside the raw SQL that the view runs (goal: <= 3x).
+
+The last line is `api: ratio=<POST ratio> goal=0.3`.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import threading
+import time
+
+from _harness import Gunicorn, percentile, row, setup_django
+
+CONCURRENCY = 8
+SECONDS = 8.0
+
+
+def load(url: str, body: bytes, headers: dict, seconds: float = SECONDS) -> tuple[float, int, list[float]]:
+    """Requests per second over `seconds` from CONCURRENCY keep-alive clients; returns (rps, errors, latencies)."""
+    import httpx
+
+    stop = time.perf_counter() + seconds
+    counts, errors, latencies = [0] * CONCURRENCY, [0] * CONCURRENCY, []
+
+    def worker(i):
+        with httpx.Client(headers=headers, timeout=30) as client:
+            while time.perf_counter() < stop:
+                t0 = time.perf_counter()
+                r = client.post(url, content=body)
+                latencies.append(time.perf_counter() - t0)
+                if r.status_code >= 300:
+                    errors[i] += 1
+                counts[i] += 1
+
+    started = time.perf_counter()
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(CONCURRENCY)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return sum(counts) / (time.perf_counter() - started), sum(errors), latencies
+
+
+def post_benchmark(secret: str, agent_id: str) -> tuple[float, float, float, float]:
+    server = Gunicorn(extra_env={"BENCH_BASELINE_VIEW": "1"})
+    try:
+        body = json.dumps({"agent_id": agent_id, "to": "+12025550100", "metadata": {"order": 1}}).encode()
+        headers = {"Authorization": f"Bearer {secret}", "Content-Type": "application/json"}
+        load(server.url + "/bench/baseline", body, headers, seconds=1)  # warm up both paths
+        load(server.url + "/v1/calls", body, headers, seconds=1)
+        base_rps, base_err, _ = load(server.url + "/bench/baseline", body, headers)
+        api_rps, api_err, lat = load(server.url + "/v1/calls", body, headers)
+        if base_err or api_err:
+            raise SystemExit(f"errors during the load: baseline {base_err}, api {api_err}")
+        return api_rps, base_rps, percentile(lat, 99) * 1000, server.peak_rss_mb()
+    finally:
+        server.stop()
+
+
+def list_benchmark(secret: str, org) -> tuple[float, float]:
+    from django.db import connection
+    from django.test import Client
+    from django.test.utils import CaptureQueriesContext
+
+    client = Client()
+    headers = {"Authorization": f"Bearer {secret}"}
+    path = "/v1/calls?status=failed"
+    for _ in range(20):
+        client.get(path, headers=headers)
+    with CaptureQueriesContext(connection) as ctx:
+        assert client.get(path, headers=headers).status_code == 200
+    main_sql = next(q["sql"] for q in ctx.captured_queries if "calls_call" in q["sql"] and "LIMIT" in q["sql"])
+    view_times, sql_times = [], []
+    for _ in range(300):
+        t0 = time.perf_counter()
+        response = client.get(path, headers=headers)
+        view_times.append(time.perf_counter() - t0)
+        assert response.status_code == 200
+        t0 = time.perf_counter()
+        with connection.cursor() as cur:
+            cur.execute(main_sql)
+            cur.fetchall()
+        sql_times.append(time.perf_counter() - t0)
+    return percentile(view_times, 95) * 1000, percentile(sql_times, 95) * 1000
+
+
+def main() -> int:
+    setup_django()
+    import dataset
+    from callops.accounts import services as accounts
+    from callops.calls.models import Agent
+
+    t0 = time.perf_counter()
+    data = dataset.ensure()
+    print(f"data set ready in {time.perf_counter() - t0:.1f}s", flush=True)
+    org = data["org"]
+    _, secret = accounts.create_api_key(org, "bench")
+    agent = Agent.objects.get(organization=org, name="sandbox agent 0")
+
+    api_rps, base_rps, p99, rss = post_benchmark(secret, str(agent.public_id))
+    post_ratio = api_rps / base_rps
+    list_p95, sql_p95 = list_benchmark(secret, org)
+    list_ratio = list_p95 / sql_p95
+
+    print(row("POST /v1/calls (sandbox) req/s", api_rps, base_rps, "req/s", post_ratio, ">= 0.3"))
+    print(row("GET /v1/calls?status=failed p95", list_p95, sql_p95, "ms", list_ratio, "<= 3"))
+    print(f"POST /v1/calls p99 latency {p99:.1f} ms at concurrency {CONCURRENCY}; web peak RSS {rss:.0f} MB")
+    ok = post_ratio >= 0.3 and list_ratio <= 3
+    print(f"api: ratio={post_ratio:.2f} goal=0.3")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

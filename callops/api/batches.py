@@ -1,0 +1,215 @@
+"""/v1/batches: create (JSON recipients or a multipart CSV), list, read with progress, calls, actions."""
+
+from __future__ import annotations
+
+import json
+
+from django.conf import settings
+from django.http import JsonResponse
+from ninja import Query, Router
+
+from callops.accounts.tenancy import parse_public_id, scoped
+from callops.calls import batch_csv, batches
+from callops.calls.models import Agent, Batch, BatchStatus, Call
+from callops.calls.validation import ValidationFailed
+
+from . import schemas
+from .base import ApiError, require_write
+from .pagination import page
+from .serializers import call_to_dict
+
+router = Router(tags=["batches"])
+
+NESTED = {
+    "window": {"start_hour": "window_start_hour", "end_hour": "window_end_hour", "days": "window_days"},
+    "retry": {"max_attempts": "max_attempts", "intervals": "retry_intervals", "on": "retry_on"},
+    "circuit_breaker": {"threshold": "breaker_threshold", "min_calls": "breaker_min_calls",
+                        "window_seconds": "breaker_window_seconds"},
+}
+
+
+def _iso(value):
+    return value.isoformat().replace("+00:00", "Z") if value else None
+
+
+def batch_to_dict(batch: Batch, *, progress: bool = False) -> dict:
+    data = {
+        "id": str(batch.public_id), "object": "batch", "name": batch.name or None, "status": batch.status,
+        "agent_id": str(batch.agent.public_id), "mode": batch.mode,
+        "pause_reason": batch.pause_reason or None,
+        "recipients": batch.recipient_count, "rejected": batch.rejected_count, "duplicates": batch.duplicate_count,
+        "total_rows": batch.total_rows,
+        "start_at": _iso(batch.start_at), "timezone": batch.default_timezone,
+        "window": {"start_hour": batch.window_start_hour, "end_hour": batch.window_end_hour,
+                   "days": batch.window_days} if batch.window_start_hour is not None or batch.window_days else None,
+        "max_concurrency": batch.max_concurrency, "calls_per_minute": batch.calls_per_minute,
+        "retry": {"max_attempts": batch.max_attempts, "intervals": batch.retry_intervals, "on": batch.retry_on},
+        "circuit_breaker": {"threshold": batch.breaker_threshold, "min_calls": batch.breaker_min_calls,
+                            "window_seconds": batch.breaker_window_seconds}
+        if batch.breaker_threshold is not None else None,
+        "created_at": _iso(batch.created_at), "started_at": _iso(batch.started_at),
+        "finished_at": _iso(batch.finished_at),
+    }
+    if progress:
+        p = batches.progress(batch)
+        p["eta"] = _iso(p["eta"])
+        data["progress"] = p
+    return data
+
+
+def _get_batch(request, batch_id) -> Batch:
+    pid = parse_public_id(batch_id)
+    batch = scoped(Batch, request.org).select_related("agent").filter(public_id=pid).first() if pid else None
+    if batch is None:
+        raise ApiError(404, f"batch {batch_id} not found")
+    return batch
+
+
+def _flatten(data: dict) -> dict:
+    flat = dict(data)
+    for key, mapping in NESTED.items():
+        value = flat.pop(key, None)
+        if value is None:
+            continue
+        if not isinstance(value, dict):
+            raise ApiError(400, f"{key} must be an object", fields={key: "must be an object"})
+        for sub, target in mapping.items():
+            if sub in value:
+                flat[target] = value[sub]
+    return flat
+
+
+def _truthy(value) -> bool:
+    return value in (True, "true", "1", "on", "yes", 1)
+
+
+def _read_request(request) -> tuple[dict, batch_csv.CsvTable | None]:
+    """Settings and recipients from either a JSON body or a multipart form with a `file`."""
+    ctype = request.content_type or ""
+    if ctype.startswith("multipart/form-data"):
+        data = {k: request.POST.get(k) for k in request.POST}
+        upload = request.FILES.get("file")
+        if upload is None:
+            raise ApiError(400, "multipart upload needs a CSV in the 'file' field", fields={"file": "is required"})
+        try:
+            table = batch_csv.read_csv(upload.file, phone_column=data.get("phone_column") or None)
+        except batch_csv.CsvError as exc:
+            raise ApiError(400, str(exc), fields={"file": str(exc)})
+        return data, table
+    if len(request.body) > settings.API_MAX_UPLOAD_BYTES:
+        raise ApiError(413, f"request body is larger than {settings.API_MAX_UPLOAD_BYTES} bytes")
+    try:
+        data = json.loads(request.body or b"{}")
+    except (ValueError, RecursionError):
+        raise ApiError(400, "request body is not valid JSON")
+    if not isinstance(data, dict):
+        raise ApiError(400, "request body must be a JSON object")
+    return _flatten(data), None
+
+
+@router.post("/batches", response={201: dict, 200: dict, **schemas.errors(*schemas.COMMON_ERRORS, 403, 413)},
+             openapi_extra={"requestBody": {"required": True, "content": {
+                 "application/json": {"schema": {"type": "object", "required": ["agent_id", "recipients"],
+                                                 "properties": {"agent_id": {"type": "string"},
+                                                                "recipients": {"type": "array"},
+                                                                "dry_run": {"type": "boolean"}}}},
+                 "multipart/form-data": {"schema": {"type": "object", "required": ["agent_id", "file"],
+                                                    "properties": {"agent_id": {"type": "string"},
+                                                                   "file": {"type": "string", "format": "binary"},
+                                                                   "phone_column": {"type": "string"}}}}}}},
+             summary="Create a batch from JSON recipients or a CSV upload (dry_run previews it)")
+def create_batch(request):
+    require_write(request)
+    data, table = _read_request(request)
+    pid = parse_public_id(str(data.get("agent_id") or ""))
+    agent = scoped(Agent, request.org).select_related("provider_account").filter(public_id=pid).first() \
+        if pid else None
+    if agent is None:
+        raise ApiError(400, "agent_id must be the id of one of your agents", fields={"agent_id": "unknown agent"})
+    try:
+        clean = batches.clean_settings(data, agent=agent)
+    except ValidationFailed as exc:
+        raise ApiError(400, exc.message, fields=exc.fields)
+    if table is None:
+        items = data.get("recipients")
+        if not isinstance(items, list) or not items:
+            raise ApiError(400, "recipients must be a non-empty list", fields={"recipients": "is required"})
+        rows, columns, phone_column = batch_csv.rows_from_json(items), ["phone"], "phone"
+    else:
+        rows, columns, phone_column = table.rows, table.columns, table.phone_column
+    try:
+        if _truthy(data.get("dry_run")):
+            return JsonResponse({"object": "batch_preview", "columns": columns, "phone_column": phone_column,
+                                 **batches.preview(rows, default_region=clean.default_region)})
+        batch = batches.create_batch(org=request.org, agent=agent, settings=clean, rows=rows, columns=columns,
+                                     phone_column=phone_column, created_by=f"API key {request.api_key.name}",
+                                     start=not _truthy(data.get("hold")))
+    except batch_csv.CsvError as exc:
+        raise ApiError(400, str(exc), fields={"recipients" if table is None else "file": str(exc)})
+    body = batch_to_dict(Batch.objects.select_related("agent").get(pk=batch.pk), progress=True)
+    body["rejected_rows"] = list(batch.rejections.order_by("row_number").values(
+        "row_number", "phone", "reason")[:batches.PREVIEW_ROWS])
+    return JsonResponse(body, status=201)
+
+
+@router.get("/batches", response={200: dict, **schemas.errors(*schemas.COMMON_ERRORS)},
+            summary="List batches, newest first")
+def list_batches(request, limit: int = Query(20, ge=1, le=100), cursor: str | None = Query(None, max_length=200),
+                 status: str | None = Query(None, max_length=20)):
+    qs = scoped(Batch, request.org).select_related("agent")
+    if status:
+        if status not in BatchStatus.values:
+            raise ApiError(400, f"status must be one of {', '.join(BatchStatus.values)}",
+                           fields={"status": f"unknown value {status!r}"})
+        qs = qs.filter(status=status)
+    rows, nxt = page(qs, cursor=cursor, limit=limit)
+    return JsonResponse({"object": "list", "data": [batch_to_dict(b) for b in rows], "has_more": nxt is not None,
+                         "next_cursor": nxt})
+
+
+@router.get("/batches/{batch_id}", response={200: dict, **schemas.errors(*schemas.COMMON_ERRORS, 404)},
+            summary="Read a batch with counts per status")
+def read_batch(request, batch_id: str):
+    return JsonResponse(batch_to_dict(_get_batch(request, batch_id), progress=True))
+
+
+@router.get("/batches/{batch_id}/calls", response={200: schemas.CallListOut, **schemas.errors(*schemas.COMMON_ERRORS, 404)},
+            summary="The batch's calls (every attempt), newest first")
+def batch_calls(request, batch_id: str, limit: int = Query(20, ge=1, le=100),
+                cursor: str | None = Query(None, max_length=200), status: str | None = Query(None, max_length=20)):
+    batch = _get_batch(request, batch_id)
+    qs = scoped(Call, request.org).filter(batch=batch).select_related("agent", "batch", "retry_of")
+    if status:
+        qs = qs.filter(status=status)
+    rows, nxt = page(qs, cursor=cursor, limit=limit)
+    return JsonResponse({"object": "list", "data": [call_to_dict(c) for c in rows], "has_more": nxt is not None,
+                         "next_cursor": nxt})
+
+
+def _action(request, batch_id, func, **kw):
+    require_write(request)
+    batch = _get_batch(request, batch_id)
+    try:
+        func(batch, **kw)
+    except batches.BatchActionError as exc:
+        raise ApiError(409, str(exc))
+    return JsonResponse(batch_to_dict(_get_batch(request, batch_id), progress=True))
+
+
+ACTION_RESPONSES = {200: dict, **schemas.errors(*schemas.COMMON_ERRORS, 403, 404, 409)}
+
+
+@router.post("/batches/{batch_id}/pause", response=ACTION_RESPONSES, summary="Pause a running batch")
+def pause_batch(request, batch_id: str):
+    return _action(request, batch_id, batches.pause_batch, by=f"API key {request.api_key.name}")
+
+
+@router.post("/batches/{batch_id}/resume", response=ACTION_RESPONSES, summary="Resume a paused batch")
+def resume_batch(request, batch_id: str):
+    return _action(request, batch_id, batches.resume_batch)
+
+
+@router.post("/batches/{batch_id}/stop", response=ACTION_RESPONSES,
+             summary="Stop a batch: undialed recipients are canceled, calls in progress finish")
+def stop_batch(request, batch_id: str):
+    return _action(request, batch_id, batches.stop_batch, by=f"API key {request.api_key.name}")

@@ -1,0 +1,286 @@
+"""Running batches: the tick that dispatches recipients, and the sweep that keeps ticks coming.
+
+A tick (one batch, under its row lock) does, in order:
+1. starts a scheduled batch whose time has come;
+2. reaps finished attempts: a recipient whose call ended either gets another attempt at a due
+   time (retry policy) or is done with that outcome;
+3. checks the circuit breaker and pauses the batch, saying why, when too many calls fail;
+4. dispatches due recipients whose calling window is open in their own time zone, as many as the
+   concurrency cap and the pacing token bucket allow: each dispatch is a new Call row (attempt n,
+   retry_of the previous attempt) created in the same transaction that marks the recipient dialing;
+5. completes the batch when no recipient is waiting or dialing.
+
+Why no recipient is dialed twice: a recipient attempt becomes a Call row exactly once (the
+conditional UPDATE on the recipient's state and attempt count), and a Call row is dialed at most
+once (`services.claim_for_dialing`). Jobs only carry ids; if Redis or a worker is lost, the
+sweep finds the rows again: ticks run in the sweeper itself, and an attempt whose placement job
+was lost is re-enqueued by the next tick (`_lost_placements`).
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from django.db import transaction
+from django.db.models import Count, F, Q
+from django.utils import timezone
+
+from callops.lib.queue import enqueue
+
+from . import batch_provider, services
+from .batches import emit
+from .models import (
+    TERMINAL,
+    Batch,
+    BatchRecipient,
+    BatchStatus,
+    Call,
+    CallStatus,
+    EventSource,
+    RecipientState,
+)
+
+log = logging.getLogger(__name__)
+
+DISPATCH_LIMIT = 500  # attempts created per tick; the next tick continues
+REAP_LIMIT = 5000
+PLACE_CHUNK = 25  # calls placed per job: RQ's per-job overhead dominates a sandbox placement
+BURST_SECONDS = 5.0  # the token bucket holds at most this many seconds of pacing
+LOST_AFTER_SECONDS = 10  # a queued attempt not claimed by then had its placement job lost
+
+
+# --- calling windows --------------------------------------------------------------------------------
+
+def window_open(batch: Batch, zones: str, now: datetime) -> bool:
+    """Is `now` inside the batch's calling window in every one of the recipient's zones?"""
+    if batch.window_start_hour is None and not batch.window_days:
+        return True
+    names = [z for z in zones.split(";") if z] or [batch.default_timezone]
+    for name in names:
+        try:
+            local = now.astimezone(ZoneInfo(name))
+        except (KeyError, ValueError):
+            local = now.astimezone(ZoneInfo(batch.default_timezone))
+        if batch.window_days and local.isoweekday() not in batch.window_days:
+            return False
+        if batch.window_start_hour is not None and not batch.window_start_hour <= local.hour < batch.window_end_hour:
+            return False
+    return True
+
+
+def open_zones(batch: Batch, now: datetime) -> list[str] | None:
+    """Recipient zone strings whose window is open now; None when every zone is open."""
+    zones = batch.timezones or [""]
+    allowed = [z for z in zones if window_open(batch, z, now)]
+    return None if len(allowed) == len(zones) else allowed
+
+
+# --- the tick ---------------------------------------------------------------------------------------
+
+def tick_batch(batch_id: int, *, now: datetime | None = None) -> dict:
+    """One pass over a batch (see the module docstring); returns what it did."""
+    now = now or timezone.now()
+    result = {"reaped": 0, "dispatched": 0}
+    new_calls: list[int] = []
+    submit = sync = False
+    with transaction.atomic():
+        batch = Batch.objects.select_for_update().filter(pk=batch_id).first()
+        if batch is None:
+            return result
+        if batch.status == BatchStatus.SCHEDULED and (batch.start_at is None or batch.start_at <= now):
+            Batch.objects.filter(pk=batch.pk).update(status=BatchStatus.RUNNING, started_at=now, pace_updated_at=now,
+                                                     pace_tokens=1.0, updated_at=now)
+            batch.refresh_from_db()
+            emit(batch, "batch.started")
+        if batch.status not in (BatchStatus.RUNNING, BatchStatus.PAUSED, BatchStatus.STOPPED) or batch.finished_at:
+            return result
+        result["reaped"] = _reap(batch, now)
+        provider = batch.mode == Batch.Mode.PROVIDER
+        if batch.status == BatchStatus.RUNNING and not _trip_breaker(batch, now):
+            if provider and not batch.provider_batch_id:
+                result["dispatched"] = len(batch_provider.reserve(batch, now))
+                submit = True
+            else:
+                new_calls = _dispatch(batch, now)
+                result["dispatched"] = len(new_calls)
+        if batch.status in (BatchStatus.RUNNING, BatchStatus.PAUSED):
+            new_calls += _lost_placements(batch, now)
+        sync = provider and batch.provider_batch_id not in ("", batch_provider.PENDING) and \
+            batch.status in (BatchStatus.RUNNING, BatchStatus.PAUSED, BatchStatus.STOPPED) and \
+            batch_provider.due_for_sync(batch)
+        result["status"] = _maybe_finish(batch, now)
+    if submit:
+        # After the commit that recorded the reservation, so a crash cannot submit twice.
+        batch_provider.submit_reserved(batch.pk)
+    if sync:
+        enqueue(batch_provider.sync_job, batch.pk, queue="calls")
+    for i in range(0, len(new_calls), PLACE_CHUNK):
+        enqueue(place_batch_calls_job, new_calls[i:i + PLACE_CHUNK], queue="calls")
+    return result
+
+
+def _retry_delay(batch: Batch, attempts_made: int) -> float:
+    intervals = batch.retry_intervals or [300]
+    return float(intervals[min(attempts_made - 1, len(intervals) - 1)])
+
+
+def _reap(batch: Batch, now: datetime) -> int:
+    """Recipients whose live attempt ended: schedule the next attempt or mark them done."""
+    rows = list(BatchRecipient.objects.filter(batch=batch, state=RecipientState.DIALING,
+                                              last_call__status__in=list(TERMINAL))
+                .values_list("pk", "attempts", "last_call__status")[:REAP_LIMIT])
+    done: dict[str, list[int]] = {}
+    retry: dict[int, list[int]] = {}
+    may_retry = batch.status != BatchStatus.STOPPED
+    for pk, attempts, status in rows:
+        if may_retry and status in (batch.retry_on or []) and attempts < batch.max_attempts:
+            retry.setdefault(attempts, []).append(pk)
+        else:
+            done.setdefault(status, []).append(pk)
+    for status, pks in done.items():
+        BatchRecipient.objects.filter(pk__in=pks, state=RecipientState.DIALING).update(
+            state=RecipientState.DONE, outcome=status)
+    for attempts, pks in retry.items():
+        BatchRecipient.objects.filter(pk__in=pks, state=RecipientState.DIALING).update(
+            state=RecipientState.PENDING, next_attempt_at=now + timedelta(seconds=_retry_delay(batch, attempts)))
+    return len(rows)
+
+
+def _trip_breaker(batch: Batch, now: datetime) -> bool:
+    """Pause the batch when the failure rate over the rolling window passes the threshold."""
+    if batch.breaker_threshold is None:
+        return False
+    since = now - timedelta(seconds=batch.breaker_window_seconds)
+    for floor in (batch.breaker_reset_at, batch.started_at):
+        if floor and floor > since:
+            since = floor
+    ended = Call.objects.filter(batch=batch, status__in=[CallStatus.COMPLETED, CallStatus.NO_ANSWER,
+                                                         CallStatus.BUSY, CallStatus.FAILED],
+                                ended_at__gte=since)
+    agg = ended.aggregate(total=Count("id"), failed=Count("id", filter=Q(status=CallStatus.FAILED)))
+    total, failed = agg["total"], agg["failed"]
+    if total < batch.breaker_min_calls or failed / total <= batch.breaker_threshold:
+        return False
+    reason = (f"circuit breaker: {failed} of the last {total} calls failed ({100 * failed / total:.0f}%) within "
+              f"{batch.breaker_window_seconds}s, over the {100 * batch.breaker_threshold:.0f}% threshold")
+    Batch.objects.filter(pk=batch.pk).update(status=BatchStatus.PAUSED, pause_reason=reason[:500], updated_at=now)
+    batch.refresh_from_db()
+    log.warning("batch %s paused: %s", batch.public_id, reason)
+    emit(batch, "batch.paused")
+    return True
+
+
+def _dispatch(batch: Batch, now: datetime) -> list[int]:
+    """Create the next attempts allowed by the concurrency cap, pacing and calling windows."""
+    dialing = BatchRecipient.objects.filter(batch=batch, state=RecipientState.DIALING).count()
+    slots = batch.max_concurrency - dialing
+    rate = batch.calls_per_minute / 60.0
+    elapsed = max((now - (batch.pace_updated_at or now)).total_seconds(), 0.0)
+    tokens = min(max(1.0, rate * BURST_SECONDS), batch.pace_tokens + elapsed * rate)
+    n = min(slots, int(tokens), DISPATCH_LIMIT)
+    created: list[int] = []
+    if n > 0:
+        due = BatchRecipient.objects.filter(batch=batch, state=RecipientState.PENDING).filter(
+            Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
+        zones = open_zones(batch, now)
+        if zones is not None:
+            due = due.filter(tz__in=zones)
+        agent = batch.agent
+        org = batch.organization
+        for r in due.order_by("id")[:n]:
+            won = BatchRecipient.objects.filter(pk=r.pk, state=RecipientState.PENDING, attempts=r.attempts).update(
+                state=RecipientState.DIALING, attempts=F("attempts") + 1, next_attempt_at=None)
+            if not won:
+                continue
+            call = services.create_call(
+                org=org, agent=agent, to_number=r.phone, source=EventSource.SYSTEM, context=r.context,
+                metadata={"batch_id": str(batch.public_id), "batch_row": r.row_number}, batch=batch,
+                retry_of=Call(pk=r.last_call_id) if r.last_call_id else None, attempt=r.attempts + 1)
+            # No scheduled_at: the generic scheduled-call sweep would race the pacer with a job per
+            # call; this module re-enqueues lost placements itself (_lost_placements).
+            BatchRecipient.objects.filter(pk=r.pk).update(last_call=call)
+            created.append(call.pk)
+    Batch.objects.filter(pk=batch.pk).update(pace_tokens=tokens - len(created), pace_updated_at=now)
+    return created
+
+
+def _maybe_finish(batch: Batch, now: datetime) -> str:
+    if BatchRecipient.objects.filter(batch=batch, state__in=[RecipientState.PENDING, RecipientState.DIALING]).exists():
+        return batch.status
+    if batch.status == BatchStatus.STOPPED:
+        Batch.objects.filter(pk=batch.pk).update(finished_at=now, updated_at=now)
+        return batch.status
+    outcomes = set(BatchRecipient.objects.filter(batch=batch).values_list("outcome", flat=True).distinct())
+    final = BatchStatus.FAILED if outcomes == {CallStatus.FAILED} else BatchStatus.COMPLETED
+    won = Batch.objects.filter(pk=batch.pk, status__in=[BatchStatus.RUNNING, BatchStatus.PAUSED]).update(
+        status=final, finished_at=now, updated_at=now,
+        pause_reason="every call failed" if final == BatchStatus.FAILED else "")
+    if won:
+        batch.refresh_from_db()
+        emit(batch, "batch.completed")
+    return batch.status
+
+
+# --- jobs and the sweep -----------------------------------------------------------------------------
+
+def tick_batch_job(batch_id: int) -> dict:
+    """An immediate tick after start or resume, so the first calls do not wait for the sweeper."""
+    return tick_batch(batch_id)
+
+
+def place_batch_calls_job(call_ids: list[int]) -> int:
+    """Place a chunk of a batch's calls; each goes through the once-only placement guard."""
+    placed = 0
+    for call in Call.objects.filter(pk__in=call_ids, status=CallStatus.QUEUED, dial_claimed_at__isnull=True):
+        services.place_call(call, source=EventSource.SYSTEM, retry_transient=True)
+        placed += 1
+    return placed
+
+
+def _lost_placements(batch: Batch, now: datetime) -> list[int]:
+    """Attempts created a while ago and still neither claimed nor canceled: their job was lost
+    (Redis restarted, a worker died before taking it). At most once per LOST_AFTER_SECONDS per
+    batch, so a slow queue is not flooded with copies of jobs that are merely waiting."""
+    ids = list(Call.objects.filter(batch=batch, status=CallStatus.QUEUED, dial_claimed_at__isnull=True,
+                                   created_at__lt=now - timedelta(seconds=LOST_AFTER_SECONDS))
+               .values_list("pk", flat=True)[:DISPATCH_LIMIT])
+    if not ids:
+        return []
+    import django_rq
+
+    try:
+        first = django_rq.get_connection("calls").set(f"callops:batch-requeue:{batch.pk}", "1", nx=True,
+                                                      ex=LOST_AFTER_SECONDS)
+    except Exception:
+        return []  # Redis is down: nothing could be enqueued anyway
+    return ids if first else []
+
+
+def sweep_batches(limit: int = 200, budget_seconds: float = 5.0) -> int:
+    """Tick every batch that may have work: started, paused (to reap), or stopped and draining.
+
+    Ticks run here, in the sweeper, rather than as queued jobs: a tick is itself a sweep of one
+    batch's due rows, and queued behind the placement and poll jobs it creates it would starve
+    exactly when a batch is busiest. A time budget keeps one pass from delaying the other sweeps.
+    """
+    import time
+
+    now = timezone.now()
+    ids = list(Batch.objects.filter(
+        Q(status__in=[BatchStatus.RUNNING, BatchStatus.PAUSED])
+        | Q(status=BatchStatus.SCHEDULED, start_at__lte=now)
+        | Q(status=BatchStatus.STOPPED, finished_at__isnull=True)).order_by("updated_at")
+        .values_list("pk", flat=True)[:limit])
+    started = time.monotonic()
+    n = 0
+    for pk in ids:
+        if time.monotonic() - started > budget_seconds:
+            break
+        try:
+            tick_batch(pk)
+            n += 1
+        except Exception:
+            log.exception("tick of batch %s failed; the next sweep tries again", pk)
+    return n

@@ -1,0 +1,247 @@
+"""Calls list (filters in the URL, keyset pages, live rows, CSV export) and the call detail page."""
+
+import csv
+
+from django.contrib import messages
+from django.http import Http404, JsonResponse, StreamingHttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_POST
+
+from callops.accounts.decorators import org_required, require_role
+from callops.accounts.models import Role
+from callops.accounts.tenancy import get_for_org, scoped
+from callops.calls.models import (
+    Agent,
+    AnsweredBy,
+    Batch,
+    Call,
+    CallStatus,
+    EventSource,
+    ResultStatus,
+    WebhookStatus,
+)
+from callops.calls.services import CallActionError, cancel_call
+from callops.providers.models import ProviderKind
+
+from . import filters, integrations
+from .tz import user_tz
+from .views import stop_polling_if
+
+CSV_CHUNK = 2000
+
+
+def _actor(request) -> str:
+    return request.user.get_username()
+
+
+def _get_call(request, public_id) -> Call:
+    qs = Call.objects.select_related("agent", "provider_account", "batch")
+    return get_for_org(qs, request.org, public_id, label="call")
+
+
+@org_required()
+def call_list(request):
+    tz = user_tz(request)
+    f = filters.parse_filters(request.GET)
+    qs = filters.filtered_calls(request.org, f, tz)
+    cursor = filters.decode_cursor(request.GET.get("after", ""))
+    rows, has_more = filters.page_after(qs.select_related("agent"), cursor)
+    count, capped = filters.capped_count(qs)
+    params = request.GET.copy()
+    params.pop("after", None)
+    next_url = ""
+    if has_more and rows:
+        nxt = params.copy()
+        nxt["after"] = filters.encode_cursor(rows[-1])
+        next_url = "?" + nxt.urlencode()
+    return render(request, "dashboard/calls/list.html", {
+        "nav": "calls",
+        "calls": rows,
+        "f": f,
+        "count": count,
+        "capped": capped,
+        "paged": cursor is not None,
+        "first_url": "?" + params.urlencode() if params else "?",
+        "next_url": next_url,
+        "export_url": reverse("dashboard:calls_export") + ("?" + params.urlencode() if params else ""),
+        "statuses": CallStatus.choices,
+        "providers": ProviderKind.choices,
+        "agents": list(scoped(Agent, request.org).order_by("name").values_list("public_id", "name")[:200]),
+        "batches": list(scoped(Batch, request.org).order_by("-created_at").values_list("public_id", "name")[:100]),
+        "answered_by_choices": AnsweredBy.choices,
+        "result_choices": [*ResultStatus.choices, ("none", "None")],
+        "webhook_choices": [*WebhookStatus.choices, ("none", "None")],
+    })
+
+
+@org_required()
+def call_row(request, public_id):
+    """One list row, polled while the call is live; 286 once it is terminal."""
+    call = _get_call(request, public_id)
+    response = render(request, "dashboard/calls/list.html#row", {"call": call})
+    return stop_polling_if(call.is_terminal, response)
+
+
+class _Echo:
+    """A file-like object whose write returns the line, so csv.writer can feed a generator."""
+
+    def write(self, value):
+        return value
+
+
+CSV_COLUMNS = [
+    ("id", "public_id"), ("created_at", "created_at"), ("status", "status"), ("to", "to_number"),
+    ("from", "from_number"), ("agent", "agent__name"), ("provider", "provider"),
+    ("provider_call_id", "provider_call_id"), ("provider_status", "provider_status"),
+    ("answered_by", "answered_by"), ("duration_seconds", "duration_seconds"), ("started_at", "started_at"),
+    ("answered_at", "answered_at"), ("ended_at", "ended_at"), ("result_status", "result_status"),
+    ("webhook_status", "webhook_status"), ("error_code", "error_code"), ("error_message", "error_message"),
+    ("hangup_cause", "hangup_cause"), ("batch_id", "batch__public_id"),
+]
+# Cells a spreadsheet would run as a formula; free-text columns get a leading quote.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_SAFE_COLUMNS = {"to_number", "from_number", "created_at", "started_at", "answered_at", "ended_at"}
+
+
+def _cell(field, value):
+    if value is None:
+        return ""
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    text = str(value)
+    if field not in _SAFE_COLUMNS and text.startswith(_FORMULA_START):
+        return "'" + text
+    return text
+
+
+def _csv_rows(qs):
+    writer = csv.writer(_Echo())
+    yield writer.writerow([name for name, _ in CSV_COLUMNS])
+    fields = [f for _, f in CSV_COLUMNS]
+    # iterator(chunk_size) streams rows with a server-side cursor on PostgreSQL: memory stays flat
+    # whatever the size of the export.
+    for row in qs.values_list(*fields).iterator(chunk_size=CSV_CHUNK):
+        yield writer.writerow([_cell(f, v) for f, v in zip(fields, row, strict=True)])
+
+
+@org_required()
+def call_export(request):
+    f = filters.parse_filters(request.GET)
+    qs = filters.filtered_calls(request.org, f, user_tz(request))
+    stamp = timezone.now().strftime("%Y%m%d-%H%M%S")
+    response = StreamingHttpResponse(_csv_rows(qs), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="calls-{stamp}.csv"'
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+def _still_changing(call, deliveries) -> bool:
+    if not call.is_terminal or call.result_status == ResultStatus.PENDING:
+        return True
+    if call.webhook_status == WebhookStatus.PENDING:
+        return True
+    return False
+
+
+def _detail_context(request, call):
+    events = list(call.events.all())
+    deliveries = integrations.deliveries_for(call)
+    can_act = request.membership.allows(Role.MEMBER)
+    return {
+        "nav": "calls",
+        "call": call,
+        "events": events,
+        "payload_events": [e for e in events if e.payload is not None],
+        "deliveries": deliveries,
+        "deliveries_available": deliveries is not None,
+        "can_act": can_act,
+        "can_rerun": can_act and bool(call.returns) and call.status == CallStatus.COMPLETED
+        and call.result_status != ResultStatus.PENDING,
+        "can_redeliver": can_act and integrations.redeliver() is not None,
+        "live": _still_changing(call, deliveries),
+    }
+
+
+@org_required()
+def call_detail(request, public_id):
+    call = _get_call(request, public_id)
+    return render(request, "dashboard/calls/detail.html", _detail_context(request, call))
+
+
+@org_required()
+def call_live(request, public_id):
+    """Summary, timeline, result and deliveries; polled while the call can still change."""
+    call = _get_call(request, public_id)
+    ctx = _detail_context(request, call)
+    response = render(request, "dashboard/calls/detail.html#live", ctx)
+    return stop_polling_if(not ctx["live"], response)
+
+
+@org_required()
+def call_payloads(request, public_id):
+    """Every raw provider payload on the call's timeline, as JSON (attachment with ?download=1)."""
+    call = _get_call(request, public_id)
+    events = call.events.filter(payload__isnull=False).values("id", "created_at", "kind", "source", "status",
+                                                      "raw_status", "ignored", "payload")
+    body = {"call_id": str(call.public_id), "provider": call.provider, "provider_call_id": call.provider_call_id,
+            "events": [{**e, "created_at": e["created_at"].isoformat()} for e in events]}
+    response = JsonResponse(body, json_dumps_params={"indent": 2})
+    if request.GET.get("download"):
+        response["Content-Disposition"] = f'attachment; filename="call-{call.public_id}-payloads.json"'
+    return response
+
+
+@require_POST
+@org_required()
+def call_cancel(request, public_id):
+    call = _get_call(request, public_id)
+    require_role(request, Role.MEMBER)
+    try:
+        cancel_call(call, source=EventSource.USER, actor_label=_actor(request))
+    except CallActionError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, "Call canceled.")
+    return redirect("dashboard:call_detail", public_id=call.public_id)
+
+
+@require_POST
+@org_required()
+def call_rerun_extraction(request, public_id):
+    call = _get_call(request, public_id)
+    require_role(request, Role.MEMBER)
+    rerun = integrations.rerun_extraction()
+    if rerun is None:
+        messages.error(request, "Re-running extraction is not available in this installation.")
+    elif not call.returns:
+        messages.error(request, "This call has no returns schema, so there is nothing to extract.")
+    else:
+        try:
+            rerun(call, source=EventSource.USER, actor_label=_actor(request))
+        except (CallActionError, ValueError) as exc:
+            messages.error(request, str(exc))
+        else:
+            messages.success(request, "Extraction re-run started.")
+    return redirect("dashboard:call_detail", public_id=call.public_id)
+
+
+@require_POST
+@org_required()
+def delivery_redeliver(request, public_id, delivery_id):
+    call = _get_call(request, public_id)
+    require_role(request, Role.MEMBER)
+    model = integrations.delivery_model()
+    redeliver = integrations.redeliver()
+    if model is None or redeliver is None:
+        raise Http404("webhook deliveries are not available")
+    delivery = get_for_org(model.objects.filter(call=call), request.org, delivery_id, label="delivery")
+    try:
+        redeliver(delivery, actor=request.user)
+    except (CallActionError, ValueError) as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, "Redelivery queued.")
+    return redirect("dashboard:call_detail", public_id=call.public_id)
+

@@ -1,0 +1,234 @@
+"""Plain-language explanations and suggested fixes for every failure cause triage knows.
+
+Keys are what the rows carry: a call's `error_code` (from adapters, the stale sweep, PolyAI expiry),
+its `hangup_cause`, its status; an extraction's error kind (classified from `result_error`); a
+webhook attempt's error kind. Unknown causes still get a sensible generic text, so a new error code
+never renders as a blank card.
+"""
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Cause:
+    title: str
+    explanation: str
+    fix: str
+    tone: str = "danger"  # badge tone: danger (broken), warning (expected in some share), muted
+
+
+CALL_CODES = {
+    "invalid_number": Cause(
+        "Invalid number",
+        "The destination number does not exist or is not in service, so the carrier refused to connect the call.",
+        "Check the number in your source data (country code, missing digits). Retrying will not help until the "
+        "number is corrected.", "warning"),
+    "balance_low": Cause(
+        "Provider out of balance",
+        "The provider account ran out of credit, so the provider refused to place the call before dialing.",
+        "Top up the wallet in the provider's console, then retry these calls."),
+    "insufficient_funds": Cause(
+        "Provider out of balance",
+        "The provider answered 402: the account has no credit or its plan does not allow more calls.",
+        "Top up or upgrade the provider account, then retry these calls."),
+    "rate_limited": Cause(
+        "Provider rate limit",
+        "The provider answered 429: too many requests in a short time for this account.",
+        "Lower the batch pace (calls per minute) or the provider account's rate limit in callops, or ask the "
+        "provider for a higher limit. Retrying later usually succeeds."),
+    "status_expired": Cause(
+        "PolyAI status expired",
+        "PolyAI keeps a call's status for about two hours. This call was still live in callops when PolyAI stopped "
+        "answering for it (404), so its outcome is unknown and it was marked failed.",
+        "Check the call in PolyAI's conversation history. Make sure the worker and sweeper run continuously so "
+        "calls are polled while PolyAI still has their status."),
+    "stale": Cause(
+        "Stale call",
+        "The call stayed live longer than its provider's maximum call length and one last status check found no "
+        "end, so callops failed it rather than leave it open forever.",
+        "Check the call in the provider's console. If the provider's callbacks are not reaching callops, verify the "
+        "callback URL shown on the provider account."),
+    "auth_failed": Cause(
+        "Bad provider credentials",
+        "The provider rejected the API key (401): it is wrong, expired or revoked.",
+        "Open Settings → Providers, paste a valid key into the account and use “Test connection”, then retry."),
+    "forbidden": Cause(
+        "Provider refused access",
+        "The key is valid but not allowed to do this (403), for example outbound calling is not enabled on the "
+        "account or the agent belongs to another workspace.",
+        "Ask the provider to enable outbound calling for the key, or check the agent id and workspace."),
+    "provider_unavailable": Cause(
+        "Provider unavailable",
+        "The provider answered with a server error (5xx) while placing or tracking the call.",
+        "Usually temporary: check the provider's status page and retry once it recovers."),
+    "connect_error": Cause(
+        "Provider unreachable",
+        "callops could not open a connection to the provider's API (DNS, refused connection or network).",
+        "Check the account's base URL and the network path from the worker to the provider; retry when reachable."),
+    "timeout": Cause(
+        "Provider timed out",
+        "The provider did not answer in time. The request may or may not have been processed.",
+        "Check the provider console before retrying so nobody is called twice."),
+    "network_error": Cause(
+        "Network error",
+        "The connection to the provider broke in the middle of a request.",
+        "Usually temporary; retry. If it persists check proxies and firewalls between the worker and the provider."),
+    "invalid_request": Cause(
+        "Provider rejected the request",
+        "The provider said the request was invalid (400/422): a bad number format, a missing agent setting or an "
+        "unsupported option.",
+        "Read the provider's message on a sample call, fix the agent or the input, then retry."),
+    "invalid_agent": Cause(
+        "Agent misconfigured",
+        "The agent's provider-side id is not in the form this provider needs.",
+        "Edit the agent under Settings → Providers & agents and correct its provider agent id."),
+    "not_found": Cause(
+        "Unknown at the provider",
+        "The provider does not know the agent or the call (404).",
+        "Check the agent's provider id and that the provider account is the right one."),
+    "telephony_error": Cause(
+        "Telephony error",
+        "The carrier dropped or could not complete the call.",
+        "Often transient; retry. A high share from one provider points at a carrier problem on their side."),
+    "call_failed": Cause(
+        "Call failed at the provider",
+        "The provider reported a failure (PolyAI also uses this for calls nobody answered).",
+        "Read the provider's reason on a sample call; retry if it looks transient.", "warning"),
+    "bad_response": Cause(
+        "Unexpected provider response",
+        "The provider answered in a shape callops could not read (no call id, not JSON).",
+        "Usually a provider incident; retry later and report it to the provider if it continues."),
+    "provider_rejected": Cause(
+        "Provider rejected the call",
+        "The provider refused the call with an error callops has no specific explanation for.",
+        "Read the provider's message on a sample call."),
+}
+
+HANGUP_CAUSES = {
+    "no_answer": Cause("Nobody answered", "The phone rang until the ring timeout and nobody picked up.",
+                       "Try again at another time of day, or schedule retries on the batch.", "warning"),
+    "user_busy": Cause("Line busy", "The destination line was busy.",
+                       "Retry in a few minutes.", "warning"),
+    "machine_detected": Cause("Voicemail", "An answering machine picked up, so the agent hung up.",
+                              "Retry at another time, or let the agent leave a message.", "warning"),
+    "unallocated_number": Cause("Number not in service", "The carrier says the number is not allocated.",
+                                "Correct the number; retrying will not help.", "warning"),
+    "network_out_of_order": Cause("Carrier network problem", "The carrier's network dropped the call.",
+                                  "Usually temporary; retry.", "danger"),
+}
+
+STATUSES = {
+    "failed": Cause("Call failed", "The call failed and the provider gave no error code.",
+                    "Read the provider's reason on a sample call; retry if it looks transient."),
+    "no_answer": Cause("Nobody answered", "The call was not answered.",
+                       "Try again at another time of day, or schedule retries on the batch.", "warning"),
+    "busy": Cause("Line busy", "The destination line was busy.", "Retry in a few minutes.", "warning"),
+}
+
+EXTRACTION_KINDS = {
+    "empty_transcript": Cause(
+        "Empty transcript",
+        "The call completed but the provider sent no transcript, so there was nothing to extract from.",
+        "Check that the provider account returns transcripts (some need it enabled). Re-run extraction once the "
+        "transcript arrives.", "warning"),
+    "no_conversation": Cause(
+        "Callee never spoke",
+        "The call connected but only the agent spoke, so the requested fields could not be filled.",
+        "Nothing to fix in callops; consider retrying the call.", "warning"),
+    "llm_failed": Cause(
+        "LLM extractor failed",
+        "The language model behind the extractor was unreachable, timed out or answered something that was not "
+        "JSON.",
+        "Check LLM_BASE_URL, LLM_API_KEY and the model's status, then re-run extraction."),
+    "provider_failed": Cause(
+        "Provider extracted nothing",
+        "The agent is set to use the provider's own extraction, and the provider sent no extracted data.",
+        "Enable extraction on the provider's agent, or switch the agent to the rules or LLM extractor."),
+    "rules_failed": Cause(
+        "Rules extractor failed", "The built-in rules extractor could not process the transcript.",
+        "Re-run extraction; if it keeps failing, switch the agent to the LLM extractor."),
+    "nothing_parsed": Cause(
+        "No field could be extracted",
+        "The extractor ran but none of the requested fields could be read from the conversation.",
+        "Check the returns schema (field names and types) against what the agent actually asks."),
+    "other": Cause("Extraction failed", "Extraction failed for a reason without a specific explanation.",
+                   "Read the error on a sample call and re-run extraction."),
+}
+
+WEBHOOK_KINDS = {
+    "webhook_blocked": Cause(
+        "Webhook host blocked",
+        "The endpoint URL resolves to a private or loopback address, which callops refuses to call so that "
+        "customer URLs cannot reach internal services.",
+        "Use a public HTTPS URL. Self-hosters can allow a network with the OUTBOUND_ALLOW_PRIVATE setting."),
+    "webhook_timeout": Cause(
+        "Endpoint timing out",
+        "The endpoint did not send a complete response within the delivery timeout.",
+        "Answer 2xx right away and do the work afterwards (queue it). Retries continue automatically."),
+    "webhook_gone": Cause(
+        "410 Gone",
+        "The endpoint answered 410 Gone, which means “stop sending”, so callops disabled it.",
+        "If the URL is still wanted, fix the receiver, re-enable the endpoint and bulk-recover the missed events."),
+    "webhook_unreachable": Cause(
+        "Endpoint unreachable",
+        "callops could not connect to the endpoint (DNS failure, refused connection or TLS error).",
+        "Check the URL, DNS and certificate, and that the receiver is running. Retries continue automatically."),
+    "webhook_server_error": Cause(
+        "Endpoint server error",
+        "The endpoint answered with a 5xx error.",
+        "Check the receiver's logs for the failing requests; redeliver once it is fixed."),
+    "webhook_rate_limited": Cause(
+        "Endpoint rate limiting",
+        "The endpoint answered 429 Too Many Requests.",
+        "Raise the receiver's limit or lower the endpoint's max in flight; retries back off automatically."),
+    "webhook_auth": Cause(
+        "Endpoint refused the request",
+        "The endpoint answered 401 or 403: it did not accept the request's credentials or signature.",
+        "Check the signing secret and any custom auth header configured on the endpoint."),
+    "webhook_client_error": Cause(
+        "Endpoint rejected the payload",
+        "The endpoint answered with a 4xx error.",
+        "Read the response body on a sample attempt; fix the receiver, then redeliver."),
+    "webhook_redirect": Cause(
+        "Endpoint redirects",
+        "The endpoint answered with a redirect. Webhooks are never sent on to another address.",
+        "Update the endpoint URL to the final address (often http → https or a trailing slash)."),
+    "webhook_endpoint_disabled": Cause(
+        "Events held for a disabled endpoint",
+        "These events were not sent because their endpoint is disabled (by a user, after 410 Gone, or after failing "
+        "for days). They are kept and can be sent later.",
+        "Fix the receiver, re-enable the endpoint under Webhooks, then redeliver this group or bulk-recover.",
+        "warning"),
+    "webhook_config": Cause(
+        "Signing secret unreadable",
+        "The endpoint's signing secret could not be decrypted with the configured ENCRYPTION_KEY.",
+        "Restore the previous key in ENCRYPTION_KEY (keys can be listed, newest first), or rotate the secret."),
+}
+
+GENERIC = Cause("Unrecognised failure", "This failure has no specific explanation yet.",
+                "Open a sample to read the raw error and the provider's own words.")
+
+
+def for_call(status: str, error_code: str, hangup_cause: str) -> Cause:
+    if error_code:
+        known = CALL_CODES.get(error_code)
+        if known:
+            return known
+        return Cause(f"Error {error_code}", f"The call failed with the error code “{error_code}”.",
+                     GENERIC.fix)
+    if hangup_cause and hangup_cause in HANGUP_CAUSES:
+        return HANGUP_CAUSES[hangup_cause]
+    base = STATUSES.get(status, GENERIC)
+    if hangup_cause:
+        return Cause(f"{base.title}: {hangup_cause.replace('_', ' ')}", base.explanation, base.fix, base.tone)
+    return base
+
+
+def for_extraction(kind: str) -> Cause:
+    return EXTRACTION_KINDS.get(kind, EXTRACTION_KINDS["other"])
+
+
+def for_webhook(kind: str) -> Cause:
+    return WEBHOOK_KINDS.get(kind, Cause("Webhook delivery failing", "Deliveries failed with an error of kind "
+                                                                    f"“{kind.removeprefix('webhook_')}”.",
+                                         GENERIC.fix))

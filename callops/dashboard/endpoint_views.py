@@ -1,0 +1,149 @@
+"""Settings → Webhook endpoints: create and edit, reveal-once and rotate the secret, send a test event.
+
+All writes go through `callops.webhooks.services`. The signing secret is rendered only in the
+response to create and rotate (never cached); custom header values are write-only like
+credentials, because they usually carry the receiver's auth token.
+"""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_POST
+
+from callops.accounts.decorators import org_required, require_role
+from callops.accounts.models import Role
+from callops.accounts.services import request_origin
+from callops.accounts.tenancy import get_for_org, scoped
+from callops.webhooks import events as webhook_events
+from callops.webhooks import services as webhooks
+from callops.webhooks.models import WebhookDelivery, WebhookEndpoint
+
+from .views import stop_polling_if
+
+
+def _no_store(response):
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+def _form_data(post, endpoint=None) -> dict:
+    events = post.getlist("events") or ["*"]
+    if "*" in events:
+        events = ["*"]
+    headers = {}
+    old = (endpoint.headers or {}) if endpoint else {}
+    for name, value in zip(post.getlist("header_name"), post.getlist("header_value"), strict=False):
+        name = name.strip()
+        if not name:
+            continue
+        # A blank value on an existing header keeps the stored value (values are never shown back).
+        headers[name] = value if value else old.get(name, "")
+    data = {"url": post.get("url", ""), "description": post.get("description", ""), "enabled_events": events,
+            "headers": headers}
+    try:
+        data["max_in_flight"] = int(post.get("max_in_flight") or 4)
+    except ValueError:
+        data["max_in_flight"] = -1  # the service refuses it with its own message
+    return data
+
+
+def _form(request, *, endpoint=None, error=None, values=None, secret="", status=200, test=None):
+    values = values or {}
+    return render(request, "dashboard/settings/endpoint_form.html", {
+        "nav": "endpoints", "endpoint": endpoint, "error": error, "values": values, "secret": secret,
+        "event_types": webhook_events.EVENT_TYPES,
+        "header_names": list((values.get("headers") or {}).keys()),
+        "can_manage": request.membership.allows(Role.ADMIN), "test": test,
+    }, status=status)
+
+
+@org_required()
+def endpoints(request):
+    rows = scoped(WebhookEndpoint, request.org).order_by("created_at", "id")
+    return render(request, "dashboard/settings/endpoints.html", {
+        "nav": "endpoints", "endpoints": rows, "can_manage": request.membership.allows(Role.ADMIN)})
+
+
+@org_required(Role.ADMIN)
+def endpoint_new(request):
+    if request.method == "POST":
+        data = _form_data(request.POST)
+        try:
+            with request_origin(request):
+                endpoint, secret = webhooks.create_endpoint(request.org, data, actor=request.user)
+        except webhooks.WebhookInputError as exc:
+            values = {**data, "headers": {k: "" for k in data["headers"]}}
+            return _form(request, error=exc, values=values, status=400)
+        return _no_store(_form(request, endpoint=endpoint, values=_values(endpoint), secret=secret))
+    return _form(request, values={"enabled_events": ["*"], "max_in_flight": 4})
+
+
+def _values(endpoint):
+    return {"url": endpoint.url, "description": endpoint.description, "enabled_events": endpoint.enabled_events,
+            "headers": endpoint.headers or {}, "max_in_flight": endpoint.max_in_flight}
+
+
+@org_required()
+def endpoint_edit(request, endpoint_id):
+    endpoint = get_for_org(WebhookEndpoint, request.org, endpoint_id, label="endpoint")
+    test = None
+    if request.method == "POST":
+        require_role(request, Role.ADMIN)
+        data = _form_data(request.POST, endpoint)
+        try:
+            with request_origin(request):
+                webhooks.update_endpoint(endpoint, data, actor=request.user)
+        except webhooks.WebhookInputError as exc:
+            return _form(request, endpoint=endpoint, error=exc, values={**data, "headers": data["headers"]},
+                         status=400)
+        messages.success(request, "Endpoint saved.")
+        return redirect("dashboard:endpoint_edit", endpoint_id=endpoint.public_id)
+    if request.GET.get("test"):
+        test = get_for_org(WebhookDelivery.objects.filter(endpoint=endpoint), request.org, request.GET["test"],
+                           label="test delivery")
+    return _form(request, endpoint=endpoint, values=_values(endpoint), test=test)
+
+
+@require_POST
+@org_required()
+def endpoint_rotate(request, endpoint_id):
+    endpoint = get_for_org(WebhookEndpoint, request.org, endpoint_id, label="endpoint")
+    require_role(request, Role.ADMIN)
+    with request_origin(request):
+        secret = webhooks.rotate_secret(endpoint, actor=request.user)
+    endpoint.refresh_from_db()
+    return _no_store(_form(request, endpoint=endpoint, values=_values(endpoint), secret=secret))
+
+
+@require_POST
+@org_required()
+def endpoint_test(request, endpoint_id):
+    endpoint = get_for_org(WebhookEndpoint, request.org, endpoint_id, label="endpoint")
+    require_role(request, Role.ADMIN)
+    with request_origin(request):
+        delivery = webhooks.send_test(endpoint, actor=request.user)
+    return redirect(reverse("dashboard:endpoint_edit", args=[endpoint.public_id]) + f"?test={delivery.public_id}#test")
+
+
+@org_required()
+def endpoint_test_result(request, endpoint_id, delivery_id):
+    """The test delivery's attempts, polled until one is recorded."""
+    endpoint = get_for_org(WebhookEndpoint, request.org, endpoint_id, label="endpoint")
+    test = get_for_org(WebhookDelivery.objects.filter(endpoint=endpoint), request.org, delivery_id,
+                       label="test delivery")
+    response = render(request, "dashboard/settings/endpoint_form.html#test_result", {"endpoint": endpoint,
+                                                                                       "test": test})
+    return stop_polling_if(test.attempts.exists(), response)
+
+
+@require_POST
+@org_required()
+def endpoint_delete(request, endpoint_id):
+    endpoint = get_for_org(WebhookEndpoint, request.org, endpoint_id, label="endpoint")
+    require_role(request, Role.ADMIN)
+    with request_origin(request):
+        webhooks.delete_endpoint(endpoint, actor=request.user)
+    messages.success(request, f"Endpoint {endpoint.url} deleted.")
+    return redirect("dashboard:endpoints")

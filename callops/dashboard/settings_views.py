@@ -1,0 +1,175 @@
+"""Settings pages: API keys, members and roles, the audit log, and the invited user's set-password page.
+
+Everyone in the organization may read these pages; actions need a role (admin for keys, owner
+for members), checked after the object was fetched through the org-scoped helper. Secrets are
+rendered once, in the response to the action that created them, with `Cache-Control: no-store`.
+"""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth import get_user_model
+from django.contrib.auth.forms import SetPasswordForm
+from django.contrib.auth.tokens import default_token_generator
+from django.core.paginator import Paginator
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.utils.http import urlsafe_base64_decode
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_POST
+
+from callops.accounts import services as accounts
+from callops.accounts.decorators import org_required, require_role
+from callops.accounts.models import ApiKey, ApiKeyScope, AuditEntry, Membership, Role
+from callops.accounts.tenancy import get_for_org, scoped
+
+AUDIT_PAGE = 50
+
+
+def _no_store(response):
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+# --- API keys ------------------------------------------------------------------------------------
+def _keys_context(request, **extra):
+    keys = scoped(ApiKey, request.org).select_related("created_by").order_by("revoked_at", "-created_at")
+    return {"nav": "api_keys", "keys": keys, "scopes": ApiKeyScope.choices,
+            "can_manage": request.membership.allows(Role.ADMIN), **extra}
+
+
+@org_required()
+def api_keys(request):
+    if request.method == "POST":
+        require_role(request, Role.ADMIN)
+        name = request.POST.get("name", "")
+        scope = request.POST.get("scope", ApiKeyScope.READ_WRITE)
+        try:
+            key, secret = accounts.create_api_key(request.org, name, scope=scope, created_by=request.user,
+                                                  ip=accounts.client_ip(request))
+        except ValueError as exc:
+            response = render(request, "dashboard/settings/api_keys.html",
+                              _keys_context(request, error=str(exc), form={"name": name, "scope": scope}), status=400)
+            return response
+        # The only response that ever carries the secret: never cached, never redirected to.
+        return _no_store(render(request, "dashboard/settings/api_keys.html",
+                                _keys_context(request, new_key=key, secret=secret)))
+    return render(request, "dashboard/settings/api_keys.html", _keys_context(request))
+
+
+@require_POST
+@org_required()
+def api_key_revoke(request, key_id):
+    key = get_for_org(ApiKey, request.org, key_id, label="API key")
+    require_role(request, Role.ADMIN)
+    accounts.revoke_api_key(key, actor=request.user, ip=accounts.client_ip(request))
+    messages.success(request, f"Key “{key.name}” revoked. Requests using it are refused from now on.")
+    return redirect("dashboard:api_keys")
+
+
+# --- Members -------------------------------------------------------------------------------------
+def _members_context(request, **extra):
+    members = (Membership.objects.filter(organization=request.org).select_related("user")
+               .order_by("user__username"))
+    return {"nav": "members", "members": members, "roles": Role.choices,
+            "can_manage": request.membership.allows(Role.OWNER), **extra}
+
+
+@org_required()
+def members(request):
+    if request.method == "POST":
+        require_role(request, Role.OWNER)
+        identifier = request.POST.get("identifier", "")
+        role = request.POST.get("role", Role.MEMBER)
+        try:
+            membership, created = accounts.invite_member(request.org, identifier, role, actor=request.user,
+                                                         ip=accounts.client_ip(request))
+        except accounts.MemberError as exc:
+            return render(request, "dashboard/settings/members.html",
+                          _members_context(request, error=str(exc), form={"identifier": identifier, "role": role}),
+                          status=400)
+        link = request.build_absolute_uri(accounts.set_password_link(membership.user)) if created else ""
+        if not created:
+            messages.success(request, f"{membership.user.get_username()} added as {membership.get_role_display()}.")
+            return redirect("dashboard:members")
+        return _no_store(render(request, "dashboard/settings/members.html",
+                                _members_context(request, invited=membership, invite_link=link)))
+    return render(request, "dashboard/settings/members.html", _members_context(request))
+
+
+def _membership(request, member_id):
+    # Memberships have no public id; the pk is only ever looked up inside the caller's org.
+    try:
+        pk = int(member_id)
+    except (TypeError, ValueError):
+        raise Http404("member not found") from None
+    m = Membership.objects.select_related("user", "organization").filter(organization=request.org, pk=pk).first()
+    if m is None:
+        raise Http404("member not found")
+    return m
+
+
+@require_POST
+@org_required()
+def member_role(request, member_id):
+    m = _membership(request, member_id)
+    require_role(request, Role.OWNER)
+    try:
+        accounts.change_role(m, request.POST.get("role", ""), actor=request.user, ip=accounts.client_ip(request))
+    except accounts.MemberError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, f"{m.user.get_username()} is now {Role(request.POST['role']).label}.")
+    return redirect("dashboard:members")
+
+
+@require_POST
+@org_required()
+def member_remove(request, member_id):
+    m = _membership(request, member_id)
+    require_role(request, Role.OWNER)
+    try:
+        accounts.remove_member(m, actor=request.user, ip=accounts.client_ip(request))
+    except accounts.MemberError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, f"{m.user.get_username()} removed from {request.org.name}.")
+    return redirect("dashboard:members")
+
+
+@never_cache
+def set_password(request, uidb64, token):
+    """Where an invited user chooses a password; the link dies once a password is set."""
+    User = get_user_model()
+    try:
+        user = User.objects.filter(pk=int(urlsafe_base64_decode(uidb64).decode())).first()
+    except (TypeError, ValueError, OverflowError, UnicodeDecodeError):
+        user = None
+    valid = user is not None and default_token_generator.check_token(user, token)
+    form = SetPasswordForm(user, request.POST or None) if valid else None
+    if valid and request.method == "POST" and form.is_valid():
+        form.save()
+        for m in user.memberships.select_related("organization"):
+            accounts.audit(m.organization, "member.password_set", actor=user, ip=accounts.client_ip(request),
+                           target=user.get_username())
+        messages.success(request, "Password set. Sign in with it now.")
+        return redirect("login")
+    response = render(request, "dashboard/settings/set_password.html", {"form": form, "valid": valid,
+                                                                       "invited": user if valid else None},
+                      status=200 if valid else 404)
+    response["Referrer-Policy"] = "no-referrer"  # the token is in the URL
+    return response
+
+
+# --- Audit log ------------------------------------------------------------------------------------
+@org_required()
+def audit_log(request):
+    qs = AuditEntry.objects.filter(organization=request.org).order_by("-created_at", "-id")
+    action = request.GET.get("action", "")
+    if action:
+        qs = qs.filter(action__startswith=action)
+    page = Paginator(qs, AUDIT_PAGE).get_page(request.GET.get("page"))
+    families = ["api_key", "member", "provider_account", "agent", "webhook_endpoint", "webhook_delivery",
+                "webhook_secret", "triage"]
+    return render(request, "dashboard/settings/audit_log.html", {
+        "nav": "audit_log", "page": page, "entries": page.object_list, "action": action, "families": families})

@@ -1,0 +1,131 @@
+"""Template helpers shared by every dashboard page: status badges, times, optional links."""
+
+import json
+from functools import lru_cache
+
+from django import template
+from django.urls import NoReverseMatch, get_urlconf, reverse
+from django.utils import timezone
+from django.utils.html import format_html
+from django.utils.safestring import mark_safe
+
+register = template.Library()
+
+# One colour per canonical status, everywhere (list, detail, overview, timeline). The CSS holds
+# the palette; this maps each status word to its tone so a new status cannot silently go grey.
+TONES = {
+    # call lifecycle
+    "queued": "neutral",
+    "initiated": "info",
+    "ringing": "info",
+    "in_progress": "live",
+    "completed": "success",
+    "no_answer": "warning",
+    "busy": "warning",
+    "canceled": "muted",
+    "skipped": "muted",
+    "failed": "danger",
+    # result_status / webhook_status
+    "pending": "pending",
+    "delivered": "success",
+    "succeeded": "success",
+    "success": "success",
+    "exhausted": "danger",
+    "retrying": "warning",
+}
+
+LABELS = {"in_progress": "In progress", "no_answer": "No answer"}
+
+
+@register.filter
+def status_badge(status, prefix=""):
+    """`{{ call.status|status_badge }}` → a coloured pill; empty status renders an em dash."""
+    if not status:
+        return mark_safe('<span class="badge badge-empty">—</span>')
+    word = str(status)
+    label = LABELS.get(word, word.replace("_", " ").capitalize())
+    if prefix:
+        label = f"{prefix} {label.lower()}"
+    return format_html('<span class="badge badge-{} status-{}">{}</span>', TONES.get(word, "neutral"), word, label)
+
+
+@register.filter
+def localtime_tag(value, fmt="datetime"):
+    """A `<time>` element: UTC text server-side, rewritten to the reader's zone by app.js.
+
+    The title keeps the UTC time so hovering always shows the unambiguous value.
+    """
+    if not value:
+        return mark_safe('<span class="muted">—</span>')
+    utc = timezone.localtime(value, timezone.UTC) if timezone.is_aware(value) else value
+    iso = utc.isoformat()
+    text = utc.strftime("%Y-%m-%d %H:%M:%S UTC") if fmt != "date" else utc.strftime("%Y-%m-%d")
+    return format_html('<time datetime="{}" data-format="{}" title="{}">{}</time>', iso, fmt,
+                       utc.strftime("%Y-%m-%d %H:%M:%S UTC"), text)
+
+
+@register.simple_tag
+def url_if_exists(name, *args):
+    """The URL for `name`, or "" when no such route exists yet (pages other features add)."""
+    return _url_if_exists(get_urlconf(), name, tuple(str(a) for a in args))
+
+
+@lru_cache(maxsize=256)
+def _url_if_exists(urlconf, name, args):
+    # Memoised because a failed reverse() costs milliseconds (it builds a message listing every
+    # pattern tried) and the side navigation asks for several names on every page; routes only
+    # change with a new process (or a different urlconf, which is part of the key).
+    try:
+        return reverse(name, args=args, urlconf=urlconf)
+    except NoReverseMatch:
+        return ""
+
+
+@register.filter
+def duration(seconds):
+    if seconds is None or seconds == "":
+        return "—"
+    seconds = int(seconds)
+    minutes, sec = divmod(seconds, 60)
+    hours, minutes = divmod(minutes, 60)
+    if hours:
+        return f"{hours}h {minutes:02d}m {sec:02d}s"
+    if minutes:
+        return f"{minutes}m {sec:02d}s"
+    return f"{sec}s"
+
+
+@register.filter
+def pretty_json(value):
+    return json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False, default=str)
+
+
+@register.filter
+def json_value(value):
+    """A result value as JSON spells it (true, 3.5, "text"), lists and objects inline."""
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, ensure_ascii=False, default=str)
+
+
+@register.filter
+def percent(value):
+    if value is None:
+        return "—"
+    return f"{value * 100:.1f}%"
+
+
+@register.filter
+def signed_points(value):
+    """A change between two rates, in percentage points with its sign."""
+    if value is None:
+        return ""
+    pts = value * 100
+    return f"{pts:+.1f} pts"
+
+
+@register.filter
+def trend_class(value):
+    if value is None or abs(value) < 0.0005:
+        return "trend-flat"
+    return "trend-up" if value > 0 else "trend-down"

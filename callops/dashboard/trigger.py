@@ -1,0 +1,114 @@
+"""The trigger-call form: the same validation and the same service the API uses."""
+
+from datetime import datetime
+
+from django.shortcuts import redirect, render
+from django.utils import timezone
+
+from callops.accounts.decorators import org_required
+from callops.accounts.models import Role
+from callops.accounts.tenancy import scoped
+from callops.calls import services
+from callops.calls.models import Agent, EventSource
+from callops.calls.validation import ValidationFailed, validate_call_input
+
+from .tz import user_tz
+
+# Scalar types the returns builder offers; "enum" takes a comma-separated list of allowed values.
+RETURN_TYPES = ["string", "boolean", "number", "integer", "date", "datetime", "email", "phone", "enum"]
+
+
+def _rows(post, key_name, value_name):
+    keys, values = post.getlist(key_name), post.getlist(value_name)
+    return [(k.strip(), v) for k, v in zip(keys, values, strict=False) if k.strip() or v.strip()]
+
+
+def _parse_form(request, tz) -> tuple[dict, dict, dict]:
+    """(data for validate_call_input, form-level errors, values to re-render the form with)."""
+    post = request.POST
+    errors: dict[str, str] = {}
+    context_rows = _rows(post, "context_key", "context_value")
+    # Each returns row posts a name, a type and (for enums) values, so the three lists line up.
+    names, kinds = post.getlist("returns_name"), post.getlist("returns_type")
+    enum_values = post.getlist("returns_values") + [""] * len(names)
+    returns_rows = [(n.strip(), k, enum_values[i]) for i, (n, k) in enumerate(zip(names, kinds, strict=False))
+                    if n.strip()]
+    context = {}
+    for key, value in context_rows:
+        if not key:
+            errors["context"] = "every context value needs a key"
+        elif key in context:
+            errors["context"] = f"the key {key!r} appears twice"
+        context[key] = value
+
+    returns: dict = {}
+    for name, kind, values in returns_rows:
+        if not name:
+            errors["returns"] = "every returned field needs a name"
+            continue
+        if name in returns:
+            errors["returns"] = f"the field {name!r} appears twice"
+        if kind == "enum":
+            choices = [v.strip() for v in values.split(",") if v.strip()]
+            if not choices:
+                errors["returns"] = f"list the allowed values of {name!r}, separated by commas"
+            returns[name] = choices
+        else:
+            returns[name] = kind
+
+    scheduled = post.get("scheduled_at", "").strip()
+    scheduled_iso = ""
+    if scheduled:
+        try:
+            local = datetime.fromisoformat(scheduled)
+        except ValueError:
+            errors["scheduled_at"] = f"{scheduled!r} is not a date and time"
+        else:
+            if timezone.is_naive(local):
+                local = local.replace(tzinfo=tz)
+            scheduled_iso = local.isoformat()
+
+    data = {
+        "agent_id": post.get("agent_id", ""),
+        "to": post.get("to", "").strip(),
+        "instructions": post.get("instructions", ""),
+        "context": context,
+        "returns": returns,
+        "webhook_url": post.get("webhook_url", "").strip(),
+        "scheduled_at": scheduled_iso,
+    }
+    values = {**{k: post.get(k, "") for k in ("agent_id", "to", "instructions", "webhook_url", "scheduled_at")},
+              "context_rows": context_rows, "returns_rows": returns_rows}
+    return data, errors, values
+
+
+@org_required(Role.MEMBER)
+def new_call(request):
+    tz = user_tz(request)
+    agents = list(scoped(Agent, request.org).filter(is_active=True).select_related("provider_account")
+                  .order_by("name"))
+    errors: dict[str, str] = {}
+    values = {"agent_id": request.GET.get("agent", ""), "context_rows": [], "returns_rows": []}
+    if request.method == "POST":
+        data, errors, values = _parse_form(request, tz)
+        try:
+            clean = validate_call_input(request.org, data)
+        except ValidationFailed as exc:
+            errors = {**exc.fields, **errors}
+        else:
+            if not errors:
+                if hasattr(services, "submit_call"):
+                    call = services.submit_call(request.org, clean, source=EventSource.USER)
+                else:
+                    call = services.create_call(org=request.org, source=EventSource.USER, **clean.as_kwargs())
+                    if clean.scheduled_at is None:
+                        call = services.place_call(call, source=EventSource.USER)
+                return redirect("dashboard:call_detail", public_id=call.public_id)
+    return render(request, "dashboard/calls/new.html", {
+        "nav": "calls",
+        "agents": agents,
+        "errors": errors,
+        "v": values,
+        "return_types": RETURN_TYPES,
+        "tz_name": getattr(tz, "key", "UTC"),
+    }, status=400 if errors else 200)

@@ -1,0 +1,254 @@
+"""Failed webhooks: endpoint health, failing deliveries with their attempts, redelivery, bulk recovery.
+
+Every write goes through `callops.webhooks.services`; this module only reads and renders. Reads are
+aggregate queries over the window, so the page costs the same number of queries whatever the
+volume of deliveries.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.contrib import messages
+from django.db.models import Count, F, Max, Q, Window
+from django.db.models.functions import RowNumber
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_POST
+
+from callops.accounts.decorators import org_required, require_role
+from callops.accounts.models import Role
+from callops.accounts.services import request_origin
+from callops.accounts.tenancy import get_for_org, parse_public_id, scoped
+from callops.webhooks import events as webhook_events
+from callops.webhooks import services as webhooks
+from callops.webhooks.models import (
+    DeliveryStatus,
+    RecoveryJob,
+    WebhookAttempt,
+    WebhookDelivery,
+    WebhookEndpoint,
+)
+
+from .views import stop_polling_if
+
+WINDOWS = {"1h": timedelta(hours=1), "24h": timedelta(hours=24), "7d": timedelta(days=7), "30d": timedelta(days=30)}
+WINDOW_LABELS = {"1h": "Last hour", "24h": "Last 24 hours", "7d": "Last 7 days", "30d": "Last 30 days"}
+DEFAULT_WINDOW = "24h"
+LIST_CAP = 100
+INLINE = "inline"  # the endpoint filter value for per-call and agent webhook URLs
+
+
+# Request headers shown in full; every other one (custom headers carry auth tokens, the signature
+# is derived from the secret) is masked.
+SAFE_HEADERS = {"content-type", "user-agent", "webhook-id", "webhook-timestamp", "content-length"}
+
+
+def mask(value) -> str:
+    text = str(value)
+    return (text[:4] + "…") if len(text) > 8 else "…"
+
+
+def _window(value) -> str:
+    return value if value in WINDOWS else DEFAULT_WINDOW
+
+
+def _failing_q():
+    # Failed and skipped deliveries, plus pending ones whose last try failed (retries still due).
+    return Q(status__in=[DeliveryStatus.FAILED, DeliveryStatus.SKIPPED]) | Q(
+        status=DeliveryStatus.PENDING, attempt_count__gt=0)
+
+
+def endpoint_health(org, since):
+    """Per endpoint (and the inline-URL pseudo endpoint): attempts, success rate, last error."""
+    endpoints = list(scoped(WebhookEndpoint, org).order_by("created_at", "id"))
+    attempts = WebhookAttempt.objects.filter(delivery__organization=org, created_at__gte=since)
+    stats = {row["delivery__endpoint_id"]: row for row in attempts.values("delivery__endpoint_id").annotate(
+        total=Count("pk"), ok=Count("pk", filter=Q(succeeded=True)), last_at=Max("created_at")).order_by()}
+    last_errors = {row["delivery__endpoint_id"]: row for row in attempts.filter(succeeded=False).annotate(
+        rn=Window(RowNumber(), partition_by=[F("delivery__endpoint_id")], order_by=[F("created_at").desc(),
+                                                                                   F("pk").desc()]))
+        .filter(rn=1).values("delivery__endpoint_id", "error", "created_at")}
+    failing = dict(WebhookDelivery.objects.filter(organization=org).filter(_failing_q())
+                   .values("endpoint_id").annotate(n=Count("pk")).order_by().values_list("endpoint_id", "n"))
+    rows = []
+    for ep in [*endpoints, None]:
+        pk = ep.pk if ep else None
+        s = stats.get(pk, {})
+        if ep is None and not s and not failing.get(None):
+            continue  # no inline-URL traffic at all: leave the row out
+        total, ok = s.get("total", 0), s.get("ok", 0)
+        rows.append({"endpoint": ep, "total": total, "ok": ok, "rate": (ok / total) if total else None,
+                     "last_error": last_errors.get(pk), "failing": failing.get(pk, 0)})
+    return rows
+
+
+def failing_deliveries(org, since, endpoint_filter: str):
+    qs = (WebhookDelivery.objects.filter(organization=org, created_at__gte=since).filter(_failing_q())
+          .select_related("endpoint", "event", "call"))
+    if endpoint_filter == INLINE:
+        qs = qs.filter(endpoint__isnull=True)
+    elif endpoint_filter:
+        pid = parse_public_id(endpoint_filter)
+        qs = qs.filter(endpoint__public_id=pid) if pid else qs.none()
+    rows = list(qs.order_by("-created_at", "-id")[:LIST_CAP + 1])
+    groups: dict = {}
+    for d in rows[:LIST_CAP]:
+        groups.setdefault(d.endpoint_id, {"endpoint": d.endpoint, "url": d.url, "deliveries": []})
+        groups[d.endpoint_id]["deliveries"].append(d)
+    return list(groups.values()), len(rows) > LIST_CAP
+
+
+def _recover_filters(request, source):
+    """(filters for the webhooks service, errors, echo values for the form)."""
+    errors = []
+    window = _window(source.get("window"))
+    endpoint_value = source.get("endpoint", "")
+    endpoint = None
+    if endpoint_value and endpoint_value != INLINE:
+        endpoint = get_for_org(WebhookEndpoint, request.org, endpoint_value, label="endpoint")
+    event_type = source.get("event_type", "")
+    if event_type and event_type not in webhook_events.EVENT_TYPES and event_type not in ("call.*", "batch.*"):
+        errors.append("unknown event type")
+        event_type = ""
+    filters = {"since": timezone.now() - WINDOWS[window], "endpoint": endpoint, "event_type": event_type}
+    return filters, errors, {"window": window, "endpoint": endpoint_value, "event_type": event_type}
+
+
+def _count(org, filters, inline_only: bool) -> int:
+    qs = webhooks.recoverable(org, **filters)
+    if inline_only:
+        qs = qs.filter(endpoint__isnull=True)
+    return qs.count()
+
+
+@org_required()
+def failed_webhooks(request):
+    window = _window(request.GET.get("window"))
+    since = timezone.now() - WINDOWS[window]
+    endpoint_filter = request.GET.get("endpoint", "")
+    groups, capped = failing_deliveries(request.org, since, endpoint_filter)
+    progress = {}
+    rid = request.GET.get("recovery")
+    if rid:
+        progress = _progress(get_for_org(RecoveryJob, request.org, rid, label="recovery"))
+    preview = None
+    recover_values = {"window": window, "endpoint": endpoint_filter, "event_type": ""}
+    if request.GET.get("preview"):
+        filters, errors, recover_values = _recover_filters(request, request.GET)
+        if errors:
+            messages.error(request, "; ".join(errors))
+        else:
+            preview = _count(request.org, filters, recover_values["endpoint"] == INLINE)
+    return render(request, "dashboard/webhooks.html", {
+        "nav": "webhooks",
+        "window": window,
+        "windows": WINDOW_LABELS.items(),
+        "window_label": WINDOW_LABELS[window],
+        "health": endpoint_health(request.org, since),
+        "groups": groups,
+        "capped": capped,
+        "endpoints": scoped(WebhookEndpoint, request.org).order_by("created_at").values_list("public_id", "url"),
+        "endpoint_filter": endpoint_filter,
+        "event_types": webhook_events.EVENT_TYPES,
+        **progress,
+        "preview": preview,
+        "recover": recover_values,
+        "can_act": request.membership.allows(Role.MEMBER),
+        "can_admin": request.membership.allows(Role.ADMIN),
+        "list_cap": LIST_CAP,
+    })
+
+
+@org_required()
+def delivery_attempts(request, delivery_id):
+    """The attempts of one delivery: request, response, error and duration (loaded on expand)."""
+    delivery = get_for_org(WebhookDelivery.objects.select_related("event", "endpoint"), request.org, delivery_id,
+                           label="delivery")
+    attempts = list(delivery.attempts.order_by("-number", "-id")[:20])
+    for a in attempts:
+        a.shown_headers = [(k, v if k.lower() in SAFE_HEADERS else mask(v)) for k, v in
+                           (a.request_headers or {}).items()]
+    return render(request, "dashboard/webhooks.html#attempts", {"delivery": delivery, "attempts": attempts})
+
+
+@require_POST
+@org_required()
+def delivery_redeliver(request, delivery_id):
+    delivery = get_for_org(WebhookDelivery, request.org, delivery_id, label="delivery")
+    require_role(request, Role.MEMBER)
+    with request_origin(request):
+        webhooks.redeliver(delivery, actor=request.user)
+    messages.success(request, "Redelivery queued; the new attempt appears below in a moment.")
+    return redirect(reverse("dashboard:webhooks") + f"#d-{delivery.public_id}")
+
+
+@require_POST
+@org_required()
+def recover(request):
+    """Start a bulk recovery (the count was shown first by the preview step)."""
+    require_role(request, Role.MEMBER)
+    filters, errors, values = _recover_filters(request, request.POST)
+    if errors:
+        messages.error(request, "; ".join(errors))
+        return redirect("dashboard:webhooks")
+    if values["endpoint"] == INLINE:
+        # The service's filter has no "inline URLs only"; recovering everything is a superset the
+        # user did not ask for, so refuse rather than surprise.
+        messages.error(request, "Bulk recovery works per endpoint or for all destinations.")
+        return redirect("dashboard:webhooks")
+    with request_origin(request):
+        job = webhooks.start_recovery(request.org, actor=request.user, **filters)
+    return redirect(reverse("dashboard:webhooks") + f"?window={values['window']}&recovery={job.public_id}#recovery")
+
+
+@org_required()
+def recovery_progress(request, recovery_id):
+    job = get_for_org(RecoveryJob, request.org, recovery_id, label="recovery")
+    ctx = _progress(job)
+    response = render(request, "dashboard/webhooks.html#progress", ctx)
+    if not ctx["polling"] and request.htmx:
+        # Finished: reload the page once so health and the failing list show the outcome too (the
+        # reloaded page renders the finished bar without polling, so this happens once).
+        response["HX-Refresh"] = "true"
+    return stop_polling_if(not ctx["polling"], response)
+
+
+def _progress(job) -> dict:
+    """The progress fragment's context; it keeps polling until every marked delivery was sent."""
+    done = job.status in (RecoveryJob.Status.DONE, RecoveryJob.Status.FAILED)
+    delivered = _recovery_outcome(job) if done else None
+    return {"recovery": job, "delivered": delivered, "polling": not done or delivered["waiting"] > 0}
+
+
+def _recovery_outcome(job):
+    """How the re-sends of a finished recovery went: they are sent after the job marked them."""
+    left = webhooks.recoverable(job.organization, since=job.since, until=job.until, endpoint=job.endpoint,
+                                event_type=job.event_type)
+    agg = left.aggregate(left=Count("pk"), waiting=Count("pk", filter=Q(manual_requested_at__isnull=False)))
+    return {"delivered": max(0, job.total - agg["left"]), "failed": agg["left"] - agg["waiting"],
+            "waiting": agg["waiting"]}
+
+
+@require_POST
+@org_required()
+def endpoint_state(request, endpoint_id):
+    """Re-enable, disable, pause or resume an endpoint (admins)."""
+    endpoint = get_for_org(WebhookEndpoint, request.org, endpoint_id, label="endpoint")
+    require_role(request, Role.ADMIN)
+    action = request.POST.get("action")
+    with request_origin(request):
+        if action == "enable":
+            webhooks.set_enabled(endpoint, True, actor=request.user)
+            messages.success(request, f"{endpoint.url} re-enabled. Skipped deliveries can be recovered below.")
+        elif action == "disable":
+            webhooks.set_enabled(endpoint, False, actor=request.user, reason=f"disabled by {request.user}")
+            messages.success(request, f"{endpoint.url} disabled.")
+        elif action in ("pause", "resume"):
+            webhooks.set_paused(endpoint, action == "pause", actor=request.user)
+            messages.success(request, f"{endpoint.url} {'paused' if action == 'pause' else 'resumed'}.")
+        else:
+            messages.error(request, "Unknown endpoint action.")
+    return redirect(request.POST.get("next") if request.POST.get("next") in (
+        reverse("dashboard:webhooks"), reverse("dashboard:endpoints")) else reverse("dashboard:webhooks"))

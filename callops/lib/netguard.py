@@ -1,0 +1,176 @@
+"""Which network addresses a customer-supplied URL may reach (the SSRF guard).
+
+Used in two places:
+- at connect time by the customer HTTP client in `callops.lib.http` (the real control): the host
+  is resolved once, every answer is vetted, and the socket connects only to a vetted address, so
+  DNS rebinding between a check and the connect cannot slip through;
+- when a URL is saved (`check_url`), for quick feedback only.
+
+IP literals are never parsed here: `getaddrinfo` turns `2130706433`, `0x7f.1` and `0177.0.0.1`
+into 127.0.0.1, so we vet what the resolver returns. The allow-list
+(`settings.OUTBOUND_ALLOW_PRIVATE`, CIDRs and host names) exists for tests and self-hosters; it
+is empty in production.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+from urllib.parse import urlsplit
+
+from django.conf import settings
+
+# Ranges that are not public unicast. `is_global` alone misses several of them (CGNAT is caught,
+# but multicast, 6to4, NAT64, 192.0.0.0/24, fec0::/10 and 3fff::/20 report is_global=True on some
+# CPython releases), so every range is listed explicitly with a name for the error message.
+BLOCKED_RANGES: list[tuple[ipaddress._BaseNetwork, str]] = [
+    (ipaddress.ip_network(cidr), label)
+    for cidr, label in [
+        ("0.0.0.0/8", "this-network"),
+        ("10.0.0.0/8", "private"),
+        ("100.64.0.0/10", "carrier-grade NAT"),
+        ("127.0.0.0/8", "loopback"),
+        ("169.254.0.0/16", "link-local/metadata"),
+        ("172.16.0.0/12", "private"),
+        ("192.0.0.0/24", "IETF protocol assignments"),
+        ("192.0.2.0/24", "documentation"),
+        ("192.88.99.0/24", "6to4 relay"),
+        ("192.168.0.0/16", "private"),
+        ("198.18.0.0/15", "benchmarking"),
+        ("198.51.100.0/24", "documentation"),
+        ("203.0.113.0/24", "documentation"),
+        ("224.0.0.0/4", "multicast"),
+        ("240.0.0.0/4", "reserved"),
+        ("::/128", "unspecified"),
+        ("::1/128", "loopback"),
+        ("::/96", "IPv4-compatible (deprecated)"),
+        ("64:ff9b::/96", "NAT64"),
+        ("64:ff9b:1::/48", "NAT64 local"),
+        ("100::/64", "discard-only"),
+        ("2001::/23", "IETF protocol assignments"),
+        ("2001:db8::/32", "documentation"),
+        ("3fff::/20", "documentation"),
+        ("2002::/16", "6to4"),
+        ("5f00::/16", "SRv6"),
+        ("fc00::/7", "unique-local"),
+        ("fe80::/10", "link-local"),
+        ("fec0::/10", "site-local"),
+        ("ff00::/8", "multicast"),
+    ]
+]
+
+ALLOWED_SCHEMES = ("http", "https")
+
+
+class DestinationBlocked(Exception):
+    """A customer URL points at an address we refuse to connect to. The message says why."""
+
+    kind = "blocked"
+
+
+def normalize_host(host: str) -> str:
+    """Lower-case, strip brackets, a trailing dot and an IPv6 zone id (`%eth0`)."""
+    host = (host or "").strip().lower().strip("[]").rstrip(".")
+    return host.split("%", 1)[0]
+
+
+def blocked_range(ip: ipaddress._BaseAddress) -> str | None:
+    """The name and CIDR of the blocked range `ip` falls in, or None if it is public unicast."""
+    if ip.version == 6 and ip.ipv4_mapped is not None:
+        # ::ffff:a.b.c.d is the IPv4 address a.b.c.d on a dual-stack socket.
+        inner = blocked_range(ip.ipv4_mapped)
+        return f"IPv4-mapped {inner}" if inner else None
+    for net, label in BLOCKED_RANGES:
+        if ip.version == net.version and ip in net:
+            return f"{label} {net}"
+    if not ip.is_global or ip.is_multicast or ip.is_reserved or ip.is_unspecified:
+        return "non-global"
+    return None
+
+
+def _allow_list() -> tuple[frozenset[str], tuple]:
+    hosts, nets = set(), []
+    for entry in getattr(settings, "OUTBOUND_ALLOW_PRIVATE", []) or []:
+        entry = str(entry).strip()
+        if not entry:
+            continue
+        try:
+            nets.append(ipaddress.ip_network(entry, strict=False))
+        except ValueError:
+            hosts.add(normalize_host(entry))
+    return frozenset(hosts), tuple(nets)
+
+
+def _allowed_ip(ip, nets) -> bool:
+    candidates = [ip]
+    if ip.version == 6 and ip.ipv4_mapped is not None:
+        candidates.append(ip.ipv4_mapped)
+    return any(c.version == n.version and c in n for c in candidates for n in nets)
+
+
+def resolve(host: str, port: int) -> list[ipaddress._BaseAddress]:
+    """Every address `host` resolves to, in resolver order, duplicates removed.
+
+    Module-level so tests can substitute a resolver (a hostname that resolves to loopback).
+    """
+    infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    seen, out = set(), []
+    for _family, _type, _proto, _canon, sockaddr in infos:
+        ip = ipaddress.ip_address(normalize_host(sockaddr[0]))
+        if ip not in seen:
+            seen.add(ip)
+            out.append(ip)
+    return out
+
+
+def vet(host: str, ips) -> list:
+    """Raise DestinationBlocked unless every address is public or allow-listed; return them.
+
+    One bad answer refuses the whole host (stricter than dropping it) so a name that mixes a
+    public and a private answer cannot be used to reach the private one on a later connect.
+    """
+    host = normalize_host(host)
+    allowed_hosts, allowed_nets = _allow_list()
+    if host in allowed_hosts:
+        return list(ips)
+    if not ips:
+        raise DestinationBlocked(f"blocked: {host} did not resolve to any address")
+    for ip in ips:
+        reason = blocked_range(ip)
+        if reason and not _allowed_ip(ip, allowed_nets):
+            raise DestinationBlocked(
+                f"blocked: {host} resolved to {ip} ({reason}); allow-list it in "
+                f"settings.OUTBOUND_ALLOW_PRIVATE to permit"
+            )
+    return list(ips)
+
+
+def check_url(url: str, *, resolve_host: bool = True) -> str | None:
+    """Save-time check of a customer URL. Returns an error message, or None when it looks fine.
+
+    This is feedback for the user, not the control: the connect-time guard decides.
+    """
+    if not url or len(url) > 2048:
+        return "URL is required and must be at most 2048 characters"
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return "URL is not valid"
+    if parts.scheme not in ALLOWED_SCHEMES:
+        return "URL must start with https:// or http://"
+    if not parts.hostname:
+        return "URL must include a host"
+    if parts.username or parts.password:
+        return "URL must not contain credentials"
+    if not resolve_host:
+        return None
+    host = normalize_host(parts.hostname)
+    try:
+        vet(host, resolve(host, port or (443 if parts.scheme == "https" else 80)))
+    except DestinationBlocked as exc:
+        return str(exc)
+    except (OSError, UnicodeError, ValueError):
+        # Unresolvable now may resolve later (DNS not set up yet); the connect-time guard decides.
+        return None
+    return None

@@ -1,0 +1,149 @@
+"""Bolna adapter: `POST /call` by execution id, `GET /executions/{id}`, stop, batches, pushes.
+
+Quirks honoured: `call-disconnected` only looks final (mapped to in_progress, `completed` follows);
+`scheduled_at` is always sent with a numeric offset (a `Z` suffix makes Bolna answer 500); stop
+works only while a call is queued or scheduled. Bolna does not sign its pushes: the account's
+unguessable callback token in the URL is the secret (the view has already matched it).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from datetime import UTC
+
+from . import http_client
+from .base import Placement, ProviderAdapter, ProviderError, StatusReport
+
+KIND = "bolna"
+STATUS_MAP = {
+    "scheduled": "queued", "queued": "queued", "rescheduled": "queued",
+    "initiated": "initiated", "ringing": "ringing", "in-progress": "in_progress",
+    # Soft terminal: duration, cost, recording and extraction are not filled in yet.
+    "call-disconnected": "in_progress",
+    "completed": "completed", "no-answer": "no_answer", "busy": "busy", "canceled": "canceled",
+    "stopped": "canceled", "failed": "failed", "error": "failed", "balance-low": "failed",
+}
+ERROR_CODES = {"balance-low": "balance_low", "error": "provider_error", "failed": "telephony_error"}
+
+
+def format_scheduled_at(value) -> str:
+    """ISO-8601 in UTC with a numeric `+00:00` offset, never `Z`."""
+    return value.astimezone(UTC).isoformat(timespec="seconds")
+
+
+def report_from_execution(obj: dict) -> StatusReport:
+    raw = str(obj.get("status") or "")
+    status = STATUS_MAP.get(raw.lower())
+    if status is None:
+        raise ValueError(f"unknown Bolna status {raw!r}")
+    tel = obj.get("telephony_data") or {}
+    hangup = " / ".join(str(tel[k]) for k in ("hangup_by", "hangup_reason", "hangup_provider_code") if tel.get(k))
+    fields: dict = {}
+    if status in ("failed",):
+        fields["error_code"] = ERROR_CODES.get(raw.lower(), "telephony_error")
+        fields["error_message"] = obj.get("error_message") or raw
+    if hangup:
+        fields["hangup_cause"] = hangup[:200]
+    if raw == "completed":
+        # Only now are the details final (call-disconnected still carries nulls).
+        if obj.get("conversation_duration") is not None:
+            fields["duration_seconds"] = int(float(obj["conversation_duration"]))
+        if tel.get("recording_url"):
+            fields["recording_url"] = tel["recording_url"]
+        if obj.get("extracted_data") is not None:
+            fields["provider_result"] = obj["extracted_data"]
+        if isinstance(obj.get("transcript"), list):
+            fields["transcript"] = obj["transcript"]
+    answered_by = ""
+    if obj.get("answered_by_voice_mail") is True:
+        answered_by = "machine"
+    elif raw == "completed" and obj.get("conversation_duration"):
+        answered_by = "human"
+    reason = obj.get("error_message") or hangup
+    return StatusReport(status=status, raw_status=raw, reason=reason or "", provider_call_id=str(obj.get("id") or ""),
+                        answered_by=answered_by, fields=fields, payload=obj)
+
+
+class Adapter(ProviderAdapter):
+    kind = KIND
+    default_base_url = "https://api.bolna.ai"
+    poll_interval = 5.0  # the docs' polling pattern
+    max_call_seconds = 3600
+    supports_cancel = True
+    supports_batches = True
+
+    def _headers(self) -> dict:
+        return {"Authorization": f"Bearer {self.credentials.get('api_key', '')}"}
+
+    def place_call(self, call) -> Placement:
+        body = {"agent_id": call.agent.provider_agent_id, "recipient_phone_number": call.to_number,
+                "user_data": {**{k: str(v) for k, v in call.context.items()}, "callops_call_id": str(call.public_id)}}
+        if call.from_number:
+            body["from_phone_number"] = call.from_number
+        response = http_client.send(KIND, "POST", f"{self.base_url}/call", headers=self._headers(), json=body)
+        data = http_client.json_body(response, KIND)
+        execution_id = str(data.get("execution_id") or "")
+        if not execution_id:
+            raise ProviderError("Bolna answered without an execution_id", permanent=False, code="bad_response")
+        raw = str(data.get("status") or "queued")
+        return Placement(provider_call_id=execution_id, report=StatusReport(
+            status=STATUS_MAP.get(raw, "queued"), raw_status=raw, provider_call_id=execution_id, payload=data))
+
+    def fetch_status(self, call) -> StatusReport:
+        response = http_client.send(KIND, "GET", f"{self.base_url}/executions/{call.provider_call_id}",
+                                    headers=self._headers())
+        return report_from_execution(http_client.json_body(response, KIND))
+
+    def cancel_call(self, call) -> StatusReport | None:
+        response = http_client.send(KIND, "POST", f"{self.base_url}/call/{call.provider_call_id}/stop",
+                                    headers=self._headers())
+        data = http_client.json_body(response, KIND)
+        return StatusReport(status="canceled", raw_status=str(data.get("status") or "stopped"),
+                            provider_call_id=call.provider_call_id, payload=data)
+
+    def parse_callback(self, body: bytes, headers: dict[str, str]) -> list[StatusReport]:
+        obj = json.loads(body)
+        if not isinstance(obj, dict) or not obj.get("id"):
+            raise ValueError("Bolna push without an execution id")
+        return [report_from_execution(obj)]
+
+    def test_connection(self) -> str:
+        response = http_client.send(KIND, "GET", f"{self.base_url}/user/me", headers=self._headers())
+        me = http_client.json_body(response, KIND)
+        conc = me.get("concurrency") or {}
+        return f"Bolna reachable; balance {me.get('wallet')}, concurrency {conc.get('current')}/{conc.get('max')}"
+
+    # --- provider-side batches -------------------------------------------------------------------
+    def place_batch(self, agent_id: str, contacts: list[dict], *, scheduled_at=None,
+                    from_numbers: list[str] | None = None) -> str:
+        """Upload contacts (each with `contact_number` plus variables) and schedule; returns batch_id."""
+        columns = ["contact_number"] + sorted({k for c in contacts for k in c} - {"contact_number"})
+        buf = io.StringIO()
+        writer = csv.DictWriter(buf, fieldnames=columns)
+        writer.writeheader()
+        writer.writerows(contacts)
+        data: dict = {"agent_id": agent_id}
+        if from_numbers:
+            data["from_phone_numbers"] = list(from_numbers)  # repeated form field
+        response = http_client.send(KIND, "POST", f"{self.base_url}/batches", headers=self._headers(), data=data,
+                                    files={"file": ("contacts.csv", buf.getvalue().encode(), "text/csv")})
+        batch_id = str(http_client.json_body(response, KIND).get("batch_id") or "")
+        if scheduled_at is not None:
+            http_client.send(KIND, "POST", f"{self.base_url}/batches/{batch_id}/schedule", headers=self._headers(),
+                             data={"scheduled_at": format_scheduled_at(scheduled_at)}, files={"_": ("", b"")})
+        return batch_id
+
+    def fetch_batch(self, batch_id: str) -> dict:
+        """Batch status plus one StatusReport per execution (`reports`)."""
+        info = http_client.json_body(http_client.send(KIND, "GET", f"{self.base_url}/batches/{batch_id}",
+                                                      headers=self._headers()), KIND)
+        rows = http_client.json_body(http_client.send(KIND, "GET", f"{self.base_url}/batches/{batch_id}/executions",
+                                                      headers=self._headers()), KIND)
+        return {"status": info.get("status"), "info": info,
+                "reports": [report_from_execution(r) for r in (rows if isinstance(rows, list) else [])]}
+
+    def stop_batch(self, batch_id: str) -> dict:
+        return http_client.json_body(http_client.send(KIND, "POST", f"{self.base_url}/batches/{batch_id}/stop",
+                                                      headers=self._headers()), KIND)

@@ -1,0 +1,68 @@
+"""Inbound provider callbacks: `POST /callbacks/<kind>/<callback_token>/`.
+
+The unguessable token routes the request to one provider account (unknown → 404); the adapter
+verifies and parses the body (rejected → 401); each report is applied to the call it names
+through the lifecycle function with source `callback`. Reports for ids we do not know still
+answer 200, so a provider does not retry them forever; duplicates and out-of-order reports are
+absorbed by the forward-only rule and recorded as ignored.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from django.db.models import Q
+from django.http import JsonResponse
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_POST
+
+from callops.calls.models import Call, EventSource
+
+from .base import CallbackRejected
+from .models import ProviderAccount
+from .registry import adapter_for
+from .sync import apply_provider_report
+
+log = logging.getLogger(__name__)
+
+MAX_CALLBACK_BYTES = 256 * 1024
+
+
+def _find_call(account: ProviderAccount, report) -> Call | None:
+    ids = [i for i in (report.provider_call_id, report.fields.get("provider_job_id")) if i]
+    if not ids:
+        return None
+    return (Call.objects.filter(provider_account=account)
+            .filter(Q(provider_call_id__in=ids) | Q(provider_job_id__in=ids)).order_by("-id").first())
+
+
+@csrf_exempt
+@require_POST
+def provider_callback(request, kind: str, token: str):
+    account = ProviderAccount.objects.filter(kind=kind, callback_token=token, is_active=True).first()
+    if account is None:
+        return JsonResponse({"error": "unknown callback url"}, status=404)
+    length = int(request.headers.get("Content-Length") or 0)
+    if length > MAX_CALLBACK_BYTES:
+        return JsonResponse({"error": "callback body too large"}, status=413)
+    body = request.body
+    if len(body) > MAX_CALLBACK_BYTES:
+        return JsonResponse({"error": "callback body too large"}, status=413)
+    headers = {k.lower(): v for k, v in request.headers.items()}
+    try:
+        reports = adapter_for(account).parse_callback(body, headers)
+    except CallbackRejected as exc:
+        log.warning("rejected %s callback for account %s: %s", kind, account.pk, exc)
+        return JsonResponse({"error": "callback verification failed"}, status=401)
+    except (ValueError, TypeError, AttributeError) as exc:
+        return JsonResponse({"error": f"unreadable callback body: {exc}"[:200]}, status=400)
+    applied = unknown = 0
+    for report in reports:
+        call = _find_call(account, report)
+        if call is None:
+            unknown += 1
+            log.info("%s callback for unknown id %r on account %s", kind, report.provider_call_id, account.pk)
+            continue
+        apply_provider_report(call, report, source=EventSource.CALLBACK)
+        applied += 1
+    return JsonResponse({"received": len(reports), "applied": applied, "unknown": unknown})

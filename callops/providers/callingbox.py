@@ -1,0 +1,77 @@
+"""CallingBox adapter: agent-based create, GET by id, signed `t=…,v1=…` callbacks.
+
+CallingBox statuses are already the canonical words; voicemail arrives as `no_answer` with
+`answered_by=machine`. There is no documented cancel route, so cancel is unsupported.
+"""
+
+from __future__ import annotations
+
+import json
+
+from . import http_client, signing
+from .base import CallbackRejected, Placement, ProviderAdapter, StatusReport
+
+KIND = "callingbox"
+STATUS_MAP = {s: s for s in ("queued", "initiated", "ringing", "in_progress", "completed", "no_answer", "busy",
+                             "canceled", "failed")}
+
+
+def report_from_call(obj: dict, *, event_id: str = "") -> StatusReport:
+    raw = str(obj.get("status") or "")
+    status = STATUS_MAP.get(raw.lower())
+    if status is None:
+        raise ValueError(f"unknown CallingBox status {raw!r}")
+    fields = {k: obj.get(k) for k in ("error_code", "error_message", "hangup_cause", "duration_seconds")
+              if obj.get(k) not in (None, "")}
+    if obj.get("result_status") == "completed" and obj.get("result") is not None:
+        fields["provider_result"] = obj["result"]  # trusted only once extraction finished
+    return StatusReport(status=status, raw_status=raw, reason=obj.get("error_message") or "",
+                        provider_call_id=str(obj.get("id") or ""), answered_by=obj.get("answered_by") or "",
+                        fields=fields, payload=obj, event_id=event_id)
+
+
+class Adapter(ProviderAdapter):
+    kind = KIND
+    default_base_url = "https://api.callingbox.io"
+    # Signed callbacks carry every change; polling is the safety net.
+    poll_interval = 10.0
+    max_call_seconds = 3600
+
+    def _headers(self) -> dict:
+        return {"Authorization": f"Bearer {self.credentials.get('api_key', '')}"}
+
+    def place_call(self, call) -> Placement:
+        body = {"agent_id": call.agent.provider_agent_id, "to": call.to_number,
+                "webhook_url": self.account.callback_url, "metadata": {**call.metadata,
+                                                                       "callops_call_id": str(call.public_id)}}
+        if call.from_number:
+            body["from_number"] = call.from_number
+        if call.instructions and call.instructions != call.agent.instructions:
+            body["instructions"] = call.instructions
+        if call.context:
+            body["context"] = call.context
+        response = http_client.send(KIND, "POST", f"{self.base_url}/v1/calls", headers=self._headers(), json=body)
+        report = report_from_call(http_client.json_body(response, KIND))
+        return Placement(provider_call_id=report.provider_call_id, report=report)
+
+    def fetch_status(self, call) -> StatusReport:
+        response = http_client.send(KIND, "GET", f"{self.base_url}/v1/calls/{call.provider_call_id}",
+                                    headers=self._headers())
+        return report_from_call(http_client.json_body(response, KIND))
+
+    def parse_callback(self, body: bytes, headers: dict[str, str]) -> list[StatusReport]:
+        signing.verify_timestamped(headers.get("callingbox-signature", ""), body, self.account.callback_secret)
+        envelope = json.loads(body)
+        obj = (envelope.get("data") or {}).get("call")
+        if not isinstance(obj, dict):
+            raise ValueError("CallingBox event without data.call")
+        return [report_from_call(obj, event_id=headers.get("callingbox-event-id") or str(envelope.get("id") or ""))]
+
+    def test_connection(self) -> str:
+        response = http_client.send(KIND, "GET", f"{self.base_url}/v1/numbers", headers=self._headers())
+        numbers = http_client.json_body(response, KIND)
+        count = len(numbers.get("data", numbers)) if isinstance(numbers, (dict, list)) else 0
+        return f"CallingBox reachable; {count} numbers"
+
+
+__all__ = ["Adapter", "CallbackRejected"]

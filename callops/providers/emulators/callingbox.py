@@ -1,0 +1,108 @@
+"""CallingBox emulator: Bearer `sk_…` keys, UUID ids, canonical status words, signed events."""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from datetime import UTC, datetime
+
+from callops.providers.signing import sign_timestamped
+
+from .core import Emulator as Base
+from .core import Outcome
+
+E164_US = re.compile(r"^\+1\d{10}$")
+_RING = [(0, "queued"), (1, "initiated"), (3, "ringing")]
+
+
+def _iso(ts: float | None):
+    return datetime.fromtimestamp(ts, UTC).isoformat().replace("+00:00", "Z") if ts else None
+
+
+class Emulator(Base):
+    kind = "callingbox"
+    outcomes = {
+        "completed": Outcome(_RING + [(6, "in_progress"), (40, "completed")], "completed", {"answered_by": "human"}),
+        "no_answer": Outcome(_RING + [(30, "no_answer")], "no_answer"),
+        "voicemail": Outcome(_RING + [(10, "no_answer")], "no_answer", {"answered_by": "machine"}),
+        "busy": Outcome(_RING + [(5, "busy")], "busy", {"hangup_cause": "user_busy"}),
+        "failed": Outcome([(0, "queued"), (1, "initiated"), (2, "failed")], "failed",
+                          {"error_code": "invalid_number", "error_message": "number not in service",
+                           "hangup_cause": "unallocated_number"}),
+        "canceled": Outcome([(0, "queued"), (2, "canceled")], "canceled"),
+    }
+    routes = [
+        ("POST", r"/v1/calls", "create", "create"),
+        ("GET", r"/v1/calls/(?P<id>[^/]+)", "read", "read"),
+        ("GET", r"/v1/numbers", "numbers", "other"),
+    ]
+    # Numbers whose placement fails on the telephony side (502).
+    unplaceable = {"+15005550001"}
+
+    def authenticate(self, req):
+        auth = req.headers.get("authorization", "")
+        if auth != f"Bearer {self.api_key}":
+            return self.error(401, "invalid API key")
+        return None
+
+    def render(self, call, step: int = -1) -> dict:
+        raw = self.raw_at(call, step)
+        extra = call.outcome.extra
+        idx = self.step_index(call) if step < 0 else step
+        times = {s: call.created + at / self.speed for at, s in call.outcome.steps[: idx + 1]}
+        terminal = raw in ("completed", "no_answer", "busy", "canceled", "failed")
+        answered = times.get("in_progress")
+        ended = times.get(raw) if terminal else None
+        obj = {
+            "id": call.id, "agent_id": call.request.get("agent_id"), "direction": "outbound",
+            "to_number": call.number, "from_number": call.request.get("from_number") or "+15550000000",
+            "metadata": call.request.get("metadata") or {}, "status": raw,
+            "answered_by": extra.get("answered_by") if terminal or raw == "in_progress" else None,
+            "error_code": extra.get("error_code") if terminal else None,
+            "error_message": extra.get("error_message") if terminal else None,
+            "hangup_cause": extra.get("hangup_cause") if terminal else None,
+            "result": None, "result_status": None, "created_at": _iso(call.created),
+            "started_at": _iso(times.get("ringing")), "answered_at": _iso(answered), "ended_at": _iso(ended),
+        }
+        if terminal:
+            obj["duration_seconds"] = int((ended - answered) * self.speed) if answered and ended else 0
+            obj["billing_amount_milli_cents"] = obj["duration_seconds"] * 150
+        return obj
+
+    def create(self, req):
+        body = req.json()
+        if not isinstance(body, dict) or not body.get("agent_id") or not body.get("to"):
+            return self.error(400, "agent_id and to are required")
+        if not E164_US.match(str(body["to"])):
+            return self.error(400, f"to must be a US number in E.164 format, got {body['to']!r}")
+        if body["to"] in self.unplaceable:
+            return self.error(502, "telephony provider could not place the call")
+        call = self.new_call(str(uuid.uuid4()), body["to"], callback_url=body.get("webhook_url") or "", request=body)
+        return 201, self.render(call, 0), {}
+
+    def read(self, req):
+        call = self.find(req.params["id"])
+        if call is None:
+            return self.error(404, f"call {req.params['id']} not found")
+        return 200, self.render(call), {}
+
+    def numbers(self, req):
+        return 200, {"data": [{"number": "+15550000000", "status": "active"}]}, {}
+
+    EVENTS = {"queued": "call.queued", "ringing": "call.ringing", "in_progress": "call.answered",
+              "completed": "call.completed", "no_answer": "call.no_answer", "busy": "call.busy",
+              "canceled": "call.canceled", "failed": "call.failed"}
+
+    def callback_messages(self, call, step):
+        raw = self.raw_at(call, step)
+        event_type = self.EVENTS.get(raw)
+        if event_type is None:
+            return []  # no call.initiated event
+        event_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"{call.id}/{event_type}"))
+        envelope = {"id": event_id, "type": event_type, "created": int(call.created), "api_version": "2026-04",
+                    "data": {"call": self.render(call, step)}}
+        body = json.dumps(envelope).encode()
+        headers = {"CallingBox-Signature": sign_timestamped(body, self.secret), "CallingBox-Event-Id": event_id,
+                   "CallingBox-Event-Type": event_type, "X-CallingBox-Call-Id": call.id}
+        return [(headers, body)]

@@ -1,0 +1,157 @@
+"""The built-in sandbox provider: no network, outcomes chosen by the destination number.
+
+Like card numbers in a payment test mode, each number in the table below (the fictional
+555-01xx range) always produces the same outcome; any other number completes normally. The
+table is repeated in README.md under "Sandbox test numbers".
+
+Placement writes a deterministic script into the provider call id (`sbx-<outcome>-<placed ms>-<nonce>`);
+`fetch_status` replays it from the elapsed time, so the ordinary poll job and sweeps drive a sandbox
+call exactly as they drive a real provider's. Timings are realistic at speed 1 and divided by
+`settings.SANDBOX_SPEED` (tests run at 50).
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from dataclasses import dataclass
+
+from django.conf import settings
+
+from .base import Placement, ProviderAdapter, ProviderError, StatusReport
+from .sandbox_transcripts import transcript_for
+
+KIND = "sandbox"
+
+
+@dataclass(frozen=True)
+class Outcome:
+    key: str
+    description: str
+    # (seconds after placement, canonical status) in order; the last step is final unless `hangs`.
+    steps: tuple[tuple[float, str], ...]
+    error_code: str = ""
+    error_message: str = ""
+    hangup_cause: str = ""
+    answered_by: str = ""
+    hangs: bool = False
+
+
+_RING = ((1.0, "initiated"), (3.0, "ringing"))
+OUTCOMES = {
+    "completed": Outcome("completed", "answered by a person, ~45 s conversation, completed",
+                         _RING + ((8.0, "in_progress"), (53.0, "completed")), hangup_cause="caller_hangup",
+                         answered_by="human"),
+    "no_answer": Outcome("no_answer", "rings for 30 s, nobody answers", _RING + ((33.0, "no_answer"),),
+                         hangup_cause="no_answer"),
+    "busy": Outcome("busy", "line busy", _RING + ((5.0, "busy"),), hangup_cause="user_busy"),
+    "invalid_number": Outcome("invalid_number", "fails at dial: the number does not exist",
+                              ((1.0, "initiated"), (2.0, "failed")), error_code="invalid_number",
+                              error_message="the destination number is not in service",
+                              hangup_cause="unallocated_number"),
+    "voicemail": Outcome("voicemail", "voicemail picks up: no_answer, answered_by machine",
+                         _RING + ((12.0, "no_answer"),), hangup_cause="machine_detected", answered_by="machine"),
+    "balance_low": Outcome("balance_low", "provider account out of balance: fails before dialing",
+                           ((1.0, "failed"),), error_code="balance_low",
+                           error_message="provider wallet balance too low to place the call"),
+    "long_call": Outcome("long_call", "answered, ~10 min conversation, completed",
+                         _RING + ((8.0, "in_progress"), (608.0, "completed")), hangup_cause="caller_hangup",
+                         answered_by="human"),
+    "hangs": Outcome("hangs", "answered and never reports an end: the stale sweep fails it",
+                     _RING + ((8.0, "in_progress"),), answered_by="human", hangs=True),
+    "dropped": Outcome("dropped", "answered, then the line drops: failed with a telephony error",
+                       _RING + ((8.0, "in_progress"), (20.0, "failed")), error_code="telephony_error",
+                       error_message="the carrier dropped the call", hangup_cause="network_out_of_order",
+                       answered_by="human"),
+}
+
+# Destination number -> outcome. Any number not listed completes.
+TEST_NUMBERS = {
+    "+12025550100": "completed",
+    "+12025550101": "no_answer",
+    "+12025550102": "busy",
+    "+12025550103": "invalid_number",
+    "+12025550104": "voicemail",
+    "+12025550105": "balance_low",
+    "+12025550106": "long_call",
+    "+12025550107": "hangs",
+    "+12025550108": "dropped",
+}
+
+# Raw sandbox status words, shaped like a provider's own vocabulary.
+RAW = {"queued": "queued", "initiated": "dialing", "ringing": "ringing", "in_progress": "answered",
+       "completed": "completed", "no_answer": "no-answer", "busy": "busy", "failed": "failed",
+       "canceled": "canceled"}
+
+
+def outcome_for_number(number: str) -> Outcome:
+    return OUTCOMES[TEST_NUMBERS.get(number, "completed")]
+
+
+def _speed() -> float:
+    return max(float(getattr(settings, "SANDBOX_SPEED", 1.0) or 1.0), 1e-6)
+
+
+def parse_call_id(value: str) -> tuple[Outcome, float]:
+    try:
+        _, key, placed_ms, _nonce = value.split("-", 3)
+        return OUTCOMES[key], int(placed_ms) / 1000
+    except (ValueError, KeyError):
+        raise ProviderError(f"unknown sandbox call {value!r}", permanent=True, code="not_found", http_status=404)
+
+
+class Adapter(ProviderAdapter):
+    kind = KIND
+    poll_interval = 2.0
+    max_call_seconds = 1800
+    supports_cancel = True
+
+    def next_poll_delay(self, call=None) -> float:
+        return self.poll_interval / _speed()
+
+    @classmethod
+    def call_deadline_seconds(cls) -> float:
+        return cls.max_call_seconds / _speed()
+
+    def place_call(self, call) -> Placement:
+        outcome = outcome_for_number(call.to_number)
+        call_id = f"sbx-{outcome.key}-{int(time.time() * 1000)}-{secrets.token_hex(4)}"
+        return Placement(provider_call_id=call_id, report=StatusReport(
+            status="queued", raw_status="queued", provider_call_id=call_id, payload={"id": call_id, "status": "queued"}))
+
+    def _state(self, call) -> tuple[Outcome, str]:
+        outcome, placed = parse_call_id(call.provider_call_id)
+        elapsed = (time.time() - placed) * _speed()
+        status = "queued"
+        for at, step in outcome.steps:
+            if elapsed >= at:
+                status = step
+        return outcome, status
+
+    def fetch_status(self, call) -> StatusReport:
+        outcome, status = self._state(call)
+        final = status == outcome.steps[-1][1] and not outcome.hangs
+        fields: dict = {}
+        answered_by = ""
+        if final:
+            fields = {k: v for k, v in (("error_code", outcome.error_code), ("error_message", outcome.error_message),
+                                         ("hangup_cause", outcome.hangup_cause)) if v}
+            answered_by = outcome.answered_by
+            if status == "completed":
+                fields["transcript"] = transcript_for(call)
+                answered = dict(outcome.steps).get("in_progress", 0)
+                fields["duration_seconds"] = int(outcome.steps[-1][0] - answered)
+        elif status == "in_progress":
+            answered_by = outcome.answered_by
+        return StatusReport(status=status, raw_status=RAW[status], reason=outcome.error_message if final else "",
+                            provider_call_id=call.provider_call_id, answered_by=answered_by, fields=fields,
+                            payload={"id": call.provider_call_id, "status": RAW[status], "scenario": outcome.key})
+
+    def cancel_call(self, call) -> StatusReport | None:
+        _, status = self._state(call)
+        if status in ("in_progress", "completed", "no_answer", "busy", "failed"):
+            raise ProviderError(f"sandbox call is {status}; too late to cancel", permanent=True, code="too_late")
+        return StatusReport(status="canceled", raw_status="canceled", provider_call_id=call.provider_call_id)
+
+    def test_connection(self) -> str:
+        return "Sandbox ready; no credentials needed"

@@ -1,0 +1,227 @@
+"""Every write to provider accounts and agents from the dashboard, plus the connection test.
+
+Credentials are write-only: they go in encrypted and never come back out to a page. On edit, a
+credential field left blank keeps the stored value, so nobody has to (or can) see it to change
+something else. Every change is audited; a credentials change gets its own audit action.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.db import IntegrityError, transaction
+
+from callops.accounts.services import audit
+from callops.lib import netguard
+
+from .base import ProviderError
+from .models import ProviderAccount, ProviderKind
+
+
+@dataclass(frozen=True)
+class SecretField:
+    name: str
+    label: str
+    help: str = ""
+
+
+# What each kind needs; `callback_secret` is stored apart (it verifies inbound callbacks).
+CREDENTIAL_FIELDS = {
+    ProviderKind.SANDBOX: [],
+    ProviderKind.CALLINGBOX: [SecretField("api_key", "API key", "sk_live_… from the CallingBox console")],
+    ProviderKind.BOLNA: [SecretField("api_key", "API key", "bn-… from the Bolna dashboard")],
+    ProviderKind.POLYAI: [SecretField("api_key", "Auth token", "sent as X-PolyAi-Auth-Token")],
+    ProviderKind.TRILLET: [SecretField("api_key", "API key"), SecretField("workspace_id", "Workspace id")],
+    ProviderKind.DOGRAH: [SecretField("api_key", "API key", "sent as X-API-Key")],
+}
+CALLBACK_SECRET_KINDS = {ProviderKind.CALLINGBOX, ProviderKind.TRILLET, ProviderKind.DOGRAH}
+EXTRACTORS = ["", "rules", "llm", "provider"]
+
+
+class ProviderInputError(Exception):
+    def __init__(self, message: str, fields: dict | None = None):
+        super().__init__(message)
+        self.message = message
+        self.fields = fields or {}
+
+
+def _clean_account(data: dict, *, creating: bool) -> dict:
+    errors = {}
+    clean = {}
+    if creating:
+        kind = data.get("kind", "")
+        if kind not in ProviderKind.values:
+            errors["kind"] = "choose a provider"
+        clean["kind"] = kind
+    name = (data.get("name") or "").strip()
+    if not name or len(name) > 100:
+        errors["name"] = "a name of 1 to 100 characters is required"
+    clean["name"] = name
+    base_url = (data.get("base_url") or "").strip()
+    if base_url:
+        if not base_url.startswith(("https://", "http://")) or len(base_url) > 200:
+            errors["base_url"] = "must be an http(s) URL"
+        else:
+            problem = netguard.check_url(base_url)
+            if problem:
+                errors["base_url"] = problem
+    clean["base_url"] = base_url
+    try:
+        rate = int(data.get("rate_limit_per_minute") or 300)
+        if not 1 <= rate <= 100000:
+            raise ValueError
+        clean["rate_limit_per_minute"] = rate
+    except (TypeError, ValueError):
+        errors["rate_limit_per_minute"] = "a whole number from 1 to 100000"
+    clean["is_active"] = bool(data.get("is_active", True))
+    if errors:
+        raise ProviderInputError("; ".join(f"{k}: {v}" for k, v in errors.items()), errors)
+    return clean
+
+
+def _secrets(kind: str, data: dict) -> tuple[dict, str]:
+    values = {f.name: (data.get(f.name) or "").strip() for f in CREDENTIAL_FIELDS.get(kind, [])}
+    callback = (data.get("callback_secret") or "").strip() if kind in CALLBACK_SECRET_KINDS else ""
+    for name, value in [*values.items(), ("callback_secret", callback)]:
+        if len(value) > 1000 or "\n" in value:
+            raise ProviderInputError(f"{name}: must be a single line of at most 1000 characters",
+                                     {name: "too long or several lines"})
+    return values, callback
+
+
+def create_account(org, data: dict, *, actor=None, ip=None) -> ProviderAccount:
+    clean = _clean_account(data, creating=True)
+    creds, callback = _secrets(clean["kind"], data)
+    account = ProviderAccount(organization=org, **clean)
+    account.set_credentials(creds)
+    account.set_callback_secret(callback)
+    try:
+        with transaction.atomic():
+            account.save()
+            audit(org, "provider_account.created", actor=actor, ip=ip, target=account.name,
+                  detail={"kind": account.kind, "account": str(account.public_id),
+                          "credentials": sorted(k for k, v in creds.items() if v)})
+    except IntegrityError:
+        raise ProviderInputError("name: another provider account already has this name",
+                                 {"name": "already used"}) from None
+    return account
+
+
+def update_account(account: ProviderAccount, data: dict, *, actor=None, ip=None) -> ProviderAccount:
+    clean = _clean_account(data, creating=False)
+    creds, callback = _secrets(account.kind, data)
+    changed_secrets = sorted(k for k, v in creds.items() if v) + (["callback_secret"] if callback else [])
+    changed = sorted(k for k, v in clean.items() if getattr(account, k) != v)
+    for k, v in clean.items():
+        setattr(account, k, v)
+    if any(creds.values()):
+        merged = {**account.credentials, **{k: v for k, v in creds.items() if v}}
+        account.set_credentials(merged)
+    if callback:
+        account.set_callback_secret(callback)
+    try:
+        with transaction.atomic():
+            account.save()
+            if changed:
+                audit(account.organization, "provider_account.updated", actor=actor, ip=ip, target=account.name,
+                      detail={"account": str(account.public_id), "fields": changed})
+            if changed_secrets:
+                audit(account.organization, "provider_account.credentials_changed", actor=actor, ip=ip,
+                      target=account.name, detail={"account": str(account.public_id), "fields": changed_secrets})
+    except IntegrityError:
+        raise ProviderInputError("name: another provider account already has this name",
+                                 {"name": "already used"}) from None
+    return account
+
+
+def test_connection(account: ProviderAccount, *, actor=None, ip=None) -> tuple[bool, str]:
+    """Ask the provider something cheap with the stored credentials; (worked, what it said)."""
+    from .registry import adapter_for
+
+    try:
+        message = adapter_for(account).test_connection()
+        ok = True
+    except ProviderError as exc:
+        ok, message = False, f"{exc.message} ({exc.code})"
+    except NotImplementedError:
+        ok, message = False, "this provider has no connection test"
+    except ValueError:  # credentials that do not decrypt with the configured keys
+        ok, message = False, "the stored credentials cannot be decrypted; enter them again"
+    audit(account.organization, "provider_account.tested", actor=actor, ip=ip, target=account.name,
+          detail={"ok": ok})
+    return ok, message[:500]
+
+
+# --- Agents ----------------------------------------------------------------------------------------
+def _clean_agent(org, data: dict) -> dict:
+    from callops.calls.validation import ValidationFailed, normalize_phone, validate_webhook_url
+
+    errors = {}
+    name = (data.get("name") or "").strip()
+    if not name or len(name) > 100:
+        errors["name"] = "a name of 1 to 100 characters is required"
+    account = None
+    account_id = data.get("provider_account")
+    if account_id:
+        from callops.accounts.tenancy import parse_public_id
+
+        pid = parse_public_id(account_id)
+        account = ProviderAccount.objects.filter(organization=org, public_id=pid).first() if pid else None
+    if account is None:
+        errors["provider_account"] = "choose one of your provider accounts"
+    from_number = (data.get("from_number") or "").strip()
+    if from_number:
+        try:
+            from_number = normalize_phone(from_number)
+        except (ValidationFailed, ValueError) as exc:
+            errors["from_number"] = getattr(exc, "message", None) or str(exc) or "not a phone number"
+    webhook_url = (data.get("webhook_url") or "").strip()
+    if webhook_url:
+        try:
+            webhook_url = validate_webhook_url(webhook_url)
+        except (ValidationFailed, ValueError) as exc:
+            errors["webhook_url"] = getattr(exc, "message", None) or str(exc) or "not an allowed URL"
+    extractor = data.get("extractor", "")
+    if extractor not in EXTRACTORS:
+        errors["extractor"] = "choose rules, llm or provider"
+    provider_agent_id = (data.get("provider_agent_id") or "").strip()
+    if len(provider_agent_id) > 200:
+        errors["provider_agent_id"] = "at most 200 characters"
+    instructions = data.get("instructions") or ""
+    if len(instructions) > 20000:
+        errors["instructions"] = "at most 20000 characters"
+    if errors:
+        raise ProviderInputError("; ".join(f"{k}: {v}" for k, v in errors.items()), errors)
+    return {"name": name, "provider_account": account, "provider_agent_id": provider_agent_id,
+            "from_number": from_number, "webhook_url": webhook_url, "extractor": extractor,
+            "instructions": instructions, "is_active": bool(data.get("is_active", True))}
+
+
+def create_agent(org, data: dict, *, actor=None, ip=None):
+    from callops.calls.models import Agent
+
+    clean = _clean_agent(org, data)
+    try:
+        with transaction.atomic():
+            agent = Agent.objects.create(organization=org, **clean)
+            audit(org, "agent.created", actor=actor, ip=ip, target=agent.name,
+                  detail={"agent": str(agent.public_id), "provider": agent.provider_account.kind})
+    except IntegrityError:
+        raise ProviderInputError("name: another agent already has this name", {"name": "already used"}) from None
+    return agent
+
+
+def update_agent(agent, data: dict, *, actor=None, ip=None):
+    clean = _clean_agent(agent.organization, data)
+    changed = sorted(k for k, v in clean.items() if getattr(agent, k) != v)
+    for k, v in clean.items():
+        setattr(agent, k, v)
+    try:
+        with transaction.atomic():
+            agent.save()
+            if changed:
+                audit(agent.organization, "agent.updated", actor=actor, ip=ip, target=agent.name,
+                      detail={"agent": str(agent.public_id), "fields": changed})
+    except IntegrityError:
+        raise ProviderInputError("name: another agent already has this name", {"name": "already used"}) from None
+    return agent

@@ -1,0 +1,143 @@
+"""Trillet adapter: `x-api-key` + `x-workspace-id` on every request, call history reads, batches.
+
+A batch job has a `jobId` that is not the call-history id (`result.callId`); both are kept
+(provider_job_id / provider_call_id). Job times are ms epoch, history times unix seconds.
+Callbacks (per-call `callback_url`) are verified with `X-Trillet-Signature`, a hex HMAC-SHA256 of
+the body under the account's callback secret, when one is configured.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+from . import http_client, signing
+from .base import Placement, ProviderAdapter, ProviderError, StatusReport
+
+KIND = "trillet"
+STATUS_MAP = {
+    "waiting": "queued", "queued": "queued",
+    # no initiated/ringing step is exposed
+    "active": "in_progress", "ongoing": "in_progress", "in-progress": "in_progress",
+    "completed": "completed", "failed": "failed",
+    "cancelled": "canceled",  # a job still waiting when its batch was cancelled
+}
+
+
+def report_from(obj: dict, *, job: bool) -> StatusReport:
+    raw = str(obj.get("status") or "")
+    status = STATUS_MAP.get(raw.lower())
+    if status is None:
+        raise ValueError(f"unknown Trillet status {raw!r}")
+    result = obj.get("result") or {}
+    call_id = str(result.get("callId") or "") if job else str(obj.get("_id") or obj.get("callId") or "")
+    fields: dict = {}
+    if job and obj.get("jobId"):
+        fields["provider_job_id"] = str(obj["jobId"])
+    if obj.get("duration") is not None:
+        fields["duration_seconds"] = int(float(obj["duration"]))
+    elif not job and obj.get("startTime") and obj.get("endTime"):
+        fields["duration_seconds"] = int(float(obj["endTime"]) - float(obj["startTime"]))  # unix seconds
+    error = obj.get("error") or ""
+    if status == "failed":
+        fields["error_code"] = "call_failed"
+        fields["error_message"] = error or raw
+    if obj.get("recordingUrl"):
+        fields["recording_url"] = obj["recordingUrl"]
+    if obj.get("analyzedData") is not None:
+        fields["provider_result"] = obj["analyzedData"]
+    answered_by = ""
+    if obj.get("answered_by_voicemail") is True:
+        answered_by = "machine"
+    return StatusReport(status=status, raw_status=raw, reason=str(error), provider_call_id=call_id,
+                        answered_by=answered_by, fields=fields, payload=obj)
+
+
+class Adapter(ProviderAdapter):
+    kind = KIND
+    default_base_url = "https://api.trillet.ai"
+    poll_interval = 15.0  # 60 requests/min per key (unverified) leaves room for several live calls
+    max_call_seconds = 3600  # calls are capped at about an hour
+    supports_batches = True
+
+    def _headers(self) -> dict:
+        creds = self.credentials
+        return {"x-api-key": creds.get("api_key", ""), "x-workspace-id": creds.get("workspace_id", "")}
+
+    def place_call(self, call) -> Placement:
+        body = {"to": call.to_number, "call_agent_id": call.agent.provider_agent_id,
+                "callback_url": self.account.callback_url, "dynamic_variables": call.context or {},
+                "metadata": {**call.metadata, "callops_call_id": str(call.public_id)}}
+        response = http_client.send(KIND, "POST", f"{self.base_url}/v1/api/call", headers=self._headers(), json=body)
+        data = http_client.json_body(response, KIND)
+        call_id = str(data.get("call_id") or "")
+        if not call_id:
+            raise ProviderError(f"Trillet did not place the call: {data.get('message', '')}", permanent=False,
+                                code="bad_response")
+        return Placement(provider_call_id=call_id, report=StatusReport(
+            status="queued", raw_status=str(data.get("status") or "success"), provider_call_id=call_id,
+            payload=data))
+
+    def fetch_status(self, call) -> StatusReport:
+        if "/" in (call.provider_job_id or ""):  # batch job: "<batchId>/<jobId>"
+            batch_id, job_id = call.provider_job_id.split("/", 1)
+            response = http_client.send(KIND, "GET", f"{self.base_url}/v1/api/batch-calls/{batch_id}/calls/{job_id}",
+                                        headers=self._headers())
+            return report_from(http_client.json_body(response, KIND), job=True)
+        response = http_client.send(KIND, "GET", f"{self.base_url}/v2/api/call-history/{call.provider_call_id}",
+                                    headers=self._headers())
+        return report_from(http_client.json_body(response, KIND), job=False)
+
+    def parse_callback(self, body: bytes, headers: dict[str, str]) -> list[StatusReport]:
+        if self.account.callback_secret:
+            signing.verify_body(headers.get("x-trillet-signature", ""), body, self.account.callback_secret)
+        envelope = json.loads(body)
+        data = envelope.get("data") if isinstance(envelope, dict) else None
+        if not isinstance(data, dict):
+            raise ValueError("Trillet callback without data")
+        obj = dict(data)
+        obj.setdefault("_id", data.get("callId"))
+        if "status" not in obj:
+            obj["status"] = {"call.started": "active", "call.completed": "completed",
+                             "call.failed": "failed"}.get(envelope.get("event"), "")
+        return [report_from(obj, job=False)]
+
+    def test_connection(self) -> str:
+        response = http_client.send(KIND, "GET", f"{self.base_url}/v2/api/call-history", headers=self._headers(),
+                                    params={"page": 1, "limit": 1})
+        http_client.json_body(response, KIND)
+        return "Trillet reachable; key and workspace accepted"
+
+    # --- provider-side batches -------------------------------------------------------------------
+    def place_batch(self, agent_id: str, contacts: list[dict], *, scheduled_at=None) -> str:
+        columns = ["phone_number"] + sorted({k for c in contacts for k in c} - {"phone_number"})
+        buf = io.StringIO()
+        writer = csv.DictWriter(buf, fieldnames=columns)
+        writer.writeheader()
+        writer.writerows(contacts)
+        data = {"agentId": agent_id}
+        if scheduled_at is not None:
+            # Trillet documents `scheduledAt` with a Z suffix (the opposite of Bolna).
+            data["scheduledAt"] = scheduled_at.strftime("%Y-%m-%dT%H:%M:%S.000Z")
+        response = http_client.send(KIND, "POST", f"{self.base_url}/v1/api/batch-calls", headers=self._headers(),
+                                    data=data, files={"file": ("contacts.csv", buf.getvalue().encode(), "text/csv")})
+        return str(http_client.json_body(response, KIND).get("batchId") or "")
+
+    def fetch_batch(self, batch_id: str) -> dict:
+        info = http_client.json_body(http_client.send(KIND, "GET", f"{self.base_url}/v1/api/batch-calls/{batch_id}",
+                                                      headers=self._headers()), KIND)
+        reports, page = [], 1
+        while True:
+            body = http_client.json_body(http_client.send(
+                KIND, "GET", f"{self.base_url}/v1/api/batch-calls/{batch_id}/calls", headers=self._headers(),
+                params={"page": page, "limit": 100, "status": "all"}), KIND)
+            reports += [report_from(j, job=True) for j in body.get("calls", [])]
+            if not (body.get("pagination") or {}).get("hasNext"):
+                break
+            page += 1
+        return {"status": info.get("status"), "info": info, "reports": reports}
+
+    def stop_batch(self, batch_id: str) -> dict:
+        return http_client.json_body(http_client.send(KIND, "DELETE", f"{self.base_url}/v1/api/batch-calls/{batch_id}",
+                                                      headers=self._headers()), KIND)

@@ -1,0 +1,87 @@
+"""JSON shapes of webhook objects, shared by the API and the dashboard. Secrets never appear here."""
+
+import json
+
+
+def _iso(value):
+    return value.isoformat().replace("+00:00", "Z") if value else None
+
+
+def endpoint_to_dict(ep) -> dict:
+    return {
+        "id": str(ep.public_id),
+        "object": "webhook_endpoint",
+        "url": ep.url,
+        "description": ep.description,
+        "enabled_events": ep.enabled_events or ["*"],
+        "headers": ep.headers or {},
+        "status": ep.state,
+        "enabled": ep.enabled,
+        "paused": ep.paused,
+        "disabled_reason": ep.disabled_reason or None,
+        "disabled_at": _iso(ep.disabled_at),
+        "max_in_flight": ep.max_in_flight,
+        "failing_since": _iso(ep.failing_since),
+        "last_success_at": _iso(ep.last_success_at),
+        "previous_secret_expires_at": _iso(ep.previous_secret_expires_at),
+        "created_at": _iso(ep.created_at),
+        "updated_at": _iso(ep.updated_at),
+    }
+
+
+def attempt_to_dict(a) -> dict:
+    return {
+        "number": a.number,
+        "trigger": a.trigger,
+        "at": _iso(a.created_at),
+        "url": a.url,
+        "succeeded": a.succeeded,
+        "request_headers": a.request_headers,
+        "request_body": a.request_body,
+        "response_status": a.response_status,
+        "response_headers": a.response_headers,
+        "response_body": a.response_body,
+        "duration_ms": a.duration_ms,
+        "error_kind": a.error_kind or None,
+        "error": a.error or None,
+    }
+
+
+def delivery_to_dict(d, *, attempts=None) -> dict:
+    data = {
+        "id": str(d.public_id),
+        "object": "webhook_delivery",
+        "event_id": d.event.webhook_id,
+        "event_type": d.event.type,
+        "endpoint_id": str(d.endpoint.public_id) if d.endpoint_id else None,
+        "call_id": str(d.call.public_id) if d.call_id else None,
+        "url": d.url,
+        "status": d.status,
+        "attempt_count": d.attempt_count,
+        "next_attempt_at": _iso(d.next_attempt_at),
+        "redelivery_requested_at": _iso(d.manual_requested_at),
+        "last_response_status": d.last_response_status,
+        "last_error": d.last_error or None,
+        "delivered_at": _iso(d.delivered_at),
+        "created_at": _iso(d.created_at),
+    }
+    if attempts is not None:
+        data["payload"] = json.loads(d.event.body)
+        data["attempts"] = [attempt_to_dict(a) for a in attempts]
+    return data
+
+
+def recovery_to_dict(job) -> dict:
+    return {
+        "id": str(job.public_id),
+        "object": "webhook_recovery",
+        "endpoint_id": str(job.endpoint.public_id) if job.endpoint_id else None,
+        "event_type": job.event_type or None,
+        "since": _iso(job.since),
+        "until": _iso(job.until),
+        "status": job.status,
+        "total": job.total,
+        "done": job.done,
+        "created_at": _iso(job.created_at),
+        "finished_at": _iso(job.finished_at),
+    }

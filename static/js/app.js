@@ -1,0 +1,89 @@
+/* callops console behaviour. Loaded from /static (strict CSP: no inline script anywhere).
+ * - <time datetime> elements shown in the reader's timezone; the UTC value stays in the title.
+ * - the reader's IANA timezone kept in the `tz` cookie so the server draws day boundaries and
+ *   reads schedule inputs in that zone.
+ * - copy buttons, confirm prompts, auto-submitting selects, key/value rows in forms.
+ */
+(function () {
+  "use strict";
+  document.documentElement.classList.add("js");
+
+  var zone = "UTC";
+  try { zone = Intl.DateTimeFormat().resolvedOptions().timeZone || "UTC"; } catch (e) { /* old browser */ }
+  if (document.cookie.indexOf("tz=" + encodeURIComponent(zone)) === -1) {
+    document.cookie = "tz=" + encodeURIComponent(zone) + "; path=/; max-age=31536000; SameSite=Lax";
+  }
+
+  var formats = {
+    datetime: { year: "numeric", month: "short", day: "2-digit", hour: "2-digit", minute: "2-digit", second: "2-digit" },
+    time: { month: "short", day: "2-digit", hour: "2-digit", minute: "2-digit", second: "2-digit" },
+    date: { year: "numeric", month: "short", day: "2-digit" }
+  };
+
+  function localizeTimes(root) {
+    var nodes = (root || document).querySelectorAll("time[datetime]:not([data-localized])");
+    nodes.forEach(function (el) {
+      var d = new Date(el.getAttribute("datetime"));
+      if (isNaN(d)) { return; }
+      var opts = formats[el.dataset.format] || formats.datetime;
+      el.textContent = new Intl.DateTimeFormat(undefined, Object.assign({ hour12: false }, opts)).format(d);
+      el.setAttribute("data-localized", "1");
+      if (!el.title) { el.title = d.toISOString().replace("T", " ").replace(/\.\d+Z$/, " UTC"); }
+    });
+  }
+
+  function onClick(event) {
+    var copy = event.target.closest("[data-copy]");
+    if (copy) {
+      var text = copy.getAttribute("data-copy");
+      var done = function () {
+        var label = copy.textContent;
+        copy.textContent = "Copied";
+        setTimeout(function () { copy.textContent = label; }, 1200);
+      };
+      if (navigator.clipboard) { navigator.clipboard.writeText(text).then(done, function () {}); }
+      return;
+    }
+    var add = event.target.closest("[data-add-row]");
+    if (add) {
+      var set = add.closest("[data-rows]");
+      var tpl = set.querySelector("template[data-row-template]");
+      var rows = set.querySelector(".kv-rows");
+      rows.appendChild(tpl.content.cloneNode(true));
+      var inputs = rows.querySelectorAll("input");
+      var last = rows.lastElementChild && rows.lastElementChild.querySelector("input");
+      if (last) { last.focus(); } else if (inputs.length) { inputs[inputs.length - 1].focus(); }
+      return;
+    }
+    var remove = event.target.closest("[data-remove-row]");
+    if (remove) {
+      var row = remove.closest(".kv-row");
+      var holder = row.closest("[data-rows]");
+      row.remove();
+      var next = holder && holder.querySelector("[data-add-row]");
+      if (next) { next.focus(); }
+    }
+  }
+
+  function onSubmit(event) {
+    var form = event.target;
+    var question = form.getAttribute("data-confirm");
+    if (question && !window.confirm(question)) { event.preventDefault(); }
+  }
+
+  function onChange(event) {
+    var el = event.target;
+    if (el.matches && el.matches("select[data-autosubmit]")) { el.form.requestSubmit(); }
+  }
+
+  document.addEventListener("click", onClick);
+  document.addEventListener("submit", onSubmit);
+  document.addEventListener("change", onChange);
+  function fillZones() {
+    document.querySelectorAll("input[data-tz]").forEach(function (el) { el.value = zone; });
+  }
+  document.addEventListener("DOMContentLoaded", function () { localizeTimes(document); fillZones(); });
+  // Fragments swapped in by htmx polling carry fresh <time> elements.
+  document.addEventListener("htmx:afterSettle", function (event) { localizeTimes(event.target); });
+  if (document.readyState !== "loading") { localizeTimes(document); fillZones(); }
+})();

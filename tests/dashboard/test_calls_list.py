@@ -1,0 +1,184 @@
+"""Calls list filters, keyset pages, CSV export, and the query budget of every page."""
+
+import csv
+import io
+from datetime import timedelta
+
+import pytest
+from django.urls import reverse
+
+from callops.calls.models import Call, CallStatus
+
+pytestmark = pytest.mark.django_db
+
+
+def listed(response) -> str:
+    return response.content.decode()
+
+
+def test_filters_live_in_the_url_and_combine(personas, make_call):
+    failed = make_call(CallStatus.FAILED, to="+14155550001")
+    no_answer = make_call(CallStatus.NO_ANSWER, to="+14155550002")
+    done = make_call(CallStatus.COMPLETED, to="+14155550003", answered_by="human", result_status="failed")
+    client = personas.viewer.client()
+    url = reverse("dashboard:calls")
+
+    page = listed(client.get(url, {"status": ["failed", "no_answer"]}))
+    assert failed.to_number in page and no_answer.to_number in page and done.to_number not in page
+    assert 'value="failed" checked' in page and 'value="no_answer" checked' in page
+
+    page = listed(client.get(url, {"answered_by": "human"}))
+    assert done.to_number in page and failed.to_number not in page
+    page = listed(client.get(url, {"result_status": "failed"}))
+    assert done.to_number in page and no_answer.to_number not in page
+    page = listed(client.get(url, {"provider": "sandbox", "agent": str(done.agent.public_id)}))
+    assert all(c.to_number in page for c in (failed, no_answer, done))
+    page = listed(client.get(url, {"provider": "bolna"}))
+    assert "No calls match these filters." in page
+
+
+def test_search_by_number_prefix_call_id_and_provider_id(personas, make_call):
+    a = make_call(to="+14155550001", provider_call_id="prov-abc")
+    b = make_call(to="+442071838750")
+    client = personas.viewer.client()
+    url = reverse("dashboard:calls")
+    page = listed(client.get(url, {"q": "+44 20 7183"}))
+    assert b.to_number in page and a.to_number not in page
+    page = listed(client.get(url, {"q": str(a.public_id)}))
+    assert a.to_number in page and b.to_number not in page
+    page = listed(client.get(url, {"q": "prov-abc"}))
+    assert a.to_number in page and b.to_number not in page
+
+
+def test_date_range_uses_the_readers_days(personas, make_call):
+    old = make_call(to="+14155550009", age=timedelta(days=10))
+    new = make_call(to="+14155550008")
+    client = personas.viewer.client()
+    from django.utils import timezone
+
+    today = timezone.now().date()
+    page = listed(client.get(reverse("dashboard:calls"), {"from": (today - timedelta(days=1)).isoformat()}))
+    assert new.to_number in page and old.to_number not in page
+    page = listed(client.get(reverse("dashboard:calls"), {"to": (today - timedelta(days=5)).isoformat()}))
+    assert old.to_number in page and new.to_number not in page
+
+
+def test_bad_filter_values_are_explained_not_500(personas):
+    r = personas.viewer.client().get(reverse("dashboard:calls"), {"status": "bogus", "from": "yesterday",
+                                                                   "agent": "nope", "after": "!!"})
+    assert r.status_code == 200
+    page = listed(r)
+    assert "unknown status bogus" in page and "from must be a date" in page
+
+
+def test_keyset_pages_walk_every_call_once_newest_first(personas, make_call, monkeypatch):
+    from callops.dashboard import filters
+
+    monkeypatch.setattr(filters, "PAGE_SIZE", 3)
+    calls = [make_call(to=f"+1415555{1000 + i}", age=timedelta(minutes=i)) for i in range(8)]
+    client = personas.viewer.client()
+    url, seen = reverse("dashboard:calls") + "?status=completed", []
+    import re
+
+    while url:
+        page = listed(client.get(url))
+        seen += re.findall(r'class="mono row-link"[^>]*>([^<]+)<', page)
+        nxt = re.search(r'href="(\?[^"]+)" rel="next"', page)
+        url = reverse("dashboard:calls") + nxt.group(1).replace("&amp;", "&") if nxt else ""
+    assert seen == [c.to_number for c in calls]  # made oldest-last: age grows with i
+
+
+def test_count_is_capped_not_a_full_count(personas, make_call, monkeypatch):
+    from callops.dashboard import filters
+
+    monkeypatch.setattr(filters, "COUNT_CAP", 2)
+    for i in range(3):
+        make_call(to=f"+1415555200{i}")
+    page = listed(personas.viewer.client().get(reverse("dashboard:calls")))
+    assert "More than 2 calls" in page
+
+
+def test_csv_export_streams_the_filtered_set(personas, make_call):
+    failed = make_call(CallStatus.FAILED, to="+14155550001", error_message="=HYPERLINK(\"x\")")
+    done = make_call(CallStatus.COMPLETED, to="+14155550002")
+    r = personas.viewer.client().get(reverse("dashboard:calls_export"), {"status": "failed"})
+    assert r.status_code == 200 and r.streaming
+    assert r["Content-Type"].startswith("text/csv") and "attachment" in r["Content-Disposition"]
+    rows = list(csv.DictReader(io.StringIO(b"".join(r.streaming_content).decode())))
+    assert [row["id"] for row in rows] == [str(failed.public_id)]
+    assert rows[0]["to"] == "+14155550001" and rows[0]["agent"] == "Sandbox agent"
+    assert rows[0]["error_message"].startswith("'=")  # no formula injection into spreadsheets
+    assert str(done.public_id) not in str(rows)
+
+
+def test_csv_export_reads_rows_in_chunks(personas, make_call, monkeypatch):
+    """The export iterates the queryset with a chunk size instead of loading it."""
+    from django.db.models.query import QuerySet
+
+    seen = {}
+    original = QuerySet.iterator
+
+    def spy(self, chunk_size=None):
+        seen["chunk_size"] = chunk_size
+        return original(self, chunk_size=chunk_size)
+
+    monkeypatch.setattr(QuerySet, "iterator", spy)
+    make_call()
+    r = personas.viewer.client().get(reverse("dashboard:calls_export"))
+    b"".join(r.streaming_content)
+    assert seen["chunk_size"] == 2000
+
+
+def _seed(make_call, n):
+    statuses = [CallStatus.COMPLETED, CallStatus.FAILED, CallStatus.RINGING, CallStatus.QUEUED, CallStatus.NO_ANSWER]
+    for i in range(n):
+        make_call(statuses[i % len(statuses)], to=f"+1415555{3000 + i}", age=timedelta(hours=i * 7),
+                  result_status="failed" if i % 4 == 0 else "", webhook_status="failed" if i % 3 == 0 else "")
+
+
+@pytest.mark.parametrize("n", [3, 25])
+def test_query_count_stays_bounded_whatever_the_number_of_calls(personas, make_call, n,
+                                                                django_assert_max_num_queries):
+    _seed(make_call, n)
+    call = Call.objects.filter(status=CallStatus.COMPLETED).first()
+    client = personas.viewer.client()
+    client.get(reverse("dashboard:overview"))  # warm the session
+    pages = {
+        reverse("dashboard:overview"): 10,
+        reverse("dashboard:overview_live"): 7,
+        reverse("dashboard:calls"): 8,
+        reverse("dashboard:calls") + "?status=failed&status=completed&q=%2B1415": 8,
+        reverse("dashboard:call_detail", args=[call.public_id]): 8,
+        reverse("dashboard:call_live", args=[call.public_id]): 8,
+        reverse("dashboard:call_row", args=[call.public_id]): 5,
+        reverse("dashboard:calls_export"): 5,
+    }
+    member = personas.member.client()
+    member.get(reverse("dashboard:overview"))
+    with django_assert_max_num_queries(8):
+        assert member.get(reverse("dashboard:call_new")).status_code == 200
+    for url, budget in pages.items():
+        with django_assert_max_num_queries(budget):
+            r = client.get(url)
+            if r.streaming:
+                b"".join(r.streaming_content)
+        assert r.status_code in (200, 286)
+
+
+def test_overview_figures(personas, make_call):
+    for _ in range(3):
+        make_call(CallStatus.COMPLETED)
+    make_call(CallStatus.NO_ANSWER)
+    make_call(CallStatus.FAILED, result_status="", webhook_status="failed")
+    make_call(CallStatus.COMPLETED, age=timedelta(days=8))
+    make_call(CallStatus.FAILED, age=timedelta(days=9))
+    make_call(CallStatus.RINGING)
+    page = listed(personas.viewer.client().get(reverse("dashboard:overview")))
+    # answer rate this week: 3 answered of 5 finished = 60%; previous week 1 of 2 = 50%
+    assert "60.0%" in page and "+10.0 pts" in page
+    # completion rate: 3 of 5; previous 1 of 2
+    assert page.count("60.0%") == 2
+    assert '<span class="problem-count">1</span> failed calls' in page
+    assert '<span class="problem-count">1</span> failing webhooks' in page
+    assert "<svg" in page and 'class="series-completed"' in page
+    assert 'id="live-calls"' in page and "+14155550123" in page

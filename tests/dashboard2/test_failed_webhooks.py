@@ -1,0 +1,92 @@
+"""Failed webhooks page: health, failing deliveries and attempts, redeliver, bulk recovery, endpoint state."""
+
+import pytest
+from django.urls import reverse
+
+from callops.accounts.models import AuditEntry
+from callops.webhooks.models import RecoveryJob, WebhookDelivery
+
+pytestmark = pytest.mark.django_db
+URL = reverse("dashboard:webhooks")
+
+
+def test_health_and_failing_deliveries_listed(personas, endpoint, failing_delivery):
+    d = failing_delivery("http", 503)
+    r = personas.viewer.client().get(URL)
+    page = r.content.decode()
+    (row,) = [h for h in r.context["health"] if h["endpoint"]]
+    assert row["total"] == 1 and row["rate"] == 0 and row["failing"] >= 1 and row["last_error"]["error"] == "HTTP 503"
+    assert str(d.public_id) in page and "HTTP 503" in page
+    assert "Redeliver" not in page and "Start recovery" not in page  # viewers read only
+
+
+def test_attempts_fragment_masks_custom_header_values(personas, endpoint, failing_delivery):
+    d = failing_delivery("http", 503)
+    r = personas.viewer.client().get(reverse("dashboard:delivery_attempts", args=[d.public_id]))
+    page = r.content.decode()
+    assert r.status_code == 200 and "HTTP 503" in page and "42 ms" in page and "{&quot;x&quot;:1}" in page
+    assert "hdr-secret-value-123" not in page and "X-Receiver-Token: hdr-…" in page
+    assert personas.outsider.client().get(reverse("dashboard:delivery_attempts", args=[d.public_id])).status_code == 404
+
+
+def test_redeliver_one(personas, failing_delivery):
+    d = failing_delivery("http", 503)
+    url = reverse("dashboard:webhook_redeliver", args=[d.public_id])
+    assert personas.viewer.client().post(url).status_code == 403
+    assert personas.outsider.client().post(url).status_code == 404
+    d.refresh_from_db()
+    assert d.manual_requested_at is None
+    assert personas.member.client().post(url).status_code == 302
+    d.refresh_from_db()
+    assert d.manual_requested_at is not None
+    assert AuditEntry.objects.get(action="webhook_delivery.redeliver").ip_address == "127.0.0.1"
+
+
+def test_bulk_recovery_counts_first_then_runs_with_progress(personas, endpoint, failing_delivery, run_jobs):
+    d1, _d2 = failing_delivery("http", 500), failing_delivery("timeout", None)
+    client = personas.member.client()
+    r = client.get(URL, {"preview": "1", "endpoint": str(endpoint.public_id), "window": "24h"})
+    assert r.context["preview"] == 2 and "Start recovery" in r.content.decode()
+    assert not RecoveryJob.objects.exists()  # counting changes nothing
+    r = client.post(reverse("dashboard:webhooks_recover"), {"endpoint": str(endpoint.public_id), "window": "24h"})
+    job = RecoveryJob.objects.get()
+    assert job.total == 2 and str(job.public_id) in r["Location"]
+    page = client.get(r["Location"]).content.decode()
+    assert "recovery-progress" in page and "every 1s" in page
+    run_jobs()
+    progress = client.get(reverse("dashboard:recovery_progress", args=[job.public_id]))
+    assert progress.status_code == 286  # finished: htmx stops polling
+    assert "2 of 2" in progress.content.decode()
+    assert WebhookDelivery.objects.get(pk=d1.pk).attempt_count == 2  # re-sent (the sink at :9 still refuses)
+    assert AuditEntry.objects.filter(action="webhook_delivery.bulk_recover").get().ip_address == "127.0.0.1"
+
+
+def test_recovery_roles_and_tenancy(personas, endpoint, failing_delivery):
+    failing_delivery()
+    data = {"endpoint": str(endpoint.public_id), "window": "24h"}
+    assert personas.viewer.client().post(reverse("dashboard:webhooks_recover"), data).status_code == 403
+    assert personas.outsider.client().post(reverse("dashboard:webhooks_recover"), data).status_code == 404
+    assert not RecoveryJob.objects.exists()
+    job = RecoveryJob.objects.create(organization=personas.org, since=endpoint.created_at)
+    assert personas.outsider.client().get(reverse("dashboard:recovery_progress", args=[job.public_id])).status_code == 404
+
+
+def test_endpoint_state_actions_need_admin(personas, endpoint):
+    url = reverse("dashboard:endpoint_state", args=[endpoint.public_id])
+    assert personas.member.client().post(url, {"action": "pause"}).status_code == 403
+    assert personas.outsider.client().post(url, {"action": "pause"}).status_code == 404
+    endpoint.refresh_from_db()
+    assert not endpoint.paused
+    admin = personas.admin.client()
+    admin.post(url, {"action": "pause"})
+    endpoint.refresh_from_db()
+    assert endpoint.paused
+    admin.post(url, {"action": "disable"})
+    endpoint.refresh_from_db()
+    assert endpoint.state == "disabled"
+    page = admin.get(URL).content.decode()
+    assert "Re-enable" in page and "Disabled" in page
+    admin.post(url, {"action": "enable"})
+    endpoint.refresh_from_db()
+    assert endpoint.enabled and AuditEntry.objects.filter(action="webhook_endpoint.enabled",
+                                                          ip_address="127.0.0.1").exists()

@@ -1,0 +1,210 @@
+"""Failure triage: grouping by cause, trend, explanations, review, and the actions across personas."""
+
+from datetime import timedelta
+
+import pytest
+from django.urls import reverse
+
+from callops.accounts.models import AuditEntry
+from callops.calls.models import Call, CallStatus, ResultStatus, TriageReview
+from callops.dashboard import triage
+
+pytestmark = pytest.mark.django_db
+URL = reverse("dashboard:triage")
+ACTION = reverse("dashboard:triage_action")
+
+
+def groups_of(client, window="24h"):
+    r = client.get(URL, {"window": window})
+    assert r.status_code == 200
+    return r.context["groups"], r.content.decode()
+
+
+def test_calls_grouped_by_cause_with_trend_and_explanation(personas, failed_call):
+    for _ in range(3):
+        failed_call("balance_low")
+    failed_call("balance_low", ago=timedelta(hours=30))  # the previous 24 h window
+    failed_call("invalid_number", to="+12025550103")
+    failed_call("", status=CallStatus.NO_ANSWER, hangup="no_answer", to="+12025550101")
+    failed_call("", reason="call queueing: max timeout limit exceeded")
+    failed_call("balance_low", ago=timedelta(days=3))  # outside both windows
+
+    groups, page = groups_of(personas.viewer.client())
+    by_title = {g.cause.title: g for g in groups}
+    balance = by_title["Provider out of balance"]
+    assert (balance.count, balance.previous, balance.trend) == (3, 1, 2)
+    assert balance.providers == [("sandbox", 3)] and balance.agents == [("Sandbox agent", 3)]
+    assert len(balance.samples) == 3 and balance.first_seen <= balance.last_seen
+    assert by_title["Invalid number"].count == 1
+    assert by_title["Nobody answered"].count == 1
+    # No error code: the provider's reason keeps the group apart and is shown.
+    assert "call queueing: max timeout limit exceeded" in page
+    assert "Top up the wallet" in page and "Suggested fix" in page
+    assert "+2" in page  # the trend against the previous window
+
+
+def test_every_known_cause_has_an_explanation():
+    from callops.dashboard import causes
+
+    for code in ("invalid_number", "balance_low", "rate_limited", "status_expired", "stale", "auth_failed",
+                 "connect_error", "provider_unavailable"):
+        c = causes.for_call("failed", code, "")
+        assert c.title and c.explanation and c.fix and "Error " not in c.title
+    for kind in ("webhook_blocked", "webhook_timeout", "webhook_gone", "webhook_unreachable"):
+        assert causes.for_webhook(kind).fix
+    assert causes.for_call("failed", "brand_new_code", "").title == "Error brand_new_code"
+
+
+def test_extraction_and_webhook_groups(personas, make_call, failing_delivery):
+    call = make_call(CallStatus.COMPLETED)
+    Call.objects.filter(pk=call.pk).update(result_status=ResultStatus.FAILED,
+                                           result_error="empty transcript: nothing to extract",
+                                           returns={"ok": "boolean"})
+    failing_delivery("http", 410)
+    failing_delivery("timeout", None)
+    failing_delivery("blocked", None)
+    groups, page = groups_of(personas.member.client())
+    kinds = {(g.kind, g.key) for g in groups}
+    assert ("extraction", "empty_transcript") in kinds
+    assert {("webhook", "webhook_gone"), ("webhook", "webhook_timeout"), ("webhook", "webhook_blocked")} <= kinds
+    for title in ("Empty transcript", "410 Gone", "Endpoint timing out", "Webhook host blocked"):
+        assert title in page
+
+
+def test_delivered_deliveries_drop_out(personas, failing_delivery):
+    from callops.webhooks.models import WebhookDelivery
+
+    d = failing_delivery("http", 500)
+    assert groups_of(personas.member.client())[0]
+    WebhookDelivery.objects.filter(pk=d.pk).update(status="delivered")
+    assert groups_of(personas.member.client())[0] == []
+
+
+def test_query_count_does_not_grow_with_groups(personas, failed_call, failing_delivery,
+                                               django_assert_max_num_queries):
+    client = personas.viewer.client()
+    failed_call("balance_low")
+    failing_delivery("http", 500)
+    with django_assert_max_num_queries(30) as few:
+        client.get(URL)
+    for i, code in enumerate(["stale", "status_expired", "rate_limited", "auth_failed", "invalid_number",
+                              "telephony_error", "connect_error"]):
+        for _ in range(3):
+            failed_call(code, to=f"+1415555{i:04d}")
+    for kind, status in [("http", 410), ("timeout", None), ("network", None), ("http", 429)]:
+        failing_delivery(kind, status)
+    with django_assert_max_num_queries(len(few.captured_queries)):
+        r = client.get(URL)
+    assert len(r.context["groups"]) >= 10
+
+
+def test_mark_reviewed_hides_until_it_happens_again(personas, failed_call):
+    failed_call("balance_low", ago=timedelta(minutes=10))
+    client = personas.member.client()
+    (group,), _ = groups_of(client)
+    r = client.post(ACTION, {"window": "24h", "kind": "call", "key": group.key, "action": "review"})
+    assert r.status_code == 302
+    groups, page = groups_of(client)
+    assert groups == [] and "1 reviewed group hidden" in page
+    assert groups_of(client)[0] == [] and client.get(URL, {"reviewed": "1"}).context["groups"]
+    failed_call("balance_low", ago=timedelta(0))  # after the review
+    (again,), page = groups_of(client)
+    assert again.review is not None and "happened again since" in page
+    assert AuditEntry.objects.filter(organization=personas.org, action="triage.reviewed").exists()
+
+
+def test_retry_a_group_creates_linked_calls_once(personas, failed_call, run_jobs):
+    a, b = failed_call("balance_low"), failed_call("balance_low")
+    other = failed_call("invalid_number", to="+12025550103")
+    key = triage.call_key({"status": "failed", "error_code": "balance_low", "hangup_cause": "", "reason_key": ""})
+    client = personas.member.client()
+    r = client.post(ACTION, {"window": "24h", "kind": "call", "key": key, "action": "retry"}, follow=True)
+    assert "Retried 2 calls." in r.content.decode()
+    retries = Call.objects.filter(retry_of__isnull=False)
+    assert {c.retry_of_id for c in retries} == {a.pk, b.pk}
+    assert all(c.attempt == 2 and c.to_number == a.to_number for c in retries)
+    assert not Call.objects.filter(retry_of=other).exists()
+    # Again: each call is retried at most once.
+    r = client.post(ACTION, {"window": "24h", "kind": "call", "key": key, "action": "retry"}, follow=True)
+    assert Call.objects.filter(retry_of__isnull=False).count() == 2
+    assert "already retried" in r.content.decode()
+    run_jobs()
+    assert all(c.dial_claimed_at is not None for c in Call.objects.filter(retry_of__isnull=False))
+    entry = AuditEntry.objects.get(action="triage.bulk_retry", detail__done=2)
+    assert entry.ip_address == "127.0.0.1" and entry.actor == personas.member.user
+
+
+def test_retry_only_the_selected_calls(personas, failed_call):
+    a, _b = failed_call("balance_low"), failed_call("balance_low")
+    key = "failed|balance_low||"
+    personas.member.client().post(ACTION, {"window": "24h", "kind": "call", "key": key, "action": "retry",
+                                           "item": [str(a.public_id)]})
+    assert list(Call.objects.filter(retry_of__isnull=False).values_list("retry_of_id", flat=True)) == [a.pk]
+
+
+def test_viewer_cannot_act_and_outsider_reaches_nothing(personas, failed_call):
+    call = failed_call("balance_low")
+    key = "failed|balance_low||"
+    data = {"window": "24h", "kind": "call", "key": key, "action": "retry"}
+    assert personas.viewer.client().post(ACTION, data).status_code == 403
+    page = personas.viewer.client().get(URL).content.decode()
+    assert 'value="retry"' not in page
+    # An outsider acting on the same key works on their own (empty) org: nothing of Acme moves.
+    personas.outsider.client().post(ACTION, {**data, "item": [str(call.public_id)]})
+    personas.outsider.client().post(ACTION, {**data, "action": "review"})
+    assert not Call.objects.filter(retry_of__isnull=False).exists()
+    assert not TriageReview.objects.filter(organization=personas.org).exists()
+    assert personas.outsider.client().get(URL).context["groups"] == []
+
+
+def test_redeliver_a_webhook_group(personas, failing_delivery):
+    from callops.webhooks.models import WebhookDelivery
+
+    d1, d2 = failing_delivery("http", 500), failing_delivery("http", 502)
+    r = personas.member.client().post(ACTION, {"window": "24h", "kind": "webhook", "key": "webhook_server_error",
+                                               "action": "redeliver"}, follow=True)
+    assert "Queued 2 redeliveries." in r.content.decode()
+    assert WebhookDelivery.objects.filter(pk__in=[d1.pk, d2.pk], manual_requested_at__isnull=False,
+                                          manual_trigger="bulk").count() == 2
+    assert AuditEntry.objects.filter(action="triage.bulk_redeliver").count() == 1
+
+
+def test_rerun_extraction_group(personas, make_call, monkeypatch):
+    call = make_call(CallStatus.COMPLETED)
+    Call.objects.filter(pk=call.pk).update(result_status=ResultStatus.FAILED, returns={"ok": "boolean"},
+                                           result_error="llm extractor: the model answered non-JSON")
+    r = personas.member.client().post(ACTION, {"window": "24h", "kind": "extraction", "key": "llm_failed",
+                                               "action": "rerun"}, follow=True)
+    assert "Re-ran extraction for 1 call." in r.content.decode()
+    call.refresh_from_db()
+    assert call.result_status == ResultStatus.PENDING
+
+
+def test_bad_action_changes_nothing(personas, failed_call):
+    failed_call("balance_low")
+    client = personas.member.client()
+    for data in ({"kind": "call", "key": "x", "action": "redeliver"}, {"kind": "nope", "key": "x", "action": "review"},
+                 {"kind": "call", "key": "", "action": "retry"}):
+        r = client.post(ACTION, data, follow=True)
+        assert "Unknown triage action." in r.content.decode()
+    assert not TriageReview.objects.exists() and not Call.objects.filter(retry_of__isnull=False).exists()
+
+
+def test_events_held_for_a_disabled_endpoint(personas, endpoint, sandbox_agent, failing_delivery):
+    from callops.calls import services
+    from callops.calls.models import EventSource
+    from callops.webhooks import health
+    from callops.webhooks.models import WebhookDelivery
+
+    failing_delivery("http", 410)  # has a failed attempt: counted under 410 Gone only
+    health.disable(endpoint, "the endpoint answered 410 Gone")
+    services.create_call(org=personas.org, agent=sandbox_agent, to_number="+14155550123", source=EventSource.API)
+    held = WebhookDelivery.objects.filter(status="skipped", attempts__isnull=True)
+    assert held.count() == 1
+    groups, page = groups_of(personas.member.client())
+    by_key = {g.key: g for g in groups}
+    assert by_key["webhook_gone"].count == 1 and by_key["webhook_endpoint_disabled"].count == 1
+    assert "Events held for a disabled endpoint" in page
+    personas.member.client().post(ACTION, {"window": "24h", "kind": "webhook", "key": "webhook_endpoint_disabled",
+                                           "action": "redeliver"})
+    assert held.get().manual_requested_at is not None
