@@ -93,6 +93,7 @@ def list_benchmark(secret: str, org) -> tuple[float, float]:
 def main() -> int:
     setup_django()
     import dataset
+
     from callops.accounts import services as accounts
     from callops.calls.models import Agent
 

@@ -156,9 +156,10 @@ def latency(url: str, seconds: float) -> tuple[float, float, int, int]:
     org, endpoint = make_org(url)
     env = {**bench_env(), "OUTBOUND_ALLOW_PRIVATE": "127.0.0.0/8", "REDIS_URL": os.environ["REDIS_URL"],
            "DATABASE_URL": os.environ["DATABASE_URL"]}
+    names = {f"bench-webhooks-{os.getpid()}-{i}" for i in range(WORKERS)}
     workers = [subprocess.Popen([sys.executable, "manage.py", "rqworker", "--worker-class", "rq.worker.SimpleWorker",
-                                 "webhooks"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
-                                stderr=subprocess.DEVNULL) for _ in range(WORKERS)]
+                                 "--name", name, "webhooks"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL) for name in names]
     try:
         # Worker start-up is not part of the measurement: wait until it has registered with Redis.
         import django_rq
@@ -168,7 +169,7 @@ def latency(url: str, seconds: float) -> tuple[float, float, int, int]:
         django_rq.get_queue("webhooks").empty()  # jobs left by an aborted run would be timed too
         conn.delete(jobs.KICK_KEY)  # ...and so would a drain marker pointing at an emptied queue
         ready_by = time.time() + 60
-        while len(Worker.all(connection=conn)) < WORKERS and time.time() < ready_by:
+        while not names <= {w.name for w in Worker.all(connection=conn)} and time.time() < ready_by:
             time.sleep(0.1)
         total = int(seconds * RATE)
         producers = 8  # each emit is a few database round-trips; several producers keep the pace
@@ -193,7 +194,7 @@ def latency(url: str, seconds: float) -> tuple[float, float, int, int]:
         for t in threads:
             t.join()
         emit_rate = total / (time.perf_counter() - started)
-        deadline = time.time() + 60
+        deadline = time.time() + 120
         qs = WebhookDelivery.objects.filter(organization=org)
         while qs.filter(status=DeliveryStatus.PENDING).exists() and time.time() < deadline:
             time.sleep(0.2)
@@ -201,9 +202,13 @@ def latency(url: str, seconds: float) -> tuple[float, float, int, int]:
                qs.filter(status=DeliveryStatus.DELIVERED).values_list("delivered_at", "event__created_at")]
     finally:
         for worker in workers:
-            worker.terminate()
+            worker.terminate()  # warm shutdown: the job in hand finishes first
         for worker in workers:
-            worker.wait(10)
+            try:
+                worker.wait(30)
+            except subprocess.TimeoutExpired:
+                worker.kill()
+                worker.wait(10)
     org.delete()
     if emit_rate < RATE * 0.9:
         print(f"note: emitted at {emit_rate:.0f}/s, below the {RATE}/s target (machine busy)")

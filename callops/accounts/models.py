@@ -93,3 +93,6 @@ class AuditEntry(models.Model):
         # Serves the audit log page: newest entries of one organization.
         indexes = [models.Index(fields=["organization", "-created_at"], name="audit_org_recent")]
         ordering = ["-created_at"]
+
+    def __str__(self):
+        return f"{self.action} by {self.actor_label}"

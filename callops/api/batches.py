@@ -112,12 +112,19 @@ def _read_request(request) -> tuple[dict, batch_csv.CsvTable | None]:
                  "application/json": {"schema": {"type": "object", "required": ["agent_id", "recipients"],
                                                  "properties": {"agent_id": {"type": "string"},
                                                                 "recipients": {"type": "array"},
-                                                                "dry_run": {"type": "boolean"}}}},
+                                                                "dry_run": {"type": "boolean"},
+                                                                "hold": {"type": "boolean"}}}},
                  "multipart/form-data": {"schema": {"type": "object", "required": ["agent_id", "file"],
                                                     "properties": {"agent_id": {"type": "string"},
                                                                    "file": {"type": "string", "format": "binary"},
                                                                    "phone_column": {"type": "string"}}}}}}},
-             summary="Create a batch from JSON recipients or a CSV upload (dry_run previews it)")
+             summary="Create a batch from JSON recipients or a CSV upload",
+             description="`dry_run` validates and previews without storing anything; `hold` stores the batch "
+                         "without starting it (status `created`). Settings: `name`, `default_country`, "
+                         "`timezone`, `start_at`, `window` {start_hour, end_hour, days}, `max_concurrency`, "
+                         "`calls_per_minute`, `retry` {max_attempts, intervals, on}, `circuit_breaker` "
+                         "{threshold, min_calls, window_seconds}, `mode` (fanout | provider). A multipart "
+                         "upload sends the CSV as `file` and the settings as flat form fields.")
 def create_batch(request):
     require_write(request)
     data, table = _read_request(request)

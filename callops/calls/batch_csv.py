@@ -134,7 +134,9 @@ def pick_phone_column(columns: list[str], wanted: str | None) -> str:
 def read_csv(fileobj, *, phone_column: str | None = None) -> CsvTable:
     """Open an uploaded CSV (a binary, seekable file) for one streaming pass over its rows."""
     encoding = detect_encoding(fileobj)
-    text = io.TextIOWrapper(fileobj, encoding=encoding, newline="")
+    # UTF-8 was verified above and Latin-1 decodes anything; a broken UTF-16 file (odd length, lone
+    # surrogates) gets replacement characters, and the rows they land in are rejected with a reason.
+    text = io.TextIOWrapper(fileobj, encoding=encoding, newline="", errors="replace")
     sample = text.read(SNIFF_BYTES)
     if not sample.strip():
         raise CsvError("the file is empty")

@@ -233,7 +233,10 @@ def tick_batch_job(batch_id: int) -> dict:
 def place_batch_calls_job(call_ids: list[int]) -> int:
     """Place a chunk of a batch's calls; each goes through the once-only placement guard."""
     placed = 0
-    for call in Call.objects.filter(pk__in=call_ids, status=CallStatus.QUEUED, dial_claimed_at__isnull=True):
+    # A paused batch dials nothing more, not even attempts already queued: they wait, unclaimed,
+    # and the first tick after resuming re-enqueues them (_lost_placements).
+    for call in Call.objects.filter(pk__in=call_ids, status=CallStatus.QUEUED, dial_claimed_at__isnull=True,
+                                    batch__status=BatchStatus.RUNNING):
         services.place_call(call, source=EventSource.SYSTEM, retry_transient=True)
         placed += 1
     return placed

@@ -18,15 +18,7 @@ import httpx
 
 from .base import ProviderError
 
-# TODO: switch to the shared provider client of callops/lib/http.py once it exists.
-_client = httpx.Client(trust_env=False, follow_redirects=False, timeout=httpx.Timeout(10, connect=5),
-                       limits=httpx.Limits(max_connections=100, max_keepalive_connections=20))
-
 MAX_RESPONSE_BYTES = 2 * 1024 * 1024
-
-
-def client() -> httpx.Client:
-    return _client
 
 
 def error_text(response: httpx.Response) -> str:
@@ -106,23 +98,27 @@ def classify(response: httpx.Response, kind: str) -> ProviderError:
 
 def send(kind: str, method: str, url: str, *, headers: dict | None = None, json=None, data=None, files=None,
          params=None, ok=(200, 201, 202, 204)) -> httpx.Response:
-    """Send one request; return the response if its status is in `ok`, else raise ProviderError."""
+    """Send one request through callops.lib.http (shared client, hard total deadline, no redirects,
+    no proxy from the environment); return the response if its status is in `ok`, else raise
+    ProviderError."""
     from django.conf import settings
 
-    timeout = httpx.Timeout(getattr(settings, "PROVIDER_HTTP_TIMEOUT_SECONDS", 10.0), connect=5)
+    from callops.lib import http
+
     try:
-        response = _client.request(method, url, headers=headers, json=json, data=data, files=files, params=params,
-                                   timeout=timeout)
-    except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
-        # Nothing reached the provider: safe to retry even a create.
-        raise ProviderError(f"{kind} unreachable: {type(exc).__name__}", permanent=False, code="connect_error")
-    except httpx.TimeoutException as exc:
-        # The request may have been processed; a create is not safe to repeat blindly.
-        raise ProviderError(f"{kind} timed out: {type(exc).__name__}", permanent=False, code="timeout")
-    except httpx.HTTPError as exc:
-        raise ProviderError(f"{kind} request failed: {type(exc).__name__}", permanent=False, code="network_error")
-    if len(response.content) > MAX_RESPONSE_BYTES:
+        response = http.provider_request(method, url, headers=headers, json=json, data=data, files=files,
+                                         params=params, timeout=getattr(settings, "PROVIDER_HTTP_TIMEOUT_SECONDS", 10.0),
+                                         max_bytes=MAX_RESPONSE_BYTES)
+    except http.ResponseTooLarge:
         raise ProviderError(f"{kind} response too large", permanent=False, code="response_too_large")
+    except http.OutboundError as exc:
+        if not exc.request_sent:
+            # Nothing reached the provider (DNS, refused, TLS, blocked): safe to retry even a create.
+            raise ProviderError(f"{kind} unreachable: {exc}", permanent=False, code="connect_error")
+        if isinstance(exc, http.OutboundTimeout):
+            # The request may have been processed; a create is not safe to repeat blindly.
+            raise ProviderError(f"{kind} timed out: {exc}", permanent=False, code="timeout")
+        raise ProviderError(f"{kind} request failed: {exc}", permanent=False, code="network_error")
     if response.status_code not in ok:
         raise classify(response, kind)
     return response

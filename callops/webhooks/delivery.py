@@ -9,9 +9,11 @@ failed once the schedule is used up.
 
 from __future__ import annotations
 
+import concurrent.futures
 import email.utils
 import logging
 import math
+import os
 import random
 import time
 import uuid
@@ -35,7 +37,7 @@ SCHEDULE = (0, 5, 300, 1800, 7200, 18000, 36000, 36000)
 MAX_AUTO_ATTEMPTS = len(SCHEDULE)
 JITTER = 0.2
 OVERLOAD_PENALTY_SECONDS = 60  # after a timeout or a 429 (the Svix rule)
-MAX_BATCH_PER_ENDPOINT = 50
+MAX_BATCH_PER_ENDPOINT = 100  # rows of one endpoint per batch (sent one after another)
 
 _rng = random.Random()
 
@@ -91,6 +93,11 @@ class Outcome:
     @property
     def gone(self) -> bool:
         return self.status == 410
+
+    @property
+    def abort(self) -> bool:
+        """The receiver asked us to stop retrying this message (the Svix `webhook-delivery` header)."""
+        return (self.headers or {}).get("webhook-delivery", "").strip().lower() == "abort-message"
 
 
 def _stored(text: str) -> str:
@@ -163,8 +170,11 @@ def due_querysets(now):
     return auto, manual
 
 
-def claim(ids=None, limit: int | None = None) -> tuple[str, list[WebhookDelivery]]:
-    """Lease up to `limit` due deliveries (only `ids` if given) to this worker."""
+def claim(ids=None, limit: int | None = None, *, include_manual: bool = True) -> tuple[str, list[WebhookDelivery]]:
+    """Lease up to `limit` due deliveries (only `ids` if given) to this worker.
+
+    `include_manual=False` skips the query for requested re-sends (a drain loop asks for them once).
+    """
     limit = limit or settings.WEBHOOK_BATCH_SIZE
     now = timezone.now()
     free = Q(claimed_until__isnull=True) | Q(claimed_until__lt=now)
@@ -173,15 +183,19 @@ def claim(ids=None, limit: int | None = None) -> tuple[str, list[WebhookDelivery
     if ids is not None:
         auto, manual = auto.filter(pk__in=list(ids)), manual.filter(pk__in=list(ids))
     fields = ("pk", "endpoint_id", "endpoint__max_in_flight")
-    candidates = list(manual.order_by("manual_requested_at", "id").values_list(*fields)[:limit])
+    candidates = list(manual.order_by("manual_requested_at", "id").values_list(*fields)[:limit]) \
+        if include_manual else []
     # Ordered by the indexed column alone, so a large backlog is read in index order, not sorted.
     candidates += list(auto.order_by("next_attempt_at").values_list(*fields)[: limit * 2])
     if not candidates:
         return "", []
     # Per-endpoint concurrency cap: count the workers (claim tokens) already sending to each one.
     endpoint_ids = {e for _, e, _ in candidates if e}
-    busy = dict(WebhookDelivery.objects.filter(endpoint_id__in=endpoint_ids, claimed_until__gt=now)
-                .values_list("endpoint_id").annotate(n=Count("claim_token", distinct=True)))
+    leased = WebhookDelivery.objects.filter(endpoint_id__in=endpoint_ids, claimed_until__gt=now)
+    if _in_flight is not None and not _in_flight.done():
+        # Rows of our own batch that are sent and only waiting to be recorded are not in flight.
+        leased = leased.exclude(claim_token=_in_flight_token)
+    busy = dict(leased.values_list("endpoint_id").annotate(n=Count("claim_token", distinct=True)))
     chosen, per_endpoint = [], {}
     for pk, endpoint_id, cap in candidates:
         if pk in chosen:
@@ -228,16 +242,57 @@ class Sent:
     at: object
 
 
-def deliver_due(ids=None, limit: int | None = None) -> int:
-    """Claim and send due deliveries; returns how many attempts were made."""
-    token, rows = claim(ids, limit)
+_writer: tuple[int, concurrent.futures.ThreadPoolExecutor] | None = None
+# The flush still running on the writer thread; the next batch's claim overlaps it. Module state:
+# one drain runs at a time per process (RQ workers run one job at a time).
+_in_flight: concurrent.futures.Future | None = None
+_in_flight_token = ""
+
+
+def _writer_pool() -> concurrent.futures.ThreadPoolExecutor:
+    global _writer
+    if _writer is None or _writer[0] != os.getpid():
+        _writer = (os.getpid(), concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="webhook-writer"))
+    return _writer[1]
+
+
+def _record_in_background(items: list[Sent], token: str) -> None:
+    from django.db import connection
+
+    try:
+        record_many(items, token)
+    except Exception:
+        # The rows keep their lease; when it expires they are sent again (same webhook-id).
+        log.exception("could not record %d webhook attempts; they will be retried", len(items))
+        connection.close()  # a broken connection must not poison the next flush
+
+
+def deliver_due(ids=None, limit: int | None = None, *, include_manual: bool = True) -> int:
+    """Claim and send due deliveries; returns how many attempts were made.
+
+    In a worker, results are written by a background thread while the next requests go out, so
+    database latency overlaps network latency. Inside an open transaction (tests, or a caller
+    that wants the writes in its own transaction) they are written inline instead.
+    """
+    token, rows = claim(ids, limit, include_manual=include_manual)
     if not rows:
         return 0
+    background = settings.WEBHOOK_BACKGROUND_WRITES and not transaction.get_connection().in_atomic_block
+
+    def flush(items: list[Sent]) -> None:
+        global _in_flight, _in_flight_token
+        if not background:
+            record_many(items, token)
+            return
+        wait_for_writes()  # one flush at a time: keeps order and memory bounded
+        _in_flight_token = token
+        _in_flight = _writer_pool().submit(_record_in_background, items, token)
+
     started = last_flush = time.monotonic()
     # Start no send that could outlive the lease (a lease must be longer than one attempt's deadline);
     # whatever is left is released and stays due for the next job.
     budget = settings.WEBHOOK_LEASE_SECONDS - settings.WEBHOOK_TIMEOUT_SECONDS - 1
-    stalled: set[int] = set()
+    stalled: set[str] = set()
     sent = 0
     left = [r.pk for r in rows]
     buffer: list[Sent] = []
@@ -259,14 +314,22 @@ def deliver_due(ids=None, limit: int | None = None) -> int:
             if not item.outcome.ok and item.outcome.error_kind in ("timeout", "network"):
                 stalled.add(host)
             if len(buffer) >= FLUSH_EVERY or time.monotonic() - last_flush > FLUSH_SECONDS:
-                record_many(buffer, token)
+                flush(buffer)
                 buffer, last_flush = [], time.monotonic()
     finally:
         if buffer:
-            record_many(buffer, token)
+            flush(buffer)  # may still be running when we return; callers end with wait_for_writes()
         if left:
             release(token, left)
     return sent
+
+
+def wait_for_writes() -> None:
+    """Block until the attempt rows handed to the writer thread are committed."""
+    global _in_flight
+    if _in_flight is not None:
+        _in_flight.result()
+        _in_flight = None
 
 
 def _send_one(delivery: WebhookDelivery, token: str) -> Sent | None:
@@ -305,8 +368,8 @@ def _failure_update(item: Sent) -> tuple[dict, bool]:
     if trigger == Trigger.AUTO:
         done = delivery.auto_attempts + 1
         update["auto_attempts"] = done
-        delay = None if outcome.gone else retry_delay(done, retry_after=outcome.retry_after,
-                                                      overloaded=outcome.overloaded)
+        delay = None if outcome.gone or outcome.abort else retry_delay(
+            done, retry_after=outcome.retry_after, overloaded=outcome.overloaded)
         if delay is None:
             update.update(status=DeliveryStatus.FAILED, next_attempt_at=None)
             final_failure = True

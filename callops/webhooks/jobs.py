@@ -53,13 +53,20 @@ def deliver_job(ids=None) -> int:
             django_rq.get_connection("webhooks").delete(KICK_KEY)
         except Exception:
             pass
+    try:
+        return _drain(ids)
+    finally:
+        delivery.wait_for_writes()  # the job ends only once its attempts are on record
+
+
+def _drain(ids) -> int:
     started = time.monotonic()
     sent = delivery.deliver_due(ids=ids)
     for i in range(MAX_ROUNDS):
         if time.monotonic() - started > MAX_JOB_SECONDS:
             kick()
             break
-        more = delivery.deliver_due()
+        more = delivery.deliver_due(include_manual=False)  # re-sends were looked for just now
         if not more:
             break
         if i == 0 and more >= settings.WEBHOOK_BATCH_SIZE:

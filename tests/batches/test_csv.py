@@ -112,3 +112,14 @@ def test_100k_rows_stream_fast():
     count = sum(1 for r in table.rows if isinstance(v.check(r), batch_csv.Recipient))
     assert count == 100_000 and v.rejected == 0
     assert time.perf_counter() - started < 30
+
+
+def test_broken_utf16_is_not_a_crash():
+    body = "phone\n+14155550123\n".encode("utf-16-be")[:-1]  # odd length, no BOM
+    table = read_csv(io.BytesIO(body))
+    assert table.encoding == "utf-16-be"
+    results, v = _check(table)
+    assert v.valid == 1 and results[0].phone == "+14155550123"  # the broken last byte was the newline
+    broken = read_csv(io.BytesIO("phone\n+1415555\udc00".encode("utf-16-le", "surrogatepass")))
+    results, v = _check(broken)
+    assert v.valid == 0 and results[0].reason

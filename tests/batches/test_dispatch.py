@@ -205,3 +205,21 @@ def test_progress_and_redial(make_batch, sandbox_agent, settle):
     assert again.status == BatchStatus.RUNNING and again.recipient_count == 2
     with pytest.raises(batches.BatchActionError):
         batches.redial(batch, outcomes=["canceled"])
+
+
+def test_pause_holds_attempts_already_queued(make_batch, sandbox_agent, run_jobs):
+    batch = make_batch(sandbox_agent, numbers(3), calls_per_minute=10000)
+    batch_jobs.tick_batch(batch.pk, now=timezone.now() + timedelta(seconds=30))
+    batches.pause_batch(batch)
+    run_jobs()  # the placement jobs run while paused
+    assert Call.objects.filter(batch=batch, dial_claimed_at__isnull=False).count() == 0
+    batches.resume_batch(batch)
+    # The first tick ran at a faked time, so it already counted as a re-enqueue; forget it.
+    import django_rq
+
+    django_rq.get_connection("calls").delete(f"callops:batch-requeue:{batch.pk}")
+    later = timezone.now() + timedelta(seconds=batch_jobs.LOST_AFTER_SECONDS + 1)
+    batch_jobs.tick_batch(batch.pk, now=later)
+    run_jobs()
+    assert Call.objects.filter(batch=batch, dial_claimed_at__isnull=False).count() == 3
+    assert Call.objects.filter(batch=batch).count() == 3  # the same attempts, not new ones

@@ -42,12 +42,12 @@ def _drive(batch, run_jobs, timeout=20.0):
     raise AssertionError(f"batch still {batch.status}: {batches.progress(batch)['states']}")
 
 
-@pytest.mark.parametrize("kind", ["bolna", "trillet"])
-def test_provider_batch_runs_every_recipient_as_a_call(personas, emulators, make_agent, run_jobs, kind):  # noqa: F811
+@pytest.mark.parametrize("kind,bad", [("bolna", "busy"), ("trillet", "failed")])
+def test_provider_batch_runs_every_recipient_as_a_call(personas, emulators, make_agent, run_jobs, kind, bad):  # noqa: F811
     emu = emulators(kind)
-    emu.script(PHONES[1], "busy")
+    emu.script(PHONES[1], bad)
     agent = make_agent(kind, emu)
-    batch = _batch(personas, agent, PHONES, max_attempts=2, retry_intervals=[0], retry_on=["busy"])
+    batch = _batch(personas, agent, PHONES, max_attempts=2, retry_intervals=[0], retry_on=[bad])
     batch = _drive(batch, run_jobs)
     assert batch.status == BatchStatus.COMPLETED and batch.provider_batch_id
     # One provider batch upload carrying all three, plus one single-call retry of the busy number.
@@ -57,7 +57,7 @@ def test_provider_batch_runs_every_recipient_as_a_call(personas, emulators, make
     assert set(first.exclude(to_number=PHONES[1]).values_list("status", flat=True)) == {"completed"}
     retry = Call.objects.get(batch=batch, attempt=2)
     assert retry.to_number == PHONES[1] and retry.retry_of.to_number == PHONES[1]
-    assert BatchRecipient.objects.get(batch=batch, phone=PHONES[1]).outcome == "busy"
+    assert retry.status == bad and BatchRecipient.objects.get(batch=batch, phone=PHONES[1]).outcome == bad
     done = first.get(to_number=PHONES[0])
     assert done.provider_call_id and done.context == {"first_name": "N0"}
     assert CallEvent.objects.filter(call=done, note__startswith=f"submitted in {kind} batch").count() == 1

@@ -110,7 +110,7 @@ def test_two_concurrent_writers_only_one_wins(personas, sandbox_agent):
         barrier = threading.Barrier(2)
         results = {}
 
-        def report(status, call_pk=call.pk):
+        def report(status, call_pk=call.pk, barrier=barrier, results=results):
             try:
                 barrier.wait()
                 results[status] = services.apply_status(call_pk, status, source=EventSource.POLL).accepted

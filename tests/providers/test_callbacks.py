@@ -122,7 +122,7 @@ def test_dograh_webhook_node_with_auth_header(emulators, make_agent):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_callbacks_delivered_over_http(emulators, make_agent, live_server, settings):
+def test_callbacks_delivered_over_http(emulators, make_agent, live_server, short_db_connections, settings):
     """The emulator posts real, duplicated and reordered callbacks to the running app."""
     settings.PUBLIC_URL = live_server.url
     faults = Faults(p_duplicate_callback=0.5, p_reorder_callback=0.5, reorder_delay=0.2, timeout_sleep=0.6)

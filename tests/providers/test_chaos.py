@@ -23,7 +23,7 @@ SECRET = "whsec_chaos"
 
 @pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
-def test_chaos_500_calls(emulators, make_agent, live_server, settings, run_jobs):
+def test_chaos_500_calls(emulators, make_agent, live_server, short_db_connections, settings, run_jobs):
     settings.PUBLIC_URL = live_server.url
     settings.PROVIDER_SYNC_SPEED = 25  # emulators run at 50: polls at half the documented cadence
     emus, agents = {}, {}

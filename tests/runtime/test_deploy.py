@@ -13,7 +13,9 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def production_env(tmp_path) -> dict:
-    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "SECRET_KEY", "ENCRYPTION_KEY")}
+    # A clean environment, not the test process's: other tests' conftests set variables (for example
+    # DJANGO_ALLOW_ASYNC_UNSAFE for the browser tests) that production never has.
+    env = {k: os.environ[k] for k in ("PATH", "HOME", "LANG", "REDIS_URL") if k in os.environ}
     env.update({
         "DEBUG": "0",
         "SECRET_KEY": "x7Hq-" + "k2P9vR4mZ8wL1nB6cT3yF5" * 3,

