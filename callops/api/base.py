@@ -92,7 +92,18 @@ def require_write(request) -> None:
         raise ApiError(403, "this API key is read-only; use a read-write key for this request")
 
 
-MAX_JSON_DEPTH = 32
+def query_datetime(name: str, value):
+    """An ISO 8601 query parameter as an aware datetime (naive means UTC), or a 400 naming it."""
+    from django.utils import timezone
+
+    from callops.lib import isotime
+
+    if value in (None, ""):
+        return None
+    when = isotime.parse(str(value))
+    if when is None:
+        raise ApiError(400, f"{name} must be an ISO 8601 date-time", fields={name: "is not an ISO 8601 date-time"})
+    return when if timezone.is_aware(when) else timezone.make_aware(when, timezone.UTC)
 
 
 def json_body(request) -> dict:

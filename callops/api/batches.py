@@ -12,6 +12,7 @@ from callops.accounts.tenancy import parse_public_id, scoped
 from callops.calls import batch_csv, batches
 from callops.calls.models import Agent, Batch, BatchStatus, Call
 from callops.calls.validation import ValidationFailed
+from callops.lib.isotime import format as _iso
 
 from . import schemas
 from .base import ApiError, require_write
@@ -26,10 +27,6 @@ NESTED = {
     "circuit_breaker": {"threshold": "breaker_threshold", "min_calls": "breaker_min_calls",
                         "window_seconds": "breaker_window_seconds"},
 }
-
-
-def _iso(value):
-    return value.isoformat().replace("+00:00", "Z") if value else None
 
 
 def batch_to_dict(batch: Batch, *, progress: bool = False) -> dict:

@@ -1,7 +1,6 @@
 """/v1/calls: create, list, read, cancel, re-run extraction."""
 
 from django.http import JsonResponse
-from django.utils import timezone
 from ninja import Query, Router
 
 from callops.accounts.tenancy import parse_public_id, scoped
@@ -10,7 +9,7 @@ from callops.calls.models import Call, CallStatus, EventSource, ResultStatus, We
 from callops.calls.validation import ValidationFailed, normalize_phone, validate_call_input
 
 from . import schemas
-from .base import ApiError, json_body, require_write
+from .base import ApiError, json_body, query_datetime, require_write
 from .idempotency import idempotent
 from .pagination import page
 from .serializers import call_to_dict
@@ -62,21 +61,6 @@ def _csv(values: list[str] | None) -> list[str]:
     return out
 
 
-def _when(name: str, value: str | None):
-    if not value:
-        return None
-    from django.utils.dateparse import parse_datetime
-
-    text = value.strip()
-    try:
-        when = parse_datetime(text[:-1] + "+00:00" if text.endswith(("Z", "z")) else text)
-    except ValueError:
-        when = None
-    if when is None:
-        raise ApiError(400, f"{name} must be an ISO 8601 date-time", fields={name: "is not an ISO 8601 date-time"})
-    return when if timezone.is_aware(when) else timezone.make_aware(when, timezone.UTC)
-
-
 def _choice(name: str, values: list[str], allowed) -> list[str]:
     bad = [v for v in values if v not in allowed]
     if bad:
@@ -118,7 +102,7 @@ def list_calls(
             qs = qs.filter(to_number=normalize_phone(to))
         except ValueError as exc:
             raise ApiError(400, f"to {exc}", fields={"to": str(exc)})
-    after, before = _when("created_after", created_after), _when("created_before", created_before)
+    after, before = query_datetime("created_after", created_after), query_datetime("created_before", created_before)
     if after:
         qs = qs.filter(created_at__gte=after)
     if before:

@@ -1,10 +1,7 @@
 """JSON shapes of API objects. Webhook payloads use the same call shape."""
 
 from callops.calls.models import Call, CallEvent
-
-
-def _iso(value):
-    return value.isoformat().replace("+00:00", "Z") if value else None
+from callops.lib.isotime import format as _iso
 
 
 def _blank_to_none(value):

@@ -7,8 +7,6 @@ responses of create and rotate_secret.
 from typing import Any
 
 from django.http import HttpResponse, JsonResponse
-from django.utils import timezone
-from django.utils.dateparse import parse_datetime
 from ninja import Query, Router
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -18,7 +16,7 @@ from callops.webhooks.models import DeliveryStatus, RecoveryJob, WebhookDelivery
 from callops.webhooks.serializers import delivery_to_dict, endpoint_to_dict, recovery_to_dict
 
 from . import schemas
-from .base import ApiError, json_body, require_write
+from .base import ApiError, json_body, query_datetime, require_write
 from .pagination import page
 
 router = Router(tags=["webhooks"])
@@ -111,19 +109,6 @@ def _input_error(exc: services.WebhookInputError):
     return ApiError(400, exc.message, fields=exc.fields)
 
 
-def _when(name: str, value) -> timezone.datetime | None:
-    if value in (None, ""):
-        return None
-    text = str(value).strip()
-    try:
-        when = parse_datetime(text[:-1] + "+00:00" if text.endswith(("Z", "z")) else text)
-    except ValueError:
-        when = None
-    if when is None:
-        raise ApiError(400, f"{name} must be an ISO 8601 date-time", fields={name: "is not an ISO 8601 date-time"})
-    return when if timezone.is_aware(when) else timezone.make_aware(when, timezone.UTC)
-
-
 # --- Endpoints -------------------------------------------------------------------------------------
 @router.post("/webhook_endpoints", response={201: EndpointOut, **schemas.errors(*schemas.COMMON_ERRORS, 403)},
              openapi_extra=_body_schema(EndpointIn), summary="Create a webhook endpoint (secret shown once)")
@@ -203,10 +188,10 @@ def recover(request, endpoint_id: str):
     unknown = sorted(set(data) - {"since", "until", "event_type", "dry_run"})
     if unknown:
         raise ApiError(400, f"unknown field(s): {', '.join(unknown)}", fields={k: "unknown field" for k in unknown})
-    since = _when("since", data.get("since"))
+    since = query_datetime("since", data.get("since"))
     if since is None:
         raise ApiError(400, "since is required", fields={"since": "is required"})
-    until = _when("until", data.get("until"))
+    until = query_datetime("until", data.get("until"))
     event_type = data.get("event_type") or ""
     if not isinstance(event_type, str) or len(event_type) > 40:
         raise ApiError(400, "event_type must be a string", fields={"event_type": "must be a string"})
@@ -254,7 +239,7 @@ def list_deliveries(
             qs = qs.filter(**{field: pid})
     if event_type:
         qs = qs.filter(event__type=event_type)
-    after, before = _when("created_after", created_after), _when("created_before", created_before)
+    after, before = query_datetime("created_after", created_after), query_datetime("created_before", created_before)
     if after:
         qs = qs.filter(created_at__gte=after)
     if before:

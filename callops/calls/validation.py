@@ -11,9 +11,9 @@ from datetime import datetime
 
 import phonenumbers
 from django.utils import timezone
-from django.utils.dateparse import parse_datetime
 
 from callops.accounts.tenancy import parse_public_id
+from callops.lib import isotime
 
 from .models import Agent
 
@@ -80,11 +80,7 @@ def parse_when(value, *, now: datetime | None = None) -> datetime:
     """An ISO 8601 time in the future; `Z` and numeric offsets both accepted, naive times refused."""
     if not isinstance(value, str):
         raise ValueError("must be an ISO 8601 string such as 2026-05-01T15:00:00Z")
-    text = value.strip()
-    try:
-        when = parse_datetime(text[:-1] + "+00:00" if text.endswith(("Z", "z")) else text)
-    except ValueError:
-        when = None
+    when = isotime.parse(value)
     if when is None:
         raise ValueError(f"{value!r} is not an ISO 8601 date-time such as 2026-05-01T15:00:00Z")
     if timezone.is_naive(when):

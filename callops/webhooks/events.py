@@ -12,16 +12,13 @@ import json
 from django.db import transaction
 from django.utils import timezone
 
+from callops.lib.isotime import format as _iso
 from callops.webhooks.models import DeliveryStatus, WebhookDelivery, WebhookEndpoint, WebhookEvent
 
 CALL_EVENT_TYPES = ("call.queued", "call.ringing", "call.answered", "call.completed", "call.no_answer",
                     "call.busy", "call.canceled", "call.failed")
 BATCH_EVENT_TYPES = ("batch.started", "batch.paused", "batch.completed", "batch.canceled")
 EVENT_TYPES = CALL_EVENT_TYPES + BATCH_EVENT_TYPES + ("webhook.test",)
-
-
-def _iso(value):
-    return value.isoformat().replace("+00:00", "Z") if value else None
 
 
 def _body(event: WebhookEvent, data: dict) -> str:

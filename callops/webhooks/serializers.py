@@ -2,9 +2,7 @@
 
 import json
 
-
-def _iso(value):
-    return value.isoformat().replace("+00:00", "Z") if value else None
+from callops.lib.isotime import format as _iso
 
 
 def endpoint_to_dict(ep) -> dict:
