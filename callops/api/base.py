@@ -19,6 +19,7 @@ from ninja.errors import ValidationError as NinjaValidationError
 from ninja.security import HttpBearer
 
 from callops.accounts.services import authenticate_api_key
+from callops.lib.pgtext import has_nul
 
 
 class ApiError(Exception):
@@ -106,11 +107,12 @@ def query_datetime(name: str, value):
     return when if timezone.is_aware(when) else timezone.make_aware(when, timezone.UTC)
 
 
-def json_body(request) -> dict:
+def json_body(request, *, limit: int | None = None) -> dict:
     """The request body as a JSON object, or a 400/413 ApiError."""
+    limit = limit or settings.API_MAX_BODY_BYTES
     raw = request.body  # the size was checked by ApiErrorMiddleware before the view ran
-    if len(raw) > settings.API_MAX_BODY_BYTES:
-        raise ApiError(413, f"request body is larger than {settings.API_MAX_BODY_BYTES} bytes")
+    if len(raw) > limit:
+        raise ApiError(413, f"request body is larger than {limit} bytes")
     if not raw.strip():
         return {}
     try:
@@ -119,6 +121,9 @@ def json_body(request) -> dict:
         raise ApiError(400, "request body is not valid JSON")
     if not isinstance(data, dict):
         raise ApiError(400, "request body must be a JSON object")
+    # PostgreSQL cannot store U+0000 in text or JSON; refuse it here rather than fail on write.
+    if has_nul(data):
+        raise ApiError(400, "request body contains a NUL character (\\u0000), which is not allowed")
     return data
 
 

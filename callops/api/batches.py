@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import json
-
 from django.conf import settings
 from django.http import JsonResponse
+from django.http.multipartparser import MultiPartParserError
 from ninja import Query, Router
 
 from callops.accounts.tenancy import parse_public_id, scoped
@@ -13,9 +12,10 @@ from callops.calls import batch_csv, batches
 from callops.calls.models import Agent, Batch, BatchStatus, Call
 from callops.calls.validation import ValidationFailed
 from callops.lib.isotime import format as _iso
+from callops.lib.pgtext import has_nul
 
 from . import schemas
-from .base import ApiError, require_write
+from .base import ApiError, json_body, require_write
 from .pagination import page
 from .serializers import call_to_dict
 
@@ -84,8 +84,13 @@ def _read_request(request) -> tuple[dict, batch_csv.CsvTable | None]:
     """Settings and recipients from either a JSON body or a multipart form with a `file`."""
     ctype = request.content_type or ""
     if ctype.startswith("multipart/form-data"):
-        data = {k: request.POST.get(k) for k in request.POST}
-        upload = request.FILES.get("file")
+        try:
+            data = {k: request.POST.get(k) for k in request.POST}
+            upload = request.FILES.get("file")
+        except MultiPartParserError as exc:
+            raise ApiError(400, f"the multipart body cannot be read: {exc}")
+        if has_nul(data):
+            raise ApiError(400, "form fields contain a NUL character, which is not allowed")
         if upload is None:
             raise ApiError(400, "multipart upload needs a CSV in the 'file' field", fields={"file": "is required"})
         try:
@@ -93,15 +98,7 @@ def _read_request(request) -> tuple[dict, batch_csv.CsvTable | None]:
         except batch_csv.CsvError as exc:
             raise ApiError(400, str(exc), fields={"file": str(exc)})
         return data, table
-    if len(request.body) > settings.API_MAX_UPLOAD_BYTES:
-        raise ApiError(413, f"request body is larger than {settings.API_MAX_UPLOAD_BYTES} bytes")
-    try:
-        data = json.loads(request.body or b"{}")
-    except (ValueError, RecursionError):
-        raise ApiError(400, "request body is not valid JSON")
-    if not isinstance(data, dict):
-        raise ApiError(400, "request body must be a JSON object")
-    return _flatten(data), None
+    return _flatten(json_body(request, limit=settings.API_MAX_UPLOAD_BYTES)), None
 
 
 @router.post("/batches", response={201: dict, 200: dict, **schemas.errors(*schemas.COMMON_ERRORS, 403, 413)},

@@ -31,6 +31,9 @@ def api_json_errors(get_response):
         limit = settings.API_MAX_UPLOAD_BYTES if request.path == "/v1/batches" else settings.API_MAX_BODY_BYTES
         if length > limit:
             return error_response(413, f"request body is {length} bytes; the limit is {limit}")
+        if "\x00" in request.META.get("QUERY_STRING", "") or "%00" in request.META.get("QUERY_STRING", ""):
+            # PostgreSQL cannot compare against text holding U+0000; no real query needs it.
+            return error_response(400, "query parameters must not contain NUL characters")
         try:
             response = get_response(request)
         except RequestDataTooBig:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import codecs
 import csv
 import io
+import itertools
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -178,8 +179,11 @@ def _looks_like_phone(text: str) -> bool:
 
 def _chain(sample: str, rest) -> Iterator[str]:
     # csv.reader wants lines; the sniffed sample is put back in front of the rest of the stream.
-    yield from io.StringIO(sample + rest.readline()) if not sample.endswith(("\n", "\r")) else io.StringIO(sample)
-    yield from rest
+    # NUL cannot be stored in PostgreSQL text: like undecodable bytes it becomes U+FFFD, so the row
+    # it sits in is rejected with a reason (or keeps a visible mark) instead of failing the import.
+    head = io.StringIO(sample + rest.readline()) if not sample.endswith(("\n", "\r")) else io.StringIO(sample)
+    for line in itertools.chain(head, rest):
+        yield line.replace("\x00", "\ufffd") if "\x00" in line else line
 
 
 def _rows(reader, columns: list[str], phone_column: str) -> Iterator[Row]:

@@ -226,9 +226,11 @@ def place_call(call: Call, *, source: str = EventSource.SYSTEM, retry_transient:
             return Call.objects.get(pk=call.pk)
         return apply_status(call, CallStatus.FAILED, source=source, reason=exc.message,
                             fields={"error_code": exc.code, "error_message": exc.message}).call
-    Call.objects.filter(pk=call.pk).update(
+    # The provider has the call now: losing its id would leave a live call we can never follow, so
+    # this write survives a dropped database connection (reconnect and try again).
+    _retry_on_disconnect(lambda: Call.objects.filter(pk=call.pk).update(
         provider_call_id=placement.provider_call_id, provider_job_id=placement.provider_job_id,
-        next_sync_at=timezone.now() + timedelta(seconds=adapter.next_poll_delay(call)), updated_at=timezone.now())
+        next_sync_at=timezone.now() + timedelta(seconds=adapter.next_poll_delay(call)), updated_at=timezone.now()))
     call.provider_call_id = placement.provider_call_id
     report = placement.report
     if report is not None and report.status == CallStatus.QUEUED:
@@ -242,6 +244,22 @@ def place_call(call: Call, *, source: str = EventSource.SYSTEM, retry_transient:
     if report is not None:
         return apply_report(call, report, source=source).call
     return apply_status(call, CallStatus.INITIATED, source=source, note="handed to provider").call
+
+
+def _retry_on_disconnect(write, attempts: int = 5):
+    """Run `write`, reconnecting and retrying when the database connection was lost under it."""
+    import time
+
+    from django.db import InterfaceError, OperationalError, connection
+
+    for attempt in range(attempts):
+        try:
+            return write()
+        except (OperationalError, InterfaceError):
+            if attempt == attempts - 1 or connection.in_atomic_block:
+                raise
+            connection.close()  # the next query opens a fresh connection
+            time.sleep(0.2 * (attempt + 1))
 
 
 def cancel_call(call: Call, *, source: str, actor_label: str = "") -> Call:

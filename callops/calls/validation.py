@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from callops.accounts.tenancy import parse_public_id
 from callops.lib import isotime
+from callops.lib.pgtext import has_nul
 
 from .models import Agent
 
@@ -138,6 +139,11 @@ def validate_call_input(org, data, *, now: datetime | None = None) -> CallInput:
     if not isinstance(data, dict):
         raise ValidationFailed({"body": "must be a JSON object"}, "request body must be a JSON object")
     errors: dict[str, str] = {}
+    for name, value in data.items():
+        if has_nul(name) or has_nul(value):
+            errors[str(name).replace("\x00", "")] = "must not contain NUL characters"
+    if errors:
+        raise ValidationFailed(errors)
     for unknown in sorted(set(data) - ALLOWED_FIELDS):
         errors[unknown] = "is not a field of a call"
 

@@ -72,3 +72,30 @@ def test_reference_page_lists_every_operation_without_inline_script(client, db):
     assert "Idempotency-Key" in html and "CallOut" in html
     assert "<script>" not in html and "cdn" not in html.lower()
     assert "script-src 'self'" in response["Content-Security-Policy"]
+
+
+def test_nul_characters_are_refused_before_any_write(api, sandbox_agent):
+    body = {"agent_id": str(sandbox_agent.public_id), "to": "+12025550100", "instructions": "hi\u0000there"}
+    response = api.post("/v1/calls", body)
+    assert response.status_code == 400 and "NUL" in response.json()["error"]
+    response = api.post("/v1/calls", {**body, "instructions": "ok", "context": {"k\u0000": 1}})
+    assert response.status_code == 400
+    assert api.get("/v1/calls", {"to": "+1202\x00555"}).status_code == 400
+    assert not Call.objects.exists()
+
+
+def test_multipart_without_boundary_is_400(api, sandbox_agent):
+    response = api.client.post("/v1/batches", b"phone\n+12025550100\n", content_type="multipart/form-data",
+                               headers={"Authorization": f"Bearer {api.secret}"})
+    assert response.status_code == 400 and "multipart" in response.json()["error"]
+
+
+def test_csv_with_nul_bytes_is_not_a_crash(api, sandbox_agent):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    upload = SimpleUploadedFile("list.csv", b"phone,name\n+1415\x00555\x000123,A\x00nn\n+12025550100,Bo\n",
+                                content_type="text/csv")
+    response = api.client.post("/v1/batches", {"agent_id": str(sandbox_agent.public_id), "hold": "true",
+                                               "file": upload}, headers={"Authorization": f"Bearer {api.secret}"})
+    assert response.status_code in (201, 400), response.content
+    assert "error" in response.json() or response.json()["object"] == "batch"
