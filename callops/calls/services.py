@@ -227,19 +227,29 @@ def place_call(call: Call, *, source: str = EventSource.SYSTEM, retry_transient:
         return apply_status(call, CallStatus.FAILED, source=source, reason=exc.message,
                             fields={"error_code": exc.code, "error_message": exc.message}).call
     # The provider has the call now: losing its id would leave a live call we can never follow, so
-    # this write survives a dropped database connection (reconnect and try again).
-    _retry_on_disconnect(lambda: Call.objects.filter(pk=call.pk).update(
-        provider_call_id=placement.provider_call_id, provider_job_id=placement.provider_job_id,
-        next_sync_at=timezone.now() + timedelta(seconds=adapter.next_poll_delay(call)), updated_at=timezone.now()))
-    call.provider_call_id = placement.provider_call_id
+    # this write survives a dropped database connection (reconnect and try again). The id and the
+    # "accepted" timeline line commit together, so a worker killed here leaves both or neither.
     report = placement.report
-    if report is not None and report.status == CallStatus.QUEUED:
-        # Accepted but still queued at the provider: not a status change, but worth a line on the
-        # timeline (with the provider's words) rather than a muted "duplicate".
-        Call.objects.filter(pk=call.pk).update(provider_status=report.raw_status[:100])
-        CallEvent.objects.create(call=call, source=source, kind=CallEvent.Kind.NOTE, from_status=call.status,
-                                 raw_status=report.raw_status[:100], note="accepted by the provider",
-                                 payload=report.payload)
+    queued_at_provider = report is not None and report.status == CallStatus.QUEUED
+
+    def record_placement():
+        with transaction.atomic():
+            update = dict(provider_call_id=placement.provider_call_id, provider_job_id=placement.provider_job_id,
+                          next_sync_at=timezone.now() + timedelta(seconds=adapter.next_poll_delay(call)),
+                          updated_at=timezone.now())
+            if queued_at_provider:
+                update["provider_status"] = report.raw_status[:100]
+            Call.objects.filter(pk=call.pk).update(**update)
+            if queued_at_provider:
+                # Accepted but still queued at the provider: not a status change, but worth a line
+                # on the timeline (with the provider's words) rather than a muted "duplicate".
+                CallEvent.objects.create(call=call, source=source, kind=CallEvent.Kind.NOTE, from_status=call.status,
+                                         raw_status=report.raw_status[:100], note="accepted by the provider",
+                                         payload=report.payload)
+
+    _retry_on_disconnect(record_placement)
+    call.provider_call_id = placement.provider_call_id
+    if queued_at_provider:
         return Call.objects.get(pk=call.pk)
     if report is not None:
         return apply_report(call, report, source=source).call

@@ -48,21 +48,27 @@ def test_concurrency_cap(make_batch, sandbox_agent, run_jobs):
 
 def test_calling_window_in_recipient_local_time(make_batch, sandbox_agent):
     ny, tokyo, london = "+12125550100", "+81312345678", "+442079460000"
-    batch = make_batch(sandbox_agent, [ny, tokyo, london], calls_per_minute=10000, window_start_hour=9,
-                       window_end_hour=17, window_days=[1, 2, 3, 4, 5])
-    assert sorted(batch.timezones) == ["America/New_York", "Asia/Tokyo", "Europe/London"]
     # Wednesday 2026-11-25 15:00 UTC: 10:00 in New York, 15:00 in London, 00:00 Thursday in Tokyo.
+    # The batches start a little before the ticks on the same clock, so the pacer has tokens
+    # whatever today's date is.
     wed = datetime(2026, 11, 25, 15, 0, tzinfo=UTC)
+    batch = make_batch(sandbox_agent, [ny, tokyo, london], calls_per_minute=10000, window_start_hour=9,
+                       window_end_hour=17, window_days=[1, 2, 3, 4, 5], now=wed - timedelta(seconds=30))
+    assert sorted(batch.timezones) == ["America/New_York", "Asia/Tokyo", "Europe/London"]
     batch_jobs.tick_batch(batch.pk, now=wed)
     assert set(Call.objects.filter(batch=batch).values_list("to_number", flat=True)) == {ny, london}
     # Thursday 01:00 UTC: 10:00 in Tokyo, evening in New York.
     batch_jobs.tick_batch(batch.pk, now=datetime(2026, 11, 26, 1, 0, tzinfo=UTC))
     assert Call.objects.filter(batch=batch, to_number=tokyo).count() == 1
     # Saturday: nobody, even with the hour inside the window.
-    sat = make_batch(sandbox_agent, ["+12125550101"], calls_per_minute=10000, window_start_hour=9,
-                     window_end_hour=17, window_days=[1, 2, 3, 4, 5])
-    batch_jobs.tick_batch(sat.pk, now=datetime(2026, 11, 28, 15, 0, tzinfo=UTC))
-    assert not Call.objects.filter(batch=sat).exists()
+    sat = datetime(2026, 11, 28, 15, 0, tzinfo=UTC)
+    weekend = make_batch(sandbox_agent, ["+12125550101"], calls_per_minute=10000, window_start_hour=9,
+                         window_end_hour=17, window_days=[1, 2, 3, 4, 5], now=sat - timedelta(seconds=30))
+    batch_jobs.tick_batch(weekend.pk, now=sat)
+    assert not Call.objects.filter(batch=weekend).exists()
+    # The same batch on Monday morning in New York dials.
+    batch_jobs.tick_batch(weekend.pk, now=datetime(2026, 11, 30, 15, 0, tzinfo=UTC))
+    assert Call.objects.filter(batch=weekend).count() == 1
 
 
 def test_unknown_zone_uses_batch_default(make_batch, sandbox_agent):
