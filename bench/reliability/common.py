@@ -58,15 +58,11 @@ def submit_calls(agent, numbers: list[str]) -> list[int]:
     from django.utils import timezone
 
     from callops.calls import services
-    from callops.calls.jobs import place_call_job
-    from callops.lib.queue import enqueue
+    from callops.calls.jobs import enqueue_placements
 
-    pks = []
-    for number in numbers:
-        call = services.create_call(org=agent.organization, agent=agent, to_number=number,
-                                    scheduled_at=timezone.now())
-        enqueue(place_call_job, call.pk, queue="calls", job_id=f"place-call-{call.pk}")
-        pks.append(call.pk)
+    pks = [services.create_call(org=agent.organization, agent=agent, to_number=number,
+                                scheduled_at=timezone.now()).pk for number in numbers]
+    enqueue_placements(pks)
     return pks
 
 

@@ -1,5 +1,6 @@
 from django.contrib import admin
 
+from . import services
 from .models import ApiKey, AuditEntry, Membership, Organization
 
 
@@ -22,7 +23,18 @@ class ApiKeyAdmin(admin.ModelAdmin):
     list_filter = ["scope"]
     # The digest is useless to an attacker without the secret, but there is no reason to show it.
     exclude = ["digest"]
-    readonly_fields = ["prefix", "created_at", "last_used_at"]
+    readonly_fields = ["organization", "prefix", "scope", "created_by", "created_at", "last_used_at", "revoked_at"]
+    actions = ["revoke"]
+
+    def has_add_permission(self, request):
+        # A key is only useful with its secret, which exists once, at creation: keys are made in
+        # the dashboard or with `manage.py createapikey`, never here.
+        return False
+
+    @admin.action(description="Revoke the selected keys")
+    def revoke(self, request, queryset):
+        for key in queryset.filter(revoked_at__isnull=True):
+            services.revoke_api_key(key, actor=request.user, ip=services.client_ip(request))
 
 
 @admin.register(AuditEntry)

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import time
 
-import django_rq
 from django.conf import settings
 from django.http import JsonResponse
 from ninja import NinjaAPI
@@ -18,7 +17,7 @@ from ninja.errors import AuthenticationError, HttpError
 from ninja.errors import ValidationError as NinjaValidationError
 from ninja.security import HttpBearer
 
-from callops.accounts.services import authenticate_api_key
+from callops.accounts import keycache
 from callops.lib.pgtext import has_nul
 
 
@@ -45,25 +44,15 @@ def error_response(status: int, message: str, *, fields=None, headers=None, extr
     return response
 
 
-def _rate_limit(key) -> None:
+def _check_rate(count: int | None) -> None:
     """Fixed one-minute window per API key, counted in Redis and shared by every web process."""
     limit = settings.API_RATE_LIMIT_PER_MINUTE
+    if count is None or count <= limit:
+        return  # None: Redis down; serve rather than refuse every request
     now = time.time()
-    window = int(now // 60)
-    name = f"callops:rl:{key.pk}:{window}"
-    try:
-        conn = django_rq.get_connection("default")
-        pipe = conn.pipeline()
-        pipe.incr(name)
-        pipe.expire(name, 61)
-        count = pipe.execute()[0]
-    except Exception:
-        # Redis down: serve rather than refuse every request; the limit protects, it is not billing.
-        return
-    if count > limit:
-        retry_after = max(1, int((window + 1) * 60 - now) + 1)
-        raise ApiError(429, f"rate limit of {limit} requests per minute exceeded for this API key; "
-                            f"retry after {retry_after} seconds", headers={"Retry-After": str(retry_after)})
+    retry_after = max(1, int((int(now // 60) + 1) * 60 - now) + 1)
+    raise ApiError(429, f"rate limit of {limit} requests per minute exceeded for this API key; "
+                        f"retry after {retry_after} seconds", headers={"Retry-After": str(retry_after)})
 
 
 class ApiKeyAuth(HttpBearer):
@@ -79,10 +68,10 @@ class ApiKeyAuth(HttpBearer):
         return self.authenticate(request, token.strip())
 
     def authenticate(self, request, token):
-        key = authenticate_api_key(token)
+        key, count = keycache.authenticate(token)
         if key is None:
             raise ApiError(401, "invalid or revoked API key")
-        _rate_limit(key)
+        _check_rate(count)
         request.api_key = key
         request.org = key.organization
         return key
@@ -122,7 +111,11 @@ def json_body(request, *, limit: int | None = None) -> dict:
     if not isinstance(data, dict):
         raise ApiError(400, "request body must be a JSON object")
     # PostgreSQL cannot store U+0000 in text or JSON; refuse it here rather than fail on write.
-    if has_nul(data):
+    try:
+        nul = has_nul(data)
+    except RecursionError:
+        raise ApiError(400, "request body is nested too deeply")
+    if nul:
         raise ApiError(400, "request body contains a NUL character (\\u0000), which is not allowed")
     return data
 

@@ -12,23 +12,24 @@ from . import schemas
 from .base import ApiError, json_body, query_datetime, require_write
 from .idempotency import idempotent
 from .pagination import page
-from .serializers import call_to_dict
+from .serializers import call_to_dict, for_api
 
 router = Router(tags=["calls"])
-
-CALL_SELECT = ("agent", "batch", "retry_of")
 
 
 def _get_call(request, call_id) -> Call:
     pid = parse_public_id(call_id)
-    call = scoped(Call, request.org).select_related(*CALL_SELECT).filter(public_id=pid).first() if pid else None
+    call = for_api(scoped(Call, request.org)).filter(public_id=pid).first() if pid else None
     if call is None:
         raise ApiError(404, f"call {call_id} not found")
     return call
 
 
-def _detail(call: Call, status: int = 200) -> JsonResponse:
-    call = Call.objects.select_related(*CALL_SELECT).get(pk=call.pk)
+def _detail(call: Call, status: int = 200, *, reload: bool = True) -> JsonResponse:
+    """The call with its timeline; `reload=False` when `call` is already current (just read or
+    just written by this request)."""
+    if reload:
+        call = for_api(Call.objects.all()).get(pk=call.pk)
     return JsonResponse(call_to_dict(call, timeline=True), status=status)
 
 
@@ -51,7 +52,8 @@ def create_call(request):
         # The provider refused or could not be reached: the call stays, failed, for triage.
         raise ApiError(502, f"the provider could not place the call: {call.error_message or call.error_code}",
                        extra={"call_id": str(call.public_id)})
-    return _detail(call, status=201)
+    # submit_call returns the row as it just wrote it: no need to read it back.
+    return _detail(call, status=201, reload=False)
 
 
 def _csv(values: list[str] | None) -> list[str]:
@@ -85,7 +87,7 @@ def list_calls(
     result_status: list[str] | None = Query(None),
     webhook_status: list[str] | None = Query(None),
 ):
-    qs = scoped(Call, request.org).select_related(*CALL_SELECT)
+    qs = for_api(scoped(Call, request.org))
     statuses = _choice("status", _csv(status), CallStatus.values)
     if statuses:
         qs = qs.filter(status__in=statuses)
@@ -121,7 +123,7 @@ def list_calls(
 @router.get("/calls/{call_id}", response={200: schemas.CallDetailOut, **schemas.errors(*schemas.COMMON_ERRORS, 404)},
             summary="Read a call with its timeline")
 def read_call(request, call_id: str):
-    return _detail(_get_call(request, call_id))
+    return _detail(_get_call(request, call_id), reload=False)
 
 
 @router.post("/calls/{call_id}/cancel",

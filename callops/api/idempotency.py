@@ -19,13 +19,15 @@ from callops.calls.models import IdempotencyRecord
 from .base import ApiError
 
 TTL = timedelta(hours=24)
+# Longer than any request can run (the provider request is bounded well under this).
+STALLED = timedelta(minutes=2)
 MAX_KEY = 255
 
 
 def _fingerprint(request) -> str:
     try:
         body = json.dumps(json.loads(request.body or b"{}"), sort_keys=True, separators=(",", ":"))
-    except ValueError:
+    except (ValueError, RecursionError):  # the view answers 400 for such a body; hash it as sent
         body = request.body.decode("utf-8", "replace")
     return hashlib.sha256(f"{request.method} {request.path}\n{body}".encode()).hexdigest()
 
@@ -50,14 +52,16 @@ def idempotent(view):
         try:
             response = view(request, *args, **kwargs)
         except ApiError as exc:
-            if exc.status >= 500 or exc.status == 429:
-                record.delete()  # nothing was done; let the client retry with the same key
-            else:
-                _store(record, exc.status, {"error": exc.message, **({"fields": exc.fields} if exc.fields else {}),
-                                            **exc.extra})
+            # Every answer is kept, 502 included: a 502 means a call row exists and the provider
+            # was asked, so a retry with the same key must see that answer, never dial again.
+            _store(record, exc.status, {"error": exc.message, **({"fields": exc.fields} if exc.fields else {}),
+                                        **exc.extra})
             raise
         except Exception:
-            record.delete()
+            # An unexpected error may have happened after the provider was asked: keep the key
+            # (as Stripe does) with the 500 answer rather than risk a second call on retry.
+            _store(record, 500, {"error": "internal server error; the outcome of this request is unknown, "
+                                          "check GET /v1/calls before retrying with a new key"})
             raise
         _store(record, response.status_code, json.loads(response.content))
         return response
@@ -84,6 +88,10 @@ def _replay(record, fingerprint, path, key):
         raise ApiError(409, f"Idempotency-Key {key!r} was already used with a different request; "
                             "use a new key for a new request")
     if record.response_status is None:
+        if timezone.now() - record.created_at > STALLED:
+            # The process handling the first request died mid-way; what it did is unknown.
+            raise ApiError(409, f"the request with Idempotency-Key {key!r} was interrupted and its outcome is "
+                                "unknown; check GET /v1/calls, then use a new key")
         raise ApiError(409, f"a request with Idempotency-Key {key!r} is still being processed; retry shortly")
     response = JsonResponse(record.response_body, status=record.response_status)
     response["Idempotent-Replayed"] = "true"

@@ -1,7 +1,37 @@
 """JSON shapes of API objects. Webhook payloads use the same call shape."""
 
+from django.db.models import F
+
 from callops.calls.models import Call, CallEvent
 from callops.lib.isotime import format as _iso
+
+# The columns the call object shows. Lists read only these: the transcript and the provider's
+# payloads can be large and are not part of the object.
+CALL_COLUMNS = (
+    "id", "public_id", "organization_id", "agent_id", "batch_id", "retry_of_id", "attempt", "direction", "to_number",
+    "from_number", "status", "answered_by", "instructions", "context", "metadata", "returns", "result",
+    "result_status", "result_error", "webhook_url", "webhook_status", "webhook_error", "error_code", "error_message",
+    "hangup_cause", "provider", "provider_call_id", "provider_status", "provider_reason", "created_at", "updated_at",
+    "scheduled_at", "started_at", "answered_at", "ended_at", "duration_seconds",
+)
+
+
+def for_api(qs):
+    """`qs` narrowed to the call object's columns, with the related public ids joined in.
+
+    Cheaper than select_related: the joins bring one UUID each instead of whole rows (retry_of
+    would be a second full call row).
+    """
+    return qs.only(*CALL_COLUMNS).annotate(agent_pid=F("agent__public_id"), batch_pid=F("batch__public_id"),
+                                          retry_of_pid=F("retry_of__public_id"))
+
+
+def _ref(call: Call, name: str) -> str | None:
+    """The public id of a related object: annotated by for_api, else read from the relation."""
+    if not getattr(call, f"{name}_id"):
+        return None
+    pid = getattr(call, f"{name}_pid", None)
+    return str(pid if pid is not None else getattr(call, name).public_id)
 
 
 def _blank_to_none(value):
@@ -23,14 +53,14 @@ def event_to_dict(event: CallEvent) -> dict:
 
 
 def call_to_dict(call: Call, *, timeline: bool = False, events=None) -> dict:
-    """The call object. Needs `agent`, `batch` and `retry_of` ids only (no extra queries when the
-    caller used select_related or only reads *_id columns)."""
+    """The call object. Related objects are named by public id: from for_api's annotations, or
+    from the relations (select_related them to avoid a query each)."""
     data = {
         "id": str(call.public_id),
         "object": "call",
-        "agent_id": str(call.agent.public_id),
-        "batch_id": str(call.batch.public_id) if call.batch_id else None,
-        "retry_of": str(call.retry_of.public_id) if call.retry_of_id else None,
+        "agent_id": _ref(call, "agent"),
+        "batch_id": _ref(call, "batch"),
+        "retry_of": _ref(call, "retry_of"),
         "attempt": call.attempt,
         "direction": call.direction,
         "to_number": call.to_number,

@@ -11,8 +11,6 @@ from __future__ import annotations
 from django.db import transaction
 from django.utils import timezone
 
-from callops.lib.queue import enqueue
-
 from .models import Call, CallStatus, EventSource
 
 RETRYABLE = frozenset({CallStatus.FAILED, CallStatus.NO_ANSWER, CallStatus.BUSY})
@@ -51,6 +49,5 @@ def retry_call(call: Call, source: str = EventSource.USER, actor_label: str = ""
                               payload={"retry": str(retry.public_id)})
         services.record_event(retry, source=source, note=f"retry of call {original.public_id}{by}",
                               payload={"retry_of": str(original.public_id)})
-        transaction.on_commit(lambda: enqueue(jobs.place_call_job, retry.pk, queue="calls",
-                                              job_id=f"place-call-{retry.pk}"))
+        transaction.on_commit(lambda: jobs.enqueue_placements([retry.pk]))
     return retry

@@ -48,6 +48,12 @@ class Transition:
     event: CallEvent
 
 
+# Statuses that mean the phone rang at some point, so `started_at` (ringing began) is known.
+RANG = frozenset({CallStatus.RINGING, CallStatus.IN_PROGRESS, CallStatus.COMPLETED, CallStatus.NO_ANSWER,
+                  CallStatus.BUSY})
+NOT_ANSWERED = frozenset(s for s in CallStatus if RANK[s] < RANK[CallStatus.IN_PROGRESS])
+
+
 class CallActionError(Exception):
     """An action that the call's state does not allow (answered 409 by the API)."""
 
@@ -61,13 +67,18 @@ def _ignored_note(current: str, reported: str) -> str:
 
 
 def apply_status(call: Call | int, status: str, *, source: str, raw_status: str = "", reason: str = "",
-                 fields: dict | None = None, payload=None, at: datetime | None = None, note: str = "") -> Transition:
+                 fields: dict | None = None, payload=None, at: datetime | None = None, note: str = "",
+                 allowed_from: frozenset | None = None) -> Transition:
     """Move a call forward to `status`, or record the report as ignored.
 
     Forward-only along queued < initiated < ringing < in_progress < terminal; terminal is final.
     The write is an UPDATE conditional on the status we read, so when two workers race exactly
     one wins and the other re-reads and sees its report is now stale. The accepted change, its
     CallEvent and its webhook event commit together.
+
+    `allowed_from` makes an action conditional on the status it starts from (cancel: not once
+    answered); CallActionError when the call is elsewhere, judged at the conditional UPDATE so a
+    report landing in between cannot be overridden.
     """
     status = CallStatus(status)
     pk = call.pk if isinstance(call, Call) else call
@@ -82,6 +93,8 @@ def apply_status(call: Call | int, status: str, *, source: str, raw_status: str 
         current = Call.objects.filter(pk=pk).values_list("status", flat=True).first()
         if current is None:
             raise Call.DoesNotExist(f"call {pk} does not exist")
+        if allowed_from is not None and current not in allowed_from:
+            raise CallActionError(f"call is {current}; it can no longer become {status}")
         if current in TERMINAL or RANK[status] <= RANK[current]:
             with transaction.atomic():
                 fresh = Call.objects.select_for_update().get(pk=pk)
@@ -100,7 +113,8 @@ def apply_status(call: Call | int, status: str, *, source: str, raw_status: str 
 
         with transaction.atomic():
             update = dict(details, status=status, updated_at=timezone.now())
-            if RANK[status] >= RANK[CallStatus.RINGING]:
+            if status in RANG:
+                # started_at is "ringing began": a call failed or canceled before it rang has none.
                 update["started_at"] = Coalesce(F("started_at"), at)
             if status == CallStatus.IN_PROGRESS or (status == CallStatus.COMPLETED and current == CallStatus.IN_PROGRESS):
                 update["answered_at"] = Coalesce(F("answered_at"), at)
@@ -114,7 +128,9 @@ def apply_status(call: Call | int, status: str, *, source: str, raw_status: str 
                 continue  # another writer moved it first; re-read and judge again
             fresh = Call.objects.select_related("agent", "organization").get(pk=pk)
             if status in TERMINAL and fresh.duration_seconds is None:
-                fresh.duration_seconds = int((fresh.ended_at - fresh.answered_at).total_seconds()) \
+                # The end and answer times may come from different sources (a poll, a callback);
+                # a clock skew between them must not make a negative duration.
+                fresh.duration_seconds = max(0, int((fresh.ended_at - fresh.answered_at).total_seconds())) \
                     if fresh.answered_at else 0
                 Call.objects.filter(pk=pk).update(duration_seconds=fresh.duration_seconds)
             event = CallEvent.objects.create(
@@ -166,20 +182,22 @@ def record_event(call: Call, *, source: str, note: str, kind: str = CallEvent.Ki
 def create_call(*, org, agent, to_number: str, source: str = EventSource.API, from_number: str = "",
                 instructions: str = "", context: dict | None = None, metadata: dict | None = None,
                 returns: dict | None = None, webhook_url: str = "", scheduled_at: datetime | None = None,
-                batch=None, retry_of: Call | None = None, attempt: int = 1) -> Call:
-    """Create a queued call (input already validated). Per-call values override the agent's."""
+                batch=None, retry_of: Call | None = None, attempt: int = 1, claim: bool = False) -> Call:
+    """Create a queued call (input already validated). Per-call values override the agent's.
+
+    With `claim`, the row is created already holding its one-time dial claim (see submit_call).
+    """
+    webhook_url = webhook_url or agent.webhook_url
     with transaction.atomic():
         call = Call.objects.create(
             organization=org, agent=agent, batch=batch, retry_of=retry_of, attempt=attempt,
             to_number=to_number, from_number=from_number or agent.from_number,
             instructions=instructions or agent.instructions, context=context or {}, metadata=metadata or {},
             returns=returns if returns else (agent.returns or {}),
-            webhook_url=webhook_url or agent.webhook_url, scheduled_at=scheduled_at,
+            webhook_url=webhook_url, webhook_status="pending" if webhook_url else "", scheduled_at=scheduled_at,
             provider=agent.provider_account.kind, provider_account=agent.provider_account,
+            dial_claimed_at=timezone.now() if claim else None,
         )
-        if call.webhook_url:
-            call.webhook_status = "pending"
-            Call.objects.filter(pk=call.pk).update(webhook_status="pending")
         CallEvent.objects.create(call=call, source=source, status=CallStatus.QUEUED, raw_status="",
                                  note="scheduled for " + scheduled_at.isoformat() if scheduled_at else "created")
         from callops.webhooks import events as webhook_events
@@ -205,12 +223,17 @@ def place_call(call: Call, *, source: str = EventSource.SYSTEM, retry_transient:
     the call (429, 5xx, refused connection) releases the claim and schedules another try; the API
     path fails the call at once so the caller gets a 502.
     """
-    from callops.providers.base import ProviderError
-    from callops.providers.registry import adapter_for
-
     if not claim_for_dialing(call):
         return Call.objects.get(pk=call.pk)
     call = Call.objects.select_related("agent", "provider_account", "organization").get(pk=call.pk)
+    return _dial(call, source=source, retry_transient=retry_transient)
+
+
+def _dial(call: Call, *, source: str, retry_transient: bool = False) -> Call:
+    """The provider request of a call whose dial claim this process holds."""
+    from callops.providers.base import ProviderError
+    from callops.providers.registry import adapter_for
+
     adapter = adapter_for(call.provider_account)
     try:
         placement = adapter.place_call(call)
@@ -232,13 +255,14 @@ def place_call(call: Call, *, source: str = EventSource.SYSTEM, retry_transient:
     report = placement.report
     queued_at_provider = report is not None and report.status == CallStatus.QUEUED
 
+    now = timezone.now()
+    update = dict(provider_call_id=placement.provider_call_id, provider_job_id=placement.provider_job_id,
+                  next_sync_at=now + timedelta(seconds=adapter.next_poll_delay(call)), updated_at=now)
+    if queued_at_provider:
+        update["provider_status"] = report.raw_status[:100]
+
     def record_placement():
         with transaction.atomic():
-            update = dict(provider_call_id=placement.provider_call_id, provider_job_id=placement.provider_job_id,
-                          next_sync_at=timezone.now() + timedelta(seconds=adapter.next_poll_delay(call)),
-                          updated_at=timezone.now())
-            if queued_at_provider:
-                update["provider_status"] = report.raw_status[:100]
             Call.objects.filter(pk=call.pk).update(**update)
             if queued_at_provider:
                 # Accepted but still queued at the provider: not a status change, but worth a line
@@ -248,9 +272,10 @@ def place_call(call: Call, *, source: str = EventSource.SYSTEM, retry_transient:
                                          payload=report.payload)
 
     _retry_on_disconnect(record_placement)
-    call.provider_call_id = placement.provider_call_id
+    for name, value in update.items():
+        setattr(call, name, value)  # the row as written, so callers need not read it back
     if queued_at_provider:
-        return Call.objects.get(pk=call.pk)
+        return call
     if report is not None:
         return apply_report(call, report, source=source).call
     return apply_status(call, CallStatus.INITIATED, source=source, note="handed to provider").call
@@ -283,15 +308,20 @@ def cancel_call(call: Call, *, source: str, actor_label: str = "") -> Call:
     by = f" by {actor_label}" if actor_label else ""
     if claim_for_dialing(call):
         # Never handed to the provider: the claim guarantees nobody dials it after this.
-        return apply_status(call, CallStatus.CANCELED, source=source, note=f"canceled before dialing{by}").call
+        return apply_status(call, CallStatus.CANCELED, source=source, note=f"canceled before dialing{by}",
+                            allowed_from=NOT_ANSWERED).call
     adapter = adapter_for(call.provider_account)
     try:
         report = adapter.cancel_call(call)
     except ProviderError as exc:
         raise CallActionError(f"the provider could not cancel call {call.public_id}: {exc.message}") from exc
-    transition = apply_status(call, CallStatus.CANCELED, source=source, note=f"canceled{by}",
-                              raw_status=report.raw_status if report else "",
-                              payload=report.payload if report else None)
+    try:
+        transition = apply_status(call, CallStatus.CANCELED, source=source, note=f"canceled{by}",
+                                  raw_status=report.raw_status if report else "",
+                                  payload=report.payload if report else None, allowed_from=NOT_ANSWERED)
+    except CallActionError:
+        # Answered between our check and the provider's reply: a live person is on the line.
+        raise CallActionError(f"call {call.public_id} was answered and can no longer be canceled") from None
     if not transition.accepted:
         raise CallActionError(f"call {call.public_id} is {transition.call.status} and can no longer be canceled")
     return transition.call
@@ -300,9 +330,13 @@ def cancel_call(call: Call, *, source: str, actor_label: str = "") -> Call:
 def submit_call(org, clean, *, source: str) -> Call:
     """Create a call from validated input and, unless it is scheduled, hand it to the provider now.
 
-    Shared by the API and the dashboard form so both do exactly the same thing.
+    Shared by the API and the dashboard form so both do exactly the same thing. An immediate call
+    is created holding its dial claim: if this process dies before the provider request, the row
+    is never dialed behind the caller's back (who saw an error and may retry); the stale sweep
+    fails it instead.
     """
-    call = create_call(org=org, source=source, **clean.as_kwargs())
-    if clean.scheduled_at is None:
-        call = place_call(call, source=source)
+    immediate = clean.scheduled_at is None
+    call = create_call(org=org, source=source, claim=immediate, **clean.as_kwargs())
+    if immediate:
+        call = _dial(call, source=source)
     return call

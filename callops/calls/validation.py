@@ -113,6 +113,8 @@ def validate_webhook_url(value) -> str:
 
     if not isinstance(value, str):
         raise ValueError("must be an http or https URL")
+    if len(value.strip()) > MAX_URL:
+        raise ValueError(f"is {len(value.strip())} characters; the limit is {MAX_URL}")
     error = netguard.check_url(value.strip())
     if error:
         raise ValueError(error)

@@ -4,7 +4,7 @@ Python before 3.11 and Django's parser reject a trailing `Z`, which is how most 
 CallingBox) write UTC, so it is turned into `+00:00` first. Output always uses `Z` for UTC.
 """
 
-from datetime import datetime
+from datetime import UTC, datetime
 
 from django.utils.dateparse import parse_datetime
 
@@ -15,10 +15,23 @@ def parse(text) -> datetime | None:
         return None
     text = text.strip()
     try:
-        return parse_datetime(text[:-1] + "+00:00" if text.endswith(("Z", "z")) else text)
+        when = parse_datetime(text[:-1] + "+00:00" if text.endswith(("Z", "z")) else text)
     except ValueError:
         return None
+    if when is None:
+        return None
+    # A time whose UTC value falls outside years 1-9999 cannot be stored or read back (9999-12-31
+    # at -05:00 is year 10000 in UTC), so it is not a usable time at all.
+    try:
+        utc = when.astimezone(UTC) if when.tzinfo else when
+    except OverflowError:
+        return None
+    return when if 1 < utc.year < 9999 else None
 
 
 def format(value: datetime | None) -> str | None:  # noqa: A001 (reads as isotime.format)
-    return value.isoformat().replace("+00:00", "Z") if value else None
+    if not value:
+        return None
+    if value.tzinfo is not None and value.utcoffset():
+        value = value.astimezone(UTC)  # the API speaks UTC whatever offset the time arrived with
+    return value.isoformat().replace("+00:00", "Z")

@@ -7,7 +7,7 @@ against a row its producer has not committed yet.
 
 import logging
 
-import django_rq
+from . import redisconn
 
 log = logging.getLogger(__name__)
 
@@ -26,7 +26,7 @@ def _lease_key(job_id: str) -> str:
 def run_leased(job_id: str, func, *args, **kwargs):
     """The job body for enqueues under a job id: release the lease, then do the work."""
     try:
-        django_rq.get_connection("default").delete(_lease_key(job_id))
+        redisconn.client().delete(_lease_key(job_id))
     except Exception:  # the lease then simply expires
         log.warning("could not release the enqueue lease of %s", job_id, exc_info=True)
     return func(*args, **kwargs)
@@ -39,7 +39,7 @@ def enqueue(func, *args, queue: str = "default", job_id: str | None = None, **kw
     the sweeper re-enqueues whatever is still due, so losing an enqueue only delays the work.
     """
     try:
-        q = django_rq.get_queue(queue)
+        q = redisconn.queue(queue)
         if job_id is None:
             return q.enqueue(func, *args, **kwargs)
         if not q.connection.set(_lease_key(job_id), 1, nx=True, ex=ENQUEUE_LEASE_SECONDS):
@@ -49,3 +49,37 @@ def enqueue(func, *args, queue: str = "default", job_id: str | None = None, **kw
         log.warning("enqueue of %s to %s failed; the sweeper will pick it up", getattr(func, "__name__", func), queue,
                     exc_info=True)
         return None
+
+
+def run_leased_many(lease: str, ids: list, func):
+    """The job body for enqueue_chunks: release each id's lease, then do the work on all of them."""
+    try:
+        redisconn.client().delete(*[_lease_key(f"{lease}-{i}") for i in ids])
+    except Exception:  # the leases then simply expire
+        log.warning("could not release the enqueue leases of %s", lease, exc_info=True)
+    return func(ids)
+
+
+def enqueue_chunks(func, ids: list, *, lease: str, queue: str = "default", chunk: int = 25) -> int:
+    """Enqueue `func(ids_chunk)` over `ids`, each id at most once per lease; returns ids enqueued.
+
+    Many small jobs cost a forked work horse each; one job per chunk amortises that. The lease is
+    per id, not per job, so a sweep that finds the same due rows in a different grouping does not
+    queue them again while they wait.
+    """
+    if not ids:
+        return 0
+    try:
+        conn = redisconn.client()
+        pipe = conn.pipeline(transaction=False)
+        for i in ids:
+            pipe.set(_lease_key(f"{lease}-{i}"), 1, nx=True, ex=ENQUEUE_LEASE_SECONDS)
+        fresh = [i for i, won in zip(ids, pipe.execute(), strict=True) if won]
+        q = redisconn.queue(queue)
+        for start in range(0, len(fresh), chunk):
+            q.enqueue(run_leased_many, lease, fresh[start:start + chunk], func)
+        return len(fresh)
+    except Exception:
+        log.warning("enqueue of %s to %s failed; the sweeper will pick it up", getattr(func, "__name__", func), queue,
+                    exc_info=True)
+        return 0

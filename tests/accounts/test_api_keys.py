@@ -71,3 +71,74 @@ def test_createapikey_style_scope_validation(personas):
         accounts.create_api_key(personas.org, "x", scope="admin")
     with pytest.raises(ValueError):
         accounts.create_api_key(personas.org, "  ")
+
+
+def _apikey_queries(ctx):
+    return [q["sql"] for q in ctx.captured_queries if "accounts_apikey" in q["sql"]]
+
+
+def test_a_verified_key_is_not_read_again_on_every_request(personas):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    _, secret = accounts.create_api_key(personas.org, "ci")
+    client = ApiClient(secret)
+    assert client.get("/v1/agents").status_code == 200
+    with CaptureQueriesContext(connection) as ctx:
+        assert client.get("/v1/agents").status_code == 200
+    assert _apikey_queries(ctx) == []
+
+
+def test_a_revocation_committed_by_another_process_is_seen_on_the_next_request(personas):
+    from callops.accounts import keycache
+    from callops.lib import redisconn
+
+    key, secret = accounts.create_api_key(personas.org, "ci")
+    client = ApiClient(secret)
+    assert client.get("/v1/agents").status_code == 200  # now cached here
+    # What revoke_api_key does in another web process: the row, then the generation bump.
+    ApiKey.objects.filter(pk=key.pk).update(revoked_at=timezone.now())
+    redisconn.client().incr(keycache.GENERATION_KEY)
+    assert client.get("/v1/agents").status_code == 401
+
+
+def test_without_redis_every_request_checks_the_database(personas, monkeypatch):
+    from callops.lib import redisconn
+
+    key, secret = accounts.create_api_key(personas.org, "ci")
+    client = ApiClient(secret)
+    assert client.get("/v1/agents").status_code == 200
+
+    def down():
+        raise ConnectionError("redis is down")
+
+    monkeypatch.setattr(redisconn, "client", down)
+    assert client.get("/v1/agents").status_code == 200  # served, unlimited
+    ApiKey.objects.filter(pk=key.pk).update(revoked_at=timezone.now())  # no bump can be sent
+    assert client.get("/v1/agents").status_code == 401
+
+
+def test_admin_cannot_add_keys_and_revokes_through_the_service(admin_client, personas):
+    key, secret = accounts.create_api_key(personas.org, "ci")
+    assert admin_client.get("/admin/accounts/apikey/add/").status_code == 403
+    page = admin_client.get(f"/admin/accounts/apikey/{key.pk}/change/")
+    assert page.status_code == 200 and key.digest.encode() not in page.content
+    response = admin_client.post("/admin/accounts/apikey/", {"action": "revoke", "_selected_action": [key.pk]})
+    assert response.status_code == 302
+    assert ApiClient(secret).get("/v1/calls").status_code == 401
+    assert AuditEntry.objects.filter(action="api_key.revoked", target="ci").exists()
+
+
+def test_admin_lists_calls_agents_and_provider_accounts_without_secrets(admin_client, personas, sandbox_agent):
+    from callops.calls import services as calls
+
+    call = calls.create_call(org=personas.org, agent=sandbox_agent, to_number="+14155550100")
+    account = sandbox_agent.provider_account
+    account.set_credentials({"api_key": "sk_live_do_not_show"})
+    account.save()
+    for path in ("/admin/calls/call/", f"/admin/calls/call/{call.pk}/change/", "/admin/calls/agent/",
+                 "/admin/providers/provideraccount/", f"/admin/providers/provideraccount/{account.pk}/change/"):
+        page = admin_client.get(path)
+        assert page.status_code == 200, path
+        assert b"sk_live_do_not_show" not in page.content and account.credentials_encrypted.encode() not in page.content
+    assert str(call.public_id).encode() in admin_client.get("/admin/calls/call/").content

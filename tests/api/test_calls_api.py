@@ -257,3 +257,74 @@ def test_agents_list(api, sandbox_agent, personas, api_outsider):
     data = api.get("/v1/agents").json()["data"]
     assert data[0]["id"] == str(sandbox_agent.public_id) and data[0]["provider"] == "sandbox"
     assert api_outsider.get("/v1/agents").json()["data"] == []
+
+
+def _down_agent(personas):
+    account = ProviderAccount.objects.create(organization=personas.org, kind="callingbox", name="CB down",
+                                             base_url=f"http://127.0.0.1:{_closed_port()}")
+    account.set_credentials({"api_key": "sk_test_x"})
+    account.save()
+    return Agent.objects.create(organization=personas.org, provider_account=account, name="CB",
+                                provider_agent_id=str(uuid.uuid4()))
+
+
+def test_idempotent_retry_after_a_502_replays_it_and_never_dials_again(api, personas):
+    agent = _down_agent(personas)
+    first = api.post("/v1/calls", body(agent), headers={"Idempotency-Key": "flaky-1"})
+    again = api.post("/v1/calls", body(agent), headers={"Idempotency-Key": "flaky-1"})
+    assert first.status_code == again.status_code == 502
+    assert again.json() == first.json() and again["Idempotent-Replayed"] == "true"
+    assert Call.objects.count() == 1  # the provider may have received the first request: no second call
+
+
+def test_an_interrupted_idempotent_request_is_reported_not_repeated(api, sandbox_agent, personas):
+    from callops.calls.models import IdempotencyRecord
+
+    api.post("/v1/calls", body(sandbox_agent), headers={"Idempotency-Key": "cut"})
+    # As if the process died before storing the answer.
+    IdempotencyRecord.objects.update(response_status=None, response_body=None)
+    busy = api.post("/v1/calls", body(sandbox_agent), headers={"Idempotency-Key": "cut"})
+    assert busy.status_code == 409 and "still being processed" in busy.json()["error"]
+    IdempotencyRecord.objects.update(created_at=timezone.now() - timedelta(minutes=5))
+    stalled = api.post("/v1/calls", body(sandbox_agent), headers={"Idempotency-Key": "cut"})
+    assert stalled.status_code == 409 and "interrupted" in stalled.json()["error"]
+    assert Call.objects.count() == 1
+
+
+def test_deeply_nested_json_is_a_400_with_or_without_idempotency_key(api, sandbox_agent):
+    nested = "[" * 600 + "]" * 600
+    raw = '{"agent_id": "%s", "to": "%s", "context": {"deep": %s}}' % (sandbox_agent.public_id, COMPLETED, nested)
+    for headers in ({}, {"Idempotency-Key": "deep"}):
+        r = api.client.post("/v1/calls", raw, content_type="application/json",
+                            headers={"Authorization": f"Bearer {api.secret}", **headers})
+        assert r.status_code == 400, r.content
+        assert "nested too deeply" in r.json()["error"] or "not valid JSON" in r.json()["error"]
+    assert not Call.objects.exists()
+
+
+@pytest.mark.parametrize("value", ["9999-12-31T23:00:00-05:00", "10000-01-01T00:00:00Z", "0001-01-01T00:30:00+01:00"])
+def test_times_outside_the_storable_range_are_400(api, sandbox_agent, value):
+    response = api.post("/v1/calls", body(sandbox_agent, scheduled_at=value))
+    assert response.status_code == 400 and "scheduled_at" in response.json()["fields"]
+    listing = api.get("/v1/calls", {"created_after": value})
+    assert listing.status_code == 400 and "created_after" in listing.json()["fields"]
+    assert not Call.objects.exists()
+
+
+def test_webhook_url_longer_than_the_column_is_a_400(api, sandbox_agent):
+    url = "https://hooks.example.com/" + "a" * 2000
+    response = api.post("/v1/calls", body(sandbox_agent, webhook_url=url))
+    assert response.status_code == 400 and "limit is 2000" in response.json()["fields"]["webhook_url"]
+    assert not Call.objects.exists()
+
+
+def test_an_immediate_call_is_created_holding_its_dial_claim(api, sandbox_agent):
+    # Nothing else may dial it, even if this process died before the provider request.
+    from callops.calls.jobs import sweep_scheduled_calls
+
+    data = api.post("/v1/calls", body(sandbox_agent)).json()
+    call = Call.objects.get(public_id=data["id"])
+    created = call.events.get(note="created")
+    assert call.dial_claimed_at is not None and call.dial_claimed_at <= created.created_at + timedelta(seconds=1)
+    assert sweep_scheduled_calls() == 0
+    assert call.events.filter(note="accepted by the provider").count() == 1

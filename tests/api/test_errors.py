@@ -99,3 +99,24 @@ def test_csv_with_nul_bytes_is_not_a_crash(api, sandbox_agent):
                                                "file": upload}, headers={"Authorization": f"Bearer {api.secret}"})
     assert response.status_code in (201, 400), response.content
     assert "error" in response.json() or response.json()["object"] == "batch"
+
+
+def test_read_only_key_cannot_cancel_or_extract(api_readonly, personas, sandbox_agent):
+    from callops.calls import services
+
+    call = services.create_call(org=personas.org, agent=sandbox_agent, to_number="+12025550100")
+    for action in ("cancel", "extract"):
+        response = api_readonly.post(f"/v1/calls/{call.public_id}/{action}")
+        assert response.status_code == 403 and "read-only" in response.json()["error"]
+    call.refresh_from_db()
+    assert call.status == "queued" and call.dial_claimed_at is None
+
+
+def test_outsiders_get_the_not_found_body_on_actions(api_outsider, personas, sandbox_agent):
+    from callops.calls import services
+
+    call = services.create_call(org=personas.org, agent=sandbox_agent, to_number="+12025550100")
+    for action in ("cancel", "extract"):
+        response = api_outsider.post(f"/v1/calls/{call.public_id}/{action}")
+        assert response.status_code == 404
+        assert response.json() == {"error": f"call {call.public_id} not found"}

@@ -128,3 +128,56 @@ def test_two_concurrent_writers_only_one_wins(personas, sandbox_agent):
         assert final.status == winner
         accepted = CallEvent.objects.filter(call=final, kind="status", ignored=False).exclude(status="queued")
         assert list(accepted.values_list("status", flat=True)) == [winner]
+
+
+def test_a_call_that_never_rang_has_no_started_at(personas, sandbox_agent):
+    refused = services.create_call(org=personas.org, agent=sandbox_agent, to_number="+14155550100")
+    services.apply_status(refused, "failed", source=EventSource.POLL, fields={"error_code": "invalid_number"})
+    refused.refresh_from_db()
+    assert refused.status == "failed" and refused.started_at is None and refused.ended_at is not None
+    busy = services.create_call(org=personas.org, agent=sandbox_agent, to_number="+14155550101")
+    services.apply_status(busy, "busy", source=EventSource.POLL)
+    busy.refresh_from_db()
+    assert busy.started_at == busy.ended_at  # a busy line was dialed: ringing began when it ended
+
+
+def test_an_end_reported_before_the_answer_gives_zero_duration_not_a_crash(call):
+    t0 = timezone.now()
+    services.apply_status(call, "in_progress", source=EventSource.CALLBACK, at=t0)
+    tr = services.apply_status(call, "completed", source=EventSource.POLL, at=t0 - timedelta(seconds=3))
+    call.refresh_from_db()
+    assert tr.accepted and call.status == "completed" and call.duration_seconds == 0
+
+
+def test_allowed_from_refuses_a_change_from_any_other_status(call):
+    services.apply_status(call, "in_progress", source=EventSource.CALLBACK)
+    with pytest.raises(services.CallActionError):
+        services.apply_status(call, "canceled", source=EventSource.API, allowed_from=services.NOT_ANSWERED)
+    call.refresh_from_db()
+    assert call.status == "in_progress"
+    assert not call.events.filter(status="canceled").exists()
+
+
+def test_cancel_loses_to_an_answer_that_lands_while_the_provider_is_asked(personas, sandbox_agent, monkeypatch):
+    # The race window (between the can-cancel check and the provider's reply) cannot be hit on
+    # demand, so the provider's reply is where the answer lands.
+    from callops.providers.sandbox import Adapter as SandboxAdapter
+
+    placed = services.submit_call(personas.org, _input(sandbox_agent, "+12025550106"), source=EventSource.API)
+    original = SandboxAdapter.cancel_call
+
+    def cancel_after_answer(self, c):
+        services.apply_status(c.pk, "in_progress", source=EventSource.CALLBACK)
+        return original(self, c)
+
+    monkeypatch.setattr(SandboxAdapter, "cancel_call", cancel_after_answer)
+    with pytest.raises(services.CallActionError, match="answered"):
+        services.cancel_call(placed, source=EventSource.API)
+    placed.refresh_from_db()
+    assert placed.status == "in_progress"
+
+
+def _input(agent, to):
+    from callops.calls.validation import CallInput
+
+    return CallInput(agent=agent, to_number=to)

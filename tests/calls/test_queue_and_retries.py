@@ -42,7 +42,35 @@ def test_repeated_sweeps_do_not_flood_the_calls_queue(personas, sandbox_agent, d
     with django_capture_on_commit_callbacks(execute=True):
         for _ in range(10):
             sweep_scheduled_calls()
-    assert len(django_rq.get_queue("calls").job_ids) == 3
+    jobs = django_rq.get_queue("calls").jobs
+    assert len(jobs) == 1  # one chunk carries all three due calls
+    assert sorted(jobs[0].args[1]) == sorted(c.pk for c in calls)
+    # A call that becomes due later is queued on its own, the waiting ones are not queued again.
+    late = services.create_call(org=personas.org, agent=sandbox_agent, to_number="+12025550100")
+    Call.objects.filter(pk=late.pk).update(scheduled_at=timezone.now())
+    with django_capture_on_commit_callbacks(execute=True):
+        sweep_scheduled_calls()
+    jobs = django_rq.get_queue("calls").jobs
+    assert len(jobs) == 2 and jobs[1].args[1] == [late.pk]
+
+
+def test_a_chunk_places_every_due_call_once(personas, sandbox_agent, run_jobs, django_capture_on_commit_callbacks):
+    from django.utils import timezone
+
+    from callops.calls.jobs import enqueue_placements
+    from callops.calls.models import Call
+
+    calls = [services.create_call(org=personas.org, agent=sandbox_agent, to_number=f"+1415555{i:04d}",
+                                  scheduled_at=timezone.now()) for i in range(45)]
+    with django_capture_on_commit_callbacks(execute=True):
+        assert enqueue_placements([c.pk for c in calls]) == 45
+    assert len(django_rq.get_queue("calls").jobs) == 3  # chunks of 20
+    with django_capture_on_commit_callbacks(execute=True):
+        assert enqueue_placements([c.pk for c in calls]) == 0  # still waiting: not queued twice
+    run_jobs()
+    placed = Call.objects.filter(pk__in=[c.pk for c in calls])
+    assert placed.exclude(provider_call_id="").count() == 45
+    assert not any(django_rq.get_connection("default").exists(f"callops:enqueued:place-call-{c.pk}") for c in calls)
 
 
 @pytest.mark.django_db(transaction=True)

@@ -1,0 +1,44 @@
+"""One Redis client per process, shared by the queue, rate limits and leases.
+
+django-rq's `get_connection` builds a new client (and so a new connection pool and TCP
+connection) on every call; on the API's hot path that cost more than the Redis commands
+themselves. redis-py's pool notices a fork and starts fresh connections in the child, so a
+client made in an RQ worker before it forks a work horse is safe to keep using there.
+"""
+
+from __future__ import annotations
+
+import threading
+
+import django_rq
+from django.conf import settings
+
+_lock = threading.Lock()
+_client = None
+_queues: dict[str, object] = {}
+
+
+def client():
+    """The process's Redis client (all queues share REDIS_URL, so one client serves them all)."""
+    global _client
+    if _client is None:
+        with _lock:
+            if _client is None:
+                _client = django_rq.get_connection(settings.QUEUE_NAMES[0])
+    return _client
+
+
+def queue(name: str):
+    """The RQ queue `name` on the shared client."""
+    q = _queues.get(name)
+    if q is None:
+        q = _queues[name] = django_rq.get_queue(name, connection=client())
+    return q
+
+
+def reset() -> None:
+    """Forget the client (tests that point the process at another Redis)."""
+    global _client
+    with _lock:
+        _client = None
+        _queues.clear()
