@@ -1,4 +1,11 @@
-"""/v1/agents: so a client can find the agent_id to call with."""
+"""/v1/agents: so a client can find the agent_id to call with, and what its calls extract.
+
+Each agent also says its `returns` schema (calls without their own schema use it) and
+`extractor`: the agent's own choice, or null when it follows the organization's default, which
+`effective_extractor` names.
+"""
+
+from typing import Literal
 
 from django.http import JsonResponse
 from ninja import Router
@@ -12,19 +19,38 @@ from .serializers import agent_to_dict
 
 router = Router(tags=["agents"])
 
+Extractor = Literal["rules", "llm", "provider"]
 
-@router.get("/agents", response={200: schemas.AgentListOut, **schemas.errors(*schemas.COMMON_ERRORS)},
+
+class AgentDetailOut(schemas.AgentOut):
+    extractor: Extractor | None
+    effective_extractor: Extractor
+
+
+class AgentDetailListOut(schemas.AgentListOut):
+    data: list[AgentDetailOut]
+
+
+def _agent(agent) -> dict:
+    own = agent.extractor or None
+    return {**agent_to_dict(agent), "returns": agent.returns or {}, "extractor": own,
+            "effective_extractor": own or agent.organization.default_extractor or "rules"}
+
+
+@router.get("/agents", response={200: AgentDetailListOut, **schemas.errors(*schemas.COMMON_ERRORS)},
             summary="List your agents")
 def list_agents(request):
-    agents = scoped(Agent, request.org).filter(is_active=True).select_related("provider_account").order_by("name")
-    return JsonResponse({"object": "list", "data": [agent_to_dict(a) for a in agents]})
+    agents = (scoped(Agent, request.org).filter(is_active=True).select_related("provider_account", "organization")
+              .order_by("name"))
+    return JsonResponse({"object": "list", "data": [_agent(a) for a in agents]})
 
 
-@router.get("/agents/{agent_id}", response={200: schemas.AgentOut, **schemas.errors(*schemas.COMMON_ERRORS, 404)},
+@router.get("/agents/{agent_id}", response={200: AgentDetailOut, **schemas.errors(*schemas.COMMON_ERRORS, 404)},
             summary="Read an agent")
 def read_agent(request, agent_id: str):
     pid = parse_public_id(agent_id)
-    agent = scoped(Agent, request.org).select_related("provider_account").filter(public_id=pid).first() if pid else None
+    agent = scoped(Agent, request.org).select_related("provider_account", "organization").filter(
+        public_id=pid).first() if pid else None
     if agent is None:
         raise ApiError(404, f"agent {agent_id} not found")
-    return JsonResponse(agent_to_dict(agent))
+    return JsonResponse(_agent(agent))

@@ -1,4 +1,5 @@
-"""Settings → Providers & agents: provider accounts (credentials write-only), agents, connection test.
+"""Settings → Providers & agents: provider accounts (credentials write-only), agents (with their
+`returns` schema and extractor), the organization's default extractor, connection test.
 
 Credential inputs are always rendered empty (type=password, autocomplete=off): the page only says
 whether a value is stored, never what it is, and not even a re-rendered form after an error
@@ -7,9 +8,11 @@ echoes a credential back.
 
 from __future__ import annotations
 
+import json
+
 from django.contrib import messages
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_http_methods, require_POST
 
 from callops.accounts.decorators import org_required, require_role
 from callops.accounts.models import Role
@@ -22,16 +25,33 @@ from callops.providers.models import ProviderAccount, ProviderKind
 # Form values that may be echoed back after a validation error (never the secret ones).
 ECHO_ACCOUNT = ("kind", "name", "base_url", "rate_limit_per_minute")
 ECHO_AGENT = ("name", "provider_account", "provider_agent_id", "from_number", "webhook_url", "extractor",
-              "instructions")
+              "instructions", "returns")
 
 
 def _field_specs():
-    return [(kind, label, services.CREDENTIAL_FIELDS.get(kind, []), kind in services.CALLBACK_SECRET_KINDS)
-            for kind, label in ProviderKind.choices]
+    return [(kind, label, services.CREDENTIAL_FIELDS.get(kind, []), kind in services.CALLBACK_SECRET_KINDS,
+             services.documented_rate_limit(kind)) for kind, label in ProviderKind.choices]
 
 
+def _default_extractor_choices():
+    return list(services.EXTRACTOR_LABELS.items())
+
+
+@require_http_methods(["GET", "POST"])
 @org_required()
 def providers(request):
+    extractor_error = None
+    if request.method == "POST":
+        # The one form posted to this page: the organization's default extractor (admins).
+        require_role(request, Role.ADMIN)
+        try:
+            chosen = services.set_default_extractor(request.org, request.POST.get("default_extractor", ""),
+                                                    actor=request.user, ip=client_ip(request))
+        except services.ProviderInputError as exc:
+            extractor_error = exc
+        else:
+            messages.success(request, f"Default extractor set to {services.EXTRACTOR_LABELS[chosen]}.")
+            return redirect("dashboard:providers")
     accounts = list(scoped(ProviderAccount, request.org).order_by("name"))
     for a in accounts:
         # Which credentials are stored (names only): decrypting here never reaches the template's output.
@@ -40,12 +60,17 @@ def providers(request):
         except ValueError:
             a.stored = ["(unreadable)"]
         a.has_callback_secret = bool(a.callback_secret_encrypted)
-    agents = scoped(Agent, request.org).select_related("provider_account").order_by("name")
+    agents = list(scoped(Agent, request.org).select_related("provider_account").order_by("name"))
+    for ag in agents:
+        ag.extractor_label = services.EXTRACTOR_LABELS.get(ag.extractor, ag.extractor)
     return render(request, "dashboard/settings/providers.html", {
         "nav": "providers", "accounts": accounts, "agents": agents,
         "can_manage": request.membership.allows(Role.ADMIN),
         "test_result": request.session.pop("provider_test", None),
-    })
+        "extractor_choices": _default_extractor_choices(), "extractor_error": extractor_error,
+        "default_extractor_label": services.EXTRACTOR_LABELS.get(request.org.default_extractor,
+                                                                 request.org.default_extractor),
+    }, status=400 if extractor_error else 200)
 
 
 def _account_form(request, *, account=None, error=None, values=None, status=200):
@@ -57,6 +82,7 @@ def _account_form(request, *, account=None, error=None, values=None, status=200)
     return render(request, "dashboard/settings/provider_form.html", {
         "nav": "providers", "account": account, "error": error, "values": values or {},
         "kinds": ProviderKind.choices, "specs": _field_specs(),
+        "account_rate_limit": services.documented_rate_limit(account.kind) if account else "",
     }, status=status)
 
 
@@ -74,7 +100,7 @@ def provider_new(request):
             return _account_form(request, error=exc, values=_post_values(request.POST, ECHO_ACCOUNT), status=400)
         messages.success(request, f"Provider account “{account.name}” created.")
         return redirect("dashboard:providers")
-    return _account_form(request, values={"rate_limit_per_minute": 300, "is_active": True})
+    return _account_form(request, values={"rate_limit_per_minute": None, "is_active": True})
 
 
 @org_required()
@@ -107,11 +133,11 @@ def provider_test(request, account_id):
 
 
 def _agent_form(request, *, agent=None, error=None, values=None, status=200):
+    default = services.EXTRACTOR_LABELS.get(request.org.default_extractor, request.org.default_extractor)
     return render(request, "dashboard/settings/agent_form.html", {
         "nav": "providers", "agent": agent, "error": error, "values": values or {},
         "accounts": scoped(ProviderAccount, request.org).order_by("name"),
-        "extractors": [("", "Organization default"), ("rules", "Rules"), ("llm", "LLM"),
-                       ("provider", "Provider's own extraction")],
+        "extractors": [("", f"Organization default ({default})"), *services.EXTRACTOR_LABELS.items()],
     }, status=status)
 
 
@@ -142,7 +168,8 @@ def agent_edit(request, agent_id):
                                status=400)
         messages.success(request, f"Agent “{agent.name}” saved.")
         return redirect("dashboard:providers")
-    values = {k: getattr(agent, k) for k in ECHO_AGENT if k != "provider_account"}
+    values = {k: getattr(agent, k) for k in ECHO_AGENT if k not in ("provider_account", "returns")}
     values["provider_account"] = str(agent.provider_account.public_id)
+    values["returns"] = json.dumps(agent.returns, indent=2) if agent.returns else ""
     values["is_active"] = agent.is_active
     return _agent_form(request, agent=agent, values=values)

@@ -7,11 +7,15 @@ runs the call's extractor, coerces its output to the schema and writes `result`,
 call whatever the number of runs.
 
 Outcomes:
-- empty transcript, or no word from the callee (the call ended before any conversation):
-  `failed`, every field null, result_error says which. Providers may send the transcript or
-  their own extraction shortly after the terminal status, so a run that finds nothing to read
-  within EXTRACTION_DETAILS_GRACE_SECONDS of the call's end waits (the sweep runs it again at
-  the deadline) instead of failing at once;
+- no conversation: `failed`, every field null, result_error says why, whatever the extractor
+  (a provider's extraction of a call nobody spoke on is not a result). That is an empty
+  transcript, or one where the callee never spoke; for the provider extractor, whose providers
+  often send no transcript at all, a missing transcript counts as no conversation only when
+  the provider also reports no talk time (duration 0) or a machine answering. Providers may send
+  the transcript or their own extraction shortly after the terminal status, so a run that finds
+  nothing to read within EXTRACTION_DETAILS_GRACE_SECONDS of the call's end waits (the sweep
+  runs it again at the deadline) instead of failing at once; a call whose provider said its
+  details are still coming (a follow-up read is scheduled) is waited for the same way;
 - the extractor could not produce anything usable (LLM down or answering non-JSON, provider
   extracted nothing): `failed` with the reason;
 - no field could be parsed: `failed`, result_error lists each field and why;
@@ -29,6 +33,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
+from callops.calls.models import TERMINAL as TERMINAL_STATUSES
 from callops.calls.models import Call, CallEvent, CallStatus, EventSource, ResultStatus
 from callops.lib.queue import enqueue
 
@@ -44,6 +49,9 @@ log = logging.getLogger(__name__)
 # A run still pending this long after it was asked for is assumed lost and enqueued again; longer
 # than the slowest run (an LLM call with its retries).
 RECHECK_AFTER = timedelta(minutes=5)
+# A run waiting for a provider follow-up read looks again this long after the read is due, in
+# case the read's wake-up (details_arrived) was lost.
+RECHECK_SLACK = timedelta(seconds=30)
 DEFAULT_EXTRACTOR = "rules"
 
 
@@ -103,15 +111,30 @@ def rerun(call: Call, *, source: str, actor_label: str = "") -> Call:
     return call
 
 
+def no_conversation(call: Call, kind: str) -> str:
+    """Why the call had no conversation to extract from ("" when it had one)."""
+    conversation = turns(call.transcript)
+    if conversation:
+        if not any(role == "user" for role, _ in conversation):
+            return "the call ended before any conversation (the callee never spoke)"
+        return ""
+    if kind != "provider":
+        return "empty transcript: nothing to extract"
+    # The provider extractor reads the provider's own extraction, and many providers send no
+    # transcript: then its call facts decide.
+    if call.answered_by == "machine":
+        return "the call ended before any conversation (a machine answered)"
+    if not call.duration_seconds:
+        return "empty transcript and no talk time: the call ended before any conversation"
+    return ""
+
+
 def _compute(call: Call, schema: dict, kind: str) -> tuple[str, dict, str, dict]:
     """(result_status, result, result_error, details) for one run; no database writes."""
     nulls = {name: None for name in schema}
-    conversation = turns(call.transcript)
-    if kind != "provider":
-        if not conversation:
-            return ResultStatus.FAILED, nulls, "empty transcript: nothing to extract", {}
-        if not any(role == "user" for role, _ in conversation):
-            return ResultStatus.FAILED, nulls, "the call ended before any conversation (the callee never spoke)", {}
+    why = no_conversation(call, kind)
+    if why:
+        return ResultStatus.FAILED, nulls, why, {}
     try:
         raw = get(kind).extract(call, schema)
     except ExtractionFailed as exc:
@@ -131,6 +154,10 @@ def _compute(call: Call, schema: dict, kind: str) -> tuple[str, dict, str, dict]
 
 def _details_due(call: Call, kind: str):
     """When the missing transcript / provider data may still arrive, that deadline; else None."""
+    if kind == "provider" and call.next_sync_at is not None and call.status in TERMINAL_STATUSES:
+        # The provider said its details are still coming and a follow-up read is scheduled
+        # (bounded by providers.sync.DETAILS_FOLLOW_SECONDS); it wakes this run when it is done.
+        return max(call.next_sync_at, timezone.now()) + RECHECK_SLACK
     grace = float(getattr(settings, "EXTRACTION_DETAILS_GRACE_SECONDS", 0) or 0)
     if grace <= 0 or call.ended_at is None:
         return None
@@ -200,6 +227,20 @@ def run_extraction(call_id: int, source: str = EventSource.SYSTEM) -> Call | Non
             emit_call_event(locked, "call.completed")
     log.info("call %s: extraction %s by %s", locked.public_id, status, kind)
     return locked
+
+
+def details_arrived(call_id: int) -> bool:
+    """Provider details a waiting run may need have arrived (or will not): run it now.
+
+    Called by provider sync when a late callback or a follow-up read filled the transcript or the
+    provider's extraction in, or when it stopped waiting for them. A no-op unless the call's
+    result is pending; a duplicate run is a no-op too (run_extraction checks).
+    """
+    if not Call.objects.filter(pk=call_id, status=CallStatus.COMPLETED, result_status=ResultStatus.PENDING).exists():
+        return False
+    ExtractionState.objects.filter(pk=call_id).update(recheck_at=timezone.now() + RECHECK_AFTER)
+    _enqueue(call_id, EventSource.SYSTEM)
+    return True
 
 
 def requeue_lost_runs(limit: int = 200) -> int:

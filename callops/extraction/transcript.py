@@ -44,6 +44,15 @@ def turns(transcript) -> list[tuple[str, str]]:
     return out
 
 
+def canonical_turns(transcript) -> list[dict]:
+    """The form calls store: [{"role": "agent"|"user", "text": ...}] from any provider shape.
+
+    Text without speaker labels gives no turns: guessing who said it would mislead the rules
+    extractor's "the callee never spoke" check.
+    """
+    return [{"role": role, "text": text} for role, text in turns(transcript)]
+
+
 def has_user_speech(transcript) -> bool:
     return any(role == "user" for role, _ in turns(transcript))
 

@@ -6,6 +6,7 @@ they report through the single lifecycle function.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, ClassVar
@@ -51,6 +52,9 @@ class StatusReport:
     payload: dict | list | None = None   # the raw body, for the timeline and the raw-payload view
     occurred_at: datetime | None = None
     event_id: str = ""               # provider's event id when it has one (dedupe)
+    # The status is final but the provider is still working on details callops wants (CallingBox
+    # `result_status: pending` right after `completed`): the sync job reads the call again.
+    details_pending: bool = False
 
 
 @dataclass
@@ -66,6 +70,13 @@ def _sync_speed() -> float:
     return max(float(getattr(settings, "PROVIDER_SYNC_SPEED", 1.0) or 1.0), 1e-6)
 
 
+# Without a Retry-After, a provider 429 pauses the account this long.
+DEFAULT_429_PAUSE_SECONDS = 1.0
+# Operations that run only in background jobs, where waiting for the budget beats failing: a
+# refused batch upload fails every call in it.
+BACKGROUND_OPS = frozenset({"batch_submit"})
+
+
 class ProviderAdapter:
     kind: ClassVar[str]
     default_base_url: ClassVar[str] = ""
@@ -75,11 +86,24 @@ class ProviderAdapter:
     max_call_seconds: ClassVar[int] = 3600
     supports_cancel: ClassVar[bool] = False
     supports_batches: ClassVar[bool] = False
+    # Requests per minute the provider documents, per budget bucket (None: no limit). An account's
+    # own `rate_limit_per_minute`, when set, replaces them all with one budget for every request
+    # (a negotiated limit).
+    rate_limits: ClassVar[dict[str, int] | None] = {"default": 300}
+    # Operation -> budget bucket, for providers that limit some routes separately; others use
+    # "default". Operations: create, read, cancel, batch_submit, batch_read, batch_stop, test.
+    rate_buckets: ClassVar[dict[str, str]] = {}
+    # Which Call field the ids in this provider's callbacks refer to. Callbacks are matched on this
+    # field only: a provider's other id (Dograh's workflow id in provider_job_id) can hold the
+    # same digits as some other call's id.
+    callback_id_field: ClassVar[str] = "provider_call_id"
 
     def __init__(self, account: ProviderAccount):
         self.account = account
         self.base_url = (account.base_url or self.default_base_url).rstrip("/")
         self._credentials: dict | None = None
+        self._prepaid: dict[str, int] = {}
+        self._paused_until = 0.0  # monotonic; set when this adapter saw a 429
 
     @property
     def credentials(self) -> dict:
@@ -94,8 +118,85 @@ class ProviderAdapter:
 
     @classmethod
     def call_deadline_seconds(cls) -> float:
-        """How long after placement a still-live call counts as stuck (the stale sweep)."""
+        """How long after the provider started a call a still-live one counts as stuck (stale sweep)."""
         return cls.max_call_seconds / _sync_speed()
+
+    # --- the shared request budget -------------------------------------------------------------
+    def rate_limit(self, op: str) -> tuple[str, int | None]:
+        """(bucket, requests per minute) that `op` is counted against; None = unlimited."""
+        if self.account.rate_limit_per_minute:
+            return "default", int(self.account.rate_limit_per_minute)
+        bucket = self.rate_buckets.get(op, "default")
+        if self.rate_limits is None:
+            return bucket, None
+        return bucket, self.rate_limits.get(bucket, self.rate_limits.get("default"))
+
+    def reserve_requests(self, op: str, n: int) -> tuple[int, float]:
+        """Take up to `n` tokens for `op` in one round trip (a sync job's polls); the adapter then
+        spends them on its next `op` requests. Returns (granted, seconds until more)."""
+        from . import ratelimit
+
+        bucket, limit = self.rate_limit(op)
+        if limit is None or self.account.pk is None:
+            self._prepaid[op] = self._prepaid.get(op, 0) + n
+            return n, 0.0
+        granted, wait = ratelimit.acquire_many(self.account.pk, limit, n, bucket=bucket)
+        self._prepaid[op] = self._prepaid.get(op, 0) + granted
+        return granted, wait
+
+    def prepay(self, op: str, n: int = 1) -> None:
+        """Let the next `n` `op` requests skip the budget (a stale call's last look)."""
+        self._prepaid[op] = self._prepaid.get(op, 0) + n
+
+    def pause_remaining(self) -> float:
+        """Seconds this adapter knows the account is paused for (after a 429 it received)."""
+        return max(0.0, self._paused_until - time.monotonic())
+
+    def _take(self, op: str) -> None:
+        """Wait for a token for one `op` request, at most a bounded time; else ProviderError
+        `rate_limited` (transient, with retry_after), which callers treat like a provider 429
+        that certainly did not reach the provider."""
+        from django.conf import settings
+
+        from . import ratelimit
+
+        if self._prepaid.get(op, 0) > 0:
+            self._prepaid[op] -= 1
+            return
+        bucket, limit = self.rate_limit(op)
+        if limit is None or self.account.pk is None:
+            return
+        if op in BACKGROUND_OPS:
+            max_wait = float(getattr(settings, "PROVIDER_BATCH_RATE_LIMIT_MAX_WAIT_SECONDS", 65.0))
+        else:
+            max_wait = float(getattr(settings, "PROVIDER_RATE_LIMIT_MAX_WAIT_SECONDS", 2.0))
+        deadline = time.monotonic() + max_wait
+        while True:
+            granted, wait = ratelimit.acquire_many(self.account.pk, limit, 1, bucket=bucket)
+            if granted:
+                return
+            left = deadline - time.monotonic()
+            if wait > left:
+                raise ProviderError(f"{self.kind} request budget of {limit}/min for this account is spent "
+                                    f"(next request in {wait:.1f}s)", permanent=False, code="rate_limited",
+                                    retry_after=wait)
+            time.sleep(wait)
+
+    def _send(self, op: str, method: str, url: str, **kw):
+        """Send one request through the account's budget and the shared HTTP seam. A provider 429
+        pauses the account's budget for every worker for its Retry-After."""
+        from . import http_client, ratelimit
+
+        self._take(op)
+        try:
+            return http_client.send(self.kind, method, url, **kw)
+        except ProviderError as exc:
+            if exc.code == "rate_limited" and exc.http_status == 429:
+                seconds = exc.retry_after if exc.retry_after is not None else DEFAULT_429_PAUSE_SECONDS
+                self._paused_until = max(self._paused_until, time.monotonic() + seconds)
+                if self.account.pk is not None:
+                    ratelimit.pause(self.account.pk, seconds)
+            raise
 
     # --- calls ---------------------------------------------------------------------------------
     def place_call(self, call: Call) -> Placement:

@@ -2,8 +2,11 @@
 
 Quirks honoured: `call-disconnected` only looks final (mapped to in_progress, `completed` follows);
 `scheduled_at` is always sent with a numeric offset (a `Z` suffix makes Bolna answer 500); stop
-works only while a call is queued or scheduled. Bolna does not sign its pushes: the account's
-unguessable callback token in the URL is the secret (the view has already matched it).
+works only while a call is queued or scheduled; status words are matched case-insensitively with
+`_` read as `-` (older docs spell `balance_low`); the transcript arrives as one string of
+"assistant: …" / "user: …" lines and is stored as the canonical turn list. Bolna does not sign
+its pushes: the account's unguessable callback token in the URL is the secret (the view has
+already matched it).
 """
 
 from __future__ import annotations
@@ -12,6 +15,8 @@ import csv
 import io
 import json
 from datetime import UTC
+
+from callops.extraction.transcript import canonical_turns
 
 from . import http_client
 from .base import Placement, ProviderAdapter, ProviderError, StatusReport
@@ -23,9 +28,14 @@ STATUS_MAP = {
     # Soft terminal: duration, cost, recording and extraction are not filled in yet.
     "call-disconnected": "in_progress",
     "completed": "completed", "no-answer": "no_answer", "busy": "busy", "canceled": "canceled",
-    "stopped": "canceled", "failed": "failed", "error": "failed", "balance-low": "failed",
+    "stopped": "canceled", "cancelled": "canceled", "failed": "failed", "error": "failed", "balance-low": "failed",
 }
 ERROR_CODES = {"balance-low": "balance_low", "error": "provider_error", "failed": "telephony_error"}
+
+
+def normalize_status(raw: str) -> str:
+    """Bolna's word in the form the table uses: `balance_low`, `Balance-Low` -> `balance-low`."""
+    return raw.strip().lower().replace("_", "-").replace(" ", "-")
 
 
 def format_scheduled_at(value) -> str:
@@ -35,18 +45,19 @@ def format_scheduled_at(value) -> str:
 
 def report_from_execution(obj: dict) -> StatusReport:
     raw = str(obj.get("status") or "")
-    status = STATUS_MAP.get(raw.lower())
+    word = normalize_status(raw)
+    status = STATUS_MAP.get(word)
     if status is None:
         raise ValueError(f"unknown Bolna status {raw!r}")
     tel = obj.get("telephony_data") or {}
     hangup = " / ".join(str(tel[k]) for k in ("hangup_by", "hangup_reason", "hangup_provider_code") if tel.get(k))
     fields: dict = {}
     if status in ("failed",):
-        fields["error_code"] = ERROR_CODES.get(raw.lower(), "telephony_error")
+        fields["error_code"] = ERROR_CODES.get(word, "telephony_error")
         fields["error_message"] = obj.get("error_message") or raw
     if hangup:
         fields["hangup_cause"] = hangup[:200]
-    if raw == "completed":
+    if word == "completed":
         # Only now are the details final (call-disconnected still carries nulls).
         if obj.get("conversation_duration") is not None:
             fields["duration_seconds"] = int(float(obj["conversation_duration"]))
@@ -54,12 +65,13 @@ def report_from_execution(obj: dict) -> StatusReport:
             fields["recording_url"] = tel["recording_url"]
         if obj.get("extracted_data") is not None:
             fields["provider_result"] = obj["extracted_data"]
-        if isinstance(obj.get("transcript"), list):
-            fields["transcript"] = obj["transcript"]
+        transcript = canonical_turns(obj.get("transcript"))
+        if transcript:
+            fields["transcript"] = transcript
     answered_by = ""
     if obj.get("answered_by_voice_mail") is True:
         answered_by = "machine"
-    elif raw == "completed" and obj.get("conversation_duration"):
+    elif word == "completed" and obj.get("conversation_duration"):
         answered_by = "human"
     reason = obj.get("error_message") or hangup
     return StatusReport(status=status, raw_status=raw, reason=reason or "", provider_call_id=str(obj.get("id") or ""),
@@ -73,6 +85,11 @@ class Adapter(ProviderAdapter):
     max_call_seconds = 3600
     supports_cancel = True
     supports_batches = True
+    # Per organization: 500/min on `POST /call` (and the agent routes we do not use), 1000/min on
+    # everything else, execution reads included.
+    rate_limits = {"placement": 500, "default": 1000}
+    rate_buckets = {"create": "placement"}
+    callback_id_field = "provider_call_id"  # pushes carry the execution id
 
     def _headers(self) -> dict:
         return {"Authorization": f"Bearer {self.credentials.get('api_key', '')}"}
@@ -82,23 +99,23 @@ class Adapter(ProviderAdapter):
                 "user_data": {**{k: str(v) for k, v in call.context.items()}, "callops_call_id": str(call.public_id)}}
         if call.from_number:
             body["from_phone_number"] = call.from_number
-        response = http_client.send(KIND, "POST", f"{self.base_url}/call", headers=self._headers(), json=body)
+        response = self._send("create", "POST", f"{self.base_url}/call", headers=self._headers(), json=body)
         data = http_client.json_body(response, KIND)
         execution_id = str(data.get("execution_id") or "")
         if not execution_id:
             raise ProviderError("Bolna answered without an execution_id", permanent=False, code="bad_response")
         raw = str(data.get("status") or "queued")
         return Placement(provider_call_id=execution_id, report=StatusReport(
-            status=STATUS_MAP.get(raw, "queued"), raw_status=raw, provider_call_id=execution_id, payload=data))
+            status=STATUS_MAP.get(normalize_status(raw), "queued"), raw_status=raw, provider_call_id=execution_id, payload=data))
 
     def fetch_status(self, call) -> StatusReport:
-        response = http_client.send(KIND, "GET", f"{self.base_url}/executions/{call.provider_call_id}",
-                                    headers=self._headers())
+        response = self._send("read", "GET", f"{self.base_url}/executions/{call.provider_call_id}",
+                              headers=self._headers())
         return report_from_execution(http_client.json_body(response, KIND))
 
     def cancel_call(self, call) -> StatusReport | None:
-        response = http_client.send(KIND, "POST", f"{self.base_url}/call/{call.provider_call_id}/stop",
-                                    headers=self._headers())
+        response = self._send("cancel", "POST", f"{self.base_url}/call/{call.provider_call_id}/stop",
+                              headers=self._headers())
         data = http_client.json_body(response, KIND)
         return StatusReport(status="canceled", raw_status=str(data.get("status") or "stopped"),
                             provider_call_id=call.provider_call_id, payload=data)
@@ -110,7 +127,7 @@ class Adapter(ProviderAdapter):
         return [report_from_execution(obj)]
 
     def test_connection(self) -> str:
-        response = http_client.send(KIND, "GET", f"{self.base_url}/user/me", headers=self._headers())
+        response = self._send("test", "GET", f"{self.base_url}/user/me", headers=self._headers())
         me = http_client.json_body(response, KIND)
         conc = me.get("concurrency") or {}
         return f"Bolna reachable; balance {me.get('wallet')}, concurrency {conc.get('current')}/{conc.get('max')}"
@@ -127,23 +144,23 @@ class Adapter(ProviderAdapter):
         data: dict = {"agent_id": agent_id}
         if from_numbers:
             data["from_phone_numbers"] = list(from_numbers)  # repeated form field
-        response = http_client.send(KIND, "POST", f"{self.base_url}/batches", headers=self._headers(), data=data,
-                                    files={"file": ("contacts.csv", buf.getvalue().encode(), "text/csv")})
+        response = self._send("batch_submit", "POST", f"{self.base_url}/batches", headers=self._headers(), data=data,
+                              files={"file": ("contacts.csv", buf.getvalue().encode(), "text/csv")})
         batch_id = str(http_client.json_body(response, KIND).get("batch_id") or "")
         if scheduled_at is not None:
-            http_client.send(KIND, "POST", f"{self.base_url}/batches/{batch_id}/schedule", headers=self._headers(),
-                             data={"scheduled_at": format_scheduled_at(scheduled_at)}, files={"_": ("", b"")})
+            self._send("batch_submit", "POST", f"{self.base_url}/batches/{batch_id}/schedule", headers=self._headers(),
+                       data={"scheduled_at": format_scheduled_at(scheduled_at)}, files={"_": ("", b"")})
         return batch_id
 
     def fetch_batch(self, batch_id: str) -> dict:
         """Batch status plus one StatusReport per execution (`reports`)."""
-        info = http_client.json_body(http_client.send(KIND, "GET", f"{self.base_url}/batches/{batch_id}",
-                                                      headers=self._headers()), KIND)
-        rows = http_client.json_body(http_client.send(KIND, "GET", f"{self.base_url}/batches/{batch_id}/executions",
-                                                      headers=self._headers()), KIND)
+        info = http_client.json_body(self._send("batch_read", "GET", f"{self.base_url}/batches/{batch_id}",
+                                                headers=self._headers()), KIND)
+        rows = http_client.json_body(self._send("batch_read", "GET", f"{self.base_url}/batches/{batch_id}/executions",
+                                                headers=self._headers()), KIND)
         return {"status": info.get("status"), "info": info,
                 "reports": [report_from_execution(r) for r in (rows if isinstance(rows, list) else [])]}
 
     def stop_batch(self, batch_id: str) -> dict:
-        return http_client.json_body(http_client.send(KIND, "POST", f"{self.base_url}/batches/{batch_id}/stop",
-                                                      headers=self._headers()), KIND)
+        return http_client.json_body(self._send("batch_stop", "POST", f"{self.base_url}/batches/{batch_id}/stop",
+                                                headers=self._headers()), KIND)

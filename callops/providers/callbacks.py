@@ -5,13 +5,16 @@ verifies and parses the body (rejected → 401); each report is applied to the c
 through the lifecycle function with source `callback`. Reports for ids we do not know still
 answer 200, so a provider does not retry them forever; duplicates and out-of-order reports are
 absorbed by the forward-only rule and recorded as ignored.
+
+A report finds its call by the one id field its adapter names (`callback_id_field`), never by
+"any id that matches": Dograh keeps the workflow id in provider_job_id, and workflow ids and run
+ids are both small integers, so a loose match would update another call.
 """
 
 from __future__ import annotations
 
 import logging
 
-from django.db.models import Q
 from django.http import JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
@@ -28,12 +31,11 @@ log = logging.getLogger(__name__)
 MAX_CALLBACK_BYTES = 256 * 1024
 
 
-def _find_call(account: ProviderAccount, report) -> Call | None:
-    ids = [i for i in (report.provider_call_id, report.fields.get("provider_job_id")) if i]
-    if not ids:
+def _find_call(account: ProviderAccount, adapter, report) -> Call | None:
+    if not report.provider_call_id:
         return None
-    return (Call.objects.filter(provider_account=account)
-            .filter(Q(provider_call_id__in=ids) | Q(provider_job_id__in=ids)).order_by("-id").first())
+    lookup = {adapter.callback_id_field: report.provider_call_id}
+    return Call.objects.filter(provider_account=account, **lookup).order_by("-id").first()
 
 
 @csrf_exempt
@@ -49,8 +51,9 @@ def provider_callback(request, kind: str, token: str):
     if len(body) > MAX_CALLBACK_BYTES:
         return JsonResponse({"error": "callback body too large"}, status=413)
     headers = {k.lower(): v for k, v in request.headers.items()}
+    adapter = adapter_for(account)
     try:
-        reports = adapter_for(account).parse_callback(body, headers)
+        reports = adapter.parse_callback(body, headers)
     except CallbackRejected as exc:
         log.warning("rejected %s callback for account %s: %s", kind, account.pk, exc)
         return JsonResponse({"error": "callback verification failed"}, status=401)
@@ -58,7 +61,7 @@ def provider_callback(request, kind: str, token: str):
         return JsonResponse({"error": f"unreadable callback body: {exc}"[:200]}, status=400)
     applied = unknown = 0
     for report in reports:
-        call = _find_call(account, report)
+        call = _find_call(account, adapter, report)
         if call is None:
             unknown += 1
             log.info("%s callback for unknown id %r on account %s", kind, report.provider_call_id, account.pk)

@@ -2,6 +2,10 @@
 
 CallingBox statuses are already the canonical words; voicemail arrives as `no_answer` with
 `answered_by=machine`. There is no documented cancel route, so cancel is unsupported.
+
+A `completed` call may still read `result_status: pending` (CallingBox extracts after the hangup);
+the report then says `details_pending`, and the sync job keeps reading the call for a bounded
+time until the result is final, so the provider extractor gets CallingBox's `result`.
 """
 
 from __future__ import annotations
@@ -27,7 +31,8 @@ def report_from_call(obj: dict, *, event_id: str = "") -> StatusReport:
         fields["provider_result"] = obj["result"]  # trusted only once extraction finished
     return StatusReport(status=status, raw_status=raw, reason=obj.get("error_message") or "",
                         provider_call_id=str(obj.get("id") or ""), answered_by=obj.get("answered_by") or "",
-                        fields=fields, payload=obj, event_id=event_id)
+                        fields=fields, payload=obj, event_id=event_id,
+                        details_pending=status == "completed" and obj.get("result_status") == "pending")
 
 
 class Adapter(ProviderAdapter):
@@ -36,6 +41,8 @@ class Adapter(ProviderAdapter):
     # Signed callbacks carry every change; polling is the safety net.
     poll_interval = 10.0
     max_call_seconds = 3600
+    rate_limits = {"default": 300}  # not documented; a conservative figure, override per account
+    callback_id_field = "provider_call_id"  # events carry data.call.id
 
     def _headers(self) -> dict:
         return {"Authorization": f"Bearer {self.credentials.get('api_key', '')}"}
@@ -50,13 +57,13 @@ class Adapter(ProviderAdapter):
             body["instructions"] = call.instructions
         if call.context:
             body["context"] = call.context
-        response = http_client.send(KIND, "POST", f"{self.base_url}/v1/calls", headers=self._headers(), json=body)
+        response = self._send("create", "POST", f"{self.base_url}/v1/calls", headers=self._headers(), json=body)
         report = report_from_call(http_client.json_body(response, KIND))
         return Placement(provider_call_id=report.provider_call_id, report=report)
 
     def fetch_status(self, call) -> StatusReport:
-        response = http_client.send(KIND, "GET", f"{self.base_url}/v1/calls/{call.provider_call_id}",
-                                    headers=self._headers())
+        response = self._send("read", "GET", f"{self.base_url}/v1/calls/{call.provider_call_id}",
+                              headers=self._headers())
         return report_from_call(http_client.json_body(response, KIND))
 
     def parse_callback(self, body: bytes, headers: dict[str, str]) -> list[StatusReport]:
@@ -68,7 +75,7 @@ class Adapter(ProviderAdapter):
         return [report_from_call(obj, event_id=headers.get("callingbox-event-id") or str(envelope.get("id") or ""))]
 
     def test_connection(self) -> str:
-        response = http_client.send(KIND, "GET", f"{self.base_url}/v1/numbers", headers=self._headers())
+        response = self._send("test", "GET", f"{self.base_url}/v1/numbers", headers=self._headers())
         numbers = http_client.json_body(response, KIND)
         count = len(numbers.get("data", numbers)) if isinstance(numbers, (dict, list)) else 0
         return f"CallingBox reachable; {count} numbers"

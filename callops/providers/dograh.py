@@ -80,6 +80,10 @@ class Adapter(ProviderAdapter):
     default_base_url = "https://app.dograh.com"
     poll_interval = 10.0
     max_call_seconds = 3600
+    rate_limits = {"default": 300}  # not documented (self-hosted: the operator's); override per account
+    # The webhook node posts `workflow_run_id`, which is provider_call_id. provider_job_id holds the
+    # workflow id, whose small integers collide with run ids of other calls.
+    callback_id_field = "provider_call_id"
 
     def _headers(self) -> dict:
         return {"X-API-Key": self.credentials.get("api_key", "")}
@@ -89,7 +93,7 @@ class Adapter(ProviderAdapter):
         path = f"/api/v1/public/agent/{uuid}" if id_kind == "trigger" else f"/api/v1/public/agent/workflow/{uuid}"
         body = {"phone_number": call.to_number,
                 "initial_context": {**call.context, "callops_call_id": str(call.public_id)}}
-        response = http_client.send(KIND, "POST", f"{self.base_url}{path}", headers=self._headers(), json=body)
+        response = self._send("create", "POST", f"{self.base_url}{path}", headers=self._headers(), json=body)
         data = http_client.json_body(response, KIND)
         run_id = data.get("workflow_run_id")
         if run_id in (None, ""):
@@ -101,9 +105,9 @@ class Adapter(ProviderAdapter):
 
     def fetch_status(self, call) -> StatusReport:
         workflow_id = call.provider_job_id or parse_agent_id(call.agent.provider_agent_id)[2]
-        response = http_client.send(KIND, "GET",
-                                    f"{self.base_url}/api/v1/workflow/{workflow_id}/runs/{call.provider_call_id}",
-                                    headers=self._headers())
+        response = self._send("read", "GET",
+                              f"{self.base_url}/api/v1/workflow/{workflow_id}/runs/{call.provider_call_id}",
+                              headers=self._headers())
         return report_from_run(http_client.json_body(response, KIND))
 
     def parse_callback(self, body: bytes, headers: dict[str, str]) -> list[StatusReport]:
@@ -121,7 +125,7 @@ class Adapter(ProviderAdapter):
         return [report]
 
     def test_connection(self) -> str:
-        response = http_client.send(KIND, "GET", f"{self.base_url}/api/v1/organizations/usage/runs",
-                                    headers=self._headers(), params={"page": 1, "limit": 1})
+        response = self._send("test", "GET", f"{self.base_url}/api/v1/organizations/usage/runs",
+                              headers=self._headers(), params={"page": 1, "limit": 1})
         http_client.json_body(response, KIND)
         return "Dograh reachable; key accepted"

@@ -36,7 +36,10 @@ class ProviderAccount(models.Model):
     # request to this account; `callback_secret` verifies it where the provider signs.
     callback_token = models.CharField(max_length=64, unique=True, default=_callback_token)
     callback_secret_encrypted = models.TextField(blank=True)
-    rate_limit_per_minute = models.PositiveIntegerField(default=300)
+    # Requests per minute callops sends to this account, all kinds together, shared by every
+    # worker. Blank = the provider's documented limits (each adapter's `rate_limits`); set it to a
+    # figure agreed with the provider (PolyAI's limits are per account, for instance).
+    rate_limit_per_minute = models.PositiveIntegerField(null=True, blank=True)
     is_active = models.BooleanField(default=True)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)

@@ -2,8 +2,11 @@
 
 Status words arrive in several doc versions and cases (`success`, `SUCCESS`, legacy `completed`,
 British `cancelled`); all are normalised here. The status read 404s about two hours after a call
-ends, so PolyAI calls are polled first and often (2–5 s), and a 404 on a call we never saw finish
-is reported as `status_expired` (the sync job ends the call failed with that error code).
+ends, so PolyAI calls are polled first and often (2–5 s). A 404 means `status_expired` (the sync
+job ends the call failed with that error code) only when the data could have expired: the call
+was placed, or last seen live, about two hours ago or more. A 404 sooner than that (a call PolyAI
+has not recorded yet, a glitch behind its load balancer) is a transient error: polling backs off
+and retries, and a call that never reappears is failed `stale` by the sweep.
 """
 
 from __future__ import annotations
@@ -11,8 +14,10 @@ from __future__ import annotations
 import json
 import re
 
+from django.utils import timezone
+
 from . import http_client
-from .base import Placement, ProviderAdapter, ProviderError, StatusReport
+from .base import Placement, ProviderAdapter, ProviderError, StatusReport, _sync_speed
 
 KIND = "polyai"
 SID_RE = re.compile(r"^OUT-[0-9A-Za-z-]{8,}$")
@@ -25,6 +30,25 @@ STATUS_MAP = {
     "ringing": "ringing", "in-progress": "in_progress", "in_progress": "in_progress", "completed": "completed",
     "no-answer": "no_answer", "busy": "busy", "failed": "failed", "cancelled": "canceled", "canceled": "canceled",
 }
+
+
+# Status data is kept "approximately 2 hours" after the call ends. A 404 counts as expiry once the
+# last sign of life is this old: a little under two hours, because "approximately" may be less.
+EXPIRY_PLAUSIBLE_AFTER_SECONDS = 110 * 60
+
+
+def could_have_expired(call, now=None) -> bool:
+    """Whether PolyAI may already have dropped this call's status data.
+
+    The data lives until ~2 h after the call ends, and the call had not ended when we last saw
+    it live (`last_synced_at`, a successful read) or when it was placed (`dial_claimed_at`), so
+    the earliest expiry is ~2 h after the later of those.
+    """
+    seen = [t for t in (call.dial_claimed_at, call.last_synced_at) if t is not None]
+    if not seen:
+        return False
+    now = now or timezone.now()
+    return (now - max(seen)).total_seconds() >= EXPIRY_PLAUSIBLE_AFTER_SECONDS / _sync_speed()
 
 
 def report_from_status(sid: str, body: dict) -> StatusReport:
@@ -45,6 +69,9 @@ class Adapter(ProviderAdapter):
     default_base_url = "https://api.us-1.platform.polyai.app"
     poll_interval = 3.0  # the docs ask for every 2-5 s while queued/calling
     max_call_seconds = 3600
+    # Agreed per account with PolyAI, no published figure: a working default; set the account's
+    # figure on the provider account.
+    rate_limits = {"default": 600}
 
     def _headers(self) -> dict:
         return {"X-PolyAi-Auth-Token": self.credentials.get("api_key", "")}
@@ -53,8 +80,8 @@ class Adapter(ProviderAdapter):
         # Metadata reaches the agent as SIP headers: values must be strings.
         metadata = {str(k): v if isinstance(v, str) else json.dumps(v) for k, v in call.metadata.items()}
         metadata["callops_call_id"] = str(call.public_id)
-        response = http_client.send(KIND, "POST", f"{self.base_url}/v1/outbound-calling", headers=self._headers(),
-                                    json={"to_number": call.to_number, "metadata": metadata})
+        response = self._send("create", "POST", f"{self.base_url}/v1/outbound-calling", headers=self._headers(),
+                              json={"to_number": call.to_number, "metadata": metadata})
         data = http_client.json_body(response, KIND)
         sid = str(data.get("call_sid") or data.get("callSid") or data.get("conversation_id") or "")
         if not sid:
@@ -66,21 +93,24 @@ class Adapter(ProviderAdapter):
     def fetch_status(self, call) -> StatusReport:
         sid = call.provider_call_id
         try:
-            response = http_client.send(KIND, "GET", f"{self.base_url}/v1/outbound-calling/{sid}/status",
-                                        headers=self._headers())
+            response = self._send("read", "GET", f"{self.base_url}/v1/outbound-calling/{sid}/status",
+                                  headers=self._headers())
         except ProviderError as exc:
             if exc.http_status == 404 and SID_RE.match(sid or ""):
-                # A SID we were given that now 404s: its status data has expired.
-                raise ProviderError(f"PolyAI status for {sid} has expired", permanent=True, code="status_expired",
-                                    http_status=404)
+                if could_have_expired(call):
+                    # A SID we were given, silent for ~2 h, now 404s: its status data has expired.
+                    raise ProviderError(f"PolyAI status for {sid} has expired", permanent=True,
+                                        code="status_expired", http_status=404) from None
+                raise ProviderError(f"PolyAI has no status for {sid} (404), too soon after placement to have "
+                                    "expired", permanent=False, code="status_unavailable", http_status=404) from None
             raise
         return report_from_status(sid, http_client.json_body(response, KIND))
 
     def test_connection(self) -> str:
         # A well-formed SID that cannot exist: 404 proves the token works, 401 that it does not.
         try:
-            http_client.send(KIND, "GET", f"{self.base_url}/v1/outbound-calling/OUT-00000000-0000-0000-0000-000000000000"
-                             "/status", headers=self._headers())
+            self._send("test", "GET", f"{self.base_url}/v1/outbound-calling/OUT-00000000-0000-0000-0000-000000000000"
+                       "/status", headers=self._headers())
         except ProviderError as exc:
             if exc.http_status == 404:
                 return "PolyAI reachable; token accepted"

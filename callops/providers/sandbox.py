@@ -105,6 +105,7 @@ class Adapter(ProviderAdapter):
     poll_interval = 2.0
     max_call_seconds = 1800
     supports_cancel = True
+    rate_limits = None  # no network: nothing to protect unless the account sets a figure
 
     def next_poll_delay(self, call=None) -> float:
         return self.poll_interval / _speed()

@@ -3,10 +3,14 @@
 Credentials are write-only: they go in encrypted and never come back out to a page. On edit, a
 credential field left blank keeps the stored value, so nobody has to (or can) see it to change
 something else. Every change is audited; a credentials change gets its own audit action.
+
+An agent carries its `returns` schema (validated here, the bad field named) and its extractor;
+the organization's default extractor, used by agents that do not choose, is set here too.
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
 from django.db import IntegrityError, transaction
@@ -36,6 +40,24 @@ CREDENTIAL_FIELDS = {
 }
 CALLBACK_SECRET_KINDS = {ProviderKind.CALLINGBOX, ProviderKind.TRILLET, ProviderKind.DOGRAH}
 EXTRACTORS = ["", "rules", "llm", "provider"]
+# What each extractor choice means, for the forms (the agent's "" = the organization's default).
+EXTRACTOR_LABELS = {"rules": "Rules (built in, no network)", "llm": "LLM (the configured chat-completions endpoint)",
+                    "provider": "Provider's own extraction"}
+MAX_RETURNS_TEXT = 20000
+
+
+def documented_rate_limit(kind: str) -> str:
+    """The provider's documented request limit in words, for the form ("" = no limit)."""
+    from .registry import adapter_class
+
+    limits = adapter_class(kind).rate_limits
+    if not limits:
+        return "no limit"
+    if set(limits) == {"default"}:
+        return f"{limits['default']}/min"
+    rest = limits.get("default")
+    parts = [f"{v}/min for {b} requests" for b, v in sorted(limits.items()) if b != "default"]
+    return ", ".join(parts + ([f"{rest}/min for the rest"] if rest else []))
 
 
 class ProviderInputError(Exception):
@@ -66,13 +88,17 @@ def _clean_account(data: dict, *, creating: bool) -> dict:
             if problem:
                 errors["base_url"] = problem
     clean["base_url"] = base_url
-    try:
-        rate = int(data.get("rate_limit_per_minute") or 300)
-        if not 1 <= rate <= 100000:
-            raise ValueError
-        clean["rate_limit_per_minute"] = rate
-    except (TypeError, ValueError):
-        errors["rate_limit_per_minute"] = "a whole number from 1 to 100000"
+    raw_rate = str(data.get("rate_limit_per_minute") if data.get("rate_limit_per_minute") is not None else "").strip()
+    if raw_rate == "":
+        clean["rate_limit_per_minute"] = None  # the provider's documented limit
+    else:
+        try:
+            rate = int(raw_rate)
+            if not 1 <= rate <= 100000:
+                raise ValueError
+            clean["rate_limit_per_minute"] = rate
+        except (TypeError, ValueError):
+            errors["rate_limit_per_minute"] = "a whole number from 1 to 100000, or blank for the provider's limit"
     clean["is_active"] = bool(data.get("is_active", True))
     if errors:
         raise ProviderInputError("; ".join(f"{k}: {v}" for k, v in errors.items()), errors)
@@ -181,9 +207,12 @@ def _clean_agent(org, data: dict) -> dict:
             webhook_url = validate_webhook_url(webhook_url)
         except (ValidationFailed, ValueError) as exc:
             errors["webhook_url"] = getattr(exc, "message", None) or str(exc) or "not an allowed URL"
-    extractor = data.get("extractor", "")
+    extractor = (data.get("extractor") or "").strip()
     if extractor not in EXTRACTORS:
-        errors["extractor"] = "choose rules, llm or provider"
+        errors["extractor"] = "choose rules, llm, provider or the organization default"
+    returns, problem = _clean_returns(data.get("returns"))
+    if problem:
+        errors["returns"] = problem
     provider_agent_id = (data.get("provider_agent_id") or "").strip()
     if len(provider_agent_id) > 200:
         errors["provider_agent_id"] = "at most 200 characters"
@@ -193,8 +222,44 @@ def _clean_agent(org, data: dict) -> dict:
     if errors:
         raise ProviderInputError("; ".join(f"{k}: {v}" for k, v in errors.items()), errors)
     return {"name": name, "provider_account": account, "provider_agent_id": provider_agent_id,
-            "from_number": from_number, "webhook_url": webhook_url, "extractor": extractor,
+            "from_number": from_number, "webhook_url": webhook_url, "extractor": extractor, "returns": returns,
             "instructions": instructions, "is_active": bool(data.get("is_active", True))}
+
+
+def _clean_returns(value) -> tuple[dict, str]:
+    """(canonical schema, "") or ({}, what is wrong). Accepts JSON text (the form) or an object."""
+    from callops.extraction.schema import SchemaError, validate_returns
+
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return {}, ""
+    if isinstance(value, str):
+        if len(value) > MAX_RETURNS_TEXT:
+            return {}, f"at most {MAX_RETURNS_TEXT} characters"
+        try:
+            value = json.loads(value)
+        except ValueError as exc:
+            return {}, f"not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno})"
+    try:
+        return validate_returns(value), ""
+    except SchemaError as exc:
+        return {}, exc.message
+
+
+def set_default_extractor(org, extractor: str, *, actor=None, ip=None) -> str:
+    """The extractor agents without their own choice use (Settings → Providers & agents)."""
+    from callops.accounts.models import Organization
+
+    extractor = (extractor or "").strip()
+    if extractor not in EXTRACTOR_LABELS:
+        raise ProviderInputError("default_extractor: choose rules, llm or provider",
+                                 {"default_extractor": "choose rules, llm or provider"})
+    if org.default_extractor != extractor:
+        with transaction.atomic():
+            Organization.objects.filter(pk=org.pk).update(default_extractor=extractor)
+            audit(org, "organization.default_extractor_changed", actor=actor, ip=ip, target=org.name,
+                  detail={"from": org.default_extractor, "to": extractor})
+        org.default_extractor = extractor
+    return extractor
 
 
 def create_agent(org, data: dict, *, actor=None, ip=None):

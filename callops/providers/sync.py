@@ -2,10 +2,20 @@
 
 A call being synced carries `next_sync_at` (design rule 1: the row says when work is due). The
 sweep enqueues due polls (PolyAI first, because its status expires ~2 h after the call ends);
-`sync_call` polls one call, applies the report through `apply_report(source="poll")` and sets the
+`sync_calls` polls them, applies each report through `apply_report(source="poll")` and sets the
 next due time from the provider's cadence, backing off on errors and honouring Retry-After.
+Every poll takes a token from the account's request budget (`ratelimit`, shared by all workers);
+polls without a token, or on an account a provider 429 has paused, move to when one is free.
+
+A terminal call whose provider said details are still coming (CallingBox `result_status:
+pending`) keeps a `next_sync_at` for a bounded follow-up: it is read again until the details are
+final or DETAILS_FOLLOW_SECONDS have passed since it ended.
+
 Calls stuck past their provider's maximum call length get one reconcile poll and are then
-failed with error_code `stale`.
+failed with error_code `stale`. The clock starts when the provider started the call: at
+placement for a call placed on its own, but for a call in a provider-run batch (Bolna, Trillet)
+only when the provider reports dialing it, because a long list keeps calls waiting at the
+provider for hours.
 """
 
 from __future__ import annotations
@@ -13,15 +23,16 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
-from django.db.models import Case, IntegerField, Value, When
+from django.conf import settings
+from django.db.models import Case, IntegerField, OuterRef, Q, Subquery, Value, When
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from callops.calls import services as call_services
-from callops.calls.models import ACTIVE, RANK, Call, CallStatus, EventSource
+from callops.calls.models import ACTIVE, RANK, Call, CallEvent, CallStatus, EventSource
 from callops.lib.queue import enqueue
 
-from . import ratelimit
-from .base import ProviderError
+from .base import ProviderError, _sync_speed
 from .registry import _MODULES, adapter_class, adapter_for
 
 log = logging.getLogger(__name__)
@@ -34,6 +45,11 @@ LEASE_SECONDS = 30
 # provider's usual 100-300 ms per request a full chunk takes 5-15 s, inside the lease above;
 # more workers, not bigger chunks, keep PolyAI's 2-5 s cadence when many calls are live.
 SYNC_CHUNK = 50
+# How long after a call ended its provider's pending details are still fetched (provider time).
+DETAILS_FOLLOW_SECONDS = 300
+# A call in a provider-run batch that the provider has not started after this long (from the
+# batch's start) is given up on: the provider's list is not moving.
+PROVIDER_BATCH_MAX_WAIT_SECONDS = 24 * 3600
 
 
 def _backoff(interval: float, failures: int, retry_after: float | None) -> float:
@@ -49,40 +65,43 @@ def sync_call(call_id: int, *, reconcile: bool = False) -> str:
 
 
 def sync_calls(call_ids: list[int], *, reconcile: bool = False) -> dict[int, str]:
-    """Poll several live calls in one job; returns {call id: what happened}.
+    """Poll several calls in one job; returns {call id: what happened}.
 
     Polls are sequential, but the bookkeeping is shared: one SELECT for the batch, one adapter
-    per account, and one UPDATE for all the calls whose provider had nothing new (the common
-    case), so a poll costs little more than its HTTP request.
+    and one budget round trip per account, and one UPDATE for all the calls whose provider had
+    nothing new (the common case), so a poll costs little more than its HTTP request.
+    A reconcile (a stale call's last look) skips the budget: it happens once per call.
     """
     results: dict[int, str] = {}
     calls = list(Call.objects.select_related("provider_account", "agent").filter(pk__in=call_ids).order_by("pk"))
-    adapters: dict[int, object] = {}
     quiet: dict[float, list[int]] = {}   # next-poll delay -> calls with nothing new
     now = timezone.now()
-    live = [c for c in calls if not c.is_terminal]
-    results.update({c.pk: "done" for c in calls if c.is_terminal})
-    # Request budget per account, taken for the whole batch in one Redis round trip.
-    budget: dict[int, list] = {}
-    for call in live:
-        budget.setdefault(call.provider_account_id, [0, 0.0, call.provider_account])[0] += 1
-    for account_id, entry in budget.items():
+    groups: dict[int, list[Call]] = {}
+    for call in calls:
+        if call.is_terminal and (call.next_sync_at is None or reconcile):
+            results[call.pk] = "done"
+        else:
+            groups.setdefault(call.provider_account_id, []).append(call)
+    for group in groups.values():
+        adapter = adapter_for(group[0].provider_account)
         if reconcile:
-            continue
-        granted, wait = ratelimit.acquire_many(account_id, entry[2].rate_limit_per_minute, entry[0])
-        entry[0], entry[1] = granted, wait
-    for call in live:
-        entry = budget[call.provider_account_id]
-        if not reconcile:
-            if entry[0] <= 0:
-                Call.objects.filter(pk=call.pk).update(next_sync_at=now + timedelta(seconds=entry[1]))
+            adapter.prepay("read", len(group))
+            granted, wait = len(group), 0.0
+        else:
+            granted, wait = adapter.reserve_requests("read", len(group))
+        for call in group:
+            paused = adapter.pause_remaining()
+            if granted <= 0 or paused > 0:
+                # No token (or the provider told us to back off): poll when the budget allows.
+                delay = max(wait, paused, 0.05)
+                Call.objects.filter(pk=call.pk).update(next_sync_at=now + timedelta(seconds=delay))
                 results[call.pk] = "rate_limited"
                 continue
-            entry[0] -= 1
-        adapter = adapters.get(call.provider_account_id)
-        if adapter is None:
-            adapter = adapters[call.provider_account_id] = adapter_for(call.provider_account)
-        results[call.pk] = _poll(call, adapter, now, quiet)
+            granted -= 1
+            if call.is_terminal:
+                results[call.pk] = _follow_details(call, adapter, now)
+            else:
+                results[call.pk] = _poll(call, adapter, now, quiet)
     for delay, pks in quiet.items():
         Call.objects.filter(pk__in=pks, status__in=ACTIVE).update(
             next_sync_at=now + timedelta(seconds=delay), last_synced_at=now, sync_failures=0)
@@ -90,9 +109,10 @@ def sync_calls(call_ids: list[int], *, reconcile: bool = False) -> dict[int, str
 
 
 def _poll(call: Call, adapter, now, quiet: dict) -> str:
-    if not call.provider_call_id:
-        # Not handed to the provider (yet): placement owns it; nothing to poll.
-        Call.objects.filter(pk=call.pk, provider_call_id="").update(next_sync_at=None)
+    if not call.provider_call_id and not call.provider_job_id:
+        # Not handed to the provider (yet): placement owns it; nothing to poll. (A Trillet batch
+        # job has only its job id until it finishes.)
+        Call.objects.filter(pk=call.pk, provider_call_id="", provider_job_id="").update(next_sync_at=None)
         return "not_placed"
     try:
         report = adapter.fetch_status(call)
@@ -105,8 +125,9 @@ def _poll(call: Call, adapter, now, quiet: dict) -> str:
             return "expired"
         failures = call.sync_failures + 1
         delay = _backoff(adapter.next_poll_delay(call), failures, exc.retry_after)
+        # last_synced_at stays at the last successful read: it is when we last saw the call live.
         Call.objects.filter(pk=call.pk).update(
-            sync_failures=min(failures, 32000), next_sync_at=now + timedelta(seconds=delay), last_synced_at=now)
+            sync_failures=min(failures, 32000), next_sync_at=now + timedelta(seconds=delay))
         log.info("poll of call %s failed (%s, %s); next in %.1fs", call.pk, exc.code,
                  "permanent" if exc.permanent else "transient", delay)
         return f"error:{exc.code}"
@@ -124,8 +145,45 @@ def _poll(call: Call, adapter, now, quiet: dict) -> str:
     if call.status in ACTIVE:
         quiet.setdefault(adapter.next_poll_delay(call), []).append(call.pk)
     else:
-        Call.objects.filter(pk=call.pk).update(last_synced_at=now, sync_failures=0)
+        follow = _follow_until(call, report, adapter, now)
+        Call.objects.filter(pk=call.pk).update(last_synced_at=now, sync_failures=0, next_sync_at=follow)
     return call.status
+
+
+def _follow_until(call: Call, report, adapter, now):
+    """When to read a terminal call again for details its provider is still preparing, or None."""
+    if not report.details_pending:
+        return None
+    ended = call.ended_at or now
+    if (now - ended).total_seconds() >= DETAILS_FOLLOW_SECONDS / _sync_speed():
+        return None
+    return now + timedelta(seconds=adapter.next_poll_delay(call))
+
+
+def _follow_details(call: Call, adapter, now) -> str:
+    """Read a terminal call again for the details its provider was still preparing."""
+    from callops.extraction import services as extraction
+
+    try:
+        report = adapter.fetch_status(call)
+    except (ProviderError, ValueError) as exc:
+        failures = call.sync_failures + 1
+        give_up = failures > 5 or (now - (call.ended_at or now)).total_seconds() >= \
+            DETAILS_FOLLOW_SECONDS / _sync_speed()
+        delay = _backoff(adapter.next_poll_delay(call), failures, getattr(exc, "retry_after", None))
+        Call.objects.filter(pk=call.pk).update(
+            sync_failures=failures, next_sync_at=None if give_up else now + timedelta(seconds=delay))
+        if give_up:
+            extraction.details_arrived(call.pk)
+        return "details_error"
+    call = apply_provider_report(call, report, source=EventSource.POLL)
+    follow = _follow_until(call, report, adapter, now)
+    Call.objects.filter(pk=call.pk).update(next_sync_at=follow, last_synced_at=now, sync_failures=0)
+    if follow is None:
+        # Final (or given up on): extraction waiting for these details can run now.
+        extraction.details_arrived(call.pk)
+        return "details_final" if not report.details_pending else "details_timeout"
+    return "details_pending"
 
 
 def apply_provider_report(call: Call, report, *, source: str) -> Call:
@@ -134,6 +192,7 @@ def apply_provider_report(call: Call, report, *, source: str) -> Call:
     Bolna `scheduled` -> `queued` or `in-progress` -> `call-disconnected` do not move the canonical
     status, but the raw status shown beside it should say what the provider says now.
     """
+    had_details = call.provider_result is not None, bool(call.transcript)
     transition = call_services.apply_report(call, report, source=source)
     fresh = transition.call
     if (not transition.accepted and fresh.status in ACTIVE and RANK.get(report.status) == RANK[fresh.status]
@@ -141,20 +200,28 @@ def apply_provider_report(call: Call, report, *, source: str) -> Call:
         Call.objects.filter(pk=fresh.pk, status=fresh.status).update(
             provider_status=report.raw_status[:100], provider_reason=report.reason or fresh.provider_reason)
         fresh.provider_status = report.raw_status[:100]
+    if (not transition.accepted and fresh.status == CallStatus.COMPLETED
+            and (fresh.provider_result is not None, bool(fresh.transcript)) != had_details):
+        # Details landed after the call completed (a late callback, a follow-up read): an
+        # extraction run waiting for them can go now instead of at its grace deadline.
+        from callops.extraction import services as extraction
+
+        extraction.details_arrived(fresh.pk)
     return fresh
 
 
 def sweep_due_syncs(limit: int = 2000, chunk: int = SYNC_CHUNK) -> int:
-    """Enqueue polls of live calls whose `next_sync_at` has passed, PolyAI first.
+    """Enqueue polls whose `next_sync_at` has passed, PolyAI first.
 
-    Due calls go out in jobs of up to `chunk` calls of one provider account, in due order, so
-    PolyAI jobs sit at the head of the queue.
+    That is live calls, plus terminal ones still waiting for details (see `_follow_until`). Due
+    calls go out in jobs of up to `chunk` calls of one provider account, in due order, so PolyAI
+    jobs sit at the head of the queue.
     """
     from .jobs import sync_calls_job
 
     now = timezone.now()
     due = list(
-        Call.objects.filter(next_sync_at__lte=now, status__in=ACTIVE)
+        Call.objects.filter(next_sync_at__lte=now)
         .annotate(first=Case(When(provider="polyai", then=Value(0)), default=Value(1), output_field=IntegerField()))
         .order_by("first", "next_sync_at").values_list("pk", "provider_account_id")[:limit]
     )
@@ -190,16 +257,52 @@ def reconcile_stale(call_id: int) -> str:
     return "stale"
 
 
+def _in_provider_batch() -> Q:
+    """Calls whose provider holds them in a submitted batch list (not pending, not refused)."""
+    return Q(batch__mode="provider") & ~Q(batch__provider_batch_id__in=["", "pending"])
+
+
+def stale_calls(kind: str, now=None):
+    """Live calls of `kind` that have run past their provider's maximum call length.
+
+    The clock starts when the provider started the call. A call placed on its own was handed over
+    at its dial claim. A call in a provider-run batch starts when the provider first reports it
+    dialing (ringing sets started_at; an earlier `initiated` is on the timeline as a poll or
+    callback report), not when the whole list was reserved: calls waiting their turn in a long
+    list are not stuck. One the provider never starts is given up on after
+    PROVIDER_BATCH_MAX_WAIT_SECONDS from the batch's start. A reserved list that never reached
+    the provider ("pending" after a crash) keeps the dial-claim clock, so its calls are failed.
+    """
+    now = now or timezone.now()
+    speed = _sync_speed()
+    cutoff = now - timedelta(seconds=adapter_class(kind).call_deadline_seconds())
+    live = Call.objects.filter(provider=kind, status__in=ACTIVE)
+    single = live.filter(dial_claimed_at__lt=cutoff).filter(
+        Q(batch__isnull=True) | ~Q(batch__mode="provider") | Q(batch__provider_batch_id__in=["", "pending"]))
+    first_dialing = (CallEvent.objects.filter(
+        call=OuterRef("pk"), source__in=[EventSource.POLL, EventSource.CALLBACK],
+        status__in=[CallStatus.INITIATED, CallStatus.RINGING, CallStatus.IN_PROGRESS])
+        .order_by("created_at").values("created_at")[:1])
+    wait = float(getattr(settings, "PROVIDER_BATCH_MAX_WAIT_SECONDS", PROVIDER_BATCH_MAX_WAIT_SECONDS)) / speed
+    wait_cutoff = now - timedelta(seconds=wait)
+    batched = (live.filter(_in_provider_batch())
+               .annotate(handed=Coalesce("started_at", Subquery(first_dialing)))
+               .filter(Q(handed__lt=cutoff)
+                       | Q(handed__isnull=True, dial_claimed_at__lt=wait_cutoff)
+                       & (Q(batch__start_at__isnull=True) | Q(batch__start_at__lt=wait_cutoff))))
+    return single, batched
+
+
 def sweep_stale_calls(limit: int = 500) -> int:
-    """Enqueue reconciliation of live calls placed longer ago than their provider allows."""
+    """Enqueue reconciliation of live calls that ran past their provider's maximum length."""
     from .jobs import reconcile_stale_job
 
     now = timezone.now()
     found = 0
     for kind in _MODULES:
-        cutoff = now - timedelta(seconds=adapter_class(kind).call_deadline_seconds())
-        stale = list(Call.objects.filter(provider=kind, status__in=ACTIVE, dial_claimed_at__lt=cutoff)
-                     .values_list("pk", flat=True)[:limit])
+        single, batched = stale_calls(kind, now)
+        stale = list(single.values_list("pk", flat=True)[:limit])
+        stale += list(batched.values_list("pk", flat=True)[:limit])
         for pk in stale:
             enqueue(reconcile_stale_job, pk, queue="calls", job_id=f"reconcile-stale-{pk}")
         found += len(stale)

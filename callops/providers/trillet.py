@@ -1,9 +1,13 @@
 """Trillet adapter: `x-api-key` + `x-workspace-id` on every request, call history reads, batches.
 
 A batch job has a `jobId` that is not the call-history id (`result.callId`); both are kept
-(provider_job_id / provider_call_id). Job times are ms epoch, history times unix seconds.
-Callbacks (per-call `callback_url`) are verified with `X-Trillet-Signature`, a hex HMAC-SHA256 of
-the body under the account's callback secret, when one is configured.
+(provider_call_id, and provider_job_id as "<batchId>/<jobId>", which the per-call read needs and
+nothing overwrites). Job times are ms epoch, history times unix seconds. A finished job's
+`result` carries the conversation: `transcript` (one string) becomes the call's turn list when
+it names its speakers, and the whole `result` (`outcome`, `metadata`, ...) is kept as the
+provider's own extraction. Callbacks (per-call `callback_url`) are verified with
+`X-Trillet-Signature`, a hex HMAC-SHA256 of the body under the account's callback secret, when
+one is configured.
 """
 
 from __future__ import annotations
@@ -11,6 +15,8 @@ from __future__ import annotations
 import csv
 import io
 import json
+
+from callops.extraction.transcript import canonical_turns
 
 from . import http_client, signing
 from .base import Placement, ProviderAdapter, ProviderError, StatusReport
@@ -30,7 +36,7 @@ def report_from(obj: dict, *, job: bool) -> StatusReport:
     status = STATUS_MAP.get(raw.lower())
     if status is None:
         raise ValueError(f"unknown Trillet status {raw!r}")
-    result = obj.get("result") or {}
+    result = obj.get("result") if isinstance(obj.get("result"), dict) else {}
     call_id = str(result.get("callId") or "") if job else str(obj.get("_id") or obj.get("callId") or "")
     fields: dict = {}
     if job and obj.get("jobId"):
@@ -47,6 +53,13 @@ def report_from(obj: dict, *, job: bool) -> StatusReport:
         fields["recording_url"] = obj["recordingUrl"]
     if obj.get("analyzedData") is not None:
         fields["provider_result"] = obj["analyzedData"]
+    if job and result:
+        # The job's own result: outcome plus metadata. The transcript string is kept in it too,
+        # because text without speaker labels cannot become turns.
+        fields["provider_result"] = result
+    transcript = canonical_turns(result.get("transcript") if job else obj.get("transcript"))
+    if transcript:
+        fields["transcript"] = transcript
     answered_by = ""
     if obj.get("answered_by_voicemail") is True:
         answered_by = "machine"
@@ -60,6 +73,8 @@ class Adapter(ProviderAdapter):
     poll_interval = 15.0  # 60 requests/min per key (unverified) leaves room for several live calls
     max_call_seconds = 3600  # calls are capped at about an hour
     supports_batches = True
+    rate_limits = {"default": 60}  # per production key (unverified); every route counts
+    callback_id_field = "provider_call_id"  # callbacks name the call-history id (`callId`)
 
     def _headers(self) -> dict:
         creds = self.credentials
@@ -69,7 +84,7 @@ class Adapter(ProviderAdapter):
         body = {"to": call.to_number, "call_agent_id": call.agent.provider_agent_id,
                 "callback_url": self.account.callback_url, "dynamic_variables": call.context or {},
                 "metadata": {**call.metadata, "callops_call_id": str(call.public_id)}}
-        response = http_client.send(KIND, "POST", f"{self.base_url}/v1/api/call", headers=self._headers(), json=body)
+        response = self._send("create", "POST", f"{self.base_url}/v1/api/call", headers=self._headers(), json=body)
         data = http_client.json_body(response, KIND)
         call_id = str(data.get("call_id") or "")
         if not call_id:
@@ -82,11 +97,14 @@ class Adapter(ProviderAdapter):
     def fetch_status(self, call) -> StatusReport:
         if "/" in (call.provider_job_id or ""):  # batch job: "<batchId>/<jobId>"
             batch_id, job_id = call.provider_job_id.split("/", 1)
-            response = http_client.send(KIND, "GET", f"{self.base_url}/v1/api/batch-calls/{batch_id}/calls/{job_id}",
-                                        headers=self._headers())
-            return report_from(http_client.json_body(response, KIND), job=True)
-        response = http_client.send(KIND, "GET", f"{self.base_url}/v2/api/call-history/{call.provider_call_id}",
-                                    headers=self._headers())
+            response = self._send("read", "GET", f"{self.base_url}/v1/api/batch-calls/{batch_id}/calls/{job_id}",
+                                  headers=self._headers())
+            report = report_from(http_client.json_body(response, KIND), job=True)
+            # The stored "<batch>/<job>" is what this read needs; the bare job id must not replace it.
+            report.fields.pop("provider_job_id", None)
+            return report
+        response = self._send("read", "GET", f"{self.base_url}/v2/api/call-history/{call.provider_call_id}",
+                              headers=self._headers())
         return report_from(http_client.json_body(response, KIND), job=False)
 
     def parse_callback(self, body: bytes, headers: dict[str, str]) -> list[StatusReport]:
@@ -104,8 +122,8 @@ class Adapter(ProviderAdapter):
         return [report_from(obj, job=False)]
 
     def test_connection(self) -> str:
-        response = http_client.send(KIND, "GET", f"{self.base_url}/v2/api/call-history", headers=self._headers(),
-                                    params={"page": 1, "limit": 1})
+        response = self._send("test", "GET", f"{self.base_url}/v2/api/call-history", headers=self._headers(),
+                              params={"page": 1, "limit": 1})
         http_client.json_body(response, KIND)
         return "Trillet reachable; key and workspace accepted"
 
@@ -120,17 +138,17 @@ class Adapter(ProviderAdapter):
         if scheduled_at is not None:
             # Trillet documents `scheduledAt` with a Z suffix (the opposite of Bolna).
             data["scheduledAt"] = scheduled_at.strftime("%Y-%m-%dT%H:%M:%S.000Z")
-        response = http_client.send(KIND, "POST", f"{self.base_url}/v1/api/batch-calls", headers=self._headers(),
-                                    data=data, files={"file": ("contacts.csv", buf.getvalue().encode(), "text/csv")})
+        response = self._send("batch_submit", "POST", f"{self.base_url}/v1/api/batch-calls", headers=self._headers(),
+                              data=data, files={"file": ("contacts.csv", buf.getvalue().encode(), "text/csv")})
         return str(http_client.json_body(response, KIND).get("batchId") or "")
 
     def fetch_batch(self, batch_id: str) -> dict:
-        info = http_client.json_body(http_client.send(KIND, "GET", f"{self.base_url}/v1/api/batch-calls/{batch_id}",
-                                                      headers=self._headers()), KIND)
+        info = http_client.json_body(self._send("batch_read", "GET", f"{self.base_url}/v1/api/batch-calls/{batch_id}",
+                                                headers=self._headers()), KIND)
         reports, page = [], 1
         while True:
-            body = http_client.json_body(http_client.send(
-                KIND, "GET", f"{self.base_url}/v1/api/batch-calls/{batch_id}/calls", headers=self._headers(),
+            body = http_client.json_body(self._send(
+                "batch_read", "GET", f"{self.base_url}/v1/api/batch-calls/{batch_id}/calls", headers=self._headers(),
                 params={"page": page, "limit": 100, "status": "all"}), KIND)
             reports += [report_from(j, job=True) for j in body.get("calls", [])]
             if not (body.get("pagination") or {}).get("hasNext"):
@@ -139,5 +157,5 @@ class Adapter(ProviderAdapter):
         return {"status": info.get("status"), "info": info, "reports": reports}
 
     def stop_batch(self, batch_id: str) -> dict:
-        return http_client.json_body(http_client.send(KIND, "DELETE", f"{self.base_url}/v1/api/batch-calls/{batch_id}",
-                                                      headers=self._headers()), KIND)
+        return http_client.json_body(self._send("batch_stop", "DELETE", f"{self.base_url}/v1/api/batch-calls/{batch_id}",
+                                                headers=self._headers()), KIND)

@@ -352,3 +352,46 @@ def test_a_crashing_extractor_fails_the_run_instead_of_hanging(make_call, run_jo
     assert call.result_status == "failed"
     assert call.result_error == "rules extractor: internal error (ZeroDivisionError)"
     assert len(webhook_events(call, "call.completed")) == 1
+
+
+AGENT_ONLY = [{"role": "agent", "text": "Hi, this is the restaurant calling about your booking tonight."}]
+
+
+@pytest.mark.parametrize("extractor", ["rules", "llm", "provider"])
+@pytest.mark.parametrize(("transcript", "why"), [
+    ([], "the call ended before any conversation"),
+    (AGENT_ONLY, "the callee never spoke"),
+])
+def test_no_conversation_fails_whatever_the_extractor(make_call, run_jobs, sandbox_agent, settings, extractor,
+                                                      transcript, why):
+    settings.LLM_BASE_URL = "http://127.0.0.1:9"  # never asked: nothing to ask about
+    sandbox_agent.extractor = extractor
+    sandbox_agent.save()
+    # The provider extracted something anyway (Bolna does for a voicemail); it is not a result.
+    call = finish(make_call(), transcript=transcript, duration_seconds=0,
+                  provider_result={"extracted_data": {"confirmed": "yes", "party_size": 4}})
+    run_jobs()
+    call.refresh_from_db()
+    assert call.result_status == "failed"
+    assert call.result == {"confirmed": None, "party_size": None}
+    if extractor != "provider" and not transcript:
+        assert call.result_error == "empty transcript: nothing to extract"
+    else:
+        assert why in call.result_error
+    assert len(webhook_events(call, "call.completed")) == 1
+
+
+def test_provider_extractor_trusts_talk_time_when_no_transcript_is_sent(make_call, run_jobs, sandbox_agent):
+    """Many providers send no transcript: talk time says a conversation happened."""
+    sandbox_agent.extractor = "provider"
+    sandbox_agent.save()
+    call = finish(make_call(), transcript=[], duration_seconds=42,
+                  provider_result={"gathered_context": {"confirmed": True, "party_size": "3"}})
+    run_jobs()
+    call.refresh_from_db()
+    assert call.result_status == "completed" and call.result == {"confirmed": True, "party_size": 3}
+    machine = finish(make_call(), transcript=[], duration_seconds=42, answered_by="machine",
+                     provider_result={"gathered_context": {"confirmed": True}})
+    run_jobs()
+    machine.refresh_from_db()
+    assert machine.result_status == "failed" and "a machine answered" in machine.result_error

@@ -76,7 +76,7 @@ def make_agent(personas):
     """Factory: a provider account (pointing at `emu`) and agent in Acme."""
 
     def _make(kind: str, emu=None, *, credentials: dict | None = None, secret: str = "", agent_id: str | None = None,
-              rate_limit: int = 100000):
+              rate_limit: int | None = 100000):
         account = ProviderAccount(organization=personas.org, kind=kind, name=f"{kind}-{uuid.uuid4().hex[:6]}",
                                   base_url=emu.url if emu else "", rate_limit_per_minute=rate_limit)
         creds = credentials if credentials is not None else {"api_key": emu.api_key if emu else "k"}

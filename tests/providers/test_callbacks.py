@@ -8,7 +8,7 @@ import time
 import pytest
 from django.test import Client
 
-from callops.calls.models import Call, CallEvent
+from callops.calls.models import RANK, Call, CallEvent
 from callops.providers.emulators.core import Faults, Outcome
 from callops.providers.signing import hmac_hex, sign_timestamped
 
@@ -121,11 +121,36 @@ def test_dograh_webhook_node_with_auth_header(emulators, make_agent):
     assert call.status == "busy" and call.provider_status == "completed:busy"
 
 
+def test_dograh_callback_ids_never_match_a_workflow_id(emulators, make_agent):
+    """Run ids and workflow ids are both small integers: a webhook for run 42 must update the call
+    whose run is 42, not a later call of workflow 42 (provider_job_id)."""
+    emu = emulators("dograh", first_run_id=42)  # the workflow id in TRIGGER_UUID's mapping is 42
+    emu.script("+14155550001", "busy")
+    agent = make_agent("dograh", emu)
+    run_42 = place(agent, "+14155550001")
+    run_43 = place(agent, "+14155550002")  # newer, and its provider_job_id is "42"
+    assert (run_42.provider_call_id, run_42.provider_job_id) == ("42", "42")
+    assert (run_43.provider_call_id, run_43.provider_job_id) == ("43", "42")
+    (headers, body), = _messages(emu, "42")
+    assert json.loads(body)["workflow_run_id"] == 42
+    response = _post(agent.provider_account, body, headers)
+    assert response.status_code == 200 and response.json()["applied"] == 1
+    assert Call.objects.get(pk=run_42.pk).status == "busy"
+    assert Call.objects.get(pk=run_43.pk).status == "queued"
+    assert not CallEvent.objects.filter(call=run_43, source="callback").exists()
+    # A run id nobody has (it is only a workflow id here) is unknown, not "the call of workflow 7".
+    Call.objects.filter(pk=run_43.pk).update(provider_job_id="7")
+    stray = json.dumps({**json.loads(body), "workflow_run_id": 7}).encode()
+    assert _post(agent.provider_account, stray, headers).json() == {"received": 1, "applied": 0, "unknown": 1}
+
+
 @pytest.mark.django_db(transaction=True)
 def test_callbacks_delivered_over_http(emulators, make_agent, live_server, short_db_connections, settings):
-    """The emulator posts real, duplicated and reordered callbacks to the running app."""
+    """The emulator posts real, duplicated and reordered callbacks to the running app; nothing
+    polls, so every status the call took came from a callback, and every delivery is on the
+    timeline exactly once."""
     settings.PUBLIC_URL = live_server.url
-    faults = Faults(p_duplicate_callback=0.5, p_reorder_callback=0.5, reorder_delay=0.2, timeout_sleep=0.6)
+    faults = Faults(p_duplicate_callback=0.5, p_reorder_callback=0.5, reorder_delay=0.2, timeout_sleep=0.6, seed=3)
     emu = emulators("callingbox", secret=SECRET, faults=faults)
     emu.script("+14155550001", Outcome([(0, "queued"), (1, "ringing"), (3, "in_progress"), (10, "completed")],
                                        "completed", {"answered_by": "human"}))
@@ -138,6 +163,18 @@ def test_callbacks_delivered_over_http(emulators, make_agent, live_server, short
         if states == ["completed", "busy"] and not emu.pending_callbacks():
             break
         time.sleep(0.05)
+    time.sleep(0.2)  # the last deliveries' responses
     assert states == ["completed", "busy"]
     assert all(status == 200 for _, status in emu.callbacks_sent)
-    assert not CallEvent.objects.filter(call_id=calls[0].pk, source="poll").exists()
+    call = Call.objects.get(pk=calls[0].pk)
+    accepted = list(CallEvent.objects.filter(call=call, kind="status", ignored=False).exclude(source="api")
+                    .order_by("created_at", "id").values_list("source", "status"))
+    # Placement answered `queued`; every change after it came by callback, only ever forward (a
+    # reordered `ringing` arriving after `completed` is recorded as ignored, not applied).
+    assert {source for source, _ in accepted} == {"callback"} and accepted[-1][1] == "completed"
+    ranks = [RANK[status] for _, status in accepted]
+    assert ranks == sorted(set(ranks))
+    delivered = sum(1 for call_id, _ in emu.callback_log if call_id == call.provider_call_id)
+    recorded = CallEvent.objects.filter(call=call, source="callback").count()
+    assert delivered == recorded >= 4  # 4 events, some delivered twice: each delivery recorded once
+    assert CallEvent.objects.filter(call=call, source="callback", ignored=True).count() == delivered - len(accepted)

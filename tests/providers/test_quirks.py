@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+import uuid
 from datetime import timedelta
 
 import httpx
@@ -15,17 +17,15 @@ from callops.providers.base import ProviderError
 from callops.providers.bolna import format_scheduled_at
 from callops.providers.emulators.core import Outcome
 from callops.providers.registry import adapter_for
-from callops.providers.sync import sync_call
+from callops.providers.sync import sweep_stale_calls, sync_call
 
-from .conftest import TRIGGER_UUID, WORKFLOW_UUID, new_call, place
+from .conftest import EMU_SPEED, TRIGGER_UUID, WORKFLOW_UUID, new_call, place
 
 pytestmark = pytest.mark.django_db
 NUMBER = "+14155550123"
 
 
 def _sync_until(pk, predicate, timeout=5.0):
-    import time
-
     deadline = time.monotonic() + timeout
     seen = []
     while time.monotonic() < deadline:
@@ -104,8 +104,6 @@ def test_bolna_batch_roundtrip(emulators, make_agent):
                                                {"contact_number": "+14155550002", "name": "Bob"}],
                                    scheduled_at=timezone.now() + timedelta(minutes=5))
     assert len(batch_id) == 32 and "-" not in batch_id
-    import time
-
     time.sleep(0.2)
     batch = adapter.fetch_batch(batch_id)
     assert batch["status"] == "running" and len(batch["reports"]) == 2
@@ -128,9 +126,9 @@ def test_polyai_expiry_fails_live_call_but_keeps_terminal(emulators, make_agent)
     assert missed.provider_call_id.startswith("OUT-")
     seen, _ = _sync_until(seen.pk, lambda c: c.is_terminal)
     assert seen.status == "completed" and seen.provider_status == "success"
-    import time
-
-    time.sleep(0.3)  # both now past expiry
+    time.sleep(0.3)  # both now past expiry at PolyAI
+    # Placed "two hours" ago (in sync time) and never seen since: its 404 is expiry.
+    Call.objects.filter(pk=missed.pk).update(dial_claimed_at=timezone.now() - timedelta(hours=2) / EMU_SPEED)
     assert sync_call(missed.pk) == "expired"
     missed = Call.objects.get(pk=missed.pk)
     assert missed.status == "failed" and missed.error_code == "status_expired"
@@ -138,13 +136,52 @@ def test_polyai_expiry_fails_live_call_but_keeps_terminal(emulators, make_agent)
     assert Call.objects.get(pk=seen.pk).status == "completed"
 
 
+def test_polyai_404_soon_after_placement_is_transient(emulators, make_agent):
+    emu = emulators("polyai")
+    call = place(make_agent("polyai", emu), NUMBER)
+    emu.faults.force("404", "read")
+    assert sync_call(call.pk) == "error:status_unavailable"
+    after = Call.objects.get(pk=call.pk)
+    assert after.status == "queued" and after.error_code == "" and after.sync_failures == 1
+    assert after.next_sync_at > timezone.now()
+    # The next poll finds the call and the failure count resets.
+    assert sync_call(call.pk) in ("queued", "initiated")
+    assert Call.objects.get(pk=call.pk).sync_failures == 0
+
+
+def test_polyai_call_that_never_reappears_is_failed_stale_not_expired(emulators, make_agent, run_jobs):
+    emu = emulators("polyai")
+    call = place(make_agent("polyai", emu), NUMBER)
+    emu.faults.force("404", "read", times=10)
+    assert sync_call(call.pk) == "error:status_unavailable"
+    # Past PolyAI's maximum call length (1 h), short of the ~2 h its status is kept after a call.
+    placed = timezone.now() - timedelta(minutes=90) / EMU_SPEED
+    Call.objects.filter(pk=call.pk).update(dial_claimed_at=placed, last_synced_at=placed)
+    assert sweep_stale_calls() == 1
+    run_jobs()
+    call = Call.objects.get(pk=call.pk)
+    assert (call.status, call.error_code) == ("failed", "stale")
+
+
 def test_polyai_unknown_and_malformed_sids(emulators, make_agent):
     emu = emulators("polyai")
     adapter = adapter_for(make_agent("polyai", emu).provider_account)
-    call = Call(provider_call_id="nope")
     with pytest.raises(ProviderError) as bad:
-        adapter.fetch_status(call)
+        adapter.fetch_status(Call(provider_call_id="nope", dial_claimed_at=timezone.now()))
     assert bad.value.http_status == 400 and bad.value.permanent
+    unknown = f"OUT-{uuid.uuid4()}"  # well formed, never issued
+    with pytest.raises(ProviderError) as fresh:
+        adapter.fetch_status(Call(provider_call_id=unknown, dial_claimed_at=timezone.now()))
+    assert fresh.value.http_status == 404 and not fresh.value.permanent and fresh.value.code == "status_unavailable"
+    old = timezone.now() - timedelta(hours=3) / EMU_SPEED
+    with pytest.raises(ProviderError) as expired:
+        adapter.fetch_status(Call(provider_call_id=unknown, dial_claimed_at=old, last_synced_at=old))
+    assert expired.value.permanent and expired.value.code == "status_expired"
+    # Seen live an hour ago (placed long before): not long enough for its status to be gone.
+    recent = timezone.now() - timedelta(hours=1) / EMU_SPEED
+    with pytest.raises(ProviderError) as seen:
+        adapter.fetch_status(Call(provider_call_id=unknown, dial_claimed_at=old, last_synced_at=recent))
+    assert seen.value.code == "status_unavailable"
 
 
 def test_polyai_metadata_values_sent_as_strings(emulators, make_agent):
@@ -169,8 +206,6 @@ def test_trillet_batch_job_id_differs_from_call_id(emulators, make_agent):
     adapter = adapter_for(make_agent("trillet", emu).provider_account)
     batch_id = adapter.place_batch("agent_1", [{"phone_number": "+14155550001"}, {"phone_number": "+14155550002"}],
                                    scheduled_at=timezone.now())
-    import time
-
     time.sleep(1.0)
     batch = adapter.fetch_batch(batch_id)
     by_job = {r.fields["provider_job_id"]: r for r in batch["reports"]}
@@ -259,21 +294,31 @@ def test_callingbox_voicemail_and_502(emulators, make_agent):
 
 
 # --- error classification ---------------------------------------------------------------------------
-@pytest.mark.parametrize(("fault", "code", "permanent"), [
-    ("500", "provider_unavailable", False), ("429", "rate_limited", False), ("timeout", "timeout", False)])
-def test_read_faults_are_transient_and_backed_off(fault, code, permanent, emulators, make_agent):
+@pytest.mark.parametrize(("fault", "code"), [("500", "provider_unavailable"), ("timeout", "timeout")])
+def test_read_faults_are_transient_and_backed_off(fault, code, emulators, make_agent):
     emu = emulators("callingbox")
-    emu.faults.retry_after = 3
     call = place(make_agent("callingbox", emu), NUMBER)
     emu.faults.force(fault, "read")
     assert sync_call(call.pk) == f"error:{code}"
     after = Call.objects.get(pk=call.pk)
     assert after.sync_failures == 1 and after.status == call.status
-    if fault == "429":
-        assert after.next_sync_at >= timezone.now() + timedelta(seconds=2)
     # the next poll works and resets the failure count
     assert sync_call(call.pk) in ("queued", "initiated", "ringing", "in_progress")
     assert Call.objects.get(pk=call.pk).sync_failures == 0
+
+
+def test_read_429_backs_off_for_its_retry_after(emulators, make_agent):
+    emu = emulators("callingbox")
+    emu.faults.retry_after = 3
+    call = place(make_agent("callingbox", emu), NUMBER)
+    emu.faults.force("429", "read")
+    assert sync_call(call.pk) == "error:rate_limited"
+    after = Call.objects.get(pk=call.pk)
+    assert after.sync_failures == 1 and after.next_sync_at >= timezone.now() + timedelta(seconds=2)
+    # The account is paused for everyone until then: an early poll sends nothing.
+    before = sum(emu.requests.values())
+    assert sync_call(call.pk) == "rate_limited"
+    assert sum(emu.requests.values()) == before
 
 
 def test_permanent_errors(emulators, make_agent):

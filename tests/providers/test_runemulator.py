@@ -7,9 +7,12 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import httpx
+import pytest
+from django.core.management import CommandError, call_command
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -37,3 +40,66 @@ def test_runemulator_serves_the_dialect():
     finally:
         os.killpg(proc.pid, signal.SIGINT)
         proc.wait(timeout=10)
+
+
+def _serve(*args):
+    port = _free_port()
+    proc = subprocess.Popen([sys.executable, "manage.py", "runemulator", *args, "--port", str(port)], cwd=ROOT,
+                            stdout=subprocess.PIPE, text=True, start_new_session=True,
+                            env={**os.environ, "DJANGO_SETTINGS_MODULE": "callops.settings"})
+    assert f"127.0.0.1:{port}" in proc.stdout.readline()
+    return proc, f"http://127.0.0.1:{port}"
+
+
+def _stop(proc):
+    os.killpg(proc.pid, signal.SIGINT)
+    proc.wait(timeout=10)
+
+
+def test_runemulator_scripts_faults_and_provider_options():
+    proc, base = _serve("callingbox", "--api-key", "k", "--p429", "1", "--retry-after", "3")
+    try:
+        r = httpx.post(f"{base}/v1/calls", json={"agent_id": "a", "to": "+14155550123"},
+                       headers={"Authorization": "Bearer k"})
+        assert r.status_code == 429 and r.headers["retry-after"] == "3.0"
+    finally:
+        _stop(proc)
+    proc, base = _serve("trillet", "--api-key", "k", "--workspace-id", "ws_demo", "--script", "+14155550123=failed",
+                        "--speed", "100")
+    try:
+        headers = {"x-api-key": "k", "x-workspace-id": "ws_test"}
+        assert httpx.post(f"{base}/v1/api/call", json={}, headers=headers).status_code == 401
+        headers["x-workspace-id"] = "ws_demo"
+        call_id = httpx.post(f"{base}/v1/api/call", json={"to": "+14155550123", "call_agent_id": "a"},
+                             headers=headers).json()["call_id"]
+        time.sleep(0.3)
+        history = httpx.get(f"{base}/v2/api/call-history/{call_id}", headers=headers).json()
+        assert history["status"] == "failed" and history["error"].startswith("Number busy")
+    finally:
+        _stop(proc)
+    proc, base = _serve("polyai", "--api-key", "k", "--status-style", "upper", "--expiry-seconds", "1",
+                        "--speed", "100", "--script", "+14155550123=queue_timeout")
+    try:
+        headers = {"X-PolyAi-Auth-Token": "k"}
+        sid = httpx.post(f"{base}/v1/outbound-calling", json={"to_number": "+14155550123"}, headers=headers).json()[
+            "call_sid"]
+        assert httpx.get(f"{base}/v1/outbound-calling/{sid}/status", headers=headers).json()["status"] == "QUEUED"
+        time.sleep(0.5)  # the call ended (20 provider s) and its status expired (1 provider s later)
+        assert httpx.get(f"{base}/v1/outbound-calling/{sid}/status", headers=headers).status_code == 404
+    finally:
+        _stop(proc)
+
+
+def test_runemulator_refuses_options_of_another_provider():
+    with pytest.raises(CommandError, match="applies to polyai only"):
+        call_command("runemulator", "bolna", "--expiry-seconds", "5")
+    with pytest.raises(CommandError, match="unknown outcome"):
+        call_command("runemulator", "bolna", "--script", "+14155550123=nope")
+    with pytest.raises(CommandError, match="KEY=VALUE"):
+        call_command("runemulator", "dograh", "--trigger", "11111111-2222-3333-4444-555555555555")
+
+
+def test_runemulator_lists_outcomes(capsys):
+    call_command("runemulator", "bolna", "--list-outcomes")
+    out = capsys.readouterr().out
+    assert "balance_low_old" in out and "call-disconnected" in out

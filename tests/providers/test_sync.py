@@ -1,19 +1,27 @@
-"""Status sync scheduling: PolyAI first, leases against duplicate enqueues, the shared
-per-account rate limit, backoff, and placement setting the first poll."""
+"""Status sync scheduling: PolyAI first, leases against duplicate enqueues, the shared per-account
+request budget (every kind of request, documented defaults, 429 pauses for every worker),
+backoff, placement setting the first poll, and the stale sweep's clock."""
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 
 import django_rq
 import pytest
 from django.utils import timezone
 
-from callops.calls.models import Call
+from callops.calls import services as call_services
+from callops.calls.jobs import place_call_job
+from callops.calls.models import Batch, Call, CallEvent, EventSource
 from callops.providers import ratelimit
-from callops.providers.sync import sweep_due_syncs, sync_call
+from callops.providers.base import ProviderError
+from callops.providers.emulators.core import Outcome
+from callops.providers.models import ProviderAccount
+from callops.providers.registry import adapter_for
+from callops.providers.sync import stale_calls, sweep_due_syncs, sweep_stale_calls, sync_call
 
-from .conftest import place
+from .conftest import new_call, place
 
 pytestmark = pytest.mark.django_db
 NUMBER = "+14155550123"
@@ -43,25 +51,129 @@ def test_placement_schedules_first_poll_on_provider_cadence(emulators, make_agen
     assert timedelta(seconds=2) <= delay + timedelta(seconds=0.5) and delay <= timedelta(seconds=5)
 
 
-def test_rate_limit_is_shared_per_account(emulators, make_agent):
+# --- the request budget ----------------------------------------------------------------------------
+def test_ratelimit_is_a_sliding_minute():
+    assert ratelimit.acquire(99, 1, now=1000.0) == 0
+    assert ratelimit.acquire(99, 1, now=1001.0) == pytest.approx(59.0)
+    assert ratelimit.acquire(99, 1, now=1060.5) == 0
+    # Three at the end of one minute and none again until they are a minute old: a fixed
+    # per-minute counter would allow three more at the top of the next minute (1080).
+    for t in (1078.0, 1078.5, 1079.0):
+        assert ratelimit.acquire(98, 3, now=t) == 0
+    assert ratelimit.acquire(98, 3, now=1081.0) == pytest.approx(57.0)
+    assert ratelimit.acquire(98, 3, now=1138.1) == 0
+    # Buckets of one account are separate budgets.
+    assert ratelimit.acquire(98, 3, bucket="placement", now=1081.0) == 0
+
+
+def test_polls_share_the_budget_with_placements(emulators, make_agent):
     emu = emulators("callingbox")
-    agent = make_agent("callingbox", emu, rate_limit=2)
-    calls = [place(agent, f"+1415555000{i}") for i in range(3)]
+    agent = make_agent("callingbox", emu, rate_limit=4)
+    calls = [place(agent, f"+1415555000{i}") for i in range(3)]  # 3 of the 4 requests
     before = sum(emu.requests.values())
     results = [sync_call(c.pk) for c in calls]
-    assert results.count("rate_limited") == 1
-    assert sum(emu.requests.values()) - before == 2
+    assert results.count("rate_limited") == 2
+    assert sum(emu.requests.values()) - before == 1
     limited = Call.objects.get(pk=calls[results.index("rate_limited")].pk)
-    assert limited.next_sync_at > timezone.now()
+    assert limited.next_sync_at > timezone.now() + timedelta(seconds=30)  # when the oldest token frees up
     # another account has its own budget
     other = make_agent("callingbox", emu, rate_limit=2)
     assert sync_call(place(other, "+14155550009").pk) != "rate_limited"
 
 
-def test_ratelimit_window():
-    assert ratelimit.acquire(99, 1, now=1000.0) == 0
-    assert ratelimit.acquire(99, 1, now=1001.0) == pytest.approx(19.0)
-    assert ratelimit.acquire(99, 1, now=1021.0) == 0  # next minute
+def test_placement_without_budget_answers_fast_or_reschedules(emulators, make_agent, transactional_db):
+    emu = emulators("callingbox")
+    agent = make_agent("callingbox", emu, rate_limit=1)
+    assert place(agent, "+14155550001").provider_call_id
+    # The API path: the budget is spent for ~60 s, so the call fails at once (a 502 for the
+    # caller) instead of holding the request; nothing reaches the provider.
+    started = time.monotonic()
+    refused = place(agent, "+14155550002")
+    assert time.monotonic() - started < 1.0
+    assert refused.status == "failed" and refused.error_code == "rate_limited"
+    # The background path: the call waits for the budget instead of failing.
+    waiting = new_call(agent, "+14155550003")
+    place_call_job(waiting.pk)
+    waiting.refresh_from_db()
+    assert waiting.status == "queued" and waiting.dial_claimed_at is None
+    assert waiting.scheduled_at > timezone.now() + timedelta(seconds=30)
+    assert CallEvent.objects.filter(call=waiting, note__startswith="provider unavailable (rate_limited)").exists()
+    assert dict(emu.creates) == {"+14155550001": 1}
+
+
+def test_placement_waits_briefly_for_the_budget(emulators, make_agent, settings):
+    emu = emulators("callingbox")
+    agent = make_agent("callingbox", emu)
+    account_id = agent.provider_account.pk
+    ratelimit.pause(account_id, 0.4)  # as if another worker had just seen a 429
+    started = time.monotonic()
+    call = place(agent, NUMBER)
+    assert 0.3 < time.monotonic() - started < 2.0
+    assert call.provider_call_id and emu.creates[NUMBER] == 1
+
+
+@pytest.mark.parametrize("op", ["test", "cancel", "batch_submit", "batch_read", "batch_stop"])
+def test_every_request_kind_spends_the_budget(op, emulators, make_agent, settings):
+    settings.PROVIDER_BATCH_RATE_LIMIT_MAX_WAIT_SECONDS = 0.2
+    emu = emulators("bolna")
+    emu.script(NUMBER, Outcome([(0, "queued")], None))
+    agent = make_agent("bolna", emu, rate_limit=3)
+    call = place(agent, NUMBER)  # request 1
+    adapter = adapter_for(agent.provider_account)
+    batch_id = adapter.place_batch("agent-1", [{"contact_number": "+14155550002"}])  # request 2
+    assert "reachable" in adapter.test_connection()  # request 3: the budget is spent
+    before = sum(emu.requests.values())
+    actions = {"test": adapter.test_connection, "cancel": lambda: adapter.cancel_call(call),
+               "batch_submit": lambda: adapter.place_batch("agent-1", [{"contact_number": "+14155550003"}]),
+               "batch_read": lambda: adapter.fetch_batch(batch_id), "batch_stop": lambda: adapter.stop_batch(batch_id)}
+    with pytest.raises(ProviderError) as exc:
+        actions[op]()
+    assert exc.value.code == "rate_limited" and not exc.value.permanent and exc.value.retry_after > 30
+    assert exc.value.http_status is None  # our own budget: certainly not sent
+    assert sum(emu.requests.values()) == before
+
+
+def test_documented_limits_are_the_defaults(personas):
+    def limit(kind, op, rate=None):
+        account = ProviderAccount(organization=personas.org, kind=kind, name=kind, rate_limit_per_minute=rate)
+        return adapter_for(account).rate_limit(op)
+
+    assert limit("trillet", "create") == ("default", 60)
+    assert limit("trillet", "read") == ("default", 60)
+    assert limit("bolna", "create") == ("placement", 500)
+    assert limit("bolna", "read") == ("default", 1000)
+    assert limit("sandbox", "read") == ("default", None)
+    assert limit("trillet", "read", rate=90) == ("default", 90)  # a figure agreed with the provider
+    created = ProviderAccount.objects.create(organization=personas.org, kind="trillet", name="t")
+    assert created.rate_limit_per_minute is None
+
+
+def test_trillet_placements_stay_under_60_a_minute(emulators, make_agent):
+    # The emulator answers 429 past 60 requests a minute, as Trillet documents; callops must never
+    # get there with the default budget.
+    emu = emulators("trillet", rate_limit_per_minute=60)
+    agent = make_agent("trillet", emu, rate_limit=None)
+    calls = [place(agent, f"+1415556{i:04d}") for i in range(62)]
+    assert sum(1 for c in calls if c.provider_call_id) == 60
+    assert {c.error_code for c in calls if not c.provider_call_id} == {"rate_limited"}
+    assert emu.requests[("POST", 429)] == 0
+
+
+def test_a_429_pauses_the_account_for_every_worker(emulators, make_agent):
+    emu = emulators("callingbox")
+    emu.faults.retry_after = 0.5
+    agent = make_agent("callingbox", emu)
+    first, second = place(agent, "+14155550001"), place(agent, "+14155550002")
+    emu.faults.force("429", "read")
+    assert sync_call(first.pk) == "error:rate_limited"
+    assert 0.3 < ratelimit.paused_for(agent.provider_account.pk) <= 0.5
+    # Another worker (a new adapter, a new job) sends nothing while the pause lasts.
+    before = sum(emu.requests.values())
+    assert sync_call(second.pk) == "rate_limited"
+    assert sum(emu.requests.values()) == before
+    assert Call.objects.get(pk=second.pk).next_sync_at > timezone.now() + timedelta(seconds=0.2)
+    time.sleep(0.5)
+    assert sync_call(second.pk) in ("queued", "initiated", "ringing", "in_progress")
 
 
 def test_errors_back_off_exponentially(emulators, make_agent, settings):
@@ -83,8 +195,6 @@ def test_terminal_calls_are_not_polled(emulators, make_agent):
     emu = emulators("bolna")
     emu.script(NUMBER, "error")
     call = place(make_agent("bolna", emu), NUMBER)
-    import time
-
     time.sleep(0.05)
     assert sync_call(call.pk) == "failed"
     call = Call.objects.get(pk=call.pk)
@@ -92,3 +202,74 @@ def test_terminal_calls_are_not_polled(emulators, make_agent):
     before = sum(emu.requests.values())
     assert sync_call(call.pk) == "done"
     assert sum(emu.requests.values()) == before
+
+
+# --- the stale sweep's clock -----------------------------------------------------------------------
+def _provider_batch(agent, provider_batch_id="b-1"):
+    return Batch.objects.create(organization=agent.organization, agent=agent, mode=Batch.Mode.PROVIDER,
+                                status="running", provider_batch_id=provider_batch_id)
+
+
+def test_stale_clock_starts_when_the_provider_starts_the_call(emulators, make_agent, settings):
+    settings.PROVIDER_SYNC_SPEED = 1
+    agent = make_agent("trillet", emulators("trillet"))
+    long_ago = timezone.now() - timedelta(hours=3)  # past Trillet's 1 h maximum call length
+    batch = _provider_batch(agent)
+
+    def call(number, batch=batch, **fields):
+        c = new_call(agent, number, batch=batch)
+        Call.objects.filter(pk=c.pk).update(dial_claimed_at=long_ago, provider_job_id=f"b-1/{number}", **fields)
+        return c
+
+    waiting = call("+14155550001")  # still in the provider's list: not stuck
+    started_recently = call("+14155550002", status="in_progress", started_at=timezone.now() - timedelta(minutes=5))
+    started_long_ago = call("+14155550003", status="in_progress", started_at=long_ago)
+    dialing_long_ago = call("+14155550004", status="initiated")  # `initiated` reported, never ringing
+    CallEvent.objects.create(call=dialing_long_ago, source=EventSource.POLL, status="initiated",
+                             created_at=long_ago, ignored=True)
+    dialing_now = call("+14155550005", status="initiated")
+    CallEvent.objects.create(call=dialing_now, source=EventSource.CALLBACK, status="initiated")
+    alone = call("+14155550006", batch=None)  # placed on its own: the clock started at placement
+    never_sent = call("+14155550007", batch=_provider_batch(agent, "pending"))  # the upload never happened
+    single, batched = stale_calls("trillet")
+    assert set(single.values_list("pk", flat=True)) == {alone.pk, never_sent.pk}
+    assert set(batched.values_list("pk", flat=True)) == {started_long_ago.pk, dialing_long_ago.pk}
+    assert waiting.pk not in set(batched.values_list("pk", flat=True))
+    assert started_recently and dialing_now
+    # A list the provider never gets to is given up on after PROVIDER_BATCH_MAX_WAIT_SECONDS.
+    settings.PROVIDER_BATCH_MAX_WAIT_SECONDS = 2 * 3600
+    assert waiting.pk in set(stale_calls("trillet")[1].values_list("pk", flat=True))
+
+
+def test_waiting_calls_of_a_long_provider_batch_are_not_failed(emulators, make_agent, run_jobs, settings):
+    """End to end against the Trillet emulator: a batch dialed one call at a time."""
+    settings.PROVIDER_SYNC_SPEED = 3600  # Trillet's 1 h maximum call length is 1 s here
+    emu = emulators("trillet", batch_concurrency=1, batch_wave_seconds=1000)  # the 2nd call waits 20 s
+    hangs = Outcome([(0, "queued"), (2, "active")], None)  # live at the provider, never ends
+    for number in ("+14155550001", "+14155550002"):
+        emu.script(number, hangs)
+    agent = make_agent("trillet", emu)
+    adapter = adapter_for(agent.provider_account)
+    batch_id = adapter.place_batch("agent_1", [{"phone_number": "+14155550001"}, {"phone_number": "+14155550002"}])
+    batch = _provider_batch(agent, batch_id)
+    # The whole list was reserved 10 s ago: ten maximum call lengths, for the old clock.
+    reserved = timezone.now() - timedelta(seconds=10)
+    calls, jobs = [], []
+    for i, number in enumerate(("+14155550001", "+14155550002")):
+        c = new_call(agent, number, batch=batch)
+        jobs.append(f"{batch_id}/{emu.calls[emu.batches[batch_id]['jobs'][i]].job_id}")
+        Call.objects.filter(pk=c.pk).update(dial_claimed_at=reserved, provider_job_id=jobs[-1])
+        call_services.apply_status(c, "initiated", source=EventSource.SYSTEM, note="handed to trillet in batch")
+        calls.append(c)
+    time.sleep(0.1)
+    assert [sync_call(c.pk) for c in calls] == ["in_progress", "initiated"]  # the 2nd job is `waiting`
+    running, waiting = (Call.objects.get(pk=c.pk) for c in calls)
+    # The per-call read of a batch job keeps the "<batch>/<job>" id it needs.
+    assert [running.provider_job_id, waiting.provider_job_id] == jobs
+    assert sweep_stale_calls() == 0  # the running call has been live for less than its maximum
+    time.sleep(1.1)
+    assert sweep_stale_calls() == 1
+    run_jobs()
+    running, waiting = (Call.objects.get(pk=c.pk) for c in calls)
+    assert (running.status, running.error_code) == ("failed", "stale")
+    assert waiting.status == "initiated"  # still waiting its turn at the provider

@@ -2,7 +2,9 @@
 
 Quirks played: `call-disconnected` before `completed` (with null duration/cost/recording),
 `scheduled_at` with a `Z` suffix answers 500, less than 2 minutes ahead answers 400, stop works
-only while queued/scheduled, errors are `{"error": <int>, "message": …}`.
+only while queued/scheduled, errors are `{"error": <int>, "message": …}`, the transcript is one
+string of "assistant: …" / "user: …" lines, and the older docs' `balance_low` spelling can be
+played (outcome `balance_low_old`).
 """
 
 from __future__ import annotations
@@ -18,7 +20,13 @@ from .core import Emulator as Base
 from .core import Outcome
 
 _RING = [(0, "queued"), (1, "initiated"), (3, "ringing")]
-TERMINAL = {"completed", "no-answer", "busy", "failed", "canceled", "stopped", "error", "balance-low"}
+TERMINAL = {"completed", "no-answer", "busy", "failed", "canceled", "stopped", "error", "balance-low", "balance_low"}
+CONVERSATION = ("assistant: Hi, this is Ava from Acme Dental. Are you still interested in the cleaning offer?\n"
+                "user: Yes, I am interested.\n"
+                "assistant: Great. Can you come in tomorrow at 3 pm?\n"
+                "user: Tomorrow at 3 works for me.\n"
+                "assistant: Perfect, see you then. Goodbye!")
+VOICEMAIL = "assistant: Hi, this is Ava from Acme Dental calling about your cleaning offer. Please call us back."
 
 
 class Emulator(Base):
@@ -28,9 +36,9 @@ class Emulator(Base):
                              {"conversation_duration": 30, "hangup_by": "Callee"}),
         "completed_zero": Outcome(_RING + [(20, "completed")], "completed",
                                   {"conversation_duration": 0, "hangup_by": "Callee", "hangup_reason": "rejected",
-                                   "hangup_provider_code": 3020}),
+                                   "hangup_provider_code": 3020, "transcript": ""}),
         "voicemail": Outcome(_RING + [(8, "in-progress"), (15, "completed")], "completed",
-                             {"conversation_duration": 7, "answered_by_voice_mail": True}),
+                             {"conversation_duration": 7, "answered_by_voice_mail": True, "transcript": VOICEMAIL}),
         "no_answer": Outcome(_RING + [(30, "no-answer")], "no_answer", {"hangup_reason": "no answer"}),
         "busy": Outcome(_RING + [(5, "busy")], "busy"),
         "failed": Outcome([(0, "queued"), (1, "initiated"), (2, "failed")], "failed",
@@ -38,6 +46,8 @@ class Emulator(Base):
         "error": Outcome([(0, "queued"), (1, "error")], "failed", {"error_message": "internal error"}),
         "balance_low": Outcome([(0, "queued"), (1, "balance-low")], "failed",
                                {"error_message": "wallet balance too low"}),
+        "balance_low_old": Outcome([(0, "queued"), (1, "balance_low")], "failed",
+                                   {"error_message": "wallet balance too low"}),
         "canceled": Outcome(_RING + [(4, "canceled")], "canceled"),
     }
     routes = [
@@ -75,8 +85,8 @@ class Emulator(Base):
             "conversation_duration": extra.get("conversation_duration") if completed else (0 if done else None),
             "total_cost": 12.5 if completed else (0 if done else None),
             "answered_by_voice_mail": extra.get("answered_by_voice_mail", False),
-            "transcript": [{"role": "agent", "text": "Hello from Bolna"}] if completed else None,
-            "extracted_data": {"interested": True} if completed else None,
+            "transcript": extra.get("transcript", CONVERSATION) if completed else None,
+            "extracted_data": extra.get("extracted_data", {"interested": True}) if completed else None,
             "context_details": {"recipient_data": call.request.get("user_data") or {}},
             "created_at": datetime.fromtimestamp(call.created, UTC).isoformat(),
             "telephony_data": {
@@ -153,11 +163,13 @@ class Emulator(Base):
         if bad:
             return bad
         batch["status"], batch["scheduled_at"] = "scheduled", value
-        # The emulator starts the batch at once (time is what tests compress).
-        for row in batch["rows"]:
+        # The emulator starts the batch at once (time is what tests compress), in waves of
+        # batch_concurrency calls when that is set.
+        for i, row in enumerate(batch["rows"]):
             number = row.get("contact_number") or row.get("phone_number")
             call = self.new_call(str(uuid.uuid4()), number, batch_id=req.params["id"],
                                  request={"agent_id": batch["agent_id"], "user_data": row})
+            self.start_in_wave(call, i)
             batch["executions"].append(call.id)
         batch["status"] = "running"
         return 200, {"message": "success", "state": "scheduled"}, {}

@@ -1,4 +1,11 @@
-"""CallingBox emulator: Bearer `sk_…` keys, UUID ids, canonical status words, signed events."""
+"""CallingBox emulator: Bearer `sk_…` keys, UUID ids, canonical status words, signed events.
+
+Extraction runs after the hangup: a `completed` call reads `result_status: pending` until its
+`completed:final` step, then `completed` with the outcome's `result` (or `failed` with null
+fields for the `silent` outcome, whose transcript is empty). `call.completed` goes out only then,
+carrying the final result. A scripted outcome without a `completed:final` step has its result at
+once.
+"""
 
 from __future__ import annotations
 
@@ -14,6 +21,8 @@ from .core import Outcome
 
 E164_US = re.compile(r"^\+1\d{10}$")
 _RING = [(0, "queued"), (1, "initiated"), (3, "ringing")]
+FINAL = "completed:final"  # extraction finished; the call's status still reads `completed`
+RESULT = {"appointment_confirmed": True, "party_size": 2}
 
 
 def _iso(ts: float | None):
@@ -23,7 +32,10 @@ def _iso(ts: float | None):
 class Emulator(Base):
     kind = "callingbox"
     outcomes = {
-        "completed": Outcome(_RING + [(6, "in_progress"), (40, "completed")], "completed", {"answered_by": "human"}),
+        "completed": Outcome(_RING + [(6, "in_progress"), (40, "completed"), (45, FINAL)], "completed",
+                             {"answered_by": "human", "result": RESULT}),
+        "silent": Outcome(_RING + [(6, "in_progress"), (20, "completed"), (22, FINAL)], "completed",
+                          {"answered_by": "human", "result_failed": "empty transcript"}),
         "no_answer": Outcome(_RING + [(30, "no_answer")], "no_answer"),
         "voicemail": Outcome(_RING + [(10, "no_answer")], "no_answer", {"answered_by": "machine"}),
         "busy": Outcome(_RING + [(5, "busy")], "busy", {"hangup_cause": "user_busy"}),
@@ -46,8 +58,22 @@ class Emulator(Base):
             return self.error(401, "invalid API key")
         return None
 
+    def _result(self, call, raw: str) -> tuple[str | None, dict | None, str | None]:
+        """(result_status, result, result_error) at raw state `raw`."""
+        if raw not in ("completed", FINAL):
+            return None, None, None  # unanswered calls get no extraction
+        extracting = raw == "completed" and any(s == FINAL for _, s in call.outcome.steps)
+        if extracting:
+            return "pending", None, None
+        extra = call.outcome.extra
+        if extra.get("result_failed"):
+            return "failed", {k: None for k in RESULT}, extra["result_failed"]
+        return "completed", dict(extra.get("result", RESULT)), None
+
     def render(self, call, step: int = -1) -> dict:
         raw = self.raw_at(call, step)
+        result_status, result, result_error = self._result(call, raw)
+        raw = "completed" if raw == FINAL else raw
         extra = call.outcome.extra
         idx = self.step_index(call) if step < 0 else step
         times = {s: call.created + at / self.speed for at, s in call.outcome.steps[: idx + 1]}
@@ -62,7 +88,8 @@ class Emulator(Base):
             "error_code": extra.get("error_code") if terminal else None,
             "error_message": extra.get("error_message") if terminal else None,
             "hangup_cause": extra.get("hangup_cause") if terminal else None,
-            "result": None, "result_status": None, "created_at": _iso(call.created),
+            "result": result, "result_status": result_status, "result_error": result_error,
+            "created_at": _iso(call.created),
             "started_at": _iso(times.get("ringing")), "answered_at": _iso(answered), "ended_at": _iso(ended),
         }
         if terminal:
@@ -96,7 +123,9 @@ class Emulator(Base):
 
     def callback_messages(self, call, step):
         raw = self.raw_at(call, step)
-        event_type = self.EVENTS.get(raw)
+        if raw == "completed" and self._result(call, raw)[0] == "pending":
+            return []  # call.completed waits for extraction
+        event_type = self.EVENTS.get("completed" if raw == FINAL else raw)
         if event_type is None:
             return []  # no call.initiated event
         event_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"{call.id}/{event_type}"))

@@ -67,7 +67,9 @@ class Faults:
     p_reorder_callback: float = 0.0
     reorder_delay: float = 0.3
     seed: int = 7
-    forced: deque = field(default_factory=deque)   # ("create"|"read"|"any", "500"|"429"|"timeout")
+    # ("create"|"read"|"other"|"any", "500"|"429"|"timeout"|"404"): the next matching request gets it.
+    # "404" answers as if the provider had never heard of the call (PolyAI right after a create).
+    forced: deque = field(default_factory=deque)
 
     def __post_init__(self):
         self.rng = random.Random(self.seed)
@@ -143,7 +145,7 @@ class Emulator:
 
     def __init__(self, *, port: int = 0, speed: float = 1.0, faults: Faults | None = None, callback_url: str = "",
                  api_key: str = "test-key", secret: str = "", spread_outcomes: bool = False,
-                 rate_limit_per_minute: int = 0):
+                 rate_limit_per_minute: int = 0, batch_concurrency: int = 0, batch_wave_seconds: float = 60.0):
         self.speed = speed
         self.faults = faults or Faults()
         self.callback_url = callback_url
@@ -151,11 +153,16 @@ class Emulator:
         self.secret = secret
         self.spread_outcomes = spread_outcomes
         self.rate_limit_per_minute = rate_limit_per_minute
+        # Provider batches dial `batch_concurrency` calls at a time (0 = all at once), one wave
+        # every `batch_wave_seconds` of provider time; the rest wait their turn at the provider.
+        self.batch_concurrency = batch_concurrency
+        self.batch_wave_seconds = batch_wave_seconds
         self.calls: dict[str, EmuCall] = {}
         self.scripts: dict[str, str | Outcome] = {}
         self.creates: Counter = Counter()      # destination number -> creates (dialed twice = bug)
         self.requests: Counter = Counter()     # (op, status) -> count
         self.callbacks_sent: list[tuple[str, int]] = []
+        self.callback_log: list[tuple[str, int]] = []   # (call id, HTTP status) per delivery
         self.lock = threading.RLock()
         self._compiled = [(m, re.compile(f"^{rx}$"), h, op) for m, rx, h, op in self.routes]
         self._window = (0, 0)
@@ -168,7 +175,7 @@ class Emulator:
         self._threads: list[threading.Thread] = []
         self._pool = ThreadPoolExecutor(max_workers=4)
         self._http_client: httpx.Client | None = None  # built on first callback (~30 ms)
-        self._delayed: list[tuple[float, str, dict, bytes]] = []
+        self._delayed: list[tuple[float, str, str, dict, bytes]] = []
 
     # --- lifecycle ---------------------------------------------------------------------------
     @property
@@ -219,6 +226,11 @@ class Emulator:
             self.calls[call_id] = call
             self.creates[number] += 1
         return call
+
+    def start_in_wave(self, call: EmuCall, position: int) -> None:
+        """Hold the `position`-th call of a batch until its wave starts (it reads as waiting)."""
+        if self.batch_concurrency > 0:
+            call.created += (position // self.batch_concurrency) * self.batch_wave_seconds / self.speed
 
     def elapsed(self, call: EmuCall) -> float:
         return (time.time() - call.created) * self.speed
@@ -298,6 +310,8 @@ class Emulator:
             return self.error(504, "timeout")
         if fault == "429" or (op in ("create", "read") and self._over_rate_limit()):
             return self.rate_limited()
+        if fault == "404":
+            return self.error(404, "not found")
         if fault == "500":
             status, body, headers = self.error(500, "Internal server error")
             if self.faults.retry_after_on_5xx:
@@ -339,37 +353,38 @@ class Emulator:
     def _callback_loop(self):
         while not self._stop.is_set():
             now = time.time()
-            due: list[tuple[str, dict, bytes]] = []
+            due: list[tuple[str, str, dict, bytes]] = []
             with self.lock:
                 calls = list(self.calls.values())
             for call in calls:
                 url = call.callback_url or self.callback_url
-                if not url:
-                    continue
+                if not url or call.created > now:
+                    continue  # no destination, or a batch job not started yet
                 if call.stopped_at is not None:
                     if call.sent_steps <= len(call.outcome.steps):
-                        due += [(url, h, b) for h, b in self.callback_messages(call, -1)]
+                        due += [(call.id, url, h, b) for h, b in self.callback_messages(call, -1)]
                         call.sent_steps = len(call.outcome.steps) + 1
                     continue
                 reached = self.step_index(call) + 1
                 while call.sent_steps < reached:
                     for headers, body in self.callback_messages(call, call.sent_steps):
-                        due.append((url, headers, body))
+                        due.append((call.id, url, headers, body))
                     call.sent_steps += 1
             with self.lock:
                 ready = [d for d in self._delayed if d[0] <= now]
                 self._delayed = [d for d in self._delayed if d[0] > now]
-            for url, headers, body in due:
+            for call_id, url, headers, body in due:
                 r = self.faults.rng.random()
                 if r < self.faults.p_reorder_callback:
+                    # Held back: the next status's callback overtakes it.
                     with self.lock:
-                        self._delayed.append((now + self.faults.reorder_delay, url, headers, body))
+                        self._delayed.append((now + self.faults.reorder_delay, call_id, url, headers, body))
                     continue
-                self._pool.submit(self._post, url, headers, body)
+                self._pool.submit(self._post, call_id, url, headers, body)
                 if self.faults.rng.random() < self.faults.p_duplicate_callback:
-                    self._pool.submit(self._post, url, headers, body)
-            for _, url, headers, body in ready:
-                self._pool.submit(self._post, url, headers, body)
+                    self._pool.submit(self._post, call_id, url, headers, body)
+            for _, call_id, url, headers, body in ready:
+                self._pool.submit(self._post, call_id, url, headers, body)
             self._stop.wait(0.02)
 
     @property
@@ -379,7 +394,7 @@ class Emulator:
                 self._http_client = httpx.Client(trust_env=False, timeout=5, verify=False)
             return self._http_client
 
-    def _post(self, url: str, headers: dict, body: bytes):
+    def _post(self, call_id: str, url: str, headers: dict, body: bytes):
         try:
             r = self._http.post(url, content=body, headers={"Content-Type": "application/json", **headers})
             status = r.status_code
@@ -387,6 +402,7 @@ class Emulator:
             status = 0
         with self.lock:
             self.callbacks_sent.append((url, status))
+            self.callback_log.append((call_id, status))
 
     def pending_callbacks(self) -> int:
         with self.lock:

@@ -1,7 +1,10 @@
 """Dograh emulator: `X-API-Key: dg_…`, two trigger routes, integer run ids, runs without `status`.
 
 A run's outcome is `is_completed` plus `gathered_context.call_disposition`; progress shows in
-`state` and `logs.telephony_status_callbacks`. After the run ends, a workflow webhook node posts
+`state` and `logs.telephony_status_callbacks`. Script steps: `init`, `cb:<telephony status>` (a
+logged callback; `cb:in-progress` also sets state `running`), `state:<word>` (a state with no
+callback logged, e.g. `state:running`, or the docs' `state:pending`), `done:<disposition>`.
+Run ids count from `first_run_id`; set it to a workflow id to make the two kinds of id collide. After the run ends, a workflow webhook node posts
 the templated payload plus `call_disposition` to `callback_url`, with the configured auth
 header (`webhook_auth`), unsigned and never retried.
 """
@@ -16,7 +19,6 @@ from .core import Emulator as Base
 from .core import Outcome
 
 _CONNECT = [(0, "init"), (1, "cb:initiated"), (3, "cb:ringing"), (6, "cb:in-progress")]
-
 
 
 class Emulator(Base):
@@ -42,14 +44,14 @@ class Emulator(Base):
     ]
 
     def __init__(self, *, triggers: dict | None = None, workflows: dict | None = None, webhook_auth: dict | None = None,
-                 quota_exceeded: bool = False, **kw):
+                 quota_exceeded: bool = False, first_run_id: int = 1001, **kw):
         super().__init__(**kw)
         # trigger uuid -> workflow id, workflow uuid -> workflow id
         self.triggers = triggers or {}
         self.workflows = workflows or {}
         self.webhook_auth = webhook_auth or {}
         self.quota_exceeded = quota_exceeded
-        self._ids = itertools.count(1001)
+        self._ids = itertools.count(first_run_id)
 
     def authenticate(self, req):
         if req.headers.get("x-api-key") != self.api_key:
@@ -87,8 +89,11 @@ class Emulator(Base):
         extra = call.outcome.extra
         ctx: dict = {}
         state = "initialized"
-        if any(s == "cb:in-progress" for _, s in steps):
-            state = "running"
+        for _, s in steps:
+            if s == "cb:in-progress":
+                state = "running"
+            elif s.startswith("state:"):
+                state = s[6:]
         done = last.startswith("done:")
         if done:
             disposition = last[5:]

@@ -1,8 +1,9 @@
 """PolyAI outbound emulator: `X-PolyAi-Auth-Token`, `OUT-<uuid>` SIDs, status data that expires.
 
 `status_style` picks the doc version's spelling: `v1` (`queued`/`calling`/`success`/`failure`),
-`upper` (Agents API `QUEUED`/`CALLING`/…); legacy words can be scripted directly. After
-`expiry_seconds` (provider time) past the end a status read answers 404, as it does ~2 h in.
+`upper` (Agents API `QUEUED`/`CALLING`/…) or `legacy` (`queued`/`in-progress`/`completed`/
+`failed`); any word (`no-answer`, `cancelled`, `CREATED`, …) can also be scripted directly.
+After `expiry_seconds` (provider time) past the end a status read answers 404, as it does ~2 h in.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from .core import Outcome
 
 SID_RE = re.compile(r"^OUT-[0-9a-f-]{36}$")
 REASON_TIMEOUT = "call queueing: max timeout limit exceeded"
+STYLES = ("v1", "upper", "legacy")
+LEGACY = {"queued": "queued", "calling": "in-progress", "success": "completed", "failure": "failed"}
 
 
 class Emulator(Base):
@@ -30,6 +33,8 @@ class Emulator(Base):
     ]
 
     def __init__(self, *, status_style: str = "v1", expiry_seconds: float = 7200, **kw):
+        if status_style not in STYLES:
+            raise ValueError(f"status_style must be one of {', '.join(STYLES)}")
         super().__init__(**kw)
         self.status_style = status_style
         self.expiry_seconds = expiry_seconds
@@ -65,4 +70,8 @@ class Emulator(Base):
         raw = self.state(call)
         final = self.is_final(call)
         reason = call.outcome.extra.get("reason", "") if final else ""
-        return 200, {"status": raw.upper() if self.status_style == "upper" else raw, "reason": reason}, {}
+        if self.status_style == "upper":
+            raw = raw.upper()
+        elif self.status_style == "legacy":
+            raw = LEGACY.get(raw, raw)
+        return 200, {"status": raw, "reason": reason}, {}

@@ -1,6 +1,10 @@
 """Trillet emulator: `x-api-key` + `x-workspace-id`, call history (unix s) and batch jobs (ms).
 
-A batch job's `jobId` differs from its call-history id (`result.callId`). 429 bodies carry
+A batch job's `jobId` differs from its call-history id (`result.callId`). A finished job's
+`result` is `{callId, transcript, outcome, metadata}` as the docs show it: `transcript` is one
+string ("Agent: …" / "Customer: …" lines; outcome `completed_plain` sends unlabelled text),
+`metadata` echoes the contact's CSV columns plus what the agent gathered. Jobs wait (`waiting`)
+until their wave starts when `batch_concurrency` is set. 429 bodies carry
 `{"error": {"code": "rate_limit_exceeded", "reset_at": …}}` without a Retry-After header.
 Callbacks (`call.started`, `call.completed`, `call.failed`) go to the per-call `callback_url`,
 signed with `X-Trillet-Signature` when a secret is set.
@@ -20,12 +24,21 @@ from .core import Emulator as Base
 from .core import Outcome
 
 BUSY_TEXT = "Number busy - unable to connect after 3 attempts"
+CONVERSATION = ("Agent: Hello {first_name}, this is an automated call from Acme Clinic about your appointment.\n"
+                "Customer: Hi, yes.\n"
+                "Agent: Can you confirm you will attend tomorrow at 3 pm?\n"
+                "Customer: Yes, I'll be there.\n"
+                "Agent: Thank you, goodbye.")
+PLAIN = "Hello {first_name}, this is an automated call from Acme Clinic about your appointment..."
+GATHERED = {"appointment_confirmed": True}
 
 
 class Emulator(Base):
     kind = "trillet"
     outcomes = {
         "completed": Outcome([(0, "queued"), (2, "active"), (40, "completed")], "completed"),
+        "completed_plain": Outcome([(0, "queued"), (2, "active"), (40, "completed")], "completed",
+                                   {"transcript": PLAIN}),
         "voicemail": Outcome([(0, "queued"), (2, "active"), (12, "completed")], "completed",
                              {"answered_by_voicemail": True}),
         "failed": Outcome([(0, "queued"), (2, "active"), (10, "failed")], "failed", {"error": BUSY_TEXT}),
@@ -94,7 +107,12 @@ class Emulator(Base):
         if raw == "failed":
             obj["error"] = call.outcome.extra.get("error")
         if raw == "completed":
-            obj["result"] = {"callId": call.id, "transcript": "Hello ...", "outcome": "successful", "metadata": {}}
+            row = call.request.get("row") or {}
+            words = call.outcome.extra.get("transcript", CONVERSATION)
+            metadata = {k: v for k, v in row.items() if k != "phone_number"}
+            metadata.update(call.outcome.extra.get("gathered", GATHERED))
+            obj["result"] = {"callId": call.id, "transcript": words.format(first_name=row.get("first_name") or "there"),
+                             "outcome": "successful", "metadata": metadata}
         return obj
 
     def create(self, req):
@@ -123,7 +141,8 @@ class Emulator(Base):
         jobs = []
         for i, row in enumerate(rows):
             call = self.new_call(f"ch_{uuid.uuid4().hex[:24]}", row["phone_number"], job_id=f"job_{i}_{batch_id[-6:]}",
-                                 batch_id=batch_id, request={"call_agent_id": form["agentId"][0]})
+                                 batch_id=batch_id, request={"call_agent_id": form["agentId"][0], "row": row})
+            self.start_in_wave(call, i)
             jobs.append(call.id)
         self.batches[batch_id] = {"jobs": jobs, "status": "processing", "scheduledAt": (form.get("scheduledAt")
                                                                                         or [None])[0]}
