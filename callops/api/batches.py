@@ -117,8 +117,12 @@ def _read_request(request) -> tuple[dict, batch_csv.CsvTable | None]:
                          "without starting it (status `created`). Settings: `name`, `default_country`, "
                          "`timezone`, `start_at`, `window` {start_hour, end_hour, days}, `max_concurrency`, "
                          "`calls_per_minute`, `retry` {max_attempts, intervals, on}, `circuit_breaker` "
-                         "{threshold, min_calls, window_seconds}, `mode` (fanout | provider). A multipart "
-                         "upload sends the CSV as `file` and the settings as flat form fields.")
+                         "{threshold, min_calls, window_seconds}, `mode` (fanout | provider). `mode` provider "
+                         "hands the list to the provider's own batch API (Bolna, Trillet agents); the provider "
+                         "dials at its own pace, so `window`, `max_concurrency`, `calls_per_minute` and "
+                         "`circuit_breaker` are refused with a 400 naming the field, and pausing is refused "
+                         "(409) while the provider is dialing. A multipart upload sends the CSV as `file` and "
+                         "the settings as flat form fields.")
 def create_batch(request):
     require_write(request)
     data, table = _read_request(request)
@@ -200,12 +204,14 @@ def _action(request, batch_id, func, **kw):
 ACTION_RESPONSES = {200: dict, **schemas.errors(*schemas.COMMON_ERRORS, 403, 404, 409)}
 
 
-@router.post("/batches/{batch_id}/pause", response=ACTION_RESPONSES, summary="Pause a running batch")
+@router.post("/batches/{batch_id}/pause", response=ACTION_RESPONSES,
+             summary="Pause a running or scheduled batch (409 for a provider batch the provider is dialing)")
 def pause_batch(request, batch_id: str):
     return _action(request, batch_id, batches.pause_batch, by=f"API key {request.api_key.name}")
 
 
-@router.post("/batches/{batch_id}/resume", response=ACTION_RESPONSES, summary="Resume a paused batch")
+@router.post("/batches/{batch_id}/resume", response=ACTION_RESPONSES,
+             summary="Resume a paused batch (back to scheduled if its start time is still ahead)")
 def resume_batch(request, batch_id: str):
     return _action(request, batch_id, batches.resume_batch)
 

@@ -25,10 +25,26 @@ PHONE_COLUMN_GUESSES = ("phone", "phone_number", "phonenumber", "number", "to", 
                         "contact_number", "msisdn", "telephone", "tel", "cell")
 MAX_CONTEXT_VALUE = 1000
 SNIFF_BYTES = 64 * 1024
+# A number that maps to more zones than this is not tied to a place (toll-free +1 800 maps to 42
+# zones, a national mobile range to a whole country): its calling window is read in the batch's
+# default zone instead. Up to this many (an area code on a zone border) the window must be open
+# in each of them.
+MAX_ZONES = 3
+# BatchRecipient.tz holds at most this many characters; a zone list is never cut to fit (a cut
+# name is no zone at all), it falls back to the batch's default zone instead.
+TZ_FIELD_CHARS = 200
 
 
 class CsvError(ValueError):
-    """The file as a whole cannot be used (empty, undecodable, no phone column, ...)."""
+    """The file as a whole cannot be used (empty, undecodable, no phone column, ...).
+
+    `columns` is the file's header when the problem is the choice of phone column, so a form can
+    offer the real columns to choose from.
+    """
+
+    def __init__(self, message: str, *, columns: list[str] | None = None):
+        super().__init__(message)
+        self.columns = columns
 
 
 class Row:
@@ -123,13 +139,13 @@ def pick_phone_column(columns: list[str], wanted: str | None) -> str:
             if c.lower() == wanted.strip().lower():
                 return c
         raise CsvError(f"phone column {wanted!r} is not in the file; its columns are: "
-                       + ", ".join(repr(c) for c in columns if c))
+                       + ", ".join(repr(c) for c in columns if c), columns=columns)
     by_lower = {c.lower().replace(" ", "_").replace("-", "_"): c for c in columns if c}
     for guess in PHONE_COLUMN_GUESSES:
         if guess in by_lower:
             return by_lower[guess]
     raise CsvError("no phone column found: name it with phone_column (the file's columns are: "
-                   + ", ".join(repr(c) for c in columns if c) + ")")
+                   + ", ".join(repr(c) for c in columns if c) + ")", columns=columns)
 
 
 def read_csv(fileobj, *, phone_column: str | None = None) -> CsvTable:
@@ -166,9 +182,12 @@ def read_pasted(text: str, *, phone_column: str | None = None) -> CsvTable:
     if not lines:
         raise CsvError("the list is empty")
     first = lines[0].strip()
-    if phone_column or re.search(r"[A-Za-z]", first) and not _looks_like_phone(first):
+    if re.search(r"[A-Za-z]", first) and not _looks_like_phone(first):
         return read_csv(io.BytesIO(text.encode("utf-8")), phone_column=phone_column)
     columns = ["phone"]
+    if phone_column and phone_column.strip().lower() != "phone":
+        raise CsvError(f"phone column {phone_column!r} is not in the list; a list without a header has one "
+                       "column, 'phone'", columns=columns)
     rows = (Row(i, ln.strip().split(",")[0].strip(), {}, {"phone": ln.strip()}) for i, ln in enumerate(lines, 1))
     return CsvTable(columns=columns, phone_column="phone", encoding="utf-8", rows=rows)
 
@@ -256,9 +275,7 @@ class Validator:
             return Rejection(row.number, phone[:200], f"duplicate of an earlier row ({e164})", row.raw)
         self.seen.add(e164)
         self.valid += 1
-        zones = pn_timezone.time_zones_for_geographical_number(parsed)
-        tz = ";".join(z for z in zones if z != pn_timezone.UNKNOWN_TIMEZONE)
-        return Recipient(row.number, e164, row.context, tz[:200])
+        return Recipient(row.number, e164, row.context, recipient_zone(parsed))
 
     def _normalize(self, raw: str):
         compact = raw.translate(_PUNCT)
@@ -303,6 +320,16 @@ class Validator:
                 raise ValueError(f"{raw!r} is not a valid number in {region}")
             self._region_hint[key] = phonenumbers.region_code_for_number(parsed)
         return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+
+
+def recipient_zone(parsed) -> str:
+    """The number's IANA zone(s), ";"-joined; "" (the batch's default zone) when the number is not
+    tied to a place: no known zone, or more than MAX_ZONES of them."""
+    zones = [z for z in pn_timezone.time_zones_for_geographical_number(parsed) if z != pn_timezone.UNKNOWN_TIMEZONE]
+    if not zones or len(zones) > MAX_ZONES:
+        return ""
+    joined = ";".join(zones)
+    return joined if len(joined) <= TZ_FIELD_CHARS else ""
 
 
 _TYPE_DESCS = ("fixed_line", "mobile", "toll_free", "premium_rate", "shared_cost", "personal_number", "voip",

@@ -29,7 +29,7 @@ from django.utils import timezone
 
 from callops.lib.queue import enqueue
 
-from . import batch_provider, services
+from . import batch_csv, batch_provider, services
 from .batches import emit
 from .models import (
     TERMINAL,
@@ -53,16 +53,46 @@ LOST_AFTER_SECONDS = 10  # a queued attempt not claimed by then had its placemen
 
 # --- calling windows --------------------------------------------------------------------------------
 
+def recipient_zones(batch: Batch, zones: str) -> list[ZoneInfo]:
+    """The zones a recipient's window is read in: its own (at most batch_csv.MAX_ZONES of them),
+    else the batch's default zone. Rows stored before that limit existed may hold long or cut
+    lists; those, and any name that is not a zone, also fall back to the default."""
+    names = [z for z in zones.split(";") if z]
+    if not names or len(names) > batch_csv.MAX_ZONES:
+        return [_zone(batch.default_timezone)]
+    found = [z for z in (_zone(n, None) for n in names) if z is not None]
+    return found or [_zone(batch.default_timezone)]
+
+
+def _zone(name: str, default="UTC"):
+    try:
+        return ZoneInfo(name)
+    except (KeyError, ValueError):
+        return ZoneInfo(default) if default else None
+
+
+def window_hours(batch: Batch) -> int:
+    return (batch.window_end_hour - batch.window_start_hour) if batch.window_start_hour is not None else 24
+
+
 def window_open(batch: Batch, zones: str, now: datetime) -> bool:
-    """Is `now` inside the batch's calling window in every one of the recipient's zones?"""
+    """Is `now` inside the batch's calling window for a recipient with these zones?
+
+    A number on a zone border (a few zones) is called only when the window is open in each of its
+    zones, so nobody is rung too early or too late. When its zones are so far apart that no hour
+    is inside the window in all of them (a 1-hour window across a 1-hour border), the batch's
+    default zone decides instead: a recipient must always get some open hours, or the batch
+    would never finish.
+    """
     if batch.window_start_hour is None and not batch.window_days:
         return True
-    names = [z for z in zones.split(";") if z] or [batch.default_timezone]
-    for name in names:
-        try:
-            local = now.astimezone(ZoneInfo(name))
-        except (KeyError, ValueError):
-            local = now.astimezone(ZoneInfo(batch.default_timezone))
+    tzs = recipient_zones(batch, zones)
+    if len(tzs) > 1:
+        offsets = [now.astimezone(tz).utcoffset().total_seconds() for tz in tzs]
+        if (max(offsets) - min(offsets)) / 3600 >= window_hours(batch):
+            tzs = [_zone(batch.default_timezone)]
+    for tz in tzs:
+        local = now.astimezone(tz)
         if batch.window_days and local.isoweekday() not in batch.window_days:
             return False
         if batch.window_start_hour is not None and not batch.window_start_hour <= local.hour < batch.window_end_hour:
@@ -84,7 +114,7 @@ def tick_batch(batch_id: int, *, now: datetime | None = None) -> dict:
     now = now or timezone.now()
     result = {"reaped": 0, "dispatched": 0}
     new_calls: list[int] = []
-    submit = sync = False
+    reserve = sync = False
     with transaction.atomic():
         batch = Batch.objects.select_for_update().filter(pk=batch_id).first()
         if batch is None:
@@ -99,9 +129,10 @@ def tick_batch(batch_id: int, *, now: datetime | None = None) -> dict:
         result["reaped"] = _reap(batch, now)
         provider = batch.mode == Batch.Mode.PROVIDER
         if batch.status == BatchStatus.RUNNING and not _trip_breaker(batch, now):
-            if provider and not batch.provider_batch_id:
-                result["dispatched"] = len(batch_provider.reserve(batch, now))
-                submit = True
+            if batch_provider.needs_reservation(batch):
+                # A whole list can be 100,000 calls: reserved by a job, chunk by chunk, never here
+                # under this lock in the sweeper.
+                reserve = True
             else:
                 new_calls = _dispatch(batch, now)
                 result["dispatched"] = len(new_calls)
@@ -111,9 +142,8 @@ def tick_batch(batch_id: int, *, now: datetime | None = None) -> dict:
             batch.status in (BatchStatus.RUNNING, BatchStatus.PAUSED, BatchStatus.STOPPED) and \
             batch_provider.due_for_sync(batch)
         result["status"] = _maybe_finish(batch, now)
-    if submit:
-        # After the commit that recorded the reservation, so a crash cannot submit twice.
-        batch_provider.submit_reserved(batch.pk)
+    if reserve:
+        enqueue(batch_provider.reserve_job, batch.pk, queue="calls", job_id=f"batch-reserve-{batch.pk}")
     if sync:
         enqueue(batch_provider.sync_job, batch.pk, queue="calls")
     for i in range(0, len(new_calls), PLACE_CHUNK):
@@ -262,25 +292,39 @@ def _lost_placements(batch: Batch, now: datetime) -> list[int]:
 
 
 def sweep_batches(limit: int = 200, budget_seconds: float = 5.0) -> int:
-    """Tick every batch that may have work: started, paused (to reap), or stopped and draining.
+    """Tick every batch that may have work: started, paused with attempts to reap, or stopped and
+    draining.
 
     Ticks run here, in the sweeper, rather than as queued jobs: a tick is itself a sweep of one
     batch's due rows, and queued behind the placement and poll jobs it creates it would starve
-    exactly when a batch is busiest. A time budget keeps one pass from delaying the other sweeps.
+    exactly when a batch is busiest. A time budget keeps one pass from delaying the other sweeps;
+    the batch that waited longest for a tick goes first (each tick stamps `last_ticked_at`), so
+    with more batches than one pass can tick, the rest go first on the next pass and none starves.
+    A paused batch is ticked only when one of its attempts has ended and waits to be reaped: it
+    dials nothing, and would otherwise take a turn on every pass for as long as it stays paused.
     """
     import time
 
+    from django.db.models import Exists, OuterRef
+
     now = timezone.now()
+    to_reap = Exists(BatchRecipient.objects.filter(batch=OuterRef("pk"), state=RecipientState.DIALING,
+                                                   last_call__status__in=list(TERMINAL)))
     ids = list(Batch.objects.filter(
-        Q(status__in=[BatchStatus.RUNNING, BatchStatus.PAUSED])
+        Q(status=BatchStatus.RUNNING)
+        | Q(status=BatchStatus.PAUSED) & to_reap
         | Q(status=BatchStatus.SCHEDULED, start_at__lte=now)
-        | Q(status=BatchStatus.STOPPED, finished_at__isnull=True)).order_by("updated_at")
+        | Q(status=BatchStatus.STOPPED, finished_at__isnull=True))
+        .order_by(F("last_ticked_at").asc(nulls_first=True), "pk")
         .values_list("pk", flat=True)[:limit])
     started = time.monotonic()
     n = 0
     for pk in ids:
         if time.monotonic() - started > budget_seconds:
             break
+        # Stamped before the tick, in its own statement: a tick that keeps failing still moves to
+        # the back of the line instead of being first (and failing) on every pass.
+        Batch.objects.filter(pk=pk).update(last_ticked_at=timezone.now())
         try:
             tick_batch(pk)
             n += 1

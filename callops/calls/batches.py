@@ -164,14 +164,27 @@ def clean_settings(data: dict, *, agent=None, now: datetime | None = None) -> Ba
     if mode not in Batch.Mode.values:
         errors["mode"] = "must be fanout or provider"
     elif mode == Batch.Mode.PROVIDER and agent is not None:
-        from callops.providers.registry import adapter_for
-
-        if not getattr(adapter_for(agent.provider_account), "supports_batches", False):
+        if not supports_provider_batches(agent):
             errors["mode"] = f"{agent.provider} has no batch API; use mode fanout"
+        else:
+            from . import batch_provider
+
+            for key, message in batch_provider.unsupported_settings(data, agent.provider).items():
+                errors.setdefault(key, message)
     s.mode = mode
     if errors:
         raise ValidationFailed(errors, "invalid batch settings: " + "; ".join(f"{k} {v}" for k, v in errors.items()))
     return s
+
+
+def supports_provider_batches(agent) -> bool:
+    """Whether the agent's provider has a batch API callops can hand a whole list to."""
+    from callops.providers.registry import adapter_class
+
+    try:
+        return bool(getattr(adapter_class(agent.provider_account.kind), "supports_batches", False))
+    except (KeyError, LookupError, ValueError):
+        return False
 
 
 # --- preview and import ---------------------------------------------------------------------------
@@ -317,6 +330,8 @@ def _kick(batch: Batch) -> None:
 
 def pause_batch(batch: Batch, *, reason: str = "", by: str = "") -> Batch:
     with transaction.atomic():
+        if batch.mode == Batch.Mode.PROVIDER:
+            _pause_at_provider(batch)
         text = reason or (f"paused by {by}" if by else "paused")
         if not _set_status(batch, [BatchStatus.RUNNING, BatchStatus.SCHEDULED], BatchStatus.PAUSED,
                            pause_reason=text[:500]):
@@ -326,16 +341,56 @@ def pause_batch(batch: Batch, *, reason: str = "", by: str = "") -> Batch:
     return batch
 
 
+def _pause_at_provider(batch: Batch) -> None:
+    """Refuse (BatchActionError) a pause the provider cannot carry out; pass it on where it can."""
+    from callops.providers.base import ProviderError
+
+    from . import batch_provider
+
+    # Under the row lock, so a reservation finishing at the same moment is seen.
+    current = Batch.objects.select_for_update(of=("self",)).select_related("agent__provider_account").get(pk=batch.pk)
+    refusal = batch_provider.pause_refusal(current)
+    if refusal:
+        raise BatchActionError(f"batch {batch.public_id} cannot be paused: {refusal}")
+    try:
+        batch_provider.pause(current)
+    except ProviderError as exc:
+        raise BatchActionError(f"{current.agent.provider} did not pause the batch: {exc.message}") from exc
+
+
+def _resume_at_provider(batch: Batch) -> None:
+    from callops.providers.base import ProviderError
+
+    from . import batch_provider
+
+    if batch.mode != Batch.Mode.PROVIDER:
+        return
+    try:
+        batch_provider.resume(Batch.objects.select_related("agent__provider_account").get(pk=batch.pk))
+    except ProviderError as exc:
+        raise BatchActionError(f"{batch.agent.provider} did not resume the batch: {exc.message}") from exc
+
+
 def resume_batch(batch: Batch, *, now: datetime | None = None) -> Batch:
+    """paused → running; or back to scheduled when it was paused before its start time came."""
     now = now or timezone.now()
     with transaction.atomic():
+        current = Batch.objects.select_for_update().filter(pk=batch.pk).first()
+        if current is None or current.status != BatchStatus.PAUSED:
+            batch.refresh_from_db()
+            raise BatchActionError(f"batch {batch.public_id} is {batch.status}; only a paused batch can be resumed")
+        if current.started_at is None and current.start_at and current.start_at > now:
+            # Paused while waiting for its start time: resuming must not start it early.
+            _set_status(batch, [BatchStatus.PAUSED], BatchStatus.SCHEDULED, pause_reason="")
+            return batch
+        _resume_at_provider(current)
         # A resumed batch starts the breaker's window afresh, or the failures that tripped it would
         # trip it again at once.
-        if not _set_status(batch, [BatchStatus.PAUSED], BatchStatus.RUNNING, pause_reason="",
-                           breaker_reset_at=now, pace_updated_at=now):
-            raise BatchActionError(f"batch {batch.public_id} is {batch.status}; only a paused batch can be resumed")
+        _set_status(batch, [BatchStatus.PAUSED], BatchStatus.RUNNING, pause_reason="", breaker_reset_at=now,
+                    pace_updated_at=now)
         if batch.started_at is None:
             Batch.objects.filter(pk=batch.pk).update(started_at=now)
+            batch.started_at = now
             emit(batch, "batch.started")
     _kick(batch)
     return batch

@@ -163,6 +163,9 @@ class Batch(models.Model):
     finished_at = models.DateTimeField(null=True, blank=True)
     # Provider-native batches: the provider's batch id.
     provider_batch_id = models.CharField(max_length=200, blank=True)
+    # When the sweep last ticked this batch; it ticks the longest-waiting first, so with more
+    # batches than one pass can tick every batch still gets its turn (null = never ticked).
+    last_ticked_at = models.DateTimeField(null=True, blank=True)
 
     org_lookup = "organization"
 

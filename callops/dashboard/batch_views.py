@@ -1,9 +1,13 @@
-"""Batch pages: list, create (upload or paste) with a preview, live progress, recipients, exports."""
+"""Batch pages: list, create in two steps (upload or paste, then preview and settings), live
+progress, recipients, exports."""
 
 import csv
+from datetime import datetime
+from urllib.parse import urlencode
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.contrib import messages
-from django.http import StreamingHttpResponse
+from django.http import Http404, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
@@ -15,6 +19,8 @@ from callops.calls import batch_csv, batches
 from callops.calls.models import Agent, Batch, BatchRecipient, BatchStatus, RecipientState
 from callops.calls.validation import ValidationFailed
 
+from . import batch_drafts
+from .tz import tz_choices, user_tz
 from .views import stop_polling_if
 
 PAGE = 100
@@ -38,53 +44,145 @@ def batch_list(request):
 
 @org_required(Role.MEMBER)
 def batch_new(request):
-    agents = list(scoped(Agent, request.org).filter(is_active=True).select_related("provider_account"))
-    values = request.POST if request.method == "POST" else {"calls_per_minute": "60", "max_concurrency": "10",
-                                                             "max_attempts": "1", "retry_intervals": "300",
-                                                             "timezone": "UTC"}
+    """Step 1: the list (a CSV file or pasted numbers). Nothing is validated against settings yet;
+    the list is kept as a draft and step 2 (batch_preview) shows what is in it."""
     errors: dict[str, str] = {}
     if request.method == "POST":
-        agent = next((a for a in agents if str(a.public_id) == request.POST.get("agent_id")), None)
-        if agent is None:
-            errors["agent_id"] = "choose one of your agents"
-        data = {k: request.POST.get(k) for k in request.POST}
-        data["window_days"] = request.POST.getlist("window_days")
-        data["retry_on"] = request.POST.getlist("retry_on")
-        try:
-            clean = batches.clean_settings(data, agent=agent)
-        except ValidationFailed as exc:
-            errors.update(exc.fields)
-        table = None
         upload = request.FILES.get("file")
         pasted = request.POST.get("pasted", "")
         try:
             if upload is not None:
-                table = batch_csv.read_csv(upload.file, phone_column=data.get("phone_column") or None)
+                if upload.size > batch_drafts.max_bytes():
+                    raise batch_drafts.DraftTooLarge(f"the file is {upload.size // (1024 * 1024)} MB; at most "
+                                                     f"{batch_drafts.max_bytes() // (1024 * 1024)} MB")
+                token = batch_drafts.save(request, data=upload.read(), filename=upload.name or "upload.csv",
+                                          pasted=False)
             elif pasted.strip():
-                table = batch_csv.read_pasted(pasted, phone_column=data.get("phone_column") or None)
+                token = batch_drafts.save(request, data=pasted.encode("utf-8"), filename="pasted list", pasted=True)
             else:
                 errors["file"] = "upload a CSV file or paste a list of numbers"
-        except batch_csv.CsvError as exc:
+        except batch_drafts.DraftTooLarge as exc:
             errors["file"] = str(exc)
         if not errors:
-            try:
-                batch = batches.create_batch(org=request.org, agent=agent, settings=clean, rows=table.rows,
-                                             columns=table.columns, phone_column=table.phone_column,
-                                             created_by=_actor(request), start=False)
-            except batch_csv.CsvError as exc:
-                errors["file"] = str(exc)
-            else:
-                return redirect("dashboard:batch_detail", public_id=batch.public_id)
-    return render(request, "dashboard/batches_new.html", {"nav": "batches", "agents": agents, "v": values,
-                                                           "errors": errors, "weekdays": WEEKDAYS,
-                                                           "retry_options": list(batches.RETRYABLE),
-                                                           "days": [str(d) for d in (request.POST.getlist(
-                                                               "window_days") if request.method == "POST" else [])],
-                                                           "retry_on": request.POST.getlist("retry_on")
-                                                           if request.method == "POST" else ["no_answer", "busy"]})
+            return redirect("dashboard:batch_preview", token=token)
+    return render(request, "dashboard/batches_new.html", {"nav": "batches", "step": "upload", "errors": errors,
+                                                           "v": request.POST if request.method == "POST" else {}},
+                  status=400 if errors else 200)
 
 
 WEEKDAYS = [("1", "Mon"), ("2", "Tue"), ("3", "Wed"), ("4", "Thu"), ("5", "Fri"), ("6", "Sat"), ("7", "Sun")]
+# Settings posted as lists (checkboxes); the rest are single values passed to clean_settings as is.
+LIST_FIELDS = ("window_days", "retry_on")
+SETTING_FIELDS = ("name", "default_country", "timezone", "window_start_hour", "window_end_hour", "max_concurrency",
+                  "calls_per_minute", "max_attempts", "retry_intervals", "breaker_threshold", "breaker_min_calls",
+                  "breaker_window_seconds", "mode")
+# Every field the form shows an error beside; anything else clean_settings reports is listed on top.
+FORM_FIELDS = ("agent_id", "file", "phone_column", "start_at", "start_tz", "window", "window_days", "retry_on",
+               *SETTING_FIELDS)
+
+
+def _start_at(post, errors) -> str:
+    """The datetime-local value read in the chosen zone, as ISO 8601 with its offset ("" = on start)."""
+    raw = post.get("start_at", "").strip()
+    if not raw:
+        return ""
+    zone_name = post.get("start_tz") or "UTC"
+    try:
+        zone = ZoneInfo(zone_name)
+    except (ZoneInfoNotFoundError, ValueError):
+        errors["start_tz"] = f"{zone_name!r} is not a time zone"
+        return ""
+    try:
+        local = datetime.fromisoformat(raw)
+    except ValueError:
+        errors["start_at"] = f"{raw!r} is not a date and time"
+        return ""
+    if local.tzinfo is None:
+        local = local.replace(tzinfo=zone)
+    return local.isoformat()
+
+
+@org_required(Role.MEMBER)
+def batch_preview(request, token):
+    """Step 2: the draft's columns (pick the phone column), valid and rejected rows with reasons,
+    and the settings; confirming stores the batch and starts it (or keeps it to start later)."""
+    draft = batch_drafts.load(request, token)
+    agents = list(scoped(Agent, request.org).filter(is_active=True).select_related("provider_account")
+                  .order_by("name"))
+    reader_zone = getattr(user_tz(request), "key", "UTC")
+    post = request.POST if request.method == "POST" else None
+    source = post if post is not None else request.GET
+    phone_column = source.get("phone_column") or None
+    region = (source.get("default_country") or "").strip().upper()
+    errors: dict[str, str] = {}
+    preview = None
+    try:
+        preview = batch_drafts.preview(request, token, draft, phone_column, region if len(region) == 2 else "")
+    except batch_csv.CsvError as exc:
+        errors["phone_column" if exc.columns else "file"] = str(exc)
+    action = post.get("action", "") if post is not None else ""
+    if post is not None and action in ("start", "hold") and preview is not None:
+        agent = next((a for a in agents if str(a.public_id) == post.get("agent_id")), None)
+        if agent is None:
+            errors["agent_id"] = "choose one of your agents"
+        data = {k: post.get(k) for k in SETTING_FIELDS}
+        data.update({k: post.getlist(k) for k in LIST_FIELDS})
+        data["start_at"] = _start_at(post, errors)
+        try:
+            clean = batches.clean_settings(data, agent=agent)
+        except ValidationFailed as exc:
+            errors.update({k: v for k, v in exc.fields.items() if k not in errors})
+        if not errors:
+            table = batch_drafts.table(draft, preview["phone_column"])
+            try:
+                batch = batches.create_batch(org=request.org, agent=agent, settings=clean, rows=table.rows,
+                                             columns=table.columns, phone_column=table.phone_column,
+                                             created_by=_actor(request), start=action == "start")
+            except batch_csv.CsvError as exc:
+                errors["file"] = str(exc)
+            else:
+                batch_drafts.discard(request, token)
+                verb = {"running": "started", "scheduled": "scheduled"}.get(batch.status, "saved; start it when ready")
+                messages.success(request, f"Batch of {batch.recipient_count} recipients {verb}.")
+                return redirect("dashboard:batch_detail", public_id=batch.public_id)
+    if post is not None:
+        values = post
+        days, retry_on = post.getlist("window_days"), post.getlist("retry_on")
+    else:
+        values = {"timezone": reader_zone, "start_tz": reader_zone, "max_attempts": "1", "retry_intervals": "300",
+                  "default_country": region, "name": draft["filename"].rsplit(".", 1)[0][:200]
+                  if not draft["pasted"] else ""}
+        days, retry_on = [], ["no_answer", "busy"]
+    columns = preview["columns"] if preview else batch_drafts.columns(draft)
+    return render(request, "dashboard/batches_new.html", {
+        "nav": "batches", "step": "preview", "token": token, "draft": draft, "agents": agents, "v": values,
+        "errors": errors, "other_errors": {k: v for k, v in errors.items() if k not in FORM_FIELDS},
+        "preview": preview, "columns": columns,
+        "phone_column": preview["phone_column"] if preview else (phone_column or ""),
+        "region": region, "weekdays": WEEKDAYS, "days": days, "retry_on": retry_on,
+        "retry_options": list(batches.RETRYABLE), "zones": tz_choices(),
+        "provider_batches": {str(a.public_id) for a in agents if batches.supports_provider_batches(a)},
+        "rejected_url": reverse("dashboard:batch_preview_rejected", args=[token]) + "?" + urlencode(
+            {"phone_column": preview["phone_column"] if preview else "", "default_country": region}),
+    }, status=400 if errors else 200)
+
+
+@org_required(Role.MEMBER)
+def batch_preview_rejected(request, token):
+    """The draft's rejected rows with their reasons, as CSV, before anything is stored or dialed."""
+    draft = batch_drafts.load(request, token)
+    region = (request.GET.get("default_country") or "").strip().upper()
+    try:
+        table = batch_drafts.table(draft, request.GET.get("phone_column") or None)
+    except batch_csv.CsvError as exc:
+        raise Http404(str(exc)) from None
+    validator = batch_csv.Validator(region if len(region) == 2 else "")
+    rejected = (r for r in batch_csv.validate(table.rows, validator) if isinstance(r, batch_csv.Rejection))
+    response = StreamingHttpResponse(batch_csv.rejections_csv(rejected, [c for c in table.columns if c]),
+                                     content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = 'attachment; filename="rejected-rows.csv"'
+    response["Cache-Control"] = "no-store"
+    return response
 
 
 def _detail_context(request, batch):
@@ -101,14 +199,22 @@ def _detail_context(request, batch):
     rows = list(recipients[:PAGE + 1])
     next_after = rows[PAGE - 1].row_number if len(rows) > PAGE else None
     return {
-        "nav": "batches", "batch": batch, "progress": batches.progress(batch),
+        **_progress_context(request, batch),
         "recipients": rows[:PAGE], "next_after": next_after, "outcome": outcome, "state": state,
         "rejections": list(batch.rejections.order_by("row_number")[:50]) if batch.rejected_count else [],
+        "states": RecipientState.choices, "outcomes": ["completed", "no_answer", "busy", "failed", "canceled"],
+        "redial_outcomes": batches.REDIAL_OUTCOMES,
+    }
+
+
+def _progress_context(request, batch):
+    """What the live progress fragment needs, and nothing else: it is polled every 2 s, so the
+    recipient table and the rejections (static, or changing only on a reload) are not queried."""
+    return {
+        "nav": "batches", "batch": batch, "progress": batches.progress(batch),
         "can_act": request.membership.allows(Role.MEMBER),
         "live": batch.status in (BatchStatus.RUNNING, BatchStatus.SCHEDULED, BatchStatus.PAUSED)
         or (batch.status == BatchStatus.STOPPED and not batch.finished_at),
-        "states": RecipientState.choices, "outcomes": ["completed", "no_answer", "busy", "failed", "canceled"],
-        "redial_outcomes": batches.REDIAL_OUTCOMES,
     }
 
 
@@ -122,7 +228,7 @@ def batch_detail(request, public_id):
 def batch_live(request, public_id):
     """The progress fragment, polled every 2 s; HTTP 286 stops the polling once the batch is over."""
     batch = _get_batch(request, public_id)
-    context = _detail_context(request, batch)
+    context = _progress_context(request, batch)
     response = render(request, "dashboard/batches_detail.html#progress", context)
     return stop_polling_if(not context["live"], response)
 

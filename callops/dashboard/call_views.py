@@ -3,15 +3,17 @@
 import csv
 
 from django.contrib import messages
-from django.http import Http404, JsonResponse, StreamingHttpResponse
+from django.db.models import BooleanField, ExpressionWrapper, Q
+from django.http import Http404, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from callops.accounts.decorators import org_required, require_role
 from callops.accounts.models import Role
-from callops.accounts.tenancy import get_for_org, scoped
+from callops.accounts.tenancy import get_for_org, parse_public_id, scoped
 from callops.calls.models import (
     Agent,
     AnsweredBy,
@@ -37,8 +39,28 @@ def _actor(request) -> str:
 
 
 def _get_call(request, public_id) -> Call:
-    qs = Call.objects.select_related("agent", "provider_account", "batch")
-    return get_for_org(qs, request.org, public_id, label="call")
+    """The org's call with this public id, else 404 (as get_for_org, which it mirrors).
+
+    On the hottest path of the dashboard (every live call page polls it every 2 s), so: the batch
+    is not joined (most calls have none, and its forty columns would be read and converted on
+    every poll; `batch_link` reads the two it shows), and a unique lookup is a plain get() rather
+    than first(), which would add an ORDER BY and a second queryset clone for nothing.
+    """
+    pid = parse_public_id(public_id)
+    if pid is None:
+        raise Http404(f"call {public_id} not found")
+    try:
+        return scoped(Call.objects.select_related("agent", "provider_account"), request.org).get(public_id=pid)
+    except Call.DoesNotExist:
+        raise Http404(f"call {public_id} not found") from None
+
+
+def _batch_link(call):
+    """(public id, label) of the call's batch, or None."""
+    if not call.batch_id:
+        return None
+    row = Batch.objects.filter(pk=call.batch_id).values_list("public_id", "name").first()
+    return (row[0], row[1] or str(row[0])) if row else None
 
 
 @org_required()
@@ -146,14 +168,20 @@ def _still_changing(call, deliveries) -> bool:
 
 
 def _detail_context(request, call):
-    events = list(call.events.all())
+    # Payloads are not read here: the timeline only marks which events have one, and a payload
+    # panel fetches its body when opened (call_payload).
+    events = list(call.events.defer("payload").annotate(
+        has_payload=ExpressionWrapper(Q(payload__isnull=False), output_field=BooleanField())))
+    payload_events = [e for e in events if e.has_payload]
     deliveries = integrations.deliveries_for(call)
     can_act = request.membership.allows(Role.MEMBER)
     return {
         "nav": "calls",
         "call": call,
+        "batch_link": _batch_link(call),
         "events": events,
-        "payload_events": [e for e in events if e.payload is not None],
+        "payload_events": payload_events,
+        "last_payload_id": payload_events[-1].id if payload_events else 0,
         "deliveries": deliveries,
         "deliveries_available": deliveries is not None,
         "can_act": can_act,
@@ -172,11 +200,39 @@ def call_detail(request, public_id):
 
 @org_required()
 def call_live(request, public_id):
-    """Summary, timeline, result and deliveries; polled while the call can still change."""
+    """The live parts of the detail page, polled while the call can still change.
+
+    The polled element holds the timeline, transcript, summary, result and deliveries; the title
+    (with the status) and the cancel button are swapped out of band, the call id and its copy
+    button are left alone; payloads that arrived since the last
+    poll (`payloads_after`) are appended out of band to the payload list, so a payload panel the
+    reader opened stays open.
+    """
     call = _get_call(request, public_id)
     ctx = _detail_context(request, call)
-    response = render(request, "dashboard/calls/detail.html#live", ctx)
+    after = request.GET.get("payloads_after", "")
+    seen = int(after) if after.isdigit() else None
+    parts = [render_to_string("dashboard/calls/detail.html#live", ctx, request),
+             render_to_string("dashboard/calls/detail.html#title", {**ctx, "oob": True}, request),
+             render_to_string("dashboard/calls/detail.html#actions", {**ctx, "oob": True}, request)]
+    new = [e for e in ctx["payload_events"] if seen is not None and e.id > seen]
+    if new:
+        items = render_to_string("dashboard/calls/detail.html#payload_items", {**ctx, "payload_events": new}, request)
+        parts.append(f'<div hx-swap-oob="beforeend:#payload-list">{items}</div>')
+        if seen == 0:  # the page said "no payloads yet"
+            parts.append('<p id="payloads-empty" hx-swap-oob="delete"></p>')
+    response = HttpResponse("".join(parts))
     return stop_polling_if(not ctx["live"], response)
+
+
+@org_required()
+def call_payload(request, public_id, event_id):
+    """One timeline event's raw provider payload, pretty-printed, for its panel on the detail page."""
+    call = _get_call(request, public_id)
+    payload = call.events.filter(pk=event_id, payload__isnull=False).values_list("payload", flat=True).first()
+    if payload is None:
+        raise Http404("no such payload on this call")
+    return render(request, "dashboard/calls/detail.html#payload_body", {"payload": payload})
 
 
 @org_required()

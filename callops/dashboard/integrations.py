@@ -27,27 +27,27 @@ def delivery_model():
     return _attr("callops.webhooks.models", "WebhookDelivery")
 
 
+# What the detail page shows of each delivery and attempt, read as plain rows: attempts keep the
+# request and response bodies and headers (up to WEBHOOK_STORED_BODY_BYTES each) and events their
+# whole JSON body, none of which is on the page (the webhooks page shows an attempt in full), and
+# the page only prints these values, so model instances would be built for nothing.
+DELIVERY_FIELDS = ("id", "public_id", "status", "url", "attempt_count", "created_at", "event__type")
+ATTEMPT_FIELDS = ("delivery_id", "number", "trigger", "created_at", "response_status", "error_kind", "error",
+                  "duration_ms", "succeeded")
+
+
 def deliveries_for(call):
-    """The call's webhook deliveries with their attempts (two queries), or None if unavailable."""
+    """The call's webhook deliveries, each a dict with its `attempts` (one query, two when there
+    are deliveries), or None if webhook deliveries are unavailable."""
     model = delivery_model()
     if model is None:
         return None
-    field_names = {f.name for f in model._meta.get_fields()}
-    qs = model.objects.filter(call=call) if "call" in field_names else None
-    if qs is None:
-        return None
-    related = [f for f in ("endpoint", "event") if f in field_names]
-    if related:
-        qs = qs.select_related(*related)
-    attempts = _attempts_name(model)
-    if attempts:
-        qs = qs.prefetch_related(attempts)
-    order = "created_at" if "created_at" in field_names else "id"
-    return list(qs.order_by(order, "id"))
-
-
-def _attempts_name(model):
-    for rel in model._meta.related_objects:
-        if rel.related_model.__name__ == "WebhookAttempt":
-            return rel.get_accessor_name()
-    return None
+    deliveries = list(model.objects.filter(call=call).order_by("created_at", "id").values(*DELIVERY_FIELDS))
+    if deliveries:
+        by_id = {d["id"]: d for d in deliveries}
+        for d in deliveries:
+            d["attempts"] = []
+        attempt_model = model._meta.get_field("attempts").related_model
+        for a in attempt_model.objects.filter(delivery_id__in=by_id).order_by("number", "id").values(*ATTEMPT_FIELDS):
+            by_id[a["delivery_id"]]["attempts"].append(a)
+    return deliveries

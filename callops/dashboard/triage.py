@@ -8,7 +8,8 @@ with the number of groups or rows):
 - webhook attempts that failed for deliveries still undelivered, by error kind (and HTTP class).
 
 Each group shows its count, the count in the previous window of the same length, first and last
-seen, affected providers, agents, batches (or endpoints) and a few samples. A group marked
+seen, affected providers, agents and batches (for webhooks through the deliveries' calls, plus the
+endpoints) and a few samples. A group marked
 reviewed is hidden until something new happens in it after the review.
 """
 
@@ -256,8 +257,17 @@ def webhook_groups(org, prev_start, start, now) -> list[Group]:
         first=Min("created_at", filter=current), last=Max("created_at", filter=current)).order_by() if r["n"]]
     if not rows:
         return _skipped_group(org, prev_start, start, now)
-    spread = (base.filter(current).values("cause", "delivery__url")
-              .annotate(n=Count("delivery_id", distinct=True)).order_by())
+    # Each delivery has one URL and at most one call (batch events have a batch, no call), so the
+    # distinct counts of these combinations add up exactly per endpoint, provider, agent, batch.
+    spread = list(base.filter(current).values("cause", "delivery__url", "delivery__call__provider",
+                                              "delivery__call__agent_id", "delivery__call__batch_id",
+                                              "delivery__event__batch_id")
+                  .annotate(n=Count("delivery_id", distinct=True)).order_by())
+    agent_names = dict(Agent.objects.filter(organization=org, pk__in={
+        s["delivery__call__agent_id"] for s in spread if s["delivery__call__agent_id"]}).values_list("pk", "name"))
+    batch_ids = {s["delivery__call__batch_id"] or s["delivery__event__batch_id"] for s in spread} - {None}
+    batch_names = {pk: (pid, name) for pk, pid, name in Batch.objects.filter(organization=org, pk__in=batch_ids)
+                   .values_list("pk", "public_id", "name")} if batch_ids else {}
     samples = _samples(base.filter(current), ["cause"], "created_at",
                        ["delivery__public_id", "delivery__url", "delivery__status", "delivery__event__type",
                         "delivery__call__public_id", "created_at", "error", "response_status", "duration_ms"])
@@ -265,8 +275,24 @@ def webhook_groups(org, prev_start, start, now) -> list[Group]:
     for r in rows:
         g = Group("webhook", r["cause"], causes.for_webhook(r["cause"]), r["n"], r["prev"], r["first"], r["last"],
                   detail=r["cause"].removeprefix("webhook_"))
-        g.endpoints = sorted(((s["delivery__url"], s["n"]) for s in spread if s["cause"] == r["cause"]),
-                             key=lambda x: -x[1])
+        endpoints, providers, agents, batch_counts = {}, {}, {}, {}
+        for s in spread:
+            if s["cause"] != r["cause"]:
+                continue
+            n = s["n"]
+            endpoints[s["delivery__url"]] = endpoints.get(s["delivery__url"], 0) + n
+            if s["delivery__call__provider"]:
+                providers[s["delivery__call__provider"]] = providers.get(s["delivery__call__provider"], 0) + n
+            if s["delivery__call__agent_id"]:
+                name = agent_names.get(s["delivery__call__agent_id"], "?")
+                agents[name] = agents.get(name, 0) + n
+            batch = batch_names.get(s["delivery__call__batch_id"] or s["delivery__event__batch_id"])
+            if batch:
+                batch_counts[batch] = batch_counts.get(batch, 0) + n
+        g.endpoints = sorted(endpoints.items(), key=lambda x: -x[1])
+        g.providers = sorted(providers.items(), key=lambda x: -x[1])
+        g.agents = sorted(agents.items(), key=lambda x: -x[1])
+        g.batches = sorted(((pid, name, n) for (pid, name), n in batch_counts.items()), key=lambda x: -x[2])
         # One sample per delivery: several failed attempts of the same delivery say the same thing.
         seen = set()
         for s in samples:
@@ -336,6 +362,38 @@ def build(org, window: str, *, show_reviewed: bool = False, now=None):
         visible.append(g)
     visible.sort(key=lambda g: (-g.count, g.kind, g.key))
     return visible, hidden
+
+
+def problem_totals(org, window: str = "7d", *, now=None) -> dict[str, int]:
+    """What the triage page's summary counts for `window`, without building its groups.
+
+    The same querysets and the same rule for reviewed groups (hidden until something happens in
+    them after the review), so a count elsewhere (the overview) and the triage page it links to
+    always agree. One aggregate per source, grouped only by cause.
+    """
+    _, start, now = _bounds(window, now)
+    reviews = {(kind, cause): at for kind, cause, at in
+               TriageReview.objects.filter(organization=org).values_list("kind", "cause", "reviewed_at")}
+
+    def shown(kind, key, last) -> bool:
+        at = reviews.get((kind, key[:300]))
+        return not (at and last and last <= at)
+
+    calls = (_calls(org, start).filter(created_at__lt=now).values(*CALL_KEY)
+             .annotate(n=Count("pk"), last=Max("ended_at")).order_by())
+    extractions = (_extractions(org, start).filter(created_at__lt=now).values("cause")
+                   .annotate(n=Count("pk"), last=Max("ended_at")).order_by())
+    attempts = (_attempts(org, start).filter(delivery__created_at__lt=now).values("cause")
+                .annotate(n=Count("delivery_id", distinct=True), last=Max("created_at")).order_by())
+    skipped = _skipped(org, start).filter(created_at__lt=now).aggregate(n=Count("pk"), last=Max("created_at"))
+    webhook = sum(r["n"] for r in attempts if shown("webhook", r["cause"], r["last"]))
+    if skipped["n"] and shown("webhook", SKIPPED_KEY, skipped["last"]):
+        webhook += skipped["n"]
+    return {
+        "call": sum(r["n"] for r in calls if shown("call", call_key(r), r["last"])),
+        "extraction": sum(r["n"] for r in extractions if shown("extraction", r["cause"], r["last"])),
+        "webhook": webhook,
+    }
 
 
 # --- views -----------------------------------------------------------------------------------------

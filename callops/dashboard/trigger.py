@@ -2,6 +2,7 @@
 
 from datetime import datetime
 
+from django.contrib import messages
 from django.shortcuts import redirect, render
 from django.utils import timezone
 
@@ -12,6 +13,7 @@ from callops.calls import services
 from callops.calls.models import Agent, EventSource
 from callops.calls.validation import ValidationFailed, validate_call_input
 
+from . import form_tokens
 from .tz import user_tz
 
 # Scalar types the returns builder offers; "enum" takes a comma-separated list of allowed values.
@@ -89,21 +91,19 @@ def new_call(request):
                   .order_by("name"))
     errors: dict[str, str] = {}
     values = {"agent_id": request.GET.get("agent", ""), "context_rows": [], "returns_rows": []}
+    token = form_tokens.new_token()
     if request.method == "POST":
+        token = request.POST.get(form_tokens.FIELD, "")
         data, errors, values = _parse_form(request, tz)
+        if not form_tokens.well_formed(token):
+            errors["form"] = "this form is out of date; reload the page and submit it again"
         try:
             clean = validate_call_input(request.org, data)
         except ValidationFailed as exc:
             errors = {**exc.fields, **errors}
         else:
             if not errors:
-                if hasattr(services, "submit_call"):
-                    call = services.submit_call(request.org, clean, source=EventSource.USER)
-                else:
-                    call = services.create_call(org=request.org, source=EventSource.USER, **clean.as_kwargs())
-                    if clean.scheduled_at is None:
-                        call = services.place_call(call, source=EventSource.USER)
-                return redirect("dashboard:call_detail", public_id=call.public_id)
+                return _place_once(request, token, clean)
     return render(request, "dashboard/calls/new.html", {
         "nav": "calls",
         "agents": agents,
@@ -111,4 +111,27 @@ def new_call(request):
         "v": values,
         "return_types": RETURN_TYPES,
         "tz_name": getattr(tz, "key", "UTC"),
+        "form_token": token if form_tokens.well_formed(token) else form_tokens.new_token(),
     }, status=400 if errors else 200)
+
+
+def _place_once(request, token, clean):
+    """Place the call unless this form (its one-time token) already placed one.
+
+    A double click, a resubmitted POST or the back button then submit again all carry the same
+    token: the first request places the call, every later one lands on that call instead.
+    """
+    claim = form_tokens.claim(request.org, token, request.POST)
+    if claim.call_public_id:
+        messages.info(request, claim.message)
+        return redirect("dashboard:call_detail", public_id=claim.call_public_id)
+    if not claim.won:
+        messages.error(request, claim.message)
+        return redirect("dashboard:calls")
+    try:
+        call = services.submit_call(request.org, clean, source=EventSource.USER)
+    except Exception:
+        form_tokens.release(claim)  # nothing was placed: the same form may be submitted again
+        raise
+    form_tokens.complete(claim, call)
+    return redirect("dashboard:call_detail", public_id=call.public_id)

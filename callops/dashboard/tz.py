@@ -6,6 +6,7 @@ to UTC so a bad cookie can never break a page.
 
 import zoneinfo
 from datetime import UTC, datetime, time, timedelta
+from functools import lru_cache
 from urllib.parse import unquote
 
 from django.utils import timezone
@@ -35,3 +36,12 @@ def today(tz):
 def day_range(tz, first, last):
     """Aware [start, end) covering the local days first..last inclusive."""
     return start_of_day(tz, first), start_of_day(tz, last + timedelta(days=1))
+
+
+@lru_cache(maxsize=1)
+def tz_choices() -> list[str]:
+    """IANA zone names for a select: "Region/City" names plus UTC, without the legacy aliases
+    (US/Eastern, Etc/GMT+5, ...) that would double the list and confuse (Etc/GMT+5 is UTC-5)."""
+    names = {n for n in zoneinfo.available_timezones()
+             if "/" in n and not n.startswith(("Etc/", "SystemV/", "US/", "Brazil/", "Canada/", "Chile/", "Mexico/"))}
+    return ["UTC", *sorted(names)]

@@ -8,19 +8,28 @@ from callops.accounts.decorators import org_required
 from . import charts, stats
 from .tz import user_tz
 
+# The open-problem counts are the triage page's own counts over this window, so each number
+# matches the page its link opens.
+PROBLEM_WINDOW = "7d"
+
 
 @org_required()
 def overview(request):
+    from . import triage
+
     tz = user_tz(request)
     ov = stats.build_overview(request.org, tz)
     status_rows = [(s, ov.today_by_status.get(s, 0), ov.week_by_status.get(s, 0)) for s in stats.STATUS_ORDER]
+    problems = triage.problem_totals(request.org, PROBLEM_WINDOW)
     return render(request, "dashboard/overview.html", {
         "ov": ov,
         "status_rows": status_rows,
         "chart": charts.stacked_days(ov.days),
         "live": stats.live_calls(request.org),
         "nav": "overview",
-        "problems": ov.failed_calls + ov.failed_extractions + ov.failed_webhooks,
+        "problems": problems,
+        "problem_total": sum(problems.values()),
+        "problem_window": PROBLEM_WINDOW,
     })
 
 

@@ -2,7 +2,8 @@
  * - <time datetime> elements shown in the reader's timezone; the UTC value stays in the title.
  * - the reader's IANA timezone kept in the `tz` cookie so the server draws day boundaries and
  *   reads schedule inputs in that zone.
- * - copy buttons, confirm prompts, auto-submitting selects, key/value rows in forms.
+ * - copy buttons (with a select-and-press-Ctrl+C fallback where the clipboard API is missing),
+ *   confirm prompts, auto-submitting selects, key/value rows in forms, the batch form's modes.
  */
 (function () {
   "use strict";
@@ -32,16 +33,51 @@
     });
   }
 
+  function flash(button, text) {
+    var label = button.getAttribute("data-label") || button.textContent;
+    button.setAttribute("data-label", label);
+    button.textContent = text;
+    setTimeout(function () { button.textContent = label; }, 1200);
+  }
+
+  // No clipboard API (plain http on a non-local host, an old browser) or a refused write: put
+  // the text in a selected field beside the button so the reader copies it with the keyboard.
+  function copyFallback(button, text) {
+    var holder = button.parentNode.querySelector(".copy-fallback");
+    if (!holder) {
+      holder = document.createElement("span");
+      holder.className = "copy-fallback";
+      holder.setAttribute("role", "status");
+      var field = document.createElement("input");
+      field.type = "text";
+      field.readOnly = true;
+      field.setAttribute("aria-label", "Text to copy");
+      var hint = document.createElement("span");
+      hint.className = "muted";
+      hint.textContent = "Selected: press Ctrl+C (⌘C on a Mac) to copy.";
+      holder.appendChild(field);
+      holder.appendChild(hint);
+      button.insertAdjacentElement("afterend", holder);
+    }
+    var input = holder.querySelector("input");
+    input.value = text;
+    input.focus();
+    input.select();
+    var copied = false;
+    try { copied = document.execCommand && document.execCommand("copy"); } catch (e) { copied = false; }
+    if (copied) { flash(button, "Copied"); }
+  }
+
   function onClick(event) {
     var copy = event.target.closest("[data-copy]");
     if (copy) {
       var text = copy.getAttribute("data-copy");
-      var done = function () {
-        var label = copy.textContent;
-        copy.textContent = "Copied";
-        setTimeout(function () { copy.textContent = label; }, 1200);
-      };
-      if (navigator.clipboard) { navigator.clipboard.writeText(text).then(done, function () {}); }
+      if (navigator.clipboard && navigator.clipboard.writeText) {
+        navigator.clipboard.writeText(text).then(function () { flash(copy, "Copied"); },
+          function () { copyFallback(copy, text); });
+      } else {
+        copyFallback(copy, text);
+      }
       return;
     }
     var add = event.target.closest("[data-add-row]");
@@ -71,9 +107,22 @@
     if (question && !window.confirm(question)) { event.preventDefault(); }
   }
 
+  // The batch form offers the provider's batch API only for agents whose provider has one
+  // (the server refuses it for the others anyway; this just says so before submitting).
+  function syncModes(agentSelect) {
+    var form = agentSelect.form;
+    var chosen = agentSelect.options[agentSelect.selectedIndex];
+    var allowed = chosen && chosen.getAttribute("data-batches") === "1";
+    form.querySelectorAll("option[data-needs-batches]").forEach(function (option) {
+      option.disabled = !allowed;
+      if (!allowed && option.selected) { option.parentNode.value = "fanout"; }
+    });
+  }
+
   function onChange(event) {
     var el = event.target;
     if (el.matches && el.matches("select[data-autosubmit]")) { el.form.requestSubmit(); }
+    if (el.matches && el.matches("select[data-agent-select]")) { syncModes(el); }
   }
 
   document.addEventListener("click", onClick);
@@ -81,6 +130,7 @@
   document.addEventListener("change", onChange);
   function fillZones() {
     document.querySelectorAll("input[data-tz]").forEach(function (el) { el.value = zone; });
+    document.querySelectorAll("select[data-agent-select]").forEach(syncModes);
   }
   document.addEventListener("DOMContentLoaded", function () { localizeTimes(document); fillZones(); });
   // Fragments swapped in by htmx polling carry fresh <time> elements.

@@ -91,7 +91,17 @@ def test_tenancy_read_only_and_actions(api, api_readonly, api_outsider, sandbox_
     r = api.post(url + "/pause")
     assert r.status_code == 200 and r.json()["status"] == "paused"
     assert api.post(url + "/pause").status_code == 409
-    assert api.post(url + "/resume").json()["status"] == "running"
+    # Paused while waiting for its start time: resuming puts it back to waiting, not running.
+    resumed = api.post(url + "/resume").json()
+    assert resumed["status"] == "scheduled" and resumed["started_at"] is None
+    assert resumed["start_at"] == "2099-01-01T00:00:00Z"
+    from callops.webhooks.models import WebhookEvent
+
+    assert not WebhookEvent.objects.filter(type="batch.started").exists()
+    from callops.calls.batch_jobs import tick_batch
+
+    tick_batch(Batch.objects.get(public_id=body["id"]).pk)
+    assert not Call.objects.exists()  # still waiting for 2099
     detail = api.get(url).json()
     assert detail["progress"]["recipients"] == 2 and "states" in detail["progress"]
     assert api.post(url + "/stop").json()["status"] == "stopped"

@@ -71,15 +71,73 @@ def test_calling_window_in_recipient_local_time(make_batch, sandbox_agent):
     assert Call.objects.filter(batch=weekend).count() == 1
 
 
-def test_unknown_zone_uses_batch_default(make_batch, sandbox_agent):
-    # A non-geographic number (UK mobile has zones; a toll-free US number resolves to several).
+def test_number_without_a_place_uses_the_batch_default_zone(make_batch, sandbox_agent):
+    # A toll-free number maps to 42 zones from Guam to Newfoundland: no hour is 9-17 in all of them,
+    # so "open in every zone" would never dial it and the batch would never finish. It is read in
+    # the batch's default zone instead (Tokyo here).
+    wed_0030 = datetime(2026, 11, 25, 0, 30, tzinfo=UTC)  # 09:30 Wednesday in Tokyo
     batch = make_batch(sandbox_agent, ["+18005550100"], calls_per_minute=10000, window_start_hour=9,
-                       window_end_hour=17, timezone="Asia/Tokyo")
+                       window_end_hour=17, timezone="Asia/Tokyo", now=wed_0030 - timedelta(hours=12))
     rec = BatchRecipient.objects.get(batch=batch)
-    zones = rec.tz.split(";") if rec.tz else ["Asia/Tokyo"]
-    assert batch_jobs.window_open(fresh(batch), rec.tz, datetime(2026, 11, 25, 1, 0, tzinfo=UTC)) == all(
-        9 <= datetime(2026, 11, 25, 1, 0, tzinfo=UTC).astimezone(__import__("zoneinfo").ZoneInfo(z)).hour < 17
-        for z in zones)
+    assert rec.tz == "" and fresh(batch).timezones == [""]
+    # 15:00 UTC is midnight in Tokyo (and mid-morning in New York): not dialed.
+    batch_jobs.tick_batch(batch.pk, now=wed_0030 - timedelta(hours=9, minutes=30))
+    assert not Call.objects.filter(batch=batch).exists()
+    batch_jobs.tick_batch(batch.pk, now=wed_0030)
+    assert Call.objects.filter(batch=batch).count() == 1
+
+
+def test_zone_lists_are_never_cut_and_old_cut_lists_fall_back(make_batch, sandbox_agent):
+    from zoneinfo import ZoneInfo
+
+    from callops.calls import batch_csv
+
+    numbers_ = ["+18005550100", "+12085550100", "+12125550100", "+81312345678", "+61412345678"]
+    batch = make_batch(sandbox_agent, numbers_, start=False, timezone="Europe/Paris")
+    stored = dict(BatchRecipient.objects.filter(batch=batch).values_list("phone", "tz"))
+    assert stored == {"+18005550100": "", "+12085550100": "America/Boise;America/Los_Angeles",
+                      "+12125550100": "America/New_York", "+81312345678": "Asia/Tokyo",
+                      "+61412345678": "Australia/Sydney"}
+    for tz in stored.values():
+        for name in filter(None, tz.split(";")):
+            ZoneInfo(name)  # every stored name is a whole zone name
+            assert len(tz.split(";")) <= batch_csv.MAX_ZONES
+    # A row stored before the limit (42 zones cut at 200 characters) is read in the default zone.
+    cut = ";".join(["America/Adak", "America/Anchorage", "America/Anguilla", "America/Antigua"] * 10)[:200]
+    paris_10am = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
+    b = fresh(batch)
+    b.window_start_hour, b.window_end_hour = 9, 17
+    assert batch_jobs.window_open(b, cut, paris_10am) is True
+    assert batch_jobs.window_open(b, cut, paris_10am + timedelta(hours=10)) is False
+
+
+def test_border_numbers_need_the_window_open_in_each_zone(make_batch, sandbox_agent):
+    # Idaho's area code spans Mountain (Boise) and Pacific (Los Angeles) time.
+    batch = make_batch(sandbox_agent, ["+12085550100"], start=False, window_start_hour=9, window_end_hour=17,
+                       timezone="Asia/Tokyo")
+    b, zones = fresh(batch), "America/Boise;America/Los_Angeles"
+    la_10 = datetime(2026, 11, 25, 18, 0, tzinfo=UTC)  # 10:00 Los Angeles, 11:00 Boise
+    assert batch_jobs.window_open(b, zones, la_10) is True
+    assert batch_jobs.window_open(b, zones, la_10 + timedelta(hours=6, minutes=30)) is False  # 17:30 in Boise
+    assert batch_jobs.window_open(b, zones, la_10 - timedelta(hours=1, minutes=30)) is False  # 08:30 in LA
+    # A one-hour window cannot be open in two zones an hour apart: the default zone decides.
+    b.window_start_hour, b.window_end_hour = 9, 10
+    tokyo_930 = datetime(2026, 11, 25, 0, 30, tzinfo=UTC)
+    assert batch_jobs.window_open(b, zones, tokyo_930) is True
+    assert batch_jobs.window_open(b, zones, la_10) is False
+
+
+@pytest.mark.parametrize("window", [(9, 10), (9, 17), (20, 21), (None, None)])
+@pytest.mark.parametrize("days", [[1, 2, 3, 4, 5], [6], [7]])
+def test_every_recipient_gets_open_hours_whenever_the_window_has_any(make_batch, sandbox_agent, window, days):
+    phones = ["+18005550100", "+12085550100", "+12125550100", "+81312345678", "+61412345678", "+442079460000",
+              "+79161234567", "+5511987654321"]
+    batch = make_batch(sandbox_agent, phones, start=False, window_start_hour=window[0], window_end_hour=window[1],
+                       window_days=days, timezone="America/Chicago")
+    b = fresh(batch)
+    week = [datetime(2026, 11, 23, tzinfo=UTC) + timedelta(minutes=30 * i) for i in range(2 * 24 * 8)]
+    for rec in BatchRecipient.objects.filter(batch=batch):
+        assert any(batch_jobs.window_open(b, rec.tz, t) for t in week), (rec.phone, rec.tz)
 
 
 def test_scheduled_start_with_offset(make_batch, sandbox_agent):
@@ -229,3 +287,38 @@ def test_pause_holds_attempts_already_queued(make_batch, sandbox_agent, run_jobs
     run_jobs()
     assert Call.objects.filter(batch=batch, dial_claimed_at__isnull=False).count() == 3
     assert Call.objects.filter(batch=batch).count() == 3  # the same attempts, not new ones
+
+
+def test_sweep_is_fair_when_one_pass_cannot_tick_every_batch(make_batch, sandbox_agent, monkeypatch):
+    batches_ = [make_batch(sandbox_agent, numbers(2, start=3000000 + 10 * i), calls_per_minute=1) for i in range(5)]
+    ticked = []
+    original = batch_jobs.tick_batch
+    monkeypatch.setattr(batch_jobs, "tick_batch", lambda pk, **kw: (ticked.append(pk), original(pk, **kw))[1])
+    for _ in range(5):
+        batch_jobs.sweep_batches(limit=2)
+    # Ten ticks over five batches: each got its two turns, in rotation.
+    ids = [b.pk for b in batches_]
+    assert sorted(ticked) == sorted(ids * 2)
+    assert ticked[:5] == ids and ticked[5:] == ids
+
+
+def test_sweep_skips_paused_batches_with_nothing_to_reap(make_batch, sandbox_agent, monkeypatch, run_jobs):
+    idle = make_batch(sandbox_agent, numbers(2, start=4000000), calls_per_minute=10000)
+    batches.pause_batch(idle)
+    busy = make_batch(sandbox_agent, numbers(2, start=4000100), calls_per_minute=10000)
+    batch_jobs.tick_batch(busy.pk, now=timezone.now() + timedelta(seconds=30))
+    batches.pause_batch(busy)
+    ticked = []
+    original = batch_jobs.tick_batch
+    monkeypatch.setattr(batch_jobs, "tick_batch", lambda pk, **kw: (ticked.append(pk), original(pk, **kw))[1])
+    batch_jobs.sweep_batches()
+    assert ticked == []  # paused; one has calls out, but none has ended yet
+    from callops.calls.services import apply_status
+
+    ended = Call.objects.filter(batch=busy).first()
+    apply_status(ended, CallStatus.BUSY, source="system")
+    batch_jobs.sweep_batches()
+    assert ticked == [busy.pk]
+    assert BatchRecipient.objects.get(batch=busy, last_call=ended).outcome == "busy"  # reaped while paused
+    batch_jobs.sweep_batches()
+    assert ticked == [busy.pk]  # nothing more to reap

@@ -10,7 +10,7 @@ import time
 import pytest
 
 from callops.calls import batch_csv, batch_jobs, batches
-from callops.calls.models import BatchRecipient, BatchStatus, Call, CallEvent
+from callops.calls.models import Batch, BatchRecipient, BatchStatus, Call, CallEvent
 from tests.providers.conftest import _provider_settings, emulators, make_agent  # noqa: F401
 
 pytestmark = pytest.mark.django_db
@@ -67,14 +67,22 @@ def test_provider_batch_runs_every_recipient_as_a_call(personas, emulators, make
 
 
 def test_refused_provider_batch_fails_with_reason(personas, emulators, make_agent, run_jobs):  # noqa: F811
+    from callops.webhooks.models import WebhookEvent
+
     emu = emulators("bolna")
     agent = make_agent("bolna", emu, credentials={"api_key": "wrong"})
     batch = _batch(personas, agent, PHONES[:2])
     batch_jobs.tick_batch(batch.pk)
+    run_jobs()  # the reservation job reserves the list and submits it
     batch.refresh_from_db()
     assert batch.status == BatchStatus.FAILED and batch.pause_reason.startswith("bolna refused the batch")
     assert set(Call.objects.filter(batch=batch).values_list("status", flat=True)) == {"failed"}
+    # Like every other transition, the failure is a batch event (and only one).
+    events = WebhookEvent.objects.filter(batch=batch, type="batch.failed")
+    assert events.count() == 1 and '"status":"failed"' in events.get().body
+    assert set(BatchRecipient.objects.filter(batch=batch).values_list("state", "outcome")) == {("done", "failed")}
     batch_jobs.tick_batch(batch.pk)  # never submitted again
+    run_jobs()
     assert len(emu.batches) == 0 and Call.objects.filter(batch=batch).count() == 2
 
 
@@ -83,6 +91,7 @@ def test_stop_reaches_the_provider(personas, emulators, make_agent, run_jobs):  
     agent = make_agent("trillet", emu)
     batch = _batch(personas, agent, PHONES)
     batch_jobs.tick_batch(batch.pk)
+    run_jobs()
     batch.refresh_from_db()
     assert batch.provider_batch_id.startswith("batch_")
     batches.stop_batch(batch, by="ada")
@@ -95,3 +104,114 @@ def test_provider_mode_needs_a_batch_api(sandbox_agent):
     with pytest.raises(ValidationFailed) as exc:
         batches.clean_settings({"mode": "provider"}, agent=sandbox_agent)
     assert "no batch API" in exc.value.fields["mode"]
+
+
+@pytest.mark.parametrize("kind", ["bolna", "trillet"])
+@pytest.mark.parametrize("setting,field", [
+    ({"window": {"start_hour": 9, "end_hour": 17}}, "window"),
+    ({"window": {"days": [1, 2]}}, "window_days"),
+    ({"max_concurrency": 3}, "max_concurrency"),
+    ({"calls_per_minute": 30}, "calls_per_minute"),
+    ({"circuit_breaker": {"threshold": 0.5}}, "breaker_threshold"),
+    ({"circuit_breaker": {"min_calls": 5}}, "breaker_min_calls"),
+    ({"circuit_breaker": {"window_seconds": 60}}, "breaker_window_seconds"),
+])
+def test_settings_a_provider_batch_cannot_honour_are_refused_by_name(api, emulators, make_agent, kind,  # noqa: F811
+                                                                     setting, field):
+    agent = make_agent(kind, emulators(kind))
+    body = {"agent_id": str(agent.public_id), "recipients": PHONES, "mode": "provider", **setting}
+    r = api.post("/v1/batches", body)
+    assert r.status_code == 400, r.json()
+    assert list(r.json()["fields"]) == [field]
+    assert f"{kind} dials a provider batch on its own terms" in r.json()["fields"][field]
+    assert field.split("_")[0] in r.json()["error"]
+    assert not Batch.objects.exists() and not Call.objects.exists()
+    # The same settings are fine for callops' own fan-out, and retries and a start time are fine
+    # for a provider batch (callops retries after the provider's pass; the provider schedules).
+    assert api.post("/v1/batches", {**body, "mode": "fanout", "hold": True}).status_code == 201
+    ok = api.post("/v1/batches", {"agent_id": str(agent.public_id), "recipients": PHONES, "mode": "provider",
+                                  "hold": True, "retry": {"max_attempts": 2}, "start_at": "2099-01-01T09:00:00Z"})
+    assert ok.status_code == 201, ok.json()
+
+
+def test_pause_is_refused_while_the_provider_dials(personas, api, emulators, make_agent, run_jobs):  # noqa: F811
+    emu = emulators("trillet", speed=1.0)  # slow: the provider is still dialing
+    agent = make_agent("trillet", emu)
+    batch = _batch(personas, agent, PHONES)
+    batch_jobs.tick_batch(batch.pk)
+    run_jobs()
+    batch.refresh_from_db()
+    assert batch.provider_batch_id.startswith("batch_")
+    with pytest.raises(batches.BatchActionError, match="trillet has no API to pause a batch it is dialing"):
+        batches.pause_batch(batch)
+    r = api.post(f"/v1/batches/{batch.public_id}/pause")
+    assert r.status_code == 409 and "stop the batch instead" in r.json()["error"]
+    batch.refresh_from_db()
+    assert batch.status == BatchStatus.RUNNING and emu.batches[batch.provider_batch_id]["status"] != "cancelled"
+    # Once the provider's pass is over only callops' own retries remain, and those it can hold.
+    Call.objects.filter(batch=batch).update(status="no_answer")
+    assert batches.pause_batch(batch).status == BatchStatus.PAUSED
+
+
+def test_pause_before_submission_holds_the_list(personas, emulators, make_agent, run_jobs):  # noqa: F811
+    emu = emulators("bolna")
+    agent = make_agent("bolna", emu)
+    batch = _batch(personas, agent, PHONES)
+    batches.pause_batch(batch, by="ada")
+    batch_jobs.tick_batch(batch.pk)
+    run_jobs()
+    assert len(emu.batches) == 0 and not Call.objects.filter(batch=batch).exists()
+    batches.resume_batch(batch)
+    batch_jobs.tick_batch(batch.pk)
+    run_jobs()
+    batch.refresh_from_db()
+    assert len(emu.batches) == 1 and batch.provider_batch_id not in ("", "pending")
+
+
+def test_reservation_is_chunked_off_the_sweeper(personas, emulators, make_agent, run_jobs, monkeypatch):  # noqa: F811
+    from callops.calls import batch_provider
+
+    monkeypatch.setattr(batch_provider, "RESERVE_CHUNK", 2)
+    sizes = []
+    original = batch_provider.reserve_chunk
+
+    def spy(batch, now, limit=None):
+        created, finished = original(batch, now, limit)
+        sizes.append(len(created))
+        return created, finished
+
+    monkeypatch.setattr(batch_provider, "reserve_chunk", spy)
+    emu = emulators("bolna")
+    agent = make_agent("bolna", emu)
+    phones = [f"+1415555{1000 + i:04d}" for i in range(5)]
+    batch = _batch(personas, agent, phones)
+    batch_jobs.tick_batch(batch.pk)
+    # The tick (the sweeper, under the batch lock) created no call: a job does it.
+    assert not Call.objects.filter(batch=batch).exists() and sizes == []
+    batch_provider.reserve_job(batch.pk, budget_seconds=0)  # one chunk, then it yields
+    assert sizes == [2] and Batch.objects.get(pk=batch.pk).provider_batch_id == ""
+    batch_jobs.tick_batch(batch.pk)  # the next tick hands the rest to a job again
+    run_jobs()
+    assert sizes == [2, 2, 1]
+    batch.refresh_from_db()
+    assert len(emu.batches) == 1 and batch.provider_batch_id not in ("", "pending")
+    (uploaded,) = emu.batches.values()
+    assert Call.objects.filter(batch=batch, attempt=1).count() == 5
+    assert str(uploaded).count("+1415555") >= 5
+
+
+def test_stop_during_reservation_cancels_what_was_reserved(personas, emulators, make_agent, run_jobs,  # noqa: F811
+                                                           monkeypatch):
+    from callops.calls import batch_provider
+
+    monkeypatch.setattr(batch_provider, "RESERVE_CHUNK", 2)
+    emu = emulators("bolna")
+    agent = make_agent("bolna", emu)
+    batch = _batch(personas, agent, PHONES)
+    batch_provider.reserve_job(batch.pk, budget_seconds=0)
+    assert Call.objects.filter(batch=batch).count() == 2
+    batches.stop_batch(batch, by="ada")
+    assert set(Call.objects.filter(batch=batch).values_list("status", flat=True)) == {"canceled"}
+    batch = _drive(batch, run_jobs)
+    assert batch.status == BatchStatus.STOPPED and len(emu.batches) == 0
+    assert set(BatchRecipient.objects.filter(batch=batch).values_list("outcome", flat=True)) == {"canceled"}

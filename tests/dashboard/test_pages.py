@@ -16,13 +16,26 @@ def detail_url(call, name="dashboard:call_detail"):
 
 @pytest.mark.parametrize("role", ["owner", "admin", "member", "viewer"])
 def test_every_page_renders_for_every_member_role(personas, make_call, role):
-    call = make_call(CallStatus.COMPLETED)
+    call = make_call(CallStatus.COMPLETED, to="+14155550177")
     client = getattr(personas, role).client()
-    for url in [reverse("dashboard:overview"), reverse("dashboard:calls"), detail_url(call),
-                detail_url(call, "dashboard:call_live"), detail_url(call, "dashboard:call_row"),
-                detail_url(call, "dashboard:call_payloads"), reverse("dashboard:calls_export")]:
+    # (url, expected status, text the response must contain). A completed call's live fragments
+    # answer 286 (htmx stops polling) with their final content.
+    expected = [
+        (reverse("dashboard:overview"), 200, "Open problems, last 7 days"),
+        (reverse("dashboard:calls"), 200, call.to_number),
+        (detail_url(call), 200, str(call.public_id)),
+        (detail_url(call, "dashboard:call_live"), 286, 'data-status="completed"'),
+        (detail_url(call, "dashboard:call_row"), 286, call.to_number),
+        (detail_url(call, "dashboard:call_payloads"), 200, f'"call_id": "{call.public_id}"'),
+        (reverse("dashboard:calls_export"), 200, str(call.public_id)),
+    ]
+    for url, status, text in expected:
         response = client.get(url)
-        assert response.status_code in (200, 286), (url, response.status_code)
+        body = b"".join(response.streaming_content) if response.streaming else response.content
+        assert response.status_code == status, (url, response.status_code)
+        assert text in body.decode(), (url, text)
+    live = client.get(detail_url(call, "dashboard:call_live")).content.decode()
+    assert "hx-trigger" not in live and "Timeline" in live
 
 
 def test_pages_need_sign_in(client, make_call):
@@ -234,3 +247,91 @@ def test_overview_days_follow_the_readers_timezone_cookie(personas, make_call):
     assert local_today in page
     client.cookies["tz"] = "Not/AZone"
     assert client.get(reverse("dashboard:overview")).status_code == 200
+
+
+def element(html: str, element_id: str) -> str:
+    """The outer HTML of the element with this id (a small parser: tags nest in our templates)."""
+    from html.parser import HTMLParser
+
+    class Finder(HTMLParser):
+        def __init__(self):
+            super().__init__(convert_charrefs=False)
+            self.depth, self.start, self.end, self.tag = 0, None, None, None
+
+        def handle_starttag(self, tag, attrs):
+            if self.start is None and dict(attrs).get("id") == element_id:
+                self.start, self.tag, self.depth = self.getpos(), tag, 1
+            elif self.start is not None and self.end is None and tag == self.tag:
+                self.depth += 1
+
+        def handle_endtag(self, tag):
+            if self.start is not None and self.end is None and tag == self.tag:
+                self.depth -= 1
+                if self.depth == 0:
+                    self.end = self.getpos()
+
+    f = Finder()
+    f.feed(html)
+    lines = html.splitlines(keepends=True)
+    offset = lambda pos: sum(len(x) for x in lines[:pos[0] - 1]) + pos[1]  # noqa: E731
+    return html[offset(f.start):offset(f.end)]
+
+
+def test_detail_links_to_its_batch_page(personas, make_call, sandbox_agent):
+    from callops.calls import batch_csv, batches
+
+    batch = batches.create_batch(org=personas.org, agent=sandbox_agent, settings=batches.clean_settings(
+        {"name": "Renewals"}), rows=batch_csv.rows_from_json(["+14155550123"]), columns=["phone"], start=False)
+    call = make_call(CallStatus.COMPLETED)
+    Call.objects.filter(pk=call.pk).update(batch=batch)
+    page = personas.viewer.client().get(detail_url(call)).content.decode()
+    link = reverse("dashboard:batch_detail", args=[batch.public_id])
+    assert f'<a href="{link}" data-testid="batch-link">Renewals</a>' in page
+
+
+def test_live_poll_leaves_payload_panels_alone_and_appends_new_ones(personas, make_call):
+    from callops.calls import services
+
+    call = make_call(CallStatus.RINGING)
+    client = personas.viewer.client()
+    page = client.get(detail_url(call)).content.decode()
+    polled = element(page, "call-live")
+    payloads = list(call.events.filter(payload__isnull=False).order_by("id"))
+    last = payloads[-1].id
+    # The polled element holds the timeline, summary and result, not the payload panels (an
+    # opened panel would close on every swap).
+    assert "Timeline" in polled and "Summary" in polled and 'class="payload"' not in polled
+    assert f'payloads_after={last}"' in polled
+    assert all(f'id="payload-{e.id}"' in element(page, "payload-list") for e in payloads)
+    live = client.get(detail_url(call, "dashboard:call_live") + f"?payloads_after={last}").content.decode()
+    assert 'class="payload"' not in live  # nothing new: no panel is sent again
+    assert 'id="call-title" hx-swap-oob="true"' in live  # the status and actions up top follow along
+    assert 'id="call-actions" hx-swap-oob="true"' in live and "data-copy" not in live
+    services.apply_status(call, CallStatus.IN_PROGRESS, source="callback", raw_status="answered",
+                          payload={"status": "answered", "id": "prov-1"})
+    new = call.events.latest("id")
+    live = client.get(detail_url(call, "dashboard:call_live") + f"?payloads_after={last}").content.decode()
+    appended = live[live.index('hx-swap-oob="beforeend:#payload-list"'):]
+    assert f'id="payload-{new.id}"' in appended and f'id="payload-{last}"' not in live
+    assert f'payloads_after={new.id}"' in live
+    assert 'data-testid="call-status"><span class="badge badge-live status-in_progress">' in live
+
+
+def test_payload_bodies_load_when_their_panel_opens(personas, make_call, outsider_agent):
+    call = make_call(CallStatus.COMPLETED)
+    event = call.events.filter(payload__isnull=False).order_by("id").first()
+    client = personas.viewer.client()
+    page = client.get(detail_url(call)).content.decode()
+    url = reverse("dashboard:call_payload", args=[call.public_id, event.id])
+    # The page carries each panel's summary and where to fetch its body, not the payloads.
+    assert f'hx-get="{url}" hx-trigger="toggle once"' in page and "raw-initiated" not in page.split("Timeline")[0]
+    assert '&quot;id&quot;: &quot;prov-1&quot;' not in page
+    body = client.get(url)
+    assert body.status_code == 200
+    assert '<pre class="code">{\n  &quot;id&quot;: &quot;prov-1&quot;,\n  &quot;status&quot;: &quot;raw-initiated&quot;\n}</pre>' == \
+        body.content.decode().strip()
+    assert personas.outsider.client().get(url).status_code == 404
+    other = make_call(CallStatus.COMPLETED, agent=outsider_agent)
+    assert client.get(reverse("dashboard:call_payload", args=[other.public_id, event.id])).status_code == 404
+    created = call.events.filter(payload__isnull=True).first()
+    assert client.get(reverse("dashboard:call_payload", args=[call.public_id, created.id])).status_code == 404

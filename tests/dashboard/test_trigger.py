@@ -1,5 +1,7 @@
 """The trigger-call form: shared validation with reasons inline, and the same service as the API."""
 
+import re
+
 import pytest
 from django.urls import reverse
 
@@ -8,9 +10,15 @@ from callops.calls.models import Call, CallStatus
 pytestmark = pytest.mark.django_db
 
 
-def post(client, agent, **fields):
+def form_token(client) -> str:
+    """The one-time token of a freshly rendered form, as a browser would send it back."""
+    page = client.get(reverse("dashboard:call_new")).content.decode()
+    return re.search(r'name="form_token" value="([^"]+)"', page).group(1)
+
+
+def post(client, agent, token=None, **fields):
     data = {"agent_id": str(agent.public_id), "to": "+12025550100", "instructions": "", "webhook_url": "",
-            "scheduled_at": "", **fields}
+            "scheduled_at": "", "form_token": token or form_token(client), **fields}
     return client.post(reverse("dashboard:call_new"), data)
 
 
@@ -78,4 +86,59 @@ def test_schedule_is_read_in_the_readers_timezone(personas, sandbox_agent):
 def test_past_schedule_is_refused_inline(personas, sandbox_agent):
     r = post(personas.member.client(), sandbox_agent, scheduled_at="2001-01-01T10:00")
     assert r.status_code == 400 and 'id="err-scheduled"' in r.content.decode()
+    assert Call.objects.count() == 0
+
+
+def test_double_submit_places_one_call(personas, sandbox_agent):
+    client = personas.member.client()
+    token = form_token(client)
+    first = post(client, sandbox_agent, token)
+    call = Call.objects.get()
+    assert first.status_code == 302 and first["Location"] == reverse("dashboard:call_detail", args=[call.public_id])
+    # The same form sent again (double click, resubmitted POST, back button): no second call,
+    # and the second response lands on the call the first one placed.
+    again = post(client, sandbox_agent, token)
+    assert again.status_code == 302 and again["Location"] == first["Location"]
+    assert Call.objects.count() == 1
+    page = client.get(again["Location"]).content.decode()
+    assert "already submitted" in page
+    # Edited after going back: still the one call, and the reader is told to open a fresh form.
+    edited = post(client, sandbox_agent, token, to="+12025550101")
+    assert edited["Location"] == first["Location"] and Call.objects.count() == 1
+    # A fresh form is a fresh token: a new call.
+    assert post(client, sandbox_agent).status_code == 302 and Call.objects.count() == 2
+
+
+def test_submit_while_the_first_is_still_placing_waits_then_refuses(personas, sandbox_agent, monkeypatch):
+    from callops.calls.models import IdempotencyRecord
+    from callops.dashboard import form_tokens
+
+    monkeypatch.setattr(form_tokens, "WAIT_SECONDS", 0.2)
+    client = personas.member.client()
+    token = form_token(client)
+    # The first request claimed the token and is still talking to the provider.
+    IdempotencyRecord.objects.create(organization=personas.org, key=form_tokens.KEY_PREFIX + token,
+                                     request_hash="x", path=form_tokens.PATH)
+    r = post(client, sandbox_agent, token)
+    assert r.status_code == 302 and Call.objects.count() == 0
+    assert "still being placed" in client.get(r["Location"]).content.decode()
+
+
+def test_failed_placement_releases_the_token(personas, sandbox_agent, monkeypatch):
+    from callops.calls import services
+
+    client = personas.member.client()
+    token = form_token(client)
+    real = services.submit_call
+    monkeypatch.setattr(services, "submit_call", lambda *a, **k: (_ for _ in ()).throw(RuntimeError("db down")))
+    with pytest.raises(RuntimeError):
+        post(client, sandbox_agent, token)
+    monkeypatch.setattr(services, "submit_call", real)
+    assert post(client, sandbox_agent, token).status_code == 302 and Call.objects.count() == 1
+
+
+def test_form_without_a_token_is_refused(personas, sandbox_agent):
+    r = personas.member.client().post(reverse("dashboard:call_new"), {
+        "agent_id": str(sandbox_agent.public_id), "to": "+12025550100"})
+    assert r.status_code == 400 and "reload the page" in r.content.decode()
     assert Call.objects.count() == 0

@@ -208,3 +208,57 @@ def test_events_held_for_a_disabled_endpoint(personas, endpoint, sandbox_agent, 
     personas.member.client().post(ACTION, {"window": "24h", "kind": "webhook", "key": "webhook_endpoint_disabled",
                                            "action": "redeliver"})
     assert held.get().manual_requested_at is not None
+
+
+def test_webhook_groups_show_affected_providers_agents_and_batches(personas, failing_delivery, sandbox_agent):
+    from callops.calls import batch_csv, batches
+    from callops.webhooks.models import WebhookDelivery
+
+    batch = batches.create_batch(org=personas.org, agent=sandbox_agent, settings=batches.clean_settings(
+        {"name": "Renewals"}), rows=batch_csv.rows_from_json(["+14155550123"]), columns=["phone"], start=False)
+    in_batch = failing_delivery("http", 503)
+    Call.objects.filter(pk=in_batch.call_id).update(batch=batch)
+    failing_delivery("http", 502)
+    groups, page = groups_of(personas.viewer.client())
+    (group,) = [g for g in groups if g.key == "webhook_server_error"]
+    assert group.count == 2
+    assert group.providers == [("sandbox", 2)] and group.agents == [("Sandbox agent", 2)]
+    assert group.batches == [(batch.public_id, "Renewals", 1)]
+    assert group.endpoints == [(in_batch.url, 2)]
+    assert reverse("dashboard:batch_detail", args=[batch.public_id]) in page
+    # A batch event has no call: its batch still shows.
+    event = WebhookDelivery.objects.get(pk=in_batch.pk).event
+    type(event).objects.filter(pk=event.pk).update(batch=batch, call=None)
+    WebhookDelivery.objects.filter(pk=in_batch.pk).update(call=None)
+    (group,) = [g for g in groups_of(personas.viewer.client())[0] if g.key == "webhook_server_error"]
+    assert group.batches == [(batch.public_id, "Renewals", 1)] and group.providers == [("sandbox", 1)]
+
+
+def test_overview_problems_count_what_triage_counts_in_the_window_they_link_to(
+        personas, failed_call, make_call, failing_delivery):
+    from callops.webhooks.models import DeliveryStatus
+
+    failed_call("balance_low")
+    failed_call("balance_low", ago=timedelta(days=3))
+    failed_call("balance_low", ago=timedelta(days=9))  # outside the 7-day window
+    failed_call("", status=CallStatus.NO_ANSWER, hangup="no_answer", to="+12025550101")
+    failed_call("", status=CallStatus.BUSY, hangup="user_busy", to="+12025550102")
+    failed_call("invalid_number", to="+12025550103", ago=timedelta(days=2))
+    extraction = make_call(CallStatus.COMPLETED)
+    Call.objects.filter(pk=extraction.pk).update(result_status=ResultStatus.FAILED, returns={"ok": "boolean"},
+                                                 result_error="empty transcript: nothing to extract")
+    failing_delivery("http", 503, delivery_status=DeliveryStatus.PENDING)  # still retrying
+    failing_delivery("timeout", None)  # given up
+    client = personas.member.client()
+    (invalid,) = [g for g in groups_of(client, "7d")[0] if "invalid_number" in g.key]
+    client.post(ACTION, {"window": "7d", "kind": "call", "key": invalid.key, "action": "review"})
+
+    overview = client.get(reverse("dashboard:overview"))
+    counts = overview.context["problems"]
+    triage_page = client.get(URL, {"window": "7d"})
+    assert counts == triage_page.context["totals"] == {"call": 4, "extraction": 1, "webhook": 2}
+    page = overview.content.decode()
+    for kind, anchor in (("call", "calls-h"), ("extraction", "extraction-h"), ("webhook", "webhook-h")):
+        assert f'href="{URL}?window=7d#{anchor}" data-testid="problems-{kind}"' in page
+    assert '<span class="problem-count">4</span> failed, unanswered or busy calls' in page
+    assert '<span class="problem-count">2</span> failing webhook deliveries' in page

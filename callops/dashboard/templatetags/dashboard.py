@@ -1,6 +1,7 @@
 """Template helpers shared by every dashboard page: status badges, times, optional links."""
 
 import json
+from datetime import UTC
 from functools import lru_cache
 
 from django import template
@@ -25,6 +26,14 @@ TONES = {
     "canceled": "muted",
     "skipped": "muted",
     "failed": "danger",
+    # batch lifecycle: seven statuses, seven tones, each meaning what it means for a call
+    # (running pulses like a live call, stopped is muted like a canceled one).
+    "created": "neutral",
+    "scheduled": "pending",
+    "running": "live",
+    "paused": "warning",
+    "stopped": "muted",
+    # "completed" and "failed" are shared with calls above: success and danger.
     # result_status / webhook_status
     "pending": "pending",
     "delivered": "success",
@@ -42,7 +51,13 @@ def status_badge(status, prefix=""):
     """`{{ call.status|status_badge }}` → a coloured pill; empty status renders an em dash."""
     if not status:
         return mark_safe('<span class="badge badge-empty">—</span>')
-    word = str(status)
+    return _badge(str(status), str(prefix or ""))
+
+
+@lru_cache(maxsize=512)
+def _badge(word: str, prefix: str):
+    # Memoised: a page shows the same few status words many times (timeline, rows, outcomes),
+    # and the set of words is small. Unknown words are escaped like any other.
     label = LABELS.get(word, word.replace("_", " ").capitalize())
     if prefix:
         label = f"{prefix} {label.lower()}"
@@ -53,15 +68,17 @@ def status_badge(status, prefix=""):
 def localtime_tag(value, fmt="datetime"):
     """A `<time>` element: UTC text server-side, rewritten to the reader's zone by app.js.
 
-    The title keeps the UTC time so hovering always shows the unambiguous value.
+    The title keeps the UTC time so hovering always shows the unambiguous value. Built directly
+    rather than through format_html: every part is generated here from a datetime (digits,
+    dashes, colons), and a detail page renders a few dozen of these.
     """
     if not value:
         return mark_safe('<span class="muted">—</span>')
-    utc = timezone.localtime(value, timezone.UTC) if timezone.is_aware(value) else value
-    iso = utc.isoformat()
-    text = utc.strftime("%Y-%m-%d %H:%M:%S UTC") if fmt != "date" else utc.strftime("%Y-%m-%d")
-    return format_html('<time datetime="{}" data-format="{}" title="{}">{}</time>', iso, fmt,
-                       utc.strftime("%Y-%m-%d %H:%M:%S UTC"), text)
+    utc = value.astimezone(UTC) if timezone.is_aware(value) else value
+    full = utc.strftime("%Y-%m-%d %H:%M:%S UTC")
+    fmt = fmt if fmt in ("datetime", "time", "date") else "datetime"
+    text = full[:10] if fmt == "date" else full
+    return mark_safe(f'<time datetime="{utc.isoformat()}" data-format="{fmt}" title="{full}">{text}</time>')
 
 
 @register.simple_tag
