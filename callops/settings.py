@@ -174,6 +174,9 @@ SECURE_REFERRER_POLICY = "same-origin"
 SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 SESSION_COOKIE_HTTPONLY = True
+# Sessions are read from Redis on every dashboard request and written through to the database, so
+# a Redis restart signs nobody out; a page costs a Redis GET instead of a database query.
+SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
 CSRF_COOKIE_HTTPONLY = False  # htmx reads the token from the page meta tag, not the cookie
 if not DEBUG:
     SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
@@ -270,6 +273,14 @@ PROVIDER_HTTP_TIMEOUT_SECONDS = env.float("PROVIDER_HTTP_TIMEOUT_SECONDS", defau
 # Divides every provider's poll cadence, backoff and maximum call length; tests and emulator
 # demos compress time with it, production leaves it at 1.
 PROVIDER_SYNC_SPEED = env.float("PROVIDER_SYNC_SPEED", default=1.0)
+# Every request to a provider account draws on its per-minute budget (shared by all workers).
+# How long one request may wait for a token before giving up: short for a single placement (the
+# API answers within bounded time), long enough for a batch upload to see the next minute's budget.
+PROVIDER_RATE_LIMIT_MAX_WAIT_SECONDS = env.float("PROVIDER_RATE_LIMIT_MAX_WAIT_SECONDS", default=2.0)
+PROVIDER_BATCH_RATE_LIMIT_MAX_WAIT_SECONDS = env.float("PROVIDER_BATCH_RATE_LIMIT_MAX_WAIT_SECONDS", default=65.0)
+# A call in a provider-side batch that the provider has not started dialing after this long is
+# given up as stale (the batch may be long; the stale clock starts when the provider dials).
+PROVIDER_BATCH_MAX_WAIT_SECONDS = env.float("PROVIDER_BATCH_MAX_WAIT_SECONDS", default=86400.0)
 SWEEPS += [
     "callops.providers.sync.sweep_due_syncs",
     "callops.providers.sync.sweep_stale_calls",

@@ -17,7 +17,7 @@ from callops.lib.pgtext import has_nul
 from . import schemas
 from .base import ApiError, json_body, require_write
 from .pagination import page
-from .serializers import call_to_dict
+from .serializers import call_to_dict, rows_for_api
 
 router = Router(tags=["batches"])
 
@@ -183,10 +183,10 @@ def read_batch(request, batch_id: str):
 def batch_calls(request, batch_id: str, limit: int = Query(20, ge=1, le=100),
                 cursor: str | None = Query(None, max_length=200), status: str | None = Query(None, max_length=20)):
     batch = _get_batch(request, batch_id)
-    qs = scoped(Call, request.org).filter(batch=batch).select_related("agent", "batch", "retry_of")
+    qs = scoped(Call, request.org).filter(batch=batch)
     if status:
         qs = qs.filter(status=status)
-    rows, nxt = page(qs, cursor=cursor, limit=limit)
+    rows, nxt = page(qs, cursor=cursor, limit=limit, rows=rows_for_api)
     return JsonResponse({"object": "list", "data": [call_to_dict(c) for c in rows], "has_more": nxt is not None,
                          "next_cursor": nxt})
 

@@ -8,10 +8,10 @@ from callops.calls import services
 from callops.calls.models import Call, CallStatus, EventSource, ResultStatus, WebhookStatus
 from callops.calls.validation import ValidationFailed, normalize_phone, validate_call_input
 
-from . import schemas
+from . import call_rows, schemas
 from .base import ApiError, json_body, query_datetime, require_write
 from .idempotency import idempotent
-from .pagination import page
+from .pagination import decode_cursor, encode_cursor
 from .serializers import call_to_dict, for_api
 
 router = Router(tags=["calls"])
@@ -87,35 +87,27 @@ def list_calls(
     result_status: list[str] | None = Query(None),
     webhook_status: list[str] | None = Query(None),
 ):
-    qs = for_api(scoped(Call, request.org))
-    statuses = _choice("status", _csv(status), CallStatus.values)
-    if statuses:
-        qs = qs.filter(status__in=statuses)
-    for name, value, field in (("agent_id", agent_id, "agent__public_id"), ("batch_id", batch_id, "batch__public_id")):
+    f = call_rows.CallFilter(statuses=_choice("status", _csv(status), CallStatus.values),
+                             provider=provider or "",
+                             result_statuses=_choice("result_status", _csv(result_status), ResultStatus.values),
+                             webhook_statuses=_choice("webhook_status", _csv(webhook_status), WebhookStatus.values))
+    for name, value, attr in (("agent_id", agent_id, "agent_pid"), ("batch_id", batch_id, "batch_pid")):
         if value:
             pid = parse_public_id(value)
             if pid is None:
                 raise ApiError(400, f"{name} must be a UUID", fields={name: "is not a UUID"})
-            qs = qs.filter(**{field: pid})
-    if provider:
-        qs = qs.filter(provider=provider)
+            setattr(f, attr, pid)
     if to:
         try:
-            qs = qs.filter(to_number=normalize_phone(to))
+            f.to_number = normalize_phone(to)
         except ValueError as exc:
             raise ApiError(400, f"to {exc}", fields={"to": str(exc)})
-    after, before = query_datetime("created_after", created_after), query_datetime("created_before", created_before)
-    if after:
-        qs = qs.filter(created_at__gte=after)
-    if before:
-        qs = qs.filter(created_at__lt=before)
-    rs = _choice("result_status", _csv(result_status), ResultStatus.values)
-    if rs:
-        qs = qs.filter(result_status__in=rs)
-    ws = _choice("webhook_status", _csv(webhook_status), WebhookStatus.values)
-    if ws:
-        qs = qs.filter(webhook_status__in=ws)
-    rows, nxt = page(qs, cursor=cursor, limit=limit)
+    f.created_after = query_datetime("created_after", created_after)
+    f.created_before = query_datetime("created_before", created_before)
+    rows = call_rows.fetch(request.org.pk, f, cursor=decode_cursor(cursor) if cursor else None, limit=limit + 1)
+    more = len(rows) > limit
+    rows = rows[:limit]
+    nxt = encode_cursor(rows[-1].created_at, rows[-1].pk) if more and rows else None
     return JsonResponse({"object": "list", "data": [call_to_dict(c) for c in rows], "has_more": nxt is not None,
                          "next_cursor": nxt})
 

@@ -22,13 +22,16 @@ def decode_cursor(cursor: str) -> tuple[datetime, int]:
                        fields={"cursor": "is not a cursor returned by this API"})
 
 
-def page(qs, *, cursor: str | None, limit: int):
-    """Rows newest first after `cursor`, and the cursor of the next page (or None)."""
+def page(qs, *, cursor: str | None, limit: int, rows=list):
+    """Rows newest first after `cursor`, and the cursor of the next page (or None).
+
+    `rows` turns the sliced queryset into the row objects (each with `created_at` and `pk`).
+    """
     qs = qs.order_by("-created_at", "-id")
     if cursor:
         when, pk = decode_cursor(cursor)
         qs = qs.filter(Q(created_at__lt=when) | Q(created_at=when, id__lt=pk))
-    rows = list(qs[: limit + 1])
+    rows = rows(qs[: limit + 1])
     more = len(rows) > limit
     rows = rows[:limit]
     nxt = encode_cursor(rows[-1].created_at, rows[-1].pk) if more and rows else None

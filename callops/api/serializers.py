@@ -1,5 +1,7 @@
 """JSON shapes of API objects. Webhook payloads use the same call shape."""
 
+from types import SimpleNamespace
+
 from django.db.models import F
 
 from callops.calls.models import Call, CallEvent
@@ -24,6 +26,17 @@ def for_api(qs):
     """
     return qs.only(*CALL_COLUMNS).annotate(agent_pid=F("agent__public_id"), batch_pid=F("batch__public_id"),
                                           retry_of_pid=F("retry_of__public_id"))
+
+
+def rows_for_api(qs) -> list:
+    """The calls of `qs` as light rows (attribute access like a Call) for call_to_dict.
+
+    Lists build no model instances: for a page of calls that was most of the time spent in
+    Python. Rows carry `pk` and every column call_to_dict reads.
+    """
+    columns = qs.values(*CALL_COLUMNS, agent_pid=F("agent__public_id"), batch_pid=F("batch__public_id"),
+                        retry_of_pid=F("retry_of__public_id"))
+    return [SimpleNamespace(pk=row["id"], **row) for row in columns]
 
 
 def _ref(call: Call, name: str) -> str | None:

@@ -328,3 +328,48 @@ def test_an_immediate_call_is_created_holding_its_dial_claim(api, sandbox_agent)
     assert call.dial_claimed_at is not None and call.dial_claimed_at <= created.created_at + timedelta(seconds=1)
     assert sweep_scheduled_calls() == 0
     assert call.events.filter(note="accepted by the provider").count() == 1
+
+
+def test_list_filters_by_batch_result_webhook_status_and_time(api, personas, sandbox_agent):
+    from callops.calls.models import Batch
+
+    batch = Batch.objects.create(organization=personas.org, agent=sandbox_agent, name="spring")
+    a, b, c = _make_calls(personas, sandbox_agent, 3)
+    Call.objects.filter(pk=a.pk).update(batch=batch, result_status="failed", webhook_status="delivered")
+    Call.objects.filter(pk=b.pk).update(result_status="completed", webhook_status="failed",
+                                        created_at=timezone.now() - timedelta(days=2))
+
+    def ids(params):
+        response = api.get("/v1/calls", params)
+        assert response.status_code == 200, response.content
+        return {x["id"] for x in response.json()["data"]}
+
+    assert ids({"batch_id": str(batch.public_id)}) == {str(a.public_id)}
+    assert ids({"result_status": "failed"}) == {str(a.public_id)}
+    assert ids({"result_status": "failed,completed"}) == {str(a.public_id), str(b.public_id)}
+    assert ids({"webhook_status": "failed"}) == {str(b.public_id)}
+    assert ids({"provider": "sandbox", "status": "queued"}) == {str(x.public_id) for x in (a, b, c)}
+    day_ago = (timezone.now() - timedelta(days=1)).isoformat()
+    assert ids({"created_after": day_ago}) == {str(a.public_id), str(c.public_id)}
+    assert ids({"created_before": day_ago}) == {str(b.public_id)}
+    assert ids({"batch_id": str(uuid.uuid4())}) == set()
+
+
+def test_a_listed_call_is_the_same_object_as_the_single_read(api, personas, sandbox_agent):
+    from callops.calls.models import Batch
+
+    batch = Batch.objects.create(organization=personas.org, agent=sandbox_agent, name="spring")
+    first = services.create_call(org=personas.org, agent=sandbox_agent, to_number=COMPLETED, context={"name": "Ann"},
+                                 metadata={"crm": [1, 2]}, returns={"ok": "boolean"})
+    retry = services.create_call(org=personas.org, agent=sandbox_agent, to_number=COMPLETED, batch=batch,
+                                 retry_of=first, attempt=2)
+    services.apply_status(first, "completed", source="poll", fields={"answered_by": "human"})
+    Call.objects.filter(pk=first.pk).update(result={"ok": True}, result_status="completed")
+    listed = {c["id"]: c for c in api.get("/v1/calls").json()["data"]}
+    for call in (first, retry):
+        single = api.get(f"/v1/calls/{call.public_id}").json()
+        single.pop("timeline")
+        assert listed[str(call.public_id)] == single
+    assert listed[str(retry.public_id)]["retry_of"] == str(first.public_id)
+    assert listed[str(retry.public_id)]["batch_id"] == str(batch.public_id)
+    assert listed[str(first.public_id)]["metadata"] == {"crm": [1, 2]}
