@@ -2,14 +2,21 @@
 
 Run: `make bench-webhooks` (or `.venv/bin/python bench/webhooks.py [--seconds N]`).
 
+Every figure is measured with the worker the Procfile runs: its `worker:` command line is read
+from the Procfile and started as is (RQ's forking `Worker`, each job in a work horse forked from
+the worker process), so fork cost, the per-horse database connection and the client inherited
+from the parent are all in the numbers.
+
 1. Throughput. Baseline: a plain httpx.Client loop POSTing the same event bodies to the same sink
-   (no signing, no database). Measured: the delivery job (`jobs.deliver_job`, in-process) sending
-   pending deliveries: claim with a lease, sign (Standard Webhooks), POST with the hard deadline and
-   the connect-time guard, write an attempt row and update the delivery, on PostgreSQL.
-   Ratio = deliveries/s ÷ baseline requests/s (goal ≥ 0.5).
+   (no signing, no database), in this process. Measured: the same number of pending deliveries
+   sent by one worker process from the moment their delivery job is enqueued until the last
+   delivery is on record (`delivered_at` is written with the attempt rows): claim with a lease,
+   sign (Standard Webhooks), POST with the hard deadline and the connect-time guard, write an
+   attempt row and update the delivery, on PostgreSQL. Rounds alternate the two, so both see the
+   same machine load. Ratio = deliveries/s / baseline requests/s (goal >= 0.5).
 2. Latency. Events are emitted at a steady 200/s (event + delivery rows committed, job enqueued on
-   commit) while two real RQ worker processes (SimpleWorker) deliver; event-to-delivered latency
-   p50/p99 is `delivered_at - event.created_at`.
+   commit) while two worker processes deliver; event-to-delivered latency p50/p99 is
+   `delivered_at - event.created_at`.
 The sink runs in its own process (asyncio, keep-alive, `200 ok`), so it does not share our GIL.
 The last line is `webhooks: ratio=<x> goal=0.5`.
 """
@@ -32,7 +39,66 @@ from bench._harness import bench_env, free_port, percentile, row, setup_django  
 
 GOAL = 0.5
 RATE = 200
-WORKERS = 2  # SimpleWorker processes, one per core
+WORKERS = 2  # worker processes for the latency run, one per core
+
+
+def procfile_worker() -> list[str]:
+    """The Procfile's `worker:` command, with this interpreter (the figures use what production runs)."""
+    for line in (ROOT / "Procfile").read_text().splitlines():
+        if line.startswith("worker:"):
+            args = line.split(":", 1)[1].split()
+            if args and args[0] == "python":
+                args[0] = sys.executable
+            return args
+    raise RuntimeError("the Procfile has no worker: line")
+
+
+def worker_class_label() -> str:
+    args = procfile_worker()
+    if "--worker-class" in args:
+        return args[args.index("--worker-class") + 1]
+    return "rq.worker.Worker (RQ's default: forks a work horse per job)"
+
+
+def start_workers(names, env) -> list[subprocess.Popen]:
+    return [subprocess.Popen([*procfile_worker(), "--name", name], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL) for name in names]
+
+
+def wait_registered(names, timeout: float = 60) -> None:
+    """Worker start-up is not part of any measurement: wait until each has registered with Redis."""
+    import django_rq
+    from rq import Worker
+
+    conn = django_rq.get_connection("webhooks")
+    ready_by = time.time() + timeout
+    while not set(names) <= {w.name for w in Worker.all(connection=conn)} and time.time() < ready_by:
+        time.sleep(0.1)
+
+
+def stop_workers(workers) -> None:
+    for worker in workers:
+        worker.terminate()  # warm shutdown: the job in hand finishes first
+    for worker in workers:
+        try:
+            worker.wait(30)
+        except subprocess.TimeoutExpired:
+            worker.kill()
+            worker.wait(10)
+
+
+def worker_env() -> dict:
+    return {**bench_env(), "OUTBOUND_ALLOW_PRIVATE": "127.0.0.0/8", "REDIS_URL": os.environ["REDIS_URL"],
+            "DATABASE_URL": os.environ["DATABASE_URL"]}
+
+
+def reset_queue() -> None:
+    import django_rq
+
+    from callops.webhooks import jobs
+
+    django_rq.get_queue("webhooks").empty()  # jobs left by an aborted run would be timed too
+    django_rq.get_connection("webhooks").delete(jobs.KICK_KEY)  # ...and a drain marker pointing at nothing
 
 
 # --- Sink process ---------------------------------------------------------------------------------
@@ -113,17 +179,24 @@ def baseline_rate(url: str, bodies: list[bytes], client) -> float:
     return time.perf_counter() - started
 
 
-def delivery_rate(n: int) -> float:
-    from callops.webhooks import jobs
+def delivery_rate(org, n: int) -> float:
+    """Seconds from enqueueing the delivery job to the last of `n` deliveries being on record,
+    sent by the already running Procfile worker."""
+    import django_rq
+    from django.db.models import Max
+    from django.utils import timezone
 
-    started = time.perf_counter()
-    sent = 0
-    while sent < n:
-        got = jobs.deliver_job(None)
-        if not got:
-            break
-        sent += got
-    return time.perf_counter() - started
+    from callops.webhooks import jobs
+    from callops.webhooks.models import DeliveryStatus, WebhookDelivery
+
+    qs = WebhookDelivery.objects.filter(organization=org)
+    started = timezone.now()
+    django_rq.get_queue("webhooks").enqueue(jobs.deliver_job, None)
+    deadline = time.time() + 120
+    while qs.filter(status=DeliveryStatus.PENDING).exists() and time.time() < deadline:
+        time.sleep(0.02)
+    finished = qs.aggregate(last=Max("delivered_at"))["last"] or timezone.now()
+    return (finished - started).total_seconds()
 
 
 def throughput(url: str, count: int, rounds: int = 5) -> tuple[float, float, int]:
@@ -134,43 +207,38 @@ def throughput(url: str, count: int, rounds: int = 5) -> tuple[float, float, int
 
     base_time = ours_time = 0.0
     attempts = 0
-    with httpx.Client() as client:
-        for _ in range(rounds):
-            org, endpoint = make_org(url)
-            bodies = make_pending(org, endpoint, count // rounds)
-            client.post(url, content=bodies[0])  # open the keep-alive connection outside the timing
-            base_time += baseline_rate(url, bodies, client)
-            ours_time += delivery_rate(len(bodies))
-            attempts += WebhookAttempt.objects.filter(delivery__organization=org, succeeded=True).count()
-            org.delete()  # keep the benchmark database small between runs
+    names = [f"bench-webhooks-tp-{os.getpid()}"]
+    reset_queue()
+    workers = start_workers(names, worker_env())
+    try:
+        wait_registered(names)
+        with httpx.Client() as client:
+            for _ in range(rounds):
+                org, endpoint = make_org(url)
+                bodies = make_pending(org, endpoint, count // rounds)
+                client.post(url, content=bodies[0])  # open the keep-alive connection outside the timing
+                base_time += baseline_rate(url, bodies, client)
+                ours_time += delivery_rate(org, len(bodies))
+                attempts += WebhookAttempt.objects.filter(delivery__organization=org, succeeded=True).count()
+                org.delete()  # keep the benchmark database small between runs
+    finally:
+        stop_workers(workers)
     return attempts / ours_time, count / base_time, attempts
 
 
 def latency(url: str, seconds: float) -> tuple[float, float, int, int]:
-    """Emit at a steady RATE per second while a real worker process delivers; return p50/p99 (ms)."""
+    """Emit at a steady RATE per second while the Procfile workers deliver; return p50/p99 (ms)."""
     from django.db import transaction
 
-    from callops.webhooks import events, jobs
+    from callops.webhooks import events
     from callops.webhooks.models import DeliveryStatus, WebhookDelivery
 
     org, endpoint = make_org(url)
-    env = {**bench_env(), "OUTBOUND_ALLOW_PRIVATE": "127.0.0.0/8", "REDIS_URL": os.environ["REDIS_URL"],
-           "DATABASE_URL": os.environ["DATABASE_URL"]}
-    names = {f"bench-webhooks-{os.getpid()}-{i}" for i in range(WORKERS)}
-    workers = [subprocess.Popen([sys.executable, "manage.py", "rqworker", "--worker-class", "rq.worker.SimpleWorker",
-                                 "--name", name, "webhooks"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
-                                stderr=subprocess.DEVNULL) for name in names]
+    names = [f"bench-webhooks-{os.getpid()}-{i}" for i in range(WORKERS)]
+    reset_queue()
+    workers = start_workers(names, worker_env())
     try:
-        # Worker start-up is not part of the measurement: wait until it has registered with Redis.
-        import django_rq
-        from rq import Worker
-
-        conn = django_rq.get_connection("webhooks")
-        django_rq.get_queue("webhooks").empty()  # jobs left by an aborted run would be timed too
-        conn.delete(jobs.KICK_KEY)  # ...and so would a drain marker pointing at an emptied queue
-        ready_by = time.time() + 60
-        while not names <= {w.name for w in Worker.all(connection=conn)} and time.time() < ready_by:
-            time.sleep(0.1)
+        wait_registered(names)
         total = int(seconds * RATE)
         producers = 8  # each emit is a few database round-trips; several producers keep the pace
 
@@ -201,14 +269,7 @@ def latency(url: str, seconds: float) -> tuple[float, float, int, int]:
         lat = [(d - c).total_seconds() * 1000 for d, c in
                qs.filter(status=DeliveryStatus.DELIVERED).values_list("delivered_at", "event__created_at")]
     finally:
-        for worker in workers:
-            worker.terminate()  # warm shutdown: the job in hand finishes first
-        for worker in workers:
-            try:
-                worker.wait(30)
-            except subprocess.TimeoutExpired:
-                worker.kill()
-                worker.wait(10)
+        stop_workers(workers)
     org.delete()
     if emit_rate < RATE * 0.9:
         print(f"note: emitted at {emit_rate:.0f}/s, below the {RATE}/s target (machine busy)")
@@ -242,7 +303,8 @@ def main() -> None:
         print(row("signed deliveries/s (attempt rows written)", rate, base, "req/s", ratio, f">= {GOAL}"))
         p50, p99, delivered, emitted = latency(url, args.seconds)
         print(f"event-to-delivered latency at {RATE} events/s: p50 {p50:.1f} ms, p99 {p99:.1f} ms "
-              f"({delivered}/{emitted} delivered, {WORKERS} SimpleWorker processes)")
+              f"({delivered}/{emitted} delivered, {WORKERS} worker processes)")
+        print(f"worker: the Procfile's `{' '.join(procfile_worker()[1:])}`, class {worker_class_label()}")
         print(f"database: {settings.DATABASES['default']['ENGINE'].rsplit('.', 1)[-1]}")
         print(f"webhooks: ratio={ratio:.2f} goal={GOAL}")
     finally:

@@ -1,7 +1,9 @@
-"""/v1/webhook_endpoints and /v1/webhook_deliveries: manage endpoints, inspect and re-send deliveries.
+"""/v1/webhook_endpoints, /v1/webhook_deliveries, /v1/webhook_recoveries and /v1/webhook_secret.
 
-Thin: parse, call `callops.webhooks.services`, render. Signing secrets appear only in the
-responses of create and rotate_secret.
+Thin: parse, call `callops.webhooks.services`, render. Endpoint signing secrets appear only in
+the responses of create and rotate_secret; the organization's secret for per-call and agent
+webhook URLs only in GET /v1/webhook_secret (each read is audited) and its rotate response.
+Responses that carry a secret are marked `Cache-Control: no-store`.
 """
 
 from typing import Any
@@ -13,7 +15,12 @@ from pydantic import BaseModel, ConfigDict, Field
 from callops.accounts.tenancy import parse_public_id, scoped
 from callops.webhooks import services
 from callops.webhooks.models import DeliveryStatus, RecoveryJob, WebhookDelivery, WebhookEndpoint
-from callops.webhooks.serializers import delivery_to_dict, endpoint_to_dict, recovery_to_dict
+from callops.webhooks.serializers import (
+    delivery_to_dict,
+    endpoint_to_dict,
+    org_secret_to_dict,
+    recovery_to_dict,
+)
 
 from . import schemas
 from .base import ApiError, json_body, query_datetime, require_write
@@ -71,9 +78,22 @@ class DeliveryListOut(BaseModel):
 class RecoverIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     since: str = Field(description="ISO 8601; deliveries created at or after this time")
-    until: str | None = None
-    event_type: str | None = None
+    until: str | None = Field(None, description="ISO 8601; created before this time (default: now)")
+    event_type: str | None = Field(None, description='an event type, or a prefix like "call.*"')
+    status: str | None = Field(None, description='"failed" or "skipped" (default: both)')
     dry_run: bool | None = Field(None, description="only count what would be re-sent")
+
+
+class OrgRecoverIn(RecoverIn):
+    endpoint_id: str | None = Field(None, description='an endpoint id, or "inline" for per-call and agent URLs; '
+                                                      "default: every destination")
+
+
+class SecretOut(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    object: str
+    secret: str = Field(description="whsec_...; verify deliveries to per-call and agent webhook URLs with it")
+    old_secrets_expire_at: list[str]
 
 
 class RecoveryOut(BaseModel):
@@ -82,8 +102,17 @@ class RecoveryOut(BaseModel):
     object: str
     status: str | None = None
     total: int | None = None
-    done: int | None = None
-    count: int | None = None
+    marked: int | None = None
+    done: int | None = Field(None, description="re-sends actually made")
+    delivered: int | None = None
+    count: int | None = Field(None, description="dry_run only: how many deliveries would be re-sent")
+
+
+class RecoveryListOut(BaseModel):
+    object: str
+    data: list[RecoveryOut]
+    has_more: bool
+    next_cursor: str | None
 
 
 def _body_schema(model):
@@ -92,6 +121,11 @@ def _body_schema(model):
 
 def _actor(request) -> str:
     return f"API key {request.api_key.name}"
+
+
+def _no_store(response):
+    response["Cache-Control"] = "no-store"
+    return response
 
 
 def _get(model, request, public_id, label):
@@ -119,7 +153,7 @@ def create_endpoint(request):
         endpoint, secret = services.create_endpoint(request.org, data, actor=_actor(request))
     except services.WebhookInputError as exc:
         raise _input_error(exc)
-    return JsonResponse({**endpoint_to_dict(endpoint), "secret": secret}, status=201)
+    return _no_store(JsonResponse({**endpoint_to_dict(endpoint), "secret": secret}, status=201))
 
 
 @router.get("/webhook_endpoints", response={200: EndpointListOut, **schemas.errors(*schemas.COMMON_ERRORS)},
@@ -159,12 +193,12 @@ def delete_endpoint(request, endpoint_id: str):
 
 @router.post("/webhook_endpoints/{endpoint_id}/rotate_secret",
              response={200: EndpointOut, **schemas.errors(*schemas.COMMON_ERRORS, 403, 404)},
-             summary="Rotate the signing secret (the old one stays valid, and is also signed with, for 24 h)")
+             summary="Rotate the signing secret (each old one is still signed with for 24 h; at most 10)")
 def rotate_secret(request, endpoint_id: str):
     require_write(request)
     endpoint = _get(WebhookEndpoint, request, endpoint_id, "webhook endpoint")
     secret = services.rotate_secret(endpoint, actor=_actor(request))
-    return JsonResponse({**endpoint_to_dict(endpoint), "secret": secret})
+    return _no_store(JsonResponse({**endpoint_to_dict(endpoint), "secret": secret}))
 
 
 @router.post("/webhook_endpoints/{endpoint_id}/test",
@@ -177,6 +211,51 @@ def send_test(request, endpoint_id: str):
     return JsonResponse(delivery_to_dict(d), status=202)
 
 
+def _recover(request, data: dict, *, endpoint=None, allowed: set[str]):
+    """Shared by the org-wide and the per-endpoint route: count (dry_run) or start a recovery."""
+    unknown = sorted(set(data) - allowed)
+    if unknown:
+        raise ApiError(400, f"unknown field(s): {', '.join(unknown)}", fields={k: "unknown field" for k in unknown})
+    since = query_datetime("since", data.get("since"))
+    if since is None:
+        raise ApiError(400, "since is required", fields={"since": "is required"})
+    until = query_datetime("until", data.get("until"))
+    if until is not None and until <= since:
+        raise ApiError(400, "until must be after since", fields={"until": "must be after since"})
+    inline_only = False
+    if "endpoint_id" in allowed and data.get("endpoint_id") not in (None, ""):
+        if data["endpoint_id"] == "inline":
+            inline_only = True
+        else:
+            endpoint = _get(WebhookEndpoint, request, data["endpoint_id"], "webhook endpoint")
+    try:
+        event_type, delivery_status = services.clean_recovery_filters(
+            event_type=data.get("event_type") or "", delivery_status=data.get("status") or "")
+    except services.WebhookInputError as exc:
+        raise _input_error(exc)
+    dry_run = data.get("dry_run")
+    if dry_run not in (None, True, False):
+        raise ApiError(400, "dry_run must be true or false", fields={"dry_run": "must be a boolean"})
+    filters = {"since": since, "until": until, "endpoint": endpoint, "inline_only": inline_only,
+               "event_type": event_type, "delivery_status": delivery_status}
+    if dry_run:
+        return JsonResponse({"object": "webhook_recovery_count",
+                             "count": services.count_recoverable(request.org, **filters)})
+    require_write(request)
+    job = services.start_recovery(request.org, actor=_actor(request), **filters)
+    return JsonResponse(recovery_to_dict(job), status=202)
+
+
+@router.post("/webhook_recoveries",
+             response={200: RecoveryOut, 202: RecoveryOut, **schemas.errors(*schemas.COMMON_ERRORS, 403, 404)},
+             openapi_extra=_body_schema(OrgRecoverIn),
+             summary="Bulk re-send failed/skipped deliveries matching a filter (dry_run returns the count "
+                     "first; the re-send runs in the background, poll its progress)")
+def recover_org(request):
+    return _recover(request, json_body(request),
+                    allowed={"since", "until", "event_type", "status", "endpoint_id", "dry_run"})
+
+
 @router.post("/webhook_endpoints/{endpoint_id}/recover",
              response={200: RecoveryOut, 202: RecoveryOut, **schemas.errors(*schemas.COMMON_ERRORS, 403, 404)},
              openapi_extra=_body_schema(RecoverIn),
@@ -184,23 +263,17 @@ def send_test(request, endpoint_id: str):
 def recover(request, endpoint_id: str):
     require_write(request)
     endpoint = _get(WebhookEndpoint, request, endpoint_id, "webhook endpoint")
-    data = json_body(request)
-    unknown = sorted(set(data) - {"since", "until", "event_type", "dry_run"})
-    if unknown:
-        raise ApiError(400, f"unknown field(s): {', '.join(unknown)}", fields={k: "unknown field" for k in unknown})
-    since = query_datetime("since", data.get("since"))
-    if since is None:
-        raise ApiError(400, "since is required", fields={"since": "is required"})
-    until = query_datetime("until", data.get("until"))
-    event_type = data.get("event_type") or ""
-    if not isinstance(event_type, str) or len(event_type) > 40:
-        raise ApiError(400, "event_type must be a string", fields={"event_type": "must be a string"})
-    filters = {"since": since, "until": until, "endpoint": endpoint, "event_type": event_type}
-    if data.get("dry_run"):
-        return JsonResponse({"object": "webhook_recovery_count", "count": services.count_recoverable(request.org,
-                                                                                                     **filters)})
-    job = services.start_recovery(request.org, actor=_actor(request), **filters)
-    return JsonResponse(recovery_to_dict(job), status=202)
+    return _recover(request, json_body(request), endpoint=endpoint,
+                    allowed={"since", "until", "event_type", "status", "dry_run"})
+
+
+@router.get("/webhook_recoveries", response={200: RecoveryListOut, **schemas.errors(*schemas.COMMON_ERRORS)},
+            summary="List bulk recoveries, newest first")
+def list_recoveries(request, limit: int = Query(20, ge=1, le=100),
+                    cursor: str | None = Query(None, max_length=200)):
+    rows, nxt = page(scoped(RecoveryJob, request.org).select_related("endpoint"), cursor=cursor, limit=limit)
+    return JsonResponse({"object": "list", "data": [recovery_to_dict(j) for j in rows], "has_more": nxt is not None,
+                         "next_cursor": nxt})
 
 
 @router.get("/webhook_recoveries/{recovery_id}",
@@ -208,6 +281,22 @@ def recover(request, endpoint_id: str):
             summary="Progress of a bulk recovery")
 def read_recovery(request, recovery_id: str):
     return JsonResponse(recovery_to_dict(_get(RecoveryJob, request, recovery_id, "webhook recovery")))
+
+
+# --- Organization secret (per-call and agent URLs) ------------------------------------------------
+@router.get("/webhook_secret", response={200: SecretOut, **schemas.errors(*schemas.COMMON_ERRORS)},
+            summary="The signing secret for per-call and agent webhook URLs (every read is audited)")
+def read_org_secret(request):
+    secret = services.reveal_org_secret(request.org, actor=_actor(request))
+    return _no_store(JsonResponse(org_secret_to_dict(services.org_secret(request.org), secret=secret)))
+
+
+@router.post("/webhook_secret/rotate", response={200: SecretOut, **schemas.errors(*schemas.COMMON_ERRORS, 403)},
+             summary="Rotate the per-call signing secret (each old one is still signed with for 24 h)")
+def rotate_org_secret(request):
+    require_write(request)
+    secret = services.rotate_org_secret(request.org, actor=_actor(request))
+    return _no_store(JsonResponse(org_secret_to_dict(services.org_secret(request.org), secret=secret)))
 
 
 # --- Deliveries ------------------------------------------------------------------------------------

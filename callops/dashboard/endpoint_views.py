@@ -1,8 +1,10 @@
-"""Settings → Webhook endpoints: create and edit, reveal-once and rotate the secret, send a test event.
+"""Settings → Webhook endpoints: create and edit, reveal-once and rotate the secret, send a test event,
+and the organization's signing secret for per-call and agent webhook URLs.
 
-All writes go through `callops.webhooks.services`. The signing secret is rendered only in the
-response to create and rotate (never cached); custom header values are write-only like
-credentials, because they usually carry the receiver's auth token.
+All writes go through `callops.webhooks.services`. An endpoint's signing secret is rendered only in
+the response to create and rotate; the organization secret only in the response to an admin's
+reveal (audited) or rotate. Such responses are never cached. Custom header values are write-only
+like credentials, because they usually carry the receiver's auth token.
 """
 
 from __future__ import annotations
@@ -61,9 +63,26 @@ def _form(request, *, endpoint=None, error=None, values=None, secret="", status=
 
 @org_required()
 def endpoints(request):
+    """The endpoint list, plus the per-call signing secret: POST `action` reveals or rotates it
+    (admins), and the response that shows it is the only place it appears."""
+    secret, rotated = "", False
+    if request.method == "POST":
+        require_role(request, Role.ADMIN)
+        action = request.POST.get("action")
+        with request_origin(request):
+            if action == "reveal_org_secret":
+                secret = webhooks.reveal_org_secret(request.org, actor=request.user)
+            elif action == "rotate_org_secret":
+                secret, rotated = webhooks.rotate_org_secret(request.org, actor=request.user), True
+            else:
+                messages.error(request, "Unknown action.")
+                return redirect("dashboard:endpoints")
     rows = scoped(WebhookEndpoint, request.org).order_by("created_at", "id")
-    return render(request, "dashboard/settings/endpoints.html", {
-        "nav": "endpoints", "endpoints": rows, "can_manage": request.membership.allows(Role.ADMIN)})
+    response = render(request, "dashboard/settings/endpoints.html", {
+        "nav": "endpoints", "endpoints": rows, "can_manage": request.membership.allows(Role.ADMIN),
+        "org_secret": webhooks.org_secret_row(request.org), "org_secret_value": secret, "org_secret_rotated": rotated,
+    })
+    return _no_store(response) if secret else response
 
 
 @org_required(Role.ADMIN)

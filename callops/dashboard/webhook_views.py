@@ -108,19 +108,19 @@ def _recover_filters(request, source):
     endpoint = None
     if endpoint_value and endpoint_value != INLINE:
         endpoint = get_for_org(WebhookEndpoint, request.org, endpoint_value, label="endpoint")
-    event_type = source.get("event_type", "")
-    if event_type and event_type not in webhook_events.EVENT_TYPES and event_type not in ("call.*", "batch.*"):
-        errors.append("unknown event type")
-        event_type = ""
-    filters = {"since": timezone.now() - WINDOWS[window], "endpoint": endpoint, "event_type": event_type}
-    return filters, errors, {"window": window, "endpoint": endpoint_value, "event_type": event_type}
+    event_type, status = source.get("event_type", ""), source.get("status", "")
+    try:
+        event_type, status = webhooks.clean_recovery_filters(event_type=event_type, delivery_status=status)
+    except webhooks.WebhookInputError as exc:
+        errors.append(exc.message)
+        event_type, status = "", ""
+    filters = {"since": timezone.now() - WINDOWS[window], "endpoint": endpoint,
+               "inline_only": endpoint_value == INLINE, "event_type": event_type, "delivery_status": status}
+    return filters, errors, {"window": window, "endpoint": endpoint_value, "event_type": event_type, "status": status}
 
 
-def _count(org, filters, inline_only: bool) -> int:
-    qs = webhooks.recoverable(org, **filters)
-    if inline_only:
-        qs = qs.filter(endpoint__isnull=True)
-    return qs.count()
+def _count(org, filters) -> int:
+    return webhooks.count_recoverable(org, **filters)
 
 
 @org_required()
@@ -134,13 +134,13 @@ def failed_webhooks(request):
     if rid:
         progress = _progress(get_for_org(RecoveryJob, request.org, rid, label="recovery"))
     preview = None
-    recover_values = {"window": window, "endpoint": endpoint_filter, "event_type": ""}
+    recover_values = {"window": window, "endpoint": endpoint_filter, "event_type": "", "status": ""}
     if request.GET.get("preview"):
         filters, errors, recover_values = _recover_filters(request, request.GET)
         if errors:
             messages.error(request, "; ".join(errors))
         else:
-            preview = _count(request.org, filters, recover_values["endpoint"] == INLINE)
+            preview = _count(request.org, filters)
     return render(request, "dashboard/webhooks.html", {
         "nav": "webhooks",
         "window": window,
@@ -193,11 +193,6 @@ def recover(request):
     if errors:
         messages.error(request, "; ".join(errors))
         return redirect("dashboard:webhooks")
-    if values["endpoint"] == INLINE:
-        # The service's filter has no "inline URLs only"; recovering everything is a superset the
-        # user did not ask for, so refuse rather than surprise.
-        messages.error(request, "Bulk recovery works per endpoint or for all destinations.")
-        return redirect("dashboard:webhooks")
     with request_origin(request):
         job = webhooks.start_recovery(request.org, actor=request.user, **filters)
     return redirect(reverse("dashboard:webhooks") + f"?window={values['window']}&recovery={job.public_id}#recovery")
@@ -216,19 +211,10 @@ def recovery_progress(request, recovery_id):
 
 
 def _progress(job) -> dict:
-    """The progress fragment's context; it keeps polling until every marked delivery was sent."""
+    """The progress fragment's context; it keeps polling until every marked delivery was re-sent."""
     done = job.status in (RecoveryJob.Status.DONE, RecoveryJob.Status.FAILED)
-    delivered = _recovery_outcome(job) if done else None
-    return {"recovery": job, "delivered": delivered, "polling": not done or delivered["waiting"] > 0}
-
-
-def _recovery_outcome(job):
-    """How the re-sends of a finished recovery went: they are sent after the job marked them."""
-    left = webhooks.recoverable(job.organization, since=job.since, until=job.until, endpoint=job.endpoint,
-                                event_type=job.event_type)
-    agg = left.aggregate(left=Count("pk"), waiting=Count("pk", filter=Q(manual_requested_at__isnull=False)))
-    return {"delivered": max(0, job.total - agg["left"]), "failed": agg["left"] - agg["waiting"],
-            "waiting": agg["waiting"]}
+    outcome = {"delivered": job.delivered, "failed": job.failed_again, "waiting": job.waiting}
+    return {"recovery": job, "delivered": outcome if (done or job.done) else None, "polling": not done}
 
 
 @require_POST

@@ -26,14 +26,18 @@ rather than refused (`was_truncated(resp)` tells), because a 2xx with a big body
 
 What it guarantees
 ------------------
-- One client per kind per process, built lazily and rebuilt after a fork (a client costs ~30 ms,
-  almost all of it the SSL context, so it is never built per request; connections are kept alive).
+- One client per kind per process, built at app start (`warm_up`) so forked RQ work horses inherit
+  it; a child keeps the client and drops only the parent's pooled connections. A client costs
+  ~30 ms, almost all of it the SSL context, so it is never built per request or per job.
 - `trust_env=False`: HTTP(S)_PROXY/NO_PROXY in a worker's environment cannot reroute requests.
 - `follow_redirects=False`: a 3xx is returned as-is; callers decide (webhooks treat it as failure).
 - A hard total deadline: `timeout` bounds the whole request (DNS, connect, TLS, send, headers and
   the entire body). httpx's own timeouts restart on every socket read, so a server dripping one
   byte a second would never be cut off; here every socket operation gets at most the time left.
 - A response-size cap, counted on decoded bytes (so a compressed bomb is cut off too).
+- Customer hosts are resolved on helper threads within the deadline, one lookup per host at a
+  time, so a name whose DNS never answers delays only requests to that name (`_Resolver`).
+- The customer client keeps no cookies: it is shared by every organization's deliveries.
 """
 
 from __future__ import annotations
@@ -138,21 +142,71 @@ class _DeadlineStream(httpcore.NetworkStream):
         return self._inner.get_extra_info(info)
 
 
-_resolver_pool: tuple[int, concurrent.futures.ThreadPoolExecutor] | None = None
+class _Resolver:
+    """getaddrinfo on helper threads, each wait bounded by the caller's deadline.
+
+    getaddrinfo cannot be interrupted, so a name whose DNS server never answers keeps its thread
+    busy for the resolver's own timeout (often 5 s x attempts x servers). Two rules keep one such
+    name from delaying anyone else's delivery:
+    - one lookup per (host, port) at a time: callers asking for a name already being looked up
+      wait for that lookup instead of starting another, so a hanging name holds one thread, not
+      one per delivery to it;
+    - a thread per distinct lookup (not a small shared pool, where a few hanging names would
+      queue every other lookup behind them), capped at MAX_IN_FLIGHT: past that the lookup fails
+      fast as a network error and the delivery is retried later.
+    """
+
+    MAX_IN_FLIGHT = 64
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._in_flight: dict[tuple[str, int], concurrent.futures.Future] = {}
+
+    def resolve(self, host: str, port: int):
+        key = (host, port)
+        with self._lock:
+            future = self._in_flight.get(key)
+            if future is None:
+                if len(self._in_flight) >= self.MAX_IN_FLIGHT:
+                    raise httpcore.ConnectError(f"could not resolve {host}: too many DNS lookups in flight")
+                future = concurrent.futures.Future()
+                try:
+                    threading.Thread(target=self._run, args=(key, future), name=f"resolve {host}"[:60],
+                                     daemon=True).start()
+                except RuntimeError as exc:  # the process cannot start another thread right now
+                    raise httpcore.ConnectError(f"could not resolve {host}: {exc}")
+                self._in_flight[key] = future
+        try:
+            return future.result(timeout=_time_left(httpcore.ConnectTimeout))
+        except concurrent.futures.TimeoutError:
+            raise httpcore.ConnectTimeout(f"resolving {host} ran past the deadline")
+        except (OSError, UnicodeError, ValueError) as exc:
+            raise httpcore.ConnectError(f"could not resolve {host}: {exc}")
+
+    def _run(self, key, future) -> None:
+        try:
+            future.set_result(netguard.resolve(*key))
+        except BaseException as exc:  # handed to every waiter
+            future.set_exception(exc)
+        finally:
+            with self._lock:
+                self._in_flight.pop(key, None)
+
+
+_resolver: tuple[int, _Resolver] | None = None
+
+
+def resolver() -> _Resolver:
+    global _resolver
+    if _resolver is None or _resolver[0] != os.getpid():
+        # Threads do not survive a fork: a child starts with its own, empty resolver.
+        _resolver = (os.getpid(), _Resolver())
+    return _resolver[1]
 
 
 def _resolve_bounded(host: str, port: int):
-    """getaddrinfo is not bounded by socket timeouts, so run it on a helper thread with the time left."""
-    global _resolver_pool
-    if _resolver_pool is None or _resolver_pool[0] != os.getpid():
-        _resolver_pool = (os.getpid(), concurrent.futures.ThreadPoolExecutor(4, thread_name_prefix="resolve"))
-    future = _resolver_pool[1].submit(netguard.resolve, host, port)
-    try:
-        return future.result(timeout=_time_left(httpcore.ConnectTimeout))
-    except concurrent.futures.TimeoutError:
-        raise httpcore.ConnectTimeout(f"resolving {host} ran past the deadline")
-    except OSError as exc:
-        raise httpcore.ConnectError(f"could not resolve {host}: {exc}")
+    """getaddrinfo is not bounded by socket timeouts, so it runs on a helper thread with the time left."""
+    return resolver().resolve(host, port)
 
 
 class _Backend(httpcore.NetworkBackend):
@@ -206,6 +260,18 @@ def _ssl() -> ssl.SSLContext:
     return _ssl_context
 
 
+class _NoCookies(httpx.Cookies):
+    """A cookie jar that never stores anything.
+
+    The customer client is shared by every organization's deliveries: a jar would keep one
+    receiver's Set-Cookie and send it back on later deliveries to that host, whoever they are
+    for. Webhooks are stateless, so replies' cookies are ignored (which also skips parsing them).
+    """
+
+    def extract_cookies(self, response) -> None:
+        return None
+
+
 def _build(guard: bool, max_connections: int) -> httpx.Client:
     transport = httpx.HTTPTransport(verify=_ssl(), trust_env=False)
     # httpx.HTTPTransport takes no network backend, so its pool is replaced (a private attribute;
@@ -214,8 +280,21 @@ def _build(guard: bool, max_connections: int) -> httpx.Client:
         ssl_context=_ssl(), max_connections=max_connections, max_keepalive_connections=max_connections,
         keepalive_expiry=5.0, network_backend=_Backend(guard=guard),
     )
-    return httpx.Client(transport=transport, trust_env=False, follow_redirects=False,
-                        headers={"User-Agent": "callops/1.0"})
+    client = httpx.Client(transport=transport, trust_env=False, follow_redirects=False,
+                          headers={"User-Agent": "callops/1.0"})
+    if guard:
+        client._cookies = _NoCookies()  # the `cookies` setter would copy it into a plain jar
+    return client
+
+
+def _forget_inherited_connections(client: httpx.Client) -> None:
+    """In a forked child: keep the parent's client (its SSL context and guarded transport are the
+    expensive part) but none of its pooled connections, whose sockets the parent still uses.
+    They are dropped, not closed: closing a TLS connection could write to the shared socket."""
+    pool = client._transport._pool
+    pool._connections = []
+    pool._requests = []
+    pool._optional_thread_lock = type(pool._optional_thread_lock)()  # in case it was held at the fork
 
 
 def _client(kind: str) -> httpx.Client:
@@ -224,11 +303,24 @@ def _client(kind: str) -> httpx.Client:
     if entry is None or entry[0] != pid:
         with _clients_lock:
             entry = _clients.get(kind)
-            if entry is None or entry[0] != pid:
-                # After a fork the parent's pooled sockets must not be shared, so build anew.
+            if entry is None:
                 entry = (pid, _build(guard=(kind == "customer"), max_connections=100))
-                _clients[kind] = entry
+            elif entry[0] != pid:  # forked without the at-fork hook having run (it normally does)
+                _forget_inherited_connections(entry[1])
+                entry = (pid, entry[1])
+            _clients[kind] = entry
     return entry[1]
+
+
+def _after_fork_in_child() -> None:
+    global _clients_lock
+    _clients_lock = threading.Lock()
+    for kind, (_pid, client) in list(_clients.items()):
+        _forget_inherited_connections(client)
+        _clients[kind] = (os.getpid(), client)
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def provider_client() -> httpx.Client:
@@ -250,18 +342,44 @@ def reset_clients() -> None:
 
 
 def warm_up() -> None:
-    """Build the SSL context now (called at app start, before workers fork, so children inherit it
-    and building a client in a child costs ~0.2 ms instead of ~30 ms; pools are per process)."""
+    """Build the SSL context and both shared clients now, in the process that will fork.
+
+    The Procfile's worker is RQ's forking `Worker`: every job runs in a fresh work horse forked
+    from the worker process. Anything built lazily inside a job is built again in every horse
+    (~30 ms for a client, nearly all of it the SSL context) and thrown away when the horse exits.
+    Built here, at app start, each horse inherits the finished client and guarded transport and
+    only opens its own connections (see `_forget_inherited_connections`).
+    """
     _ssl()
+    customer_client()
+    provider_client()
 
 
 # --- Requests -------------------------------------------------------------------------------------
+# Parsed URLs by their text: a worker sends to the same few thousand URLs over and over, and
+# parsing one costs more than signing a request. Bounded; cleared when full.
+_parsed_urls: dict[str, httpx.URL] = {}
+_PARSED_URLS_MAX = 4096
+
+
+def _parsed(url) -> httpx.URL:
+    if not isinstance(url, str):
+        return httpx.URL(url)
+    parsed = _parsed_urls.get(url)
+    if parsed is None:
+        parsed = httpx.URL(url)
+        if len(_parsed_urls) >= _PARSED_URLS_MAX:
+            _parsed_urls.clear()
+        _parsed_urls[url] = parsed
+    return parsed
+
+
 def _send(client: httpx.Client, method: str, url: str, *, timeout: float, max_bytes: int, truncate: bool,
           **kwargs) -> httpx.Response:
     timeout = float(timeout)
     _local.deadline = time.monotonic() + timeout
     try:
-        request = client.build_request(method, url, timeout=httpx.Timeout(timeout), **kwargs)
+        request = client.build_request(method, _parsed(url), timeout=httpx.Timeout(timeout), **kwargs)
         response = client.send(request, stream=True)
         try:
             chunks, size, truncated = [], 0, False

@@ -44,6 +44,7 @@ BLOCKED_RANGES: list[tuple[ipaddress._BaseNetwork, str]] = [
         ("::/128", "unspecified"),
         ("::1/128", "loopback"),
         ("::/96", "IPv4-compatible (deprecated)"),
+        ("::ffff:0:0:0/96", "IPv4-translated"),
         ("64:ff9b::/96", "NAT64"),
         ("64:ff9b:1::/48", "NAT64 local"),
         ("100::/64", "discard-only"),
@@ -56,6 +57,7 @@ BLOCKED_RANGES: list[tuple[ipaddress._BaseNetwork, str]] = [
         ("fe80::/10", "link-local"),
         ("fec0::/10", "site-local"),
         ("ff00::/8", "multicast"),
+        ("::/8", "reserved"),  # last: the narrower forms above sit inside it and name themselves
     ]
 ]
 
@@ -74,17 +76,48 @@ def normalize_host(host: str) -> str:
     return host.split("%", 1)[0]
 
 
+# IPv6 forms that carry an IPv4 address in their low 32 bits (the error names it too).
+_EMBEDS_V4 = {"::/96", "::ffff:0:0:0/96", "64:ff9b::/96"}
+
+
+def _embedded_v4(ip, net) -> str:
+    if str(net) in _EMBEDS_V4:
+        return f", embeds {ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)}"
+    if ip.version == 6 and ip.sixtofour is not None:
+        return f", embeds {ip.sixtofour}"
+    return ""
+
+
+def _python_range(ip) -> str:
+    """The special-purpose range Python's own tables put `ip` in (for addresses our list misses)."""
+    constants = getattr(type(ip), "_constants", None)
+    for attr in ("_private_networks", "_reserved_networks", "_reserved_network", "_multicast_network",
+                 "_linklocal_network", "_sitelocal_network", "_public_network"):
+        nets = getattr(constants, attr, None)
+        if nets is None:
+            continue
+        for net in nets if isinstance(nets, list | tuple) else [nets]:
+            if ip in net:
+                return str(net)
+    # Nothing names it: the address itself is the range that was refused.
+    return f"{ip}/{ip.max_prefixlen}"
+
+
 def blocked_range(ip: ipaddress._BaseAddress) -> str | None:
-    """The name and CIDR of the blocked range `ip` falls in, or None if it is public unicast."""
+    """The name and CIDR of the blocked range `ip` falls in, or None if it is public unicast.
+
+    Embedded IPv4 addresses are named too (`NAT64 64:ff9b::/96, embeds 127.0.0.1`), so an error
+    about an unfamiliar IPv6 form says what it points at.
+    """
     if ip.version == 6 and ip.ipv4_mapped is not None:
         # ::ffff:a.b.c.d is the IPv4 address a.b.c.d on a dual-stack socket.
         inner = blocked_range(ip.ipv4_mapped)
-        return f"IPv4-mapped {inner}" if inner else None
+        return f"IPv4-mapped ::ffff:0:0/96 of {ip.ipv4_mapped}: {inner}" if inner else None
     for net, label in BLOCKED_RANGES:
         if ip.version == net.version and ip in net:
-            return f"{label} {net}"
+            return f"{label} {net}{_embedded_v4(ip, net)}"
     if not ip.is_global or ip.is_multicast or ip.is_reserved or ip.is_unspecified:
-        return "non-global"
+        return f"non-global {_python_range(ip)}"
     return None
 
 

@@ -10,7 +10,7 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
     list_display = ["url", "organization", "enabled", "paused", "failing_since", "last_success_at", "created_at"]
     list_filter = ["enabled", "paused"]
     search_fields = ["url", "description"]
-    exclude = ["secret_encrypted", "previous_secret_encrypted"]
+    exclude = ["secret_encrypted", "old_secrets"]
     readonly_fields = ["public_id", "failing_since", "last_success_at", "disabled_at", "created_at", "updated_at"]
 
 

@@ -48,6 +48,14 @@ def _fan_out(org, event: WebhookEvent, *, call_url: str = "", call=None) -> list
     rows = []
     if call_url:
         rows.append(WebhookDelivery(organization=org, event=event, call=call, url=call_url, next_attempt_at=now))
+        # The call's webhook_status follows its latest per-call delivery: a new one is pending again,
+        # whatever happened to the previous event's. This UPDATE holds the call's row lock until the
+        # event commits, and `delivery.sync_call_status` takes that lock before it reads the latest
+        # delivery, so a late result of an older delivery cannot overwrite it.
+        from callops.calls.models import Call
+
+        Call.objects.filter(pk=call.pk).update(webhook_status="pending", webhook_error="")
+        call.webhook_status, call.webhook_error = "pending", ""
     for endpoint in WebhookEndpoint.objects.filter(organization=org):
         if not endpoint.matches(event.type):
             continue

@@ -1,31 +1,51 @@
 """Endpoint health: failing/recovered tracking, auto-disable, and notices to the organization.
 
 Rules (from the Svix behaviour, with its gaps closed):
-- the first failure starts `failing_since`; any success clears it;
+- attempts are applied in the order they were made: a failure starts `failing_since`, any later
+  success clears it (so a batch that holds a failure and then a success ends healthy);
+- a failure more than STREAK_GAP after the previous one starts a new streak: one exhausted
+  delivery followed by quiet days is not "failing for days";
 - after a delivery's 4th failed automatic attempt the org is told the endpoint is failing (once
   per failing period), and told again when it recovers;
-- a delivery that runs out of retries sends an "exhausted" notice (at most one an hour per endpoint);
-- 410 Gone, or failing with no success for WEBHOOK_DISABLE_AFTER_SECONDS (5 days), disables the
-  endpoint; its pending deliveries become `skipped` (kept, re-sendable), and the org is told.
+- a delivery that runs out of retries sends an "exhausted" notice (at most one an hour per
+  endpoint); a receiver that answers `webhook-delivery: abort-message` chose to stop that message,
+  which says nothing about the endpoint's health, so it neither counts as a failure nor notifies;
+- 410 Gone disables the endpoint; so does failing for WEBHOOK_DISABLE_AFTER_SECONDS (5 days) with
+  no success: the most recent attempt failed, the streak began 5 days ago or more, and the endpoint
+  is still being tried (an attempt within STREAK_GAP, or retries pending);
+- a disabled endpoint's pending deliveries become `skipped` (kept, re-sendable), and the org is told.
 Notices are Notification rows for the dashboard plus an email to owners and admins.
 """
 
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.core.mail import send_mail
 from django.db import transaction
+from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
-from callops.webhooks.models import DeliveryStatus, Notification, Trigger, WebhookDelivery, WebhookEndpoint
+from callops.webhooks.models import DeliveryStatus, Notification, WebhookDelivery, WebhookEndpoint
 
 log = logging.getLogger(__name__)
 
 FAILING_AFTER_ATTEMPTS = 4
 EXHAUSTED_NOTICE_INTERVAL = timedelta(hours=1)
+# The retry schedule never leaves more than 10 h between attempts, so a day without any attempt
+# means nothing was being tried: the next failure starts a new streak.
+STREAK_GAP = timedelta(days=1)
+
+
+def disable_after() -> timedelta:
+    return timedelta(seconds=settings.WEBHOOK_DISABLE_AFTER_SECONDS)
+
+
+def _long_failing_reason() -> str:
+    return f"failing with no successful delivery for {settings.WEBHOOK_DISABLE_AFTER_SECONDS // 3600} hours"
 
 
 def recipients(org) -> list[str]:
@@ -75,57 +95,105 @@ def disable(endpoint: WebhookEndpoint, reason: str, *, notify_org: bool = True) 
     return True
 
 
-def after_success(endpoint: WebhookEndpoint) -> None:
-    """A delivery to `endpoint` succeeded (inside the attempt's transaction)."""
-    now = timezone.now()
-    if endpoint.failing_since is None and not endpoint.failing_notified:
-        # The common case: one cheap UPDATE, no lock.
-        WebhookEndpoint.objects.filter(pk=endpoint.pk).update(last_success_at=now)
-        return
-    locked = WebhookEndpoint.objects.select_for_update().filter(pk=endpoint.pk).first()
-    if locked is None:
-        return
-    WebhookEndpoint.objects.filter(pk=endpoint.pk).update(failing_since=None, failing_notified=False,
-                                                          last_success_at=now)
-    if locked.failing_notified:
-        notify(locked, Notification.Kind.RECOVERED, f"Webhook endpoint {locked.url} is receiving deliveries again.")
+@dataclass(slots=True)
+class Result:
+    """What one attempt says about its endpoint's health."""
+
+    at: datetime
+    ok: bool
+    gone: bool = False
+    aborted: bool = False
+    final: bool = False  # the delivery ran out of automatic retries
+    failing_attempt: bool = False  # an automatic attempt numbered FAILING_AFTER_ATTEMPTS or later
+    error: str = ""
+    event_type: str = ""
+    delivery_public_id: str = ""
 
 
-def after_failure(delivery: WebhookDelivery, outcome, *, final_failure: bool, trigger: str) -> None:
-    """A delivery attempt failed (inside the attempt's transaction)."""
-    endpoint = WebhookEndpoint.objects.select_for_update().filter(pk=delivery.endpoint_id).first()
-    if endpoint is None:
-        return
+def lock(results: dict[int, list[Result]]) -> dict[int, WebhookEndpoint]:
+    """First step, before the delivery rows are written: settle the common case and lock the rest.
+
+    An endpoint with only successes whose row *in the database* shows no failure gets one
+    conditional UPDATE (no stale in-memory row decides it). Every other endpoint is locked, in id
+    order (so two writers cannot deadlock), and returned for `apply`.
+    """
+    locked = {}
+    for endpoint_id in sorted(results):
+        rs = results[endpoint_id]
+        if all(r.ok for r in rs):
+            newest = max(r.at for r in rs)
+            if WebhookEndpoint.objects.filter(pk=endpoint_id, failing_since__isnull=True,
+                                              failing_notified=False).update(last_success_at=newest):
+                continue
+        endpoint = WebhookEndpoint.objects.select_for_update().filter(pk=endpoint_id).first()
+        if endpoint is not None:
+            locked[endpoint_id] = endpoint
+    return locked
+
+
+def apply(locked: dict[int, WebhookEndpoint], results: dict[int, list[Result]]) -> None:
+    """Second step: walk each locked endpoint's attempts in the order they were made."""
+    for endpoint_id, endpoint in locked.items():
+        _walk(endpoint, sorted(results[endpoint_id], key=lambda r: r.at))
+
+
+def _walk(endpoint: WebhookEndpoint, results: list[Result]) -> None:
+    failing_since, notified = endpoint.failing_since, endpoint.failing_notified
+    last_failure, last_success = endpoint.last_failure_at, endpoint.last_success_at
+    exhausted_at = endpoint.exhausted_notified_at
+    notices: list[tuple[str, str]] = []
+    disable_reason = ""
+    for r in results:
+        if r.aborted and not r.gone:
+            continue
+        if r.ok:
+            last_success = r.at
+            if notified:
+                notices.append((Notification.Kind.RECOVERED,
+                                f"Webhook endpoint {endpoint.url} is receiving deliveries again."))
+            failing_since, notified = None, False
+            continue
+        if failing_since is None or (last_failure is not None and r.at - last_failure > STREAK_GAP):
+            failing_since, notified = r.at, False
+        last_failure = r.at
+        if r.gone:
+            disable_reason = f"the endpoint answered 410 Gone to delivery {r.delivery_public_id}"
+            break
+        if r.failing_attempt and not notified:
+            notified = True
+            notices.append((Notification.Kind.FAILING,
+                            f"Deliveries to {endpoint.url} are failing (last error: {r.error[:300]}). "
+                            f"Retries continue; the endpoint is disabled after "
+                            f"{settings.WEBHOOK_DISABLE_AFTER_SECONDS // 86400 or 1} day(s) without a success."))
+        if r.final and (exhausted_at is None or exhausted_at < r.at - EXHAUSTED_NOTICE_INTERVAL):
+            exhausted_at = r.at
+            notices.append((Notification.Kind.EXHAUSTED,
+                            f"A {r.event_type} delivery to {endpoint.url} failed after every retry "
+                            f"(last error: {r.error[:300]}). It can be re-sent from the dashboard or the API."))
+        if failing_since <= r.at - disable_after():
+            disable_reason = _long_failing_reason()
+            break
+    WebhookEndpoint.objects.filter(pk=endpoint.pk).update(
+        failing_since=failing_since, failing_notified=notified, last_failure_at=last_failure,
+        last_success_at=last_success, exhausted_notified_at=exhausted_at)
+    for kind, message in notices:
+        notify(endpoint, kind, message)
+    if disable_reason:
+        disable(endpoint, disable_reason)
+
+
+def long_failing():
+    """Enabled endpoints that are failing, not merely quiet after failures (see the module docstring)."""
     now = timezone.now()
-    if endpoint.failing_since is None:
-        WebhookEndpoint.objects.filter(pk=endpoint.pk).update(failing_since=now)
-        endpoint.failing_since = now
-    if outcome.gone:
-        disable(endpoint, f"the endpoint answered 410 Gone to delivery {delivery.public_id}")
-        return
-    if trigger == Trigger.AUTO and delivery.auto_attempts + 1 >= FAILING_AFTER_ATTEMPTS \
-            and not endpoint.failing_notified:
-        WebhookEndpoint.objects.filter(pk=endpoint.pk).update(failing_notified=True)
-        notify(endpoint, Notification.Kind.FAILING,
-               f"Deliveries to {endpoint.url} are failing (last error: {outcome.error[:300]}). "
-               f"Retries continue; the endpoint is disabled after "
-               f"{settings.WEBHOOK_DISABLE_AFTER_SECONDS // 86400 or 1} day(s) without a success.")
-    if final_failure and (endpoint.exhausted_notified_at is None
-                          or endpoint.exhausted_notified_at < now - EXHAUSTED_NOTICE_INTERVAL):
-        WebhookEndpoint.objects.filter(pk=endpoint.pk).update(exhausted_notified_at=now)
-        notify(endpoint, Notification.Kind.EXHAUSTED,
-               f"A {delivery.event.type} delivery to {endpoint.url} failed after every retry "
-               f"(last error: {outcome.error[:300]}). It can be re-sent from the dashboard or the API.")
-    if endpoint.failing_since <= now - timedelta(seconds=settings.WEBHOOK_DISABLE_AFTER_SECONDS):
-        disable(endpoint, "failing with no successful delivery for "
-                          f"{settings.WEBHOOK_DISABLE_AFTER_SECONDS // 3600} hours")
+    retries_pending = WebhookDelivery.objects.filter(endpoint=OuterRef("pk"), status=DeliveryStatus.PENDING,
+                                                     attempt_count__gt=0, next_attempt_at__isnull=False)
+    return WebhookEndpoint.objects.filter(enabled=True, failing_since__lte=now - disable_after()).filter(
+        Q(last_failure_at__gte=now - STREAK_GAP) | Exists(retries_pending))
 
 
 def disable_long_failing() -> int:
-    """Sweep step: disable endpoints whose failure streak outlived the window (even with no new attempts)."""
-    cutoff = timezone.now() - timedelta(seconds=settings.WEBHOOK_DISABLE_AFTER_SECONDS)
+    """Sweep step: disable endpoints whose failure streak outlived the window between two attempts."""
     count = 0
-    for endpoint in WebhookEndpoint.objects.filter(enabled=True, failing_since__lte=cutoff):
-        count += disable(endpoint, "failing with no successful delivery for "
-                                   f"{settings.WEBHOOK_DISABLE_AFTER_SECONDS // 3600} hours")
+    for endpoint in long_failing():
+        count += disable(endpoint, _long_failing_reason())
     return count

@@ -13,11 +13,14 @@ from datetime import timedelta
 
 import django_rq
 from django.conf import settings
+from django.db import transaction
+from django.db.models import F, Q
 from django.utils import timezone
 
 from callops.lib.queue import enqueue
 from callops.webhooks import delivery, health
-from callops.webhooks.models import RecoveryJob, Trigger
+from callops.webhooks.models import RecoveryJob, Trigger, WebhookDelivery
+from callops.webhooks.slots import redis_client
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +42,7 @@ KICK_TTL = 30
 def kick() -> None:
     """Make sure a drain job will run after this point (called after each event commit)."""
     try:
-        if not django_rq.get_connection("webhooks").set(KICK_KEY, 1, nx=True, ex=KICK_TTL):
+        if not redis_client().set(KICK_KEY, 1, nx=True, ex=KICK_TTL):
             return
     except Exception:  # Redis trouble: enqueue below logs it; the sweep covers us either way
         pass
@@ -50,7 +53,7 @@ def deliver_job(ids=None) -> int:
     """Send the given deliveries (or whatever is due), then keep draining due ones for a few rounds."""
     if ids is None:
         try:
-            django_rq.get_connection("webhooks").delete(KICK_KEY)
+            redis_client().delete(KICK_KEY)
         except Exception:
             pass
     try:
@@ -77,9 +80,13 @@ def _drain(ids) -> int:
     return sent
 
 
+def _queue():
+    return django_rq.get_queue("webhooks", connection=redis_client())
+
+
 def _help() -> None:
     try:
-        if django_rq.get_queue("webhooks").count >= MAX_QUEUED_JOBS:
+        if _queue().count >= MAX_QUEUED_JOBS:
             return
     except Exception:
         return
@@ -99,7 +106,7 @@ def sweep_due_deliveries() -> int:
     if not due:
         return 0
     try:
-        queued = django_rq.get_queue("webhooks").count
+        queued = _queue().count
     except Exception:
         queued = 0
     wanted = min(MAX_QUEUED_JOBS, -(-due // settings.WEBHOOK_BATCH_SIZE)) - queued
@@ -108,43 +115,79 @@ def sweep_due_deliveries() -> int:
     return max(0, wanted)
 
 
+def recovery_rq_id(pk: int) -> str:
+    """One RQ job id per recovery, so a copy waiting in the queue can be recognised."""
+    return f"webhook-recovery-{pk}"
+
+
+def _waiting_in_queue(rq_id: str) -> bool:
+    from rq.job import Job, JobStatus
+
+    try:
+        status = Job.fetch(rq_id, connection=redis_client()).get_status()
+    except Exception:  # no such job (lost with Redis, or expired): not waiting
+        return False
+    return status in (JobStatus.QUEUED, JobStatus.SCHEDULED, JobStatus.DEFERRED)
+
+
 def _resume_recoveries() -> None:
-    # A recovery whose worker died mid-way: its heartbeat (updated_at) stops, so pick it up again.
-    stale = timezone.now() - timedelta(seconds=settings.WEBHOOK_LEASE_SECONDS)
+    now = timezone.now()
+    stale = now - timedelta(seconds=settings.WEBHOOK_LEASE_SECONDS)
+    # A recovery still marking whose heartbeat stopped: its worker died, or its job is still
+    # waiting in the queue behind other work. Only the first needs a new copy.
     for pk in RecoveryJob.objects.filter(status__in=[RecoveryJob.Status.PENDING, RecoveryJob.Status.RUNNING],
-                                         heartbeat_at__lt=stale).values_list("pk", flat=True):
-        RecoveryJob.objects.filter(pk=pk).update(heartbeat_at=timezone.now())
-        enqueue(recovery_job, pk, queue="webhooks")
+                                         marking_done=False, heartbeat_at__lt=stale).values_list("pk", flat=True):
+        if _waiting_in_queue(recovery_rq_id(pk)):
+            continue
+        enqueue(recovery_job, pk, queue="webhooks", job_id=recovery_rq_id(pk))
+    # Marking finished: a recovery is done once every marked row was sent. One whose remaining
+    # marks no longer wait for a re-send (rows deleted, or a manual re-send took them over) is closed.
+    for pk in RecoveryJob.objects.filter(status=RecoveryJob.Status.RUNNING, marking_done=True).values_list(
+            "pk", flat=True):
+        if delivery.finish_recovery_if_complete(pk, now):
+            continue
+        if not WebhookDelivery.objects.filter(recovery_job_id=pk, manual_requested_at__isnull=False).exists():
+            with transaction.atomic():
+                WebhookDelivery.objects.filter(recovery_job_id=pk).update(recovery_job=None)
+                RecoveryJob.objects.filter(pk=pk, status=RecoveryJob.Status.RUNNING).update(
+                    status=RecoveryJob.Status.DONE, finished_at=now)
 
 
 def recovery_job(job_id: int, chunk: int = 100) -> None:
     """Mark every recoverable delivery of the job for a bulk re-send, resuming where it stopped.
 
-    Idempotent: rows are walked by id from `last_delivery_id`; a row already delivered no longer
-    matches the filter, and marking a row twice only requests the same re-send again.
+    Idempotent and single-runner:
+    - a run first takes the job with a conditional UPDATE (pending, or running with a stale
+      heartbeat); a second copy (re-enqueued by the sweep, or a duplicate in the queue) finds a
+      fresh heartbeat or finished marking and leaves without doing anything;
+    - rows are walked by id from `last_delivery_id`; each chunk's marks and the resume point
+      commit together, so a worker killed mid-way redoes at most an uncommitted chunk;
+    - `done` is counted by the delivery workers when a marked re-send was actually made.
     """
-    from callops.webhooks.services import recoverable
+    from callops.webhooks.services import RECOVERABLE_STATUSES, recoverable
 
-    job = RecoveryJob.objects.filter(pk=job_id).select_related("organization", "endpoint").first()
-    if job is None or job.status in (RecoveryJob.Status.DONE, RecoveryJob.Status.FAILED):
+    now = timezone.now()
+    stale = now - timedelta(seconds=settings.WEBHOOK_LEASE_SECONDS)
+    taken = RecoveryJob.objects.filter(pk=job_id, marking_done=False).filter(
+        Q(status=RecoveryJob.Status.PENDING) | Q(status=RecoveryJob.Status.RUNNING, heartbeat_at__lt=stale),
+    ).update(status=RecoveryJob.Status.RUNNING, heartbeat_at=now)
+    if not taken:
         return
-    RecoveryJob.objects.filter(pk=job.pk).update(status=RecoveryJob.Status.RUNNING, heartbeat_at=timezone.now())
+    job = RecoveryJob.objects.select_related("organization", "endpoint").get(pk=job_id)
     qs = recoverable(job.organization, since=job.since, until=job.until, endpoint=job.endpoint,
-                     event_type=job.event_type)
+                     inline_only=job.inline_only, event_type=job.event_type, delivery_status=job.delivery_status)
     last = job.last_delivery_id
     while True:
-        ids = list(qs.filter(pk__gt=last, manual_requested_at__isnull=True).order_by("pk")
-                   .values_list("pk", flat=True)[:chunk])
+        ids = list(qs.filter(pk__gt=last).order_by("pk").values_list("pk", flat=True)[:chunk])
         if not ids:
             break
         now = timezone.now()
-        from callops.webhooks.models import WebhookDelivery
-
-        WebhookDelivery.objects.filter(pk__in=ids).update(manual_requested_at=now, manual_trigger=Trigger.BULK)
-        last = ids[-1]
-        RecoveryJob.objects.filter(pk=job.pk).update(last_delivery_id=last, heartbeat_at=now,
-                                                     done=min(job.total, job.done + len(ids)))
-        job.done = min(job.total, job.done + len(ids))
+        with transaction.atomic():
+            marked = WebhookDelivery.objects.filter(pk__in=ids, status__in=RECOVERABLE_STATUSES).update(
+                manual_requested_at=now, manual_trigger=Trigger.BULK, recovery_job_id=job_id)
+            last = ids[-1]
+            RecoveryJob.objects.filter(pk=job_id).update(last_delivery_id=last, heartbeat_at=now,
+                                                         marked=F("marked") + marked)
         enqueue(deliver_job, ids, queue="webhooks")
-    RecoveryJob.objects.filter(pk=job.pk).update(status=RecoveryJob.Status.DONE, done=job.total,
-                                                 finished_at=timezone.now(), heartbeat_at=timezone.now())
+    RecoveryJob.objects.filter(pk=job_id).update(marking_done=True, heartbeat_at=timezone.now())
+    delivery.finish_recovery_if_complete(job_id)

@@ -8,7 +8,7 @@ always find what is owed even if the queue lost its jobs; each try is an attempt
 import functools
 import json
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import models
@@ -18,34 +18,71 @@ from django.utils import timezone
 from callops.lib import crypto
 
 SECRET_OVERLAP = timedelta(hours=24)
+# Old secrets kept signing after rotations (Svix's MAX_OLD_KEYS): rotating more often than this
+# within 24 h drops the oldest one early.
+MAX_OLD_SECRETS = 10
 
 # Every delivery needs its endpoint's secrets; decrypting once per ciphertext per process is enough.
-_decrypt = functools.lru_cache(maxsize=512)(crypto.decrypt_text)
+_decrypt = functools.lru_cache(maxsize=1024)(crypto.decrypt_text)
+
+
+def _live_old_secrets(old_secrets, now) -> list[dict]:
+    """The entries of an `old_secrets` list whose overlap has not ended, with `_expires` parsed."""
+    out = []
+    for entry in old_secrets or []:
+        try:
+            expires = datetime.fromisoformat(entry["expires_at"])
+        except (KeyError, TypeError, ValueError):
+            continue
+        if expires > now:
+            out.append({**entry, "_expires": expires})
+    return out
+
+
+def signing_secrets(secret_encrypted: str, old_secrets, now=None) -> list[str]:
+    """Newest first: the current secret, then every old one still in its overlap.
+
+    Raises ValueError when a secret cannot be decrypted with the configured keys.
+    """
+    now = now or timezone.now()
+    return [_decrypt(secret_encrypted)] + [_decrypt(e["secret"]) for e in _live_old_secrets(old_secrets, now)]
 
 
 class _SecretMixin:
-    """A current `whsec_` secret plus the previous one, still valid until `previous_secret_expires_at`."""
+    """A current `whsec_` secret plus up to MAX_OLD_SECRETS old ones, each valid for 24 h after the
+    rotation that retired it. Deliveries are signed with all of them (one `v1,` entry each), so a
+    receiver that still holds any unexpired secret keeps verifying while it switches."""
 
     @property
     def secret(self) -> str:
         return _decrypt(self.secret_encrypted)
 
+    def _live_old(self, now) -> list[dict]:
+        return _live_old_secrets(self.old_secrets, now)
+
     def set_secret(self, secret: str, *, keep_previous: bool) -> None:
-        if keep_previous and self.secret_encrypted:
-            self.previous_secret_encrypted = self.secret_encrypted
-            self.previous_secret_expires_at = timezone.now() + SECRET_OVERLAP
-        elif not keep_previous:
-            self.previous_secret_encrypted = ""
-            self.previous_secret_expires_at = None
+        now = timezone.now()
+        old = []
+        if keep_previous:
+            old = [{k: v for k, v in e.items() if k != "_expires"} for e in self._live_old(now)]
+            if self.secret_encrypted:
+                old.insert(0, {"secret": self.secret_encrypted, "expires_at": (now + SECRET_OVERLAP).isoformat()})
+        self.old_secrets = old[:MAX_OLD_SECRETS]
         self.secret_encrypted = crypto.encrypt_text(secret)
 
     def signing_secrets(self, now=None) -> list[str]:
-        """Newest first; the previous secret is included while its overlap lasts."""
-        now = now or timezone.now()
-        out = [self.secret]
-        if self.previous_secret_encrypted and self.previous_secret_expires_at and self.previous_secret_expires_at > now:
-            out.append(_decrypt(self.previous_secret_encrypted))
-        return out
+        """Newest first: the current secret, then every old one whose overlap has not ended."""
+        return signing_secrets(self.secret_encrypted, self.old_secrets, now)
+
+    @property
+    def old_secrets_expire_at(self) -> list[datetime]:
+        """When each still-valid old secret stops signing, newest rotation first."""
+        return [e["_expires"] for e in self._live_old(timezone.now())]
+
+    @property
+    def previous_secret_expires_at(self) -> datetime | None:
+        """The last moment any old secret still signs (None when only the current one does)."""
+        return max(self.old_secrets_expire_at, default=None)
 
 
 def all_events() -> list[str]:
@@ -68,9 +105,11 @@ class WebhookEndpoint(_SecretMixin, models.Model):
     # Deliveries in flight to this endpoint at once (1 gives ordered, serial delivery).
     max_in_flight = models.PositiveSmallIntegerField(default=4)
     secret_encrypted = models.TextField()
-    previous_secret_encrypted = models.TextField(blank=True)
-    previous_secret_expires_at = models.DateTimeField(null=True, blank=True)
+    # [{"secret": <encrypted>, "expires_at": <ISO 8601>}], newest rotation first.
+    old_secrets = models.JSONField(default=list, blank=True)
+    # Start of the current failure streak: set by a failure, cleared by any success.
     failing_since = models.DateTimeField(null=True, blank=True)
+    last_failure_at = models.DateTimeField(null=True, blank=True)
     failing_notified = models.BooleanField(default=False)
     exhausted_notified_at = models.DateTimeField(null=True, blank=True)
     last_success_at = models.DateTimeField(null=True, blank=True)
@@ -108,9 +147,9 @@ class OrgWebhookSecret(_SecretMixin, models.Model):
     organization = models.OneToOneField("accounts.Organization", on_delete=models.CASCADE,
                                         related_name="webhook_secret")
     secret_encrypted = models.TextField()
-    previous_secret_encrypted = models.TextField(blank=True)
-    previous_secret_expires_at = models.DateTimeField(null=True, blank=True)
+    old_secrets = models.JSONField(default=list, blank=True)  # as on WebhookEndpoint
     created_at = models.DateTimeField(default=timezone.now)
+    rotated_at = models.DateTimeField(null=True, blank=True)
 
     def __str__(self):
         return f"webhook secret of org {self.organization_id}"
@@ -162,15 +201,20 @@ class Trigger(models.TextChoices):
 
 
 class WebhookDelivery(models.Model):
+    # Every delivery row is updated at least twice (leased, then recorded), so each index costs
+    # writes on the hot path: the organization and endpoint foreign keys get no index of their
+    # own, because whdelivery_org_recent and whdelivery_endpoint start with those columns.
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     organization = models.ForeignKey("accounts.Organization", on_delete=models.CASCADE,
-                                     related_name="webhook_deliveries")
+                                     related_name="webhook_deliveries", db_index=False)
     event = models.ForeignKey(WebhookEvent, on_delete=models.CASCADE, related_name="deliveries")
     # Null means the call's own webhook_url (per call or from its agent).
     endpoint = models.ForeignKey(WebhookEndpoint, null=True, blank=True, on_delete=models.CASCADE,
-                                 related_name="deliveries")
+                                 related_name="deliveries", db_index=False)
     call = models.ForeignKey("calls.Call", null=True, blank=True, on_delete=models.CASCADE,
                              related_name="webhook_deliveries")
+    # Where it was last sent (each attempt row keeps its own). Endpoint deliveries always go to the
+    # endpoint's current URL, so after an endpoint's URL changes this follows on the next attempt.
     url = models.URLField(max_length=2000)
     status = models.CharField(max_length=10, choices=DeliveryStatus.choices, default=DeliveryStatus.PENDING)
     attempt_count = models.PositiveIntegerField(default=0)  # every try, automatic and manual
@@ -179,7 +223,12 @@ class WebhookDelivery(models.Model):
     # A manual or bulk re-send waiting for a worker (never touches the automatic schedule).
     manual_requested_at = models.DateTimeField(null=True, blank=True)
     manual_trigger = models.CharField(max_length=10, blank=True)
+    # The bulk recovery that asked for the pending re-send; cleared once that attempt is recorded,
+    # which is how the recovery counts rows actually sent.
+    recovery_job = models.ForeignKey("RecoveryJob", null=True, blank=True, on_delete=models.SET_NULL,
+                                     related_name="+", db_index=False)
     # Lease: a worker owns the row until `claimed_until`; a killed worker's claim simply expires.
+    # Neither column is indexed, so taking a lease can be a HOT update (no index writes).
     claimed_until = models.DateTimeField(null=True, blank=True)
     claim_token = models.CharField(max_length=32, blank=True)
     last_error = models.TextField(blank=True)
@@ -202,9 +251,9 @@ class WebhookDelivery(models.Model):
             models.Index(fields=["organization", "-created_at", "-id"], name="whdelivery_org_recent"),
             # Endpoint page and bulk recovery: one endpoint's deliveries by status.
             models.Index(fields=["endpoint", "status", "created_at"], name="whdelivery_endpoint"),
-            # The per-endpoint in-flight cap: live leases only (released rows drop out of the index).
-            models.Index(fields=["endpoint", "claimed_until"], name="whdelivery_leased",
-                         condition=Q(claimed_until__isnull=False)),
+            # A recovery's re-sends still waiting to be sent (the sweep closes finished recoveries).
+            models.Index(fields=["recovery_job"], name="whdelivery_recovery",
+                         condition=Q(recovery_job__isnull=False)),
         ]
 
     def __str__(self):
@@ -212,7 +261,9 @@ class WebhookDelivery(models.Model):
 
 
 class WebhookAttempt(models.Model):
-    delivery = models.ForeignKey(WebhookDelivery, on_delete=models.CASCADE, related_name="attempts")
+    # Indexed by whattempt_delivery (delivery, number), which also serves the foreign key.
+    delivery = models.ForeignKey(WebhookDelivery, on_delete=models.CASCADE, related_name="attempts",
+                                 db_index=False)
     number = models.PositiveIntegerField()  # increases across automatic and manual tries
     trigger = models.CharField(max_length=10, choices=Trigger.choices, default=Trigger.AUTO)
     url = models.URLField(max_length=2000)
@@ -222,7 +273,8 @@ class WebhookAttempt(models.Model):
     response_headers = models.JSONField(default=dict, blank=True)
     response_body = models.TextField(blank=True)  # truncated to WEBHOOK_STORED_BODY_BYTES
     duration_ms = models.PositiveIntegerField(default=0)
-    error_kind = models.CharField(max_length=20, blank=True)  # timeout, network, blocked, http, redirect
+    # timeout, network, blocked, http, redirect, aborted (the receiver said stop), internal, config
+    error_kind = models.CharField(max_length=20, blank=True)
     error = models.TextField(blank=True)
     succeeded = models.BooleanField(default=False)
     created_at = models.DateTimeField(default=timezone.now)
@@ -236,7 +288,12 @@ class WebhookAttempt(models.Model):
 
 
 class RecoveryJob(models.Model):
-    """A bulk re-send of failed/skipped deliveries in a window; progress is kept here."""
+    """A bulk re-send of failed/skipped deliveries matching a filter; progress is kept here.
+
+    `total` is the count shown before starting; `marked` how many rows the job asked to re-send;
+    `done` how many of those re-sends were actually made (an attempt row exists), `delivered` how
+    many of them succeeded. The job is done once marking finished and every marked row was sent.
+    """
 
     class Status(models.TextChoices):
         PENDING = "pending", "Pending"
@@ -249,12 +306,17 @@ class RecoveryJob(models.Model):
                                      related_name="webhook_recoveries")
     endpoint = models.ForeignKey(WebhookEndpoint, null=True, blank=True, on_delete=models.CASCADE,
                                  related_name="recoveries")
+    inline_only = models.BooleanField(default=False)  # only per-call / agent webhook URLs
     event_type = models.CharField(max_length=40, blank=True)
+    delivery_status = models.CharField(max_length=10, blank=True)  # "failed", "skipped", or both when blank
     since = models.DateTimeField()
     until = models.DateTimeField(null=True, blank=True)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
     total = models.PositiveIntegerField(default=0)
+    marked = models.PositiveIntegerField(default=0)
     done = models.PositiveIntegerField(default=0)
+    delivered = models.PositiveIntegerField(default=0)
+    marking_done = models.BooleanField(default=False)
     last_delivery_id = models.BigIntegerField(default=0)  # resume point, keeps the job idempotent
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
     created_at = models.DateTimeField(default=timezone.now)
@@ -265,6 +327,14 @@ class RecoveryJob(models.Model):
 
     def __str__(self):
         return f"recovery {self.public_id} ({self.status} {self.done}/{self.total})"
+
+    @property
+    def waiting(self) -> int:
+        return max(0, self.marked - self.done)
+
+    @property
+    def failed_again(self) -> int:
+        return max(0, self.done - self.delivered)
 
 
 class Notification(models.Model):

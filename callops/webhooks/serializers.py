@@ -22,6 +22,7 @@ def endpoint_to_dict(ep) -> dict:
         "failing_since": _iso(ep.failing_since),
         "last_success_at": _iso(ep.last_success_at),
         "previous_secret_expires_at": _iso(ep.previous_secret_expires_at),
+        "old_secrets_expire_at": [_iso(t) for t in ep.old_secrets_expire_at],
         "created_at": _iso(ep.created_at),
         "updated_at": _iso(ep.updated_at),
     }
@@ -73,13 +74,31 @@ def recovery_to_dict(job) -> dict:
     return {
         "id": str(job.public_id),
         "object": "webhook_recovery",
-        "endpoint_id": str(job.endpoint.public_id) if job.endpoint_id else None,
+        "endpoint_id": str(job.endpoint.public_id) if job.endpoint_id else ("inline" if job.inline_only else None),
         "event_type": job.event_type or None,
+        "delivery_status": job.delivery_status or None,
         "since": _iso(job.since),
         "until": _iso(job.until),
         "status": job.status,
-        "total": job.total,
-        "done": job.done,
+        "total": job.total,  # the count when the recovery started
+        "marked": job.marked,  # rows it asked to re-send
+        "done": job.done,  # re-sends actually made
+        "delivered": job.delivered,  # ... and accepted by the receiver
+        "failed": job.failed_again,
+        "waiting": job.waiting,
         "created_at": _iso(job.created_at),
         "finished_at": _iso(job.finished_at),
     }
+
+
+def org_secret_to_dict(row, *, secret: str | None = None) -> dict:
+    data = {
+        "object": "webhook_secret",
+        "scope": "per-call and agent webhook URLs",
+        "created_at": _iso(row.created_at),
+        "rotated_at": _iso(row.rotated_at),
+        "old_secrets_expire_at": [_iso(t) for t in row.old_secrets_expire_at],
+    }
+    if secret is not None:
+        data["secret"] = secret
+    return data

@@ -1,21 +1,22 @@
 """Every write to webhook endpoints, secrets and redeliveries; used by the API and the dashboard.
 
 Input is validated before anything is written (`WebhookInputError` carries a message and a
-per-field map); secrets are returned once, at creation and rotation, and stored encrypted.
+per-field map). Secrets are stored encrypted; an endpoint's is returned once, at creation and
+rotation; the organization's per-call secret is returned by an audited reveal and by rotation.
 """
 
 from __future__ import annotations
 
-import re
 from datetime import datetime
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from callops.accounts.services import audit
 from callops.lib import netguard, signing
 from callops.lib.queue import enqueue
 from callops.webhooks import events, health
+from callops.webhooks import headers as header_rules
 from callops.webhooks.models import (
     DeliveryStatus,
     Notification,
@@ -27,9 +28,6 @@ from callops.webhooks.models import (
 )
 
 MAX_HEADERS = 20
-RESERVED_HEADERS = {"content-type", "content-length", "host", "user-agent", "transfer-encoding", "connection",
-                    "webhook-id", "webhook-timestamp", "webhook-signature"}
-HEADER_NAME = re.compile(r"^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,100}$")
 
 
 class WebhookInputError(Exception):
@@ -71,8 +69,9 @@ def _clean_headers(value) -> dict:
         raise WebhookInputError(f"headers: at most {MAX_HEADERS} custom headers", {"headers": "too many"})
     out = {}
     for name, val in value.items():
-        if not HEADER_NAME.match(str(name)) or name.lower() in RESERVED_HEADERS:
-            raise WebhookInputError(f"headers: {name!r} is not an allowed header name",
+        if not header_rules.allowed(name):
+            raise WebhookInputError(f"headers: {name!r} is not an allowed header name (headers that frame or "
+                                    f"route the request, Proxy-* and webhook-* are set by callops)",
                                     {"headers": f"{name!r} is not allowed"})
         if not isinstance(val, str) or len(val) > 1000 or "\r" in val or "\n" in val:
             raise WebhookInputError(f"headers: value of {name!r} must be a single-line string of at most 1000 "
@@ -162,13 +161,12 @@ def delete_endpoint(endpoint: WebhookEndpoint, *, actor=None) -> None:
 
 
 def rotate_secret(endpoint: WebhookEndpoint, *, actor=None) -> str:
-    """A new secret; the previous one keeps being sent (a second signature) for 24 hours."""
+    """A new secret; each retired one keeps being signed with for 24 hours (at most 10 at once)."""
     secret = signing.generate_secret()
     with transaction.atomic():
         endpoint.set_secret(secret, keep_previous=True)
         endpoint.updated_at = timezone.now()
-        endpoint.save(update_fields=["secret_encrypted", "previous_secret_encrypted", "previous_secret_expires_at",
-                                     "updated_at"])
+        endpoint.save(update_fields=["secret_encrypted", "old_secrets", "updated_at"])
         audit(endpoint.organization, "webhook_endpoint.secret_rotated", actor=actor, target=endpoint.url,
               detail={"endpoint": str(endpoint.public_id)})
     return secret
@@ -214,21 +212,34 @@ def org_secret(org_or_id) -> OrgWebhookSecret:
     try:
         with transaction.atomic():
             row.save()
-    except Exception:  # another process created it first (unique organization)
+    except IntegrityError:  # another process created it first (unique organization)
         return OrgWebhookSecret.objects.get(organization_id=org_id)
     return row
 
 
-def reveal_org_secret(org) -> str:
-    return org_secret(org).secret
+def org_secret_row(org) -> OrgWebhookSecret | None:
+    """The organization's secret row for display (dates only), without creating it."""
+    return OrgWebhookSecret.objects.filter(organization=org).first()
+
+
+def reveal_org_secret(org, *, actor=None) -> str:
+    """The current per-call signing secret; every reveal is on the audit log."""
+    secret = org_secret(org).secret
+    if actor is not None:
+        audit(org, "webhook_secret.revealed", actor=actor, target="per-call webhook secret")
+    return secret
 
 
 def rotate_org_secret(org, *, actor=None) -> str:
-    row = org_secret(org)
+    """A new per-call signing secret (returned once); retired ones keep signing for 24 hours."""
     secret = signing.generate_secret()
-    row.set_secret(secret, keep_previous=True)
-    row.save()
-    audit(org, "webhook_secret.rotated", actor=actor, target="per-call webhook secret")
+    with transaction.atomic():
+        org_secret(org)  # created if it never was, so the rotation has something to retire
+        row = OrgWebhookSecret.objects.select_for_update().get(organization=org)
+        row.set_secret(secret, keep_previous=True)
+        row.rotated_at = timezone.now()
+        row.save(update_fields=["secret_encrypted", "old_secrets", "rotated_at"])
+        audit(org, "webhook_secret.rotated", actor=actor, target="per-call webhook secret")
     return secret
 
 
@@ -254,14 +265,33 @@ def redeliver(delivery: WebhookDelivery, actor=None, *, trigger: str = Trigger.M
     return delivery
 
 
-def recoverable(org, *, since: datetime, until: datetime | None = None, endpoint=None, event_type: str = ""):
-    """Deliveries that failed or were skipped in the window, to every destination unless an endpoint is given."""
-    qs = WebhookDelivery.objects.filter(organization=org, created_at__gte=since,
-                                        status__in=[DeliveryStatus.FAILED, DeliveryStatus.SKIPPED])
+RECOVERABLE_STATUSES = (DeliveryStatus.FAILED, DeliveryStatus.SKIPPED)
+
+
+def clean_recovery_filters(*, event_type="", delivery_status="") -> tuple[str, str]:
+    """Validate the filters a recovery accepts besides the window and destination."""
+    if not isinstance(event_type, str) or (event_type and event_type not in events.EVENT_TYPES
+                                          and event_type not in ("*", "call.*", "batch.*")):
+        raise WebhookInputError(f"event_type must be one of {', '.join(events.EVENT_TYPES)}, 'call.*' or 'batch.*'",
+                                {"event_type": "unknown event type"})
+    if not isinstance(delivery_status, str) or (delivery_status and delivery_status not in RECOVERABLE_STATUSES):
+        raise WebhookInputError("status must be 'failed' or 'skipped' (or omitted for both)",
+                                {"status": "must be failed or skipped"})
+    return ("" if event_type == "*" else event_type), delivery_status
+
+
+def recoverable(org, *, since: datetime, until: datetime | None = None, endpoint=None, inline_only: bool = False,
+                event_type: str = "", delivery_status: str = ""):
+    """Deliveries that failed or were skipped in the window, to every destination unless an endpoint
+    (or only the per-call / agent URLs) is given."""
+    statuses = [delivery_status] if delivery_status else list(RECOVERABLE_STATUSES)
+    qs = WebhookDelivery.objects.filter(organization=org, created_at__gte=since, status__in=statuses)
     if until is not None:
         qs = qs.filter(created_at__lt=until)
     if endpoint is not None:
         qs = qs.filter(endpoint=endpoint)
+    elif inline_only:
+        qs = qs.filter(endpoint__isnull=True)
     if event_type.endswith(".*"):
         qs = qs.filter(event__type__startswith=event_type[:-1])
     elif event_type:
@@ -273,19 +303,28 @@ def count_recoverable(org, **filters) -> int:
     return recoverable(org, **filters).count()
 
 
-def start_recovery(org, *, since: datetime, until: datetime | None = None, endpoint=None, event_type: str = "",
-                   actor=None) -> RecoveryJob:
-    """Re-send everything recoverable in the window in the background; progress is on the row."""
+def start_recovery(org, *, since: datetime, until: datetime | None = None, endpoint=None, inline_only: bool = False,
+                   event_type: str = "", delivery_status: str = "", actor=None) -> RecoveryJob:
+    """Re-send everything recoverable in the window in the background; progress is on the row.
+
+    The window is frozen now (`until` defaults to this moment), so deliveries that fail later are
+    not swept in. The job marks rows for a bulk re-send in chunks and the delivery workers send
+    them; `done` counts re-sends actually made.
+    """
     from callops.webhooks import jobs
 
-    total = count_recoverable(org, since=since, until=until, endpoint=endpoint, event_type=event_type)
+    filters = {"since": since, "until": until or timezone.now(), "endpoint": endpoint, "inline_only": inline_only,
+               "event_type": event_type, "delivery_status": delivery_status}
+    total = count_recoverable(org, **filters)
     with transaction.atomic():
-        job = RecoveryJob.objects.create(organization=org, endpoint=endpoint, event_type=event_type, since=since,
-                                         until=until or timezone.now(), total=total,
-                                         created_by=actor if hasattr(actor, "get_username") else None)
+        job = RecoveryJob.objects.create(organization=org, created_by=actor if hasattr(actor, "get_username") else None,
+                                         total=total, **filters)
         audit(org, "webhook_delivery.bulk_recover", actor=actor, target=str(job.public_id),
-              detail={"total": total, "since": since.isoformat()})
-        transaction.on_commit(lambda: enqueue(jobs.recovery_job, job.pk, queue="webhooks"))
+              detail={"total": total, "since": since.isoformat(), "endpoint": str(endpoint.public_id) if endpoint
+                      else ("inline" if inline_only else None), "event_type": event_type or None,
+                      "status": delivery_status or None})
+        transaction.on_commit(lambda: enqueue(jobs.recovery_job, job.pk, queue="webhooks",
+                                              job_id=jobs.recovery_rq_id(job.pk)))
     return job
 
 

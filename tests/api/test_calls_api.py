@@ -1,5 +1,6 @@
 """/v1/calls over the test client: every documented status code and the call object."""
 
+import json
 import socket
 import uuid
 from datetime import timedelta
@@ -293,7 +294,8 @@ def test_an_interrupted_idempotent_request_is_reported_not_repeated(api, sandbox
 
 def test_deeply_nested_json_is_a_400_with_or_without_idempotency_key(api, sandbox_agent):
     nested = "[" * 600 + "]" * 600
-    raw = '{"agent_id": "%s", "to": "%s", "context": {"deep": %s}}' % (sandbox_agent.public_id, COMPLETED, nested)
+    raw = json.dumps({"agent_id": str(sandbox_agent.public_id), "to": COMPLETED, "context": {"deep": "X"}})
+    raw = raw.replace('"X"', nested)
     for headers in ({}, {"Idempotency-Key": "deep"}):
         r = api.client.post("/v1/calls", raw, content_type="application/json",
                             headers={"Authorization": f"Bearer {api.secret}", **headers})

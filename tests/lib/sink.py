@@ -49,9 +49,11 @@ class Sink:
             def _handle(self):
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else b""
+                headers = {k.lower(): v for k, v in self.headers.items()}
+                # Which connection it came on (tests tell a reused keep-alive connection from a new one).
+                headers["x-client-port"] = str(self.client_address[1])
                 with sink._lock:
-                    sink.requests.append(Received(self.command, self.path, {k.lower(): v for k, v in
-                                                  self.headers.items()}, body, time.time()))
+                    sink.requests.append(Received(self.command, self.path, headers, body, time.time()))
                     reply = sink._replies.pop(0) if sink._replies else sink._default
                     sink.event.notify_all()
                 if reply.delay:

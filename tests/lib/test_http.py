@@ -57,9 +57,17 @@ def test_size_cap_provider_raises_customer_truncates(sink):
 
 
 def test_redirect_not_followed(sink):
-    sink.respond(Reply(status=301, headers={"Location": "http://127.0.0.1:1/"}))
-    resp = http.provider_request("GET", sink.url)
-    assert resp.status_code == 301 and len(sink.requests) == 1
+    target = Sink()  # a live server the redirect points at: it must receive nothing
+    try:
+        sink.respond(Reply(status=301, headers={"Location": target.url}),
+                     Reply(status=307, headers={"Location": target.url}))
+        resp = http.provider_request("GET", sink.url)
+        assert resp.status_code == 301 and len(sink.requests) == 1
+        resp = http.customer_request("POST", sink.url, content=b"{}")
+        assert resp.status_code == 307 and resp.headers["location"] == target.url
+        assert target.requests == []
+    finally:
+        target.close()
 
 
 def test_env_proxy_ignored(sink, monkeypatch):
@@ -90,3 +98,54 @@ def test_request_sent_flag_tells_whether_a_retry_is_safe(sink):
 def test_multipart_files(sink):
     http.provider_request("POST", sink.url, files={"file": ("a.csv", b"x,y\n")}, data={"k": "v"})
     assert b'filename="a.csv"' in sink.requests[0].body and b"x,y" in sink.requests[0].body
+
+
+def test_customer_client_keeps_no_cookies(sink):
+    sink.respond(Reply(headers={"Set-Cookie": "session=abc; Path=/"}))
+    http.customer_request("POST", sink.url, content=b"{}")
+    http.customer_request("POST", sink.url, content=b"{}")
+    assert "cookie" not in sink.requests[1].headers  # one receiver's cookie never rides along later
+
+
+def test_clients_are_built_at_app_start():
+    """ready() builds both clients, so a forking RQ worker's horses inherit them."""
+    import subprocess
+    import sys
+
+    code = ("import django; django.setup(); from callops.lib import http; "
+            "print(sorted(http._clients), http._ssl_context is not None)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
+                         env={**__import__("os").environ, "DJANGO_SETTINGS_MODULE": "callops.settings"})
+    assert out.stdout.strip().splitlines()[-1] == "['customer', 'provider'] True", out.stderr[-2000:]
+
+
+@pytest.mark.filterwarnings("ignore:This process .* is multi-threaded:DeprecationWarning")
+def test_forked_child_reuses_the_client_but_not_the_parents_connections(sink):
+    """What a forking RQ worker does: the work horse uses the client built in the parent (no
+    ~30 ms rebuild per job) and opens its own connection instead of sharing the parent's socket."""
+    import os
+
+    parent_client = http.customer_client()
+    http.customer_request("POST", sink.url, content=b"parent")  # a pooled keep-alive connection
+    assert len(parent_client._transport._pool.connections) >= 1
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: report, then leave without running any test machinery
+        try:
+            client = http.customer_client()
+            pooled_before = len(client._transport._pool.connections)
+            resp = http.customer_request("POST", sink.url, content=b"child")
+            verdict = f"{client is parent_client} {pooled_before} {resp.status_code}"
+        except BaseException as exc:  # noqa: BLE001 - reported to the parent
+            verdict = f"error {exc!r}"
+        os.write(write, verdict.encode())
+        os._exit(0)
+    os.close(write)
+    _, status = os.waitpid(pid, 0)
+    verdict = os.read(read, 1000).decode()
+    os.close(read)
+    assert verdict == "True 0 200", verdict
+    ports = {r.headers.get("x-client-port") for r in sink.requests}
+    assert len(sink.requests) == 2 and len(ports) == 2  # the child used a connection of its own
+    # ...and the parent's connection still works after the child exited.
+    assert http.customer_request("POST", sink.url, content=b"again").status_code == 200

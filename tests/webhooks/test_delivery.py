@@ -66,11 +66,17 @@ def test_http_errors_are_retried_on_schedule(personas, endpoint, sink, make_call
 
 
 def test_redirect_is_failure_and_not_followed(personas, endpoint, sink, make_call, run_jobs):
-    d = _one_attempt(sink, Reply(status=302, headers={"Location": "http://127.0.0.1:1/elsewhere"}),
-                     endpoint, make_call, run_jobs)
-    assert len(sink.requests) == 1
-    assert d.status == DeliveryStatus.PENDING and "redirect to http://127.0.0.1:1/elsewhere" in d.last_error
-    assert d.attempts.get().error_kind == "redirect"
+    from tests.lib.sink import Sink
+
+    elsewhere = Sink()  # a live server the Location points at
+    try:
+        d = _one_attempt(sink, Reply(status=302, headers={"Location": elsewhere.url}), endpoint, make_call,
+                         run_jobs)
+        assert len(sink.requests) == 1 and elsewhere.requests == []
+        assert d.status == DeliveryStatus.PENDING and f"redirect to {elsewhere.url}" in d.last_error
+        assert d.attempts.get().error_kind == "redirect"
+    finally:
+        elsewhere.close()
 
 
 def test_410_disables_endpoint_and_notifies(personas, endpoint, sink, make_call, run_jobs, mailoutbox):
@@ -95,6 +101,41 @@ def test_429_retry_after_clamped_and_overload_penalty(personas, endpoint, sink, 
     delay = (d.next_attempt_at - before).total_seconds()
     # schedule says ~5 s, Retry-After is clamped to 2x (<= 12 s), then the 429 penalty makes it 60 s
     assert 59 <= delay <= 62
+
+
+def _http_date(seconds_ahead: float) -> str:
+    import email.utils
+
+    return email.utils.formatdate(time.time() + seconds_ahead, usegmt=True)
+
+
+@pytest.mark.parametrize("status,retry_after,expected", [
+    (429, "100000", (3600, 3600)),  # far beyond: clamped to 2x the scheduled 1800 s
+    (429, "1", (1800, 1800)),  # sooner than the schedule: the schedule wins (cannot speed up)
+    (503, "2500", (2500, 2500)),  # inside 1x-2x: honoured
+    (429, "date:+100000", (3600, 3600)),  # the HTTP-date form, far beyond
+    (503, "date:+2500", (2495, 2501)),  # the HTTP-date form, inside the range (the clock moves on)
+    (503, "date:-600", (1800, 1800)),  # a date in the past means "now": the schedule wins
+])
+def test_retry_after_clamp_over_http(personas, endpoint, sink, make_call, run_jobs, monkeypatch, status, retry_after,
+                                     expected):
+    """Fourth automatic attempt (scheduled 30 min later) answered with Retry-After: the next due
+    time is the header's value clamped to 1x-2x of the schedule (no jitter here, to see it exactly)."""
+    monkeypatch.setattr(delivery._rng, "uniform", lambda a, b: 1.0)  # the schedule's own rng, no jitter
+    sink.respond(default=Reply(status=500))
+    call = make_call()
+    run_jobs()
+    d = _deliveries(call, endpoint).get()
+    WebhookDelivery.objects.filter(pk=d.pk).update(auto_attempts=2, next_attempt_at=timezone.now())
+    header = _http_date(float(retry_after[5:])) if retry_after.startswith("date:") else retry_after
+    sink.respond(Reply(status=status, headers={"Retry-After": header}))
+    before = timezone.now()
+    assert delivery.deliver_due() == 1
+    d.refresh_from_db()
+    assert sink.requests[-1].headers["webhook-id"] == d.event.webhook_id  # it really went over HTTP
+    delay = (d.next_attempt_at - before).total_seconds()
+    assert expected[0] - 1 <= delay <= expected[1] + 1, delay
+    assert d.attempts.last().response_status == status
 
 
 def test_retry_after_clamp_on_503_later_in_schedule():
@@ -234,11 +275,22 @@ def test_custom_headers_sent_but_cannot_override_signature(personas, sink, make_
 
 
 def test_event_filter(personas, sink, make_call, run_jobs):
+    from callops.calls import services as calls
+    from callops.calls.models import EventSource
     from callops.webhooks import services
 
-    ep, _ = services.create_endpoint(personas.org, {"url": sink.url, "enabled_events": ["call.completed"]})
+    ep, secret = services.create_endpoint(personas.org, {"url": sink.url, "enabled_events": ["call.completed"]})
     call = make_call()
-    assert not _deliveries(call, ep).exists()
+    assert not _deliveries(call, ep).exists()  # call.queued does not match
+    run_jobs()
+    assert sink.requests == []
+    calls.apply_status(call, "in_progress", source=EventSource.POLL)
+    calls.apply_status(call, "completed", source=EventSource.POLL)
+    run_jobs()
+    assert [d.event.type for d in _deliveries(call, ep)] == ["call.completed"]  # the matching event is kept
+    assert len(sink.requests) == 1
+    assert Webhook(secret).verify(sink.requests[0].body, sink.requests[0].headers)["type"] == "call.completed"
+    assert _deliveries(call, ep).get().status == DeliveryStatus.DELIVERED
 
 
 def test_envelope_shape(personas, endpoint, sink, make_call, run_jobs):
@@ -268,8 +320,9 @@ def test_rotation_sends_both_signatures_for_24h(personas, endpoint, sink, make_c
     Webhook(new).verify(got.body, got.headers)
     Webhook(old).verify(got.body, got.headers)
     # after the overlap only the new secret signs
-    endpoint.__class__.objects.filter(pk=endpoint.pk).update(
-        previous_secret_expires_at=timezone.now() - timedelta(seconds=1))
+    endpoint.refresh_from_db()
+    expired = [{**e, "expires_at": (timezone.now() - timedelta(seconds=1)).isoformat()} for e in endpoint.old_secrets]
+    endpoint.__class__.objects.filter(pk=endpoint.pk).update(old_secrets=expired)
     make_call()
     run_jobs()
     got = sink.requests[-1]
@@ -365,27 +418,64 @@ def test_other_orgs_endpoints_get_nothing(personas, sink, make_call, run_jobs):
     assert sink.requests == [] and not WebhookDelivery.objects.filter(organization=personas.other_org).exists()
 
 
-def test_recovery_job_is_idempotent(personas, endpoint, sink, make_call, run_jobs):
+def test_recovery_job_resumes_a_half_finished_run_and_sends_each_row_once(personas, endpoint, sink, make_call,
+                                                                          run_jobs, monkeypatch):
     from callops.webhooks import jobs, services
-
-    services.set_enabled(endpoint, False)
-    make_call()
-    make_call()
-    since = timezone.now() - timedelta(hours=1)
-    assert services.count_recoverable(personas.org, since=since, endpoint=endpoint) == 2
-    services.set_enabled(endpoint, True)
-    job = services.start_recovery(personas.org, since=since, endpoint=endpoint)
-    run_jobs()
-    jobs.recovery_job(job.pk)  # a duplicate run (e.g. re-enqueued by the sweep) sends nothing more
     from callops.webhooks.models import RecoveryJob
 
-    RecoveryJob.objects.filter(pk=job.pk).update(status="running", last_delivery_id=0)
+    services.set_enabled(endpoint, False)
+    for _ in range(5):
+        make_call()
+    since = timezone.now() - timedelta(hours=1)
+    assert services.count_recoverable(personas.org, since=since, endpoint=endpoint) == 5
+    services.set_enabled(endpoint, True)
+    job = services.start_recovery(personas.org, since=since, endpoint=endpoint)
+    from tests.conftest import flush_on_commit
+
+    flush_on_commit()
+    import django_rq
+
+    django_rq.get_connection("default").flushdb()  # run the recovery by hand, chunk by chunk
+
+    # The worker dies after marking the first chunk of two (its delivery job is lost with it).
+    real_enqueue = jobs.enqueue
+    marked_chunks = []
+
+    def dying_enqueue(func, *args, **kwargs):
+        if func is jobs.deliver_job:
+            marked_chunks.append(args[0])
+            raise KeyboardInterrupt("worker killed")
+        return real_enqueue(func, *args, **kwargs)
+
+    monkeypatch.setattr(jobs, "enqueue", dying_enqueue)
+    with pytest.raises(KeyboardInterrupt):
+        jobs.recovery_job(job.pk, chunk=2)
+    monkeypatch.setattr(jobs, "enqueue", real_enqueue)
+    job.refresh_from_db()
+    assert job.status == "running" and job.marked == 2 and job.done == 0 and not job.marking_done
+    assert len(marked_chunks) == 1
+
+    # A copy that starts while the first run's heartbeat is fresh does nothing.
+    jobs.recovery_job(job.pk, chunk=2)
+    job.refresh_from_db()
+    assert job.marked == 2 and not job.marking_done
+
+    # The heartbeat goes stale: the sweep resumes it from where it stopped.
+    RecoveryJob.objects.filter(pk=job.pk).update(heartbeat_at=timezone.now() - timedelta(minutes=5))
+    jobs.sweep_due_deliveries()
+    run_jobs()
+    jobs.sweep_due_deliveries()  # deliveries left for the next pass by a batch, if any
+    run_jobs()
+    job.refresh_from_db()
+    assert job.status == "done" and job.marked == job.total == 5 and job.done == 5 and job.delivered == 5
+    ids = [r.headers["webhook-id"] for r in sink.requests]
+    assert len(ids) == 5 and len(set(ids)) == 5  # every row sent, none twice
+    assert [a.trigger for a in WebhookAttempt.objects.all()] == ["bulk"] * 5
+    assert not WebhookDelivery.objects.filter(recovery_job__isnull=False).exists()
+    # Running it again (a duplicate copy) changes nothing.
     jobs.recovery_job(job.pk)
     run_jobs()
-    assert len(sink.requests) == 2
-    assert [a.trigger for a in WebhookAttempt.objects.all()] == ["bulk", "bulk"]
-    job.refresh_from_db()
-    assert job.status == "done" and job.done == job.total == 2
+    assert len(sink.requests) == 5
 
 
 def test_batch_event_goes_to_endpoints(personas, endpoint, sink, sandbox_agent, run_jobs):
@@ -445,9 +535,16 @@ def test_sweep_resumes_a_recovery_whose_worker_died(personas, endpoint, sink, ma
     assert job.status == "done" and len(sink.requests) == 1
 
 
-def test_receiver_can_abort_retries(personas, endpoint, sink, make_call, run_jobs):
+def test_receiver_can_abort_retries(personas, endpoint, sink, make_call, run_jobs, mailoutbox):
+    from callops.webhooks.models import Notification
+
     d = _one_attempt(sink, Reply(status=422, headers={"webhook-delivery": "abort-message"}), endpoint,
                      make_call, run_jobs)
     assert d.status == DeliveryStatus.FAILED and d.next_attempt_at is None and d.auto_attempts == 1
+    assert "webhook-delivery: abort-message" in d.last_error and "not retried" in d.last_error
+    assert d.attempts.get().error_kind == "aborted"
     endpoint.refresh_from_db()
-    assert endpoint.enabled
+    assert endpoint.enabled and endpoint.failing_since is None  # the receiver's choice, not ill health
+    # No "exhausted" notice (or any other): nothing ran out, the receiver said stop.
+    assert not Notification.objects.exists() and mailoutbox == []
+    assert delivery.deliver_due() == 0

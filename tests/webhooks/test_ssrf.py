@@ -22,9 +22,12 @@ def empty_allow_list(settings, monkeypatch):
     real = netguard.resolve
 
     def fake_resolve(host, port):
-        # Names that a hostile DNS server would answer with internal addresses.
+        # Names that a hostile DNS server would answer with internal addresses, and the usual
+        # answers for localhost (so these forms do not depend on this machine's /etc/hosts).
         fake = {"loopback.evil.test": ["127.0.0.1"], "mixed.evil.test": ["93.184.216.34", "10.1.2.3"],
-                "metadata.evil.test": ["169.254.169.254"], "v6loop.evil.test": ["::1"]}
+                "metadata.evil.test": ["169.254.169.254"], "v6loop.evil.test": ["::1"],
+                "nat64.evil.test": ["64:ff9b::7f00:1"], "mapped.evil.test": ["::ffff:127.0.0.1"],
+                "localhost": ["127.0.0.1", "::1"], "localhost.": ["127.0.0.1", "::1"]}
         if host in fake:
             return [ipaddress.ip_address(a) for a in fake[host]]
         return real(host, port)
@@ -47,6 +50,8 @@ FORMS = [
     "http://[fe80::1]:{port}/", "http://[fec0::1]:{port}/", "http://[ff02::1]:{port}/",
     "http://loopback.evil.test:{port}/", "http://mixed.evil.test:{port}/", "http://metadata.evil.test:{port}/",
     "http://v6loop.evil.test:{port}/", "https://127.0.0.1:{port}/",
+    "http://[::ffff:0:7f00:1]:{port}/", "http://[::ffff:a9fe:a9fe]:{port}/", "http://[64:ff9b:1::a00:1]:{port}/",
+    "http://[2002:a9fe:a9fe::1]:{port}/", "http://nat64.evil.test:{port}/", "http://mapped.evil.test:{port}/",
 ]
 
 
@@ -59,8 +64,13 @@ def test_refused_at_connect_time(form, module_sink, empty_allow_list):
     before = len(module_sink.requests)
     with pytest.raises(http.OutboundError) as exc:
         http.customer_request("POST", form.format(port=module_sink.port), content=b"{}", timeout=2)
-    # Refused by the guard; a form this machine's resolver cannot even resolve counts as refused too.
-    assert exc.value.kind == "blocked" or "could not resolve" in str(exc.value)
+    # Every form resolves (literals, or names the resolver hook answers), so it is the guard that
+    # refuses it, never a lookup failure. (A few, like 0177.0.0.1, are already refused as URLs.)
+    assert exc.value.kind == "blocked", str(exc.value)
+    message = str(exc.value)
+    assert "resolved to" in message or "URL not allowed" in message, message
+    if "resolved to" in message:
+        assert "/" in message.split("(", 1)[1], message  # the range is named
     assert len(module_sink.requests) == before
 
 
@@ -69,6 +79,27 @@ def test_error_names_host_address_and_range(empty_allow_list, module_sink):
         http.customer_request("POST", f"http://loopback.evil.test:{module_sink.port}/")
     assert str(exc.value) == ("blocked: loopback.evil.test resolved to 127.0.0.1 (loopback 127.0.0.0/8); "
                               "allow-list it in settings.OUTBOUND_ALLOW_PRIVATE to permit")
+
+
+@pytest.mark.parametrize("form,address,reason", [
+    ("http://[::ffff:0:7f00:1]:{port}/", "::ffff:0:7f00:1", "IPv4-translated ::ffff:0:0:0/96, embeds 127.0.0.1"),
+    ("http://[::ffff:7f00:1]:{port}/", "::ffff:127.0.0.1", "IPv4-mapped ::ffff:0:0/96 of 127.0.0.1: loopback 127.0.0.0/8"),
+    ("http://[64:ff9b::a9fe:a9fe]:{port}/", "64:ff9b::a9fe:a9fe", "NAT64 64:ff9b::/96, embeds 169.254.169.254"),
+    ("http://[2002:7f00:1::1]:{port}/", "2002:7f00:1::1", "6to4 2002::/16, embeds 127.0.0.1"),
+    ("http://[::127.0.0.1]:{port}/", "::7f00:1", "IPv4-compatible (deprecated) ::/96, embeds 127.0.0.1"),
+    ("http://[::ffff:1:0:0:1]:{port}/", "::ffff:1:0:0:1", "reserved ::/8"),
+    ("http://[fec0::1]:{port}/", "fec0::1", "site-local fec0::/10"),
+])
+def test_ipv6_error_names_the_address_and_the_range(form, address, reason, module_sink, empty_allow_list):
+    with pytest.raises(http.DestinationBlocked) as exc:
+        http.customer_request("POST", form.format(port=module_sink.port), content=b"{}", timeout=2)
+    assert f"resolved to {address} ({reason})" in str(exc.value)
+
+
+def test_every_blocked_address_names_a_range():
+    for text in ("::ffff:0:808:808", "100::1", "2001:2::1", "240.0.0.1", "192.0.0.9", "::ffff:1:0:0:1"):
+        reason = netguard.blocked_range(ipaddress.ip_address(text))
+        assert reason and "/" in reason, (text, reason)
 
 
 def test_redirect_to_private_address_not_followed(settings, module_sink):

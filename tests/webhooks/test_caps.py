@@ -1,0 +1,153 @@
+"""Concurrency caps that hold when workers claim at the same moment, per endpoint and per host, and
+a cool-down for hosts that time out."""
+
+import threading
+import time
+
+import pytest
+from django.db import connection
+
+from callops.webhooks import delivery, services, slots
+from callops.webhooks.models import DeliveryStatus, WebhookDelivery
+from tests.lib.sink import Reply, Sink
+
+
+def _claim_at_once(monkeypatch, n=2):
+    """n workers (threads with their own database connections) that have all read the same due
+    rows before any of them takes a slot: the moment a read-then-write cap would let all pass."""
+    barrier = threading.Barrier(n, timeout=10)
+    real_acquire = slots.acquire
+
+    def acquire_together(*args, **kwargs):
+        barrier.wait()
+        return real_acquire(*args, **kwargs)
+
+    monkeypatch.setattr(slots, "acquire", acquire_together)
+    results = [None] * n
+
+    def worker(i):
+        try:
+            results[i] = delivery.claim()
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    monkeypatch.setattr(slots, "acquire", real_acquire)
+    return results
+
+
+@pytest.mark.django_db(transaction=True)
+def test_endpoint_cap_holds_when_two_workers_claim_at_once(personas, sink, make_call, monkeypatch):
+    ep, _ = services.create_endpoint(personas.org, {"url": sink.url, "max_in_flight": 1})
+    for _ in range(4):
+        make_call()
+    results = _claim_at_once(monkeypatch)
+    winners = [rows for _token, rows in results if rows]
+    assert len(winners) == 1 and len(winners[0]) == 4  # one worker sends them, one after another
+    assert WebhookDelivery.objects.filter(endpoint=ep, claimed_until__isnull=False).count() == 4
+    assert len(set(WebhookDelivery.objects.filter(endpoint=ep).values_list("claim_token", flat=True))) == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_endpoint_cap_of_two_lets_exactly_two_workers_in(personas, sink, make_call, monkeypatch):
+    services.create_endpoint(personas.org, {"url": sink.url, "max_in_flight": 2})
+    for _ in range(3):
+        make_call()
+    results = _claim_at_once(monkeypatch, n=3)
+    assert sum(1 for _token, rows in results if rows) <= 2
+
+
+@pytest.mark.django_db(transaction=True)
+def test_per_host_cap_for_per_call_urls(personas, settings, sink, make_call, monkeypatch):
+    settings.WEBHOOK_MAX_IN_FLIGHT_PER_HOST = 1
+    for _ in range(3):
+        make_call(webhook_url=sink.url)
+    results = _claim_at_once(monkeypatch)
+    winners = [rows for _token, rows in results if rows]
+    assert len(winners) == 1 and len(winners[0]) == 3
+
+
+def test_per_host_cap_spares_other_hosts(personas, settings, sink, make_call):
+    settings.WEBHOOK_MAX_IN_FLIGHT_PER_HOST = 1
+    other = Sink(host="127.0.0.2")
+    try:
+        make_call(webhook_url=sink.url)
+        make_call(webhook_url=sink.url)
+        token, rows = delivery.claim(limit=1)
+        assert len(rows) == 1 and rows[0].host == f"127.0.0.1:{sink.port}"
+        assert delivery.claim() == ("", [])  # the host's one slot is taken
+        make_call(webhook_url=other.url)
+        token2, rows2 = delivery.claim()
+        assert [r.url for r in rows2] == [other.url]  # another host is not held up
+        slots.release(token, [rows[0].dest])
+        delivery.release(token, [rows[0].pk])
+        assert len(delivery.claim()[1]) == 2  # the slot is free again: both rows for that host
+    finally:
+        other.close()
+
+
+def test_slot_is_freed_when_the_batch_is_done(personas, endpoint, sink, make_call):
+    endpoint.__class__.objects.filter(pk=endpoint.pk).update(max_in_flight=1)
+    make_call()
+    assert delivery.deliver_due() == 1
+    make_call()
+    assert delivery.deliver_due() == 1  # nothing left holding the endpoint's only slot
+    assert WebhookDelivery.objects.filter(status=DeliveryStatus.DELIVERED).count() == 2
+
+
+def test_a_timing_out_host_cools_down_for_every_worker(personas, settings, sink, make_call):
+    settings.WEBHOOK_TIMEOUT_SECONDS = 0.5
+    settings.WEBHOOK_STALLED_HOST_COOLDOWN_SECONDS = 2
+    slow = Sink()
+    try:
+        slow.respond(default=Reply(delay=1.5))
+        slow_ep, _ = services.create_endpoint(personas.org, {"url": slow.url})
+        services.create_endpoint(personas.org, {"url": sink.url})
+        for _ in range(3):
+            make_call()
+        assert delivery.deliver_due() == 4  # one timeout to the slow host, three to the fast one
+        assert len(slow.requests) == 1
+        slots.reset_local()  # another worker process: it knows only what Redis says
+        started = time.monotonic()
+        assert delivery.deliver_due() == 0  # two more are due for the slow host, but it cools down
+        assert time.monotonic() - started < 0.3 and len(slow.requests) == 1
+        # A person asking for one re-send is not held back by the cool-down.
+        untried = WebhookDelivery.objects.filter(endpoint=slow_ep, attempt_count=0).first()
+        services.redeliver(untried)
+        assert delivery.deliver_due() == 1 and len(slow.requests) == 2
+        time.sleep(2.1)  # the cool-down ends
+        slow.respond(default=Reply())
+        # Both untried rows go now (the manual try left the automatic schedule alone).
+        assert delivery.deliver_due() == 2 and len(slow.requests) == 4
+    finally:
+        slow.close()
+
+
+def test_delivery_goes_on_when_redis_is_unreachable(personas, endpoint, sink, make_call, monkeypatch):
+    """Slots live in Redis for speed only: without it the cap falls back to counting database leases."""
+
+    def unreachable():
+        raise ConnectionError("redis is down")
+
+    monkeypatch.setattr(slots, "redis_client", unreachable)
+    endpoint.__class__.objects.filter(pk=endpoint.pk).update(max_in_flight=1)
+    make_call()
+    make_call()
+    token, rows = delivery.claim(limit=1)
+    assert len(rows) == 1
+    assert delivery.claim() == ("", [])  # another worker holds the endpoint's only lease
+    delivery.release(token, [rows[0].pk])
+    assert delivery.deliver_due() == 2 and len(sink.requests) == 2
+    assert WebhookDelivery.objects.filter(status=DeliveryStatus.DELIVERED).count() == 2
+
+
+def test_410_with_abort_header_still_disables(personas, endpoint, sink, make_call, run_jobs):
+    sink.respond(Reply(status=410, headers={"webhook-delivery": "abort-message"}))
+    make_call()
+    run_jobs()
+    endpoint.refresh_from_db()
+    assert not endpoint.enabled and "410" in endpoint.disabled_reason
