@@ -118,6 +118,9 @@ REDIS_URL = env("REDIS_URL", default="redis://127.0.0.1:6379/0")
 QUEUE_NAMES = ["calls", "webhooks", "default"]
 RQ_QUEUES = {name: {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 300} for name in QUEUE_NAMES}
 RQ_SHOW_ADMIN_LINK = True
+# `manage.py rqworker` runs callops.lib.worker.Worker: jobs in-process with connection hygiene
+# around each, instead of a forked work horse per job (see that module for why).
+RQ = {"WORKER_CLASS": "callops.lib.worker.Worker"}
 
 CACHES = {
     "default": {
@@ -193,6 +196,11 @@ SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
 # CIDRs or host names here to allow them; the production default allows nothing private.
 OUTBOUND_ALLOW_PRIVATE = env.list("OUTBOUND_ALLOW_PRIVATE", default=[])
 WEBHOOK_TIMEOUT_SECONDS = env.float("WEBHOOK_TIMEOUT_SECONDS", default=10.0)
+# Deliveries in flight at once to one host of per-call and agent webhook URLs (endpoints have their
+# own max_in_flight), so one slow receiver cannot hold every worker.
+WEBHOOK_MAX_IN_FLIGHT_PER_HOST = env.int("WEBHOOK_MAX_IN_FLIGHT_PER_HOST", default=4)
+# A webhook host that timed out is skipped by every worker for this long.
+WEBHOOK_STALLED_HOST_COOLDOWN_SECONDS = env.float("WEBHOOK_STALLED_HOST_COOLDOWN_SECONDS", default=60.0)
 
 # --- API ----------------------------------------------------------------------------------------
 API_RATE_LIMIT_PER_MINUTE = env.int("API_RATE_LIMIT_PER_MINUTE", default=600)
@@ -248,6 +256,7 @@ LOGGING = {
 # killed worker is picked up again (design rule 1). Each app appends its own.
 SWEEPS = [
     "callops.calls.jobs.sweep_scheduled_calls",
+    "callops.calls.jobs.purge_idempotency_records",
     "callops.webhooks.jobs.sweep_due_deliveries",
 ]
 

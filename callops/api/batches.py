@@ -16,6 +16,7 @@ from callops.lib.pgtext import has_nul
 
 from . import schemas
 from .base import ApiError, json_body, require_write
+from .idempotency import idempotent
 from .pagination import page
 from .serializers import call_to_dict, rows_for_api
 
@@ -101,7 +102,7 @@ def _read_request(request) -> tuple[dict, batch_csv.CsvTable | None]:
     return _flatten(json_body(request, limit=settings.API_MAX_UPLOAD_BYTES)), None
 
 
-@router.post("/batches", response={201: dict, 200: dict, **schemas.errors(*schemas.COMMON_ERRORS, 403, 413)},
+@router.post("/batches", response={201: dict, 200: dict, **schemas.errors(*schemas.COMMON_ERRORS, 403, 409, 413)},
              openapi_extra={"requestBody": {"required": True, "content": {
                  "application/json": {"schema": {"type": "object", "required": ["agent_id", "recipients"],
                                                  "properties": {"agent_id": {"type": "string"},
@@ -111,7 +112,9 @@ def _read_request(request) -> tuple[dict, batch_csv.CsvTable | None]:
                  "multipart/form-data": {"schema": {"type": "object", "required": ["agent_id", "file"],
                                                     "properties": {"agent_id": {"type": "string"},
                                                                    "file": {"type": "string", "format": "binary"},
-                                                                   "phone_column": {"type": "string"}}}}}}},
+                                                                   "phone_column": {"type": "string"}}}}}},
+                 "parameters": [{"name": "Idempotency-Key", "in": "header", "required": False,
+                                 "schema": {"type": "string", "maxLength": 255}}]},
              summary="Create a batch from JSON recipients or a CSV upload",
              description="`dry_run` validates and previews without storing anything; `hold` stores the batch "
                          "without starting it (status `created`). Settings: `name`, `default_country`, "
@@ -123,6 +126,7 @@ def _read_request(request) -> tuple[dict, batch_csv.CsvTable | None]:
                          "`circuit_breaker` are refused with a 400 naming the field, and pausing is refused "
                          "(409) while the provider is dialing. A multipart upload sends the CSV as `file` and "
                          "the settings as flat form fields.")
+@idempotent
 def create_batch(request):
     require_write(request)
     data, table = _read_request(request)

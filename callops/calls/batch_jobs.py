@@ -27,6 +27,7 @@ from django.db import transaction
 from django.db.models import Count, F, Q
 from django.utils import timezone
 
+from callops.lib import redisconn
 from callops.lib.queue import enqueue
 
 from . import batch_csv, batch_provider, services
@@ -281,10 +282,8 @@ def _lost_placements(batch: Batch, now: datetime) -> list[int]:
                .values_list("pk", flat=True)[:DISPATCH_LIMIT])
     if not ids:
         return []
-    import django_rq
-
     try:
-        first = django_rq.get_connection("calls").set(f"callops:batch-requeue:{batch.pk}", "1", nx=True,
+        first = redisconn.client().set(f"callops:batch-requeue:{batch.pk}", "1", nx=True,
                                                       ex=LOST_AFTER_SECONDS)
     except Exception:
         return []  # Redis is down: nothing could be enqueued anyway

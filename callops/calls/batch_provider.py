@@ -33,6 +33,8 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from callops.lib import redisconn
+
 from . import services
 from .models import (
     TERMINAL,
@@ -122,9 +124,7 @@ def reserve_job(batch_id: int, budget_seconds: float = RESERVE_BUDGET_SECONDS) -
     One job at a time per batch (a Redis lease); a lost or timed-out job is replaced by the next
     tick, and the chunks it committed stay reserved.
     """
-    import django_rq
-
-    conn = django_rq.get_connection("calls")
+    conn = redisconn.client()
     key = _reserve_key(batch_id)
     try:
         if not conn.set(key, "1", nx=True, ex=int(budget_seconds) + 30):
@@ -303,14 +303,12 @@ def _sync_key(batch_id: int) -> str:
 
 def due_for_sync(batch: Batch) -> bool:
     """At most one provider read per poll interval per batch (the provider's rate limit is shared)."""
-    import django_rq
-
     from callops.providers.registry import adapter_for
 
     interval = adapter_for(batch.agent.provider_account).poll_interval / max(
         float(getattr(settings, "PROVIDER_SYNC_SPEED", 1.0) or 1.0), 1e-6)
     try:
-        return bool(django_rq.get_connection("calls").set(_sync_key(batch.pk), "1", nx=True,
+        return bool(redisconn.client().set(_sync_key(batch.pk), "1", nx=True,
                                                             px=max(int(interval * 1000), 1)))
     except Exception:
         return False

@@ -327,6 +327,8 @@ class IdempotencyRecord(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["organization", "key"], name="idempotency_key_per_org")]
+        # The sweep that deletes records past their 24 hours.
+        indexes = [models.Index(fields=["created_at"], name="idempotency_created")]
 
     def __str__(self):
         return f"Idempotency-Key {self.key}"

@@ -24,7 +24,11 @@ def client():
     if _client is None:
         with _lock:
             if _client is None:
-                _client = django_rq.get_connection(settings.QUEUE_NAMES[0])
+                import redis
+
+                # Bounded waits: a Redis that hangs must not hang an API request or a job with it.
+                _client = redis.Redis.from_url(settings.RQ_QUEUES[settings.QUEUE_NAMES[0]]["URL"], socket_timeout=5,
+                                               socket_connect_timeout=2, health_check_interval=30)
     return _client
 
 

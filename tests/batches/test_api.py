@@ -127,3 +127,31 @@ def test_batch_calls_listing(api, sandbox_agent, run_jobs):
     calls = api.get(f"/v1/batches/{body['id']}/calls").json()["data"]
     assert len(calls) == 2 and {c["batch_id"] for c in calls} == {body["id"]}
     assert api.get("/v1/calls", {"batch_id": body["id"]}).json()["data"][0]["batch_id"] == body["id"]
+
+
+def test_idempotency_key_creates_one_batch_for_json_and_for_a_reuploaded_csv(api, sandbox_agent):
+    body = {"agent_id": str(sandbox_agent.public_id), "recipients": ["+14155550123", "+14155550124"], "hold": True}
+    first = api.post("/v1/batches", body, headers={"Idempotency-Key": "campaign-7"})
+    again = api.post("/v1/batches", body, headers={"Idempotency-Key": "campaign-7"})
+    assert first.status_code == again.status_code == 201 and again["Idempotent-Replayed"] == "true"
+    assert again.json()["id"] == first.json()["id"] and Batch.objects.count() == 1
+    other = api.post("/v1/batches", {**body, "recipients": ["+14155550125"]}, headers={"Idempotency-Key": "campaign-7"})
+    assert other.status_code == 409 and Batch.objects.count() == 1
+
+    # A multipart retry carries a new boundary; the same fields and file are the same request.
+    from django.test.client import encode_multipart
+
+    csv = b"phone\n+14155550126\n"
+    answers = []
+    for boundary in ("BoUnDaRy-one", "another-boundary-2"):
+        upload = SimpleUploadedFile("list.csv", csv, content_type="text/csv")
+        raw = encode_multipart(boundary, {"agent_id": str(sandbox_agent.public_id), "file": upload, "hold": "true"})
+        answers.append(api.client.generic("POST", "/v1/batches", raw,
+                                          content_type=f"multipart/form-data; boundary={boundary}",
+                                          headers=api._headers({"Idempotency-Key": "upload-1"})))
+    assert [a.status_code for a in answers] == [201, 201] and answers[1]["Idempotent-Replayed"] == "true"
+    assert Batch.objects.count() == 2
+    changed = SimpleUploadedFile("list.csv", b"phone\n+14155550127\n", content_type="text/csv")
+    conflict = api.client.post("/v1/batches", {"agent_id": str(sandbox_agent.public_id), "file": changed,
+                                               "hold": "true"}, headers=api._headers({"Idempotency-Key": "upload-1"}))
+    assert conflict.status_code == 409 and Batch.objects.count() == 2

@@ -94,3 +94,20 @@ def test_a_write_that_keeps_failing_still_raises():
 
     with pytest.raises(OperationalError):
         services._retry_on_disconnect(dead, attempts=2)
+
+
+def test_expired_idempotency_records_are_purged_by_the_sweep(personas):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from callops.calls.jobs import purge_idempotency_records
+    from callops.calls.models import IdempotencyRecord
+
+    old = IdempotencyRecord.objects.create(organization=personas.org, key="old", request_hash="x", path="/v1/calls",
+                                           created_at=timezone.now() - timedelta(hours=25))
+    fresh = IdempotencyRecord.objects.create(organization=personas.org, key="fresh", request_hash="x",
+                                             path="/v1/calls")
+    assert purge_idempotency_records() == 1
+    assert list(IdempotencyRecord.objects.values_list("pk", flat=True)) == [fresh.pk]
+    assert not IdempotencyRecord.objects.filter(pk=old.pk).exists()
