@@ -257,6 +257,7 @@ LOGGING = {
 SWEEPS = [
     "callops.calls.jobs.sweep_scheduled_calls",
     "callops.calls.jobs.purge_idempotency_records",
+    "callops.calls.jobs.sweep_interrupted_placements",
     "callops.webhooks.jobs.sweep_due_deliveries",
 ]
 
@@ -282,6 +283,10 @@ PROVIDER_HTTP_TIMEOUT_SECONDS = env.float("PROVIDER_HTTP_TIMEOUT_SECONDS", defau
 # Divides every provider's poll cadence, backoff and maximum call length; tests and emulator
 # demos compress time with it, production leaves it at 1.
 PROVIDER_SYNC_SPEED = env.float("PROVIDER_SYNC_SPEED", default=1.0)
+# A call claimed for dialing this long ago with no provider id had its placement interrupted (a
+# worker died mid-request); it is then looked up at the provider. Longer than any placement can
+# take: a bounded provider request plus the wait for the account's request budget.
+PLACEMENT_SETTLE_SECONDS = env.float("PLACEMENT_SETTLE_SECONDS", default=60.0)
 # Every request to a provider account draws on its per-minute budget (shared by all workers).
 # How long one request may wait for a token before giving up: short for a single placement (the
 # API answers within bounded time), long enough for a batch upload to see the next minute's budget.

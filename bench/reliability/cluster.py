@@ -111,6 +111,9 @@ def base_env(redis_url: str, allow_private: list[str], public_url: str = "") -> 
         "PROVIDER_HTTP_TIMEOUT_SECONDS": "1", "WEBHOOK_TIMEOUT_SECONDS": "5",
         # A killed worker's leases must expire within the scenario, not after a minute.
         "WEBHOOK_LEASE_SECONDS": "5", "SWEEP_INTERVAL_SECONDS": "0.5",
+        # Provider requests here are bounded at 1 s read + 5 s connect + 2 s budget wait, so a claim
+        # older than 15 s with no provider id was interrupted; look it up within the scenario.
+        "PLACEMENT_SETTLE_SECONDS": "15",
     })
     if public_url:
         env["PUBLIC_URL"] = public_url

@@ -63,3 +63,29 @@ def purge_idempotency_records(limit: int = 1000) -> int:
     if ids:
         IdempotencyRecord.objects.filter(pk__in=ids).delete()
     return len(ids)
+
+
+def reconcile_placements_job(call_ids: list[int]) -> dict:
+    from . import services
+
+    return {pk: services.reconcile_placement(pk) for pk in call_ids}
+
+
+def sweep_interrupted_placements(limit: int = 200) -> int:
+    """Find calls whose placement was interrupted (claimed longer ago than any placement takes, no
+    provider id) at providers that can look a call up, and queue their reconciliation."""
+    from datetime import timedelta
+
+    from django.conf import settings
+    from django.db.models import Q
+
+    from callops.providers.registry import _MODULES, adapter_class
+
+    kinds = [kind for kind in _MODULES if adapter_class(kind).finds_placements]
+    cutoff = timezone.now() - timedelta(seconds=settings.PLACEMENT_SETTLE_SECONDS)
+    ids = list(Call.objects.filter(status=CallStatus.QUEUED, provider_call_id="", dial_claimed_at__lt=cutoff,
+                                   provider__in=kinds)
+               # Calls in a provider-run batch are claimed for the provider to dial, not by us.
+               .filter(Q(batch__isnull=True) | ~Q(batch__mode="provider"))
+               .values_list("pk", flat=True)[:limit])
+    return enqueue_chunks(reconcile_placements_job, ids, lease="reconcile-placement", queue="calls", chunk=10)

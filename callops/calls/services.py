@@ -263,7 +263,12 @@ def _dial(call: Call, *, source: str, retry_transient: bool = False) -> Call:
 
     def record_placement():
         with transaction.atomic():
-            Call.objects.filter(pk=call.pk).update(**update)
+            # Conditional on the claim this process took: if it was given up as interrupted and
+            # the call placed again meanwhile, this late answer must not overwrite that one.
+            if not Call.objects.filter(pk=call.pk, dial_claimed_at=call.dial_claimed_at).update(**update):
+                log.error("call %s: placement answered after its claim was given up; %s call %s is a second "
+                          "dial", call.pk, call.provider, placement.provider_call_id)
+                return
             if queued_at_provider:
                 # Accepted but still queued at the provider: not a status change, but worth a line
                 # on the timeline (with the provider's words) rather than a muted "duplicate".
@@ -279,6 +284,72 @@ def _dial(call: Call, *, source: str, retry_transient: bool = False) -> Call:
     if report is not None:
         return apply_report(call, report, source=source).call
     return apply_status(call, CallStatus.INITIATED, source=source, note="handed to provider").call
+
+
+def reconcile_placement(call_id: int) -> str:
+    """A call claimed for dialing long enough ago that its placement must have ended, yet with no
+    provider id: the worker placing it died mid-request. Ask the provider whether the call reached
+    it: adopt the provider's call if so; if it certainly did not, release the claim so the call is
+    placed again; if the provider cannot tell, leave it (the stale check ends it). Every write is
+    conditional on the claim still being the one found here, so a concurrent reconcile or a late
+    placement cannot make it dial twice."""
+    from callops.providers.base import PlacementUnknown, ProviderError
+    from callops.providers.registry import adapter_for
+
+    call = (Call.objects.select_related("agent", "provider_account", "organization")
+            .filter(pk=call_id, status=CallStatus.QUEUED, provider_call_id="", dial_claimed_at__isnull=False).first())
+    if call is None:
+        return "settled"
+    claim = call.dial_claimed_at
+    adapter = adapter_for(call.provider_account)
+    try:
+        found = adapter.find_placement(call, since=claim)
+    except PlacementUnknown as exc:
+        log.warning("call %s: interrupted placement cannot be checked: %s", call.pk, exc)
+        return "unknown"
+    except ProviderError as exc:
+        log.info("call %s: could not look up the interrupted placement (%s); trying later", call.pk, exc.code)
+        return "error"
+    if found is None:
+        if call.scheduled_at is None and call.batch_id is None:
+            # Placed inline for an API or dashboard request that never got its answer: the caller
+            # saw an error and may have tried again, so this one is not dialed behind their back.
+            try:
+                apply_status(call, CallStatus.FAILED, source=EventSource.SYSTEM,
+                             reason="the placement was interrupted before it reached the provider",
+                             fields={"error_code": "placement_interrupted",
+                                     "error_message": "the request placing this call was interrupted before the "
+                                                      "provider received it; the call was not dialed"},
+                             allowed_from=frozenset({CallStatus.QUEUED}))
+            except CallActionError:
+                return "settled"
+            return "failed"
+        released = Call.objects.filter(pk=call.pk, dial_claimed_at=claim, provider_call_id="",
+                                       status=CallStatus.QUEUED).update(dial_claimed_at=None,
+                                                                        scheduled_at=timezone.now())
+        if not released:
+            return "settled"
+        record_event(call, source=EventSource.SYSTEM, kind=CallEvent.Kind.NOTE,
+                     note="placement was interrupted before it reached the provider; placing it again")
+        from .jobs import enqueue_placements
+
+        enqueue_placements([call.pk])
+        return "replaced"
+    report = found.report
+    with transaction.atomic():
+        adopted = Call.objects.filter(pk=call.pk, dial_claimed_at=claim, provider_call_id="").update(
+            provider_call_id=found.provider_call_id, provider_job_id=found.provider_job_id,
+            next_sync_at=timezone.now(), updated_at=timezone.now())
+        if not adopted:
+            return "settled"
+        CallEvent.objects.create(call=call, source=EventSource.SYSTEM, kind=CallEvent.Kind.NOTE,
+                                 from_status=call.status, raw_status=(report.raw_status if report else "")[:100],
+                                 note="accepted by the provider (found after an interrupted placement)",
+                                 payload=report.payload if report else None)
+    call.provider_call_id = found.provider_call_id
+    if report is not None and report.status != CallStatus.QUEUED:
+        apply_report(call, report, source=EventSource.POLL)
+    return "adopted"
 
 
 def _retry_on_disconnect(write, attempts: int = 5):

@@ -48,6 +48,13 @@ CALL_CODES = {
         "end, so callops failed it rather than leave it open forever.",
         "Check the call in the provider's console. If the provider's callbacks are not reaching callops, verify the "
         "callback URL shown on the provider account."),
+    "placement_interrupted": Cause(
+        "Placement interrupted",
+        "The process placing this call stopped (a crash or a restart) before the provider received the request, "
+        "and the provider confirmed it has no such call. The call was made from the API or the dashboard, whose "
+        "caller saw an error, so callops did not dial it later on its own.",
+        "Retry the call if it is still wanted. Frequent cases point at web processes being killed mid-request "
+        "(memory limits, deploys without a graceful stop).", "warning"),
     "auth_failed": Cause(
         "Bad provider credentials",
         "The provider rejected the API key (401): it is wrong, expired or revoked.",

@@ -77,6 +77,10 @@ DEFAULT_429_PAUSE_SECONDS = 1.0
 BACKGROUND_OPS = frozenset({"batch_submit"})
 
 
+class PlacementUnknown(Exception):
+    """The provider cannot say whether an interrupted placement reached it."""
+
+
 class ProviderAdapter:
     kind: ClassVar[str]
     default_base_url: ClassVar[str] = ""
@@ -97,6 +101,8 @@ class ProviderAdapter:
     # field only: a provider's other id (Dograh's workflow id in provider_job_id) can hold the
     # same digits as some other call's id.
     callback_id_field: ClassVar[str] = "provider_call_id"
+    # Whether find_placement can look a call up by callops' id (see there).
+    finds_placements: ClassVar[bool] = False
 
     def __init__(self, account: ProviderAccount):
         self.account = account
@@ -204,6 +210,13 @@ class ProviderAdapter:
 
     def fetch_status(self, call: Call) -> StatusReport:
         raise NotImplementedError
+
+    def find_placement(self, call: Call, *, since) -> Placement | None:
+        """After a placement was interrupted (the worker died between claiming the call and
+        recording the provider's answer): the provider's record of this call, to adopt; None when
+        the provider certainly has no such call (it is safe to place it again); PlacementUnknown
+        when the provider cannot tell. `since` is when the placement was claimed."""
+        raise PlacementUnknown(f"{self.kind} cannot look a call up by callops' id")
 
     def cancel_call(self, call: Call) -> StatusReport | None:
         """Ask the provider to stop a call that has not connected. ProviderError if it cannot."""

@@ -11,9 +11,17 @@ time until the result is final, so the provider extractor gets CallingBox's `res
 from __future__ import annotations
 
 import json
+from datetime import timedelta
+
+from callops.lib import isotime
 
 from . import http_client, signing
-from .base import CallbackRejected, Placement, ProviderAdapter, StatusReport
+from .base import CallbackRejected, Placement, PlacementUnknown, ProviderAdapter, StatusReport
+
+# An interrupted placement is looked for in the account's call list, newest first, back to this
+# long before its claim (clock skew between callops and the provider), at most this many pages.
+FIND_MARGIN = timedelta(minutes=5)
+FIND_PAGES = 20
 
 KIND = "callingbox"
 STATUS_MAP = {s: s for s in ("queued", "initiated", "ringing", "in_progress", "completed", "no_answer", "busy",
@@ -65,6 +73,37 @@ class Adapter(ProviderAdapter):
         response = self._send("read", "GET", f"{self.base_url}/v1/calls/{call.provider_call_id}",
                               headers=self._headers())
         return report_from_call(http_client.json_body(response, KIND))
+
+    finds_placements = True
+
+    def find_placement(self, call, *, since):
+        """Every call we place carries `metadata.callops_call_id`; the account's list (newest first)
+        is read back past the claim time. Absence is only concluded from a list that provably
+        reaches back that far: a page older than the claim, or the provider saying there is no more."""
+        wanted, horizon = str(call.public_id), since - FIND_MARGIN
+        params = {"limit": 100}
+        for _ in range(FIND_PAGES):
+            response = self._send("read", "GET", f"{self.base_url}/v1/calls", headers=self._headers(), params=params)
+            page = http_client.json_body(response, KIND)
+            items = page.get("data") if isinstance(page, dict) else page
+            if not isinstance(items, list):
+                raise PlacementUnknown("CallingBox answered the call list in an unexpected shape")
+            for obj in items:
+                if isinstance(obj, dict) and str((obj.get("metadata") or {}).get("callops_call_id")) == wanted:
+                    report = report_from_call(obj)
+                    return Placement(provider_call_id=report.provider_call_id, report=report)
+            created = [isotime.parse(obj.get("created_at")) for obj in items if isinstance(obj, dict)]
+            created = [c for c in created if c is not None and c.tzinfo is not None]
+            if created and min(created) < horizon:
+                return None  # read back past the claim: the call is not there
+            more, cursor = isinstance(page, dict) and page.get("has_more"), isinstance(page, dict) and \
+                page.get("next_cursor")
+            if isinstance(page, dict) and more is False:
+                return None  # the whole list was read
+            if not more or not cursor:
+                raise PlacementUnknown("CallingBox's call list ended without reaching the claim time")
+            params = {"limit": 100, "cursor": cursor}
+        raise PlacementUnknown(f"more than {FIND_PAGES} pages of calls since the claim")
 
     def parse_callback(self, body: bytes, headers: dict[str, str]) -> list[StatusReport]:
         signing.verify_timestamped(headers.get("callingbox-signature", ""), body, self.account.callback_secret)

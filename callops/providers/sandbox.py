@@ -148,6 +148,13 @@ class Adapter(ProviderAdapter):
                             provider_call_id=call.provider_call_id, answered_by=answered_by, fields=fields,
                             payload={"id": call.provider_call_id, "status": RAW[status], "scenario": outcome.key})
 
+    finds_placements = True
+
+    def find_placement(self, call, *, since):
+        # The sandbox keeps nothing outside the call row: a placement whose id was never written
+        # never happened, so placing again cannot dial twice.
+        return None
+
     def cancel_call(self, call) -> StatusReport | None:
         _, status = self._state(call)
         if status in ("in_progress", "completed", "no_answer", "busy", "failed"):

@@ -46,6 +46,7 @@ class Emulator(Base):
     }
     routes = [
         ("POST", r"/v1/calls", "create", "create"),
+        ("GET", r"/v1/calls", "list_calls", "read"),
         ("GET", r"/v1/calls/(?P<id>[^/]+)", "read", "read"),
         ("GET", r"/v1/numbers", "numbers", "other"),
     ]
@@ -113,6 +114,20 @@ class Emulator(Base):
         if call is None:
             return self.error(404, f"call {req.params['id']} not found")
         return 200, self.render(call), {}
+
+    def list_calls(self, req):
+        """The account's calls, newest first; `limit` (≤ 100) and an opaque `cursor`."""
+        try:
+            limit = max(1, min(int(req.query.get("limit", 20)), 100))
+            start = int(req.query.get("cursor", 0))
+        except ValueError:
+            return self.error(400, "limit and cursor must be integers")
+        with self.lock:
+            calls = sorted(self.calls.values(), key=lambda c: c.created, reverse=True)
+        page = calls[start:start + limit]
+        more = start + limit < len(calls)
+        return 200, {"data": [self.render(c) for c in page], "has_more": more,
+                     "next_cursor": str(start + limit) if more else None}, {}
 
     def numbers(self, req):
         return 200, {"data": [{"number": "+15550000000", "status": "active"}]}, {}

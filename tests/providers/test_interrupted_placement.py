@@ -1,0 +1,96 @@
+"""A worker killed between claiming a call and recording the provider's answer: the call is looked
+up at the provider, adopted if it is there, placed again if it certainly is not (background calls),
+or failed without dialing (calls placed inline for an API caller who saw the error)."""
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from callops.calls import services
+from callops.calls.jobs import sweep_interrupted_placements
+from callops.calls.models import Call, CallStatus
+
+from .conftest import new_call
+
+pytestmark = pytest.mark.django_db
+
+
+def _claimed_long_ago(call, seconds=120):
+    """What a dead worker leaves: the dial claim, no provider id."""
+    Call.objects.filter(pk=call.pk).update(dial_claimed_at=timezone.now() - timedelta(seconds=seconds))
+    call.refresh_from_db()
+    return call
+
+
+def test_a_call_the_provider_received_is_adopted_not_dialed_again(emulators, make_agent, run_jobs):
+    emu = emulators("callingbox")
+    agent = make_agent("callingbox", emu)
+    call = new_call(agent, "+14155550131", scheduled_at=timezone.now())
+    assert services.claim_for_dialing(call)
+    from callops.providers.registry import adapter_for
+
+    placement = adapter_for(agent.provider_account).place_call(call)  # reached the provider ...
+    _claimed_long_ago(call)  # ... and the worker died before writing the answer
+    assert sweep_interrupted_placements() == 1
+    run_jobs()
+    call.refresh_from_db()
+    assert call.provider_call_id == placement.provider_call_id
+    assert emu.creates["+14155550131"] == 1
+    assert call.events.filter(note__startswith="accepted by the provider (found after").count() == 1
+
+
+def test_a_background_call_the_provider_never_received_is_placed_again_once(emulators, make_agent, run_jobs):
+    emu = emulators("callingbox")
+    agent = make_agent("callingbox", emu)
+    other = new_call(agent, "+14155550132")
+    services.place_call(other)  # the account has other calls in its list
+    call = new_call(agent, "+14155550133", scheduled_at=timezone.now())
+    assert services.claim_for_dialing(call)
+    _claimed_long_ago(call)  # killed before the request left
+    assert sweep_interrupted_placements() == 1
+    run_jobs()
+    call.refresh_from_db()
+    assert call.provider_call_id and emu.creates["+14155550133"] == 1
+    assert call.events.filter(note__contains="placing it again").count() == 1
+    assert sweep_interrupted_placements() == 0  # settled
+
+
+def test_an_inline_api_call_that_never_reached_the_provider_fails_without_dialing(emulators, make_agent, run_jobs):
+    emu = emulators("callingbox")
+    agent = make_agent("callingbox", emu)
+    call = services.create_call(org=agent.organization, agent=agent, to_number="+14155550134", claim=True)
+    _claimed_long_ago(call)
+    sweep_interrupted_placements()
+    run_jobs()
+    call.refresh_from_db()
+    assert call.status == CallStatus.FAILED and call.error_code == "placement_interrupted"
+    assert emu.creates["+14155550134"] == 0
+
+
+def test_recent_claims_and_providers_that_cannot_look_up_are_left_alone(emulators, make_agent):
+    emu = emulators("callingbox")
+    fresh = new_call(make_agent("callingbox", emu), "+14155550135", scheduled_at=timezone.now())
+    assert services.claim_for_dialing(fresh)  # a placement may still be running
+    polyai = new_call(make_agent("polyai", emulators("polyai")), "+14155550136", scheduled_at=timezone.now())
+    assert services.claim_for_dialing(polyai)
+    _claimed_long_ago(polyai)  # PolyAI has no list to look in: the stale check ends it instead
+    assert sweep_interrupted_placements() == 0
+
+
+def test_a_late_answer_after_the_claim_was_given_up_does_not_overwrite(personas, sandbox_agent):
+    call = services.create_call(org=personas.org, agent=sandbox_agent, to_number="+14155550137",
+                                scheduled_at=timezone.now())
+    assert services.claim_for_dialing(call)
+    stale_claim = call.dial_claimed_at
+    # The sweep gave the claim up (the sandbox certainly has nothing) and the call was placed again.
+    assert services.reconcile_placement(call.pk) == "replaced"
+    assert services.claim_for_dialing(Call.objects.get(pk=call.pk))
+    placed = services._dial(Call.objects.select_related("agent", "provider_account", "organization").get(pk=call.pk),
+                            source="system")
+    # The first worker wakes up and records its own answer under its old claim: ignored.
+    late = Call.objects.select_related("agent", "provider_account", "organization").get(pk=call.pk)
+    late.dial_claimed_at, late.provider_call_id = stale_claim, ""
+    services._dial(late, source="system")
+    assert Call.objects.get(pk=call.pk).provider_call_id == placed.provider_call_id
+    assert call.events.filter(note="accepted by the provider").count() == 1
