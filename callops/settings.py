@@ -266,6 +266,12 @@ SWEEPS = [
 WEBHOOK_STORED_BODY_BYTES = env.int("WEBHOOK_STORED_BODY_BYTES", default=20 * 1024)
 # A worker's claim on a delivery; longer than one attempt's deadline, so only a dead worker's expires.
 WEBHOOK_LEASE_SECONDS = env.float("WEBHOOK_LEASE_SECONDS", default=60.0)
+if WEBHOOK_LEASE_SECONDS < WEBHOOK_TIMEOUT_SECONDS + 2:
+    # A job sends only while the rest of its lease covers a whole attempt; a lease barely longer
+    # than the deadline would send one delivery per job, or let a live attempt's lease expire.
+    from django.core.exceptions import ImproperlyConfigured
+
+    raise ImproperlyConfigured("WEBHOOK_LEASE_SECONDS must exceed WEBHOOK_TIMEOUT_SECONDS by at least 2 seconds")
 # An endpoint failing with no success for this long is disabled (5 days, as Svix does).
 WEBHOOK_DISABLE_AFTER_SECONDS = env.int("WEBHOOK_DISABLE_AFTER_SECONDS", default=5 * 24 * 3600)
 # Due deliveries one job sends before it returns (RQ's per-job overhead is the first ceiling).

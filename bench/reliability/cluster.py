@@ -108,9 +108,10 @@ def base_env(redis_url: str, allow_private: list[str], public_url: str = "") -> 
         "LOG_LEVEL": "WARNING", "API_RATE_LIMIT_PER_MINUTE": "100000000",
         "OUTBOUND_ALLOW_PRIVATE": ",".join(allow_private),
         "SANDBOX_SPEED": str(SPEED), "PROVIDER_SYNC_SPEED": str(SPEED / 2),
-        "PROVIDER_HTTP_TIMEOUT_SECONDS": "1", "WEBHOOK_TIMEOUT_SECONDS": "5",
+        "PROVIDER_HTTP_TIMEOUT_SECONDS": "1", "WEBHOOK_TIMEOUT_SECONDS": "3",
         # A killed worker's leases must expire within the scenario, not after a minute.
-        "WEBHOOK_LEASE_SECONDS": "5", "SWEEP_INTERVAL_SECONDS": "0.5",
+        # (A lease must outlast one attempt's deadline by a margin, or a job sends one delivery only.)
+        "WEBHOOK_LEASE_SECONDS": "10", "SWEEP_INTERVAL_SECONDS": "0.5",
         # Provider requests here are bounded at 1 s read + 5 s connect + 2 s budget wait, so a claim
         # older than 15 s with no provider id was interrupted; look it up within the scenario.
         "PLACEMENT_SETTLE_SECONDS": "15",

@@ -21,7 +21,7 @@ from .base import CallbackRejected, Placement, PlacementUnknown, ProviderAdapter
 # An interrupted placement is looked for in the account's call list, newest first, back to this
 # long before its claim (clock skew between callops and the provider), at most this many pages.
 FIND_MARGIN = timedelta(minutes=5)
-FIND_PAGES = 20
+FIND_PAGES = 50
 
 KIND = "callingbox"
 STATUS_MAP = {s: s for s in ("queued", "initiated", "ringing", "in_progress", "completed", "no_answer", "busy",
@@ -81,7 +81,9 @@ class Adapter(ProviderAdapter):
         is read back past the claim time. Absence is only concluded from a list that provably
         reaches back that far: a page older than the claim, or the provider saying there is no more."""
         wanted, horizon = str(call.public_id), since - FIND_MARGIN
-        params = {"limit": 100}
+        # `to` narrows the list where the API filters by it; where it does not, the scan below
+        # reads the whole list back to the claim, so the answer is right either way.
+        params = {"limit": 100, "to": call.to_number}
         for _ in range(FIND_PAGES):
             response = self._send("read", "GET", f"{self.base_url}/v1/calls", headers=self._headers(), params=params)
             page = http_client.json_body(response, KIND)
@@ -102,7 +104,7 @@ class Adapter(ProviderAdapter):
                 return None  # the whole list was read
             if not more or not cursor:
                 raise PlacementUnknown("CallingBox's call list ended without reaching the claim time")
-            params = {"limit": 100, "cursor": cursor}
+            params = {"limit": 100, "to": call.to_number, "cursor": cursor}
         raise PlacementUnknown(f"more than {FIND_PAGES} pages of calls since the claim")
 
     def parse_callback(self, body: bytes, headers: dict[str, str]) -> list[StatusReport]:

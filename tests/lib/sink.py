@@ -6,6 +6,7 @@ and a slow drip of the body); every request received is recorded in `sink.reques
 
 from __future__ import annotations
 
+import sys
 import threading
 import time
 from dataclasses import dataclass, field
@@ -29,6 +30,14 @@ class Received:
     headers: dict
     body: bytes
     at: float
+
+
+class _Server(ThreadingHTTPServer):
+    def handle_error(self, request, client_address):
+        # A sender that went away mid-request (a killed worker, a client deadline) is routine here.
+        if isinstance(sys.exc_info()[1], (ConnectionResetError, BrokenPipeError)):
+            return
+        super().handle_error(request, client_address)
 
 
 class Sink:
@@ -83,7 +92,7 @@ class Sink:
 
             do_POST = do_GET = do_PUT = _handle
 
-        self.server = ThreadingHTTPServer((host, 0), Handler)
+        self.server = _Server((host, 0), Handler)
         self.server.daemon_threads = True
         self.host = host
         self.port = self.server.server_address[1]

@@ -94,3 +94,22 @@ def test_a_late_answer_after_the_claim_was_given_up_does_not_overwrite(personas,
     services._dial(late, source="system")
     assert Call.objects.get(pk=call.pk).provider_call_id == placed.provider_call_id
     assert call.events.filter(note="accepted by the provider").count() == 1
+
+
+def test_the_lookup_reads_the_whole_list_when_the_provider_ignores_the_number_filter(emulators, make_agent,
+                                                                                    run_jobs):
+    emu = emulators("callingbox")
+    unfiltered = emu.list_calls
+    emu.list_calls = lambda req: (req.query.pop("to", None), unfiltered(req))[1]
+    agent = make_agent("callingbox", emu)
+    for i in range(3):
+        services.place_call(new_call(agent, f"+1415555014{i}"))
+    call = new_call(agent, "+14155550149", scheduled_at=timezone.now())
+    assert services.claim_for_dialing(call)
+    from callops.providers.registry import adapter_for
+
+    adapter = adapter_for(agent.provider_account)
+    # Every listed call is newer than the claim and the list says it has no more: not there.
+    assert adapter.find_placement(call, since=call.dial_claimed_at) is None
+    placement = adapter.place_call(call)
+    assert adapter.find_placement(call, since=call.dial_claimed_at).provider_call_id == placement.provider_call_id

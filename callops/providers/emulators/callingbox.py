@@ -116,14 +116,16 @@ class Emulator(Base):
         return 200, self.render(call), {}
 
     def list_calls(self, req):
-        """The account's calls, newest first; `limit` (≤ 100) and an opaque `cursor`."""
+        """The account's calls, newest first; `limit` (≤ 100), an opaque `cursor`, and `to`."""
         try:
             limit = max(1, min(int(req.query.get("limit", 20)), 100))
             start = int(req.query.get("cursor", 0))
         except ValueError:
             return self.error(400, "limit and cursor must be integers")
+        to = req.query.get("to")
         with self.lock:
-            calls = sorted(self.calls.values(), key=lambda c: c.created, reverse=True)
+            calls = sorted((c for c in self.calls.values() if not to or c.number == to),
+                           key=lambda c: c.created, reverse=True)
         page = calls[start:start + limit]
         more = start + limit < len(calls)
         return 200, {"data": [self.render(c) for c in page], "has_more": more,

@@ -11,6 +11,7 @@ import email.policy
 import json
 import random
 import re
+import sys
 import threading
 import time
 import urllib.parse
@@ -97,6 +98,14 @@ class Faults:
             return None
 
 
+class _Server(ThreadingHTTPServer):
+    def handle_error(self, request, client_address):
+        # A client that went away mid-request (a killed worker, a timeout fault) is routine here.
+        if isinstance(sys.exc_info()[1], (ConnectionResetError, BrokenPipeError)):
+            return
+        super().handle_error(request, client_address)
+
+
 class Request:
     def __init__(self, method, path, query, headers, body, params):
         self.method, self.path, self.query, self.headers, self.body, self.params = (
@@ -166,7 +175,7 @@ class Emulator:
         self.lock = threading.RLock()
         self._compiled = [(m, re.compile(f"^{rx}$"), h, op) for m, rx, h, op in self.routes]
         self._window = (0, 0)
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", port), _Handler)
+        self.httpd = _Server(("127.0.0.1", port), _Handler)
         self.httpd.daemon_threads = True
         self.httpd.block_on_close = False  # keep-alive client threads must not hold up stop()
         self.httpd.emulator = self
