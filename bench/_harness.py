@@ -21,12 +21,32 @@ DEFAULT_DB = "postgres://postgres@127.0.0.1:5432/callops_bench"
 DEFAULT_REDIS = "redis://127.0.0.1:6379/14"
 
 
+def _local_secret(name: str, factory) -> str:
+    """The key settings.py keeps in var/ for local runs (made here if missing), so data the
+    benchmarks stored in an earlier run still decrypts."""
+    path = Path(os.environ.get("CALLOPS_VAR_DIR") or ROOT / "var") / name
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(factory())
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
 def bench_env() -> dict:
+    """Production settings (DEBUG off: no query log, no template debug info, hashed static files),
+    except that loopback HTTP is not redirected to HTTPS."""
+    import base64
+    import secrets
+
     env = dict(os.environ)
     env.setdefault("DATABASE_URL", DEFAULT_DB)
     env.setdefault("REDIS_URL", DEFAULT_REDIS)
     env["DJANGO_SETTINGS_MODULE"] = "callops.settings"
-    env.setdefault("DEBUG", "1")  # no TLS redirect on loopback; DEBUG does not change the hot paths measured
+    env.setdefault("DEBUG", "0")
+    env.setdefault("SECURE_SSL_REDIRECT", "0")
+    env.setdefault("SECRET_KEY", _local_secret("secret_key", lambda: secrets.token_urlsafe(50)))
+    env.setdefault("ENCRYPTION_KEY", _local_secret(
+        "encryption_key", lambda: base64.urlsafe_b64encode(secrets.token_bytes(32)).decode()))
     env["API_RATE_LIMIT_PER_MINUTE"] = "100000000"
     env["LOG_LEVEL"] = "WARNING"
     return env
@@ -46,6 +66,7 @@ def ensure_database(url: str) -> None:
 def setup_django() -> None:
     env = bench_env()
     os.environ.update({k: env[k] for k in ("DATABASE_URL", "REDIS_URL", "DJANGO_SETTINGS_MODULE", "DEBUG",
+                                           "SECURE_SSL_REDIRECT", "SECRET_KEY", "ENCRYPTION_KEY",
                                            "API_RATE_LIMIT_PER_MINUTE", "LOG_LEVEL")})
     sys.path.insert(0, str(ROOT))
     if os.environ["DATABASE_URL"].startswith("postgres"):
@@ -56,6 +77,15 @@ def setup_django() -> None:
     from django.core.management import call_command
 
     call_command("migrate", verbosity=0, interactive=False)
+    if not settings_debug():
+        # Pages name their static files through the manifest, as in production.
+        call_command("collectstatic", verbosity=0, interactive=False)
+
+
+def settings_debug() -> bool:
+    from django.conf import settings
+
+    return settings.DEBUG
 
 
 def free_port() -> int:

@@ -45,6 +45,7 @@ from __future__ import annotations
 import concurrent.futures
 import logging
 import os
+import socket
 import ssl
 import threading
 import time
@@ -222,6 +223,9 @@ class _Backend(httpcore.NetworkBackend):
         self.stock = httpcore.SyncBackend()
 
     def connect_tcp(self, host, port, timeout=None, local_address=None, socket_options=None):
+        # httpcore writes a request's headers and body separately; with Nagle's algorithm the body
+        # then waits for the receiver's delayed ACK of the headers (40 ms on Linux) on every request.
+        socket_options = [*(socket_options or ()), (socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)]
         if not self.guard:
             stream = self.stock.connect_tcp(host, port, _clamp(timeout, httpcore.ConnectTimeout),
                                             local_address, socket_options)

@@ -51,6 +51,9 @@ class Sink:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            # The status line and headers go out before the body; with Nagle the body would wait
+            # for the sender's delayed ACK (40 ms) on every keep-alive request.
+            disable_nagle_algorithm = True
 
             def log_message(self, *args):
                 pass
