@@ -51,7 +51,7 @@ def make_objects(http: httpx.Client, tag: str, ctx) -> dict:
     ids["recovery"] = str(job.public_id) if job else str(uuid.uuid4())
     ids["key"] = str(ApiKey.objects.filter(organization=org).first().public_id)
     ids["account"] = str(ProviderAccount.objects.filter(organization=org).first().public_id)
-    ids["member"] = str(Membership.objects.filter(organization=org).order_by("-pk").first().pk)
+    ids["member"] = str(Membership.objects.filter(organization=org).order_by("-pk").first().public_id)
     ids["name"] = org.name
     # Objects that could not be made fell back to random UUIDs (still a probe, a weaker one): say so.
     ids["_missing"] = ",".join(k for k, ok in (("delivery", d is not None), ("recovery", job is not None)) if not ok)
@@ -150,7 +150,7 @@ def dashboard_checks(ctx, ids_a: dict, ids_b: dict) -> tuple[dict, list[str]]:
         c = Client(raise_request_exception=False, HTTP_HOST="127.0.0.1")
         c.force_login(ctx.users[role])
         clients[role] = c
-    b_values = {v for k, v in ids_b.items() if k not in ("member", "_missing") and v}
+    b_values = {v for k, v in ids_b.items() if k != "_missing" and v}
     for route in routes:
         if "<" in route:
             url = fill_route(route, ids_b)

@@ -10,11 +10,13 @@ supports.
 from __future__ import annotations
 
 import functools
+import json
 from dataclasses import dataclass, field
 from datetime import datetime
 from types import SimpleNamespace
 
 from django.db import connection
+from django.db.models import JSONField
 
 from callops.calls.models import Agent, Batch, Call
 
@@ -51,14 +53,24 @@ def _select(vendor: str) -> tuple[str, tuple]:
            f"LEFT OUTER JOIN {_q(batch.db_table)} b ON b.id = c.batch_id "
            f"LEFT OUTER JOIN {_q(call.db_table)} r ON r.id = c.retry_of_id")
     out = []
+    json_columns = {f.name for f in call.get_fields() if isinstance(f, JSONField)}
     for name, model_field in [*((n, call.get_field(n)) for n in CALL_COLUMNS),
                               ("agent_pid", agent.get_field("public_id")),
                               ("batch_pid", batch.get_field("public_id")),
                               ("retry_of_pid", call.get_field("public_id"))]:
         expression = model_field.get_col("c")
         converters = connection.ops.get_db_converters(expression) + expression.get_db_converters(connection)
+        if name in json_columns and vendor == "postgresql":
+            # jsonb arrives as text (Django's loader); most of these columns hold "{}" or null.
+            converters = [_json]
         out.append((name, tuple(converters), expression))
     return sql, tuple(out)
+
+
+def _json(value, expression, connection):
+    if value is None:
+        return None
+    return {} if value == "{}" else json.loads(value)
 
 
 def _in(column: str, values: list, where: list, params: list) -> None:

@@ -21,7 +21,7 @@ from django.views.decorators.http import require_POST
 from callops.accounts import services as accounts
 from callops.accounts.decorators import org_required, require_role
 from callops.accounts.models import ApiKey, ApiKeyScope, AuditEntry, Membership, Role
-from callops.accounts.tenancy import get_for_org, scoped
+from callops.accounts.tenancy import get_for_org, parse_public_id, scoped
 
 AUDIT_PAGE = 50
 
@@ -98,12 +98,9 @@ def members(request):
 
 
 def _membership(request, member_id):
-    # Memberships have no public id; the pk is only ever looked up inside the caller's org.
-    try:
-        pk = int(member_id)
-    except (TypeError, ValueError):
-        raise Http404("member not found") from None
-    m = Membership.objects.select_related("user", "organization").filter(organization=request.org, pk=pk).first()
+    pid = parse_public_id(member_id)
+    m = (Membership.objects.select_related("user", "organization").filter(organization=request.org, public_id=pid)
+         .first() if pid else None)
     if m is None:
         raise Http404("member not found")
     return m

@@ -255,10 +255,10 @@ def test_invite_existing_user_change_role_remove(personas):
     m = Membership.objects.get(organization=personas.org, user=personas.outsider.user)
     r = owner.post(reverse("dashboard:members"), {"identifier": "outsider@globex.test", "role": "member"})
     assert r.status_code == 400 and "already a member" in r.content.decode()
-    owner.post(reverse("dashboard:member_role", args=[m.pk]), {"role": "admin"})
+    owner.post(reverse("dashboard:member_role", args=[m.public_id]), {"role": "admin"})
     m.refresh_from_db()
     assert m.role == "admin"
-    owner.post(reverse("dashboard:member_remove", args=[m.pk]))
+    owner.post(reverse("dashboard:member_remove", args=[m.public_id]))
     assert not Membership.objects.filter(pk=m.pk).exists()
     actions = set(AuditEntry.objects.filter(organization=personas.org).values_list("action", flat=True))
     assert {"member.invited", "member.role_changed", "member.removed"} <= actions
@@ -269,17 +269,17 @@ def test_only_owners_manage_members_and_last_owner_stays(personas):
     for who in ("admin", "member", "viewer"):
         c = getattr(personas, who).client()
         assert c.post(reverse("dashboard:members"), {"identifier": "x@y.z", "role": "owner"}).status_code == 403
-        assert c.post(reverse("dashboard:member_role", args=[target.pk]), {"role": "owner"}).status_code == 403
-        assert c.post(reverse("dashboard:member_remove", args=[target.pk])).status_code == 403
+        assert c.post(reverse("dashboard:member_role", args=[target.public_id]), {"role": "owner"}).status_code == 403
+        assert c.post(reverse("dashboard:member_remove", args=[target.public_id])).status_code == 403
     out = personas.outsider.client()
-    assert out.post(reverse("dashboard:member_role", args=[target.pk]), {"role": "owner"}).status_code == 404
-    assert out.post(reverse("dashboard:member_remove", args=[target.pk])).status_code == 404
+    assert out.post(reverse("dashboard:member_role", args=[target.public_id]), {"role": "owner"}).status_code == 404
+    assert out.post(reverse("dashboard:member_remove", args=[target.public_id])).status_code == 404
     target.refresh_from_db()
     assert target.role == Role.VIEWER
     me = Membership.objects.get(organization=personas.org, user=personas.owner.user)
-    r = personas.owner.client().post(reverse("dashboard:member_role", args=[me.pk]), {"role": "viewer"}, follow=True)
+    r = personas.owner.client().post(reverse("dashboard:member_role", args=[me.public_id]), {"role": "viewer"}, follow=True)
     assert "at least one owner" in r.content.decode()
-    r = personas.owner.client().post(reverse("dashboard:member_remove", args=[me.pk]), follow=True)
+    r = personas.owner.client().post(reverse("dashboard:member_remove", args=[me.public_id]), follow=True)
     assert "last owner" in r.content.decode()
     me.refresh_from_db()
     assert me.role == Role.OWNER
