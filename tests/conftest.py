@@ -171,3 +171,13 @@ def run_jobs():
             SimpleWorker(queues, connection=conn).work(burst=True, with_scheduler=False)
 
     return _run
+
+
+@pytest.fixture
+def sink():
+    """A loopback HTTP server with programmable replies (tests/lib/sink.py), closed after the test."""
+    from tests.lib.sink import Sink
+
+    s = Sink()
+    yield s
+    s.close()

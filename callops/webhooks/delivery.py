@@ -275,9 +275,9 @@ def due_querysets(now):
     return auto, manual
 
 
-def _candidates(now, ids, limit: int, include_manual: bool) -> list[tuple]:
+def _candidates(now, ids, limit: int, include_manual: bool) -> tuple[list[tuple], set[int]]:
     """(pk, endpoint_id, url, single manual re-send, endpoint url, endpoint cap) of due rows,
-    manual re-sends first."""
+    manual re-sends first; and the pks of the automatic ones."""
     auto, manual = due_querysets(now)
     if ids is not None:
         auto, manual = auto.filter(pk__in=list(ids)), manual.filter(pk__in=list(ids))
@@ -288,9 +288,9 @@ def _candidates(now, ids, limit: int, include_manual: bool) -> list[tuple]:
         out += [(pk, e, url, trig != Trigger.BULK, e_url, cap) for pk, e, url, trig, e_url, cap in
                 manual.order_by("manual_requested_at", "id").values_list(*fields)[:limit]]
     # Ordered by the indexed column alone, so a large backlog is read in index order, not sorted.
-    out += [(pk, e, url, False, e_url, cap) for pk, e, url, _, e_url, cap in
-            auto.order_by("next_attempt_at").values_list(*fields)[: int(limit * CANDIDATES_PER_SLOT)]]
-    return out
+    auto_rows = [(pk, e, url, False, e_url, cap) for pk, e, url, _, e_url, cap in
+                 auto.order_by("next_attempt_at").values_list(*fields)[: int(limit * CANDIDATES_PER_SLOT)]]
+    return out + auto_rows, {row[0] for row in auto_rows}
 
 
 def claim(ids=None, limit: int | None = None, *, include_manual: bool = True) -> tuple[str, list[Claimed]]:
@@ -301,7 +301,7 @@ def claim(ids=None, limit: int | None = None, *, include_manual: bool = True) ->
     """
     limit = limit or settings.WEBHOOK_BATCH_SIZE
     now = timezone.now()
-    candidates = _candidates(now, ids, limit, include_manual)
+    candidates, auto_pks = _candidates(now, ids, limit, include_manual)
     if not candidates:
         return "", []
     token = uuid.uuid4().hex
@@ -321,12 +321,14 @@ def claim(ids=None, limit: int | None = None, *, include_manual: bool = True) ->
     taken = slots.acquire(token, wanted, settings.WEBHOOK_LEASE_SECONDS)
     if taken is None:
         taken = _fallback_slots(now, wanted)
-    chosen, per_dest, seen = [], {}, set()
+    chosen, per_dest, seen, cooling = [], {}, set(), []
     for pk, _e, _u, single_manual, _eu, _c in candidates:
         if pk in seen:
             continue
         dest = info[pk][0]
         state = taken.get(dest, 0)
+        if state == 2 and pk in auto_pks:
+            cooling.append(pk)
         if not (state == 1 or (state == 3 and single_manual)):
             continue
         n = per_dest.get(dest, 0)
@@ -337,6 +339,7 @@ def claim(ids=None, limit: int | None = None, *, include_manual: bool = True) ->
         chosen.append(pk)
         if len(chosen) >= limit:
             break
+    defer(cooling, slots.cooldown_seconds())
     held = {d for d, s in taken.items() if s in (1, 3)}
     if not chosen:
         slots.release(token, held)
@@ -412,6 +415,26 @@ def _fallback_slots(now, wanted) -> dict[str, int]:
 
 def release(token: str, pks) -> None:
     WebhookDelivery.objects.filter(claim_token=token, pk__in=list(pks)).update(claim_token="", claimed_until=None)
+
+
+# Rows of a host that refused a connection in this batch wait this long before the next try; the
+# row that was tried has its own retry on the normal schedule.
+REFUSED_HOST_DEFER_SECONDS = 30
+
+
+def defer(pks, seconds: float, *, token: str = "") -> None:
+    """Hold automatic deliveries back without an attempt (their host is cooling down or refused a
+    connection just now). Left due, they would stay at the head of the due order and every batch
+    would take and drop them again, starving everyone else's deliveries behind them. Requested
+    re-sends are not touched: a person asked for those."""
+    pks = list(pks)
+    if not pks:
+        return
+    rows = WebhookDelivery.objects.filter(pk__in=pks, manual_requested_at__isnull=True,
+                                          status=DeliveryStatus.PENDING)
+    if token:
+        rows = rows.filter(claim_token=token)
+    rows.update(next_attempt_at=timezone.now() + timedelta(seconds=seconds), claim_token="", claimed_until=None)
 
 
 # --- Sending a claimed batch ---------------------------------------------------------------------
@@ -505,8 +528,10 @@ def deliver_due(ids=None, limit: int | None = None, *, include_manual: bool = Tr
                 break
             next_row = i + 1
             if row.host in refused or (row.host in cooling and row.trigger != Trigger.MANUAL):
-                # Don't let a refusing or stalled host hold the batch; its rows stay due.
-                release(token, [row.pk])
+                # Don't let a refusing or stalled host hold the batch; its rows wait for the host.
+                defer([row.pk], slots.cooldown_seconds() if row.host in cooling else REFUSED_HOST_DEFER_SECONDS,
+                      token=token)
+                release(token, [row.pk])  # a requested re-send (not deferred) stays due
             else:
                 item = _send_one(row, token, org_secrets)
                 if item is not None:

@@ -8,13 +8,6 @@ from callops.lib import http
 from tests.lib.sink import Reply, Sink
 
 
-@pytest.fixture
-def sink():
-    s = Sink()
-    yield s
-    s.close()
-
-
 def test_clients_are_shared_and_pinned_backend_installed():
     assert http.customer_client() is http.customer_client()
     assert http.provider_client() is http.provider_client()

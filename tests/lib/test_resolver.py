@@ -7,14 +7,6 @@ import time
 import pytest
 
 from callops.lib import http, netguard
-from tests.lib.sink import Sink
-
-
-@pytest.fixture
-def sink():
-    s = Sink()
-    yield s
-    s.close()
 
 
 @pytest.fixture

@@ -2,15 +2,6 @@
 
 import pytest
 
-from tests.lib.sink import Sink
-
-
-@pytest.fixture
-def sink():
-    s = Sink()
-    yield s
-    s.close()
-
 
 @pytest.fixture
 def endpoint(personas, sink):

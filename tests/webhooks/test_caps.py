@@ -151,3 +151,63 @@ def test_410_with_abort_header_still_disables(personas, endpoint, sink, make_cal
     run_jobs()
     endpoint.refresh_from_db()
     assert not endpoint.enabled and "410" in endpoint.disabled_reason
+
+
+def _closed_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_dead_receivers_backlog_does_not_starve_other_endpoints(personas, sink, make_call, settings):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    settings.WEBHOOK_BATCH_SIZE = 20
+    dead, _ = services.create_endpoint(personas.org, {"url": f"http://127.0.0.1:{_closed_port()}/hook"})
+    for _ in range(60):
+        make_call()
+    # The dead endpoint's backlog is older than anything else: first in the due order.
+    WebhookDelivery.objects.filter(endpoint=dead).update(next_attempt_at=timezone.now() - timedelta(minutes=5))
+    live, _ = services.create_endpoint(personas.org, {"url": sink.url})
+    # From here on, events go to both; the live endpoint's rows are the newest due ones.
+    for _ in range(3):
+        make_call()
+    for _ in range(6):  # a few delivery jobs' worth of batches
+        delivery.deliver_due()
+        delivery.wait_for_writes()
+    assert WebhookDelivery.objects.filter(endpoint=live, status=DeliveryStatus.DELIVERED).count() == 3
+    tried = WebhookDelivery.objects.filter(endpoint=dead, attempt_count__gt=0).count()
+    assert 1 <= tried < 63  # the dead host is tried, not hammered once per row per batch
+    waiting = WebhookDelivery.objects.filter(endpoint=dead, status=DeliveryStatus.PENDING)
+    assert waiting.count() == 63 and not waiting.filter(next_attempt_at__isnull=True).exists()  # nothing lost
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_cooling_hosts_rows_wait_out_the_cool_down_instead_of_blocking_the_queue(personas, sink, make_call):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    stalled = Sink()
+    try:
+        slow, _ = services.create_endpoint(personas.org, {"url": stalled.url})
+        for _ in range(5):
+            make_call()
+        WebhookDelivery.objects.filter(endpoint=slow).update(next_attempt_at=timezone.now() - timedelta(minutes=5))
+        slots.cool_down(delivery._host(stalled.url))
+        live, _ = services.create_endpoint(personas.org, {"url": sink.url})
+        make_call()
+        delivery.deliver_due()
+        delivery.wait_for_writes()
+        assert WebhookDelivery.objects.filter(endpoint=live, status=DeliveryStatus.DELIVERED).count() == 1
+        held = WebhookDelivery.objects.filter(endpoint=slow, attempt_count=0)
+        assert held.count() == 6 and all(r > timezone.now() + timedelta(seconds=30)
+                                          for r in held.values_list("next_attempt_at", flat=True))
+        assert not stalled.requests
+    finally:
+        stalled.close()
