@@ -54,7 +54,7 @@ def parse_args(argv=None):
     p.add_argument("--calls", type=int, default=5000, help="worker kill -9: calls in the run")
     p.add_argument("--kill-every", type=float, default=4.0, help="worker kill -9: seconds between kills")
     p.add_argument("--kill-timeout", type=float, default=600, help="worker kill -9: time bound, seconds")
-    p.add_argument("--outage-calls", type=int, default=300)
+    p.add_argument("--outage-calls", type=int, default=800, help="outages: calls (enough to outlast every fault)")
     p.add_argument("--outage-timeout", type=float, default=240)
     p.add_argument("--fault-calls", type=int, default=40, help="provider faults: calls per provider (5 providers)")
     p.add_argument("--fault-rate", type=float, default=0.15, help="provider faults: share of 5xx and of 429 answers")

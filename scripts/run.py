@@ -3,8 +3,9 @@
 Starts an embedded redis-server when REDIS_URL is unset (SQLite under var/ is the settings
 default when DATABASE_URL is unset), runs migrate, collectstatic and seed_demo, then runs the web
 process (gunicorn), an RQ worker with its scheduler, and the sweeper together. Ctrl-C or SIGTERM
-stops everything and waits for it; if any process dies, the rest are stopped and the exit status
-is non-zero.
+stops everything and waits for it. A process that exits is restarted, as a platform's process
+manager would; one that keeps exiting (more than 5 times a minute) stops everything with a
+non-zero status.
 
 Environment: PORT (default 8000), WEB_CONCURRENCY (gunicorn workers, default 2), plus everything
 settings.py reads.
@@ -22,6 +23,21 @@ from embedded import ROOT, EmbeddedRedis, spawn, stop  # noqa: E402
 
 PY = sys.executable
 MANAGE = [PY, str(ROOT / "manage.py")]
+
+
+# The three long-lived processes (the Procfile's web, worker and sweeper).
+COMMANDS = {
+    "web": lambda env, port: [
+        PY, "-m", "gunicorn", "callops.wsgi", "--bind", f"127.0.0.1:{port}",
+        "--workers", env.get("WEB_CONCURRENCY", "2"), "--threads", "4",
+        "--graceful-timeout", "10", "--no-control-socket", "--access-logfile", "-"],
+    "worker": lambda env, port: [*MANAGE, "rqworker", "calls", "webhooks", "default", "--with-scheduler"],
+    "sweeper": lambda env, port: [*MANAGE, "runsweeper"],
+}
+# A process that exits is restarted; one that exits more than MAX_RESTARTS times within
+# CRASH_WINDOW seconds is broken, not unlucky, and everything stops with its status.
+MAX_RESTARTS = 5
+CRASH_WINDOW = 60.0
 
 
 class Stop(Exception):
@@ -100,14 +116,8 @@ def main() -> int:
         _say("migrate, collectstatic, seed_demo")
         _prepare(env)
 
-        children["web"] = spawn([
-            PY, "-m", "gunicorn", "callops.wsgi", "--bind", f"127.0.0.1:{port}",
-            "--workers", env.get("WEB_CONCURRENCY", "2"), "--threads", "4",
-            "--graceful-timeout", "10", "--no-control-socket", "--access-logfile", "-",
-        ], env=env)
-        children["worker"] = spawn([*MANAGE, "rqworker", "calls", "webhooks", "default", "--with-scheduler"],
-                                   env=env)
-        children["sweeper"] = spawn([*MANAGE, "runsweeper"], env=env)
+        for name, command in COMMANDS.items():
+            children[name] = spawn(command(env, port), env=env)
         for name, proc in children.items():
             _say(f"started {name} (pid {proc.pid})")
 
@@ -117,13 +127,25 @@ def main() -> int:
         print(f"\n  callops is running at {url}\n  Sign in as 'demo' with the password printed by seed_demo "
               f"above\n  (printed once, when the user was created). Press Ctrl-C to stop.\n", flush=True)
 
+        exits: dict[str, list[float]] = {name: [] for name in children}
         while True:
-            for name, proc in children.items():
-                if proc.poll() is not None:
-                    _say(f"{name} exited with status {proc.returncode}; stopping the rest")
-                    # Shell convention: 128 + signal number when a signal killed it.
-                    status = 128 - proc.returncode if proc.returncode < 0 else (proc.returncode or 1)
+            for name, proc in list(children.items()):
+                if proc.poll() is None:
+                    continue
+                # Shell convention: 128 + signal number when a signal killed it.
+                code = 128 - proc.returncode if proc.returncode < 0 else (proc.returncode or 1)
+                recent = [t for t in exits[name] if time.monotonic() - t < CRASH_WINDOW] + [time.monotonic()]
+                exits[name] = recent
+                if len(recent) > MAX_RESTARTS:
+                    _say(f"{name} exited {len(recent)} times within {CRASH_WINDOW:.0f}s (last status "
+                         f"{proc.returncode}); stopping the rest")
+                    status = code
                     raise Stop(name)
+                # As a platform's process manager does: a worker that lost Redis, a sweeper that
+                # lost the database, come back on their own; the database holds what is due.
+                _say(f"{name} exited with status {proc.returncode}; restarting it")
+                children[name] = spawn(COMMANDS[name](env, port), env=env)
+                _say(f"started {name} (pid {children[name].pid})")
             time.sleep(0.5)
     except Stop as why:
         if status == 0:

@@ -108,7 +108,7 @@ def kill_workers(every: float):
 def outages(ctx, cluster, stop, counters):
     """Redis down for 2 s (restarted empty), then PostgreSQL connections killed twice."""
     counters["redis restarts"] = counters["pg backends killed"] = 0
-    plan = [(4, "redis"), (10, "pg"), (16, "pg"), (22, "redis")]
+    plan = [(3, "redis"), (8, "pg"), (12, "pg"), (16, "redis")]
     start = time.time()
     for at, what in plan:
         if stop.wait(max(0, start + at - time.time())):
