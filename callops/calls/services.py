@@ -268,15 +268,17 @@ def _dial(call: Call, *, source: str, retry_transient: bool = False) -> Call:
             if not Call.objects.filter(pk=call.pk, dial_claimed_at=call.dial_claimed_at).update(**update):
                 log.error("call %s: placement answered after its claim was given up; %s call %s is a second "
                           "dial", call.pk, call.provider, placement.provider_call_id)
-                return
+                return False
             if queued_at_provider:
                 # Accepted but still queued at the provider: not a status change, but worth a line
                 # on the timeline (with the provider's words) rather than a muted "duplicate".
                 CallEvent.objects.create(call=call, source=source, kind=CallEvent.Kind.NOTE, from_status=call.status,
                                          raw_status=report.raw_status[:100], note="accepted by the provider",
                                          payload=report.payload)
+        return True
 
-    _retry_on_disconnect(record_placement)
+    if not _retry_on_disconnect(record_placement):
+        return Call.objects.get(pk=call.pk)  # the row belongs to the placement that superseded ours
     for name, value in update.items():
         setattr(call, name, value)  # the row as written, so callers need not read it back
     if queued_at_provider:

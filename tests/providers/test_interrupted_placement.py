@@ -91,8 +91,8 @@ def test_a_late_answer_after_the_claim_was_given_up_does_not_overwrite(personas,
     # The first worker wakes up and records its own answer under its old claim: ignored.
     late = Call.objects.select_related("agent", "provider_account", "organization").get(pk=call.pk)
     late.dial_claimed_at, late.provider_call_id = stale_claim, ""
-    services._dial(late, source="system")
-    assert Call.objects.get(pk=call.pk).provider_call_id == placed.provider_call_id
+    returned = services._dial(late, source="system")
+    assert Call.objects.get(pk=call.pk).provider_call_id == placed.provider_call_id == returned.provider_call_id
     assert call.events.filter(note="accepted by the provider").count() == 1
 
 
