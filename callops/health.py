@@ -2,11 +2,12 @@
 
 import time
 
-import django_rq
 from django.db import connection
 from django.http import JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
+
+from callops.lib import redisconn
 
 
 def _check(fn) -> dict:
@@ -24,7 +25,7 @@ def _db():
 
 
 def _redis():
-    django_rq.get_connection("default").ping()
+    redisconn.client().ping()
 
 
 @never_cache

@@ -19,7 +19,6 @@ import time
 from dataclasses import dataclass
 
 from django.db import transaction
-from django.utils import timezone
 
 from callops.lib import redisconn
 
@@ -47,29 +46,23 @@ _cache: dict[str, _Entry] = {}
 _lock = threading.Lock()
 
 
-def prefix_of(secret: str) -> str | None:
-    """The lookup prefix of a well-formed secret (`ck_<12 hex>_<random>`), else None."""
-    if not secret or not secret.startswith(services.KEY_PREFIX):
-        return None
-    prefix, sep, _ = secret[len(services.KEY_PREFIX):].partition("_")
-    return prefix if sep and len(prefix) == 12 else None
-
-
 def authenticate(secret: str) -> tuple[ApiKey | None, int | None]:
-    """The active key for `secret`, and this minute's request count under its prefix (None when
-    Redis is unreachable, in which case no limit applies: it protects, it is not billing)."""
-    prefix = prefix_of(secret)
+    """The active key for `secret`, and this minute's request count for it (None when Redis is
+    unreachable, in which case no limit applies: it protects, it is not billing).
+
+    Only requests made with the key's real secret are counted: the prefix is visible to every
+    member, and counting guesses under it would let anyone spend a key's budget."""
+    prefix = services.key_prefix(secret)
     if prefix is None:
         return None, None
-    generation, count = _generation_and_count(prefix)
     entry = _cache.get(prefix)
+    if entry is not None and not hmac.compare_digest(entry.key.digest, services.digest_secret(secret)):
+        return None, None  # a key's digest never changes, so a mismatch needs no database to refuse
+    generation, count = _read(prefix, count=entry is not None)
     if (entry is not None and generation is not None and entry.generation == generation
             and time.monotonic() - entry.cached_at < MAX_AGE_SECONDS):
-        key = entry.key
-        if not hmac.compare_digest(key.digest, services.digest_secret(secret)):
-            return None, count
-        _touch(key)
-        return key, count
+        services.touch_last_used(entry.key)
+        return entry.key, count
     key = services.authenticate_api_key(secret)
     with _lock:
         if key is None:
@@ -78,29 +71,26 @@ def authenticate(secret: str) -> tuple[ApiKey | None, int | None]:
             if len(_cache) >= MAX_ENTRIES:
                 _cache.clear()
             _cache[prefix] = _Entry(generation, key, time.monotonic())
+    if key is not None and entry is None and generation is not None:
+        count = _read(prefix, count=True)[1]  # first sight of this key here: a second round trip
     return key, count
 
 
-def _generation_and_count(prefix: str) -> tuple[bytes | None, int | None]:
+def _read(prefix: str, *, count: bool) -> tuple[bytes | None, int | None]:
+    """(the generation, this minute's count after counting this request if `count`), one round trip."""
     window = int(time.time() // RATE_WINDOW_SECONDS)
     name = f"callops:rl:{prefix}:{window}"
     try:
         pipe = redisconn.client().pipeline(transaction=False)
         pipe.get(GENERATION_KEY)
-        pipe.incr(name)
-        pipe.expire(name, RATE_WINDOW_SECONDS + 1)
-        generation, count, _ = pipe.execute()
+        if count:
+            pipe.incr(name)
+            pipe.expire(name, RATE_WINDOW_SECONDS + 1)
+        values = pipe.execute()
     except Exception:
         log.warning("Redis unreachable: API keys checked against the database, no rate limit", exc_info=True)
         return None, None
-    return generation or b"0", count
-
-
-def _touch(key: ApiKey) -> None:
-    now = timezone.now()
-    if key.last_used_at is None or now - key.last_used_at > services.LAST_USED_RESOLUTION:
-        key.last_used_at = now
-        ApiKey.objects.filter(pk=key.pk).update(last_used_at=now)
+    return values[0] or b"0", (values[1] if count else None)
 
 
 def invalidate() -> None:
@@ -117,3 +107,7 @@ def invalidate() -> None:
         _cache.clear()
     bump()
     transaction.on_commit(bump)
+
+
+def forget_deleted(sender, instance, **kwargs) -> None:
+    invalidate()

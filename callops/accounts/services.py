@@ -65,23 +65,32 @@ def create_api_key(org: Organization, name: str, *, scope: str = ApiKeyScope.REA
     return key, secret
 
 
-def authenticate_api_key(secret: str) -> ApiKey | None:
-    """The active key for `secret`, or None. Constant-time digest comparison."""
+def key_prefix(secret: str) -> str | None:
+    """The lookup prefix of a well-formed secret (`ck_<12 hex>_<random>`), else None."""
     if not secret or not secret.startswith(KEY_PREFIX):
         return None
-    body = secret[len(KEY_PREFIX):]
-    prefix, sep, _ = body.partition("_")
-    if not sep or len(prefix) != 12:
+    prefix, sep, _ = secret[len(KEY_PREFIX):].partition("_")
+    return prefix if sep and len(prefix) == 12 else None
+
+
+def touch_last_used(key: ApiKey) -> None:
+    now = timezone.now()
+    if key.last_used_at is None or now - key.last_used_at > LAST_USED_RESOLUTION:
+        ApiKey.objects.filter(pk=key.pk).update(last_used_at=now)
+        key.last_used_at = now
+
+
+def authenticate_api_key(secret: str) -> ApiKey | None:
+    """The active key for `secret`, or None. Constant-time digest comparison."""
+    prefix = key_prefix(secret)
+    if prefix is None:
         return None
     key = ApiKey.objects.select_related("organization").filter(prefix=prefix).first()
     if key is None or not hmac.compare_digest(key.digest, digest_secret(secret)):
         return None
     if key.revoked_at is not None:
         return None
-    now = timezone.now()
-    if key.last_used_at is None or now - key.last_used_at > LAST_USED_RESOLUTION:
-        ApiKey.objects.filter(pk=key.pk).update(last_used_at=now)
-        key.last_used_at = now
+    touch_last_used(key)
     return key
 
 

@@ -4,7 +4,8 @@ The trigger form carries a random token in a hidden field. The first POST with i
 token server-side (a row in the same per-organization idempotency table the API's
 Idempotency-Key uses, so it expires after 24 hours the same way) before anything is placed; a
 second POST with the same token (a double click, a browser resubmitting, the back button) finds
-the claim and is sent to the call the first one placed, or told the first is still running.
+the claim and is sent to the call the first one placed, or told the first is still running, or
+that the first ended in an error after which the call may exist.
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ FIELD = "form_token"
 KEY_PREFIX = "dashboard-form:"
 PATH = "dashboard:call_new"
 TTL = timedelta(hours=24)
+# A claim with no outcome after this long belongs to a request that died mid-way.
+STALLED = timedelta(minutes=2)
 # A second submit arriving while the first is still placing its call waits this long for it,
 # so a double click ends on the call's page rather than on a "still working" message.
 WAIT_SECONDS = 5.0
@@ -70,6 +73,14 @@ def claim(org, token: str, post) -> Claim:
         if record is None:
             continue  # released a moment ago (the first attempt failed): claim it again
         call_id = (record.response_body or {}).get("call_id")
+        unknown = (record.response_body or {}).get("outcome") == "unknown" or (
+            record.response_status is None and timezone.now() - record.created_at > STALLED)
+        if unknown:
+            # The first submission failed, or died, after the call row may have been created
+            # and the provider asked: placing again could dial the same person twice.
+            return Claim(False, record, message="This form was submitted before and that attempt ended in an "
+                                                "error; the call may have been placed. Check the calls list, "
+                                                "then open the form again if it is still needed.")
         if call_id:
             same = record.request_hash == fingerprint
             return Claim(False, record, call_public_id=call_id, message=(
@@ -86,5 +97,8 @@ def complete(c: Claim, call) -> None:
                                                             response_body={"call_id": str(call.public_id)})
 
 
-def release(c: Claim) -> None:
-    IdempotencyRecord.objects.filter(pk=c.record.pk).delete()
+def fail(c: Claim) -> None:
+    """The placement raised: whether a call was created or dialed is unknown, so the token is kept
+    (as the API keeps an Idempotency-Key after a 500) and a resubmission is told so."""
+    IdempotencyRecord.objects.filter(pk=c.record.pk).update(response_status=500,
+                                                            response_body={"outcome": "unknown"})

@@ -131,7 +131,7 @@ def _place_once(request, token, clean):
     try:
         call = services.submit_call(request.org, clean, source=EventSource.USER)
     except Exception:
-        form_tokens.release(claim)  # nothing was placed: the same form may be submitted again
+        form_tokens.fail(claim)  # the call row may exist and the provider may have been asked
         raise
     form_tokens.complete(claim, call)
     return redirect("dashboard:call_detail", public_id=call.public_id)

@@ -3,7 +3,7 @@
 django-rq's `get_connection` builds a new client (and so a new connection pool and TCP
 connection) on every call; on the API's hot path that cost more than the Redis commands
 themselves. redis-py's pool notices a fork and starts fresh connections in the child, so a
-client made in an RQ worker before it forks a work horse is safe to keep using there.
+client made in a process that later forks (RQ's scheduler) stays safe to use in the child.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from django.conf import settings
 _lock = threading.Lock()
 _client = None
 _queues: dict[str, object] = {}
+_scripts: dict[str, object] = {}
 
 
 def client():
@@ -40,9 +41,10 @@ def queue(name: str):
     return q
 
 
-def reset() -> None:
-    """Forget the client (tests that point the process at another Redis)."""
-    global _client
-    with _lock:
-        _client = None
-        _queues.clear()
+def script(source: str):
+    """A Lua script registered on the shared client (sent by its hash, loaded when missing)."""
+    conn = client()
+    registered = _scripts.get(source)
+    if registered is None or registered.registered_client is not conn:
+        registered = _scripts[source] = conn.register_script(source)
+    return registered

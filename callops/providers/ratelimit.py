@@ -16,11 +16,9 @@ from __future__ import annotations
 
 import time
 
-import django_rq
+from callops.lib import redisconn
 
 WINDOW_SECONDS = 60
-_conn = None
-_scripts: dict[str, object] = {}
 
 # KEYS: request log, pause flag, sequence. ARGV: now (s), window (s), limit, n.
 # Returns {granted, seconds until the next token (string: Lua would truncate a float)}.
@@ -55,24 +53,6 @@ return 1
 """
 
 
-def _redis():
-    # One client per process: building a Redis client (and its TCP connection) per request would
-    # cost more than the request's bookkeeping.
-    global _conn
-    if _conn is None:
-        _conn = django_rq.get_connection("default")
-        _scripts.clear()
-    return _conn
-
-
-def _script(name: str, source: str):
-    conn = _redis()
-    script = _scripts.get(name)
-    if script is None:
-        script = _scripts[name] = conn.register_script(source)
-    return script
-
-
 def _keys(account_id: int, bucket: str) -> list[str]:
     base = f"callops:provider-rl:{account_id}"
     return [f"{base}:{bucket}", f"{base}:pause", f"{base}:{bucket}:seq"]
@@ -91,7 +71,7 @@ def acquire_many(account_id: int, limit_per_minute: int, n: int, *, bucket: str 
         return 0, 0.0
     now = time.time() if now is None else now
     try:
-        granted, wait = _script("acquire", _ACQUIRE)(
+        granted, wait = redisconn.script(_ACQUIRE)(
             keys=_keys(account_id, bucket), args=[repr(now), WINDOW_SECONDS, max(int(limit_per_minute), 1), n])
     except Exception:
         return n, 0.0
@@ -103,7 +83,7 @@ def pause(account_id: int, seconds: float) -> None:
     if seconds <= 0:
         return
     try:
-        _script("pause", _PAUSE)(keys=[_keys(account_id, "default")[1]], args=[max(1, int(seconds * 1000))])
+        redisconn.script(_PAUSE)(keys=[_keys(account_id, "default")[1]], args=[max(1, int(seconds * 1000))])
     except Exception:
         pass
 
@@ -111,7 +91,7 @@ def pause(account_id: int, seconds: float) -> None:
 def paused_for(account_id: int) -> float:
     """Seconds left on the account's pause (0 when it is not paused or Redis is down)."""
     try:
-        ms = _redis().pttl(_keys(account_id, "default")[1])
+        ms = redisconn.client().pttl(_keys(account_id, "default")[1])
     except Exception:
         return 0.0
     return max(0.0, ms / 1000) if ms and ms > 0 else 0.0

@@ -327,9 +327,9 @@ def claim(ids=None, limit: int | None = None, *, include_manual: bool = True) ->
             continue
         dest = info[pk][0]
         state = taken.get(dest, 0)
-        if state == 2 and pk in auto_pks:
+        if state in (slots.COOLING, slots.TAKEN_COOLING) and pk in auto_pks:
             cooling.append(pk)
-        if not (state == 1 or (state == 3 and single_manual)):
+        if not (state == slots.TAKEN or (state == slots.TAKEN_COOLING and single_manual)):
             continue
         n = per_dest.get(dest, 0)
         if n >= MAX_BATCH_PER_ENDPOINT:
@@ -340,7 +340,7 @@ def claim(ids=None, limit: int | None = None, *, include_manual: bool = True) ->
         if len(chosen) >= limit:
             break
     defer(cooling, slots.cooldown_seconds())
-    held = {d for d, s in taken.items() if s in (1, 3)}
+    held = {d for d, s in taken.items() if s in (slots.TAKEN, slots.TAKEN_COOLING)}
     if not chosen:
         slots.release(token, held)
         return "", []
@@ -405,11 +405,11 @@ def _fallback_slots(now, wanted) -> dict[str, int]:
     for dest, (cap, host, respect_cool) in wanted.items():
         cooling = slots.cooling_locally(host)
         if cooling and respect_cool:
-            out[dest] = 2
+            out[dest] = slots.COOLING
         elif dest.startswith("e") and busy.get(int(dest[1:]), 0) >= (cap or 1):
-            out[dest] = 0
+            out[dest] = slots.FULL
         else:
-            out[dest] = 3 if cooling else 1
+            out[dest] = slots.TAKEN_COOLING if cooling else slots.TAKEN
     return out
 
 

@@ -11,16 +11,15 @@ import logging
 import time
 from datetime import timedelta
 
-import django_rq
 from django.conf import settings
 from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from callops.lib import redisconn
 from callops.lib.queue import enqueue
 from callops.webhooks import delivery, health
 from callops.webhooks.models import RecoveryJob, Trigger, WebhookDelivery
-from callops.webhooks.slots import redis_client
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +41,7 @@ KICK_TTL = 30
 def kick() -> None:
     """Make sure a drain job will run after this point (called after each event commit)."""
     try:
-        if not redis_client().set(KICK_KEY, 1, nx=True, ex=KICK_TTL):
+        if not redisconn.client().set(KICK_KEY, 1, nx=True, ex=KICK_TTL):
             return
     except Exception:  # Redis trouble: enqueue below logs it; the sweep covers us either way
         pass
@@ -53,7 +52,7 @@ def deliver_job(ids=None) -> int:
     """Send the given deliveries (or whatever is due), then keep draining due ones for a few rounds."""
     if ids is None:
         try:
-            redis_client().delete(KICK_KEY)
+            redisconn.client().delete(KICK_KEY)
         except Exception:
             pass
     try:
@@ -81,7 +80,7 @@ def _drain(ids) -> int:
 
 
 def _queue():
-    return django_rq.get_queue("webhooks", connection=redis_client())
+    return redisconn.queue("webhooks")
 
 
 def _help() -> None:
@@ -124,7 +123,7 @@ def _waiting_in_queue(rq_id: str) -> bool:
     from rq.job import Job, JobStatus
 
     try:
-        status = Job.fetch(rq_id, connection=redis_client()).get_status()
+        status = Job.fetch(rq_id, connection=redisconn.client()).get_status()
     except Exception:  # no such job (lost with Redis, or expired): not waiting
         return False
     return status in (JobStatus.QUEUED, JobStatus.SCHEDULED, JobStatus.DEFERRED)

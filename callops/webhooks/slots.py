@@ -19,10 +19,11 @@ in this process only.
 from __future__ import annotations
 
 import logging
-import threading
 import time
 
 from django.conf import settings
+
+from callops.lib import redisconn
 
 log = logging.getLogger(__name__)
 
@@ -30,7 +31,7 @@ PREFIX = "callops:wh:"
 
 # KEYS: n slot keys, then n cool-down keys. ARGV: token, now (ms), lease end (ms), ttl (ms), then
 # per destination its cap and whether a cool-down applies (1/0).
-# Returns per destination: 1 slot taken, 0 full, 2 cooling down.
+# Returns per destination one of the states below.
 _ACQUIRE = """
 local n = #KEYS / 2
 local token, now, until_ms, ttl = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
@@ -38,14 +39,15 @@ local out = {}
 for i = 1, n do
   local slot, cool = KEYS[i], KEYS[n + i]
   local cap, check_cool = tonumber(ARGV[3 + 2 * i]), ARGV[4 + 2 * i]
-  if check_cool == '1' and redis.call('EXISTS', cool) == 1 then
+  local cooling = redis.call('EXISTS', cool) == 1
+  if cooling and check_cool == '1' then
     out[i] = 2
   else
     redis.call('ZREMRANGEBYSCORE', slot, '-inf', now)
     if redis.call('ZSCORE', slot, token) or redis.call('ZCARD', slot) < cap then
       redis.call('ZADD', slot, until_ms, token)
       redis.call('PEXPIRE', slot, ttl)
-      out[i] = 1
+      if cooling then out[i] = 3 else out[i] = 1 end
     else
       out[i] = 0
     end
@@ -53,35 +55,18 @@ for i = 1, n do
 end
 return out
 """
+# Destination states from acquire (and the database fallback).
+FULL, TAKEN, COOLING, TAKEN_COOLING = 0, 1, 2, 3  # TAKEN_COOLING: only single manual re-sends may go
 
-_client_lock = threading.Lock()
-_client = None
-_script = None
 _local_cool: dict[str, float] = {}  # host -> monotonic end, used only while Redis is unreachable
 
 
-def redis_client():
-    global _client, _script
-    if _client is None:
-        with _client_lock:
-            if _client is None:
-                import redis
-
-                # One client per process (django-rq builds a new one, with a new TCP connection,
-                # per call). Short timeouts: a hung Redis must not hold a delivery worker.
-                client = redis.Redis.from_url(settings.RQ_QUEUES["webhooks"]["URL"], socket_timeout=2,
-                                              socket_connect_timeout=2)
-                _script = client.register_script(_ACQUIRE)
-                _client = client
-    return _client
-
-
 def per_host_cap() -> int:
-    return int(getattr(settings, "WEBHOOK_MAX_IN_FLIGHT_PER_HOST", 4))
+    return settings.WEBHOOK_MAX_IN_FLIGHT_PER_HOST
 
 
 def cooldown_seconds() -> float:
-    return float(getattr(settings, "WEBHOOK_STALLED_HOST_COOLDOWN_SECONDS", 60))
+    return settings.WEBHOOK_STALLED_HOST_COOLDOWN_SECONDS
 
 
 def _slot_key(dest: str) -> str:
@@ -95,7 +80,9 @@ def _cool_key(host: str) -> str:
 def acquire(token: str, wanted: dict[str, tuple[int, str, bool]], lease_seconds: float) -> dict[str, int] | None:
     """Try to take a slot for each destination: {dest: (cap, host, respect_cooldown)}.
 
-    Returns {dest: 1 taken | 0 full | 2 cooling down}, or None when Redis is unreachable.
+    Returns {dest: TAKEN | FULL | COOLING | TAKEN_COOLING}, or None when Redis is unreachable. A
+    destination whose cool-down is waived (a single manual re-send is among its rows) but which is
+    cooling comes back TAKEN_COOLING: the re-send goes, its automatic rows still wait.
     """
     if not wanted:
         return {}
@@ -108,8 +95,7 @@ def acquire(token: str, wanted: dict[str, tuple[int, str, bool]], lease_seconds:
         args += [max(1, int(cap or 1)), "1" if cool else "0"]
     keys = [_slot_key(d) for d in dests] + [_cool_key(wanted[d][1]) for d in dests]
     try:
-        redis_client()
-        result = _script(keys=keys, args=args)
+        result = redisconn.script(_ACQUIRE)(keys=keys, args=args)
     except Exception:
         log.warning("webhook slots: Redis unreachable, falling back to database lease counts", exc_info=True)
         return None
@@ -121,7 +107,7 @@ def release(token: str, dests) -> None:
     if not dests:
         return
     try:
-        pipe = redis_client().pipeline(transaction=False)
+        pipe = redisconn.client().pipeline(transaction=False)
         for dest in dests:
             pipe.zrem(_slot_key(dest), token)
         pipe.execute()
@@ -136,7 +122,7 @@ def cool_down(host: str) -> None:
         return
     _local_cool[host] = time.monotonic() + seconds
     try:
-        redis_client().set(_cool_key(host), 1, px=int(seconds * 1000))
+        redisconn.client().set(_cool_key(host), 1, px=int(seconds * 1000))
     except Exception:
         log.warning("webhook slots: could not store the cool-down of %s", host, exc_info=True)
 

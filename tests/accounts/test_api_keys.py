@@ -142,3 +142,23 @@ def test_admin_lists_calls_agents_and_provider_accounts_without_secrets(admin_cl
         assert page.status_code == 200, path
         assert b"sk_live_do_not_show" not in page.content and account.credentials_encrypted.encode() not in page.content
     assert str(call.public_id).encode() in admin_client.get("/admin/calls/call/").content
+
+
+def test_wrong_secrets_under_a_real_prefix_spend_none_of_the_keys_budget(personas, settings):
+    key, secret = accounts.create_api_key(personas.org, "ci")
+    client = ApiClient(secret)
+    settings.API_RATE_LIMIT_PER_MINUTE = 2
+    assert client.get("/v1/agents").status_code == 200  # now cached here
+    forged = ApiClient(secret[:-4] + ("AAAA" if not secret.endswith("AAAA") else "BBBB"))
+    for _ in range(5):
+        assert forged.get("/v1/agents").status_code == 401
+    assert client.get("/v1/agents").status_code == 200  # 2 of 2: the guesses counted for nothing
+    assert client.get("/v1/agents").status_code == 429
+
+
+def test_a_deleted_key_stops_working_on_the_next_request(personas):
+    key, secret = accounts.create_api_key(personas.org, "ci")
+    client = ApiClient(secret)
+    assert client.get("/v1/agents").status_code == 200  # cached
+    key.delete()
+    assert client.get("/v1/agents").status_code == 401

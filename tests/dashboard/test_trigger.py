@@ -16,10 +16,10 @@ def form_token(client) -> str:
     return re.search(r'name="form_token" value="([^"]+)"', page).group(1)
 
 
-def post(client, agent, token=None, **fields):
+def post(client, agent, token=None, follow=False, **fields):
     data = {"agent_id": str(agent.public_id), "to": "+12025550100", "instructions": "", "webhook_url": "",
             "scheduled_at": "", "form_token": token or form_token(client), **fields}
-    return client.post(reverse("dashboard:call_new"), data)
+    return client.post(reverse("dashboard:call_new"), data, follow=follow)
 
 
 def test_form_renders_labelled_fields_for_members(personas, sandbox_agent):
@@ -124,17 +124,39 @@ def test_submit_while_the_first_is_still_placing_waits_then_refuses(personas, sa
     assert "still being placed" in client.get(r["Location"]).content.decode()
 
 
-def test_failed_placement_releases_the_token(personas, sandbox_agent, monkeypatch):
+def test_a_resubmission_after_a_failed_placement_places_nothing(personas, sandbox_agent, monkeypatch):
     from callops.calls import services
 
     client = personas.member.client()
     token = form_token(client)
     real = services.submit_call
-    monkeypatch.setattr(services, "submit_call", lambda *a, **k: (_ for _ in ()).throw(RuntimeError("db down")))
+
+    def created_then_failed(*args, **kwargs):
+        real(*args, **kwargs)  # the call exists (and was handed over) before the error
+        raise RuntimeError("db down")
+
+    monkeypatch.setattr(services, "submit_call", created_then_failed)
     with pytest.raises(RuntimeError):
         post(client, sandbox_agent, token)
     monkeypatch.setattr(services, "submit_call", real)
-    assert post(client, sandbox_agent, token).status_code == 302 and Call.objects.count() == 1
+    again = post(client, sandbox_agent, token, follow=True)
+    assert "may have been placed" in again.content.decode()
+    assert Call.objects.count() == 1  # the resubmission dialed no one a second time
+
+
+def test_a_submission_that_died_mid_way_is_reported_not_repeated(personas, sandbox_agent):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from callops.calls.models import IdempotencyRecord
+
+    client = personas.member.client()
+    token = form_token(client)
+    IdempotencyRecord.objects.create(organization=personas.org, key="dashboard-form:" + token, request_hash="x",
+                                     path="dashboard:call_new", created_at=timezone.now() - timedelta(minutes=5))
+    r = post(client, sandbox_agent, token, follow=True)
+    assert "may have been placed" in r.content.decode() and Call.objects.count() == 0
 
 
 def test_form_without_a_token_is_refused(personas, sandbox_agent):

@@ -133,7 +133,7 @@ def test_delivery_goes_on_when_redis_is_unreachable(personas, endpoint, sink, ma
     def unreachable():
         raise ConnectionError("redis is down")
 
-    monkeypatch.setattr(slots, "redis_client", unreachable)
+    monkeypatch.setattr(slots.redisconn, "client", unreachable)
     endpoint.__class__.objects.filter(pk=endpoint.pk).update(max_in_flight=1)
     make_call()
     make_call()
@@ -211,3 +211,25 @@ def test_a_cooling_hosts_rows_wait_out_the_cool_down_instead_of_blocking_the_que
         assert not stalled.requests
     finally:
         stalled.close()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_manual_resend_to_a_cooling_host_does_not_take_its_automatic_rows_along(personas, sink, make_call):
+    slow, _ = services.create_endpoint(personas.org, {"url": sink.url})
+    for _ in range(3):
+        make_call()
+    first = WebhookDelivery.objects.filter(endpoint=slow).order_by("pk").first()
+    slots.cool_down(delivery._host(sink.url))  # another worker just saw this host time out
+    services.redeliver(first)  # a person asks for this one now
+    delivery.deliver_due()
+    delivery.wait_for_writes()
+    assert len(sink.requests) == 1  # the re-send, and only it
+    first.refresh_from_db()
+    assert first.status == DeliveryStatus.DELIVERED
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    waiting = WebhookDelivery.objects.filter(endpoint=slow, attempt_count=0)
+    assert waiting.count() == 2  # held back until the host's cool-down ends, not dropped
+    assert all(t > timezone.now() + timedelta(seconds=30) for t in waiting.values_list("next_attempt_at", flat=True))
