@@ -226,7 +226,7 @@ def table(results: list[dict]) -> list[str]:
 
 
 def memory_table(results: list[dict]) -> list[str]:
-    out = ["| benchmark | web processes | web peak RSS (all at once / largest) | worker processes (incl. work horses) | "
+    out = ["| benchmark | web processes | web peak RSS (all at once / largest) | worker processes (incl. any forked children) | "
            "worker peak RSS (all at once / largest) |"
            " bench process peak |", "|---|---|---|---|---|---|"]
     for r in results:

@@ -3,9 +3,8 @@
 Run: `make bench-webhooks` (or `.venv/bin/python bench/webhooks.py [--seconds N]`).
 
 Every figure is measured with the worker the Procfile runs: its `worker:` command line is read
-from the Procfile and started as is (RQ's forking `Worker`, each job in a work horse forked from
-the worker process), so fork cost, the per-horse database connection and the client inherited
-from the parent are all in the numbers.
+from the Procfile and started as is, with the worker class settings give it (callops' in-process
+`callops.lib.worker.Worker`), so the job overhead a deployment pays is in the numbers.
 
 1. Throughput. Baseline: a plain httpx.Client loop POSTing the same event bodies to the same sink
    (no signing, no database), in this process. Measured: the same number of pending deliveries
@@ -57,7 +56,9 @@ def worker_class_label() -> str:
     args = procfile_worker()
     if "--worker-class" in args:
         return args[args.index("--worker-class") + 1]
-    return "rq.worker.Worker (RQ's default: forks a work horse per job)"
+    from django.conf import settings
+
+    return settings.RQ.get("WORKER_CLASS", "rq.worker.Worker")
 
 
 def start_workers(names, env) -> list[subprocess.Popen]:

@@ -4,8 +4,7 @@ Starts an embedded redis-server when REDIS_URL is unset (SQLite under var/ is th
 default when DATABASE_URL is unset), runs migrate, collectstatic and seed_demo, then runs the web
 process (gunicorn), an RQ worker with its scheduler, and the sweeper together. Ctrl-C or SIGTERM
 stops everything and waits for it. A process that exits is restarted, as a platform's process
-manager would; one that keeps exiting (more than 5 times a minute) stops everything with a
-non-zero status.
+manager would, after a delay that grows (to 30 s) while it keeps exiting quickly.
 
 Environment: PORT (default 8000), WEB_CONCURRENCY (gunicorn workers, default 2), plus everything
 settings.py reads.
@@ -34,10 +33,10 @@ COMMANDS = {
     "worker": lambda env, port: [*MANAGE, "rqworker", "calls", "webhooks", "default", "--with-scheduler"],
     "sweeper": lambda env, port: [*MANAGE, "runsweeper"],
 }
-# A process that exits is restarted; one that exits more than MAX_RESTARTS times within
-# CRASH_WINDOW seconds is broken, not unlucky, and everything stops with its status.
-MAX_RESTARTS = 5
-CRASH_WINDOW = 60.0
+# A process that exits is restarted after a delay that doubles with each quick exit (a Redis
+# outage can last a while) up to MAX_BACKOFF; one that ran for STABLE_AFTER seconds starts over.
+MAX_BACKOFF = 30.0
+STABLE_AFTER = 60.0
 
 
 class Stop(Exception):
@@ -127,25 +126,27 @@ def main() -> int:
         print(f"\n  callops is running at {url}\n  Sign in as 'demo' with the password printed by seed_demo "
               f"above\n  (printed once, when the user was created). Press Ctrl-C to stop.\n", flush=True)
 
-        exits: dict[str, list[float]] = {name: [] for name in children}
+        started = {name: time.monotonic() for name in children}
+        backoff = {name: 0.0 for name in children}
+        restart_at: dict[str, float] = {}
         while True:
+            now = time.monotonic()
             for name, proc in list(children.items()):
+                if name in restart_at:
+                    if now >= restart_at[name]:
+                        del restart_at[name]
+                        children[name] = spawn(COMMANDS[name](env, port), env=env)
+                        started[name] = now
+                        _say(f"started {name} (pid {children[name].pid})")
+                    continue
                 if proc.poll() is None:
                     continue
-                # Shell convention: 128 + signal number when a signal killed it.
-                code = 128 - proc.returncode if proc.returncode < 0 else (proc.returncode or 1)
-                recent = [t for t in exits[name] if time.monotonic() - t < CRASH_WINDOW] + [time.monotonic()]
-                exits[name] = recent
-                if len(recent) > MAX_RESTARTS:
-                    _say(f"{name} exited {len(recent)} times within {CRASH_WINDOW:.0f}s (last status "
-                         f"{proc.returncode}); stopping the rest")
-                    status = code
-                    raise Stop(name)
                 # As a platform's process manager does: a worker that lost Redis, a sweeper that
                 # lost the database, come back on their own; the database holds what is due.
-                _say(f"{name} exited with status {proc.returncode}; restarting it")
-                children[name] = spawn(COMMANDS[name](env, port), env=env)
-                _say(f"started {name} (pid {children[name].pid})")
+                quick = now - started[name] < STABLE_AFTER
+                backoff[name] = min(MAX_BACKOFF, backoff[name] * 2 or 1.0) if quick else 1.0
+                restart_at[name] = now + backoff[name]
+                _say(f"{name} exited with status {proc.returncode}; restarting it in {backoff[name]:.0f}s")
             time.sleep(0.5)
     except Stop as why:
         if status == 0:

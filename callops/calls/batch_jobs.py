@@ -268,7 +268,14 @@ def place_batch_calls_job(call_ids: list[int]) -> int:
     # and the first tick after resuming re-enqueues them (_lost_placements).
     for call in Call.objects.filter(pk__in=call_ids, status=CallStatus.QUEUED, dial_claimed_at__isnull=True,
                                     batch__status=BatchStatus.RUNNING):
-        services.place_call(call, source=EventSource.SYSTEM, retry_transient=True)
+        try:
+            services.place_call(call, source=EventSource.SYSTEM, retry_transient=True)
+        except Exception:
+            # As in calls.jobs.place_calls_job: one call's failure must not strand the rest of the
+            # chunk; that call is unclaimed (a tick re-enqueues it) or claimed without an id (the
+            # interrupted-placement sweep looks it up).
+            log.exception("placing batch call %s failed", call.pk)
+            continue
         placed += 1
     return placed
 

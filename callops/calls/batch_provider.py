@@ -262,39 +262,17 @@ def pause_refusal(batch: Batch) -> str:
 
     Neither Bolna nor Trillet can pause a batch they are dialing (Bolna can only stop it, Trillet
     only cancel it), so a pause is refused while the provider holds the list instead of pretending.
-    An adapter with a `pause_batch` method gets the pause passed on.
     """
-    from callops.providers.registry import adapter_for
-
     if batch.provider_batch_id == "":
         return ""  # nothing handed over yet: callops holds the list and simply waits
     kind = batch.agent.provider
     if batch.provider_batch_id == PENDING:
         return f"the list is being handed to {kind} right now; try again in a moment, or stop the batch"
-    if hasattr(adapter_for(batch.agent.provider_account), "pause_batch"):
-        return ""
     provider_pass_over = not Call.objects.filter(batch=batch, attempt=1).exclude(status__in=list(TERMINAL)).exists()
     if provider_pass_over:
         return ""  # only callops' own retries are left, and those callops can hold
     return (f"{kind} has no API to pause a batch it is dialing; stop the batch instead (calls in progress "
             "finish, the rest are canceled)")
-
-
-def pause(batch: Batch) -> None:
-    """Pass a pause on to an adapter that supports it (ProviderError propagates)."""
-    from callops.providers.registry import adapter_for
-
-    adapter = adapter_for(batch.agent.provider_account)
-    if batch.provider_batch_id not in ("", PENDING) and hasattr(adapter, "pause_batch"):
-        adapter.pause_batch(batch.provider_batch_id)
-
-
-def resume(batch: Batch) -> None:
-    from callops.providers.registry import adapter_for
-
-    adapter = adapter_for(batch.agent.provider_account)
-    if batch.provider_batch_id not in ("", PENDING) and hasattr(adapter, "resume_batch"):
-        adapter.resume_batch(batch.provider_batch_id)
 
 
 def _sync_key(batch_id: int) -> str:

@@ -342,9 +342,7 @@ def pause_batch(batch: Batch, *, reason: str = "", by: str = "") -> Batch:
 
 
 def _pause_at_provider(batch: Batch) -> None:
-    """Refuse (BatchActionError) a pause the provider cannot carry out; pass it on where it can."""
-    from callops.providers.base import ProviderError
-
+    """Refuse (BatchActionError) a pause the provider cannot carry out."""
     from . import batch_provider
 
     # Under the row lock, so a reservation finishing at the same moment is seen.
@@ -352,23 +350,6 @@ def _pause_at_provider(batch: Batch) -> None:
     refusal = batch_provider.pause_refusal(current)
     if refusal:
         raise BatchActionError(f"batch {batch.public_id} cannot be paused: {refusal}")
-    try:
-        batch_provider.pause(current)
-    except ProviderError as exc:
-        raise BatchActionError(f"{current.agent.provider} did not pause the batch: {exc.message}") from exc
-
-
-def _resume_at_provider(batch: Batch) -> None:
-    from callops.providers.base import ProviderError
-
-    from . import batch_provider
-
-    if batch.mode != Batch.Mode.PROVIDER:
-        return
-    try:
-        batch_provider.resume(Batch.objects.select_related("agent__provider_account").get(pk=batch.pk))
-    except ProviderError as exc:
-        raise BatchActionError(f"{batch.agent.provider} did not resume the batch: {exc.message}") from exc
 
 
 def resume_batch(batch: Batch, *, now: datetime | None = None) -> Batch:
@@ -383,7 +364,6 @@ def resume_batch(batch: Batch, *, now: datetime | None = None) -> Batch:
             # Paused while waiting for its start time: resuming must not start it early.
             _set_status(batch, [BatchStatus.PAUSED], BatchStatus.SCHEDULED, pause_reason="")
             return batch
-        _resume_at_provider(current)
         # A resumed batch starts the breaker's window afresh, or the failures that tripped it would
         # trip it again at once.
         _set_status(batch, [BatchStatus.PAUSED], BatchStatus.RUNNING, pause_reason="", breaker_reset_at=now,

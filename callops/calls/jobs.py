@@ -10,7 +10,7 @@ from .models import Call, CallStatus, EventSource
 
 log = logging.getLogger(__name__)
 
-# Calls placed per job: a forked work horse per call would cost more than a sandbox placement.
+# Calls placed per job: RQ's per-job bookkeeping would cost more than a sandbox placement.
 PLACE_CHUNK = 20
 
 

@@ -8,11 +8,11 @@ loop and never one scan per figure.
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from django.db.models import Count, Q
+from django.db.models import Count
 from django.db.models.functions import TruncDate
 
 from callops.accounts.tenancy import scoped
-from callops.calls.models import ACTIVE, TERMINAL, Agent, Call, CallStatus, ResultStatus, WebhookStatus
+from callops.calls.models import ACTIVE, TERMINAL, Agent, Call, CallStatus
 
 from .tz import start_of_day, today
 
@@ -55,9 +55,6 @@ class Overview:
     days: list = field(default_factory=list)  # [(date, {series: n})]
     by_provider: list = field(default_factory=list)
     by_agent: list = field(default_factory=list)
-    failed_calls: int = 0
-    failed_extractions: int = 0
-    failed_webhooks: int = 0
 
 
 def _ratio(num, den):
@@ -78,9 +75,7 @@ def build_overview(org, tz, days: int = 7) -> Overview:
             .annotate(day=TruncDate("created_at", tzinfo=tz))
             .values("day", "status", "agent_id", "provider")
             .annotate(n=Count("*"),
-                      answered=Count("answered_at"),  # counts non-null values: no FILTER needed
-                      result_failed=Count("id", filter=Q(result_status=ResultStatus.FAILED)),
-                      webhook_failed=Count("id", filter=Q(webhook_status=WebhookStatus.FAILED)))
+                      answered=Count("answered_at"))  # counts non-null values: no FILTER needed
             .order_by())
 
     ov = Overview()
@@ -99,8 +94,6 @@ def build_overview(org, tz, days: int = 7) -> Overview:
         else:
             ov.week_total += n
             ov.week_by_status[status] = ov.week_by_status.get(status, 0) + n
-            ov.failed_extractions += r["result_failed"]
-            ov.failed_webhooks += r["webhook_failed"]
             if day in grid:
                 grid[day][series_of[status]] += n
             for table, key, extra in ((by_provider, r["provider"], {"provider": r["provider"]}),
@@ -121,7 +114,6 @@ def build_overview(org, tz, days: int = 7) -> Overview:
             answered[period] += r["answered"]
         if status == CallStatus.COMPLETED:
             completed[period] += n
-    ov.failed_calls = ov.week_by_status.get(CallStatus.FAILED, 0)
     ov.answer_rate = Rate(_ratio(answered["week"], finished["week"]), _ratio(answered["prev"], finished["prev"]))
     ov.completion_rate = Rate(_ratio(completed["week"], finished["week"]),
                               _ratio(completed["prev"], finished["prev"]))

@@ -26,9 +26,10 @@ rather than refused (`was_truncated(resp)` tells), because a 2xx with a big body
 
 What it guarantees
 ------------------
-- One client per kind per process, built at app start (`warm_up`) so forked RQ work horses inherit
-  it; a child keeps the client and drops only the parent's pooled connections. A client costs
-  ~30 ms, almost all of it the SSL context, so it is never built per request or per job.
+- One client per kind per process, built at app start (`warm_up`) and reused by every job and
+  request; a forked child (a forking RQ worker class, RQ's scheduler) keeps the client and drops
+  only the parent's pooled connections. A client costs ~30 ms, almost all of it the SSL context,
+  so it is never built per request or per job.
 - `trust_env=False`: HTTP(S)_PROXY/NO_PROXY in a worker's environment cannot reroute requests.
 - `follow_redirects=False`: a 3xx is returned as-is; callers decide (webhooks treat it as failure).
 - A hard total deadline: `timeout` bounds the whole request (DNS, connect, TLS, send, headers and
@@ -346,13 +347,12 @@ def reset_clients() -> None:
 
 
 def warm_up() -> None:
-    """Build the SSL context and both shared clients now, in the process that will fork.
+    """Build the SSL context and both shared clients now, at app start.
 
-    The Procfile's worker is RQ's forking `Worker`: every job runs in a fresh work horse forked
-    from the worker process. Anything built lazily inside a job is built again in every horse
-    (~30 ms for a client, nearly all of it the SSL context) and thrown away when the horse exits.
-    Built here, at app start, each horse inherits the finished client and guarded transport and
-    only opens its own connections (see `_forget_inherited_connections`).
+    callops' worker runs jobs in its own process, so the clients are built once per worker; with
+    a forking worker class each work horse would inherit them from here instead of building its
+    own (~30 ms, nearly all of it the SSL context) and only open its own connections (see
+    `_forget_inherited_connections`).
     """
     _ssl()
     customer_client()

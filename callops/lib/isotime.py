@@ -21,7 +21,8 @@ def parse(text) -> datetime | None:
     if when is None:
         return None
     # A time whose UTC value falls outside years 1-9999 cannot be stored or read back (9999-12-31
-    # at -05:00 is year 10000 in UTC), so it is not a usable time at all.
+    # at -05:00 is year 10000 in UTC), so it is not a usable time at all; the first and last years
+    # are refused too, so no later offset arithmetic can step outside the range.
     try:
         utc = when.astimezone(UTC) if when.tzinfo else when
     except OverflowError:

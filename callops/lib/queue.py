@@ -63,9 +63,9 @@ def run_leased_many(lease: str, ids: list, func):
 def enqueue_chunks(func, ids: list, *, lease: str, queue: str = "default", chunk: int = 25) -> int:
     """Enqueue `func(ids_chunk)` over `ids`, each id at most once per lease; returns ids enqueued.
 
-    Many small jobs cost a forked work horse each; one job per chunk amortises that. The lease is
-    per id, not per job, so a sweep that finds the same due rows in a different grouping does not
-    queue them again while they wait.
+    Every job costs RQ's bookkeeping (a few Redis round trips); one job per chunk amortises that.
+    The lease is per id, not per job, so a sweep that finds the same due rows in a different
+    grouping does not queue them again while they wait.
     """
     if not ids:
         return 0

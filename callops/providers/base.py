@@ -73,8 +73,9 @@ def _sync_speed() -> float:
 # Without a Retry-After, a provider 429 pauses the account this long.
 DEFAULT_429_PAUSE_SECONDS = 1.0
 # Operations that run only in background jobs, where waiting for the budget beats failing: a
-# refused batch upload fails every call in it.
-BACKGROUND_OPS = frozenset({"batch_submit"})
+# refused batch upload fails every call in it, and a batch read spanning many pages (Trillet: 100
+# jobs a page, 60 requests a minute) would otherwise never finish within one budget.
+BACKGROUND_OPS = frozenset({"batch_submit", "batch_read"})
 
 
 class PlacementUnknown(Exception):

@@ -522,16 +522,17 @@ def deliver_due(ids=None, limit: int | None = None, *, include_manual: bool = Tr
     sent = 0
     next_row = 0
     buffer: list[Sent] = []
+    held_back: dict[float, list[int]] = {}  # wait (s) -> rows of a cooling or refusing host
     try:
         for i, row in enumerate(rows):
             if sent and time.monotonic() - started > budget:
                 break
             next_row = i + 1
             if row.host in refused or (row.host in cooling and row.trigger != Trigger.MANUAL):
-                # Don't let a refusing or stalled host hold the batch; its rows wait for the host.
-                defer([row.pk], slots.cooldown_seconds() if row.host in cooling else REFUSED_HOST_DEFER_SECONDS,
-                      token=token)
-                release(token, [row.pk])  # a requested re-send (not deferred) stays due
+                # Don't let a refusing or stalled host hold the batch; its rows wait for the host
+                # (written together when the batch ends).
+                wait = slots.cooldown_seconds() if row.host in cooling else REFUSED_HOST_DEFER_SECONDS
+                held_back.setdefault(wait, []).append(row.pk)
             else:
                 item = _send_one(row, token, org_secrets)
                 if item is not None:
@@ -553,8 +554,11 @@ def deliver_due(ids=None, limit: int | None = None, *, include_manual: bool = Tr
     finally:
         if buffer:
             flush(buffer)  # may still be running when we return; callers end with wait_for_writes()
-        if next_row < len(rows):
-            release(token, [r.pk for r in rows[next_row:]])
+        for wait, pks in held_back.items():
+            defer(pks, wait, token=token)
+        skipped = [pk for pks in held_back.values() for pk in pks] + [r.pk for r in rows[next_row:]]
+        if skipped:
+            release(token, skipped)  # requested re-sends (never deferred) and rows not reached stay due
         slots.release(token, held)
     return sent
 

@@ -320,17 +320,21 @@ def test_webhook_url_longer_than_the_column_is_a_400(api, sandbox_agent):
     assert not Call.objects.exists()
 
 
-def test_an_immediate_call_is_created_holding_its_dial_claim(api, sandbox_agent):
-    # Nothing else may dial it, even if this process died before the provider request.
+def test_an_immediate_call_is_created_holding_its_dial_claim(api, sandbox_agent, monkeypatch):
+    # No separate claim step after the row commits: there is no moment at which a sweep or a
+    # retry could find the row unclaimed and dial it behind the caller's back.
     from callops.calls.jobs import sweep_scheduled_calls
 
+    def no_second_step(call):
+        raise AssertionError("an immediate API call must not be claimed after it was created")
+
+    monkeypatch.setattr(services, "claim_for_dialing", no_second_step)
     data = api.post("/v1/calls", body(sandbox_agent)).json()
     call = Call.objects.get(public_id=data["id"])
     created = call.events.get(note="created")
     assert call.dial_claimed_at is not None and call.dial_claimed_at <= created.created_at + timedelta(seconds=1)
     assert sweep_scheduled_calls() == 0
     assert call.events.filter(note="accepted by the provider").count() == 1
-
 
 def test_list_filters_by_batch_result_webhook_status_and_time(api, personas, sandbox_agent):
     from callops.calls.models import Batch

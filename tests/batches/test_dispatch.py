@@ -322,3 +322,22 @@ def test_sweep_skips_paused_batches_with_nothing_to_reap(make_batch, sandbox_age
     assert BatchRecipient.objects.get(batch=busy, last_call=ended).outcome == "busy"  # reaped while paused
     batch_jobs.sweep_batches()
     assert ticked == [busy.pk]  # nothing more to reap
+
+
+def test_one_failing_placement_does_not_strand_the_rest_of_its_chunk(make_batch, sandbox_agent, monkeypatch):
+    from callops.calls import services
+
+    batch = make_batch(sandbox_agent, numbers(3), calls_per_minute=10000)
+    created = batch_jobs._dispatch(fresh(batch), timezone.now() + timedelta(seconds=10))
+    assert len(created) == 3
+    real = services.place_call
+
+    def flaky(call, **kwargs):
+        if call.pk == created[0]:
+            raise RuntimeError("database hiccup")
+        return real(call, **kwargs)
+
+    monkeypatch.setattr(services, "place_call", flaky)
+    assert batch_jobs.place_batch_calls_job(created) == 2
+    placed = Call.objects.filter(pk__in=created).exclude(provider_call_id="")
+    assert sorted(placed.values_list("pk", flat=True)) == sorted(created[1:])

@@ -101,7 +101,7 @@ def test_customer_client_keeps_no_cookies(sink):
 
 
 def test_clients_are_built_at_app_start():
-    """ready() builds both clients, so a forking RQ worker's horses inherit them."""
+    """ready() builds both clients at process start, not in the first job that needs one."""
     import subprocess
     import sys
 

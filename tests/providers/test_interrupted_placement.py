@@ -113,3 +113,25 @@ def test_the_lookup_reads_the_whole_list_when_the_provider_ignores_the_number_fi
     assert adapter.find_placement(call, since=call.dial_claimed_at) is None
     placement = adapter.place_call(call)
     assert adapter.find_placement(call, since=call.dial_claimed_at).provider_call_id == placement.provider_call_id
+
+
+def test_a_provider_that_cannot_look_up_leaves_the_call_to_the_stale_check(emulators, make_agent):
+    call = new_call(make_agent("polyai", emulators("polyai")), "+14155550138", scheduled_at=timezone.now())
+    assert services.claim_for_dialing(call)
+    claim = _claimed_long_ago(call).dial_claimed_at
+    assert services.reconcile_placement(call.pk) == "unknown"
+    call.refresh_from_db()
+    assert call.status == CallStatus.QUEUED and call.dial_claimed_at == claim  # the stale clock is untouched
+
+
+def test_a_failed_lookup_is_tried_again_later_and_changes_nothing(emulators, make_agent):
+    from callops.providers.emulators.core import Faults
+
+    emu = emulators("callingbox", faults=Faults(p500=1.0))
+    call = new_call(make_agent("callingbox", emu), "+14155550139", scheduled_at=timezone.now())
+    assert services.claim_for_dialing(call)
+    claim = _claimed_long_ago(call).dial_claimed_at
+    assert services.reconcile_placement(call.pk) == "error"
+    call.refresh_from_db()
+    assert call.status == CallStatus.QUEUED and call.dial_claimed_at == claim and not call.provider_call_id
+    assert emu.creates["+14155550139"] == 0

@@ -273,3 +273,20 @@ def test_waiting_calls_of_a_long_provider_batch_are_not_failed(emulators, make_a
     running, waiting = (Call.objects.get(pk=c.pk) for c in calls)
     assert (running.status, running.error_code) == ("failed", "stale")
     assert waiting.status == "initiated"  # still waiting its turn at the provider
+
+
+def test_background_batch_reads_wait_for_the_budget_where_requests_for_a_person_do_not(emulators, make_agent,
+                                                                                       settings):
+    settings.PROVIDER_RATE_LIMIT_MAX_WAIT_SECONDS = 0.1
+    settings.PROVIDER_BATCH_RATE_LIMIT_MAX_WAIT_SECONDS = 5
+    emu = emulators("bolna")
+    agent = make_agent("bolna", emu)
+    adapter = adapter_for(agent.provider_account)
+    batch_id = adapter.place_batch("agent-1", [{"contact_number": "+14155550002"}])
+    ratelimit.pause(agent.provider_account_id, 0.5)  # another worker just saw a 429
+    with pytest.raises(ProviderError) as exc:
+        adapter.test_connection()
+    assert exc.value.code == "rate_limited"
+    started = time.monotonic()
+    assert adapter.fetch_batch(batch_id) is not None  # waited out the pause instead of failing
+    assert 0.3 < time.monotonic() - started < 3
