@@ -73,13 +73,13 @@ def test_healthz_reports_database_and_redis(db):
 
 
 def test_healthz_degrades_when_redis_is_unreachable(db, settings, monkeypatch):
-    import django_rq
+    from callops.lib import redisconn
 
     class Dead:
         def ping(self):
             raise ConnectionError("refused")
 
-    monkeypatch.setattr(django_rq, "get_connection", lambda *_: Dead())
+    monkeypatch.setattr(redisconn, "client", lambda: Dead())
     response = Client().get("/healthz")
     assert response.status_code == 503
     assert response.json()["redis"] == {"ok": False, "error": "ConnectionError"}
