@@ -124,7 +124,8 @@ RQ = {"WORKER_CLASS": "callops.lib.worker.Worker"}
 
 CACHES = {
     "default": {
-        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        # Django's backend, reusing its client objects (callops/lib/rediscache.py).
+        "BACKEND": "callops.lib.rediscache.RedisCache",
         "LOCATION": REDIS_URL,
         "KEY_PREFIX": "callops",
     }
@@ -135,6 +136,8 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
 ]
+# ModelBackend with the per-request user read written out (callops/accounts/backends.py).
+AUTHENTICATION_BACKENDS = ["callops.accounts.backends.UserBackend"]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "dashboard:overview"
 LOGOUT_REDIRECT_URL = "login"

@@ -3,7 +3,6 @@
 import csv
 
 from django.contrib import messages
-from django.db.models import BooleanField, ExpressionWrapper, Q
 from django.http import Http404, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
@@ -27,7 +26,7 @@ from callops.calls.models import (
 from callops.calls.services import CallActionError, cancel_call
 from callops.providers.models import ProviderKind
 
-from . import filters, integrations
+from . import call_reads, filters, integrations
 from .tz import user_tz
 from .views import stop_polling_if
 
@@ -170,8 +169,7 @@ def _still_changing(call, deliveries) -> bool:
 def _detail_context(request, call):
     # Payloads are not read here: the timeline only marks which events have one, and a payload
     # panel fetches its body when opened (call_payload).
-    events = list(call.events.defer("payload").annotate(
-        has_payload=ExpressionWrapper(Q(payload__isnull=False), output_field=BooleanField())))
+    events = call_reads.timeline(call)
     payload_events = [e for e in events if e.has_payload]
     deliveries = integrations.deliveries_for(call)
     can_act = request.membership.allows(Role.MEMBER)
@@ -181,6 +179,7 @@ def _detail_context(request, call):
         "batch_link": _batch_link(call),
         "events": events,
         "payload_events": payload_events,
+        "payloads_url": reverse("dashboard:call_payloads", args=[call.public_id]),
         "last_payload_id": payload_events[-1].id if payload_events else 0,
         "deliveries": deliveries,
         "deliveries_available": deliveries is not None,
@@ -194,7 +193,7 @@ def _detail_context(request, call):
 
 @org_required()
 def call_detail(request, public_id):
-    call = _get_call(request, public_id)
+    call = call_reads.call_for_page(request.org, public_id)
     return render(request, "dashboard/calls/detail.html", _detail_context(request, call))
 
 
@@ -208,7 +207,7 @@ def call_live(request, public_id):
     poll (`payloads_after`) are appended out of band to the payload list, so a payload panel the
     reader opened stays open.
     """
-    call = _get_call(request, public_id)
+    call = call_reads.call_for_page(request.org, public_id)
     ctx = _detail_context(request, call)
     after = request.GET.get("payloads_after", "")
     seen = int(after) if after.isdigit() else None
