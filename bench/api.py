@@ -1,7 +1,10 @@
 """API benchmark (make bench-api).
 
 1. POST /v1/calls throughput on the sandbox provider, served by gunicorn, beside a bare Django
-   JSON view served by the same gunicorn in the same run (goal: ratio >= 0.3).
+   JSON view served by the same gunicorn in the same run (goal: ratio >= 0.3). Beside both, the
+   floor of any call-creating POST on that server (callops/bench_views.py create_floor: the API's
+   key check and validator, then one INSERT of the call row and nothing else), so the figure can
+   be read against what the machine allows at all.
 2. GET /v1/calls?status=failed server time (p95, in-process through the whole middleware stack)
    with 1,000,000 calls in PostgreSQL, beside the raw SQL that the view runs (goal: <= 3x).
 
@@ -47,18 +50,19 @@ def load(url: str, body: bytes, headers: dict, seconds: float = SECONDS) -> tupl
     return sum(counts) / (time.perf_counter() - started), sum(errors), latencies
 
 
-def post_benchmark(secret: str, agent_id: str) -> tuple[float, float, float, float]:
+def post_benchmark(secret: str, agent_id: str) -> tuple[float, float, float, float, float]:
     server = Gunicorn(extra_env={"BENCH_BASELINE_VIEW": "1"})
     try:
         body = json.dumps({"agent_id": agent_id, "to": "+12025550100", "metadata": {"order": 1}}).encode()
         headers = {"Authorization": f"Bearer {secret}", "Content-Type": "application/json"}
-        load(server.url + "/bench/baseline", body, headers, seconds=1)  # warm up both paths
-        load(server.url + "/v1/calls", body, headers, seconds=1)
+        for path in ("/bench/baseline", "/bench/create-floor", "/v1/calls"):  # warm up every path
+            load(server.url + path, body, headers, seconds=1)
         base_rps, base_err, _ = load(server.url + "/bench/baseline", body, headers)
+        floor_rps, floor_err, _ = load(server.url + "/bench/create-floor", body, headers)
         api_rps, api_err, lat = load(server.url + "/v1/calls", body, headers)
-        if base_err or api_err:
-            raise SystemExit(f"errors during the load: baseline {base_err}, api {api_err}")
-        return api_rps, base_rps, percentile(lat, 99) * 1000, server.peak_rss_mb()
+        if base_err or floor_err or api_err:
+            raise SystemExit(f"errors during the load: baseline {base_err}, floor {floor_err}, api {api_err}")
+        return api_rps, base_rps, floor_rps, percentile(lat, 99) * 1000, server.peak_rss_mb()
     finally:
         server.stop()
 
@@ -104,12 +108,14 @@ def main() -> int:
     _, secret = accounts.create_api_key(org, "bench")
     agent = Agent.objects.get(organization=org, name="sandbox agent 0")
 
-    api_rps, base_rps, p99, rss = post_benchmark(secret, str(agent.public_id))
+    api_rps, base_rps, floor_rps, p99, rss = post_benchmark(secret, str(agent.public_id))
     post_ratio = api_rps / base_rps
     list_p95, sql_p95 = list_benchmark(secret, org)
     list_ratio = list_p95 / sql_p95
 
     print(row("POST /v1/calls (sandbox) req/s", api_rps, base_rps, "req/s", post_ratio, ">= 0.3"))
+    print(row("POST floor: key check, validation, 1 INSERT", floor_rps, base_rps, "req/s", floor_rps / base_rps,
+              "none set (reported)"))
     print(row("GET /v1/calls?status=failed p95", list_p95, sql_p95, "ms", list_ratio, "<= 3"))
     print(f"POST /v1/calls p99 latency {p99:.1f} ms at concurrency {CONCURRENCY}; web peak RSS {rss:.0f} MB")
     ok = post_ratio >= 0.3 and list_ratio <= 3

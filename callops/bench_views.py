@@ -12,3 +12,24 @@ from django.views.decorators.csrf import csrf_exempt
 @csrf_exempt
 def baseline(request):
     return JsonResponse({"ok": True, "echo": json.loads(request.body or b"{}")}, status=201)
+
+
+@csrf_exempt
+def create_floor(request):
+    """The least a call-creating POST can do, for the API benchmark to measure beside the real one:
+    authenticate the key (the API's own cached check), validate the body (the API's validator),
+    write the call row with one autocommitted INSERT and answer its id. No timeline line, no
+    webhook event, no provider placement, no idempotency record: not a way to create calls, only
+    the ceiling any implementation of POST /v1/calls stays under on the same server."""
+    from callops.accounts import keycache
+    from callops.calls.models import Call
+    from callops.calls.validation import validate_call_input
+
+    key, _ = keycache.authenticate(request.headers.get("Authorization", "").partition(" ")[2])
+    if key is None:
+        return JsonResponse({"error": "invalid API key"}, status=401)
+    clean = validate_call_input(key.organization, json.loads(request.body))
+    account = clean.agent.provider_account
+    call = Call.objects.create(organization_id=key.organization_id, agent=clean.agent, to_number=clean.to_number,
+                               metadata=clean.metadata, provider=account.kind, provider_account=account)
+    return JsonResponse({"id": str(call.public_id), "status": call.status}, status=201)

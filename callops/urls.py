@@ -25,3 +25,4 @@ if settings.BENCH_BASELINE_VIEW:
     from callops import bench_views
 
     urlpatterns.insert(0, path("bench/baseline", bench_views.baseline))
+    urlpatterns.insert(0, path("bench/create-floor", bench_views.create_floor))
