@@ -1,0 +1,32 @@
+"""The benchmark's comparison views: never routed in a normal deployment, and the creation floor
+does only what it says (one call row, nothing else)."""
+
+import json
+
+import pytest
+from django.test import RequestFactory
+
+from callops import bench_views
+from callops.calls.models import Call, CallEvent
+from callops.webhooks.models import WebhookEvent
+
+pytestmark = pytest.mark.django_db
+
+
+def test_benchmark_views_are_not_routed_by_default(api):
+    for path in ("/bench/baseline", "/bench/create-floor"):
+        assert api.post(path, {"to": "+14155550123"}).status_code == 404
+
+
+def test_creation_floor_writes_the_call_row_and_nothing_else(api, sandbox_agent):
+    body = json.dumps({"agent_id": str(sandbox_agent.public_id), "to": "+1 415 555 0123"})
+    request = RequestFactory().post("/bench/create-floor", body, content_type="application/json",
+                                    headers={"Authorization": f"Bearer {api.secret}"})
+    response = bench_views.create_floor(request)
+    assert response.status_code == 201
+    call = Call.objects.get(public_id=json.loads(response.content)["id"])
+    assert call.to_number == "+14155550123" and call.organization_id == sandbox_agent.organization_id
+    assert not CallEvent.objects.filter(call=call).exists() and not WebhookEvent.objects.exists()
+    bad = RequestFactory().post("/bench/create-floor", body, content_type="application/json",
+                                headers={"Authorization": "Bearer nope"})
+    assert bench_views.create_floor(bad).status_code == 401 and Call.objects.count() == 1
