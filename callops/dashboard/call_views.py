@@ -38,12 +38,12 @@ def _actor(request) -> str:
 
 
 def _get_call(request, public_id) -> Call:
-    """The org's call with this public id, else 404 (as get_for_org, which it mirrors).
+    """The org's call with this public id, else 404 (as get_for_org, which it mirrors), for the
+    actions and exports. The detail page and its live poll read through call_reads instead.
 
-    On the hottest path of the dashboard (every live call page polls it every 2 s), so: the batch
-    is not joined (most calls have none, and its forty columns would be read and converted on
-    every poll; `batch_link` reads the two it shows), and a unique lookup is a plain get() rather
-    than first(), which would add an ORDER BY and a second queryset clone for nothing.
+    The batch is not joined (most calls have none, and its forty columns would be read and
+    converted for nothing), and a unique lookup is a plain get() rather than first(), which would
+    add an ORDER BY and a second queryset clone.
     """
     pid = parse_public_id(public_id)
     if pid is None:

@@ -5,6 +5,7 @@ from datetime import UTC
 from functools import lru_cache
 
 from django import template
+from django.conf import settings
 from django.urls import NoReverseMatch, get_script_prefix, get_urlconf, reverse
 from django.utils import timezone
 from django.utils.html import format_html
@@ -81,11 +82,17 @@ def localtime_tag(value, fmt="datetime"):
     return mark_safe(f'<time datetime="{utc.isoformat()}" data-format="{fmt}" title="{full}">{text}</time>')
 
 
+def _urlconf():
+    # The request's urlconf when a middleware set one, else the project's (so a test that
+    # overrides ROOT_URLCONF gets its own memoised entries).
+    return get_urlconf() or settings.ROOT_URLCONF
+
+
 @register.simple_tag
 def route(name):
     """`{% url name %}` for a route without arguments, memoised like url_if_exists: the top bar
     and side navigation name the same handful on every page, and reverse() costs ~30 us each."""
-    return _route(get_urlconf(), get_script_prefix(), name)
+    return _route(_urlconf(), get_script_prefix(), name)
 
 
 @lru_cache(maxsize=256)
@@ -98,7 +105,7 @@ def sidenav(nav):
     """The side navigation with section `nav` marked current. It depends on nothing but the
     routes and the section, so it is rendered once per section per process rather than walked
     node by node (some sixty of them) on every page."""
-    return _sidenav(get_urlconf(), get_script_prefix(), str(nav or ""))
+    return _sidenav(_urlconf(), get_script_prefix(), str(nav or ""))
 
 
 @lru_cache(maxsize=64)
@@ -111,7 +118,7 @@ def _sidenav(urlconf, prefix, nav):
 @register.simple_tag
 def url_if_exists(name, *args):
     """The URL for `name`, or "" when no such route exists yet (pages other features add)."""
-    return _url_if_exists(get_urlconf(), get_script_prefix(), name, tuple(str(a) for a in args))
+    return _url_if_exists(_urlconf(), get_script_prefix(), name, tuple(str(a) for a in args))
 
 
 @lru_cache(maxsize=256)
