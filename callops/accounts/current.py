@@ -7,12 +7,6 @@ from .models import Membership, Organization
 SESSION_KEY = "callops_org"
 
 
-def memberships_for(user):
-    if not user.is_authenticated:
-        return Membership.objects.none()
-    return Membership.objects.filter(user=user).select_related("organization").order_by("organization__name")
-
-
 @rowsql.statement
 def _memberships_sql() -> str:
     q = rowsql.q
@@ -23,8 +17,8 @@ def _memberships_sql() -> str:
 
 
 def memberships_list(user) -> list[Membership]:
-    """memberships_for(user) as a list, each with its organization; written out because every
-    dashboard request reads it (see callops.lib.rowsql)."""
+    """The user's memberships, each with its organization, by organization name; written out
+    because every dashboard request reads it (see callops.lib.rowsql)."""
     if not user.is_authenticated:
         return []
     n = rowsql.width(Membership)
@@ -51,7 +45,7 @@ def resolve_membership(request) -> Membership | None:
 
 
 def switch_org(request, public_id: str) -> bool:
-    for m in memberships_for(request.user):
+    for m in memberships_list(request.user):
         if str(m.organization.public_id) == str(public_id):
             request.session[SESSION_KEY] = str(m.organization.public_id)
             request._callops_membership = m

@@ -66,16 +66,15 @@ def _in(column: str, values: list, where: list, params: list) -> None:
 def fetch(org_id: int, f: CallFilter, *, cursor: tuple[datetime, int] | None, limit: int) -> list[SimpleNamespace]:
     """Up to `limit` rows newest first (created_at, then id, descending) after `cursor`."""
     ops = connection.ops
-    uuid_field = Call._meta.get_field("public_id")
     where, params = ["c.organization_id = %s"], [org_id]
     if f.statuses:
         _in("status", f.statuses, where, params)
     if f.agent_pid is not None:
         where.append("a.public_id = %s")
-        params.append(uuid_field.get_db_prep_value(f.agent_pid, connection))
+        params.append(rowsql.uuid_param(f.agent_pid))
     if f.batch_pid is not None:
         where.append("b.public_id = %s")
-        params.append(uuid_field.get_db_prep_value(f.batch_pid, connection))
+        params.append(rowsql.uuid_param(f.batch_pid))
     if f.provider:
         where.append("c.provider = %s")
         params.append(f.provider)

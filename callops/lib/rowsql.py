@@ -15,7 +15,7 @@ import functools
 import json
 
 from django.db import DEFAULT_DB_ALIAS, connection, connections
-from django.db.models import JSONField
+from django.db.models import JSONField, UUIDField
 
 
 def q(name: str) -> str:
@@ -105,8 +105,9 @@ def fetch(sql: str, params) -> list[tuple]:
         return cur.fetchall()
 
 
+_UUID = UUIDField()
+
+
 def uuid_param(value):
     """A UUID as the database stores it (a uuid column on PostgreSQL, hex text on SQLite)."""
-    from django.db.models import UUIDField
-
-    return UUIDField().get_db_prep_value(value, connection)
+    return _UUID.get_db_prep_value(value, connection)
