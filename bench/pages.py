@@ -16,7 +16,7 @@ import time
 
 from _harness import percentile, row, setup_django
 
-ROUNDS = {"overview": 40, "list": 300, "detail": 300}
+ROUNDS = {"overview": 40, "list": 300, "detail": 1000}
 
 
 def bench_user(org):

@@ -27,6 +27,7 @@ from callops.calls.services import CallActionError, cancel_call
 from callops.providers.models import ProviderKind
 
 from . import call_reads, filters, integrations
+from .templatetags.dashboard import route_url
 from .tz import user_tz
 from .views import stop_polling_if
 
@@ -179,7 +180,7 @@ def _detail_context(request, call):
         "batch_link": _batch_link(call),
         "events": events,
         "payload_events": payload_events,
-        "payloads_url": reverse("dashboard:call_payloads", args=[call.public_id]),
+        "payloads_url": route_url("dashboard:call_payloads", call.public_id),
         "last_payload_id": payload_events[-1].id if payload_events else 0,
         "deliveries": deliveries,
         "deliveries_available": deliveries is not None,
@@ -188,6 +189,7 @@ def _detail_context(request, call):
         and call.result_status != ResultStatus.PENDING,
         "can_redeliver": can_act and integrations.redeliver() is not None,
         "live": _still_changing(call, deliveries),
+        "oob": False,  # set by the live poll's out-of-band parts; a missing name costs an exception
     }
 
 

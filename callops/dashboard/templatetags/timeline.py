@@ -10,12 +10,11 @@ value is escaped with html.escape, which is what Django's escape() and `{{ }}` r
 from html import escape as _escape
 
 from django import template
-from django.urls import reverse
 from django.utils.safestring import mark_safe
 
 from callops.calls.models import CallEvent, EventSource
 
-from .dashboard import localtime_tag, status_badge
+from .dashboard import localtime_tag, route_url, status_badge
 
 register = template.Library()
 
@@ -27,7 +26,6 @@ def e_(value) -> str:
     return _escape(str(value))
 
 
-@register.filter
 def timeline_item(e):
     """One `<li>` of the status timeline."""
     if e.status:
@@ -53,13 +51,31 @@ def timeline_item(e):
                      f'{localtime_tag(e.created_at, "time")}</div><div class="tl-body">{"\n".join(body)}</div></li>')
 
 
+@register.filter
+def timeline_items(events):
+    """Every `<li>` of the status timeline; one call rather than a template loop, whose per-row
+    bookkeeping (context push, forloop) cost as much as the row itself."""
+    return mark_safe("\n".join(timeline_item(e) for e in events))
+
+
 @register.simple_tag
+def payload_panels(call, events, every):
+    """The panels of every event in `events` that carries a payload (see payload_panel)."""
+    return mark_safe("\n".join(payload_panel(call, e, every) for e in events))
+
+
+@register.filter
+def transcript_turns(turns):
+    """Every `<li>` of the transcript (see transcript_turn)."""
+    return mark_safe("\n".join(transcript_turn(turn) for turn in turns))
+
+
 def payload_panel(call, e, every):
     """The collapsed panel of one event's raw provider payload; its body is fetched when opened
     (provider payloads can be large and a call can have dozens). `every` is the URL of all of the
     call's payloads as JSON."""
     raw = f"· <code>{e_(e.raw_status)}</code>" if e.raw_status else ""
-    url = reverse("dashboard:call_payload", args=[call.public_id, e.id])
+    url = route_url("dashboard:call_payload", call.public_id, e.id)
     return mark_safe(
         f'<details class="payload" id="payload-{int(e.id)}" hx-get="{e_(url)}" hx-trigger="toggle once" '
         f'hx-target="find .payload-body"><summary>{localtime_tag(e.created_at, "time")} · '
@@ -68,7 +84,6 @@ def payload_panel(call, e, every):
         f"JSON</a>)</p></div></details>")
 
 
-@register.filter
 def transcript_turn(turn):
     """One `<li>` of the transcript; a turn without a role is the agent's."""
     role = (turn.get("role") if isinstance(turn, dict) else None) or "agent"
