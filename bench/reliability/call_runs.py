@@ -41,6 +41,7 @@ def org_with_emulator_agent(name: str, emu):
 def run_calls(ctx, *, name: str, n_calls: int, workers: int, timeout: float, disrupt, early: bool,
               grace: float = 180) -> Result:
     """Submit n_calls, run `disrupt(cluster, stop_event, counters)` in a thread until they settle."""
+    from callops.calls.jobs import enqueue_placements
     from callops.calls.models import Call
     from callops.providers.emulators import emulator_class
     from callops.webhooks import services as webhooks
@@ -58,18 +59,26 @@ def run_calls(ctx, *, name: str, n_calls: int, workers: int, timeout: float, dis
         base = random.Random(name).randrange(1_000_000, 8_000_000)
         numbers = [f"+1415{base + i:07d}" for i in range(n_calls)]
         disruptor = threading.Thread(target=disrupt, args=(ctx, cluster, stop, counters), daemon=True)
+        pks = []
         if early:  # disruptions that leave the submitting process alone start with the submissions
             disruptor.start()
-        pks = []
-        for i in range(0, n_calls, 500):
-            pks += submit_calls(agent, numbers[i:i + 500])
-        if not early:
+            for i in range(0, n_calls, 500):
+                pks += submit_calls(agent, numbers[i:i + 500])
+        else:
+            # The rows are written first and the placements enqueued together once the disruptor
+            # runs, so its faults land while the calls are in flight; placed as they were written,
+            # the calls were done before the first fault on a quick machine.
+            for i in range(0, n_calls, 500):
+                pks += submit_calls(agent, numbers[i:i + 500], enqueue=False)
             disruptor.start()
-        # The faults go on until every call is done or the time bound passes; then the system gets a
-        # fault-free grace period to finish on its own (no manual step). Only what is still not
-        # terminal after that is counted lost.
+            enqueue_placements(pks)
+        # The faults go on until every call is done or the time bound passes, and a planned series
+        # of faults runs to its end; then the system gets a fault-free grace period to finish on its
+        # own (no manual step). Only what is still not terminal after that is counted lost.
         live_at_bound = wait_terminal(pks, t0 + timeout)
         settled = time.time() - t0
+        if getattr(disrupt, "planned", False):
+            disruptor.join(max(0, t0 + timeout - time.time()))
         stop.set()
         disruptor.join(30)
         live = wait_terminal(pks, time.time() + grace) if live_at_bound else 0
@@ -85,7 +94,9 @@ def run_calls(ctx, *, name: str, n_calls: int, workers: int, timeout: float, dis
                   "missing webhooks": missing, "redelivered (dupes at sink)": sink_duplicates(sink),
                   "processes restarted after exiting": sum(cluster.crashes.values()),
                   "web/worker peak RSS MB": "{web}/{worker_max}".format(**cluster.rss_mb())}
-        passed = live == 0 and wrong == 0 and twice == 0 and never == 0 and missing == 0
+        # A run whose faults never happened proves nothing: it fails.
+        passed = (live == 0 and wrong == 0 and twice == 0 and never == 0 and missing == 0
+                  and counters.get("faults missed", 0) == 0)
         notes = [f"supervisor restarts: {cluster.crashes}"] * bool(cluster.crashes) + cluster.errors_logged()
         return Result(name, counts, passed, notes, time.time() - t0)
     finally:
@@ -99,9 +110,11 @@ def kill_workers(every: float):
     def disrupt(ctx, cluster, stop, counters):
         rng = random.Random(9)
         counters["worker kill -9"] = 0
+        counters["faults missed"] = 1  # until the first kill
         while not stop.wait(every):
             cluster.kill_worker(rng.randrange(len(cluster.workers)))
             counters["worker kill -9"] += 1
+            counters["faults missed"] = 0
     return disrupt
 
 
@@ -109,6 +122,7 @@ def outages(ctx, cluster, stop, counters):
     """Redis down for 2 s (restarted empty), then PostgreSQL connections killed twice."""
     counters["redis restarts"] = counters["pg backends killed"] = 0
     plan = [(3, "redis"), (8, "pg"), (12, "pg"), (16, "redis")]
+    counters["faults missed"] = len(plan)
     start = time.time()
     for at, what in plan:
         if stop.wait(max(0, start + at - time.time())):
@@ -117,4 +131,11 @@ def outages(ctx, cluster, stop, counters):
             ctx.redis.restart(down_seconds=2)
             counters["redis restarts"] += 1
         else:
-            counters["pg backends killed"] += cl.terminate_backends()
+            killed = cl.terminate_backends()
+            counters["pg backends killed"] += killed
+            if not killed:  # nothing connected to kill: that fault did not happen
+                continue
+        counters["faults missed"] -= 1
+
+
+outages.planned = True  # run_calls lets the whole plan run even when the calls finish first

@@ -51,10 +51,11 @@ def seed(ctx: Ctx) -> None:
     ctx.users["outsider"] = outsider
 
 
-def submit_calls(agent, numbers: list[str]) -> list[int]:
+def submit_calls(agent, numbers: list[str], enqueue: bool = True) -> list[int]:
     """Create calls due now and enqueue their placement jobs, as a scheduled call or a retry does
     (callops/calls/retry.py): the row's due time lets the sweep re-enqueue a job lost with Redis.
-    (The API's create places inline in the web process instead; the load scenario covers that.)"""
+    (The API's create places inline in the web process instead; the load scenario covers that.)
+    With enqueue=False the caller enqueues them later (callops.calls.jobs.enqueue_placements)."""
     from django.utils import timezone
 
     from callops.calls import services
@@ -62,7 +63,8 @@ def submit_calls(agent, numbers: list[str]) -> list[int]:
 
     pks = [services.create_call(org=agent.organization, agent=agent, to_number=number,
                                 scheduled_at=timezone.now()).pk for number in numbers]
-    enqueue_placements(pks)
+    if enqueue:
+        enqueue_placements(pks)
     return pks
 
 

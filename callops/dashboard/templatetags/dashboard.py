@@ -156,11 +156,11 @@ def topbar(context):
     org = context.get("current_org")
     token = context.get("csrf_token")
     token = str(token) if token else ""
-    csrf = (f'<input type="hidden" name="csrfmiddlewaretoken" value="{_e(token)}">'
+    csrf = (f'<input type="hidden" name="csrfmiddlewaretoken" value="{esc(token)}">'
             if token and token != "NOTPROVIDED" else "")
     options = "".join(
-        f'\n      <option value="{_e(m.organization.public_id)}"'
-        f'{" selected" if org is not None and m.organization_id == org.id else ""}>{_e(m.organization.name)}</option>'
+        f'\n      <option value="{esc(m.organization.public_id)}"'
+        f'{" selected" if org is not None and m.organization_id == org.id else ""}>{esc(m.organization.name)}</option>'
         for m in context.get("all_memberships") or ())
     role = ROLE_LABELS.get(membership.role, membership.role) if membership else ""
     bell = ""
@@ -168,36 +168,38 @@ def topbar(context):
     if notices_url:
         count = context.get("notification_count")  # lazy: counted here, on first use
         count = str(count) if count else ""
-        badge = f'<span class="bell-count">{_e(count)}</span>' if count else ""
-        bell = (f'\n  <a class="bell{" bell-unread" if count else ""}" href="{_e(notices_url)}" data-testid="bell" '
+        badge = f'<span class="bell-count">{esc(count)}</span>' if count else ""
+        bell = (f'\n  <a class="bell{" bell-unread" if count else ""}" href="{esc(notices_url)}" data-testid="bell" '
                 f'title="Webhook notifications"><span class="bell-icon" aria-hidden="true"></span>'
                 f'<span class="visually-hidden">Notifications</span>{badge}</a>')
-    new_call = (f'\n  <a class="btn btn-primary btn-small" href="{_e(route_url("dashboard:call_new"))}">New call</a>'
+    new_call = (f'\n  <a class="btn btn-primary btn-small" href="{esc(route_url("dashboard:call_new"))}">New call</a>'
                 if membership is not None and membership.allows(Role.MEMBER) else "")
     username = request.user.get_username()
     return mark_safe(f"""<header class="topbar">
-  <a class="brand" href="{_e(route_url("dashboard:overview"))}"><span class="brand-mark" aria-hidden="true"></span>callops</a>
-  <form class="org-switch" method="post" action="{_e(route_url("switch_org"))}">
+  <a class="brand" href="{esc(route_url("dashboard:overview"))}"><span class="brand-mark" aria-hidden="true"></span>callops</a>
+  <form class="org-switch" method="post" action="{esc(route_url("switch_org"))}">
     {csrf}
-    <input type="hidden" name="next" value="{_e(request.path)}">
+    <input type="hidden" name="next" value="{esc(request.path)}">
     <label for="org-switch" class="visually-hidden">Organization</label>
     <select id="org-switch" name="org" data-autosubmit>{options}
     </select>
     <button type="submit" class="btn btn-small js-hide">Switch</button>
   </form>
-  <span class="role-chip" title="Your role in {_e(org.name if org is not None else "")}">{_e(role)}</span>
+  <span class="role-chip" title="Your role in {esc(org.name if org is not None else "")}">{esc(role)}</span>
   <div class="topbar-spacer"></div>{bell}{new_call}
   <details class="user-menu">
-    <summary aria-label="Account menu"><span class="avatar" aria-hidden="true">{_e(username[:1].upper())}</span><span class="user-name">{_e(username)}</span></summary>
+    <summary aria-label="Account menu"><span class="avatar" aria-hidden="true">{esc(username[:1].upper())}</span><span class="user-name">{esc(username)}</span></summary>
     <div class="menu-panel">
-      <p class="menu-meta">Signed in as<br><strong>{_e(username)}</strong></p>
-      <form method="post" action="{_e(route_url("logout"))}">{csrf}<button type="submit" class="menu-item">Sign out</button></form>
+      <p class="menu-meta">Signed in as<br><strong>{esc(username)}</strong></p>
+      <form method="post" action="{esc(route_url("logout"))}">{csrf}<button type="submit" class="menu-item">Sign out</button></form>
     </div>
   </details>
 </header>""")
 
 
-def _e(value) -> str:
+def esc(value) -> str:
+    """Any value as escaped text: html.escape, which Django's escape() and `{{ }}` run underneath,
+    for markup built in Python."""
     return _escape(str(value))
 
 

@@ -7,14 +7,12 @@ the larger part of the page's own time. The markup is what the templates produce
 value is escaped with html.escape, which is what Django's escape() and `{{ }}` run underneath.
 """
 
-from html import escape as _escape
-
 from django import template
 from django.utils.safestring import mark_safe
 
 from callops.calls.models import CallEvent, EventSource
 
-from .dashboard import localtime_tag, route_url, status_badge
+from .dashboard import esc, localtime_tag, route_url, status_badge
 
 register = template.Library()
 
@@ -22,32 +20,28 @@ SOURCE_LABELS = dict(EventSource.choices)
 KIND_LABELS = dict(CallEvent.Kind.choices)
 
 
-def e_(value) -> str:
-    return _escape(str(value))
-
-
 def timeline_item(e):
     """One `<li>` of the status timeline."""
     if e.status:
         line = [status_badge(e.status)]
     else:
-        line = [f'<span class="badge badge-kind">{e_(KIND_LABELS.get(e.kind, e.kind))}</span>']
+        line = [f'<span class="badge badge-kind">{esc(KIND_LABELS.get(e.kind, e.kind))}</span>']
     if e.from_status and e.status and not e.ignored:
-        line.append(f'<span class="tl-from">from {e_(e.from_status)}</span>')
-    line.append(f'<span class="source source-{e_(e.source)}">{e_(SOURCE_LABELS.get(e.source, e.source))}</span>')
+        line.append(f'<span class="tl-from">from {esc(e.from_status)}</span>')
+    line.append(f'<span class="source source-{esc(e.source)}">{esc(SOURCE_LABELS.get(e.source, e.source))}</span>')
     if e.ignored:
         line.append('<span class="badge badge-flag">ignored</span>')
     body = [f'<div class="tl-line">{"\n".join(line)}</div>']
     if e.raw_status or e.reason:
-        raw = f"<code>{e_(e.raw_status)}</code>" if e.raw_status else ""
-        reason = f" <span>{e_(e.reason)}</span>" if e.reason else ""
+        raw = f"<code>{esc(e.raw_status)}</code>" if e.raw_status else ""
+        reason = f" <span>{esc(e.reason)}</span>" if e.reason else ""
         body.append(f'<p class="tl-raw">{raw}{reason}</p>')
     if e.note:
-        body.append(f'<p class="tl-note">{e_(e.note)}</p>')
+        body.append(f'<p class="tl-note">{esc(e.note)}</p>')
     if getattr(e, "has_payload", False):
         body.append(f'<a class="tl-payload" href="#payload-{int(e.id)}">payload</a>')
     ignored = " tl-ignored" if e.ignored else ""
-    return mark_safe(f'<li class="tl-item{ignored} tl-{e_(e.kind)}"><div class="tl-time">'
+    return mark_safe(f'<li class="tl-item{ignored} tl-{esc(e.kind)}"><div class="tl-time">'
                      f'{localtime_tag(e.created_at, "time")}</div><div class="tl-body">{"\n".join(body)}</div></li>')
 
 
@@ -60,7 +54,7 @@ def timeline_items(events):
 
 @register.simple_tag
 def payload_panels(call, events, every):
-    """The panels of every event in `events` that carries a payload (see payload_panel)."""
+    """The panel of each event in `events`, which all carry a payload (see payload_panel)."""
     return mark_safe("\n".join(payload_panel(call, e, every) for e in events))
 
 
@@ -74,13 +68,13 @@ def payload_panel(call, e, every):
     """The collapsed panel of one event's raw provider payload; its body is fetched when opened
     (provider payloads can be large and a call can have dozens). `every` is the URL of all of the
     call's payloads as JSON."""
-    raw = f"· <code>{e_(e.raw_status)}</code>" if e.raw_status else ""
+    raw = f"· <code>{esc(e.raw_status)}</code>" if e.raw_status else ""
     url = route_url("dashboard:call_payload", call.public_id, e.id)
     return mark_safe(
-        f'<details class="payload" id="payload-{int(e.id)}" hx-get="{e_(url)}" hx-trigger="toggle once" '
+        f'<details class="payload" id="payload-{int(e.id)}" hx-get="{esc(url)}" hx-trigger="toggle once" '
         f'hx-target="find .payload-body"><summary>{localtime_tag(e.created_at, "time")} · '
-        f"{e_(SOURCE_LABELS.get(e.source, e.source))} {raw}</summary>"
-        f'<div class="payload-body"><p class="muted">Loading… (or <a href="{e_(every)}">view every payload as '
+        f"{esc(SOURCE_LABELS.get(e.source, e.source))} {raw}</summary>"
+        f'<div class="payload-body"><p class="muted">Loading… (or <a href="{esc(every)}">view every payload as '
         f"JSON</a>)</p></div></details>")
 
 
@@ -89,5 +83,5 @@ def transcript_turn(turn):
     role = (turn.get("role") if isinstance(turn, dict) else None) or "agent"
     text = turn.get("text", "") if isinstance(turn, dict) else ""
     role = str(role)
-    return mark_safe(f'<li class="turn turn-{e_(role)}"><span class="turn-role">{e_(role[:1].upper() + role[1:])}'
-                     f"</span><p>{e_(text)}</p></li>")
+    return mark_safe(f'<li class="turn turn-{esc(role)}"><span class="turn-role">{esc(role[:1].upper() + role[1:])}'
+                     f"</span><p>{esc(text)}</p></li>")
