@@ -742,7 +742,18 @@ def record_safely(items: list[Sent], token: str) -> None:
             try:
                 record_many([Sent(item.row, item.trigger, item.url, {}, item.body, bare, item.at)], token)
             except Exception:
+                if _deleted(item.row.pk):
+                    # Its endpoint was deleted while it was being sent: nothing is left to record on.
+                    log.info("webhook delivery %s was deleted while it was sent", item.row.public_id)
+                    continue
                 log.exception("could not record webhook attempt %s; it will be retried", item.row.public_id)
+
+
+def _deleted(pk: int) -> bool:
+    try:
+        return not WebhookDelivery.objects.filter(pk=pk).exists()
+    except Exception:  # the database is gone: that is not a deletion
+        return False
 
 
 def _count_recoveries(items: list[Sent], now) -> None:

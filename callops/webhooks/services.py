@@ -155,6 +155,13 @@ def update_endpoint(endpoint: WebhookEndpoint, data: dict, *, actor=None) -> Web
 
 def delete_endpoint(endpoint: WebhookEndpoint, *, actor=None) -> None:
     with transaction.atomic():
+        # The endpoint row first, as the delivery writer locks it before it records an attempt
+        # (delivery.record_many's lock order): a worker recording one of its deliveries now either
+        # commits before the deletion reads them, or waits and finds them gone. Without the lock
+        # its attempt could land between the deletion's removal of attempts and of deliveries,
+        # and the deletion failed on the attempt's foreign key.
+        if not WebhookEndpoint.objects.select_for_update().filter(pk=endpoint.pk).exists():
+            return  # deleted meanwhile by another request
         audit(endpoint.organization, "webhook_endpoint.deleted", actor=actor, target=endpoint.url,
               detail={"endpoint": str(endpoint.public_id)})
         endpoint.delete()

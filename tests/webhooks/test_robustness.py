@@ -1,6 +1,7 @@
 """Whatever a receiver answers, and whatever goes wrong while sending, a delivery gets an attempt row
 and its normal retry; it is never left leased to be re-sent forever with nothing on record."""
 
+import threading
 import time
 from datetime import timedelta
 
@@ -142,3 +143,43 @@ def test_abort_message_on_a_manual_resend_stops_the_remaining_retries(personas, 
     assert [a.error_kind for a in d.attempts.all()] == ["http", "aborted"]
     WebhookDelivery.objects.filter(pk=d.pk).update(next_attempt_at=timezone.now() - timedelta(seconds=1))
     assert delivery.deliver_due() == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_deleting_an_endpoint_while_a_worker_records_an_attempt(personas, endpoint, sink, make_call, monkeypatch):
+    """A worker sends one of the endpoint's deliveries and records the attempt at the moment the
+    deletion has removed the attempts it knew of but not yet the deliveries: the deletion still
+    commits and leaves nothing of the endpoint (the worker's late attempt is what gets refused)."""
+    from django.db import connection
+    from django.db.models.query import QuerySet
+
+    from callops.webhooks.models import WebhookAttempt
+
+    make_call()
+    row = WebhookDelivery.objects.get(endpoint=endpoint)
+    worker_done = threading.Event()
+
+    def worker():
+        try:
+            delivery.deliver_due()
+            delivery.wait_for_writes()
+        finally:
+            connection.close()
+            worker_done.set()
+
+    real_raw_delete = QuerySet._raw_delete
+
+    def raw_delete_then_a_worker_runs(self, using):
+        count = real_raw_delete(self, using)
+        if self.model is WebhookAttempt and not worker_done.is_set():
+            threading.Thread(target=worker).start()
+            worker_done.wait(1.5)  # long enough for the worker to finish, unless the deletion holds it
+        return count
+
+    monkeypatch.setattr(QuerySet, "_raw_delete", raw_delete_then_a_worker_runs)
+    services.delete_endpoint(endpoint)
+    assert worker_done.wait(10)
+    assert len(sink.requests) == 1  # the worker did send it
+    assert not WebhookEndpoint.objects.filter(pk=endpoint.pk).exists()
+    assert not WebhookDelivery.objects.filter(pk=row.pk).exists()
+    assert not WebhookAttempt.objects.filter(delivery_id=row.pk).exists()
