@@ -154,12 +154,15 @@ def flush_on_commit() -> int:
 
 @pytest.fixture
 def run_jobs():
-    """Run every queued job to completion in-process with a real RQ worker (SimpleWorker, burst).
+    """Run every queued job to completion in-process with a real RQ worker (burst), synchronously.
 
-    Loops because jobs enqueue more jobs; commit-deferred enqueues are flushed first.
+    Loops because jobs enqueue more jobs; commit-deferred enqueues are flushed first. The worker
+    is tests.helpers.TestWorker: RQ's SimpleWorker without the pubsub thread whose teardown could
+    stall a round for up to a minute.
     """
     from django.conf import settings
-    from rq import SimpleWorker
+
+    from tests.helpers import TestWorker
 
     def _run(max_rounds: int = 50):
         conn = django_rq.get_connection("default")
@@ -168,9 +171,28 @@ def run_jobs():
             flushed = flush_on_commit()
             if not flushed and not any(q.count for q in queues):
                 return
-            SimpleWorker(queues, connection=conn).work(burst=True, with_scheduler=False)
+            TestWorker(queues, connection=conn).work(burst=True, with_scheduler=False)
 
     return _run
+
+
+# A Tuesday, 10:00 in New York: inside every default calling window of the batch tests.
+FROZEN_AT = "2026-03-10T15:00:00+00:00"
+
+
+@pytest.fixture
+def clock():
+    """Freeze time at FROZEN_AT; the test moves it with `clock.advance(seconds)` (tests/helpers.py).
+
+    Patches time.time() and datetime.now() for the whole process, emulator threads included;
+    time.monotonic() and time.sleep() stay real.
+    """
+    import time_machine
+
+    from tests.helpers import Clock
+
+    with time_machine.travel(FROZEN_AT, tick=False) as traveller:
+        yield Clock(traveller)
 
 
 @pytest.fixture
