@@ -189,10 +189,14 @@ def clock():
     """
     import time_machine
 
-    from tests.helpers import Clock
+    from tests import helpers
 
     with time_machine.travel(FROZEN_AT, tick=False) as traveller:
-        yield Clock(traveller)
+        helpers._current = helpers.Clock(traveller)
+        try:
+            yield helpers._current
+        finally:
+            helpers._current = None
 
 
 @pytest.fixture

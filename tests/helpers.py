@@ -60,6 +60,16 @@ def wait_for(condition: Callable[[], object], what: str, timeout: float = 60.0, 
         time.sleep(interval)
 
 
+_current: Clock | None = None
+
+
+def current_clock() -> Clock:
+    """The running test's clock, for module helpers (the test must use the `clock` fixture)."""
+    if _current is None:
+        raise RuntimeError("this helper moves the test clock: use the `clock` fixture")
+    return _current
+
+
 class Clock:
     """A frozen clock the test moves (time-machine underneath)."""
 
