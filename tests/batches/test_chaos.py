@@ -83,8 +83,8 @@ class Processes:
                                 stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
 
     def worker(self):
-        self.workers.append(self._spawn("rqworker", "--worker-class", "rq.worker.SimpleWorker", "calls",
-                                        "webhooks", "default"))
+        # The production worker class (settings.RQ["WORKER_CLASS"]).
+        self.workers.append(self._spawn("rqworker", "calls", "webhooks", "default"))
 
     def ensure(self, n_workers: int):
         """What a process supervisor does: replace workers and the sweeper when they exit."""

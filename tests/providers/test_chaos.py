@@ -25,6 +25,7 @@ from django.db import connection
 from callops.calls.models import TERMINAL, Call, CallEvent
 from callops.providers.emulators.callingbox import RESULT
 from callops.providers.emulators.core import Faults
+from tests.helpers import wait_for
 
 from .conftest import submit
 
@@ -102,7 +103,7 @@ def test_chaos_500_calls_through_worker_processes(emulators, make_agent, live_se
     started = time.monotonic()
     try:
         for _ in range(WORKERS):
-            procs.spawn("rqworker", "--worker-class", "rq.worker.SimpleWorker", "calls", "webhooks", "default")
+            procs.spawn("rqworker", "calls", "webhooks", "default")  # the production worker class
         procs.spawn("runsweeper")
         calls = []
         for n in range(CALLS_PER_PROVIDER):
@@ -111,17 +112,21 @@ def test_chaos_500_calls_through_worker_processes(emulators, make_agent, live_se
         pks = [c.pk for _, c in calls]
         completed_cb = [c.pk for kind, c in calls
                         if kind == "callingbox" and emus[kind].expected_final(c.to_number) == "completed"]
-        deadline = time.monotonic() + 100
-        while time.monotonic() < deadline:
+        def settled():
             assert procs.alive(), procs.tail()
-            live = Call.objects.filter(pk__in=pks).exclude(status__in=TERMINAL).exists()
-            extracting = Call.objects.filter(pk__in=completed_cb, result_status__in=["", "pending"]).exists()
-            if not live and not extracting and not any(e.pending_callbacks() for e in emus.values()):
-                break
-            time.sleep(0.2)
-        else:
-            pytest.fail(f"calls still live after 100 s:\n{procs.tail()}")
-        time.sleep(0.3)  # late duplicate callbacks land (and must change nothing)
+            live = Call.objects.filter(pk__in=pks).exclude(status__in=TERMINAL).count()
+            extracting = Call.objects.filter(pk__in=completed_cb, result_status__in=["", "pending"]).count()
+            callbacks = sum(e.pending_callbacks() for e in emus.values())
+            settled.state = f"{live} calls live, {extracting} extracting, {callbacks} callbacks unanswered"
+            return not live and not extracting and not callbacks
+
+        settled.state = "not looked yet"
+        try:
+            # Late duplicate and reordered callbacks are among those awaited (and must change nothing).
+            wait_for(settled, "every call to end, its extraction to finish and every callback to be answered",
+                     timeout=180, interval=0.2)
+        except AssertionError as exc:
+            pytest.fail(f"{exc} ({settled.state}):\n{procs.tail()}")
     finally:
         procs.stop()
     elapsed = time.monotonic() - started
