@@ -25,7 +25,11 @@ PASSWORD = "pw-for-tests-only-123"
 def chromium():
     if not Path(CHROMIUM).exists():
         pytest.fail(f"{CHROMIUM} is missing: install it with `apt-get install -y chromium`")
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
+
+    # Bounds are safety nets, not claims about speed: a page on a busy 2-core machine may take a
+    # while to show what it will show. (Playwright's own default is 5 s.)
+    expect.set_options(timeout=30_000)
 
     with sync_playwright() as pw:
         browser = pw.chromium.launch(
@@ -42,6 +46,7 @@ def page(chromium, live_server):
     ARTIFACTS.mkdir(exist_ok=True)
     context = chromium.new_context(viewport={"width": 1366, "height": 900}, timezone_id="America/New_York",
                                    accept_downloads=True)
+    context.set_default_timeout(30_000)
     pg = context.new_page()
     problems = []
     # A form re-rendered with its errors answers 400 on purpose; anything else logged as an
