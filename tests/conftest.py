@@ -5,6 +5,7 @@ organization "Globex". Every view and API route is tested with them.
 """
 
 import json
+import os
 from dataclasses import dataclass
 
 import django_rq
@@ -13,6 +14,38 @@ from django.test import Client
 
 from callops.accounts import services as accounts
 from callops.accounts.models import Role
+
+
+def pytest_configure(config):
+    """Under pytest-xdist each worker gets a Redis database of its own (tests flush it freely).
+
+    Worker gwN uses database N of the run's private redis-server (`make test`), or, with REDIS_URL
+    given (CI), REDIS_URL's database minus N: CI's default 15 and the bench's 14 are the two a
+    `-n 2` run uses. Its test database is pytest-django's own per worker.
+    """
+    workerinput = getattr(config, "workerinput", None)  # set in xdist worker processes only
+    if workerinput is None:
+        return
+    from django.conf import settings
+
+    url = worker_redis_url(settings.REDIS_URL, int(workerinput["workerid"].removeprefix("gw")),
+                           private=os.environ.get("CALLOPS_TEST_PRIVATE_REDIS") == "1")
+    settings.REDIS_URL = os.environ["REDIS_URL"] = url  # subprocesses started by tests inherit it
+    for queue in settings.RQ_QUEUES.values():
+        queue["URL"] = url
+    settings.CACHES["default"]["LOCATION"] = url
+
+
+def worker_redis_url(url: str, n: int, *, private: bool) -> str:
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    base = int(parts.path.strip("/") or 0)
+    db = n if private else base - n
+    if not 0 <= db <= 15:
+        raise pytest.UsageError(f"no Redis database {db} for xdist worker gw{n} (REDIS_URL {url}): "
+                                "use fewer workers or a higher database number")
+    return urlunsplit(parts._replace(path=f"/{db}"))
 
 
 @pytest.fixture(autouse=True)
