@@ -11,6 +11,7 @@ a minute and a half on two cores.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -147,10 +148,13 @@ def test_chaos_500_calls_through_worker_processes(emulators, make_agent, live_se
     # The faults really happened, and the lifecycle absorbed the duplicates and reorders.
     statuses = Counter(status for emu in emus.values() for (_, status) in emu.requests.elements())
     assert statuses[500] > 10 and statuses[429] > 10 and statuses[504] >= 2 * len(KINDS)
-    # Every delivery the app accepted is on the timeline once, except those that overtook the
-    # worker's record of the placement (answered 200 as unknown; the next poll catches up).
-    delivered = sum(1 for e in emus.values() for _, status in e.callback_log if status == 200)
+    # Every report the app applied is on the timeline exactly once; the others overtook the worker's
+    # record of the placement and were answered as unknown (the next poll catches up). How many
+    # overtake depends on the machine's load, so they are counted from the answers, not assumed.
+    answers = [json.loads(body) for e in emus.values()
+               for (_, status), body in zip(e.callback_log, e.callback_answers, strict=True) if status == 200]
+    applied, unknown = sum(a["applied"] for a in answers), sum(a["unknown"] for a in answers)
     recorded = CallEvent.objects.filter(call_id__in=pks, source="callback").count()
-    assert 0.9 * delivered <= recorded <= delivered
+    assert recorded == applied and applied + unknown == sum(a["received"] for a in answers)
     assert CallEvent.objects.filter(call_id__in=pks, source="callback", ignored=True).count() > 50
     print(f"chaos: {len(pks)} calls in {elapsed:.1f} s")

@@ -172,6 +172,7 @@ class Emulator:
         self.requests: Counter = Counter()     # (op, status) -> count
         self.callbacks_sent: list[tuple[str, int]] = []
         self.callback_log: list[tuple[str, int]] = []   # (call id, HTTP status) per delivery
+        self.callback_answers: list[bytes] = []          # the receiver's answer body per delivery (capped)
         self.lock = threading.RLock()
         self._compiled = [(m, re.compile(f"^{rx}$"), h, op) for m, rx, h, op in self.routes]
         self._window = (0, 0)
@@ -410,16 +411,17 @@ class Emulator:
         self._pool.submit(self._post, call_id, url, headers, body)
 
     def _post(self, call_id: str, url: str, headers: dict, body: bytes):
-        status = 0
+        status, answer = 0, b""
         try:
             r = self._http.post(url, content=body, headers={"Content-Type": "application/json", **headers})
-            status = r.status_code
+            status, answer = r.status_code, r.content[:2000]
         except httpx.HTTPError:
             pass
         finally:
             with self.lock:
                 self.callbacks_sent.append((url, status))
                 self.callback_log.append((call_id, status))
+                self.callback_answers.append(answer)
                 self._posts_unfinished -= 1
 
     def pending_callbacks(self) -> int:
