@@ -5,10 +5,13 @@ REDIS_URL set (as .ci/run does) the suite uses them; otherwise SQLite files unde
 private redis-server for the duration of the run. The exit status is pytest's, so failures and
 "no tests collected" (status 5) both fail the command.
 
-Tests run in TEST_WORKERS pytest-xdist processes (default 2; 1 runs them in this one process),
-unless the arguments say `-n`/`--numprocesses` themselves. Most of the suite waits on loopback
-HTTP, Redis and the database rather than computing, so two processes on two cores finish in
-about three quarters of the time of one, also beside a CPU-bound neighbour.
+Tests run in TEST_WORKERS pytest-xdist processes (1 runs them in this one process), unless the
+arguments say `-n`/`--numprocesses` themselves. Most of the suite waits on loopback HTTP, Redis,
+the database and subprocesses rather than computing, so more processes than cores still help. On
+2 cores beside a CPU-bound process the whole suite took 5:25 in one process, 4:47 in two and
+3:38 in three (3:57 and 3:05 for one and two on a quiet machine). The default is 3 with the run's
+private redis-server, whose 16 databases are all ours, and 2 with a REDIS_URL given (CI): each
+worker takes a database of that server (tests/conftest.py), so fewer is kinder to a shared one.
 """
 
 import os
@@ -26,14 +29,15 @@ def _interrupt(signum, frame):
     raise KeyboardInterrupt
 
 
-DEFAULT_WORKERS = "2"
+DEFAULT_WORKERS = {"private redis": "3", "given redis": "2"}
 
 
 def parallel_args(argv: list[str], env: dict) -> list[str]:
     """`-n N` for pytest-xdist, unless the arguments choose or TEST_WORKERS is 1 (or 0)."""
     if any(a.startswith(("-n", "--numprocesses", "--dist")) or a.endswith("no:xdist") for a in argv):
         return []
-    workers = (env.get("TEST_WORKERS") or DEFAULT_WORKERS).strip()
+    default = DEFAULT_WORKERS["private redis" if env.get("CALLOPS_TEST_PRIVATE_REDIS") == "1" else "given redis"]
+    workers = (env.get("TEST_WORKERS") or default).strip()
     if workers in ("0", "1"):
         return []
     return ["-n", workers]
@@ -41,7 +45,8 @@ def parallel_args(argv: list[str], env: dict) -> list[str]:
 
 def main(argv: list[str]) -> int:
     # A run started from inside a test (the suite tests this script) is a fresh run, not a worker.
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_XDIST_")}
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith("PYTEST_XDIST_") and k != "CALLOPS_TEST_PRIVATE_REDIS"}
     redis = None
     # whitenoise warns on every test client when STATIC_ROOT is missing (a fresh clone has not run
     # collectstatic); tests serve static files through the finders, so an empty directory will do.
