@@ -391,9 +391,8 @@ class Emulator:
                     with self.lock:
                         self._delayed.append((now + self.faults.reorder_delay, call_id, url, headers, body))
                     continue
-                self._submit_post(call_id, url, headers, body)
-                if self.faults.rng.random() < self.faults.p_duplicate_callback:
-                    self._submit_post(call_id, url, headers, body)
+                copies = 2 if self.faults.rng.random() < self.faults.p_duplicate_callback else 1
+                self._submit_post(call_id, url, headers, body, copies)
             for _, call_id, url, headers, body in ready:
                 self._submit_post(call_id, url, headers, body)
             self._stop.wait(0.02)
@@ -405,10 +404,12 @@ class Emulator:
                 self._http_client = httpx.Client(trust_env=False, timeout=5, verify=False)
             return self._http_client
 
-    def _submit_post(self, call_id: str, url: str, headers: dict, body: bytes):
+    def _submit_post(self, call_id: str, url: str, headers: dict, body: bytes, copies: int = 1):
+        # Counted before any copy goes out, so a duplicate is pending from the moment its original is.
         with self.lock:
-            self._posts_unfinished += 1
-        self._pool.submit(self._post, call_id, url, headers, body)
+            self._posts_unfinished += copies
+        for _ in range(copies):
+            self._pool.submit(self._post, call_id, url, headers, body)
 
     def _post(self, call_id: str, url: str, headers: dict, body: bytes):
         status, answer = 0, b""
