@@ -143,6 +143,7 @@ def _stuck(batch) -> str:
     return f"tick here: {ticked} -> {batches.progress(batch)['states']}; batch still {batch.status}; live calls: {shape}; {batches.progress(batch)['states']}; {stuck}"
 
 
+@pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
 def test_batch_survives_worker_kills_and_redis_restart(personas, sandbox_agent, tmp_path, settings):
     from callops.calls import batch_csv, batches

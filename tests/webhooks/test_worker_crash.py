@@ -41,6 +41,7 @@ def _worker(burst: bool, log):
     return subprocess.Popen(args, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
 
 
+@pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
 def test_killed_worker_loses_nothing(personas, settings, sink, make_call, tmp_path):
     from callops.webhooks import services
