@@ -23,7 +23,9 @@ WORKFLOW_UUID = "99999999-8888-7777-6666-555555555555"
 @pytest.fixture(autouse=True)
 def _provider_settings(settings):
     settings.PROVIDER_SYNC_SPEED = EMU_SPEED
-    settings.PROVIDER_HTTP_TIMEOUT_SECONDS = 0.3
+    # Generous for a loopback emulator on a busy machine, short enough that a forced timeout (the
+    # emulators sleep 1.5 s on one) costs little.
+    settings.PROVIDER_HTTP_TIMEOUT_SECONDS = 1.0
     # Personas are created per test; the default password hasher would dominate the run time.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
@@ -48,7 +50,7 @@ def emulators():
 
     def _start(kind: str, **kw):
         kw.setdefault("speed", EMU_SPEED)
-        kw.setdefault("faults", Faults(timeout_sleep=0.6))
+        kw.setdefault("faults", Faults(timeout_sleep=1.5))
         if kind == "dograh":
             kw.setdefault("triggers", {TRIGGER_UUID: 42})
             kw.setdefault("workflows", {WORKFLOW_UUID: 42})
