@@ -5,6 +5,7 @@ organization "Globex". Every view and API route is tested with them.
 """
 
 import json
+import os
 from dataclasses import dataclass
 
 import django_rq
@@ -13,6 +14,38 @@ from django.test import Client
 
 from callops.accounts import services as accounts
 from callops.accounts.models import Role
+
+
+def pytest_configure(config):
+    """Under pytest-xdist each worker gets a Redis database of its own (tests flush it freely).
+
+    Worker gwN uses database N of the run's private redis-server (`make test`), or, with REDIS_URL
+    given (CI), REDIS_URL's database minus N: CI's default 15 and the bench's 14 are the two a
+    `-n 2` run uses. Its test database is pytest-django's own per worker.
+    """
+    workerinput = getattr(config, "workerinput", None)  # set in xdist worker processes only
+    if workerinput is None:
+        return
+    from django.conf import settings
+
+    url = worker_redis_url(settings.REDIS_URL, int(workerinput["workerid"].removeprefix("gw")),
+                           private=os.environ.get("CALLOPS_TEST_PRIVATE_REDIS") == "1")
+    settings.REDIS_URL = os.environ["REDIS_URL"] = url  # subprocesses started by tests inherit it
+    for queue in settings.RQ_QUEUES.values():
+        queue["URL"] = url
+    settings.CACHES["default"]["LOCATION"] = url
+
+
+def worker_redis_url(url: str, n: int, *, private: bool) -> str:
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    base = int(parts.path.strip("/") or 0)
+    db = n if private else base - n
+    if not 0 <= db <= 15:
+        raise pytest.UsageError(f"no Redis database {db} for xdist worker gw{n} (REDIS_URL {url}): "
+                                "use fewer workers or a higher database number")
+    return urlunsplit(parts._replace(path=f"/{db}"))
 
 
 @pytest.fixture(autouse=True)
@@ -154,12 +187,15 @@ def flush_on_commit() -> int:
 
 @pytest.fixture
 def run_jobs():
-    """Run every queued job to completion in-process with a real RQ worker (SimpleWorker, burst).
+    """Run every queued job to completion in-process with a real RQ worker (burst), synchronously.
 
-    Loops because jobs enqueue more jobs; commit-deferred enqueues are flushed first.
+    Loops because jobs enqueue more jobs; commit-deferred enqueues are flushed first. The worker
+    is tests.helpers.TestWorker: RQ's SimpleWorker without the pubsub thread whose teardown could
+    stall a round for up to a minute.
     """
     from django.conf import settings
-    from rq import SimpleWorker
+
+    from tests.helpers import TestWorker
 
     def _run(max_rounds: int = 50):
         conn = django_rq.get_connection("default")
@@ -168,9 +204,32 @@ def run_jobs():
             flushed = flush_on_commit()
             if not flushed and not any(q.count for q in queues):
                 return
-            SimpleWorker(queues, connection=conn).work(burst=True, with_scheduler=False)
+            TestWorker(queues, connection=conn).work(burst=True, with_scheduler=False)
 
     return _run
+
+
+# A Tuesday, 10:00 in New York: inside every default calling window of the batch tests.
+FROZEN_AT = "2026-03-10T15:00:00+00:00"
+
+
+@pytest.fixture
+def clock():
+    """Freeze time at FROZEN_AT; the test moves it with `clock.advance(seconds)` (tests/helpers.py).
+
+    Patches time.time() and datetime.now() for the whole process, emulator threads included;
+    time.monotonic() and time.sleep() stay real.
+    """
+    import time_machine
+
+    from tests import helpers
+
+    with time_machine.travel(FROZEN_AT, tick=False) as traveller:
+        helpers._current = helpers.Clock(traveller)
+        try:
+            yield helpers._current
+        finally:
+            helpers._current = None
 
 
 @pytest.fixture

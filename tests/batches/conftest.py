@@ -1,7 +1,5 @@
 """Helpers for batch tests: build a batch from numbers, and drive it with real RQ jobs."""
 
-import time
-
 import pytest
 
 from callops.calls import batch_csv, batch_jobs, batches
@@ -12,7 +10,8 @@ from callops.providers.sync import sweep_due_syncs
 
 @pytest.fixture(autouse=True)
 def _fast_sandbox(settings):
-    # A completed sandbox call lasts 53 s at speed 1; at 1000 it ends within one poll.
+    # A completed sandbox call lasts 53 s at speed 1; at 1000 it ends within one poll, so a batch
+    # takes a few rounds rather than dozens (tests that follow pacing or windows move the clock).
     settings.SANDBOX_SPEED = 1000.0
 
 
@@ -30,22 +29,31 @@ def make_batch(personas):
     return _make
 
 
-@pytest.fixture
-def settle(run_jobs):
-    """Tick the batch and run sweeps and jobs until it is finished (or the timeout passes)."""
+def drive_batch(batch, run_jobs, clock, *, rounds: int = 2000, max_step: float = 5.0) -> Batch:
+    """Tick the batch and run the sweeps and the jobs until it is finished, moving the test clock to
+    the next due moment (a status read, a retry, a paced dispatch) between rounds. Bounded by
+    rounds; fails saying where the batch and its recipients stand."""
+    from tests.providers.conftest import step_clock
 
-    def _settle(batch, timeout=20.0):
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            batch_jobs.tick_batch(batch.pk)
-            sweep_scheduled_calls()
-            sweep_due_syncs()
-            run_jobs()
-            batch.refresh_from_db()
-            if batch.is_finished and batch.finished_at:
-                return batch
-            time.sleep(0.02)
-        raise AssertionError(f"batch still {batch.status} after {timeout}s")
+    for _ in range(rounds):
+        batch_jobs.tick_batch(batch.pk)
+        sweep_scheduled_calls()
+        sweep_due_syncs()
+        run_jobs()
+        batch.refresh_from_db()
+        if batch.is_finished and batch.finished_at:
+            return batch
+        step_clock(clock, max_step)
+    raise AssertionError(f"after {rounds} rounds batch is still {batch.status}: "
+                         f"{batches.progress(batch)['states']}")
+
+
+@pytest.fixture
+def settle(run_jobs, clock):
+    """Drive the batch to its end on the test clock (see drive_batch)."""
+
+    def _settle(batch, **kw):
+        return drive_batch(batch, run_jobs, clock, **kw)
 
     return _settle
 

@@ -110,20 +110,20 @@ def test_tenancy_read_only_and_actions(api, api_readonly, api_outsider, sandbox_
     assert api.get("/v1/batches/not-a-uuid").status_code == 404
 
 
-def test_batch_calls_listing(api, sandbox_agent, run_jobs):
-    import time
-
+def test_batch_calls_listing(api, sandbox_agent, run_jobs, clock):
     from callops.calls import batch_jobs
 
     body = _create(api, sandbox_agent, recipients=["+14155550123", "+14155550124"], calls_per_minute=1000).json()
     pk = Batch.objects.get(public_id=body["id"]).pk
-    # Pacing starts with one token and earns one every 60 ms, so a tick right after creation may
-    # dispatch only the first recipient; tick again until both are out (bounded).
-    deadline = time.monotonic() + 10
-    while Call.objects.filter(batch_id=pk).count() < 2 and time.monotonic() < deadline:
-        batch_jobs.tick_batch(pk)
-        run_jobs()
-        time.sleep(0.1)
+    # Pacing starts with one token and earns one every 60 ms: the first tick dispatches the first
+    # recipient only, a tick 60 ms later the second.
+    batch_jobs.tick_batch(pk)
+    run_jobs()
+    assert Call.objects.filter(batch_id=pk).count() == 1
+    clock.advance(0.06)
+    batch_jobs.tick_batch(pk)
+    run_jobs()
+    assert Call.objects.filter(batch_id=pk).count() == 2
     calls = api.get(f"/v1/batches/{body['id']}/calls").json()["data"]
     assert len(calls) == 2 and {c["batch_id"] for c in calls} == {body["id"]}
     assert api.get("/v1/calls", {"batch_id": body["id"]}).json()["data"][0]["batch_id"] == body["id"]

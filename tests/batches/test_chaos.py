@@ -83,8 +83,8 @@ class Processes:
                                 stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
 
     def worker(self):
-        self.workers.append(self._spawn("rqworker", "--worker-class", "rq.worker.SimpleWorker", "calls",
-                                        "webhooks", "default"))
+        # The production worker class (settings.RQ["WORKER_CLASS"]).
+        self.workers.append(self._spawn("rqworker", "calls", "webhooks", "default"))
 
     def ensure(self, n_workers: int):
         """What a process supervisor does: replace workers and the sweeper when they exit."""
@@ -112,6 +112,19 @@ class Processes:
                     p.wait(5)
 
 
+def _timelines(calls) -> str:
+    """Each call's fields and timeline, to tell how it got where it is."""
+    out = []
+    for call in calls[:5]:
+        out.append(f"call {call.pk} {call.to_number} {call.status} error={call.error_code!r} "
+                   f"provider_call_id={call.provider_call_id!r} claimed={call.dial_claimed_at} "
+                   f"attempt={call.attempt} reason={call.provider_reason!r}")
+        for e in CallEvent.objects.filter(call=call).order_by("id"):
+            out.append(f"  {e.created_at:%H:%M:%S.%f} {e.source} {e.kind} {e.from_status}->{e.status} "
+                       f"raw={e.raw_status!r} ignored={e.ignored} note={e.note!r}")
+    return "\n".join(out)
+
+
 def _stuck(batch) -> str:
     from django.db.models import Count
 
@@ -130,6 +143,7 @@ def _stuck(batch) -> str:
     return f"tick here: {ticked} -> {batches.progress(batch)['states']}; batch still {batch.status}; live calls: {shape}; {batches.progress(batch)['states']}; {stuck}"
 
 
+@pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
 def test_batch_survives_worker_kills_and_redis_restart(personas, sandbox_agent, tmp_path, settings):
     from callops.calls import batch_csv, batches
@@ -185,7 +199,8 @@ def test_batch_survives_worker_kills_and_redis_restart(personas, sandbox_agent, 
     assert attempts == N + 2  # the busy number was tried three times
     calls = Call.objects.filter(batch=batch)
     assert calls.count() == attempts
-    assert calls.filter(dial_claimed_at__isnull=True).count() == 0
+    unclaimed = list(calls.filter(dial_claimed_at__isnull=True))
+    assert unclaimed == [], _timelines(unclaimed)
     dials = CallEvent.objects.filter(call__batch=batch, note="accepted by the provider")
     # No attempt was dialed twice.
     assert dials.values("call").annotate(n=Count("id")).filter(n__gt=1).count() == 0

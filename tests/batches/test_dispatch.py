@@ -187,27 +187,39 @@ def test_retry_waits_for_its_interval(make_batch, sandbox_agent, run_jobs, settl
     assert Call.objects.filter(batch=batch, attempt=2, retry_of=call).count() == 1
 
 
-def test_circuit_breaker_pauses_with_reason(make_batch, sandbox_agent, settle, run_jobs):
-    import time
+def test_circuit_breaker_pauses_with_reason(make_batch, sandbox_agent, settle, run_jobs, clock, settings):
+    from callops.calls.jobs import sweep_scheduled_calls
+    from callops.providers.sync import sweep_due_syncs
+    from tests.providers.conftest import step_clock
 
+    settings.SANDBOX_SPEED = 1  # INVALID fails 2 s after placement, LOW_BALANCE after 1 s
     batch = make_batch(sandbox_agent, [INVALID, LOW_BALANCE, *numbers(6)], calls_per_minute=10000,
                        max_concurrency=2, breaker_threshold=0.5, breaker_min_calls=2)
+    # Both failing numbers are dialed (a token every 6 ms) before either has failed, and read
+    # together once both have, so they fill the breaker's minimum of 2 at once. (Reaped one at a
+    # time, the first failure alone is under the minimum and frees a slot for a third call.)
+    batch_jobs.tick_batch(batch.pk)
+    run_jobs()
+    clock.advance(0.5)
+    batch_jobs.tick_batch(batch.pk)
+    run_jobs()
+    assert sorted(Call.objects.filter(batch=batch).values_list("to_number", flat=True)) == sorted([INVALID,
+                                                                                                  LOW_BALANCE])
+    clock.advance(3)  # both have failed at the provider; the next reads see it in one round
     for _ in range(200):
         batch_jobs.tick_batch(batch.pk)
-        from callops.calls.jobs import sweep_scheduled_calls
-        from callops.providers.sync import sweep_due_syncs
-
         sweep_scheduled_calls()
         sweep_due_syncs()
         run_jobs()
         if fresh(batch).status != BatchStatus.RUNNING:
             break
-        time.sleep(0.02)
+        step_clock(clock)
     assert batch.status == BatchStatus.PAUSED
     assert batch.pause_reason.startswith("circuit breaker: 2 of the last 2 calls failed (100%)")
     assert WebhookEvent.objects.filter(batch=batch, type="batch.paused").exists()
     assert Call.objects.filter(batch=batch).count() == 2  # nothing more was dialed
     # Resuming starts the window afresh: the old failures do not trip it again.
+    settings.SANDBOX_SPEED = 1000  # the six remaining calls end within a read each
     batches.resume_batch(batch)
     batch = settle(batch)
     assert batch.status == BatchStatus.COMPLETED

@@ -5,12 +5,11 @@ request, with its timeline filled from the provider's batch reads; retries go ou
 calls; a refused batch fails with the provider's reason; stop reaches the provider.
 """
 
-import time
-
 import pytest
 
 from callops.calls import batch_csv, batch_jobs, batches
 from callops.calls.models import Batch, BatchRecipient, BatchStatus, Call, CallEvent
+from tests.batches.conftest import drive_batch
 from tests.providers.conftest import _provider_settings, emulators, make_agent  # noqa: F401
 
 pytestmark = pytest.mark.django_db
@@ -25,30 +24,13 @@ def _batch(personas, agent, phones, **settings):
                                                                for i, p in enumerate(phones)]))
 
 
-def _drive(batch, run_jobs, timeout=20.0):
-    from callops.calls.jobs import sweep_scheduled_calls
-    from callops.providers.sync import sweep_due_syncs
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        batch_jobs.tick_batch(batch.pk)
-        sweep_scheduled_calls()
-        sweep_due_syncs()
-        run_jobs()
-        batch.refresh_from_db()
-        if batch.is_finished and batch.finished_at:
-            return batch
-        time.sleep(0.05)
-    raise AssertionError(f"batch still {batch.status}: {batches.progress(batch)['states']}")
-
-
 @pytest.mark.parametrize("kind,bad", [("bolna", "busy"), ("trillet", "failed")])
-def test_provider_batch_runs_every_recipient_as_a_call(personas, emulators, make_agent, run_jobs, kind, bad):  # noqa: F811
+def test_provider_batch_runs_every_recipient_as_a_call(clock, personas, emulators, make_agent, run_jobs, kind, bad):  # noqa: F811
     emu = emulators(kind)
     emu.script(PHONES[1], bad)
     agent = make_agent(kind, emu)
     batch = _batch(personas, agent, PHONES, max_attempts=2, retry_intervals=[0], retry_on=[bad])
-    batch = _drive(batch, run_jobs)
+    batch = drive_batch(batch, run_jobs, clock)
     assert batch.status == BatchStatus.COMPLETED and batch.provider_batch_id
     # One provider batch upload carrying all three, plus one single-call retry of the busy number.
     assert len(emu.batches) == 1
@@ -200,7 +182,7 @@ def test_reservation_is_chunked_off_the_sweeper(personas, emulators, make_agent,
     assert str(uploaded).count("+1415555") >= 5
 
 
-def test_stop_during_reservation_cancels_what_was_reserved(personas, emulators, make_agent, run_jobs,  # noqa: F811
+def test_stop_during_reservation_cancels_what_was_reserved(clock, personas, emulators, make_agent, run_jobs,  # noqa: F811
                                                            monkeypatch):
     from callops.calls import batch_provider
 
@@ -212,6 +194,6 @@ def test_stop_during_reservation_cancels_what_was_reserved(personas, emulators, 
     assert Call.objects.filter(batch=batch).count() == 2
     batches.stop_batch(batch, by="ada")
     assert set(Call.objects.filter(batch=batch).values_list("status", flat=True)) == {"canceled"}
-    batch = _drive(batch, run_jobs)
+    batch = drive_batch(batch, run_jobs, clock)
     assert batch.status == BatchStatus.STOPPED and len(emu.batches) == 0
     assert set(BatchRecipient.objects.filter(batch=batch).values_list("outcome", flat=True)) == {"canceled"}

@@ -1,12 +1,13 @@
 """Browser tests: Debian's chromium driven by Playwright against pytest-django's live server.
 
 A background thread plays the worker and the sweeper (every sweep in settings.SWEEPS, then a burst
-of a real RQ SimpleWorker), so sandbox calls progress exactly as in production.
+of a real RQ worker, tests.helpers.ThreadTestWorker), so sandbox calls progress exactly as in
+production. The browser runs in real time (the page polls on its own timers), so these tests wait
+on what the page shows, with Playwright's bounds or tests.helpers.wait_for as a safety net.
 """
 
 import os
 import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -24,7 +25,11 @@ PASSWORD = "pw-for-tests-only-123"
 def chromium():
     if not Path(CHROMIUM).exists():
         pytest.fail(f"{CHROMIUM} is missing: install it with `apt-get install -y chromium`")
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
+
+    # Bounds are safety nets, not claims about speed: a page on a busy 2-core machine may take a
+    # while to show what it will show. (Playwright's own default is 5 s.)
+    expect.set_options(timeout=30_000)
 
     with sync_playwright() as pw:
         browser = pw.chromium.launch(
@@ -41,6 +46,7 @@ def page(chromium, live_server):
     ARTIFACTS.mkdir(exist_ok=True)
     context = chromium.new_context(viewport={"width": 1366, "height": 900}, timezone_id="America/New_York",
                                    accept_downloads=True)
+    context.set_default_timeout(30_000)
     pg = context.new_page()
     problems = []
     # A form re-rendered with its errors answers 400 on purpose; anything else logged as an
@@ -80,15 +86,8 @@ class BackgroundWorker:
         from django.conf import settings
         from django.db import connections
         from django.utils.module_loading import import_string
-        from rq import SimpleWorker
-        from rq.timeouts import TimerDeathPenalty
 
-        class ThreadWorker(SimpleWorker):
-            # Signals can only be handled in the main thread; timeouts use a timer instead.
-            death_penalty_class = TimerDeathPenalty
-
-            def _install_signal_handlers(self):
-                pass
+        from tests.helpers import ThreadTestWorker
 
         sweeps = [import_string(path) for path in settings.SWEEPS]
         conn = django_rq.get_connection("default")
@@ -101,7 +100,7 @@ class BackgroundWorker:
                     except Exception as exc:  # keep going, report at the end
                         self.errors.append(f"{sweep.__name__}: {exc!r}")
                 if any(q.count for q in queues):
-                    ThreadWorker(queues, connection=conn).work(burst=True, with_scheduler=False)
+                    ThreadTestWorker(queues, connection=conn).work(burst=True, with_scheduler=False)
                 self.stop.wait(self.interval)
         finally:
             connections.close_all()
@@ -120,19 +119,6 @@ def worker(transactional_db):
     with BackgroundWorker() as w:
         yield w
     assert w.errors == [], w.errors
-
-
-@pytest.fixture
-def wait_until():
-    def _wait(predicate, timeout=30.0, step=0.2):
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if predicate():
-                return True
-            time.sleep(step)
-        return False
-
-    return _wait
 
 
 @pytest.fixture

@@ -1,8 +1,6 @@
 """In a real Chromium: the call detail page's live updates leave an opened payload open, copy
 buttons work without the clipboard API, and a batch goes upload → preview → start."""
 
-import time
-
 import pytest
 from playwright.sync_api import expect
 
@@ -23,13 +21,15 @@ def test_an_opened_payload_stays_open_while_the_call_updates(page, personas, mak
     first.locator("summary").click()
     expect(first).to_have_attribute("open", "")
     expect(first.locator("pre.code")).to_contain_text('"call_id": "prov-123"')  # fetched on opening
-    time.sleep(4.5)  # two polls of the live parts
+    for _ in range(2):  # two polls of the live parts swap in while the payload is open
+        with page.expect_response(lambda r: f"/calls/{call.public_id}/live/" in r.url, timeout=60_000):
+            pass
     expect(first).to_have_attribute("open", "")
     before = page.locator("#payload-list details.payload").count()
     services.apply_status(call, CallStatus.IN_PROGRESS, source="callback", raw_status="answered",
                           payload={"status": "answered", "call_id": "prov-123"})
-    expect(page.get_by_test_id("call-status")).to_contain_text("In progress", timeout=10_000)
-    expect(page.locator("#payload-list details.payload")).to_have_count(before + 1, timeout=10_000)
+    expect(page.get_by_test_id("call-status")).to_contain_text("In progress", timeout=60_000)
+    expect(page.locator("#payload-list details.payload")).to_have_count(before + 1, timeout=60_000)
     expect(first).to_have_attribute("open", "")  # still open after the swaps
     shot(page, "detail-payload-open-while-live")
 

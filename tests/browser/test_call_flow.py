@@ -55,15 +55,15 @@ def test_trigger_a_sandbox_call_and_watch_it_complete(page, personas, sandbox_ag
     page.wait_for_url(f"**/calls/{call.public_id}/")
     url_before = page.url
     status = page.get_by_test_id("call-status")
-    expect(status).to_contain_text("Completed", timeout=30_000)
+    expect(status).to_contain_text("Completed", timeout=60_000)
     assert page.url == url_before  # no reload: htmx swapped the fragment
     timeline = page.get_by_test_id("timeline")
     # Polls report the latest status, so fast sandbox calls may skip intermediate steps.
     for word in ("Queued", "Completed", "Provider poll"):
         expect(timeline).to_contain_text(word)
-    expect(page.get_by_test_id("result")).to_contain_text("confirmed", timeout=30_000)
-    expect(page.get_by_test_id("result").locator(".badge")).to_have_text("Completed", timeout=30_000)
-    expect(page.locator("#call-live")).not_to_have_attribute("hx-trigger", "every 2s", timeout=10_000)
+    expect(page.get_by_test_id("result")).to_contain_text("confirmed", timeout=60_000)
+    expect(page.get_by_test_id("result").locator(".badge")).to_have_text("Completed", timeout=60_000)
+    expect(page.locator("#call-live")).not_to_have_attribute("hx-trigger", "every 2s", timeout=60_000)
     # Times are shown in the reader's zone, with UTC kept on hover.
     first_time = page.locator("time[data-localized]").first
     assert "UTC" in first_time.get_attribute("title")
@@ -150,5 +150,5 @@ def test_overview_chart_and_live_panel(page, personas, make_call_db):
     from callops.calls import services
 
     services.apply_status(ringing, CallStatus.NO_ANSWER, source="poll", raw_status="no-answer")
-    expect(live_panel.locator("tbody tr")).to_have_count(3, timeout=10_000)
+    expect(live_panel.locator("tbody tr")).to_have_count(3, timeout=60_000)
     shot(page, "overview-with-data")

@@ -7,6 +7,7 @@ from playwright.sync_api import expect
 from callops.calls import services
 from callops.calls.models import Call, CallStatus, EventSource
 from callops.webhooks.models import WebhookDelivery, WebhookEndpoint
+from tests.helpers import wait_for
 from tests.lib.sink import Reply, Sink
 
 from .conftest import login, shot
@@ -47,8 +48,7 @@ def test_create_use_and_revoke_an_api_key(page, personas, live_server):
     shot(page, "audit-log")
 
 
-def test_failing_webhook_shows_in_triage_and_bulk_recovery_delivers_it(page, personas, sandbox_agent, worker,
-                                                                         wait_until):
+def test_failing_webhook_shows_in_triage_and_bulk_recovery_delivers_it(page, personas, sandbox_agent, worker):
     sink = Sink()
     sink.respond(default=Reply(410, body=b"gone for now"))
     try:
@@ -66,8 +66,9 @@ def test_failing_webhook_shows_in_triage_and_bulk_recovery_delivers_it(page, per
                                     source=EventSource.API)
         services.apply_status(call, CallStatus.FAILED, source=EventSource.POLL, raw_status="failed",
                               fields={"error_code": "telephony_error", "error_message": "carrier dropped"})
-        assert wait_until(lambda: not WebhookEndpoint.objects.get().enabled, timeout=30)
-        assert wait_until(lambda: not WebhookDelivery.objects.filter(endpoint=endpoint, status="pending").exists())
+        wait_for(lambda: not WebhookEndpoint.objects.get().enabled, "the 410 to disable the endpoint")
+        wait_for(lambda: not WebhookDelivery.objects.filter(endpoint=endpoint, status="pending").exists(),
+                 "no delivery of the disabled endpoint left pending")
 
         page.get_by_role("link", name="Triage").click()
         group = page.locator("[data-testid=group-webhook]", has_text="410 Gone")
@@ -94,9 +95,9 @@ def test_failing_webhook_shows_in_triage_and_bulk_recovery_delivers_it(page, per
         expect(page.get_by_test_id("recover-count")).to_have_text(str(owed))
         shot(page, "bulk-recover-count")
         page.get_by_role("button", name="Start recovery").click()
-        expect(page.get_by_test_id("recovery-result")).to_contain_text(f"{owed} delivered", timeout=30_000)
+        expect(page.get_by_test_id("recovery-result")).to_contain_text(f"{owed} delivered", timeout=60_000)
         expect(page.get_by_test_id("recovery-progress")).not_to_have_attribute("hx-trigger", "every 1s",
-                                                                                timeout=10_000)
+                                                                                timeout=60_000)
         shot(page, "bulk-recover-done")
         assert WebhookDelivery.objects.filter(endpoint=endpoint, status="delivered").count() == owed
         assert sum(1 for r in sink.requests if r.method == "POST") >= owed + 1
@@ -110,7 +111,7 @@ def test_failing_webhook_shows_in_triage_and_bulk_recovery_delivers_it(page, per
         sink.close()
 
 
-def test_retry_a_failed_call_from_triage(page, personas, sandbox_agent, worker, wait_until):
+def test_retry_a_failed_call_from_triage(page, personas, sandbox_agent, worker):
     call = services.create_call(org=personas.org, agent=sandbox_agent, to_number="+14155550177",
                                 source=EventSource.API)
     services.apply_status(call, CallStatus.FAILED, source=EventSource.POLL, raw_status="error",
@@ -129,7 +130,7 @@ def test_retry_a_failed_call_from_triage(page, personas, sandbox_agent, worker, 
     expect(page.locator(".message-success")).to_contain_text("Retried 1 call.")
     retry = Call.objects.get(retry_of=call)
     assert retry.attempt == 2 and retry.to_number == call.to_number
-    assert wait_until(lambda: Call.objects.get(pk=retry.pk).status == CallStatus.COMPLETED, timeout=60)
+    wait_for(lambda: Call.objects.get(pk=retry.pk).status == CallStatus.COMPLETED, "the retried call to complete")
     page.goto(page.base_url + f"/calls/{retry.public_id}/")
     expect(page.get_by_test_id("call-status")).to_contain_text("Completed")
     expect(page.get_by_test_id("timeline")).to_contain_text("retry of call")

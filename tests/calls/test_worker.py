@@ -37,3 +37,25 @@ def test_rqworker_uses_the_in_process_worker(settings):
     from django_rq.workers import get_worker_class
 
     assert get_worker_class() is Worker
+
+
+def test_the_worker_takes_commands_and_its_command_thread_stops_promptly():
+    """RQ's commands still reach the worker; its pubsub thread reads in short waits, so a stopping
+    worker does not sit out RQ's 60 s read before it can exit."""
+    from rq.command import send_command
+
+    from callops.lib.worker import PUBSUB_READ_SECONDS
+    from tests.helpers import wait_for
+
+    worker = Worker([redisconn.queue("default")], connection=redisconn.client())
+    received = []
+    worker.handle_payload = received.append
+    worker.subscribe()
+    try:
+        assert worker.pubsub_thread.sleep_time == PUBSUB_READ_SECONDS == 1.0
+        wait_for(lambda: worker.pubsub.subscribed, "the subscription")
+        send_command(redisconn.client(), worker.name, "stop-job", job_id="some-job")
+        wait_for(lambda: received, "the command to arrive")
+        assert '"command": "stop-job"' in received[0]["data"].decode()
+    finally:
+        worker.unsubscribe()

@@ -1,7 +1,9 @@
 """A threaded loopback HTTP server with programmable responses, for webhook and HTTP-seam tests.
 
 `Sink.respond(...)` sets what the next requests get (a status, headers, a body, an optional delay
-and a slow drip of the body); every request received is recorded in `sink.requests`.
+and a slow drip of the body); every request received is recorded in `sink.requests`, and every
+reply whose sender hung up before the whole body was sent in `sink.cut_short` (a client deadline
+at work).
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ class _Server(ThreadingHTTPServer):
 class Sink:
     def __init__(self, host: str = "127.0.0.1"):
         self.requests: list[Received] = []
+        self.cut_short: list[Received] = []  # replies the sender hung up on mid-body
         self._replies: list[Reply] = []
         self._default = Reply()
         self._lock = threading.Lock()
@@ -64,8 +67,9 @@ class Sink:
                 headers = {k.lower(): v for k, v in self.headers.items()}
                 # Which connection it came on (tests tell a reused keep-alive connection from a new one).
                 headers["x-client-port"] = str(self.client_address[1])
+                received = Received(self.command, self.path, headers, body, time.time())
                 with sink._lock:
-                    sink.requests.append(Received(self.command, self.path, headers, body, time.time()))
+                    sink.requests.append(received)
                     reply = sink._replies.pop(0) if sink._replies else sink._default
                     sink.event.notify_all()
                 if reply.delay:
@@ -92,6 +96,8 @@ class Sink:
                         self.wfile.write(reply.body)
                 except (BrokenPipeError, ConnectionResetError):
                     self.close_connection = True
+                    with sink._lock:
+                        sink.cut_short.append(received)
 
             do_POST = do_GET = do_PUT = _handle
 

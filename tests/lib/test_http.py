@@ -5,6 +5,7 @@ import time
 import pytest
 
 from callops.lib import http
+from tests.helpers import wait_for
 from tests.lib.sink import Reply, Sink
 
 
@@ -30,15 +31,15 @@ def test_slow_drip_bounded_by_total_deadline(sink):
     started = time.monotonic()
     with pytest.raises(http.OutboundTimeout):
         http.provider_request("GET", sink.url, timeout=0.6)
-    assert 0.55 <= time.monotonic() - started < 1.2  # slack for a busy machine
+    assert time.monotonic() - started >= 0.55  # not before the deadline...
+    # ...and at it: the client hung up mid-body, though every byte came well within a read timeout.
+    wait_for(lambda: sink.cut_short, "the sink to see the client hang up before the body was complete")
 
 
 def test_slow_headers_bounded(sink):
     sink.respond(Reply(delay=2))
-    started = time.monotonic()
-    with pytest.raises(http.OutboundTimeout):
+    with pytest.raises(http.OutboundTimeout):  # rather than the reply that comes after 2 s
         http.customer_request("POST", sink.url, content=b"x", timeout=0.5)
-    assert time.monotonic() - started < 1.2
 
 
 def test_size_cap_provider_raises_customer_truncates(sink):

@@ -3,14 +3,13 @@ and a driver that runs the sweeps and a real RQ worker until calls finish."""
 
 from __future__ import annotations
 
-import time
 import uuid
 
 import pytest
 
 from callops.calls import services as call_services
 from callops.calls.jobs import sweep_scheduled_calls
-from callops.calls.models import Agent, Call, EventSource
+from callops.calls.models import ACTIVE, Agent, Call, EventSource
 from callops.providers.emulators import emulator_class
 from callops.providers.emulators.core import Faults
 from callops.providers.models import ProviderAccount
@@ -24,7 +23,9 @@ WORKFLOW_UUID = "99999999-8888-7777-6666-555555555555"
 @pytest.fixture(autouse=True)
 def _provider_settings(settings):
     settings.PROVIDER_SYNC_SPEED = EMU_SPEED
-    settings.PROVIDER_HTTP_TIMEOUT_SECONDS = 0.3
+    # Generous for a loopback emulator on a busy machine, short enough that a forced timeout (the
+    # emulators sleep 1.5 s on one) costs little.
+    settings.PROVIDER_HTTP_TIMEOUT_SECONDS = 1.0
     # Personas are created per test; the default password hasher would dominate the run time.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
@@ -49,7 +50,7 @@ def emulators():
 
     def _start(kind: str, **kw):
         kw.setdefault("speed", EMU_SPEED)
-        kw.setdefault("faults", Faults(timeout_sleep=0.6))
+        kw.setdefault("faults", Faults(timeout_sleep=1.5))
         if kind == "dograh":
             kw.setdefault("triggers", {TRIGGER_UUID: 42})
             kw.setdefault("workflows", {WORKFLOW_UUID: 42})
@@ -116,21 +117,36 @@ def tick():
     sweep_stale_calls()
 
 
-@pytest.fixture
-def drive(run_jobs):
-    """Run sweeps and the worker until every call in `pks` is terminal (or time runs out)."""
+LIVE = sorted(ACTIVE)
 
-    def _drive(pks, timeout: float = 20.0, pause: float = 0.02):
-        deadline = time.monotonic() + timeout
+
+def step_clock(clock, max_step: float = 5.0, min_step: float = 0.05):
+    """Move the clock to the next due moment (a status read, a scheduled placement, a retry), at
+    least `min_step` (so a provider's own timeline moves too) and at most `max_step` seconds."""
+    from tests.helpers import next_due
+
+    now = clock.now()
+    due = next_due(now)
+    step = max_step if due is None else (due - now).total_seconds()
+    clock.advance(min(max(step, min_step), max_step))
+
+
+@pytest.fixture
+def drive(run_jobs, clock):
+    """Run the sweeps and the worker until every call in `pks` is terminal, moving the clock to the
+    next due moment between rounds. Bounded by rounds, not seconds; `drive` returns True when all
+    are done, and fails naming the calls still live when the rounds run out."""
+
+    def _drive(pks, rounds: int = 2000, max_step: float = 5.0):
         pks = list(pks)
-        while time.monotonic() < deadline:
+        for _ in range(rounds):
             tick()
             run_jobs()
-            live = Call.objects.filter(pk__in=pks).exclude(status__in=[
-                "completed", "no_answer", "busy", "canceled", "failed"]).count()
+            live = dict(Call.objects.filter(pk__in=pks, status__in=LIVE).values_list("pk", "status"))
             if not live:
                 return True
-            time.sleep(pause)
-        return False
+            step_clock(clock, max_step)
+        raise AssertionError(f"after {rounds} rounds ({clock.now():%H:%M:%S} on the test clock) these calls "
+                             f"are still live: {live}")
 
     return _drive

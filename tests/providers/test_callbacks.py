@@ -11,6 +11,7 @@ from django.test import Client
 from callops.calls.models import RANK, Call, CallEvent
 from callops.providers.emulators.core import Faults, Outcome
 from callops.providers.signing import hmac_hex, sign_timestamped
+from tests.helpers import wait_for
 
 from .conftest import place
 
@@ -157,14 +158,13 @@ def test_callbacks_delivered_over_http(emulators, make_agent, live_server, short
     emu.script("+14155550002", "busy")
     agent = make_agent("callingbox", emu, secret=SECRET)
     calls = [place(agent, "+14155550001"), place(agent, "+14155550002")]
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
+    def settled():
         states = [Call.objects.get(pk=c.pk).status for c in calls]
-        if states == ["completed", "busy"] and not emu.pending_callbacks():
-            break
-        time.sleep(0.05)
-    time.sleep(0.2)  # the last deliveries' responses
-    assert states == ["completed", "busy"]
+        return states == ["completed", "busy"] and not emu.pending_callbacks()
+
+    # Real concurrency: the emulator's thread posts to the live server; the last reordered callback
+    # is held back 0.2 s after the final status.
+    wait_for(settled, "both calls to end by callback, with every callback answered", interval=0.05)
     assert all(status == 200 for _, status in emu.callbacks_sent)
     call = Call.objects.get(pk=calls[0].pk)
     accepted = list(CallEvent.objects.filter(call=call, kind="status", ignored=False).exclude(source="api")

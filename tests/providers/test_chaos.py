@@ -11,6 +11,7 @@ a minute and a half on two cores.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -25,6 +26,7 @@ from django.db import connection
 from callops.calls.models import TERMINAL, Call, CallEvent
 from callops.providers.emulators.callingbox import RESULT
 from callops.providers.emulators.core import Faults
+from tests.helpers import wait_for
 
 from .conftest import submit
 
@@ -81,7 +83,7 @@ def test_chaos_500_calls_through_worker_processes(emulators, make_agent, live_se
     emus, agents = {}, {}
     for i, kind in enumerate(KINDS):
         faults = Faults(p500=0.04, p429=0.04, ptimeout=0.01, retry_after=0.2, retry_after_on_5xx=True,
-                        timeout_sleep=0.4, p_duplicate_callback=0.2, p_reorder_callback=0.2, reorder_delay=0.15,
+                        timeout_sleep=1.2, p_duplicate_callback=0.2, p_reorder_callback=0.2, reorder_delay=0.15,
                         seed=100 + i)
         # A 1 % chance per read can miss a whole run; two forced read timeouts per provider make
         # sure the timeout path is exercised every time, and the random ones come on top.
@@ -96,13 +98,13 @@ def test_chaos_500_calls_through_worker_processes(emulators, make_agent, live_se
     agents["callingbox"].save()
 
     env = dict(os.environ, DATABASE_URL=_database_url(), REDIS_URL=settings.REDIS_URL, PUBLIC_URL=live_server.url,
-               PROVIDER_SYNC_SPEED=str(SPEED), PROVIDER_HTTP_TIMEOUT_SECONDS="0.3", SWEEP_INTERVAL_SECONDS="0.1",
+               PROVIDER_SYNC_SPEED=str(SPEED), PROVIDER_HTTP_TIMEOUT_SECONDS="1.0", SWEEP_INTERVAL_SECONDS="0.1",
                ENCRYPTION_KEY=",".join(settings.ENCRYPTION_KEYS), SECRET_KEY=settings.SECRET_KEY, LOG_LEVEL="WARNING")
     procs = Processes(env, tmp_path)
     started = time.monotonic()
     try:
         for _ in range(WORKERS):
-            procs.spawn("rqworker", "--worker-class", "rq.worker.SimpleWorker", "calls", "webhooks", "default")
+            procs.spawn("rqworker", "calls", "webhooks", "default")  # the production worker class
         procs.spawn("runsweeper")
         calls = []
         for n in range(CALLS_PER_PROVIDER):
@@ -111,17 +113,21 @@ def test_chaos_500_calls_through_worker_processes(emulators, make_agent, live_se
         pks = [c.pk for _, c in calls]
         completed_cb = [c.pk for kind, c in calls
                         if kind == "callingbox" and emus[kind].expected_final(c.to_number) == "completed"]
-        deadline = time.monotonic() + 100
-        while time.monotonic() < deadline:
+        def settled():
             assert procs.alive(), procs.tail()
-            live = Call.objects.filter(pk__in=pks).exclude(status__in=TERMINAL).exists()
-            extracting = Call.objects.filter(pk__in=completed_cb, result_status__in=["", "pending"]).exists()
-            if not live and not extracting and not any(e.pending_callbacks() for e in emus.values()):
-                break
-            time.sleep(0.2)
-        else:
-            pytest.fail(f"calls still live after 100 s:\n{procs.tail()}")
-        time.sleep(0.3)  # late duplicate callbacks land (and must change nothing)
+            live = Call.objects.filter(pk__in=pks).exclude(status__in=TERMINAL).count()
+            extracting = Call.objects.filter(pk__in=completed_cb, result_status__in=["", "pending"]).count()
+            callbacks = sum(e.pending_callbacks() for e in emus.values())
+            settled.state = f"{live} calls live, {extracting} extracting, {callbacks} callbacks unanswered"
+            return not live and not extracting and not callbacks
+
+        settled.state = "not looked yet"
+        try:
+            # Late duplicate and reordered callbacks are among those awaited (and must change nothing).
+            wait_for(settled, "every call to end, its extraction to finish and every callback to be answered",
+                     timeout=180, interval=0.2)
+        except AssertionError as exc:
+            pytest.fail(f"{exc} ({settled.state}):\n{procs.tail()}")
     finally:
         procs.stop()
     elapsed = time.monotonic() - started
@@ -129,7 +135,10 @@ def test_chaos_500_calls_through_worker_processes(emulators, make_agent, live_se
     final = dict(Call.objects.filter(pk__in=pks).values_list("pk", "status"))
     wrong = [(kind, call.to_number, final[call.pk], emus[kind].expected_final(call.to_number))
              for kind, call in calls if final[call.pk] != emus[kind].expected_final(call.to_number)]
-    assert not wrong, f"{len(wrong)} calls off, e.g. {wrong[:5]}"
+    assert not wrong, f"{len(wrong)} calls off, e.g. {wrong[:5]}\n" + "\n".join(
+        f"{c.to_number}: {c.error_code} {c.error_message!r}; "
+        + "; ".join(f"{e.source}:{e.status or e.kind}:{e.note or e.raw_status}" for e in c.events.order_by("id"))
+        for c in Call.objects.filter(to_number__in=[w[1] for w in wrong[:3]]))
     for kind in KINDS:
         dialed = emus[kind].creates
         assert len(dialed) == CALLS_PER_PROVIDER and set(dialed.values()) == {1}, kind
@@ -142,10 +151,13 @@ def test_chaos_500_calls_through_worker_processes(emulators, make_agent, live_se
     # The faults really happened, and the lifecycle absorbed the duplicates and reorders.
     statuses = Counter(status for emu in emus.values() for (_, status) in emu.requests.elements())
     assert statuses[500] > 10 and statuses[429] > 10 and statuses[504] >= 2 * len(KINDS)
-    # Every delivery the app accepted is on the timeline once, except those that overtook the
-    # worker's record of the placement (answered 200 as unknown; the next poll catches up).
-    delivered = sum(1 for e in emus.values() for _, status in e.callback_log if status == 200)
+    # Every report the app applied is on the timeline exactly once; the others overtook the worker's
+    # record of the placement and were answered as unknown (the next poll catches up). How many
+    # overtake depends on the machine's load, so they are counted from the answers, not assumed.
+    answers = [json.loads(body) for e in emus.values()
+               for (_, status), body in zip(e.callback_log, e.callback_answers, strict=True) if status == 200]
+    applied, unknown = sum(a["applied"] for a in answers), sum(a["unknown"] for a in answers)
     recorded = CallEvent.objects.filter(call_id__in=pks, source="callback").count()
-    assert 0.9 * delivered <= recorded <= delivered
+    assert recorded == applied and applied + unknown == sum(a["received"] for a in answers)
     assert CallEvent.objects.filter(call_id__in=pks, source="callback", ignored=True).count() > 50
     print(f"chaos: {len(pks)} calls in {elapsed:.1f} s")

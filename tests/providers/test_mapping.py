@@ -13,8 +13,11 @@ from callops.calls.models import Call, CallEvent, EventSource
 from callops.providers.emulators.core import Outcome
 from callops.providers.registry import adapter_for
 from callops.providers.sync import sync_call
+from tests.helpers import current_clock
 
 from .conftest import EMU_SPEED, new_call, place
+
+pytestmark = pytest.mark.usefixtures("clock")  # emulator time moves only when the test moves it
 
 NUMBER = "+14155550123"
 
@@ -63,7 +66,7 @@ def _poll(kind, raw, canonical, emulators, make_agent, shown=None, **emu_kw):
     emu.script(NUMBER, Outcome([(0, first), (LATER, raw)], None, extra))
     call = place(make_agent(kind, emu), NUMBER)
     assert call.status == "queued"
-    time.sleep(2 * LATER / EMU_SPEED)
+    current_clock().advance(2 * LATER / EMU_SPEED)
     assert sync_call(call.pk) == canonical
     call = Call.objects.get(pk=call.pk)
     assert (call.status, call.provider_status) == (canonical, shown)
@@ -110,7 +113,8 @@ def test_polyai_spelling_styles(style, words, emulators, make_agent):
     call = place(make_agent("polyai", emu), NUMBER)
     seen = []
     for at, (_raw, canonical) in zip((0, 10, 20), words, strict=True):
-        time.sleep(max(0.0, emu.calls[call.provider_call_id].created + (at + 5) / EMU_SPEED - time.time()))
+        current_clock().advance(max(0.0, emu.calls[call.provider_call_id].created + (at + 5) / EMU_SPEED
+                                    - time.time()))
         assert sync_call(call.pk) == canonical
         call = Call.objects.get(pk=call.pk)
         seen.append((call.status, call.provider_status))
@@ -136,7 +140,7 @@ def test_trillet_batch_job_statuses(state, word, canonical, emulators, make_agen
     job = emu.calls[emu.batches[batch_id]["jobs"][0]]
     call = new_call(agent, NUMBER)
     Call.objects.filter(pk=call.pk).update(provider_job_id=f"{batch_id}/{job.job_id}")
-    time.sleep(2 * LATER / EMU_SPEED)
+    current_clock().advance(2 * LATER / EMU_SPEED)
     assert sync_call(call.pk) == canonical
     call = Call.objects.get(pk=call.pk)
     assert (call.status, call.provider_status) == (canonical, word)

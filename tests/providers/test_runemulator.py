@@ -7,12 +7,13 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
 import pytest
 from django.core.management import CommandError, call_command
+
+from tests.helpers import wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -72,9 +73,10 @@ def test_runemulator_scripts_faults_and_provider_options():
         headers["x-workspace-id"] = "ws_demo"
         call_id = httpx.post(f"{base}/v1/api/call", json={"to": "+14155550123", "call_agent_id": "a"},
                              headers=headers).json()["call_id"]
-        time.sleep(0.3)
-        history = httpx.get(f"{base}/v2/api/call-history/{call_id}", headers=headers).json()
-        assert history["status"] == "failed" and history["error"].startswith("Number busy")
+        # The emulator is another process, on the real clock: wait for its call to end.
+        history = wait_for(lambda: (h := httpx.get(f"{base}/v2/api/call-history/{call_id}", headers=headers).json())
+                           ["status"] == "failed" and h, "the emulated call to fail", interval=0.05)
+        assert history["error"].startswith("Number busy")
     finally:
         _stop(proc)
     proc, base = _serve("polyai", "--api-key", "k", "--status-style", "upper", "--expiry-seconds", "1",
@@ -84,8 +86,9 @@ def test_runemulator_scripts_faults_and_provider_options():
         sid = httpx.post(f"{base}/v1/outbound-calling", json={"to_number": "+14155550123"}, headers=headers).json()[
             "call_sid"]
         assert httpx.get(f"{base}/v1/outbound-calling/{sid}/status", headers=headers).json()["status"] == "QUEUED"
-        time.sleep(0.5)  # the call ended (20 provider s) and its status expired (1 provider s later)
-        assert httpx.get(f"{base}/v1/outbound-calling/{sid}/status", headers=headers).status_code == 404
+        # The call ends (20 provider s) and its status expires (1 provider s later): then a 404.
+        wait_for(lambda: httpx.get(f"{base}/v1/outbound-calling/{sid}/status", headers=headers).status_code == 404,
+                 "the ended call's status to expire", interval=0.05)
     finally:
         _stop(proc)
 

@@ -20,8 +20,36 @@ from callops.providers.emulators.core import Outcome
 from callops.providers.models import ProviderAccount
 from callops.providers.registry import adapter_for
 from callops.providers.sync import stale_calls, sweep_due_syncs, sweep_stale_calls, sync_call
+from tests.helpers import wait_for
 
 from .conftest import new_call, place
+
+
+@pytest.fixture
+def budget_waits(monkeypatch):
+    """What the adapters' budget waits do: each sleep they ask for, and how long the account was
+    still paused when each request went out (real time: the pause is a Redis key's TTL)."""
+    from callops.providers import base, http_client
+
+    record = {"slept": [], "paused_at_send": []}
+    real_sleep, real_send = time.sleep, http_client.send
+
+    class _Time:  # base.py's view of the time module: sleeps recorded, then really slept
+        def __getattr__(self, name):
+            return getattr(time, name)
+
+        @staticmethod
+        def sleep(seconds):
+            record["slept"].append(seconds)
+            real_sleep(seconds)
+
+    def send(kind, method, url, **kw):
+        record["paused_at_send"].append(max(ratelimit.paused_for(a.pk) for a in ProviderAccount.objects.all()))
+        return real_send(kind, method, url, **kw)
+
+    monkeypatch.setattr(base, "time", _Time())
+    monkeypatch.setattr(http_client, "send", send)
+    return record
 
 pytestmark = pytest.mark.django_db
 NUMBER = "+14155550123"
@@ -44,11 +72,11 @@ def test_sweep_orders_polyai_first_and_leases(emulators, make_agent):
     assert Call.objects.get(pk=b.pk).next_sync_at > timezone.now()
 
 
-def test_placement_schedules_first_poll_on_provider_cadence(emulators, make_agent, settings):
+def test_placement_schedules_first_poll_on_provider_cadence(emulators, make_agent, settings, clock):
     settings.PROVIDER_SYNC_SPEED = 1
     call = place(make_agent("polyai", emulators("polyai")), NUMBER)
     delay = (call.next_sync_at or Call.objects.get(pk=call.pk).next_sync_at) - timezone.now()
-    assert timedelta(seconds=2) <= delay + timedelta(seconds=0.5) and delay <= timedelta(seconds=5)
+    assert delay == timedelta(seconds=3)  # PolyAI's poll interval
 
 
 # --- the request budget ----------------------------------------------------------------------------
@@ -81,15 +109,15 @@ def test_polls_share_the_budget_with_placements(emulators, make_agent):
     assert sync_call(place(other, "+14155550009").pk) != "rate_limited"
 
 
-def test_placement_without_budget_answers_fast_or_reschedules(emulators, make_agent, transactional_db):
+def test_placement_without_budget_answers_fast_or_reschedules(emulators, make_agent, transactional_db,
+                                                              budget_waits):
     emu = emulators("callingbox")
     agent = make_agent("callingbox", emu, rate_limit=1)
     assert place(agent, "+14155550001").provider_call_id
     # The API path: the budget is spent for ~60 s, so the call fails at once (a 502 for the
     # caller) instead of holding the request; nothing reaches the provider.
-    started = time.monotonic()
     refused = place(agent, "+14155550002")
-    assert time.monotonic() - started < 1.0
+    assert budget_waits["slept"] == []  # refused without waiting: the wait is longer than allowed
     assert refused.status == "failed" and refused.error_code == "rate_limited"
     # The background path: the call waits for the budget instead of failing.
     waiting = new_call(agent, "+14155550003")
@@ -101,14 +129,15 @@ def test_placement_without_budget_answers_fast_or_reschedules(emulators, make_ag
     assert dict(emu.creates) == {"+14155550001": 1}
 
 
-def test_placement_waits_briefly_for_the_budget(emulators, make_agent, settings):
+def test_placement_waits_briefly_for_the_budget(emulators, make_agent, settings, budget_waits):
     emu = emulators("callingbox")
     agent = make_agent("callingbox", emu)
     account_id = agent.provider_account.pk
     ratelimit.pause(account_id, 0.4)  # as if another worker had just seen a 429
-    started = time.monotonic()
     call = place(agent, NUMBER)
-    assert 0.3 < time.monotonic() - started < 2.0
+    # It waited out the pause (each wait at most what was left of it), then sent once, unpaused.
+    assert budget_waits["slept"] and all(0 < s <= 0.4 for s in budget_waits["slept"])
+    assert set(budget_waits["paused_at_send"]) == {0.0}  # nothing went out while paused
     assert call.provider_call_id and emu.creates[NUMBER] == 1
 
 
@@ -159,21 +188,25 @@ def test_trillet_placements_stay_under_60_a_minute(emulators, make_agent):
     assert emu.requests[("POST", 429)] == 0
 
 
-def test_a_429_pauses_the_account_for_every_worker(emulators, make_agent):
+def test_a_429_pauses_the_account_for_every_worker(emulators, make_agent, clock, monkeypatch):
     emu = emulators("callingbox")
     emu.faults.retry_after = 0.5
     agent = make_agent("callingbox", emu)
     first, second = place(agent, "+14155550001"), place(agent, "+14155550002")
     emu.faults.force("429", "read")
+    pauses, real_pause = [], ratelimit.pause
+    monkeypatch.setattr(ratelimit, "pause", lambda account_id, seconds: pauses.append((account_id, seconds))
+                        or real_pause(account_id, seconds))
     assert sync_call(first.pk) == "error:rate_limited"
-    assert 0.3 < ratelimit.paused_for(agent.provider_account.pk) <= 0.5
+    assert pauses == [(agent.provider_account.pk, 0.5)]  # the account paused for the Retry-After
+    assert 0 < ratelimit.paused_for(agent.provider_account.pk) <= 0.5
     # Another worker (a new adapter, a new job) sends nothing while the pause lasts.
     before = sum(emu.requests.values())
     assert sync_call(second.pk) == "rate_limited"
     assert sum(emu.requests.values()) == before
     assert Call.objects.get(pk=second.pk).next_sync_at > timezone.now() + timedelta(seconds=0.2)
-    time.sleep(0.5)
-    assert sync_call(second.pk) in ("queued", "initiated", "ringing", "in_progress")
+    wait_for(lambda: ratelimit.paused_for(agent.provider_account.pk) == 0, "the account's 429 pause to end")
+    assert sync_call(second.pk) == "queued"  # the test clock has not moved: still queued at the provider
 
 
 def test_errors_back_off_exponentially(emulators, make_agent, settings):
@@ -191,11 +224,11 @@ def test_errors_back_off_exponentially(emulators, make_agent, settings):
     assert Call.objects.get(pk=call.pk).sync_failures == 3
 
 
-def test_terminal_calls_are_not_polled(emulators, make_agent):
+def test_terminal_calls_are_not_polled(emulators, make_agent, clock):
     emu = emulators("bolna")
     emu.script(NUMBER, "error")
     call = place(make_agent("bolna", emu), NUMBER)
-    time.sleep(0.05)
+    clock.advance(0.05)
     assert sync_call(call.pk) == "failed"
     call = Call.objects.get(pk=call.pk)
     assert call.next_sync_at is None and call.error_code == "provider_error"
@@ -241,7 +274,7 @@ def test_stale_clock_starts_when_the_provider_starts_the_call(emulators, make_ag
     assert waiting.pk in set(stale_calls("trillet")[1].values_list("pk", flat=True))
 
 
-def test_waiting_calls_of_a_long_provider_batch_are_not_failed(emulators, make_agent, run_jobs, settings):
+def test_waiting_calls_of_a_long_provider_batch_are_not_failed(emulators, make_agent, run_jobs, settings, clock):
     """End to end against the Trillet emulator: a batch dialed one call at a time."""
     settings.PROVIDER_SYNC_SPEED = 3600  # Trillet's 1 h maximum call length is 1 s here
     emu = emulators("trillet", batch_concurrency=1, batch_wave_seconds=1000)  # the 2nd call waits 20 s
@@ -261,13 +294,13 @@ def test_waiting_calls_of_a_long_provider_batch_are_not_failed(emulators, make_a
         Call.objects.filter(pk=c.pk).update(dial_claimed_at=reserved, provider_job_id=jobs[-1])
         call_services.apply_status(c, "initiated", source=EventSource.SYSTEM, note="handed to trillet in batch")
         calls.append(c)
-    time.sleep(0.1)
+    clock.advance(0.1)
     assert [sync_call(c.pk) for c in calls] == ["in_progress", "initiated"]  # the 2nd job is `waiting`
     running, waiting = (Call.objects.get(pk=c.pk) for c in calls)
     # The per-call read of a batch job keeps the "<batch>/<job>" id it needs.
     assert [running.provider_job_id, waiting.provider_job_id] == jobs
     assert sweep_stale_calls() == 0  # the running call has been live for less than its maximum
-    time.sleep(1.1)
+    clock.advance(1.1)
     assert sweep_stale_calls() == 1
     run_jobs()
     running, waiting = (Call.objects.get(pk=c.pk) for c in calls)
@@ -276,7 +309,7 @@ def test_waiting_calls_of_a_long_provider_batch_are_not_failed(emulators, make_a
 
 
 def test_background_batch_reads_wait_for_the_budget_where_requests_for_a_person_do_not(emulators, make_agent,
-                                                                                       settings):
+                                                                                       settings, budget_waits):
     settings.PROVIDER_RATE_LIMIT_MAX_WAIT_SECONDS = 0.1
     settings.PROVIDER_BATCH_RATE_LIMIT_MAX_WAIT_SECONDS = 5
     emu = emulators("bolna")
@@ -287,6 +320,7 @@ def test_background_batch_reads_wait_for_the_budget_where_requests_for_a_person_
     with pytest.raises(ProviderError) as exc:
         adapter.test_connection()
     assert exc.value.code == "rate_limited"
-    started = time.monotonic()
+    sent_before = len(budget_waits["paused_at_send"])
     assert adapter.fetch_batch(batch_id) is not None  # waited out the pause instead of failing
-    assert 0.3 < time.monotonic() - started < 3
+    assert budget_waits["slept"] and all(0 < s <= 0.5 for s in budget_waits["slept"])
+    assert set(budget_waits["paused_at_send"][sent_before:]) == {0.0}

@@ -11,11 +11,12 @@ import socket
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 
 import httpx
 import pytest
+
+from tests.helpers import wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -82,14 +83,17 @@ class Supervisor:
     def output(self) -> str:
         return "".join(self.lines)
 
-    def wait_for(self, text: str, timeout: float) -> None:
-        deadline = time.monotonic() + timeout
-        while text not in self.output:
+    def wait_for(self, text: str, timeout: float = 60) -> None:
+        def seen():
             assert self.proc.poll() is None, f"run.py exited early ({self.proc.returncode}):\n{self.output}"
-            assert time.monotonic() < deadline, f"no {text!r} within {timeout}s:\n{self.output}"
-            time.sleep(0.1)
+            return text in self.output
 
-    def wait_exit(self, timeout: float) -> int:
+        try:
+            wait_for(seen, f"{text!r} in run.py's output", timeout=timeout, interval=0.1)
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}:\n{self.output}") from None
+
+    def wait_exit(self, timeout: float = 60) -> int:
         try:
             return self.proc.wait(timeout)
         except subprocess.TimeoutExpired:
@@ -101,11 +105,10 @@ class Supervisor:
             self.proc.wait()
 
 
-def assert_all_gone(procs: dict[int, str], timeout: float = 5) -> None:
-    deadline = time.monotonic() + timeout
-    while (left := {p: c for p, c in procs.items() if alive(p, c)}) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert not left, f"left running: {left}"
+def assert_all_gone(procs: dict[int, str], timeout: float = 60) -> None:
+    wait_for(lambda: not any(alive(p, c) for p, c in procs.items()),
+             f"every process to exit (left running: {[c for p, c in procs.items() if alive(p, c)]})",
+             timeout=timeout, interval=0.1)
 
 
 def sign_in(url: str, password: str) -> httpx.Client:
@@ -123,7 +126,7 @@ def sign_in(url: str, password: str) -> httpx.Client:
 def test_run_serves_the_app_on_embedded_services_and_stops_cleanly(tmp_path):
     sup = Supervisor(tmp_path / "var", free_port())
     try:
-        sup.wait_for("callops is running at", timeout=40)
+        sup.wait_for("callops is running at")
 
         health = httpx.get(sup.url + "/healthz", timeout=5)
         assert health.status_code == 200
@@ -146,7 +149,7 @@ def test_run_serves_the_app_on_embedded_services_and_stops_cleanly(tmp_path):
         assert sum("gunicorn" in c for c in procs.values()) >= 3  # master and two workers
 
         sup.proc.send_signal(signal.SIGINT)
-        assert sup.wait_exit(timeout=15) == 0, sup.output
+        assert sup.wait_exit() == 0, sup.output
         assert_all_gone(procs)
     finally:
         sup.kill()
@@ -157,36 +160,30 @@ def test_a_second_run_reuses_the_data_and_a_dead_child_is_restarted(tmp_path):
     var_dir = tmp_path / "var"
     first = Supervisor(var_dir, free_port())
     try:
-        first.wait_for("callops is running at", timeout=40)
+        first.wait_for("callops is running at")
         password = re.search(r"password: (\S+)", first.output).group(1)
         first.proc.send_signal(signal.SIGTERM)
-        assert first.wait_exit(timeout=15) == 0
+        assert first.wait_exit() == 0
     finally:
         first.kill()
 
     second = Supervisor(var_dir, free_port())
     try:
-        second.wait_for("callops is running at", timeout=40)
+        second.wait_for("callops is running at")
         assert "Demo login exists" in second.output and password not in second.output
         sign_in(second.url, password).close()  # same database, same password
 
         procs = descendants(second.proc.pid)
         sweeper = next(p for p, c in procs.items() if "runsweeper" in c)
         os.kill(sweeper, signal.SIGKILL)
-        second.wait_for("sweeper exited with status -9; restarting it", timeout=15)
-        deadline = time.monotonic() + 15
-        while time.monotonic() < deadline:  # a new sweeper, and everything else still up
-            now = descendants(second.proc.pid)
-            if any("runsweeper" in c for p, c in now.items() if p != sweeper):
-                break
-            time.sleep(0.2)
-        else:
-            raise AssertionError("the sweeper was not restarted")
+        second.wait_for("sweeper exited with status -9; restarting it")
+        wait_for(lambda: any("runsweeper" in c for p, c in descendants(second.proc.pid).items() if p != sweeper),
+                 "a new sweeper process", interval=0.2)  # and everything else still up:
         assert second.proc.poll() is None
         assert httpx.get(second.url + "/healthz", timeout=5).status_code == 200
         procs = descendants(second.proc.pid)
         second.proc.send_signal(signal.SIGTERM)
-        assert second.wait_exit(timeout=20) == 0
+        assert second.wait_exit() == 0
         assert_all_gone(procs)
     finally:
         second.kill()

@@ -24,17 +24,18 @@ def test_parse_retry_after_never_raises(value):
     assert seconds is None or (0 <= seconds <= delivery.MAX_RETRY_AFTER_SECONDS)
 
 
-def test_parse_retry_after_accepts_the_two_real_forms():
+def test_parse_retry_after_accepts_the_two_real_forms(clock):
     assert delivery.parse_retry_after("120") == 120
     assert delivery.parse_retry_after("1.2") == 2  # fractions round up
     import email.utils
 
-    assert 95 <= delivery.parse_retry_after(email.utils.formatdate(time.time() + 100, usegmt=True)) <= 100
+    assert delivery.parse_retry_after(email.utils.formatdate(time.time() + 100, usegmt=True)) == 100
 
 
 @pytest.mark.parametrize("value", ["inf", "Infinity", "1e400", "-5", "garbage", "9" * 25,
                                    "Fri, 31 Dec 9999 23:59:59 GMT"])
-def test_hostile_retry_after_over_http_is_recorded_and_retried(personas, endpoint, sink, make_call, run_jobs, value):
+def test_hostile_retry_after_over_http_is_recorded_and_retried(personas, endpoint, sink, make_call, run_jobs, value,
+                                                                clock):
     sink.respond(Reply(status=503, headers={"Retry-After": value}))
     before = timezone.now()
     call = make_call()
@@ -43,12 +44,12 @@ def test_hostile_retry_after_over_http_is_recorded_and_retried(personas, endpoin
     assert d.status == DeliveryStatus.PENDING and d.attempt_count == 1 and d.claimed_until is None
     assert d.attempts.get().response_status == 503
     # The schedule's 5 s (+/- 20 %), at most doubled by a usable header; never a crash or a stall.
-    assert 3.9 <= (d.next_attempt_at - before).total_seconds() <= 12.5
+    assert 4.0 <= (d.next_attempt_at - before).total_seconds() <= 12.0
 
 
 @pytest.mark.parametrize("where", ["send", "build_request"])
 def test_unexpected_exception_records_a_failed_attempt_and_schedules_the_retry(personas, endpoint, sink, make_call,
-                                                                               monkeypatch, where):
+                                                                               monkeypatch, where, clock):
     call = make_call()
 
     def boom(*args, **kwargs):
@@ -61,7 +62,7 @@ def test_unexpected_exception_records_a_failed_attempt_and_schedules_the_retry(p
     att = d.attempts.get()
     assert att.error_kind == "internal" and "RuntimeError: something unforeseen" in att.error
     assert d.status == DeliveryStatus.PENDING and d.auto_attempts == 1 and d.claimed_until is None
-    assert 3.9 <= (d.next_attempt_at - before).total_seconds() <= 6.5
+    assert 4.0 <= (d.next_attempt_at - before).total_seconds() <= 6.0  # 5 s +/- 20 %, on the test clock
     assert delivery.deliver_due() == 0  # not due again until its retry time: no hot loop
     monkeypatch.undo()
     WebhookDelivery.objects.filter(pk=d.pk).update(next_attempt_at=timezone.now())
@@ -145,16 +146,34 @@ def test_abort_message_on_a_manual_resend_stops_the_remaining_retries(personas, 
     assert delivery.deliver_due() == 0
 
 
+def _blocked_on_a_lock() -> bool:
+    """True when another PostgreSQL session of this test database waits on a lock."""
+    from django.db import connections
+
+    with connections["default"].cursor() as cursor:  # the deleting session; the worker has its own
+        # Statistics views are a snapshot taken once per transaction: take a fresh one.
+        cursor.execute("SELECT pg_stat_clear_snapshot()")
+        cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                       "AND wait_event_type = 'Lock' AND pid <> pg_backend_pid()")
+        return cursor.fetchone()[0] > 0
+
+
 @pytest.mark.django_db(transaction=True)
 def test_deleting_an_endpoint_while_a_worker_records_an_attempt(personas, endpoint, sink, make_call, monkeypatch):
     """A worker sends one of the endpoint's deliveries and records the attempt at the moment the
     deletion has removed the attempts it knew of but not yet the deliveries: the deletion still
-    commits and leaves nothing of the endpoint (the worker's late attempt is what gets refused)."""
+    commits and leaves nothing of the endpoint (the worker's late attempt is what gets refused).
+
+    On PostgreSQL the worker leases and sends, then waits on the endpoint row the deletion locked.
+    SQLite admits one writer at a time (IMMEDIATE transactions), so there the worker cannot even
+    lease the delivery until the deletion has committed, and then finds nothing to send."""
     from django.db import connection
     from django.db.models.query import QuerySet
 
     from callops.webhooks.models import WebhookAttempt
+    from tests.helpers import wait_for
 
+    postgres = connection.vendor == "postgresql"
     make_call()
     row = WebhookDelivery.objects.get(endpoint=endpoint)
     worker_done = threading.Event()
@@ -173,13 +192,15 @@ def test_deleting_an_endpoint_while_a_worker_records_an_attempt(personas, endpoi
         count = real_raw_delete(self, using)
         if self.model is WebhookAttempt and not worker_done.is_set():
             threading.Thread(target=worker).start()
-            worker_done.wait(1.5)  # long enough for the worker to finish, unless the deletion holds it
+            if postgres:
+                wait_for(lambda: len(sink.requests) == 1 and (worker_done.is_set() or _blocked_on_a_lock()),
+                         "the worker to send, then wait on the deletion's lock")
         return count
 
     monkeypatch.setattr(QuerySet, "_raw_delete", raw_delete_then_a_worker_runs)
     services.delete_endpoint(endpoint)
-    assert worker_done.wait(10)
-    assert len(sink.requests) == 1  # the worker did send it
+    wait_for(worker_done.is_set, "the worker to finish")
+    assert len(sink.requests) == (1 if postgres else 0)  # on PostgreSQL the worker did send it
     assert not WebhookEndpoint.objects.filter(pk=endpoint.pk).exists()
     assert not WebhookDelivery.objects.filter(pk=row.pk).exists()
     assert not WebhookAttempt.objects.filter(delivery_id=row.pk).exists()

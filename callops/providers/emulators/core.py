@@ -172,6 +172,7 @@ class Emulator:
         self.requests: Counter = Counter()     # (op, status) -> count
         self.callbacks_sent: list[tuple[str, int]] = []
         self.callback_log: list[tuple[str, int]] = []   # (call id, HTTP status) per delivery
+        self.callback_answers: list[bytes] = []          # the receiver's answer body per delivery (capped)
         self.lock = threading.RLock()
         self._compiled = [(m, re.compile(f"^{rx}$"), h, op) for m, rx, h, op in self.routes]
         self._window = (0, 0)
@@ -183,6 +184,7 @@ class Emulator:
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self._pool = ThreadPoolExecutor(max_workers=4)
+        self._posts_unfinished = 0  # submitted to the pool and not answered yet
         self._http_client: httpx.Client | None = None  # built on first callback (~30 ms)
         self._delayed: list[tuple[float, str, str, dict, bytes]] = []
 
@@ -389,11 +391,10 @@ class Emulator:
                     with self.lock:
                         self._delayed.append((now + self.faults.reorder_delay, call_id, url, headers, body))
                     continue
-                self._pool.submit(self._post, call_id, url, headers, body)
-                if self.faults.rng.random() < self.faults.p_duplicate_callback:
-                    self._pool.submit(self._post, call_id, url, headers, body)
+                copies = 2 if self.faults.rng.random() < self.faults.p_duplicate_callback else 1
+                self._submit_post(call_id, url, headers, body, copies)
             for _, call_id, url, headers, body in ready:
-                self._pool.submit(self._post, call_id, url, headers, body)
+                self._submit_post(call_id, url, headers, body)
             self._stop.wait(0.02)
 
     @property
@@ -403,16 +404,28 @@ class Emulator:
                 self._http_client = httpx.Client(trust_env=False, timeout=5, verify=False)
             return self._http_client
 
+    def _submit_post(self, call_id: str, url: str, headers: dict, body: bytes, copies: int = 1):
+        # Counted before any copy goes out, so a duplicate is pending from the moment its original is.
+        with self.lock:
+            self._posts_unfinished += copies
+        for _ in range(copies):
+            self._pool.submit(self._post, call_id, url, headers, body)
+
     def _post(self, call_id: str, url: str, headers: dict, body: bytes):
+        status, answer = 0, b""
         try:
             r = self._http.post(url, content=body, headers={"Content-Type": "application/json", **headers})
-            status = r.status_code
+            status, answer = r.status_code, r.content[:2000]
         except httpx.HTTPError:
-            status = 0
-        with self.lock:
-            self.callbacks_sent.append((url, status))
-            self.callback_log.append((call_id, status))
+            pass
+        finally:
+            with self.lock:
+                self.callbacks_sent.append((url, status))
+                self.callback_log.append((call_id, status))
+                self.callback_answers.append(answer)
+                self._posts_unfinished -= 1
 
     def pending_callbacks(self) -> int:
+        """Callbacks held back, queued or being posted: 0 once every one due so far has its answer."""
         with self.lock:
-            return len(self._delayed) + self._pool._work_queue.qsize()
+            return len(self._delayed) + self._posts_unfinished
