@@ -54,11 +54,14 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django_rq",
     "django_htmx",
+    # Domain apps, each built only on those above it (README, "Architecture"), then the two faces.
     "callops.accounts",
+    "callops.extraction",
     "callops.providers",
     "callops.calls",
+    "callops.batches",
     "callops.webhooks",
-    "callops.extraction",
+    "callops.triage",
     "callops.api",
     "callops.dashboard",
 ]

@@ -12,10 +12,10 @@ from ninja import Router
 
 from callops.accounts.tenancy import parse_public_id, scoped
 from callops.calls.models import Agent
+from callops.calls.representations import agent_to_dict
 
 from . import schemas
 from .base import ApiError
-from .serializers import agent_to_dict
 
 router = Router(tags=["agents"])
 

@@ -10,6 +10,7 @@ from ninja import Query, Router
 from callops.accounts.tenancy import parse_public_id, scoped
 from callops.calls import batch_csv, batches
 from callops.calls.models import Agent, Batch, BatchStatus, Call
+from callops.calls.representations import call_to_dict, rows_for_api
 from callops.calls.validation import ValidationFailed
 from callops.lib.isotime import format as _iso
 from callops.lib.pgtext import has_nul
@@ -18,7 +19,6 @@ from . import schemas
 from .base import ApiError, json_body, require_write
 from .idempotency import idempotent
 from .pagination import page
-from .serializers import call_to_dict, rows_for_api
 
 router = Router(tags=["batches"])
 

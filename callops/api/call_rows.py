@@ -17,9 +17,8 @@ from types import SimpleNamespace
 from django.db import connection
 
 from callops.calls.models import Agent, Batch, Call
+from callops.calls.representations import CALL_COLUMNS
 from callops.lib import rowsql
-
-from .serializers import CALL_COLUMNS
 
 
 @dataclass

@@ -6,13 +6,13 @@ from ninja import Query, Router
 from callops.accounts.tenancy import parse_public_id, scoped
 from callops.calls import services
 from callops.calls.models import Call, CallStatus, EventSource, ResultStatus, WebhookStatus
+from callops.calls.representations import call_to_dict, for_api
 from callops.calls.validation import ValidationFailed, normalize_phone, validate_call_input
 
 from . import call_rows, schemas
 from .base import ApiError, json_body, query_datetime, require_write
 from .idempotency import idempotent
 from .pagination import decode_cursor, encode_cursor
-from .serializers import call_to_dict, for_api
 
 router = Router(tags=["calls"])
 

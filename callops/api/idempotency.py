@@ -18,7 +18,6 @@ from callops.calls.models import IdempotencyRecord
 
 from .base import ApiError
 
-TTL = timedelta(hours=24)
 # Longer than any request can run (the provider request is bounded well under this).
 STALLED = timedelta(minutes=2)
 MAX_KEY = 255
@@ -90,7 +89,7 @@ def idempotent(view):
 
 
 def _claim(org, key, fingerprint, path) -> tuple[IdempotencyRecord, bool]:
-    IdempotencyRecord.objects.filter(organization=org, key=key, created_at__lt=timezone.now() - TTL).delete()
+    IdempotencyRecord.objects.filter(organization=org, key=key, created_at__lt=timezone.now() - IdempotencyRecord.TTL).delete()
     try:
         with transaction.atomic():
             record = IdempotencyRecord.objects.create(organization=org, key=key, request_hash=fingerprint, path=path)

@@ -54,11 +54,9 @@ def sweep_scheduled_calls(limit: int = 500) -> int:
 
 def purge_idempotency_records(limit: int = 1000) -> int:
     """Delete Idempotency-Key records past their 24 hours, a bounded slice per sweep."""
-    from callops.api.idempotency import TTL
-
     from .models import IdempotencyRecord
 
-    stale = IdempotencyRecord.objects.filter(created_at__lt=timezone.now() - TTL)
+    stale = IdempotencyRecord.objects.filter(created_at__lt=timezone.now() - IdempotencyRecord.TTL)
     ids = list(stale.values_list("pk", flat=True)[:limit])
     if ids:
         IdempotencyRecord.objects.filter(pk__in=ids).delete()

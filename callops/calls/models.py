@@ -1,6 +1,7 @@
 """Agents, calls, their timelines, and batches."""
 
 import uuid
+from datetime import timedelta
 
 from django.db import models
 from django.db.models import Q
@@ -316,6 +317,10 @@ class CallEvent(models.Model):
 
 class IdempotencyRecord(models.Model):
     """A POST answered under an Idempotency-Key: replayed for 24 h for the same key and body."""
+
+    # How long an answer is replayed; the purge sweep deletes older rows. The dashboard's one-time
+    # form tokens are kept in the same table for the same time.
+    TTL = timedelta(hours=24)
 
     organization = models.ForeignKey("accounts.Organization", on_delete=models.CASCADE)
     key = models.CharField(max_length=255)

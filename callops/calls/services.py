@@ -14,6 +14,7 @@ from django.db.models import F
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from . import signals
 from .models import RANK, TERMINAL, Call, CallEvent, CallStatus, EventSource, ResultStatus
 
 log = logging.getLogger(__name__)
@@ -148,8 +149,6 @@ def _has_returns(pk) -> bool:
 
 def _after_status_change(call: Call, old: str, new: str) -> None:
     """Side effects of an accepted change, inside its transaction."""
-    from callops.webhooks import events as webhook_events
-
     if new == CallStatus.COMPLETED and call.result_status == ResultStatus.PENDING:
         # call.completed must carry the final result, so extraction emits it when it finishes.
         from callops.extraction import services as extraction
@@ -158,7 +157,7 @@ def _after_status_change(call: Call, old: str, new: str) -> None:
         return
     event_type = STATUS_EVENT.get(new)
     if event_type:
-        webhook_events.emit_call_event(call, event_type)
+        signals.announce(call, event_type)
 
 
 def apply_report(call: Call, report, *, source: str) -> Transition:
@@ -200,9 +199,7 @@ def create_call(*, org, agent, to_number: str, source: str = EventSource.API, fr
         )
         CallEvent.objects.create(call=call, source=source, status=CallStatus.QUEUED, raw_status="",
                                  note="scheduled for " + scheduled_at.isoformat() if scheduled_at else "created")
-        from callops.webhooks import events as webhook_events
-
-        webhook_events.emit_call_event(call, "call.queued")
+        signals.announce(call, "call.queued")
     return call
 
 

@@ -24,7 +24,6 @@ from callops.calls.models import IdempotencyRecord
 FIELD = "form_token"
 KEY_PREFIX = "dashboard-form:"
 PATH = "dashboard:call_new"
-TTL = timedelta(hours=24)
 # A claim with no outcome after this long belongs to a request that died mid-way.
 STALLED = timedelta(minutes=2)
 # A second submit arriving while the first is still placing its call waits this long for it,
@@ -59,7 +58,7 @@ def claim(org, token: str, post) -> Claim:
     """Claim `token` for this submission, or say what the earlier submission with it did."""
     key = KEY_PREFIX + token
     fingerprint = _fingerprint(post)
-    IdempotencyRecord.objects.filter(organization=org, key=key, created_at__lt=timezone.now() - TTL).delete()
+    IdempotencyRecord.objects.filter(organization=org, key=key, created_at__lt=timezone.now() - IdempotencyRecord.TTL).delete()
     deadline = time.monotonic() + WAIT_SECONDS
     while True:
         try:

@@ -33,6 +33,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
+from callops.calls import signals
 from callops.calls.models import TERMINAL as TERMINAL_STATUSES
 from callops.calls.models import Call, CallEvent, CallStatus, EventSource, ResultStatus
 from callops.lib.queue import enqueue
@@ -176,7 +177,6 @@ def _details_due(call: Call, kind: str):
 def run_extraction(call_id: int, source: str = EventSource.SYSTEM) -> Call | None:
     """Run extraction for a call whose result is pending; a no-op otherwise (duplicate jobs)."""
     from callops.calls.services import record_event
-    from callops.webhooks.events import emit_call_event
 
     call = Call.objects.select_related("agent", "organization").filter(pk=call_id).first()
     if call is None or call.status != CallStatus.COMPLETED or call.result_status != ResultStatus.PENDING:
@@ -224,7 +224,7 @@ def run_extraction(call_id: int, source: str = EventSource.SYSTEM) -> Call | Non
         first = ExtractionState.objects.filter(pk=call_id, completed_event_emitted=False).update(
             completed_event_emitted=True)
         if first:
-            emit_call_event(locked, "call.completed")
+            signals.announce(locked, "call.completed")
     log.info("call %s: extraction %s by %s", locked.public_id, status, kind)
     return locked
 

@@ -1,4 +1,7 @@
-"""Builds webhook events from call and batch changes. Called inside the transaction of the change.
+"""Builds webhook events from call and batch changes, inside the transaction of the change.
+
+Call events arrive as `callops.calls.signals.call_event` (connected in `WebhooksConfig.ready`), so
+the calls app never imports this one.
 
 The event and one delivery row per destination are written in the caller's transaction, so a
 status change and the webhook it owes commit (or roll back) together. Delivery is enqueued only
@@ -12,11 +15,12 @@ import json
 from django.db import transaction
 from django.utils import timezone
 
+from callops.calls.models import Call
+from callops.calls.representations import call_to_dict
+from callops.calls.signals import CALL_EVENT_TYPES
 from callops.lib.isotime import format as _iso
 from callops.webhooks.models import DeliveryStatus, WebhookDelivery, WebhookEndpoint, WebhookEvent
 
-CALL_EVENT_TYPES = ("call.queued", "call.ringing", "call.answered", "call.completed", "call.no_answer",
-                    "call.busy", "call.canceled", "call.failed")
 BATCH_EVENT_TYPES = ("batch.started", "batch.paused", "batch.completed", "batch.canceled")
 EVENT_TYPES = CALL_EVENT_TYPES + BATCH_EVENT_TYPES + ("webhook.test",)
 
@@ -28,8 +32,6 @@ def _body(event: WebhookEvent, data: dict) -> str:
 
 def call_payload(call) -> dict:
     # The API's call shape, so a webhook and GET /v1/calls/{id} never disagree.
-    from callops.api.serializers import call_to_dict
-
     return call_to_dict(call)
 
 
@@ -52,8 +54,6 @@ def _fan_out(org, event: WebhookEvent, *, call_url: str = "", call=None) -> list
         # whatever happened to the previous event's. This UPDATE holds the call's row lock until the
         # event commits, and `delivery.sync_call_status` takes that lock before it reads the latest
         # delivery, so a late result of an older delivery cannot overwrite it.
-        from callops.calls.models import Call
-
         Call.objects.filter(pk=call.pk).update(webhook_status="pending", webhook_error="")
         call.webhook_status, call.webhook_error = "pending", ""
     for endpoint in WebhookEndpoint.objects.filter(organization=org):
@@ -79,6 +79,11 @@ def _enqueue(ids: list[int]) -> None:
     from callops.webhooks import jobs
 
     jobs.kick()
+
+
+def on_call_event(sender, *, call, event_type: str, **kwargs) -> None:
+    """Receiver of `calls.signals.call_event`."""
+    emit_call_event(call, event_type)
 
 
 def emit_call_event(call, event_type: str) -> WebhookEvent:

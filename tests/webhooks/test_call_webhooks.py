@@ -108,3 +108,23 @@ def test_exactly_one_terminal_webhook_under_raced_and_duplicated_reports(persona
     assert set(received) <= set(CALL_EVENT_TYPES)
     assert json.loads(sink.requests[-1].body)["data"]["call"]["status"] == final
     assert WebhookDelivery.objects.filter(endpoint=ep, status=DeliveryStatus.DELIVERED).count() == len(received)
+
+
+
+@pytest.mark.django_db
+def test_call_events_reach_webhooks_only_through_the_subscription(personas, sandbox_agent):
+    """calls announces (callops.calls.signals); the webhooks app's receiver makes the event."""
+    from callops.calls import services
+    from callops.calls.models import Call
+    from callops.calls.signals import call_event
+    from callops.webhooks.events import on_call_event
+    from callops.webhooks.models import WebhookEvent
+
+    first = services.create_call(org=personas.org, agent=sandbox_agent, to_number="+14155550123")
+    assert list(WebhookEvent.objects.filter(call=first).values_list("type", flat=True)) == ["call.queued"]
+    assert call_event.disconnect(sender=Call, dispatch_uid="webhooks.call_event")
+    try:
+        second = services.create_call(org=personas.org, agent=sandbox_agent, to_number="+14155550124")
+    finally:
+        call_event.connect(on_call_event, sender=Call, dispatch_uid="webhooks.call_event")
+    assert not WebhookEvent.objects.filter(call=second).exists()

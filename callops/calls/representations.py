@@ -1,11 +1,13 @@
-"""JSON shapes of API objects. Webhook payloads use the same call shape."""
+"""JSON shapes of calls, their timeline entries and agents: the API answers with them and webhook
+payloads carry the same call shape, so the two can never disagree."""
 
 from types import SimpleNamespace
 
 from django.db.models import F
 
-from callops.calls.models import Call, CallEvent
 from callops.lib.isotime import format as _iso
+
+from .models import Call, CallEvent
 
 # The columns the call object shows. Lists read only these: the transcript and the provider's
 # payloads can be large and are not part of the object.

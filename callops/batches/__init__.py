@@ -1,0 +1,1 @@
+"""Batches: campaigns of recipients dialed under one agent, with pacing, windows and retries."""

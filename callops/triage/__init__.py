@@ -1,0 +1,1 @@
+"""Failure triage: calls, extractions and webhook deliveries that went wrong, grouped by cause."""
