@@ -67,6 +67,8 @@ class CallOut(BaseModel):
     result: dict[str, Any] | None
     result_status: Literal["pending", "completed", "failed"] | None
     result_error: str | None
+    # {field: {"turn": index in the transcript, "text": that turn, "confidence": 0..1}}
+    result_evidence: dict[str, Any] | None
     webhook_url: str | None
     webhook_status: Literal["pending", "delivered", "failed"] | None
     webhook_error: str | None

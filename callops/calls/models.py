@@ -208,6 +208,8 @@ class Call(models.Model):
     result = models.JSONField(null=True, blank=True)
     result_status = models.CharField(max_length=10, choices=ResultStatus.choices, blank=True)
     result_error = models.TextField(blank=True)
+    # Why each value of `result` was chosen: {field: {"turn", "text", "confidence"}}, null when none.
+    result_evidence = models.JSONField(null=True, blank=True)
     transcript = models.JSONField(default=list, blank=True)  # [{"role": "agent"|"user", "text": ...}]
     # What the provider extracted itself (Bolna extracted_data, Dograh gathered_context, ...).
     provider_result = models.JSONField(null=True, blank=True)
@@ -276,6 +278,12 @@ class Call(models.Model):
     @property
     def is_terminal(self) -> bool:
         return self.status in TERMINAL
+
+    @property
+    def result_items(self) -> list[tuple]:
+        """(field, value, evidence or None) for each result field: the call page shows why each value."""
+        evidence = self.result_evidence if isinstance(self.result_evidence, dict) else {}
+        return [(name, value, evidence.get(name)) for name, value in (self.result or {}).items()]
 
     @property
     def can_cancel(self) -> bool:

@@ -14,7 +14,7 @@ from .models import Call, CallEvent
 CALL_COLUMNS = (
     "id", "public_id", "organization_id", "agent_id", "batch_id", "retry_of_id", "attempt", "direction", "to_number",
     "from_number", "status", "answered_by", "instructions", "context", "metadata", "returns", "result",
-    "result_status", "result_error", "webhook_url", "webhook_status", "webhook_error", "error_code", "error_message",
+    "result_status", "result_error", "result_evidence", "webhook_url", "webhook_status", "webhook_error", "error_code", "error_message",
     "hangup_cause", "provider", "provider_call_id", "provider_status", "provider_reason", "created_at", "updated_at",
     "scheduled_at", "started_at", "answered_at", "ended_at", "duration_seconds",
 )
@@ -89,6 +89,7 @@ def call_to_dict(call: Call, *, timeline: bool = False, events=None) -> dict:
         "result": call.result,
         "result_status": _blank_to_none(call.result_status),
         "result_error": _blank_to_none(call.result_error),
+        "result_evidence": call.result_evidence or None,
         "webhook_url": _blank_to_none(call.webhook_url),
         "webhook_status": _blank_to_none(call.webhook_status),
         "webhook_error": _blank_to_none(call.webhook_error),

@@ -38,6 +38,7 @@ from callops.calls.models import TERMINAL as TERMINAL_STATUSES
 from callops.calls.models import Call, CallEvent, CallStatus, EventSource, ResultStatus
 from callops.lib.queue import enqueue
 
+from . import evidence
 from .clock import call_time
 from .extractors import ExtractionFailed, get
 from .extractors.rules import region_for
@@ -130,27 +131,37 @@ def no_conversation(call: Call, kind: str) -> str:
     return ""
 
 
-def _compute(call: Call, schema: dict, kind: str) -> tuple[str, dict, str, dict]:
-    """(result_status, result, result_error, details) for one run; no database writes."""
+def _compute(call: Call, schema: dict, kind: str) -> tuple[str, dict, str, dict, dict | None]:
+    """(result_status, result, result_error, details, evidence) for one run; no database writes."""
     nulls = {name: None for name in schema}
     why = no_conversation(call, kind)
     if why:
-        return ResultStatus.FAILED, nulls, why, {}
+        return ResultStatus.FAILED, nulls, why, {}, None
+    when, region = call_time(call), region_for(call)
     try:
-        raw = get(kind).extract(call, schema)
+        extractor = get(kind)
+        if hasattr(extractor, "extract_with_evidence"):
+            raw, found = extractor.extract_with_evidence(call, schema)
+        else:
+            raw, found = extractor.extract(call, schema), None
     except ExtractionFailed as exc:
-        return ResultStatus.FAILED, nulls, f"{kind} extractor: {exc}", {}
+        return ResultStatus.FAILED, nulls, f"{kind} extractor: {exc}", {}, None
     except Exception as exc:  # a bug must not leave the call pending and its webhook unsent forever
         log.exception("call %s: %s extractor crashed", call.public_id, kind)
-        return ResultStatus.FAILED, nulls, f"{kind} extractor: internal error ({exc.__class__.__name__})", {}
-    result, errors = coerce(schema, raw, call_time(call), region=region_for(call))
+        return ResultStatus.FAILED, nulls, f"{kind} extractor: internal error ({exc.__class__.__name__})", {}, None
+    # A model's answer is held to the schema as written: "12" for an integer or a value outside an
+    # enum is refused, not read loosely, so a wrong answer is never stored as if it were right.
+    result, errors = coerce(schema, raw, when, region=region, strict=kind == "llm")
+    if found is None:
+        found = evidence.locate(call.transcript, schema, result, when, region)
+    found = evidence.keep(found, result)
     if not errors:
-        return ResultStatus.COMPLETED, result, "", {}
+        return ResultStatus.COMPLETED, result, "", {}, found
     listed = "; ".join(f"{name}: {why}" for name, why in errors.items())
     if len(errors) == len(schema):
-        return ResultStatus.FAILED, result, f"no return field could be extracted ({listed})", errors
+        return ResultStatus.FAILED, result, f"no return field could be extracted ({listed})", errors, found
     return ResultStatus.COMPLETED, result, f"partial result, {len(errors)} of {len(schema)} fields null ({listed})", \
-        errors
+        errors, found
 
 
 def _details_due(call: Call, kind: str):
@@ -194,10 +205,10 @@ def run_extraction(call_id: int, source: str = EventSource.SYSTEM) -> Call | Non
     except SchemaError as exc:
         # Stored before validation existed, or edited by hand: say so instead of guessing.
         schema = {}
-        outcome = (ResultStatus.FAILED, None, f"invalid returns schema: {exc.message}", {})
+        outcome = (ResultStatus.FAILED, None, f"invalid returns schema: {exc.message}", {}, None)
     else:
         outcome = _compute(call, schema, kind)
-    status, result, error, field_errors = outcome
+    status, result, error, field_errors, found = outcome
     now = timezone.now()
     with transaction.atomic():
         # Lock the call row only (a join would lock the agent and organization rows too on PostgreSQL).
@@ -209,8 +220,9 @@ def run_extraction(call_id: int, source: str = EventSource.SYSTEM) -> Call | Non
             # Re-run requested meanwhile (perhaps with another extractor): its own job writes.
             return locked
         Call.objects.filter(pk=call_id).update(result=result, result_status=status, result_error=error,
-                                               updated_at=now)
+                                               result_evidence=found, updated_at=now)
         locked.result, locked.result_status, locked.result_error, locked.updated_at = result, status, error, now
+        locked.result_evidence = found
         ExtractionState.objects.filter(pk=call_id).update(
             finished_runs=F("finished_runs") + 1, last_extractor=kind, last_finished_at=now, recheck_at=None)
         parsed = sum(1 for v in (result or {}).values() if v is not None)

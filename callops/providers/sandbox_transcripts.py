@@ -23,7 +23,7 @@ from datetime import UTC, date, datetime, timedelta
 
 from callops.extraction.clock import as_call_time, call_time
 from callops.extraction.parsing import ENUM_SYNONYMS  # the callee may use these instead of an option
-from callops.extraction.schema import SchemaError, validate_returns
+from callops.extraction.schema import SchemaError, simple_form, validate_returns
 
 # Scenario name -> per-field answer style ("mixed" draws one style per field).
 SCENARIOS = ("mixed", "cooperative", "hesitant", "change_of_mind", "clarify", "refusal", "empty", "voicemail",
@@ -79,7 +79,8 @@ def build_script(returns: dict, *, seed: str, when: datetime | None = None, cont
     when = as_call_time(when, when.tzinfo if when is not None and when.tzinfo else UTC)
     context = context or {}
     try:
-        schema = validate_returns(returns)
+        # The object form's descriptions and synonyms do not change what the scripted callee says.
+        schema = {name: simple_form(spec) for name, spec in validate_returns(returns).items()}
     except SchemaError:
         schema = {}
     script = Script(scenario=scenario)
@@ -203,6 +204,9 @@ def _question(rng, phrase, kind, spec):
         "phone": ["What's a good {p}?", "Could I get the {p}?"] if ("phone" in phrase or "number" in phrase) else
                  ["What phone number should we use for the {p}?"],
         "string": ["Could you tell me the {p}?", "What's the {p}?", "And the {p}?"],
+        "time": ["What time works for the {p}?", "At what time should we put the {p}?"],
+        "currency": ["How much for the {p}?", "What amount should we note for the {p}?"],
+        "duration": ["How long for the {p}?", "How much time do you need for the {p}?"],
         "list": ["Which {p} would you like? You can pick more than one."],
     }
     if kind == "enum":
@@ -243,6 +247,16 @@ def _value(rng, name, phrase, kind, spec, when, context, avoid=None):
             say = rng.choice(["{d} at {t}.", "{d} at {t} works for me.", "How about {t} {d}?",
                               "{d}, around {t}."]).format(d=spoken_day, t=spoken_time)
             say = say[0].upper() + say[1:]
+        elif kind == "time":
+            (hour, minute), spoken_time = rng.choice(_TIMES)
+            value, say = f"{hour:02d}:{minute:02d}", rng.choice(["{t}.", "At {t}.", "{t} works."]).format(
+                t=rng.choice(spoken_time))
+            say = say[0].upper() + say[1:]
+        elif kind == "currency":
+            amount, say = rng.choice(_AMOUNTS)
+            value = {"amount": float(amount), "currency": "USD"}
+        elif kind == "duration":
+            value, say = rng.choice(_DURATIONS)
         elif kind == "email":
             first, last = rng.choice(_PEOPLE)
             domain = rng.choice(["example.com", "example.org", "mail.example.net"])
@@ -450,6 +464,10 @@ _NUMBERS = [
     (90, ["Ninety.", "90, give or take."]),
 ]
 # (hour, minute) -> ways to say it.
+_AMOUNTS = [(250, "Two hundred fifty dollars."), (1200, "About $1,200."), (75, "Seventy-five dollars."),
+            (40000, "40k dollars."), (12.5, "$12.50, please.")]
+_DURATIONS = [(1800, "Half an hour."), (3600, "An hour."), (5400, "An hour and a half."),
+              (172800, "Two days."), (604800, "A week.")]
 _TIMES = [
     ((9, 0), ["9am", "nine am", "9 in the morning", "9:00 a.m."]),
     ((10, 30), ["10:30am", "half past ten in the morning", "ten thirty in the morning"]),

@@ -110,3 +110,62 @@ def test_not_configured(settings):
     settings.LLM_BASE_URL = ""
     with pytest.raises(ExtractionFailed, match="not configured"):
         llm.extract(make_call(), SCHEMA)
+
+
+def test_field_descriptions_types_and_synonyms_are_in_the_prompt(configure):
+    schema = {"method": {"type": "enum", "values": ["card", "bank_transfer"], "description": "how the callee pays",
+                         "synonyms": {"bank_transfer": ["ach", "direct debit"]}},
+              "amount": {"type": "currency", "description": "amount promised"},
+              "window_start": "time", "notice": {"type": "duration"}}
+    with FakeLLM([("json", "{}")]) as fake:
+        configure(fake)
+        llm.extract(make_call(context={"timezone": "America/Chicago"}), schema)
+    system = fake.requests[0]["json"]["messages"][0]["content"]
+    assert ('"method": exactly one of ["card", "bank_transfer"] (ach, direct debit mean "bank_transfer")'
+            ' — how the callee pays') in system
+    assert '"amount": an object {"amount": number, "currency": "ISO 4217 code such as USD"} — amount promised' \
+        in system
+    assert '"window_start": a time of day as "HH:MM" (24-hour)' in system
+    assert '"notice": a JSON integer number of seconds' in system
+    assert "America/Chicago" in system and "Monday 2026-03-02 at 09:00" in system
+
+
+def test_a_rate_limit_waits_as_told_then_succeeds(configure, monkeypatch):
+    waits = []
+    monkeypatch.setattr(llm.time, "sleep", waits.append)
+    with FakeLLM([("status", 429, {"Retry-After": "3"}), ("json", '{"confirmed": true}')]) as fake:
+        configure(fake)
+        assert llm.extract(make_call(), SCHEMA) == {"confirmed": True}
+    assert waits == [3.0]
+    assert len(fake.requests) == 2
+
+
+def test_a_body_that_is_not_a_chat_completion_is_unparseable(configure):
+    with FakeLLM([("raw", b"<html>gateway</html>")]) as fake:
+        configure(fake)
+        with pytest.raises(ExtractionFailed, match="unparseable output: not a chat-completions response"):
+            llm.extract(make_call(), SCHEMA)
+    assert len(fake.requests) == 1
+
+
+def test_a_wrong_key_is_refused_by_the_server_and_not_retried(configure, settings):
+    with FakeLLM([("json", "{}")], api_key="sk-right") as fake:
+        configure(fake)
+        with pytest.raises(ExtractionFailed, match=r"refused the request \(HTTP 401\)"):
+            llm.extract(make_call(), SCHEMA)
+    assert len(fake.requests) == 1
+
+
+def test_timeout_then_a_schema_violating_answer_then_nothing_stored(configure):
+    """The run gets an answer after a stall; what does not fit the schema is refused by coercion."""
+    from callops.extraction.schema import coerce
+
+    with FakeLLM([("sleep", 1.0), ("json", '{"confirmed": "yes", "slot": "tomorrow", "plan": "gold"}')]) as fake:
+        configure(fake, timeout=0.3)
+        raw = llm.extract(make_call(), SCHEMA)
+    result, errors = coerce(SCHEMA, raw, datetime(2026, 3, 2, 15, 0, tzinfo=UTC), strict=True)
+    assert result == {"confirmed": None, "slot": None, "plan": None}
+    assert errors["confirmed"] == "'yes' refused: the answer does not fit the schema (expected boolean, got a string)"
+    assert "as ISO 8601 with offset" in errors["slot"]
+    assert "expected one of basic, premium" in errors["plan"]
+    assert len(fake.requests) == 2

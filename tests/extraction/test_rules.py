@@ -4,7 +4,7 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from callops.extraction import parsing
+from callops.extraction import answers, contacts, parsing
 from callops.extraction.extractors.rules import extract_turns
 from callops.extraction.schema import coerce
 
@@ -37,7 +37,7 @@ def test_rules_accuracy_on_the_labelled_set_meets_the_goal():
     ("I'd rather not say.", None), ("Sorry, what was that?", None), ("Hmm.", None),
 ])
 def test_yes_no_with_negation_and_change_of_mind(text, expected):
-    assert parsing.parse_boolean(text) is expected
+    assert answers.parse_boolean(text) is expected
 
 
 @pytest.mark.parametrize("text, expected", [
@@ -82,7 +82,7 @@ def test_datetimes_relative_to_the_call(text, expected):
     ("I'm at home right now", None),
 ])
 def test_emails_written_and_spoken(text, expected):
-    assert parsing.parse_email(text) == expected
+    assert contacts.parse_email(text) == expected
 
 
 @pytest.mark.parametrize("text, expected", [
@@ -93,11 +93,11 @@ def test_emails_written_and_spoken(text, expected):
     ("it's 12", None),
 ])
 def test_phones_to_e164(text, expected):
-    assert parsing.parse_phone(text) == expected
+    assert contacts.parse_phone(text) == expected
 
 
 def test_phone_without_country_code_uses_the_given_region():
-    assert parsing.parse_phone("020 7946 0018", region="GB") == "+442079460018"
+    assert contacts.parse_phone("020 7946 0018", region="GB") == "+442079460018"
 
 
 @pytest.mark.parametrize("text, expected", [
@@ -106,7 +106,7 @@ def test_phone_without_country_code_uses_the_given_region():
     ("whatever you think", None),
 ])
 def test_enum_words_synonyms_and_plurals(text, expected):
-    assert parsing.match_enum(text, ["card", "cash", "morning", "high", "low"]) == expected
+    assert answers.match_enum(text, ["card", "cash", "morning", "high", "low"]) == expected
 
 
 def test_fields_follow_their_questions():

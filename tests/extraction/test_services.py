@@ -291,7 +291,7 @@ def test_llm_extractor_end_to_end_with_a_retry(make_call, run_jobs, sandbox_agen
     monkeypatch.setattr(llm, "RETRY_DELAYS", (0.0, 0.0))
     sandbox_agent.extractor = "llm"
     sandbox_agent.save()
-    with FakeLLM([("status", 503), ("json", '{"confirmed": "yes", "party_size": "five", "extra": 1}')]) as fake:
+    with FakeLLM([("status", 503), ("json", '{"confirmed": true, "party_size": 5, "extra": 1}')]) as fake:
         settings.LLM_BASE_URL = fake.base_url
         call = finish(make_call())
         run_jobs()
@@ -299,6 +299,27 @@ def test_llm_extractor_end_to_end_with_a_retry(make_call, run_jobs, sandbox_agen
     assert call.result_status == "completed"
     assert call.result == {"confirmed": True, "party_size": 5}
     assert len(fake.requests) == 2
+    # The model gave no turns: the evidence is where the callee said the value, when it can be found.
+    assert call.result_evidence == {"party_size": {"turn": 3, "text": "Four of us. Actually five.",
+                                                   "confidence": 0.5}}
+
+
+def test_llm_answers_that_violate_the_schema_are_refused_not_stored(make_call, run_jobs, sandbox_agent, settings):
+    sandbox_agent.extractor = "llm"
+    sandbox_agent.save()
+    returns = {"confirmed": "boolean", "party_size": "integer", "seating": ["indoor", "outdoor"]}
+    with FakeLLM([("json", '{"confirmed": true, "party_size": "five", "seating": "rooftop"}')]) as fake:
+        settings.LLM_BASE_URL = fake.base_url
+        call = finish(make_call(returns=returns))
+        run_jobs()
+    call.refresh_from_db()
+    assert call.result_status == "completed"  # partial: what fits is kept
+    assert call.result == {"confirmed": True, "party_size": None, "seating": None}
+    assert "party_size: 'five' refused: the answer does not fit the schema (expected integer, got a string)" \
+        in call.result_error
+    assert "seating: 'rooftop' refused: the answer does not fit the schema (expected one of indoor, outdoor" \
+        in call.result_error
+    assert set(call.result_evidence or {}) <= {"confirmed"}
 
 
 def test_llm_unparseable_output_fails_the_run(make_call, run_jobs, sandbox_agent, settings):
@@ -345,6 +366,7 @@ def test_a_crashing_extractor_fails_the_run_instead_of_hanging(make_call, run_jo
         raise ZeroDivisionError("bug")
 
     monkeypatch.setattr(rules, "extract", boom)
+    monkeypatch.setattr(rules, "extract_with_evidence", boom)
     call = finish(make_call())
     run_jobs()
     call.refresh_from_db()

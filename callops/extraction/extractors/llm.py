@@ -1,10 +1,13 @@
 """Extraction by an OpenAI-compatible chat-completions endpoint.
 
-Configured by settings LLM_BASE_URL (e.g. https://api.openai.com/v1), LLM_API_KEY, LLM_MODEL
+Configured by settings LLM_BASE_URL (e.g. https://api.openai.com/v1, or a local server such as
+llama.cpp's `llama-server`, Ollama or vLLM at http://127.0.0.1:<port>/v1), LLM_API_KEY, LLM_MODEL
 and LLM_TIMEOUT_SECONDS. The model is asked for one JSON object fitting the schema
-(`response_format: json_object`); transient failures (timeouts, connection errors, 429 and 5xx)
-are retried a few times, anything else fails the run with the reason. A reply that is not a
-JSON object is "unparseable output" and fails the run (CallingBox semantics).
+(`response_format: json_object`), each field with its type and its description; transient
+failures (timeouts, connection errors, 429 and 5xx) are retried a few times, anything else fails
+the run with the reason. A reply that is not a JSON object is "unparseable output" and fails the
+run (CallingBox semantics); a value that does not fit its field's type is refused by
+`schema.coerce(strict=True)` and that field stays null, with the reason in `result_error`.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ import time
 from django.conf import settings
 
 from callops.extraction.clock import call_time
-from callops.extraction.schema import describe
+from callops.extraction.schema import describe, field
 from callops.extraction.transcript import as_text
 from callops.lib import http
 
@@ -39,27 +42,38 @@ _TYPE_HINTS = {
     "datetime": "an ISO 8601 date-time with UTC offset",
     "email": "an email address",
     "phone": "a phone number in E.164 (+15551234567)",
+    "time": 'a time of day as "HH:MM" (24-hour)',
+    "currency": 'an object {"amount": number, "currency": "ISO 4217 code such as USD"}',
+    "duration": "a JSON integer number of seconds",
 }
 
 
 def _hint(spec) -> str:
-    if isinstance(spec, dict):
-        return "a JSON array of " + _hint(spec["list"])
-    if isinstance(spec, list):
-        return "exactly one of " + json.dumps(spec)
-    return _TYPE_HINTS.get(spec, describe(spec))
+    f = field(spec)
+    if f.kind == "list":
+        return "a JSON array of " + _hint(f.item)
+    if f.kind == "enum":
+        hint = "exactly one of " + json.dumps(list(f.values))
+        said = "; ".join(f"{', '.join(words)} mean {json.dumps(option)}" for option, words in f.synonyms.items())
+        return hint + (f" ({said})" if said else "")
+    return _TYPE_HINTS.get(f.kind, describe(f))
+
+
+def _line(name: str, spec) -> str:
+    description = field(spec).description
+    return f'- "{name}": {_hint(spec)}' + (f" — {description}" if description else "")
 
 
 def build_messages(call, schema: dict) -> list[dict]:
     when = call_time(call)
-    fields = "\n".join(f'- "{name}": {_hint(spec)}' for name, spec in schema.items())
+    fields = "\n".join(_line(name, spec) for name, spec in schema.items())
     system = (
         "You extract structured data from the transcript of a phone call placed by an agent to a callee. "
         "Answer with one JSON object and nothing else. Its keys are exactly these fields:\n"
         f"{fields}\n"
         "Use null for a field the callee did not clearly answer. When the callee changed their mind, use "
-        f"their final answer. The call took place on {when.strftime('%A %Y-%m-%d at %H:%M')} "
-        f"(UTC offset {when.strftime('%z') or '+0000'}); resolve relative dates such as 'tomorrow' or "
+        f"their final answer. The call took place on {when.strftime('%A %Y-%m-%d at %H:%M')} in the callee's "
+        f"time zone, {getattr(when.tzinfo, 'key', 'UTC')} (UTC offset {when.strftime('%z') or '+0000'}); resolve relative dates such as 'tomorrow' or "
         "'next Tuesday' against it."
     )
     user = as_text(call.transcript)[:MAX_TRANSCRIPT_CHARS]

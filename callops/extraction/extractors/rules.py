@@ -1,250 +1,445 @@
 """The built-in deterministic extractor: no network, same answer every time.
 
-It reads the conversation as question and answer. Each agent question is matched to the
-`returns` fields it mentions (by the words of the field name, plus cues such as "email",
-"how many" or the enum's options); the callee's replies until the next question are parsed with
-the field's type parser. The last parsable answer wins, so "yes... actually no" is no. A follow-up
-that mentions no field ("Sorry, could you repeat that?", "So that's Tuesday at 3, correct?")
-keeps the field under discussion; any other unrelated question closes it.
+It reads the conversation as question and answer, with general mechanisms only:
+- every agent turn may be a question (speech-to-text has no "?"); it is tied to the fields whose
+  name words, description words or their common synonyms it uses, or whose type it asks for
+  ("how many", "what time", an email), or whose enum options it lists;
+- the callee's replies until the next question are read with the field's type parser; a reply to
+  a question about another field never answers this one (so a yes/no is not overwritten by the
+  next question's "yes");
+- several values of one type in one turn ("three bedrooms, we've got two kids") go to the fields
+  whose words stand nearest to each value;
+- the agent's own restatements ("so that's Thursday at 8:30") count unless the callee corrects
+  them, and the last answer wins, so "Tuesday, no wait, Wednesday" is Wednesday;
+- yes/no follows the question's polarity ("you don't want to hear from us?" "correct" is a yes to
+  do_not_call); refusals and "I don't know" leave the field null.
+
+Each value carries its evidence: the turn it came from, that turn's text and a confidence.
 """
 
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 import phonenumbers
 
-from callops.extraction import parsing
-from callops.extraction.clock import call_time
-from callops.extraction.schema import validate_returns
+from callops.extraction import answers, parsing
+from callops.extraction.clock import call_time, call_zone
+from callops.extraction.matching import (
+    CLARIFY,
+    CLOSING,
+    CORRECTION,
+    EVENING,
+    IS_THEM,
+    NOT_THEM,
+    OFFER,
+    OPT_OUT,
+    REASON_WORDS,
+    REJECT,
+    SPECIFIC,
+    Profile,
+    asks_yes_no,
+    assign,
+    echo,
+    intent_only,
+    kept,
+    last_sentence,
+    stems,
+    string_answer,
+    string_items,
+    unit_fit,
+    who,
+    yes_no,
+)
+from callops.extraction.schema import fields as schema_fields
 from callops.extraction.transcript import turns as normalise
 
 from . import ExtractionFailed
 
-_STOPWORDS = {"is", "the", "a", "an", "of", "for", "to", "do", "does", "did", "was", "are", "has", "have", "by",
-              "in", "on", "at", "and", "or", "with", "their", "your", "my", "customer", "user", "caller", "value"}
-_CLARIFY_RE = re.compile(
-    r"\b(repeat|say that again|come again|was that|did you say|is that|is it|correct|right\?|just to confirm|"
-    r"sorry|you mean|so that's|so that is|which one|first or|second one|still|confirming|catch that|one more time)\b")
-_REQUEST_RE = re.compile(r"\b(tell me|let me know|please (?:say|give|share|confirm|tell|spell)|i(?:'ll| will)? need|"
-                         r"give me|what is|what's|which)\b")
-_WH_RE = re.compile(r"^\W*(?:\w+[,.]\s+)?(?:and\s+|so\s+)?(how|what|what's|when|which|where|who|whose)\b")
-_TYPE_CUES = {
-    "email": (re.compile(r"\b(e-?mail|email address)\b"), 0.6),
-    "phone": (re.compile(r"\b(phone|number|cell|mobile|reach you)\b"), 0.5),
-    "date": (re.compile(r"\b(when|date|day)\b"), 0.2),
-    "datetime": (re.compile(r"\b(when|date|day|time|schedule)\b"), 0.2),
-    "integer": (re.compile(r"\bhow many\b"), 0.2),
-    "number": (re.compile(r"\b(how much|how many|amount|figure)\b"), 0.2),
-    "boolean": (re.compile(r"\b(yes or no|a yes|confirm)\b"), 0.1),
-}
+# How close a question must come to a field (its words, synonyms and type cues) to be about it.
+TOPIC = 0.8
 
 
-def stem(word: str) -> str:
-    word = word.lower().strip("'")
-    if word.endswith("'s"):
-        word = word[:-2]
-    for suffix, repl in (("ies", "y"), ("ing", ""), ("ed", ""), ("es", ""), ("s", "")):
-        if len(word) > len(suffix) + 2 and word.endswith(suffix):
-            word = word[: -len(suffix)] + repl
-            break
-    return word
+@dataclass
+class Candidate:
+    value: object
+    turn: int
+    confidence: float
+    order: float  # later wins; agent restatements rank with the turn they are in
 
 
-def _words(text: str) -> set[str]:
-    raw = re.findall(r"[a-z0-9']+", text.lower())
-    # "call back" also counts as "callback", and so do "call you back" and "pick it up".
-    return ({stem(w) for w in raw} | {stem(a + b) for a, b in zip(raw, raw[1:], strict=False)}
-            | {stem(a + c) for a, c in zip(raw, raw[2:], strict=False)})
+class _Conversation:
+    def __init__(self, transcript, schema: dict, when, region: str):
+        self.turns = normalise(transcript)
+        whole = " ".join(t for _, t in self.turns)
+        evening = bool(EVENING.search(whole.lower()))
+        self.profiles = [Profile(name, spec, region, when, evening) for name, spec in schema_fields(schema).items()]
+        self.when = when
+        self.cands: dict[str, list[Candidate]] = {p.name: [] for p in self.profiles}
+        self.days: dict[str, object] = {}
 
+    def topics(self) -> list[dict[str, float]]:
+        """For each turn, the fields the exchange it belongs to is about, with how strongly."""
+        out, current = [], {}
+        for role, text in self.turns:
+            if role == "agent":
+                scores = {p.name: p.relevance(text) for p in self.profiles}
+                best = max(scores.values(), default=0)
+                words = set(re.findall(r"[a-z0-9']+", text.lower()))
+                if current and CLARIFY.search(text.lower()) and not any(
+                        p.named_in(text, words) for p in self.profiles if scores[p.name] >= best - 1e-9):
+                    pass  # "sorry, just to confirm, was that the second one?" is still about the same field
+                elif best >= TOPIC:
+                    # A runner-up joins when it is nearly as close, or the question names it in full
+                    # ("your email and your phone number").
+                    current = self._about(scores, text, words)
+                elif not CLARIFY.search(text.lower()):
+                    current = {}  # a new, unrelated question ("Anything else I can help with?")
+            out.append(current)
+        return out
 
-def _field_words(name: str) -> set[str]:
-    spaced = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", " ", name).replace("_", " ").replace("-", " ").lower()
-    words = [w for w in spaced.split() if w]
-    keep = [w for w in words if w not in _STOPWORDS] or words
-    return {stem(w) for w in keep}
+    def _about(self, scores: dict, text: str, words: set) -> dict[str, float]:
+        """The fields a question is about. Fields of one type compete: a runner-up joins when it is
+        nearly as close or named in full ("your email and your phone number"). Fields of different
+        types can be asked together ("how much can you pay, and when?"). A field's siblings (same
+        type, a name word in common: window_start, window_end) come along, as one answer holds both."""
+        best = max(scores.values())
+        leader = max(self.profiles, key=lambda p: scores[p.name])
+        said = _words_of(text)
+        out = {}
+        family = {"integer": "number", "datetime": "date"}  # kinds whose answers look alike compete
 
+        def key(p):
+            return ("list:" if p.kind == "list" else "") + family.get(p.item.kind, p.item.kind)
 
-# How a question asks for a field without naming it: "why" asks for a reason.
-_ASKED_AS = {"reason": {"why"}, "address": {"where"}, "amount": {"much"}, "price": {"much", "cost"},
-             "cost": {"much", "price"}, "count": {"many"}, "quantity": {"many"}}
+        for kind in {key(p) for p in self.profiles}:
+            group = [p for p in self.profiles if key(p) == kind]
+            top = max(scores[p.name] for p in group)
+            for p in group:
+                v = scores[p.name]
+                if v < max(TOPIC, best * 0.5) or not (v >= top - 0.5 or p.named_in(text, words)):
+                    continue
+                # Asked alongside the leading field only with evidence of its own: a word of its own or
+                # its type's cue, not only the words it shares with the leader ("single date").
+                if p is leader or key(p) == key(leader) or (p.matched(said) - leader.matched(said)) or (
+                        p.item.kind != "boolean" and p.cue_hit(text) and p.item.kind != leader.item.kind):
+                    out[p.name] = v
+        for p in self.profiles:
+            if p.name not in out and p.kind not in ("boolean", "string"):
+                kin = [q for q in self.profiles if q.name in out and q.kind == p.kind and q.item.kind == p.item.kind
+                       and q.name_words & p.name_words]
+                if kin:
+                    out[p.name] = max(out[q.name] for q in kin)
+        return out
 
+    def add(self, p: Profile, value, turn: int, strength: float) -> None:
+        self.cands[p.name].append(Candidate(value, turn, strength, turn))
 
-class _Field:
-    def __init__(self, name: str, spec, region: str, when):
-        self.name, self.spec, self.region, self.when = name, spec, region, when
-        self.words = _field_words(name)
-        self.kind = spec if isinstance(spec, str) else ("enum" if isinstance(spec, list) else "list")
-        self.value = None
-        self.day = None
-        self.hm = None
+    def extract(self) -> tuple[dict, dict]:
+        topics = self.topics()
+        by_name = {p.name: p for p in self.profiles}
+        for i, (role, text) in enumerate(self.turns):
+            about = [(by_name[n], v) for n, v in topics[i].items()]
+            if role == "user":
+                self._answer(about, i, text, self._question_before(i))
+            else:
+                self._restatement(about, i, text)
+        self._volunteered(topics)
+        self._loosely_asked()
+        self._intents()
+        self._reasons()
+        values, evidence = {}, {}
+        for p in self.profiles:
+            chosen = self._choose(self.cands[p.name])
+            if chosen is not None and chosen.value not in (None, []):
+                values[p.name] = chosen.value
+                evidence[p.name] = {"turn": chosen.turn, "text": self.turns[chosen.turn][1],
+                                    "confidence": round(min(1.0, 0.35 + chosen.confidence / 4), 2)}
+        return values, evidence
 
-    def coverage(self, question: str) -> float:
-        """The share of the field's words the question uses."""
-        q_words = _words(question)
-        hits = sum(1 for w in self.words if w in q_words or _ASKED_AS.get(w, set()) & q_words)
-        return hits / len(self.words)
+    def _question_before(self, i: int) -> str:
+        for j in range(i - 1, -1, -1):
+            if self.turns[j][0] == "agent":
+                return self.turns[j][1]
+        return ""
 
-    def lists_options(self, question: str) -> bool:
-        options = self.spec if self.kind == "enum" else (self.spec["list"] if self.kind == "list"
-                                                          and isinstance(self.spec["list"], list) else None)
-        return bool(options) and len({o for _, o, _ in parsing.enum_mentions(question, options)}) >= 2
+    def _answer(self, about, i: int, text: str, question: str) -> None:
+        by_kind: dict[str, list] = {}
+        for p, strength in about:
+            by_kind.setdefault(p.item.kind if p.kind != "list" else "list:" + p.item.kind, []).append((p, strength))
+        refusal = answers.is_refusal(text)
+        for kind, group in by_kind.items():
+            if kind == "boolean":
+                for p, strength in group:
+                    last = last_sentence(question)
+                    value = yes_no(p, text, question) if asks_yes_no(last) else \
+                        who(text) if re.search(r"\bwho\b", last) else echo(p, text)
+                    if value is not None or refusal:
+                        self.add(p, value, i, strength)
+            elif kind == "string":
+                p, strength = max(group, key=lambda g: g[1])
+                value = string_answer(p, text)
+                if value is not None or refusal:
+                    self.add(p, value, i, strength)
+            elif kind.startswith("list:"):
+                for p, strength in group:
+                    value = self._list(p, text)
+                    if value is not None or refusal:
+                        self.add(p, value, i, strength)
+            elif kind == "datetime":
+                for p, strength in group:
+                    self._datetime(p, i, text, strength)
+            else:
+                assigned = assign([p for p, _ in group], text)
+                for p, strength in group:
+                    found = kept(text, assigned[p.name])
+                    if found:
+                        self.add(p, self._pick(p, text, found), i, strength + 0.2 * min(2, p.near(text, found[0][0])))
+                    elif refusal:
+                        self.add(p, None, i, strength)
 
-    def named(self, question: str) -> bool:
-        """The question asks for this field by name, or offers its choices."""
-        return self.coverage(question) >= 1.0 or self.lists_options(question)
+    def _pick(self, p: Profile, text: str, found: list) -> object:
+        """The value a reply settles on: after a correction the last, else the one nearest the field's
+        words, else the first (what follows is usually explanation)."""
+        if len(found) == 1:
+            return found[0][1]
+        t = parsing.digits(text)
+        marks = [m.end() for m in CORRECTION.finditer(t) if any(pos >= m.end() for pos, _ in found)]
+        if marks:  # "three nights. no, four": the first value after the last correction
+            return next(v for pos, v in found if pos >= marks[-1])
+        if p.item.kind in ("email", "phone", "date", "time"):
+            return found[-1][1]
+        if p.item.kind == "enum":
+            return found[0][1]  # "afternoon is best, i'm at work in the mornings"
+        scored = [(p.near(text, pos) + unit_fit(p, text, pos), -k) for k, (pos, _) in enumerate(found)]
+        best = max(scored)
+        return found[-best[1]][1] if best[0] > 0 else found[0][1]
 
-    def score(self, question: str) -> float:
-        score = self.coverage(question)
-        item = self.spec["list"] if self.kind == "list" else self.kind
-        cue = _TYPE_CUES.get(item) if isinstance(item, str) else None
-        if cue and cue[0].search(question.lower()):
-            score += cue[1]
-        if self.lists_options(question):
-            score += 0.6  # the question lists this enum's choices
-        wh = _WH_RE.match(question.lower())
-        if wh and self.kind == "boolean":
-            score -= 0.6  # "How many pets?" is not the yes/no question about pets
-        elif wh and wh.group(1) == "when" and self.kind not in ("date", "datetime"):
-            score -= 0.4  # "When should the new plan start?" asks for a date, not the plan
-        return score
-
-    def feed(self, reply: str) -> None:
-        kind, value = self.kind, None
-        if kind == "boolean":
-            # The field's own words are the topic, not an answer: for a `cancel` field,
-            # "yes, I want to cancel" is a yes although "cancel" alone reads as a no.
-            masked = re.sub(r"[A-Za-z']+", lambda m: "…" if stem(m.group(0)) in self.words else m.group(0), reply)
-            value = parsing.parse_boolean(masked)
-            if value is None:
-                value = self._echo(reply)
-        elif kind == "number":
-            value = parsing.parse_number(reply)
-        elif kind == "integer":
-            value = parsing.parse_integer(reply)
-        elif kind == "date":
-            day = parsing.parse_date(reply, self.when)
-            value = day.isoformat() if day else None
-        elif kind == "datetime":
-            day, hm = parsing.parse_date(reply, self.when), parsing.parse_time(reply)
-            self.day = day or self.day
-            self.hm = hm or self.hm
-            value = self._datetime()
-        elif kind == "email":
-            value = parsing.parse_email(reply)
-        elif kind == "phone":
-            value = parsing.parse_phone(reply, region=self.region)
-        elif kind == "enum":
-            value = parsing.match_enum(reply, self.spec)
-        elif kind == "list":
-            value = self._list(reply)
-        else:
-            value = parsing.clean_string(reply)
-        if value is not None and value != []:
-            self.value = value
-
-    def _echo(self, reply: str):
-        """An answer that echoes the question's word: "Is it urgent?" - "Not urgent" / "Very urgent"."""
-        words = re.findall(r"[a-z0-9']+", reply.lower())
-        found = None
-        for i, word in enumerate(words):
-            if stem(word) in self.words:
-                before = words[max(0, i - 2):i]
-                found = not any(w in ("not", "no", "never") or w.endswith("n't") for w in before)
-        return found
-
-    def _datetime(self):
-        if self.hm is None:
-            return None
-        day = self.day
+    def _datetime(self, p: Profile, i: int, text: str, strength: float) -> None:
+        days = [d for _, d in kept(text, parsing.dates_with_spans(text, self.when, p.past, p.region))]
+        hms = [hm for _, hm in kept(text, parsing.times_with_spans(text, p.evening))]
+        if not days and not hms:
+            return
+        previous = next((c for c in reversed(self.cands[p.name]) if c.value), None)
+        prev_day = prev_hm = None
+        if previous:
+            prev = datetime.fromisoformat(previous.value)
+            prev_day, prev_hm = prev.date(), (prev.hour, prev.minute)
+        day = days[-1] if days else self.days.get(p.name, prev_day)
+        hm = hms[-1] if hms else prev_hm
+        if days:
+            self.days[p.name] = days[-1]  # "Sunday. What time?" - the day waits for its time
+        if hm is None:
+            return
         if day is None:
-            day = self.when.date()
-            if parsing.combine(day, self.hm, self.when) < self.when:
-                day += timedelta(days=1)
-        return parsing.combine(day, self.hm, self.when).isoformat()
+            day = self.when.date() if parsing.combine(self.when.date(), hm, self.when) >= self.when \
+                else self.when.date() + timedelta(days=1)
+        self.add(p, parsing.combine(day, hm, self.when).isoformat(), i, strength + (0.2 if days and hms else 0))
 
-    def _list(self, reply: str):
-        inner = self.spec["list"]
-        if isinstance(inner, list):
+    def _list(self, p: Profile, text: str):
+        item = p.item
+        if answers.is_refusal(text):
+            return None
+        if item.kind == "enum":
             seen = []
-            for _, option, negated in parsing.enum_mentions(reply, inner):
+            for _, option, negated in answers.enum_mentions(text, item.values, item.synonyms):
                 if not negated and option not in seen:
                     seen.append(option)
             return seen or None
-        # Types with their own finders read every value straight from the reply.
-        finders = {"email": parsing.emails_in, "phone": lambda t: parsing.phones_in(t, self.region),
-                   "number": parsing.numbers_in, "date": lambda t: [d.isoformat()
-                                                                    for d in parsing.dates_in(t, self.when)],
-                   "integer": lambda t: [n for n in parsing.numbers_in(t) if float(n).is_integer()]}
-        if inner in finders:
-            if parsing.is_refusal(reply):
-                return None
-            return list(dict.fromkeys(finders[inner](reply))) or None
-        if inner == "boolean":  # "yes and no": fillers are the values here
-            parts = [p for p in re.split(r"\s*(?:,|;|\band\b)\s*", reply) if p.strip(" .")]
-        else:
-            parts = parsing.split_list(reply, commas=inner != "datetime")
-        if inner == "string":
-            return parts or None
+        if item.kind == "string":
+            return string_items(text) or None
+        if item.kind in ("boolean", "datetime"):
+            # Items said one after the other: "no and yes", "Friday at 3 and Monday at 10".
+            parts = [x for x in re.split(r"\s*(?:;|\band\b|,(?=\s*(?:and\s+)?\w+day\b))\s*", text) if x.strip(" .")]
+            if item.kind == "boolean":
+                found = [answers.parse_boolean(x) for x in parts]
+            else:
+                found = [parsing.parse_datetime(x, self.when, p.evening) for x in parts]
+                found = [x.isoformat() if x else None for x in found]
+            return [x for x in found if x is not None] or None
         out = []
-        for part in parts:
-            single = _Field(self.name, inner, self.region, self.when)
-            single.feed(part)
-            if single.value is not None:
-                out.append(single.value)
+        for _, value in p.values(text):
+            if value not in out:
+                out.append(value)
         return out or None
 
+    def _restatement(self, about, i: int, text: str) -> None:
+        """Values the agent states; they stand unless the callee's next turn rejects them, and an offer
+        of several options stands for nothing until the callee picks."""
+        following = self.turns[i + 1][1] if i + 1 < len(self.turns) and self.turns[i + 1][0] == "user" else ""
+        if following and REJECT.search(answers.norm(following)):
+            return
+        offer = bool(OFFER.search(text.lower())) and bool(following)
+        if asks_yes_no(text) and text.rstrip().endswith("?") and following and \
+                not (answers.bool_mentions(following)[:1] or [(0, False)])[0][1]:
+            return  # "Shall I book Tuesday?" stands only if the callee says yes
+        strengths = dict((p.name, v) for p, v in about)
+        for p in self.profiles:
+            if p.kind in ("boolean", "string") or (p.kind == "list" and p.item.kind == "string"):
+                continue
+            same_type = [q for q in self.profiles if q.item.kind == p.item.kind and q.kind == p.kind]
+            # Unasked, a restatement of a value of a specific kind (a date, an address, an amount)
+            # still counts when it can only be about this field, or when the fields of that kind
+            # are told apart by order (start and end of a window).
+            strength = strengths.get(p.name, 0.0)
+            if not strength and p.item.kind in SPECIFIC and p.kind != "list":
+                strength = 0.8 if len(same_type) == 1 else 0.6
+            if strength <= 0:
+                continue
+            if p.kind == "datetime":
+                if not offer:
+                    self._datetime(p, i, text, strength)
+                continue
+            group = [q for q in same_type if q.name in strengths] or same_type
+            found = kept(text, assign(group if p in group else [p], text)[p.name])
+            if not found or (len(found) > 1 and offer):
+                continue
+            value = self._list(p, text) if p.kind == "list" else self._pick(p, text, found)
+            self.add(p, value, i, strength)
 
-def _question_text(text: str) -> tuple[str, bool]:
-    """The question sentences of an agent turn (a greeting's small talk is not the question)."""
-    sentences = re.split(r"(?<=[.!?])\s+", text.strip())
-    questions = [s for s in sentences if s.endswith("?")]
-    if questions:
-        return " ".join(questions), True
-    return (sentences[-1] if sentences else ""), False
+    def _volunteered(self, topics) -> None:
+        """Values said in passing: the field's words in a callee turn and the value beside them, or an
+        enum option or an address of a kind only one field takes."""
+        for p in self.profiles:
+            for i, (role, text) in enumerate(self.turns):
+                if role != "user" or p.name in topics[i] or text.rstrip().endswith("?"):
+                    continue
+                if p.kind == "boolean":
+                    value = echo(p, text)
+                    if value is not None:
+                        self.add(p, value, i, 0.5)
+                    continue
+                if p.kind in ("string", "list", "datetime"):
+                    continue
+                found = kept(text, p.values(text))
+                if not found:
+                    continue
+                near = max(p.near(text, pos) + unit_fit(p, text, pos) for pos, _ in found)
+                if p.kind in ("email", "phone", "enum") or near >= 1:
+                    self.add(p, self._pick(p, text, found), i, 0.5 + 0.3 * min(near, 2))
+                elif p.kind in ("date", "time") and not self.cands[p.name]:
+                    same = [q for q in self.profiles if q.kind == p.kind]
+                    mine = assign(same, text)[p.name] if len(same) > 1 else found
+                    if mine:
+                        self.add(p, mine[-1][1], i, 0.3)
+
+    def _loosely_asked(self) -> None:
+        """A field no question clearly asked for: the question that comes nearest it, if its reply
+        holds a value of the field's type and no other field owns that question."""
+        for p in self.profiles:
+            if any(c.value is not None for c in self.cands[p.name]):
+                continue
+            asked = []
+            for i, (role, text) in enumerate(self.turns):
+                if role != "agent" or i + 1 >= len(self.turns) or self.turns[i + 1][0] != "user":
+                    continue
+                mine = p.relevance(text)
+                alone = sum(q.item.kind == p.item.kind for q in self.profiles) == 1 and p.kind != "string"
+                own = bool((p.name_words | p.desc_words) & stems(re.findall(r"[a-z0-9']+", text.lower())))
+                if mine >= 0.3 and ((p.overlap(text) and (own or p.kind != "string")) or alone) and mine >= max(q.relevance(text) for q in self.profiles) - 1e-9 and \
+                        not CLOSING.search(text.lower()):
+                    asked.append((mine, i))
+            for mine, i in sorted(asked, reverse=True):
+                self._answer([(p, mine)], i + 1, self.turns[i + 1][1], self.turns[i][1])
+                if any(c.value is not None for c in self.cands[p.name]):
+                    break
+
+    def _intents(self) -> None:
+        """Two things people say without being asked, which booleans often record: asking not to be
+        contacted again, and saying who is on the line (the person sought, or not)."""
+        said = [(i, answers.norm(t)) for i, (r, t) in enumerate(self.turns) if r == "user"]
+        for p in self.profiles:
+            if p.kind != "boolean":
+                continue
+            words = p.name_words | p.desc_words
+            answered = any(c.value is not None for c in self.cands[p.name])
+            if words & stems({"call", "contact", "list", "remove", "opt", "optout", "unsubscribe", "stop"}) and p.negative:
+                hit = next((i for i, t in said if OPT_OUT.search(t)), None)
+                if hit is not None:  # an explicit request outweighs any reading of a yes or no
+                    self.add(p, True, hit, 9.0)
+                elif not answered:
+                    self.add(p, False, said[-1][0] if said else 0, 0.5)
+            elif words & stems({"intend", "intended", "sought", "seek", "right", "wrong", "person", "speak", "reach"}) \
+                    and not words & stems({"know", "knows", "relationship", "interest", "interested"}):
+                # Who answered is said at the start ("speaking", "no Aroha here, wrong number") and
+                # outweighs later yes/no replies to other questions.
+                for i, t in said[:3]:
+                    found = True if NOT_THEM.search(t) else False if IS_THEM.search(t) else None
+                    if found is not None:
+                        wrong = "wrong" in words or p.negative
+                        self.add(p, found == wrong, i, 9.0 if found else 0.5 + 2.0 * (not answered))
+                        break
+
+    def _reasons(self) -> None:
+        """A reason nobody asked for is usually the sentence that follows the callee's decision:
+        "No, don't renew. We're selling the house."."""
+        for p in self.profiles:
+            if p.kind != "string" or self.cands[p.name] or not p.words_all & REASON_WORDS:
+                continue
+            for i, (role, text) in enumerate(self.turns):
+                if role != "user" or i == 0 or not any(c.turn == i for cs in self.cands.values() for c in cs if c.value
+                                                      is not None):
+                    continue
+                for sentence in re.split(r"(?<=[.!?])\s+|,\s+(?=(?:i'?m|we'?re|because|cause|since)\b)", text):
+                    cleaned = string_answer(p, sentence)
+                    value_only = len(cleaned.split()) <= 3 and bool(parsing.numbers_in(cleaned)) if cleaned else True
+                    if cleaned and not sentence.rstrip().endswith("?") and len(cleaned.split()) >= 2 and \
+                            not value_only and not (answers.parse_boolean(cleaned) is not None
+                                                    and len(cleaned.split()) <= 4) and not intent_only(sentence):
+                        self.add(p, cleaned, i, 0.3)
+                        break
+                if self.cands[p.name]:
+                    break
+
+    def _choose(self, found: list[Candidate]) -> Candidate | None:
+        if not found:
+            return None
+        best = max(c.confidence for c in found)
+        strong = [c for c in found if c.confidence >= 0.6 * best]
+        return max(strong, key=lambda c: c.order)
+
+
+def _words_of(text: str) -> set[str]:
+    return stems(re.findall(r"[a-z0-9']+", text.lower()))
+
+
+def read_transcript(transcript, schema: dict, when, region: str = "US") -> tuple[dict, dict]:
+    """(field -> value, field -> {"turn", "text", "confidence"}); fields never answered are absent."""
+    return _Conversation(transcript, schema, when, region).extract()
 
 
 def extract_turns(transcript, schema: dict, when, region: str = "US") -> dict:
-    """Field -> value for a transcript; fields never answered are absent."""
-    fields = [_Field(name, spec, region, when) for name, spec in validate_returns(schema).items()]
-    current: list[_Field] = []
-    for role, text in normalise(transcript):
-        if role == "agent":
-            question, is_question = _question_text(text)
-            scores = [(f.score(question), f) for f in fields]
-            best = max((s for s, _ in scores), default=0)
-            if is_question and best < 0.5 and question != text:
-                # "I see you'd like to cancel. Is that right?": the subject is in the lead-in.
-                whole = [(f.score(text), f) for f in fields]
-                if max((s for s, _ in whole), default=0) >= 0.5:
-                    question, scores = text, whole
-                    best = max(s for s, _ in scores)
-            clarifying = bool(_CLARIFY_RE.search(question.lower()))
-            if current and clarifying and best < 1.0:
-                continue  # "just to confirm, was that the second one?" is still about the same field
-            if best >= 0.5 and (is_question or _REQUEST_RE.search(question.lower())):
-                # Every field the question is about ("an email and a phone number"), not only the best.
-                # A runner-up joins only when the question names it in full or offers its choices.
-                current = [f for s, f in scores if s >= 0.5 and (
-                    s >= best - 1e-9 or (s >= best - 0.4 and f.named(question)))]
-            elif is_question and not clarifying:
-                current = []  # a new, unrelated question ("Anything else I can help with?")
-            continue
-        for f in current:
-            f.feed(text)
-    return {f.name: f.value for f in fields if f.value is not None}
+    return read_transcript(transcript, schema, when, region)[0]
 
 
 def region_for(call) -> str:
-    """Numbers said without a country code are read in the callee's country (default US)."""
+    """Numbers said without a country code are read in the callee's country: from their phone
+    number, else from the zone in the call's context, else US."""
     try:
-        return phonenumbers.region_code_for_number(phonenumbers.parse(call.to_number, None)) or "US"
-    except (phonenumbers.NumberParseException, TypeError):
-        return "US"
+        region = phonenumbers.region_code_for_number(phonenumbers.parse(call.to_number, None))
+        if region and region != "ZZ":
+            return region
+    except (phonenumbers.NumberParseException, TypeError, AttributeError):
+        pass
+    return _zone_country(getattr(call_zone(call), "key", "UTC"))
+
+
+def _zone_country(zone: str) -> str:
+    import pytz  # its copy of zone.tab maps a zone to its country
+
+    for country, zones in pytz.country_timezones.items():
+        if zone in zones:
+            return country
+    return "US"
 
 
 def extract(call, schema: dict) -> dict:
+    return extract_with_evidence(call, schema)[0]
+
+
+def extract_with_evidence(call, schema: dict) -> tuple[dict, dict]:
     if not normalise(call.transcript):
         raise ExtractionFailed("empty transcript")
-    return extract_turns(call.transcript, schema, call_time(call), region=region_for(call))
+    return read_transcript(call.transcript, schema, call_time(call), region=region_for(call))

@@ -1,0 +1,200 @@
+"""The language of answers: yes and no, refusals, enum options and their synonyms, free text.
+
+No library reads conversational English this way ("no problem" is a yes, "I'd rather not say"
+is no answer, "um, it was, uh, tomas? something like that" is "tomas"), so these are lists and
+patterns, kept general: nothing here names a particular conversation.
+"""
+
+from __future__ import annotations
+
+import re
+
+# Words people use for common enum options, keyed by the option in lower case with spaces. A
+# schema's own `synonyms` come first; these fill in when it has none.
+ENUM_SYNONYMS = {
+    "card": ("credit card", "debit card", "visa", "mastercard", "amex"),
+    "cash": ("in cash",), "invoice": ("bill me", "send a bill"),
+    "bank transfer": ("ach", "direct debit", "bank draft", "auto debit", "wire", "from my checking", "bank account"),
+    "check": ("cheque",), "cheque": ("check",),
+    "morning": ("before noon", "am"), "afternoon": ("after lunch",), "evening": ("after work", "tonight"),
+    "email": ("e-mail", "mail"), "sms": ("text message", "texting", "text", "texts"),
+    "phone": ("phone call", "telephone", "call"), "phone call": ("call", "ring", "phone"),
+    "high": ("urgent",), "low": ("not urgent",), "maybe": ("perhaps", "not sure"),
+    "annual": ("yearly", "per year", "annually", "a year"), "monthly": ("per month", "every month", "a month"),
+    "yes": ("yeah", "yep", "sure"), "no": ("nope", "nah"),
+    "english": ("in english",), "spanish": ("in spanish", "español"),
+    "indoor": ("inside", "indoors"), "outdoor": ("outside", "outdoors", "patio", "terrace"),
+    "no preference": ("either", "any", "don't mind", "doesn't matter", "whatever"),
+}
+
+
+def norm(text: str) -> str:
+    text = (text or "").lower().replace("’", "'").replace("‘", "'")
+    return " ".join(text.split())
+
+
+# --- refusals and yes/no -----------------------------------------------------------------------
+
+_REFUSAL_RE = re.compile(
+    r"\b(?:(?:i'?d|i would) rather not(?: say| answer| share| give)?|prefer not to(?: say| answer| share)?|"
+    r"not comfortable(?: sharing| saying| giving)?(?: that)?|(?:can|could) we skip|skip (?:that|this)|"
+    r"i (?:don'?t|do not|dont) (?:know|remember|recall|have (?:it|that|one))|(?:i'?m )?not sure|no idea|"
+    r"no comment|none of your business|pass on that|can'?t remember|couldn'?t (?:tell|say)|no clue|"
+    r"not (?:telling|saying)|haven'?t decided|not (?:decided|certain)|dunno|have to (?:find|look (?:it )?up|check)|"
+    r"don'?t have (?:it|that|one)(?: on me| handy| with me| here)?|not handy|can'?t find|didn'?t catch)\b")
+_NON_ANSWER_RE = re.compile(
+    r"^(?:sorry,? )?(?:what was that|can you repeat|could you repeat|come again|pardon|hold on|hang on|"
+    r"one moment|just a moment|let me check|give me a (?:second|sec|moment)|the line cut out|who is this|"
+    r"who's calling|what's this about|what is this about)")
+
+_YES = ["yes", "yeah", "yep", "yup", "ya", "yea", "sure", "correct", "absolutely", "definitely", "of course",
+        "that's right", "thats right", "that is right", "right", "sounds good", "sounds great", "works for me",
+        "that works", "that'll work", "it works", "okay", "ok", "alright", "all right", "please do", "go ahead",
+        "confirmed", "i confirm", "confirm it", "affirmative", "certainly", "mm-hm", "mhm", "uh-huh", "no problem",
+        "not a problem", "why not", "i think so", "i do", "i will", "i would", "i am", "i can", "we will", "we can",
+        "we do", "we are", "count me in", "wouldn't miss it", "would not miss it", "for sure", "yes please",
+        "i'd love to", "i would love to", "true", "exactly", "perfect", "fine", "that's fine", "great", "yeah yeah",
+        "still on", "i did", "it is", "i'll be there", "ill be there", "do that",
+        "let's do", "lets do", "go for it", "sign me up", "i'd like that", "that'd be great", "probably"]
+_NO = ["no", "nope", "nah", "not really", "i don't", "i dont", "i do not", "i can't", "i cant", "i cannot",
+       "i won't", "i wont", "i will not", "i'm not", "im not", "i am not", "we can't", "we cant", "we won't",
+       "we don't", "we dont", "we're not", "don't think so", "i don't think so", "negative", "unfortunately not",
+       "no thanks", "no thank you", "that won't work", "won't work", "wont work", "doesn't work",
+       "does not work", "can't make", "cant make", "cannot make", "not interested", "never", "not correct",
+       "not right", "that's wrong", "wrong", "false", "not at all", "definitely not", "absolutely not",
+       "of course not", "certainly not", "not anymore", "not any more", "i haven't", "i havent", "i didn't",
+       "i didnt", "we haven't", "not yet", "no way", "not for me", "not today", "not now", "not gonna",
+       "i'm good", "im good", "pass", "no longer", "not really interested", "rather not", "i'll pass"]
+_BOOL_RE = re.compile(r"(?<![\w'-])(" + "|".join(re.escape(p) for p in sorted(_YES + _NO, key=len, reverse=True))
+                      + r")(?![\w'-])")
+_NO_SET = set(_NO)
+
+
+def is_refusal(text: str) -> bool:
+    return bool(_REFUSAL_RE.search(norm(text)))
+
+
+def is_non_answer(text: str) -> bool:
+    """'Sorry, what was that?', 'hold on': the callee has not answered yet."""
+    t = re.sub(r"^(?:um+|uh+|oh|hmm+|well|mm+)[,.\s]+", "", norm(text).lstrip("hm ,.").strip())
+    # A short question back ("Which one?", "Me?") is not an answer; a longer one may be.
+    short_question = t.endswith("?") and len(t.split()) <= 4 and not _BOOL_RE.search(t.split("?")[0]) \
+        and not re.match(r"(?:how|what) about\b", t)
+    return bool(_NON_ANSWER_RE.match(t)) or short_question
+
+
+def bool_mentions(text: str) -> list[tuple[int, bool]]:
+    """(position, yes?) for each yes or no word, refusals removed."""
+    t = _REFUSAL_RE.sub(lambda m: " " * len(m.group(0)), norm(text))
+    return [(m.start(), m.group(1) not in _NO_SET) for m in _BOOL_RE.finditer(t)]
+
+
+def parse_boolean(text: str) -> bool | None:
+    """The last yes or no in the text; None when there is none or the callee declined to answer."""
+    found = bool_mentions(text)
+    return found[-1][1] if found else None
+
+
+# --- enums -------------------------------------------------------------------------------------
+
+def spoken(option: str) -> str:
+    spaced = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", " ", option)
+    return " ".join(spaced.replace("_", " ").replace("-", " ").split()).lower()
+
+
+def _forms(option: str, synonyms=None) -> list[str]:
+    base = spoken(option)
+    forms = {base}
+    if re.fullmatch(r"[a-z]+", base):
+        forms |= {base + "s", base + "es"} | ({base[:-1] + "ies"} if base.endswith("y") else set())
+    given = (synonyms or {}).get(option)
+    forms |= {norm(w).replace("-", " ") for w in given} if given else set(ENUM_SYNONYMS.get(base, ()))
+    if " " in base:
+        forms.add(base.replace(" ", ""))
+    return sorted(forms, key=len, reverse=True)
+
+
+_NEGATORS = re.compile(r"(?:\bnot|\bno|\bnot the|\brather than|\binstead of|\bexcept|\bdon't want|\bdont want|\bnever|"
+                       r"\bwithout|\bnot a|\bnot by)\s*$")
+
+
+def enum_mentions(text: str, choices, synonyms=None) -> list[tuple[int, str, bool]]:
+    """(position, option, negated) for each mention of an option, longest match first."""
+    t = norm(text).replace("_", " ").replace("-", " ")
+    claimed: list[tuple[int, int]] = []
+    candidates, mentions = [], []
+    for option in choices:
+        for form in _forms(option, synonyms):
+            for m in re.finditer(r"(?<![\w])" + re.escape(form) + r"(?![\w])", t):
+                candidates.append((m.start(), m.end(), option))
+    for start, end, option in sorted(candidates, key=lambda c: (-(c[1] - c[0]), c[0])):
+        if any(s < end and start < e for s, e in claimed):
+            continue
+        claimed.append((start, end))
+        mentions.append((start, option, bool(_NEGATORS.search(t[max(0, start - 14):start]))))
+    return sorted(mentions)
+
+
+def match_enum(text: str, choices, synonyms=None) -> str | None:
+    """The option the text settles on: the last mention that is not negated ('cash, not card')."""
+    t = norm(text)
+    for option in choices:
+        if t == option.lower() or t == spoken(option):
+            return option
+    found = None
+    for _, option, negated in enum_mentions(text, choices, synonyms):
+        if not negated:
+            found = option
+    return found
+
+
+# --- free text ---------------------------------------------------------------------------------
+
+_FILLER = r"(?:um+|uh+|hmm+|mm+|er+m?|oh|ah|well|so|okay|ok|sure|yeah|yes|yep|right|like|look|see|honestly|" \
+          r"basically|actually|let me think|let me see|i mean|you know|i guess|i think|i'd say|i would say|" \
+          r"probably|maybe|just|it was|it's|its|that's|thats|that is|it is|the answer is)"
+_LEADING_FILLERS = re.compile(rf"^(?:{_FILLER}[\s,.:!…-]+)+", re.I)
+_TRAILING_HEDGES = re.compile(
+    r"(?:[\s,.?!]+(?:i think|i guess|i believe|or something(?: like that)?|something like that|"
+    r"if i remember(?: right| correctly)?|probably|maybe|you know|i'm not sure|im not sure|"
+    r"(?:or )?so|thanks|thank you|please|now|currently|these days|at the moment|right now))+[\s.?!]*$", re.I)
+# Lead-ins dropped only before a short value ("It's Maria Lopez"), not from a sentence that
+# happens to start with them ("It's my mother's birthday, so ...").
+_LEAD_IN = re.compile(
+    r"^(?:(?:my|her|his|its|their|the|our) name(?: is|'s)|this is|that would be|that'd be|thatd be|it would be|"
+    r"it'd be|it's gonna be|it will be|i'm|i am|call me|we use|we're with|we are with|"
+    r"we're using|i'm with|i work at|i work for|we have|we've got|you can use|i'd like|i would like|"
+    r"we're|we are|he's|she's|he is|she is|they're|it's called|its called|called|with|from)\s+", re.I)
+_SHORT_VALUE_WORDS = 6
+_CORRECTION_RE = re.compile(r"(?:\bactually,?\s+no[.,]?|\bno,? wait,?|\bwait,? no,?|\bsorry,? i mean|\bi mean,|"
+                            r"\bno no,?|\bscratch that,?|\bactually,)\s+", re.I)
+
+
+def clean_string(text: str) -> str | None:
+    """The substance of a free-text answer: fillers, hedges and lead-ins removed, the last correction kept."""
+    text = " ".join((text or "").split())
+    if not text or is_non_answer(text):
+        return None
+    parts = _CORRECTION_RE.split(text)
+    text = parts[-1] if parts[-1].strip() else text
+    if is_refusal(text) and len(text.split()) <= 8:
+        return None
+    text = re.sub(r"^\.+\s*", "", text)
+    for _ in range(3):
+        text = _TRAILING_HEDGES.sub("", _LEADING_FILLERS.sub("", text).strip()).strip()
+        rest = _LEAD_IN.sub("", text, count=1)
+        if rest != text and len(rest.split()) <= _SHORT_VALUE_WORDS:
+            text = rest
+    text = text.strip(" .!?…,;")
+    return text or None
+
+
+_POLITE_RE = re.compile(r"^(?:please|thanks|thank you|i think|i guess|that's it|thats it|that's all)$", re.I)
+
+
+def split_list(text: str, commas: bool = True) -> list[str]:
+    """Items of a spoken list; without `commas` only "and"/";" separate ("Friday, at 3pm and ...")."""
+    body = clean_string(text) or ""
+    separators = r"\s*(?:,|;|\band\b|\bplus\b|&|\bor\b)\s*" if commas else r"\s*(?:;|\band\b|\bplus\b|&)\s*"
+    parts = [p.strip(" .,") for p in re.split(separators, body)]
+    return [p for p in parts if p and not _POLITE_RE.match(p)]

@@ -1,0 +1,397 @@
+"""How the rules extractor ties what was said to a field: words, synonyms, cues and values.
+
+A field's profile is the words of its name and description, their common synonyms in outbound
+calls, the cues of its type ("how many", "what time") and its polarity ("do_not_call" is a
+negative field: "correct" to "you don't want to hear from us?" makes it true). The helpers read
+one turn: the values of a field's type in it, which of several values goes to which field, a yes
+or no against the question, a short free-text answer.
+"""
+
+from __future__ import annotations
+
+import re
+
+from callops.extraction import amounts, answers, contacts, parsing
+from callops.extraction.schema import Field
+
+_STOPWORDS = set("""a an the of for to do does did is are was were be been has have had by in on at and or with their
+your my our his her its this that these those it they them we you i me he she from as if any some will would
+can could should shall may might about into over than then so just also only very what which who whom whose
+when where why how there here not no yes whether callee caller customer user person value""".split())
+# Words that stand for one another in outbound calls; a question using one is about a field
+# named with another.
+_LEXICON = [
+    {"people", "person", "guest", "party", "join", "group", "headcount", "size", "adult", "seat", "many"},
+    {"employee", "staff", "people", "headcount", "work", "team", "company", "size", "big", "large", "worker"},
+    {"amount", "much", "cost", "price", "pay", "payment", "budget", "spend", "rate", "fee", "charge", "balance",
+     "owe", "afford", "premium", "salary", "dollar", "money", "quote", "paid"},
+    {"email", "mail", "inbox", "send"}, {"phone", "cell", "mobile", "reach", "call", "contact", "text"},
+    {"confirm", "attend", "make", "come", "still", "keep"},
+    {"interest", "interested", "want", "like", "keen", "consider", "open"},
+    {"reason", "why", "because", "cause", "happen", "issue", "problem", "wrong", "complaint"},
+    {"renew", "continue", "stay", "keep", "cancel"}, {"start", "begin", "available", "join", "when"},
+    {"experience", "year", "long", "work", "worked"}, {"recommend", "refer", "suggest", "friend"},
+    {"score", "rate", "rating", "scale", "satisfy", "satisfied", "ten", "overall"},
+    {"decision", "decide", "sign", "approve", "authority", "maker", "signoff", "final", "charge", "boss", "owner"},
+    {"name", "who", "call", "called"}, {"address", "where", "street", "live", "located", "deliver"},
+    {"duration", "long", "minute", "hour"}, {"employer", "company", "work", "job", "currently"},
+    {"home", "there", "present", "someone", "available", "receive"},
+    {"callback", "call", "back", "reach", "later", "time", "best"},
+    {"stop", "remove", "list", "contact", "call", "unsubscribe", "opt"},
+    {"allergy", "allergic", "dietary", "diet", "food"}, {"child", "children", "kid", "son", "daughter", "minor"}, {"seating", "seat", "table", "sit", "inside", "outside"},
+]
+_NEGATIVE_FIELD = re.compile(r"\b(?:not|no|dont|don't|do_not|never|stop|opt_?out|unsubscribe|remove|decline)\b|^do_?not")
+_NEGATIVE_QUESTION = re.compile(r"\b(?:don'?t|dont|do not|not|no longer|never|stop|remove|off (?:the|your|our) list)\b")
+_PAST_FIELD = re.compile(r"\b(?:birth|born|dob|last|previous|ago|since|past|prior|was|were|happened|used)\b")
+EVENING = re.compile(r"\b(?:dinner|supper|evening|tonight|night|drinks|bar|restaurant|table|reservation)\b")
+_CUES = {
+    "email": r"\be-?mail\b", "phone": r"\b(?:phone|number|cell|mobile|reach you|contact)\b",
+    "date": r"\b(?:when|what day|which day|date|day)\b", "datetime": r"\b(?:when|what time|which day|day|date|time)\b",
+    "time": r"\b(?:what time|when|time|o'?clock)\b", "integer": r"\bhow many\b|\bscale\b|\bhow old\b",
+    "number": r"\bhow (?:many|much|long)\b|\bscale\b", "currency": r"\bhow much\b|\b(?:pay|cost|budget|price|amount)\b",
+    "duration": r"\bhow long\b", "boolean": r"^\W*(?:and\s+|so\s+)?(?:are|is|do|does|did|can|could|will|would|have|"
+                                            r"has|should|shall|may|was|were)\b",
+}
+CORRECTION = re.compile(r"\b(?:call it|let'?s say|say|actually|no wait|wait|sorry,? i mean|i mean|make it|make that|instead|rather|"
+                        r"no no|scratch that|change that|on second thought|ideally|maybe|more like|or rather|no(?=[,.]))\b")
+REJECT = re.compile(r"^\W*(?:no|nope|nah|not|wrong|that's wrong|incorrect|actually)\b")
+_MONEY_WORDS = {"amount", "cost", "price", "pay", "payment", "budget", "spend", "rate", "fee", "charge", "balance",
+                "premium", "salary", "dollar", "money", "quote", "deposit", "rent", "income", "revenue", "owe"}
+_START = {"start", "begin", "from", "earliest", "arrival", "arrive", "first", "min", "minimum", "low", "lower",
+          "open", "checkin", "check_in", "in", "departure_from", "initial"}
+_END = {"end", "finish", "to", "until", "latest", "departure", "depart", "leave", "second", "max", "maximum", "high",
+        "upper", "close", "checkout", "out", "last", "final", "remain", "remainder", "rest", "balance"}
+CLARIFY = re.compile(r"\b(?:repeat|say that again|come again|did you say|is that right|is that correct|just to "
+                      r"confirm|to confirm|you mean|catch that|one more time|sorry)\b|\b(?:right|correct)\?")
+OFFER = re.compile(r"\b(?:or|options?|available|openings?|we have|i have|choose|prefer|either)\b")
+
+
+def stem(word: str) -> str:
+    word = word.lower().strip("'")
+    if word.endswith("'s"):
+        word = word[:-2]
+    for suffix, repl in (("ies", "y"), ("ing", ""), ("ed", ""), ("es", ""), ("s", ""), ("ly", "")):
+        if len(word) > len(suffix) + 2 and word.endswith(suffix):
+            word = word[: -len(suffix)] + repl
+            if suffix in ("ing", "ed") and len(word) > 3 and word[-1] == word[-2] and word[-1] not in "lsz":
+                word = word[:-1]  # "transferred" -> "transfer"
+            break
+    return word[:-1] if len(word) > 4 and word.endswith("e") else word  # "moved", "move" -> "mov"
+
+
+def stems(words) -> set[str]:
+    return {stem(w) for w in words}
+
+
+# The word lists above are written as people say them and compared as stems.
+_LEXICON = [stems(group) for group in _LEXICON]
+_MONEY_WORDS, _START, _END = stems(_MONEY_WORDS), stems(_START), stems(_END)
+
+
+def _words(text: str) -> set[str]:
+    raw = re.findall(r"[a-z0-9']+", text.lower())
+    return {stem(w) for w in raw} | {stem(a + b) for a, b in zip(raw, raw[1:], strict=False)}
+
+
+def _content(text: str, keep=()) -> set[str]:
+    spaced = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", " ", text).replace("_", " ").replace("-", " ")
+    words = [w for w in re.findall(r"[a-z0-9']+", spaced.lower()) if w not in _STOPWORDS or w in keep]
+    return {stem(w) for w in words}
+
+
+# Small words that tell two fields apart ("from_city", "to_city"): kept in names, weighed lightly.
+_DIRECTIONS = {"from", "to", "before", "after", "first", "last", "when", "where", "why", "who", "how"}
+
+
+class Profile:
+    """What a field is about: its words, their synonyms, its type's cues, its polarity."""
+
+    def __init__(self, name: str, spec: Field, region: str, when, evening: bool):
+        self.name, self.spec, self.region, self.when = name, spec, region, when
+        self.kind = spec.kind if spec.kind != "list" else "list"
+        self.item = spec.item if spec.kind == "list" else spec
+        self.name_words = (_content(name) or {stem(name)}) | ({"checkin"} if "check_in" in name else set()) \
+            | ({"checkout"} if "check_out" in name else set())
+        self.small_words = _content(name, keep=_DIRECTIONS) - self.name_words
+        self.desc_words = _content(spec.description) - self.name_words
+        base = self.words_all = self.name_words | self.desc_words
+        self.related = set().union(*[g for g in _LEXICON if g & base]) - base if base else set()
+        text = f"{name} {spec.description}".lower()
+        self.negative = bool(_NEGATIVE_FIELD.search(text.replace("_", " "))) or name.lower().startswith("do_not")
+        self.past = bool(_PAST_FIELD.search(text.replace("_", " ")))
+        self.evening = evening or bool(EVENING.search(text))
+        cue = _CUES.get(self.item.kind)
+        self.cue = re.compile(cue) if cue else None
+        self.options = self.item.values if self.item.kind == "enum" else ()
+        bounds = re.search(r"\b(\d+)\s*(?:-|–|to)\s*(\d+)\b", spec.description)
+        self.range = (int(bounds.group(1)), int(bounds.group(2))) if bounds and spec.kind in ("integer", "number") \
+            else None
+        self.start_like = bool(self.words_all & _START) and not self.words_all & _END
+        self.end_like = bool(self.words_all & _END) and not self.words_all & _START
+
+    def matched(self, said: set[str]) -> set[str]:
+        return (self.name_words | self.desc_words | self.related) & said
+
+    def cue_hit(self, text: str) -> bool:
+        return bool(self.cue) and (self.cue.search(text.lower()) if self.item.kind != "boolean" else asks_yes_no(text))
+
+    def overlap(self, text: str) -> bool:
+        """The text uses one of the field's words or their synonyms (not only its type's cues)."""
+        return bool((self.name_words | self.desc_words | self.related) & _words(text))
+
+    def relevance(self, text: str) -> float:
+        words = _words(text)
+        score = 1.0 * len(self.name_words & words) + 0.6 * len(self.desc_words & words) \
+            + 0.4 * len(self.small_words & set(re.findall(r"[a-z]+", text.lower()))) \
+            + 0.35 * min(2, len(self.related & words))
+        if self.cue and (self.cue.search(text.lower()) if self.item.kind != "boolean" else asks_yes_no(text)):
+            score += 0.5
+        if self.options and len({o for _, o, _ in answers.enum_mentions(text, self.options, self.item.synonyms)}) >= 2:
+            score += 1.0
+        return score
+
+    def named_in(self, text: str, words: set[str]) -> bool:
+        return self.name_words <= {stem(w) for w in words}
+
+    def near(self, text: str, position: int, span: int = 48) -> float:
+        """How much the words around a value in the text are this field's words."""
+        t = parsing.digits(text)
+        window = _words(t[max(0, position - span):position + span // 2])
+        return len(self.name_words & window) + 0.6 * len(self.desc_words & window) + 0.3 * len(self.related & window)
+
+    # --- values in one turn -------------------------------------------------------------------
+
+    def values(self, text: str, digit_form: bool = False) -> list[tuple[int, object]]:
+        """(position, value) of every value of this field's type in the text."""
+        kind = self.item.kind
+        if kind in ("number", "integer"):
+            t = parsing.digits(text)
+            found = [(p, v) for p, v in parsing.numbers_with_spans(text) if kind == "number" or float(v).is_integer()]
+            if not self.words_all & _MONEY_WORDS:  # "$189 a night" is not a count of nights
+                found = [(p, v) for p, v in found if not re.search(r"[$€£₹]\s?$", t[max(0, p - 2):p])
+                         and not re.match(r"\S+\s+(?:dollars?|euros?|pounds?|rupees?|bucks)\b", t[p:])]
+            # "the third floor" for a floor number: an ordinal before the field's own word.
+            found += [(m.start(), int(m.group(1))) for m in re.finditer(r"\b(\d{1,3})(?:st|nd|rd|th) (\w+)", t)
+                      if stem(m.group(2)) in self.name_words]
+            if self.range:
+                found = [(p, v) for p, v in found if self.range[0] <= v <= self.range[1]]
+            return sorted(found, key=lambda f: f[0])
+        if kind == "currency":
+            found = amounts.currencies_in(text, self.region)
+            if self.words_all & stems({"salary", "income", "compensation", "ctc", "revenue", "base"}):
+                # "one eighty-five base": salaries are said in thousands.
+                found = [(p, dict(v, amount=v["amount"] * 1000) if v["amount"] < 1000 else v) for p, v in found]
+            return found
+        if kind == "duration":
+            return amounts.durations_with_spans(text)
+        if kind == "date":
+            return [(p, d.isoformat()) for p, d in parsing.dates_with_spans(text, self.when, self.past, self.region)]
+        if kind == "time":
+            return [(p, f"{h:02d}:{m:02d}") for p, (h, m) in parsing.times_with_spans(text, self.evening)]
+        if kind == "email":
+            return [(0, e) for e in contacts.emails_in(text)]
+        if kind == "phone":
+            return [(0, n) for n in contacts.phones_in(text, self.region)]
+        if kind == "enum":
+            return [(p, o) for p, o, negated in answers.enum_mentions(text, self.options, self.item.synonyms)
+                    if not negated]
+        return []
+
+
+def assign(profiles: list[Profile], text: str) -> dict[str, list[tuple[int, object]]]:
+    """Several fields of one type and several values in one turn: each value to the field whose words
+    stand nearest, the rest in order ("two fifty then and the rest end of the month")."""
+    found = profiles[0].values(text)
+    if len(profiles) == 1 or len(found) <= 1:
+        return {p.name: found for p in profiles}
+    out: dict[str, list] = {p.name: [] for p in profiles}
+    taken = set()
+    # The field's words near the value, and the noun counted ("3 bedrooms" vs "2 kids"); ties go to
+    # the value said first.
+    pairs = sorted(((p.near(text, pos) + unit_fit(p, text, pos), -i, -j) for i, p in enumerate(profiles)
+                    for j, (pos, _) in enumerate(found)), reverse=True)
+    done = set()
+    for score, i, j in pairs:
+        i, j = -i, -j
+        if score <= 0 or i in done or j in taken:
+            continue
+        out[profiles[i].name] = [found[j]]
+        done.add(i)
+        taken.add(j)
+    rest = [v for j, v in enumerate(found) if j not in taken]
+    # Unplaced values go in the order said: a start-like field first, an end-like one last.
+    order = sorted(range(len(profiles)), key=lambda i: (profiles[i].end_like - profiles[i].start_like, i))
+    for i in order:
+        if i not in done and rest:
+            out[profiles[i].name] = [rest.pop(0)]
+    return out
+
+
+def yes_no(profile: Profile, reply: str, question: str) -> bool | None:
+    """A reply's yes or no for a boolean field, read against the question's polarity."""
+    masked = re.sub(r"[A-Za-z']+", lambda m: "…" if stem(m.group(0)) in profile.name_words else m.group(0), reply)
+    mentions = answers.bool_mentions(masked)
+    if answers.is_refusal(reply) and not mentions:
+        return None
+    value = None
+    if mentions:
+        value = mentions[0][1]
+        correction = CORRECTION.search(answers.norm(reply))
+        if correction:
+            after = [v for p, v in mentions if p >= correction.start()]
+            value = after[-1] if after else value
+    if value is None:
+        value = echo(profile, reply)
+        return value  # the field's own words carry the polarity
+    if question and bool(_NEGATIVE_QUESTION.search(answers.norm(question))) != profile.negative:
+        value = not value
+    return value
+
+
+def who(reply: str) -> bool | None:
+    """A boolean asked as "who would sign off?": the callee themselves, or someone else."""
+    t = answers.norm(reply)
+    if re.search(r"\b(?:my|our|the) (?:boss|manager|vp|cfo|ceo|cto|coo|md|gm|owner|director|partner|wife|husband|"
+                 r"board|head|supervisor|committee|dad|mum|mom|father|mother|president|principal|founder)\b|"
+                 r"\b(?:he|she|they) (?:signs?|decides?|approves?|has the last|have the last)|\bbut (?:he|she|they)\b", t):
+        return False
+    if re.search(r"\b(?:that'?s me|that'?d be me|thatd be me|me\b|i do|i can|i will|i would|i am|i'?m the|myself|"
+                 r"i make|i decide|i sign|i approve|i handle)\b", t) and not re.search(r"\bbut (?:he|she|they)\b", t):
+        return True
+    if re.search(r"\b(?:my|our|the) (?:boss|manager|vp|cfo|ceo|owner|director|partner|wife|husband|board|head|"
+                 r"supervisor|team|committee|dad|mum|mom|father|mother)\b|\b(?:he|she|they) (?:signs?|decides?|approves?)",
+                 t):
+        return False
+    return None
+
+
+def echo(profile: Profile, reply: str):
+    """An answer that uses the field's words: "Not urgent" / "You got the wrong number"."""
+    words = re.findall(r"[a-z0-9']+", reply.lower())
+    found = None
+    for i, word in enumerate(words):
+        if stem(word) in profile.name_words:
+            before = words[max(0, i - 3):i]
+            found = not any(w in ("not", "no", "never", "dont", "isnt") or w.endswith("n't") for w in before)
+    return found
+
+
+_NAME_FIELD = stems({"name", "who", "contact", "person", "receiver", "recipient", "technician", "advisor", "agent",
+                      "rep"})
+_JUNK = re.compile(r"^(?:sorry|no|non|nope|mate|yes|yeah|ok|okay|sure|hmm+|um+|uh+|nothing|none|n/?a|not really|"
+                   r"that's it|thats it|that's all)$")
+
+
+def string_answer(profile: Profile, reply: str) -> str | None:
+    first_clause = re.split(r"[,.;!?]", answers.norm(reply).strip(" .,"), maxsplit=1)[0]
+    if answers.is_refusal(first_clause) or re.search(r"\b(?:don'?t have (?:it|that|one)|didn'?t catch|have to (?:find|look)|"
+                                                     r"not handy|can'?t find|no idea)\b", first_clause):
+        return None
+    text = answers.clean_string(reply)
+    if not text or _JUNK.match(text.lower().strip(" .!?")):
+        return None
+    if profile.name_words & _NAME_FIELD and not profile.name_words & stems({"business", "company"}):
+        # "that'd be my vp, marcus", "my assistant dana": the name, not the role.
+        text = re.sub(r"\b(?:my|our|his|her|the)\s+(?:\w+'s\s+)?(?:\w+\s+)?(?:assistant|vp|boss|manager|wife|husband|"
+                      r"son|daughter|partner|colleague|friend|brother|sister|mum|mom|dad|cell|cfo|ceo|md|neighbou?r)\b,?\s*",
+                      "", text, flags=re.I).strip(" ,.") or text
+        text = answers.clean_string(text) or text
+    # The first sentence holds the answer; what follows explains it.
+    first = re.split(r"(?<=[.!?])\s+", text)[0].strip(" .,!?")
+    parts = [answers.clean_string(p) for p in re.split(r",\s*", first)]
+    parts = [p for p in parts if p]
+    if len(parts) > 1:
+        scored = [(len((profile.name_words | profile.desc_words) & _words(p)), -i, p) for i, p in enumerate(parts)]
+        best = max(scored)
+        first = best[2] if best[0] > 0 else min(parts, key=lambda p: (len(p.split()) > 4, len(p)))
+    if re.search(r"\b(?:code|number|zip|pin|id|reference|account|postcode)\b", f"{profile.name} "
+                 f"{profile.spec.description}".replace("_", " ").lower()):
+        first = re.sub(r"\b(\d) (?=\d\b)", r"\1", parsing.digits(first, pairs=False))
+    return first or None
+
+
+REASON_WORDS = stems({"reason", "why", "cause", "complaint", "issue", "problem", "because"})
+
+
+def intent_only(sentence: str) -> bool:
+    t = answers.norm(sentence)
+    return bool(OPT_OUT.search(t)) or bool(re.match(r"^\W*(?:hey|hi|hello|sorry|thanks|thank you|okay|ok)\W*$", t))
+
+
+SPECIFIC = {"date", "datetime", "time", "email", "phone", "currency", "enum", "duration"}
+_AUX_SUBJECT = re.compile(r"\b(?:are|is|do|does|did|can|could|will|would|have|has|should|shall|was|were|may|am)\s+"
+                          r"(?:you|that|it|this|there|he|she|we|they|your|the|everything|anyone|someone|i)\b")
+_WH = re.compile(r"\b(?:what|when|where|which|who|whom|how|why)\b")
+_YES_NO_END = re.compile(r"\b(?:right|correct|yes or no|is that|isn'?t it|okay|ok|yeah)\W*$|\b(?:just )?to confirm\b|"
+                         r"\bconfirm\b|^\W*(?:\w+,\s+)?(?:and |so |also )*(?:any|anything)\b")
+
+
+def asks_yes_no(text: str) -> bool:
+    """The last sentence asks for a yes or no: an auxiliary and its subject ("are you still able",
+    "first, on the appointment: is that a yes") with no question word before it, or a tag ("right?")."""
+    sentence = last_sentence(text)
+    m = _AUX_SUBJECT.search(sentence)
+    if m and not _WH.search(sentence[:m.start()]):
+        return True
+    return bool(_YES_NO_END.search(sentence))
+
+
+CLOSING = re.compile(r"\b(?:anything else|that'?s everything|that'?s all|have a (?:great|good|nice)|goodbye|bye)\b")
+_UNITS = re.compile(r"\s*(?:\w+\s)?(people|persons?|guests?|adults?|kids?|children|seats?|floors?|days?|weeks?|months?|"
+                    r"years?|hours?|minutes?|nights?|bedrooms?|rooms?|times?|percent|%|feet|square|miles?|km|"
+                    r"employees?|staff|users?|calls?|items?|boxes|pallets?|cases?|dollars?|euros?|pounds?|rupees?|"
+                    r"bucks|k)\b")
+
+
+OPT_OUT = re.compile(
+    r"\b(?:(?:take|remove|delete|get) (?:me|us|this number|my number|my name)(?: \w+)? (?:off|from)|do not (?:call|contact)|"
+    r"don'?t (?:you )?(?:ever )?(?:call|ring|contact|text|phone) (?:me|us|this number|here|again|back)|"
+    r"(?:not|never) (?:to )?(?:call|ring|contact) (?:me|us|this number|here)(?: again)?|stop (?:calling|contacting|texting|ringing)|"
+    r"(?:no|not|never) (?:more )?(?:calls|call me|contact me) again|never call|do not call list|dnc|unsubscribe|opt (?:me )?out|"
+    r"put me on (?:the|your) (?:do not call|dnc)|lose (?:this|my) number|leave me alone|not to be called)\b")
+IS_THEM = re.compile(r"^\W*(?:\w+\W+)?(?:yes|yeah|yep|speaking|this is (?:she|he|him|her|me)|that'?s me|thats me|"
+                      r"it'?s me|you'?ve got (?:him|her|me)|that would be me)\b|\bspeaking\b|\bthis is (?:she|he|him|her)\b")
+NOT_THEM = re.compile(r"\b(?:wrong number|no one (?:by|of) that name|nobody (?:by|of) that name|not here|isn'?t here|"
+                       r"no \w+ here|doesn'?t live here|don'?t know (?:any|a|who)|this is (?:his|her|their) \w+|"
+                       r"not (?:him|her|me)|you have the wrong|you'?ve got the wrong|moved out|passed away)\b")
+
+
+def last_sentence(text: str) -> str:
+    parts = [s for s in re.split(r"(?<=[.!?])\s+", text.strip().lower()) if s]
+    return parts[-1] if parts else ""
+
+
+def unit_fit(p: Profile, text: str, position: int) -> float:
+    """+1 when the noun after a number is the field's own ("three bedrooms"), -1 when it counts something else."""
+    t = parsing.digits(text)
+    m = re.match(r"\S+" + _UNITS.pattern, t[position:])
+    if not m:
+        return 0.0
+    unit = stem(m.group(1))
+    return 1.0 if unit in p.name_words | p.desc_words or unit in p.related else -1.0
+
+
+def kept(text: str, found: list) -> list:
+    """Values not turned down where they are said ("today no", "not Tuesday", "Monday's not gonna work")."""
+    t = parsing.digits(text)
+    out = []
+    for pos, value in found:
+        before, after = t[max(0, pos - 12):pos], t[pos:pos + 40]
+        if re.search(r"\b(?:not|no|never|rather than|instead of)\s+(?:on\s+|the\s+|at\s+)?$", before) or re.match(
+                r"[\w'-]+(?:\s+[\w'-]+)?(?:'s|\s+is)?\s+(?:no\b|not\b|doesn'?t work|won'?t work|isn'?t good|wouldn'?t|isn'?t|can'?t|"
+                r"is out|is bad|is taken|'s out)", after):
+            continue
+        out.append((pos, value))
+    return out
+
+
+def string_items(text: str) -> list[str]:
+    items = []
+    for part in answers.split_list(re.sub(r"(?<=\w)[.!?]\s+", ", ", re.split(r"\s+but\s+", text)[0])):
+        if re.match(r"(?:i|i'?ve|i'?m|we|we'?ve|we'?re|it|it'?s|that|this|he|she|they|there|you)\b", part, re.I):
+            continue
+        cleaned = answers.clean_string(re.sub(r"^(?:mostly|some|a bit of|a little|also|plus|and)\s+", "", part,
+                                              flags=re.I))
+        if cleaned and not answers.is_refusal(cleaned) and len(cleaned.split()) <= 4:
+            items.append(cleaned)
+    return items

@@ -1,0 +1,187 @@
+"""The value types users ask for, read from spoken answers: time, currency, duration, enum synonyms,
+lists, and the spoken forms the libraries underneath do not read on their own."""
+
+from datetime import UTC, date, datetime
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from callops.extraction import amounts, contacts, parsing
+from callops.extraction.extractors.rules import extract_turns, read_transcript
+from callops.extraction.schema import coerce, validate_returns
+
+MONDAY = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)
+TORONTO = datetime(2026, 3, 2, 10, 0, tzinfo=ZoneInfo("America/Toronto"))
+
+
+def turns(*lines):
+    return [{"role": "agent" if i % 2 == 0 else "user", "text": t} for i, t in enumerate(lines)]
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("a dozen", [12]), ("1.2 million", [1_200_000]), ("about 1.5k", [1500]), ("two grand", [2000]),
+    ("a hundred and forty", [140]), ("three bedrooms, we've got two kids", [3, 2]), ("seven and a half", [7.5]),
+    ("one point five", [1.5]), ("Can we skip that one?", []), ("around 3pm", []), ("the twenty sixth", []),
+])
+def test_numbers_in_words(text, expected):
+    assert parsing.numbers_in(text) == expected
+
+
+def test_prices_said_in_pairs():
+    assert amounts.parse_currency("i can do like two fifty then") == {"amount": 250.0, "currency": "USD"}
+    assert amounts.currencies_in("twenty four fifty for twelve months")[0][1] == {"amount": 2450.0, "currency": "USD"}
+
+
+def test_years_in_words_and_digits_read_one_by_one():
+    assert parsing.numbers_in("nineteen eighty five") == [1985]
+    assert parsing.dates_in("march third nineteen eighty five", MONDAY, past=True) == [date(1985, 3, 3)]
+    assert parsing.dates_in("since twenty nineteen", MONDAY) == []
+    assert contacts.phones_in("seven seven three, five five five, oh one eight two") == ["+17735550182"]
+    assert contacts.phones_in("oh seven seven double oh, nine double oh, one two three", "GB") == ["+447700900123"]
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("the 26th", date(2026, 3, 26)), ("the 2nd", date(2026, 3, 2)), ("the 1st", date(2026, 4, 1)),
+    ("tuesday the week after next", date(2026, 3, 17)), ("end of the month", date(2026, 3, 31)),
+    ("end of february", date(2027, 2, 28)), ("a week from today", date(2026, 3, 9)),
+    ("friday the thirteenth", date(2026, 3, 13)), ("december eleventh", date(2026, 12, 11)),
+    ("next friday", date(2026, 3, 6)), ("the day after tomorrow", date(2026, 3, 4)),
+    ("Yes, the second one.", None),
+])
+def test_relative_dates_against_the_call(text, expected):
+    assert parsing.parse_date(text, MONDAY) == expected
+
+
+@pytest.mark.parametrize("text, evening, expected", [
+    ("half past seven", True, (19, 30)), ("half past seven", False, (7, 30)), ("noon", False, (12, 0)),
+    ("eight thirty a m", False, (8, 30)), ("a quarter to nine", False, (8, 45)), ("at 3", False, (15, 0)),
+    ("ten past six in the evening", False, (18, 10)), ("10:30am", False, (10, 30)), ("3 people", False, None),
+])
+def test_times_of_day(text, evening, expected):
+    assert parsing.parse_time(text, evening) == expected
+
+
+def test_a_window_said_as_a_range():
+    assert [hm for _, hm in parsing.times_with_spans("two to six")] == [(14, 0), (18, 0)]
+    assert [hm for _, hm in parsing.times_with_spans("between ten and two")] == [(10, 0), (14, 0)]
+
+
+@pytest.mark.parametrize("text, region, expected", [
+    ("four hundred eighty seven dollars and twelve cents", "US", {"amount": 487.12, "currency": "USD"}),
+    ("twelve thousand rupees", "IN", {"amount": 12000.0, "currency": "INR"}),
+    ("about 1.5k euros", "US", {"amount": 1500.0, "currency": "EUR"}),
+    ("forty five dollars a night", "CA", {"amount": 45.0, "currency": "CAD"}),
+    ("fifteen to twenty lakhs", "IN", {"amount": 2_000_000.0, "currency": "INR"}),
+    ("two fifty", "GB", {"amount": 250.0, "currency": "GBP"}),
+])
+def test_currency_amount_and_code(text, region, expected):
+    assert amounts.parse_currency(text, region) == expected
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("an hour and forty-five minutes", 6300), ("90 minutes", 5400), ("half an hour", 1800),
+    ("two weeks", 1_209_600), ("an hour and a half", 5400), ("three days", 259_200), ("soon", None),
+])
+def test_durations_in_seconds(text, expected):
+    assert amounts.parse_duration(text) == expected
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("k dot nguyen eight eight at outlook dot com", "k.nguyen88@outlook.com"),
+    ("priya dot n at lakeshore logistics dot com", "priya.n@lakeshorelogistics.com"),
+    ("m underscore alvarez at brightwater c p a dot com", "m_alvarez@brightwatercpa.com"),
+    ("It's g dot whitfield, W-H-I-T-F-I-E-L-D, sixty-two, at btinternet dot com.", "g.whitfield62@btinternet.com"),
+    ("D-E-V-O-N dot R at loopwell dot A-I.", "devon.r@loopwell.ai"),
+])
+def test_spoken_emails(text, expected):
+    assert contacts.parse_email(text) == expected
+
+
+def test_schema_forms_for_the_new_types():
+    schema = validate_returns({"at": "time", "fee": "currency", "notice": "duration", "names": ["string"],
+                               "pay": {"type": "enum", "values": ["card", "bank_transfer"],
+                                       "synonyms": {"bank_transfer": ["direct debit"]}, "description": "how"},
+                               "days": {"type": "list", "items": "date"}})
+    assert schema["names"] == {"list": "string"}
+    assert schema["pay"]["synonyms"] == {"bank_transfer": ["direct debit"]}
+    result, errors = coerce(schema, {"at": "half past seven", "fee": "$45", "notice": "two weeks",
+                                     "names": "ann and bo", "pay": "by direct debit", "days": ["the 5th"]},
+                            MONDAY)
+    assert errors == {}
+    assert result == {"at": "07:30", "fee": {"amount": 45.0, "currency": "USD"}, "notice": 1_209_600,
+                      "names": ["ann", "bo"], "pay": "bank_transfer", "days": ["2026-03-05"]}
+
+
+def test_a_list_of_one_type_name_is_a_list_not_an_enum():
+    assert validate_returns({"tags": ["string"], "colour": ["red"]}) == {"tags": {"list": "string"},
+                                                                      "colour": ["red"]}
+
+
+def test_the_description_ties_a_question_to_a_field():
+    schema = {"party_size": {"type": "integer", "description": "number of guests joining"},
+              "seating": {"type": "enum", "values": ["indoor", "outdoor"], "synonyms": {"outdoor": ["terrace"]}}}
+    got = extract_turns(turns("How many will be joining you?", "Six of us, I think.",
+                              "And would you like to sit inside?", "The terrace, please."), schema, MONDAY)
+    assert got == {"party_size": 6, "seating": "outdoor"}
+
+
+def test_lowercase_speech_to_text_has_no_question_marks():
+    schema = {"confirmed": "boolean", "visit": "datetime"}
+    got = extract_turns(turns("hi this is the clinic are you still able to make your visit tomorrow",
+                              "yeah yeah ill be there", "great what time works best for you",
+                              "um like half past three"), schema, MONDAY)
+    assert got == {"confirmed": True, "visit": "2026-03-03T15:30:00+00:00"}
+
+
+def test_a_yes_is_not_overwritten_by_the_next_questions_yes():
+    schema = {"renew": "boolean", "wants_paper_invoice": "boolean"}
+    got = extract_turns(turns("Would you like to renew?", "No, not this year.",
+                              "Okay. Can I ask you a quick question about the service?", "Yes, go ahead."),
+                        schema, MONDAY)
+    assert got == {"renew": False}
+
+
+def test_several_quantities_in_one_answer_go_to_their_fields():
+    schema = {"bedrooms": "integer", "children": "integer"}
+    got = extract_turns(turns("How many bedrooms do you need, and do you have children?",
+                              "three bedrooms, we've got two kids"), schema, MONDAY)
+    assert got == {"bedrooms": 3, "children": 2}
+
+
+def test_currency_and_time_from_a_conversation_in_the_callees_zone():
+    schema = {"amount": {"type": "currency", "description": "amount promised"},
+              "window_start": "time", "window_end": "time", "pay_day": "date"}
+    got = extract_turns(turns("Your balance is overdue. How much can you pay, and when?",
+                              "i can do two fifty on the 13th", "And when is someone home for the visit?",
+                              "two to six"), schema, TORONTO, region="CA")
+    assert got == {"amount": {"amount": 250.0, "currency": "CAD"}, "pay_day": "2026-03-13",
+                   "window_start": "14:00", "window_end": "18:00"}
+
+
+def test_hedges_and_fillers_are_trimmed_from_free_text():
+    got = extract_turns(turns("What was the technician's name?", "it was, uh, marcus? something like that"),
+                        {"technician_name": "string"}, MONDAY)
+    assert got == {"technician_name": "marcus"}
+
+
+def test_evidence_names_the_turn_and_its_text():
+    values, evidence = read_transcript(turns("Hi! How many people?", "Four. Actually five.",
+                                             "Thanks, and your email?", "ann at example dot com"),
+                                       {"party": "integer", "email": "email"}, MONDAY)
+    assert values == {"party": 5, "email": "ann@example.com"}
+    assert evidence["party"]["turn"] == 1 and evidence["party"]["text"] == "Four. Actually five."
+    assert evidence["email"]["turn"] == 3
+    assert all(0 < e["confidence"] <= 1 for e in evidence.values())
+
+
+@pytest.mark.parametrize("scenario", ["cooperative", "mixed", "change_of_mind", "clarify"])
+def test_the_sandbox_callee_answers_the_new_types_and_the_rules_read_them(scenario):
+    from callops.providers.sandbox_transcripts import build_script
+
+    schema = {"fee": {"type": "currency", "description": "the fee"}, "arrival": "time", "stay": "duration",
+              "pay": {"type": "enum", "values": ["card", "cash"]}, "tags": ["string"]}
+    for i in range(8):
+        script = build_script(schema, seed=f"{scenario}{i}", when=MONDAY, scenario=scenario)
+        got = coerce(schema, extract_turns(script.turns, schema, MONDAY), MONDAY)[0]
+        got["tags"] = [t.lower() for t in got["tags"]] if got["tags"] else got["tags"]
+        assert got == script.expected, script.turns
