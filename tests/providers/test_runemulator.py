@@ -40,7 +40,7 @@ def test_runemulator_serves_the_dialect():
         assert status == {"status": "queued", "reason": ""}
     finally:
         os.killpg(proc.pid, signal.SIGINT)
-        proc.wait(timeout=10)
+        proc.wait(timeout=60)
 
 
 def _serve(*args):
@@ -54,7 +54,7 @@ def _serve(*args):
 
 def _stop(proc):
     os.killpg(proc.pid, signal.SIGINT)
-    proc.wait(timeout=10)
+    proc.wait(timeout=60)
 
 
 def test_runemulator_scripts_faults_and_provider_options():

@@ -12,7 +12,7 @@ SYSTEM_PATH = "/usr/bin:/bin"
 
 def which(home: Path) -> subprocess.CompletedProcess:
     return subprocess.run(["sh", str(ROOT / "scripts" / "bootstrap.sh"), "--which"], capture_output=True, text=True,
-                          env={"PATH": SYSTEM_PATH, "HOME": str(home)}, timeout=30)
+                          env={"PATH": SYSTEM_PATH, "HOME": str(home)}, timeout=120)
 
 
 def system_has_python312() -> bool:
@@ -57,7 +57,7 @@ def test_make_test_fails_when_no_test_is_collected_and_leaves_no_redis(tmp_path)
     env = {k: v for k, v in os.environ.items() if k != "REDIS_URL"}
     env["CALLOPS_VAR_DIR"] = str(tmp_path)
     result = subprocess.run([sys.executable, "scripts/test.py", "tests/runtime/test_bootstrap.py", "-k",
-                             "no_test_has_this_name"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+                             "no_test_has_this_name"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
 
     assert result.returncode == 5, result.stdout + result.stderr
     assert "pytest collected no tests: failing" in result.stderr
