@@ -22,7 +22,7 @@ from callops.webhooks import events as webhook_events
 from callops.webhooks import services as webhooks
 from callops.webhooks.models import WebhookDelivery, WebhookEndpoint
 
-from .views import stop_polling_if
+from .polling import stop_polling_if
 
 
 def _no_store(response):

@@ -31,7 +31,7 @@ from callops.webhooks.models import (
     WebhookEndpoint,
 )
 
-from .views import stop_polling_if
+from .polling import stop_polling_if
 
 WINDOWS = {"1h": timedelta(hours=1), "24h": timedelta(hours=24), "7d": timedelta(days=7), "30d": timedelta(days=30)}
 WINDOW_LABELS = {"1h": "Last hour", "24h": "Last 24 hours", "7d": "Last 7 days", "30d": "Last 30 days"}

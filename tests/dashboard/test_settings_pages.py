@@ -190,7 +190,7 @@ def test_endpoint_secret_revealed_once_and_rotated(personas):
     assert AuditEntry.objects.filter(action="webhook_endpoint.secret_rotated", ip_address="127.0.0.1").exists()
 
 
-def test_endpoint_bad_input_and_roles(personas, endpoint):
+def test_endpoint_bad_input_and_roles(personas, unreachable_endpoint):
     client = personas.admin.client()
     r = client.post(reverse("dashboard:endpoint_new"), {"url": "ftp://x", "events": ["*"]})
     assert r.status_code == 400 and WebhookEndpoint.objects.count() == 1
@@ -198,13 +198,13 @@ def test_endpoint_bad_input_and_roles(personas, endpoint):
         c = getattr(personas, who).client()
         assert c.post(reverse("dashboard:endpoint_new"), {"url": "http://127.0.0.1:9/x"}).status_code == 403
         for name in ("endpoint_edit", "endpoint_rotate", "endpoint_test", "endpoint_delete"):
-            assert c.post(reverse(f"dashboard:{name}", args=[endpoint.public_id]), {"url": "http://a"}).status_code == 403
+            assert c.post(reverse(f"dashboard:{name}", args=[unreachable_endpoint.public_id]), {"url": "http://a"}).status_code == 403
     for name in ("endpoint_edit", "endpoint_rotate", "endpoint_test", "endpoint_delete"):
-        r = personas.outsider.client().post(reverse(f"dashboard:{name}", args=[endpoint.public_id]))
+        r = personas.outsider.client().post(reverse(f"dashboard:{name}", args=[unreachable_endpoint.public_id]))
         assert r.status_code == 404
-    assert personas.outsider.client().get(reverse("dashboard:endpoint_edit", args=[endpoint.public_id])).status_code == 404
-    endpoint.refresh_from_db()
-    assert endpoint.url == "http://127.0.0.1:9/hook" and WebhookEndpoint.objects.count() == 1
+    assert personas.outsider.client().get(reverse("dashboard:endpoint_edit", args=[unreachable_endpoint.public_id])).status_code == 404
+    unreachable_endpoint.refresh_from_db()
+    assert unreachable_endpoint.url == "http://127.0.0.1:9/hook" and WebhookEndpoint.objects.count() == 1
 
 
 def test_send_test_event_and_see_the_attempt(personas, run_jobs):
