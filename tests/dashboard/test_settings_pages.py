@@ -112,6 +112,10 @@ def test_provider_credentials_are_write_only(personas):
     assert account.credentials == {"api_key": "tr-new-key", "workspace_id": "ws-hidden-555"}
     changed = AuditEntry.objects.get(action="provider_account.credentials_changed")
     assert changed.detail["fields"] == ["api_key"] and "tr-new-key" not in str(changed.detail)
+    # Every entry of the page's writes says where the request came from.
+    assert set(AuditEntry.objects.filter(action__startswith="provider_account.").values_list("action", "ip_address")) \
+        == {("provider_account.created", "127.0.0.1"), ("provider_account.updated", "127.0.0.1"),
+            ("provider_account.credentials_changed", "127.0.0.1")}
 
 
 def test_provider_form_error_does_not_echo_credentials(personas):
@@ -144,7 +148,8 @@ def test_test_connection(personas, sandbox_agent):
                                          base_url="http://127.0.0.1:9")
     r = client.post(reverse("dashboard:provider_test", args=[bad.public_id]), follow=True)
     assert "Connection failed" in r.content.decode() and "connect_error" in r.content.decode()
-    assert AuditEntry.objects.filter(action="provider_account.tested").count() == 2
+    assert list(AuditEntry.objects.filter(action="provider_account.tested").values_list("ip_address", flat=True)) \
+        == ["127.0.0.1", "127.0.0.1"]
 
 
 def test_agents_create_and_edit(personas, sandbox_agent):
@@ -159,6 +164,8 @@ def test_agents_create_and_edit(personas, sandbox_agent):
     client.post(reverse("dashboard:agent_edit", args=[agent.public_id]), {**data, "name": "Reminders 2"})
     agent.refresh_from_db()
     assert agent.name == "Reminders 2" and agent.is_active
+    assert set(AuditEntry.objects.filter(action__startswith="agent.").values_list("action", "ip_address")) == {
+        ("agent.created", "127.0.0.1"), ("agent.updated", "127.0.0.1")}
     # Another org's provider account cannot be attached.
     foreign = ProviderAccount.objects.create(organization=personas.other_org, kind="sandbox", name="G")
     r = client.post(reverse("dashboard:agent_new"), {**data, "name": "X", "provider_account": str(foreign.public_id)})

@@ -9,16 +9,9 @@ from callops.accounts.models import AuditEntry
 from callops.calls.models import Call, CallStatus, ResultStatus
 from callops.triage.models import TriageReview
 from callops.triage.sources import call_key
+from tests.triage.test_groups import ACTION, URL, groups_of
 
 pytestmark = pytest.mark.django_db
-URL = reverse("dashboard:triage")
-ACTION = reverse("dashboard:triage_action")
-
-
-def groups_of(client, window="24h"):
-    r = client.get(URL, {"window": window})
-    assert r.status_code == 200
-    return r.context["groups"], r.content.decode()
 
 
 def test_mark_reviewed_hides_until_it_happens_again(personas, failed_call):

@@ -17,6 +17,7 @@ ACTION = reverse("dashboard:triage_action")
 
 
 def groups_of(client, window="24h"):
+    """GET the triage page as `client`: (its groups, its HTML)."""
     r = client.get(URL, {"window": window})
     assert r.status_code == 200
     return r.context["groups"], r.content.decode()
