@@ -240,3 +240,125 @@ def sink():
     s = Sink()
     yield s
     s.close()
+
+
+# --- Calls, failures and failing webhook deliveries (dashboard, triage and calls tests) ----------------
+# Built through the lifecycle services, so timelines and webhook deliveries are real. Two fixtures
+# are shadowed in their own directories by fixtures of the same name that build something else:
+# tests/webhooks/conftest.py `make_call` (a queued call with a webhook URL) and `endpoint` (a sink),
+# and tests/extraction/test_services.py `make_call`.
+
+
+@pytest.fixture
+def make_call(sandbox_agent):
+    """A call in `status`, moved there through apply_status so its timeline is real."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from callops.calls import services
+    from callops.calls.models import Call, CallStatus, EventSource
+
+    # The steps from queued to each status: one timeline event per step.
+    path = {
+        CallStatus.QUEUED: [],
+        CallStatus.RINGING: [CallStatus.INITIATED, CallStatus.RINGING],
+        CallStatus.IN_PROGRESS: [CallStatus.INITIATED, CallStatus.RINGING, CallStatus.IN_PROGRESS],
+        CallStatus.COMPLETED: [CallStatus.INITIATED, CallStatus.RINGING, CallStatus.IN_PROGRESS, CallStatus.COMPLETED],
+        CallStatus.FAILED: [CallStatus.INITIATED, CallStatus.FAILED],
+        CallStatus.NO_ANSWER: [CallStatus.INITIATED, CallStatus.RINGING, CallStatus.NO_ANSWER],
+    }
+
+    def _make(status=CallStatus.COMPLETED, *, to="+14155550123", agent=None, age=timedelta(0), **fields):
+        agent = agent or sandbox_agent
+        call = services.create_call(org=agent.organization, agent=agent, to_number=to, source=EventSource.API)
+        for step in path[status]:
+            services.apply_status(call, step, source=EventSource.POLL, raw_status=f"raw-{step}",
+                                  payload={"status": f"raw-{step}", "id": "prov-1"})
+        extra = dict(fields)
+        if age:
+            extra["created_at"] = timezone.now() - age
+        if extra:
+            Call.objects.filter(pk=call.pk).update(**extra)
+        return Call.objects.get(pk=call.pk)
+
+    return _make
+
+
+@pytest.fixture
+def outsider_agent(personas):
+    """A sandbox agent of Globex, the outsider's organization."""
+    from callops.calls.models import Agent
+    from callops.providers.models import ProviderAccount
+
+    account = ProviderAccount.objects.create(organization=personas.other_org, kind="sandbox", name="Sandbox")
+    return Agent.objects.create(organization=personas.other_org, provider_account=account, name="Globex agent")
+
+
+@pytest.fixture
+def failed_call(sandbox_agent):
+    """A call failed with a given error code `ago` before now, through the lifecycle service."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from callops.calls import services
+    from callops.calls.models import Call, CallStatus, EventSource
+
+    def _make(error_code="balance_low", *, to="+12025550105", status=CallStatus.FAILED, hangup="", reason="",
+              ago=timedelta(minutes=5), agent=None):
+        agent = agent or sandbox_agent
+        call = services.create_call(org=agent.organization, agent=agent, to_number=to, source=EventSource.API)
+        fields = {"error_code": error_code, "error_message": f"{error_code} happened" if error_code else "",
+                  "hangup_cause": hangup}
+        services.apply_status(call, status, source=EventSource.POLL, raw_status=status, reason=reason,
+                              fields={k: v for k, v in fields.items() if v})
+        when = timezone.now() - ago
+        Call.objects.filter(pk=call.pk).update(ended_at=when, created_at=when - timedelta(seconds=30))
+        return Call.objects.get(pk=call.pk)
+
+    return _make
+
+
+@pytest.fixture
+def unreachable_endpoint(personas):
+    """An Acme webhook endpoint on a closed loopback port, with a custom header carrying a token."""
+    from callops.webhooks import services as webhooks
+
+    ep, secret = webhooks.create_endpoint(personas.org, {"url": "http://127.0.0.1:9/hook",
+                                                         "headers": {"X-Receiver-Token": "hdr-secret-value-123"}})
+    ep.test_secret = secret
+    return ep
+
+
+@pytest.fixture
+def failing_delivery(personas, unreachable_endpoint, sandbox_agent):
+    """A delivery to `unreachable_endpoint` whose attempt failed with the given kind/status (rows
+    written directly)."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from callops.calls import services
+    from callops.calls.models import EventSource
+    from callops.webhooks.models import DeliveryStatus, WebhookAttempt, WebhookDelivery
+
+    def _make(kind="http", status=503, *, delivery_status=DeliveryStatus.FAILED, ago=timedelta(minutes=5)):
+        call = services.create_call(org=personas.org, agent=sandbox_agent, to_number="+14155550123",
+                                    source=EventSource.API)
+        delivery = WebhookDelivery.objects.filter(call=call, endpoint=unreachable_endpoint).first()
+        when = timezone.now() - ago
+        error = f"HTTP {status}" if kind == "http" else f"{kind}: it broke"
+        WebhookDelivery.objects.filter(pk=delivery.pk).update(
+            status=delivery_status, attempt_count=1, last_error=error, last_response_status=status,
+            next_attempt_at=None, created_at=when)
+        WebhookAttempt.objects.create(delivery=delivery, number=1, url=delivery.url, request_body='{"x":1}',
+                                      request_headers={"content-type": "application/json",
+                                                       "X-Receiver-Token": "hdr-secret-value-123"},
+                                      response_status=status if kind == "http" else None, duration_ms=42,
+                                      error_kind=kind, error=error, created_at=when)
+        delivery.refresh_from_db()
+        return delivery
+
+    return _make
+# --- end of the calls and failures block -------------------------------------------------------------

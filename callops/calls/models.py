@@ -398,5 +398,3 @@ class BatchRejection(models.Model):
     def __str__(self):
         return f"row {self.row_number}: {self.reason}"
 
-
-from .triage_models import TriageReview  # noqa: E402,F401  (failure-triage reviews)

@@ -20,8 +20,8 @@ from callops.calls.models import Agent, Batch, BatchRecipient, BatchStatus, Reci
 from callops.calls.validation import ValidationFailed
 
 from . import batch_drafts
+from .polling import stop_polling_if
 from .tz import tz_choices, user_tz
-from .views import stop_polling_if
 
 PAGE = 100
 CSV_CHUNK = 2000

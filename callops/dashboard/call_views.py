@@ -26,10 +26,10 @@ from callops.calls.models import (
 from callops.calls.services import CallActionError, cancel_call
 from callops.providers.models import ProviderKind
 
-from . import call_reads, filters, integrations
+from . import call_filters, call_reads, integrations
+from .polling import stop_polling_if
 from .templatetags.dashboard import route_url
 from .tz import user_tz
-from .views import stop_polling_if
 
 CSV_CHUNK = 2000
 
@@ -66,17 +66,17 @@ def _batch_link(call):
 @org_required()
 def call_list(request):
     tz = user_tz(request)
-    f = filters.parse_filters(request.GET)
-    qs = filters.filtered_calls(request.org, f, tz)
-    cursor = filters.decode_cursor(request.GET.get("after", ""))
-    rows, has_more = filters.page_after(qs.select_related("agent"), cursor)
-    count, capped = filters.capped_count(qs)
+    f = call_filters.parse_filters(request.GET)
+    qs = call_filters.filtered_calls(request.org, f, tz)
+    cursor = call_filters.decode_cursor(request.GET.get("after", ""))
+    rows, has_more = call_filters.page_after(qs.select_related("agent"), cursor)
+    count, capped = call_filters.capped_count(qs)
     params = request.GET.copy()
     params.pop("after", None)
     next_url = ""
     if has_more and rows:
         nxt = params.copy()
-        nxt["after"] = filters.encode_cursor(rows[-1])
+        nxt["after"] = call_filters.encode_cursor(rows[-1])
         next_url = "?" + nxt.urlencode()
     return render(request, "dashboard/calls/list.html", {
         "nav": "calls",
@@ -150,8 +150,8 @@ def _csv_rows(qs):
 
 @org_required()
 def call_export(request):
-    f = filters.parse_filters(request.GET)
-    qs = filters.filtered_calls(request.org, f, user_tz(request))
+    f = call_filters.parse_filters(request.GET)
+    qs = call_filters.filtered_calls(request.org, f, user_tz(request))
     stamp = timezone.now().strftime("%Y%m%d-%H%M%S")
     response = StreamingHttpResponse(_csv_rows(qs), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="calls-{stamp}.csv"'

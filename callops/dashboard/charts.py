@@ -3,7 +3,7 @@ CSS classes on each rect)."""
 
 from dataclasses import dataclass
 
-from .stats import CHART_SERIES
+from .overview_stats import CHART_SERIES
 
 
 @dataclass

@@ -14,15 +14,14 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
-from callops.accounts.decorators import org_required, require_role
+from callops.accounts.decorators import acts_on, org_required
 from callops.accounts.models import Role
-from callops.accounts.services import request_origin
 from callops.accounts.tenancy import get_for_org, scoped
 from callops.webhooks import events as webhook_events
 from callops.webhooks import services as webhooks
 from callops.webhooks.models import WebhookDelivery, WebhookEndpoint
 
-from .views import stop_polling_if
+from .polling import stop_polling_if
 
 
 def _no_store(response):
@@ -62,21 +61,20 @@ def _form(request, *, endpoint=None, error=None, values=None, secret="", status=
 
 
 @org_required()
+@acts_on(post_role=Role.ADMIN)
 def endpoints(request):
     """The endpoint list, plus the per-call signing secret: POST `action` reveals or rotates it
     (admins), and the response that shows it is the only place it appears."""
     secret, rotated = "", False
     if request.method == "POST":
-        require_role(request, Role.ADMIN)
         action = request.POST.get("action")
-        with request_origin(request):
-            if action == "reveal_org_secret":
-                secret = webhooks.reveal_org_secret(request.org, actor=request.user)
-            elif action == "rotate_org_secret":
-                secret, rotated = webhooks.rotate_org_secret(request.org, actor=request.user), True
-            else:
-                messages.error(request, "Unknown action.")
-                return redirect("dashboard:endpoints")
+        if action == "reveal_org_secret":
+            secret = webhooks.reveal_org_secret(request.org, actor=request.user)
+        elif action == "rotate_org_secret":
+            secret, rotated = webhooks.rotate_org_secret(request.org, actor=request.user), True
+        else:
+            messages.error(request, "Unknown action.")
+            return redirect("dashboard:endpoints")
     rows = scoped(WebhookEndpoint, request.org).order_by("created_at", "id")
     response = render(request, "dashboard/settings/endpoints.html", {
         "nav": "endpoints", "endpoints": rows, "can_manage": request.membership.allows(Role.ADMIN),
@@ -86,12 +84,12 @@ def endpoints(request):
 
 
 @org_required(Role.ADMIN)
+@acts_on()
 def endpoint_new(request):
     if request.method == "POST":
         data = _form_data(request.POST)
         try:
-            with request_origin(request):
-                endpoint, secret = webhooks.create_endpoint(request.org, data, actor=request.user)
+            endpoint, secret = webhooks.create_endpoint(request.org, data, actor=request.user)
         except webhooks.WebhookInputError as exc:
             values = {**data, "headers": {k: "" for k in data["headers"]}}
             return _form(request, error=exc, values=values, status=400)
@@ -105,15 +103,13 @@ def _values(endpoint):
 
 
 @org_required()
-def endpoint_edit(request, endpoint_id):
-    endpoint = get_for_org(WebhookEndpoint, request.org, endpoint_id, label="endpoint")
+@acts_on(WebhookEndpoint, "endpoint_id", label="endpoint", post_role=Role.ADMIN)
+def endpoint_edit(request, endpoint):
     test = None
     if request.method == "POST":
-        require_role(request, Role.ADMIN)
         data = _form_data(request.POST, endpoint)
         try:
-            with request_origin(request):
-                webhooks.update_endpoint(endpoint, data, actor=request.user)
+            webhooks.update_endpoint(endpoint, data, actor=request.user)
         except webhooks.WebhookInputError as exc:
             return _form(request, endpoint=endpoint, error=exc, values={**data, "headers": data["headers"]},
                          status=400)
@@ -127,29 +123,25 @@ def endpoint_edit(request, endpoint_id):
 
 @require_POST
 @org_required()
-def endpoint_rotate(request, endpoint_id):
-    endpoint = get_for_org(WebhookEndpoint, request.org, endpoint_id, label="endpoint")
-    require_role(request, Role.ADMIN)
-    with request_origin(request):
-        secret = webhooks.rotate_secret(endpoint, actor=request.user)
+@acts_on(WebhookEndpoint, "endpoint_id", label="endpoint", role=Role.ADMIN)
+def endpoint_rotate(request, endpoint):
+    secret = webhooks.rotate_secret(endpoint, actor=request.user)
     endpoint.refresh_from_db()
     return _no_store(_form(request, endpoint=endpoint, values=_values(endpoint), secret=secret))
 
 
 @require_POST
 @org_required()
-def endpoint_test(request, endpoint_id):
-    endpoint = get_for_org(WebhookEndpoint, request.org, endpoint_id, label="endpoint")
-    require_role(request, Role.ADMIN)
-    with request_origin(request):
-        delivery = webhooks.send_test(endpoint, actor=request.user)
+@acts_on(WebhookEndpoint, "endpoint_id", label="endpoint", role=Role.ADMIN)
+def endpoint_test(request, endpoint):
+    delivery = webhooks.send_test(endpoint, actor=request.user)
     return redirect(reverse("dashboard:endpoint_edit", args=[endpoint.public_id]) + f"?test={delivery.public_id}#test")
 
 
 @org_required()
-def endpoint_test_result(request, endpoint_id, delivery_id):
+@acts_on(WebhookEndpoint, "endpoint_id", label="endpoint")
+def endpoint_test_result(request, endpoint, delivery_id):
     """The test delivery's attempts, polled until one is recorded."""
-    endpoint = get_for_org(WebhookEndpoint, request.org, endpoint_id, label="endpoint")
     test = get_for_org(WebhookDelivery.objects.filter(endpoint=endpoint), request.org, delivery_id,
                        label="test delivery")
     response = render(request, "dashboard/settings/endpoint_form.html#test_result", {"endpoint": endpoint,
@@ -159,10 +151,8 @@ def endpoint_test_result(request, endpoint_id, delivery_id):
 
 @require_POST
 @org_required()
-def endpoint_delete(request, endpoint_id):
-    endpoint = get_for_org(WebhookEndpoint, request.org, endpoint_id, label="endpoint")
-    require_role(request, Role.ADMIN)
-    with request_origin(request):
-        webhooks.delete_endpoint(endpoint, actor=request.user)
+@acts_on(WebhookEndpoint, "endpoint_id", label="endpoint", role=Role.ADMIN)
+def endpoint_delete(request, endpoint):
+    webhooks.delete_endpoint(endpoint, actor=request.user)
     messages.success(request, f"Endpoint {endpoint.url} deleted.")
     return redirect("dashboard:endpoints")

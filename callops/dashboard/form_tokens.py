@@ -1,6 +1,6 @@
 """One-time form tokens: a form that places a call does it at most once, however often it is sent.
 
-The trigger form carries a random token in a hidden field. The first POST with it claims the
+The new-call form carries a random token in a hidden field. The first POST with it claims the
 token server-side (a row in the same per-organization idempotency table the API's
 Idempotency-Key uses, so it expires after 24 hours the same way) before anything is placed; a
 second POST with the same token (a double click, a browser resubmitting, the back button) finds

@@ -9,15 +9,16 @@ echoes a credential back.
 from __future__ import annotations
 
 import json
+from functools import partial
 
 from django.contrib import messages
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
-from callops.accounts.decorators import org_required, require_role
+from callops.accounts.decorators import acts_on, org_required
 from callops.accounts.models import Role
-from callops.accounts.services import client_ip
-from callops.accounts.tenancy import get_for_org, scoped
+from callops.accounts.services import request_origin
+from callops.accounts.tenancy import scoped
 from callops.calls.models import Agent
 from callops.providers import services
 from callops.providers.models import ProviderAccount, ProviderKind
@@ -39,14 +40,14 @@ def _default_extractor_choices():
 
 @require_http_methods(["GET", "POST"])
 @org_required()
+@acts_on(post_role=Role.ADMIN)
 def providers(request):
     extractor_error = None
     if request.method == "POST":
         # The one form posted to this page: the organization's default extractor (admins).
-        require_role(request, Role.ADMIN)
         try:
             chosen = services.set_default_extractor(request.org, request.POST.get("default_extractor", ""),
-                                                    actor=request.user, ip=client_ip(request))
+                                                    actor=request.user)
         except services.ProviderInputError as exc:
             extractor_error = exc
         else:
@@ -90,33 +91,40 @@ def _post_values(post, names):
     return {k: post.get(k, "") for k in names}
 
 
+def _save_form(request, save, form, *, echo, saved, instance=None):
+    """The POST half of the account and agent forms.
+
+    `save(data)` is the service call (its audit entry records the client's address). On bad input the form comes back (400) with the error and
+    the non-secret `echo` values as posted; otherwise a flash message (`saved(obj)`) and back to
+    the list.
+    """
+    data = {**request.POST.dict(), "is_active": request.POST.get("is_active") == "on"}
+    try:
+        with request_origin(request):
+            obj = save(data)
+    except services.ProviderInputError as exc:
+        if instance is not None:
+            instance.refresh_from_db()  # the service had already set the rejected values on it
+        return form(request, error=exc, values=_post_values(request.POST, echo), status=400)
+    messages.success(request, saved(obj))
+    return redirect("dashboard:providers")
+
+
 @org_required(Role.ADMIN)
 def provider_new(request):
     if request.method == "POST":
-        data = {**request.POST.dict(), "is_active": request.POST.get("is_active") == "on"}
-        try:
-            account = services.create_account(request.org, data, actor=request.user, ip=client_ip(request))
-        except services.ProviderInputError as exc:
-            return _account_form(request, error=exc, values=_post_values(request.POST, ECHO_ACCOUNT), status=400)
-        messages.success(request, f"Provider account “{account.name}” created.")
-        return redirect("dashboard:providers")
+        return _save_form(request, partial(services.create_account, request.org, actor=request.user), _account_form,
+                          echo=ECHO_ACCOUNT, saved=lambda account: f"Provider account “{account.name}” created.")
     return _account_form(request, values={"rate_limit_per_minute": None, "is_active": True})
 
 
 @org_required()
-def provider_edit(request, account_id):
-    account = get_for_org(ProviderAccount, request.org, account_id, label="provider account")
-    require_role(request, Role.ADMIN)
+@acts_on(ProviderAccount, "account_id", label="provider account", role=Role.ADMIN)
+def provider_edit(request, account):
     if request.method == "POST":
-        data = {**request.POST.dict(), "is_active": request.POST.get("is_active") == "on"}
-        try:
-            services.update_account(account, data, actor=request.user, ip=client_ip(request))
-        except services.ProviderInputError as exc:
-            account.refresh_from_db()
-            return _account_form(request, account=account, error=exc,
-                                 values=_post_values(request.POST, ECHO_ACCOUNT), status=400)
-        messages.success(request, f"Provider account “{account.name}” saved.")
-        return redirect("dashboard:providers")
+        return _save_form(request, partial(services.update_account, account, actor=request.user),
+                          partial(_account_form, account=account), echo=ECHO_ACCOUNT, instance=account,
+                          saved=lambda account: f"Provider account “{account.name}” saved.")
     values = {"name": account.name, "base_url": account.base_url, "kind": account.kind,
               "rate_limit_per_minute": account.rate_limit_per_minute, "is_active": account.is_active}
     return _account_form(request, account=account, values=values)
@@ -124,10 +132,9 @@ def provider_edit(request, account_id):
 
 @require_POST
 @org_required()
-def provider_test(request, account_id):
-    account = get_for_org(ProviderAccount, request.org, account_id, label="provider account")
-    require_role(request, Role.ADMIN)
-    ok, message = services.test_connection(account, actor=request.user, ip=client_ip(request))
+@acts_on(ProviderAccount, "account_id", label="provider account", role=Role.ADMIN)
+def provider_test(request, account):
+    ok, message = services.test_connection(account, actor=request.user)
     request.session["provider_test"] = {"account": str(account.public_id), "ok": ok, "message": message}
     return redirect("dashboard:providers")
 
@@ -144,30 +151,18 @@ def _agent_form(request, *, agent=None, error=None, values=None, status=200):
 @org_required(Role.ADMIN)
 def agent_new(request):
     if request.method == "POST":
-        data = {**request.POST.dict(), "is_active": request.POST.get("is_active") == "on"}
-        try:
-            agent = services.create_agent(request.org, data, actor=request.user, ip=client_ip(request))
-        except services.ProviderInputError as exc:
-            return _agent_form(request, error=exc, values=_post_values(request.POST, ECHO_AGENT), status=400)
-        messages.success(request, f"Agent “{agent.name}” created.")
-        return redirect("dashboard:providers")
+        return _save_form(request, partial(services.create_agent, request.org, actor=request.user), _agent_form,
+                          echo=ECHO_AGENT, saved=lambda agent: f"Agent “{agent.name}” created.")
     return _agent_form(request, values={"is_active": True})
 
 
 @org_required()
-def agent_edit(request, agent_id):
-    agent = get_for_org(Agent.objects.select_related("provider_account"), request.org, agent_id, label="agent")
-    require_role(request, Role.ADMIN)
+@acts_on(Agent.objects.select_related("provider_account"), "agent_id", label="agent", role=Role.ADMIN)
+def agent_edit(request, agent):
     if request.method == "POST":
-        data = {**request.POST.dict(), "is_active": request.POST.get("is_active") == "on"}
-        try:
-            services.update_agent(agent, data, actor=request.user, ip=client_ip(request))
-        except services.ProviderInputError as exc:
-            agent.refresh_from_db()
-            return _agent_form(request, agent=agent, error=exc, values=_post_values(request.POST, ECHO_AGENT),
-                               status=400)
-        messages.success(request, f"Agent “{agent.name}” saved.")
-        return redirect("dashboard:providers")
+        return _save_form(request, partial(services.update_agent, agent, actor=request.user),
+                          partial(_agent_form, agent=agent), echo=ECHO_AGENT, instance=agent,
+                          saved=lambda agent: f"Agent “{agent.name}” saved.")
     values = {k: getattr(agent, k) for k in ECHO_AGENT if k not in ("provider_account", "returns")}
     values["provider_account"] = str(agent.provider_account.public_id)
     values["returns"] = json.dumps(agent.returns, indent=2) if agent.returns else ""

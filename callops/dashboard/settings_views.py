@@ -12,16 +12,15 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.forms import SetPasswordForm
 from django.contrib.auth.tokens import default_token_generator
 from django.core.paginator import Paginator
-from django.http import Http404
 from django.shortcuts import redirect, render
 from django.utils.http import urlsafe_base64_decode
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
 from callops.accounts import services as accounts
-from callops.accounts.decorators import org_required, require_role
+from callops.accounts.decorators import acts_on, org_required
 from callops.accounts.models import ApiKey, ApiKeyScope, AuditEntry, Membership, Role
-from callops.accounts.tenancy import get_for_org, parse_public_id, scoped
+from callops.accounts.tenancy import scoped
 
 AUDIT_PAGE = 50
 
@@ -39,14 +38,13 @@ def _keys_context(request, **extra):
 
 
 @org_required()
+@acts_on(post_role=Role.ADMIN)
 def api_keys(request):
     if request.method == "POST":
-        require_role(request, Role.ADMIN)
         name = request.POST.get("name", "")
         scope = request.POST.get("scope", ApiKeyScope.READ_WRITE)
         try:
-            key, secret = accounts.create_api_key(request.org, name, scope=scope, created_by=request.user,
-                                                  ip=accounts.client_ip(request))
+            key, secret = accounts.create_api_key(request.org, name, scope=scope, created_by=request.user)
         except ValueError as exc:
             response = render(request, "dashboard/settings/api_keys.html",
                               _keys_context(request, error=str(exc), form={"name": name, "scope": scope}), status=400)
@@ -59,10 +57,9 @@ def api_keys(request):
 
 @require_POST
 @org_required()
-def api_key_revoke(request, key_id):
-    key = get_for_org(ApiKey, request.org, key_id, label="API key")
-    require_role(request, Role.ADMIN)
-    accounts.revoke_api_key(key, actor=request.user, ip=accounts.client_ip(request))
+@acts_on(ApiKey, "key_id", label="API key", role=Role.ADMIN)
+def api_key_revoke(request, key):
+    accounts.revoke_api_key(key, actor=request.user)
     messages.success(request, f"Key “{key.name}” revoked. Requests using it are refused from now on.")
     return redirect("dashboard:api_keys")
 
@@ -76,14 +73,13 @@ def _members_context(request, **extra):
 
 
 @org_required()
+@acts_on(post_role=Role.OWNER)
 def members(request):
     if request.method == "POST":
-        require_role(request, Role.OWNER)
         identifier = request.POST.get("identifier", "")
         role = request.POST.get("role", Role.MEMBER)
         try:
-            membership, created = accounts.invite_member(request.org, identifier, role, actor=request.user,
-                                                         ip=accounts.client_ip(request))
+            membership, created = accounts.invite_member(request.org, identifier, role, actor=request.user)
         except accounts.MemberError as exc:
             return render(request, "dashboard/settings/members.html",
                           _members_context(request, error=str(exc), form={"identifier": identifier, "role": role}),
@@ -97,40 +93,33 @@ def members(request):
     return render(request, "dashboard/settings/members.html", _members_context(request))
 
 
-def _membership(request, member_id):
-    pid = parse_public_id(member_id)
-    m = (Membership.objects.select_related("user", "organization").filter(organization=request.org, public_id=pid)
-         .first() if pid else None)
-    if m is None:
-        raise Http404("member not found")
-    return m
+# What the member actions fetch: their messages name the member's user, loaded in the same query.
+MEMBERSHIPS = Membership.objects.select_related("user", "organization")
 
 
 @require_POST
 @org_required()
-def member_role(request, member_id):
-    m = _membership(request, member_id)
-    require_role(request, Role.OWNER)
+@acts_on(MEMBERSHIPS, "member_id", label="member", role=Role.OWNER)
+def member_role(request, member):
     try:
-        accounts.change_role(m, request.POST.get("role", ""), actor=request.user, ip=accounts.client_ip(request))
+        accounts.change_role(member, request.POST.get("role", ""), actor=request.user)
     except accounts.MemberError as exc:
         messages.error(request, str(exc))
     else:
-        messages.success(request, f"{m.user.get_username()} is now {Role(request.POST['role']).label}.")
+        messages.success(request, f"{member.user.get_username()} is now {Role(request.POST['role']).label}.")
     return redirect("dashboard:members")
 
 
 @require_POST
 @org_required()
-def member_remove(request, member_id):
-    m = _membership(request, member_id)
-    require_role(request, Role.OWNER)
+@acts_on(MEMBERSHIPS, "member_id", label="member", role=Role.OWNER)
+def member_remove(request, member):
     try:
-        accounts.remove_member(m, actor=request.user, ip=accounts.client_ip(request))
+        accounts.remove_member(member, actor=request.user)
     except accounts.MemberError as exc:
         messages.error(request, str(exc))
     else:
-        messages.success(request, f"{m.user.get_username()} removed from {request.org.name}.")
+        messages.success(request, f"{member.user.get_username()} removed from {request.org.name}.")
     return redirect("dashboard:members")
 
 

@@ -4,23 +4,23 @@ from . import (
     batch_views,
     call_views,
     endpoint_views,
+    new_call_views,
     notifications,
+    overview_views,
     provider_views,
     settings_views,
-    triage,
-    trigger,
-    views,
+    triage_views,
     webhook_views,
 )
 
 app_name = "dashboard"
 
 urlpatterns = [
-    path("", views.overview, name="overview"),
-    path("overview/live/", views.overview_live, name="overview_live"),
+    path("", overview_views.overview, name="overview"),
+    path("overview/live/", overview_views.overview_live, name="overview_live"),
     path("calls/", call_views.call_list, name="calls"),
     path("calls/export.csv", call_views.call_export, name="calls_export"),
-    path("calls/new/", trigger.new_call, name="call_new"),
+    path("calls/new/", new_call_views.new_call, name="call_new"),
     path("calls/<str:public_id>/", call_views.call_detail, name="call_detail"),
     path("calls/<str:public_id>/live/", call_views.call_live, name="call_live"),
     path("calls/<str:public_id>/row/", call_views.call_row, name="call_row"),
@@ -31,8 +31,8 @@ urlpatterns = [
     path("calls/<str:public_id>/deliveries/<str:delivery_id>/redeliver/", call_views.delivery_redeliver,
          name="delivery_redeliver"),
     # --- part 2: triage, failed webhooks, settings, notifications ---------------------------------
-    path("triage/", triage.triage, name="triage"),
-    path("triage/action/", triage.triage_action, name="triage_action"),
+    path("triage/", triage_views.triage, name="triage"),
+    path("triage/action/", triage_views.triage_action, name="triage_action"),
     path("webhooks/", webhook_views.failed_webhooks, name="webhooks"),
     path("webhooks/recover/", webhook_views.recover, name="webhooks_recover"),
     path("webhooks/recoveries/<str:recovery_id>/", webhook_views.recovery_progress, name="recovery_progress"),

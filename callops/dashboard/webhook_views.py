@@ -7,8 +7,6 @@ volume of deliveries.
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from django.contrib import messages
 from django.db.models import Count, F, Max, Q, Window
 from django.db.models.functions import RowNumber
@@ -17,10 +15,10 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from callops.accounts.decorators import org_required, require_role
+from callops.accounts.decorators import acts_on, org_required
 from callops.accounts.models import Role
-from callops.accounts.services import request_origin
 from callops.accounts.tenancy import get_for_org, parse_public_id, scoped
+from callops.triage.windows import WINDOW_LABELS, WINDOWS, parse_window
 from callops.webhooks import events as webhook_events
 from callops.webhooks import services as webhooks
 from callops.webhooks.models import (
@@ -31,11 +29,8 @@ from callops.webhooks.models import (
     WebhookEndpoint,
 )
 
-from .views import stop_polling_if
+from .polling import stop_polling_if
 
-WINDOWS = {"1h": timedelta(hours=1), "24h": timedelta(hours=24), "7d": timedelta(days=7), "30d": timedelta(days=30)}
-WINDOW_LABELS = {"1h": "Last hour", "24h": "Last 24 hours", "7d": "Last 7 days", "30d": "Last 30 days"}
-DEFAULT_WINDOW = "24h"
 LIST_CAP = 100
 INLINE = "inline"  # the endpoint filter value for per-call and agent webhook URLs
 
@@ -48,10 +43,6 @@ SAFE_HEADERS = {"content-type", "user-agent", "webhook-id", "webhook-timestamp",
 def mask(value) -> str:
     text = str(value)
     return (text[:4] + "…") if len(text) > 8 else "…"
-
-
-def _window(value) -> str:
-    return value if value in WINDOWS else DEFAULT_WINDOW
 
 
 def _failing_q():
@@ -103,7 +94,7 @@ def failing_deliveries(org, since, endpoint_filter: str):
 def _recover_filters(request, source):
     """(filters for the webhooks service, errors, echo values for the form)."""
     errors = []
-    window = _window(source.get("window"))
+    window = parse_window(source.get("window"))
     endpoint_value = source.get("endpoint", "")
     endpoint = None
     if endpoint_value and endpoint_value != INLINE:
@@ -125,7 +116,7 @@ def _count(org, filters) -> int:
 
 @org_required()
 def failed_webhooks(request):
-    window = _window(request.GET.get("window"))
+    window = parse_window(request.GET.get("window"))
     since = timezone.now() - WINDOWS[window]
     endpoint_filter = request.GET.get("endpoint", "")
     groups, capped = failing_deliveries(request.org, since, endpoint_filter)
@@ -162,10 +153,9 @@ def failed_webhooks(request):
 
 
 @org_required()
-def delivery_attempts(request, delivery_id):
+@acts_on(WebhookDelivery.objects.select_related("event", "endpoint"), "delivery_id", label="delivery")
+def delivery_attempts(request, delivery):
     """The attempts of one delivery: request, response, error and duration (loaded on expand)."""
-    delivery = get_for_org(WebhookDelivery.objects.select_related("event", "endpoint"), request.org, delivery_id,
-                           label="delivery")
     attempts = list(delivery.attempts.order_by("-number", "-id")[:20])
     for a in attempts:
         a.shown_headers = [(k, v if k.lower() in SAFE_HEADERS else mask(v)) for k, v in
@@ -175,33 +165,30 @@ def delivery_attempts(request, delivery_id):
 
 @require_POST
 @org_required()
-def delivery_redeliver(request, delivery_id):
-    delivery = get_for_org(WebhookDelivery, request.org, delivery_id, label="delivery")
-    require_role(request, Role.MEMBER)
-    with request_origin(request):
-        webhooks.redeliver(delivery, actor=request.user)
+@acts_on(WebhookDelivery, "delivery_id", label="delivery", role=Role.MEMBER)
+def delivery_redeliver(request, delivery):
+    webhooks.redeliver(delivery, actor=request.user)
     messages.success(request, "Redelivery queued; the new attempt appears below in a moment.")
     return redirect(reverse("dashboard:webhooks") + f"#d-{delivery.public_id}")
 
 
 @require_POST
-@org_required()
+@org_required(Role.MEMBER)
+@acts_on()
 def recover(request):
     """Start a bulk recovery (the count was shown first by the preview step)."""
-    require_role(request, Role.MEMBER)
     filters, errors, values = _recover_filters(request, request.POST)
     if errors:
         messages.error(request, "; ".join(errors))
         return redirect("dashboard:webhooks")
-    with request_origin(request):
-        job = webhooks.start_recovery(request.org, actor=request.user, **filters)
+    job = webhooks.start_recovery(request.org, actor=request.user, **filters)
     return redirect(reverse("dashboard:webhooks") + f"?window={values['window']}&recovery={job.public_id}#recovery")
 
 
 @org_required()
-def recovery_progress(request, recovery_id):
-    job = get_for_org(RecoveryJob, request.org, recovery_id, label="recovery")
-    ctx = _progress(job)
+@acts_on(RecoveryJob, "recovery_id", label="recovery")
+def recovery_progress(request, recovery):
+    ctx = _progress(recovery)
     response = render(request, "dashboard/webhooks.html#progress", ctx)
     if not ctx["polling"] and request.htmx:
         # Finished: reload the page once so health and the failing list show the outcome too (the
@@ -219,22 +206,20 @@ def _progress(job) -> dict:
 
 @require_POST
 @org_required()
-def endpoint_state(request, endpoint_id):
+@acts_on(WebhookEndpoint, "endpoint_id", label="endpoint", role=Role.ADMIN)
+def endpoint_state(request, endpoint):
     """Re-enable, disable, pause or resume an endpoint (admins)."""
-    endpoint = get_for_org(WebhookEndpoint, request.org, endpoint_id, label="endpoint")
-    require_role(request, Role.ADMIN)
     action = request.POST.get("action")
-    with request_origin(request):
-        if action == "enable":
-            webhooks.set_enabled(endpoint, True, actor=request.user)
-            messages.success(request, f"{endpoint.url} re-enabled. Skipped deliveries can be recovered below.")
-        elif action == "disable":
-            webhooks.set_enabled(endpoint, False, actor=request.user, reason=f"disabled by {request.user}")
-            messages.success(request, f"{endpoint.url} disabled.")
-        elif action in ("pause", "resume"):
-            webhooks.set_paused(endpoint, action == "pause", actor=request.user)
-            messages.success(request, f"{endpoint.url} {'paused' if action == 'pause' else 'resumed'}.")
-        else:
-            messages.error(request, "Unknown endpoint action.")
+    if action == "enable":
+        webhooks.set_enabled(endpoint, True, actor=request.user)
+        messages.success(request, f"{endpoint.url} re-enabled. Skipped deliveries can be recovered below.")
+    elif action == "disable":
+        webhooks.set_enabled(endpoint, False, actor=request.user, reason=f"disabled by {request.user}")
+        messages.success(request, f"{endpoint.url} disabled.")
+    elif action in ("pause", "resume"):
+        webhooks.set_paused(endpoint, action == "pause", actor=request.user)
+        messages.success(request, f"{endpoint.url} {'paused' if action == 'pause' else 'resumed'}.")
+    else:
+        messages.error(request, "Unknown endpoint action.")
     return redirect(request.POST.get("next") if request.POST.get("next") in (
         reverse("dashboard:webhooks"), reverse("dashboard:endpoints")) else reverse("dashboard:webhooks"))

@@ -72,9 +72,9 @@ def test_bad_filter_values_are_explained_not_500(personas):
 
 
 def test_keyset_pages_walk_every_call_once_newest_first(personas, make_call, monkeypatch):
-    from callops.dashboard import filters
+    from callops.dashboard import call_filters
 
-    monkeypatch.setattr(filters, "PAGE_SIZE", 3)
+    monkeypatch.setattr(call_filters, "PAGE_SIZE", 3)
     calls = [make_call(to=f"+1415555{1000 + i}", age=timedelta(minutes=i)) for i in range(8)]
     client = personas.viewer.client()
     url, seen = reverse("dashboard:calls") + "?status=completed", []
@@ -89,9 +89,9 @@ def test_keyset_pages_walk_every_call_once_newest_first(personas, make_call, mon
 
 
 def test_count_is_capped_not_a_full_count(personas, make_call, monkeypatch):
-    from callops.dashboard import filters
+    from callops.dashboard import call_filters
 
-    monkeypatch.setattr(filters, "COUNT_CAP", 2)
+    monkeypatch.setattr(call_filters, "COUNT_CAP", 2)
     for i in range(3):
         make_call(to=f"+1415555200{i}")
     page = listed(personas.viewer.client().get(reverse("dashboard:calls")))

@@ -112,6 +112,10 @@ def test_provider_credentials_are_write_only(personas):
     assert account.credentials == {"api_key": "tr-new-key", "workspace_id": "ws-hidden-555"}
     changed = AuditEntry.objects.get(action="provider_account.credentials_changed")
     assert changed.detail["fields"] == ["api_key"] and "tr-new-key" not in str(changed.detail)
+    # Every entry of the page's writes says where the request came from.
+    assert set(AuditEntry.objects.filter(action__startswith="provider_account.").values_list("action", "ip_address")) \
+        == {("provider_account.created", "127.0.0.1"), ("provider_account.updated", "127.0.0.1"),
+            ("provider_account.credentials_changed", "127.0.0.1")}
 
 
 def test_provider_form_error_does_not_echo_credentials(personas):
@@ -144,7 +148,8 @@ def test_test_connection(personas, sandbox_agent):
                                          base_url="http://127.0.0.1:9")
     r = client.post(reverse("dashboard:provider_test", args=[bad.public_id]), follow=True)
     assert "Connection failed" in r.content.decode() and "connect_error" in r.content.decode()
-    assert AuditEntry.objects.filter(action="provider_account.tested").count() == 2
+    assert list(AuditEntry.objects.filter(action="provider_account.tested").values_list("ip_address", flat=True)) \
+        == ["127.0.0.1", "127.0.0.1"]
 
 
 def test_agents_create_and_edit(personas, sandbox_agent):
@@ -159,6 +164,8 @@ def test_agents_create_and_edit(personas, sandbox_agent):
     client.post(reverse("dashboard:agent_edit", args=[agent.public_id]), {**data, "name": "Reminders 2"})
     agent.refresh_from_db()
     assert agent.name == "Reminders 2" and agent.is_active
+    assert set(AuditEntry.objects.filter(action__startswith="agent.").values_list("action", "ip_address")) == {
+        ("agent.created", "127.0.0.1"), ("agent.updated", "127.0.0.1")}
     # Another org's provider account cannot be attached.
     foreign = ProviderAccount.objects.create(organization=personas.other_org, kind="sandbox", name="G")
     r = client.post(reverse("dashboard:agent_new"), {**data, "name": "X", "provider_account": str(foreign.public_id)})
@@ -190,7 +197,7 @@ def test_endpoint_secret_revealed_once_and_rotated(personas):
     assert AuditEntry.objects.filter(action="webhook_endpoint.secret_rotated", ip_address="127.0.0.1").exists()
 
 
-def test_endpoint_bad_input_and_roles(personas, endpoint):
+def test_endpoint_bad_input_and_roles(personas, unreachable_endpoint):
     client = personas.admin.client()
     r = client.post(reverse("dashboard:endpoint_new"), {"url": "ftp://x", "events": ["*"]})
     assert r.status_code == 400 and WebhookEndpoint.objects.count() == 1
@@ -198,13 +205,13 @@ def test_endpoint_bad_input_and_roles(personas, endpoint):
         c = getattr(personas, who).client()
         assert c.post(reverse("dashboard:endpoint_new"), {"url": "http://127.0.0.1:9/x"}).status_code == 403
         for name in ("endpoint_edit", "endpoint_rotate", "endpoint_test", "endpoint_delete"):
-            assert c.post(reverse(f"dashboard:{name}", args=[endpoint.public_id]), {"url": "http://a"}).status_code == 403
+            assert c.post(reverse(f"dashboard:{name}", args=[unreachable_endpoint.public_id]), {"url": "http://a"}).status_code == 403
     for name in ("endpoint_edit", "endpoint_rotate", "endpoint_test", "endpoint_delete"):
-        r = personas.outsider.client().post(reverse(f"dashboard:{name}", args=[endpoint.public_id]))
+        r = personas.outsider.client().post(reverse(f"dashboard:{name}", args=[unreachable_endpoint.public_id]))
         assert r.status_code == 404
-    assert personas.outsider.client().get(reverse("dashboard:endpoint_edit", args=[endpoint.public_id])).status_code == 404
-    endpoint.refresh_from_db()
-    assert endpoint.url == "http://127.0.0.1:9/hook" and WebhookEndpoint.objects.count() == 1
+    assert personas.outsider.client().get(reverse("dashboard:endpoint_edit", args=[unreachable_endpoint.public_id])).status_code == 404
+    unreachable_endpoint.refresh_from_db()
+    assert unreachable_endpoint.url == "http://127.0.0.1:9/hook" and WebhookEndpoint.objects.count() == 1
 
 
 def test_send_test_event_and_see_the_attempt(personas, run_jobs):

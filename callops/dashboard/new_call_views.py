@@ -1,4 +1,4 @@
-"""The trigger-call form: the same validation and the same service the API uses."""
+"""The new-call form: the same validation and the same service the API uses."""
 
 from datetime import datetime
 

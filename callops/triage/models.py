@@ -1,7 +1,4 @@
-"""Triage reviews: a failure group someone looked at, hidden until it happens again.
-
-Imported at the end of `callops.calls.models` so the model belongs to the calls app.
-"""
+"""Triage reviews: a failure group someone looked at, hidden until it happens again."""
 
 from django.conf import settings
 from django.db import models
@@ -17,7 +14,7 @@ class TriageReview(models.Model):
 
     organization = models.ForeignKey("accounts.Organization", on_delete=models.CASCADE,
                                      related_name="triage_reviews")
-    # "call" | "extraction" | "webhook", and the group's cause key (see callops.dashboard.triage).
+    # "call" | "extraction" | "webhook", and the group's cause key (see callops.triage.sources).
     kind = models.CharField(max_length=20)
     cause = models.CharField(max_length=300)
     reviewed_at = models.DateTimeField(default=timezone.now)
@@ -29,6 +26,9 @@ class TriageReview(models.Model):
     org_lookup = "organization"
 
     class Meta:
+        # The table was created when the model lived in the calls app; keeping its name moved the
+        # model without rebuilding anything (triage/migrations/0001_initial.py).
+        db_table = "calls_triagereview"
         # One row per group; the triage page loads an org's reviews in one query through it.
         constraints = [models.UniqueConstraint(fields=["organization", "kind", "cause"],
                                                name="triage_review_per_group")]

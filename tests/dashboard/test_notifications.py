@@ -9,9 +9,9 @@ from callops.webhooks.models import Notification
 pytestmark = pytest.mark.django_db
 
 
-def test_bell_counts_unread_and_list_shows_them(personas, endpoint):
-    health.notify(endpoint, Notification.Kind.FAILING, f"Deliveries to {endpoint.url} are failing")
-    health.disable(endpoint, "the endpoint answered 410 Gone")
+def test_bell_counts_unread_and_list_shows_them(personas, unreachable_endpoint):
+    health.notify(unreachable_endpoint, Notification.Kind.FAILING, f"Deliveries to {unreachable_endpoint.url} are failing")
+    health.disable(unreachable_endpoint, "the endpoint answered 410 Gone")
     client = personas.viewer.client()
     page = client.get(reverse("dashboard:api_keys")).content.decode()
     assert 'class="bell-count">2<' in page

@@ -10,7 +10,7 @@ pytestmark = pytest.mark.django_db
 URL = reverse("dashboard:webhooks")
 
 
-def test_health_and_failing_deliveries_listed(personas, endpoint, failing_delivery):
+def test_health_and_failing_deliveries_listed(personas, unreachable_endpoint, failing_delivery):
     d = failing_delivery("http", 503)
     r = personas.viewer.client().get(URL)
     page = r.content.decode()
@@ -20,7 +20,7 @@ def test_health_and_failing_deliveries_listed(personas, endpoint, failing_delive
     assert "Redeliver" not in page and "Start recovery" not in page  # viewers read only
 
 
-def test_attempts_fragment_masks_custom_header_values(personas, endpoint, failing_delivery):
+def test_attempts_fragment_masks_custom_header_values(personas, unreachable_endpoint, failing_delivery):
     d = failing_delivery("http", 503)
     r = personas.viewer.client().get(reverse("dashboard:delivery_attempts", args=[d.public_id]))
     page = r.content.decode()
@@ -42,13 +42,13 @@ def test_redeliver_one(personas, failing_delivery):
     assert AuditEntry.objects.get(action="webhook_delivery.redeliver").ip_address == "127.0.0.1"
 
 
-def test_bulk_recovery_counts_first_then_runs_with_progress(personas, endpoint, failing_delivery, run_jobs):
+def test_bulk_recovery_counts_first_then_runs_with_progress(personas, unreachable_endpoint, failing_delivery, run_jobs):
     d1, _d2 = failing_delivery("http", 500), failing_delivery("timeout", None)
     client = personas.member.client()
-    r = client.get(URL, {"preview": "1", "endpoint": str(endpoint.public_id), "window": "24h"})
+    r = client.get(URL, {"preview": "1", "endpoint": str(unreachable_endpoint.public_id), "window": "24h"})
     assert r.context["preview"] == 2 and "Start recovery" in r.content.decode()
     assert not RecoveryJob.objects.exists()  # counting changes nothing
-    r = client.post(reverse("dashboard:webhooks_recover"), {"endpoint": str(endpoint.public_id), "window": "24h"})
+    r = client.post(reverse("dashboard:webhooks_recover"), {"endpoint": str(unreachable_endpoint.public_id), "window": "24h"})
     job = RecoveryJob.objects.get()
     assert job.total == 2 and str(job.public_id) in r["Location"]
     page = client.get(r["Location"]).content.decode()
@@ -66,32 +66,32 @@ def test_bulk_recovery_counts_first_then_runs_with_progress(personas, endpoint, 
     assert AuditEntry.objects.filter(action="webhook_delivery.bulk_recover").get().ip_address == "127.0.0.1"
 
 
-def test_recovery_roles_and_tenancy(personas, endpoint, failing_delivery):
+def test_recovery_roles_and_tenancy(personas, unreachable_endpoint, failing_delivery):
     failing_delivery()
-    data = {"endpoint": str(endpoint.public_id), "window": "24h"}
+    data = {"endpoint": str(unreachable_endpoint.public_id), "window": "24h"}
     assert personas.viewer.client().post(reverse("dashboard:webhooks_recover"), data).status_code == 403
     assert personas.outsider.client().post(reverse("dashboard:webhooks_recover"), data).status_code == 404
     assert not RecoveryJob.objects.exists()
-    job = RecoveryJob.objects.create(organization=personas.org, since=endpoint.created_at)
+    job = RecoveryJob.objects.create(organization=personas.org, since=unreachable_endpoint.created_at)
     assert personas.outsider.client().get(reverse("dashboard:recovery_progress", args=[job.public_id])).status_code == 404
 
 
-def test_endpoint_state_actions_need_admin(personas, endpoint):
-    url = reverse("dashboard:endpoint_state", args=[endpoint.public_id])
+def test_endpoint_state_actions_need_admin(personas, unreachable_endpoint):
+    url = reverse("dashboard:endpoint_state", args=[unreachable_endpoint.public_id])
     assert personas.member.client().post(url, {"action": "pause"}).status_code == 403
     assert personas.outsider.client().post(url, {"action": "pause"}).status_code == 404
-    endpoint.refresh_from_db()
-    assert not endpoint.paused
+    unreachable_endpoint.refresh_from_db()
+    assert not unreachable_endpoint.paused
     admin = personas.admin.client()
     admin.post(url, {"action": "pause"})
-    endpoint.refresh_from_db()
-    assert endpoint.paused
+    unreachable_endpoint.refresh_from_db()
+    assert unreachable_endpoint.paused
     admin.post(url, {"action": "disable"})
-    endpoint.refresh_from_db()
-    assert endpoint.state == "disabled"
+    unreachable_endpoint.refresh_from_db()
+    assert unreachable_endpoint.state == "disabled"
     page = admin.get(URL).content.decode()
     assert "Re-enable" in page and "Disabled" in page
     admin.post(url, {"action": "enable"})
-    endpoint.refresh_from_db()
-    assert endpoint.enabled and AuditEntry.objects.filter(action="webhook_endpoint.enabled",
+    unreachable_endpoint.refresh_from_db()
+    assert unreachable_endpoint.enabled and AuditEntry.objects.filter(action="webhook_endpoint.enabled",
                                                           ip_address="127.0.0.1").exists()

@@ -1,0 +1,39 @@
+"""Dashboard overview: today's and this week's calls, rates, chart, breakdowns, live calls, open problems."""
+
+from django.shortcuts import render
+
+from callops.accounts.decorators import org_required
+from callops.triage.groups import problem_totals
+
+from . import charts, overview_stats
+from .tz import user_tz
+
+# The open-problem counts are the triage page's own counts over this window, so each number
+# matches the page its link opens.
+PROBLEM_WINDOW = "7d"
+
+
+@org_required()
+def overview(request):
+    tz = user_tz(request)
+    ov = overview_stats.build_overview(request.org, tz)
+    status_rows = [(s, ov.today_by_status.get(s, 0), ov.week_by_status.get(s, 0))
+                   for s in overview_stats.STATUS_ORDER]
+    problems = problem_totals(request.org, PROBLEM_WINDOW)
+    return render(request, "dashboard/overview.html", {
+        "ov": ov,
+        "status_rows": status_rows,
+        "chart": charts.stacked_days(ov.days),
+        "live": overview_stats.live_calls(request.org),
+        "nav": "overview",
+        "problems": problems,
+        "problem_total": sum(problems.values()),
+        "problem_window": PROBLEM_WINDOW,
+    })
+
+
+@org_required()
+def overview_live(request):
+    """The "in progress now" panel, polled by the overview page."""
+    live = overview_stats.live_calls(request.org)
+    return render(request, "dashboard/overview.html#live_calls", {"live": live})

@@ -1,0 +1,98 @@
+"""Triage's writes: mark a failure group reviewed, and the bulk action on one group.
+
+A bulk action works on the group's rows in the window (or on the ones ticked inside it), at most
+ACTION_CAP of them, through the service a single call or delivery uses (redial, extraction re-run,
+redelivery), and writes one audit entry for the whole action. Each returns what it did, for the
+caller to say. Audit entries take their address from `request_origin` (callops.accounts.services).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from django.utils import timezone
+
+from callops.accounts.services import audit
+from callops.calls.models import EventSource
+from callops.calls.retry import RetryRefused, retry_call
+from callops.calls.services import CallActionError
+from callops.extraction.services import rerun
+from callops.webhooks import services as webhooks
+from callops.webhooks.models import Trigger
+
+from . import sources, windows
+from .models import TriageReview
+
+# One action touches at most this many rows; the rest stay for the next click.
+ACTION_CAP = 200
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a bulk action did: how many rows it acted on, and why each refused row was refused."""
+
+    done: int
+    refused: list[str] = field(default_factory=list)
+
+
+def _target(kind: str, key: str) -> str:
+    return f"{kind}:{key}"[:200]
+
+
+def review_group(org, kind: str, key: str, window: str, *, actor=None, note: str = "") -> TriageReview:
+    """Mark the group reviewed: hidden from triage until it happens again after now."""
+    label = actor.get_username() if getattr(actor, "pk", None) else str(actor or "system")
+    review, _ = TriageReview.objects.update_or_create(
+        organization=org, kind=kind, cause=key[:300],
+        defaults={"reviewed_at": timezone.now(), "reviewed_by": actor if getattr(actor, "pk", None) else None,
+                  "reviewed_by_label": label[:200], "note": note[:500]})
+    audit(org, "triage.reviewed", actor=actor, target=_target(kind, key), detail={"window": window})
+    return review
+
+
+def redial_group(org, key: str, window: str, *, actor, selected: Sequence = (), now=None) -> Outcome:
+    """Redial the group's failed, unanswered or busy calls; a call is redialled at most once, ever."""
+    _, start, now = windows.bounds(window, now)
+    label = actor.get_username()
+    return _on_calls(org, "call", key, "retry", window, sources.calls_for_key(org, key, start, now), selected, actor,
+                     lambda call: retry_call(call, EventSource.USER, label))
+
+
+def rerun_group(org, key: str, window: str, *, actor, selected: Sequence = (), now=None) -> Outcome:
+    """Run extraction again for the group's calls."""
+    _, start, now = windows.bounds(window, now)
+    label = actor.get_username()
+    return _on_calls(org, "extraction", key, "rerun", window, sources.extractions_for_key(org, key, start, now),
+                     selected, actor, lambda call: rerun(call, source=EventSource.USER, actor_label=label))
+
+
+def _on_calls(org, kind: str, key: str, action: str, window: str, qs, selected: Sequence, actor,
+              act: Callable) -> Outcome:
+    if selected:
+        qs = qs.filter(public_id__in=selected)
+    done, refused = 0, []
+    for call in qs.select_related("agent").order_by("-ended_at")[:ACTION_CAP]:
+        try:
+            act(call)
+            done += 1
+        except (RetryRefused, CallActionError) as exc:
+            refused.append(str(exc))
+    audit(org, f"triage.bulk_{action}", actor=actor, target=_target(kind, key),
+          detail={"window": window, "done": done, "refused": len(refused), "selected": len(selected)})
+    return Outcome(done, refused)
+
+
+def redeliver_group(org, key: str, window: str, *, actor, selected: Sequence = (), now=None) -> Outcome:
+    """Queue one more attempt of each of the group's deliveries that is still undelivered."""
+    _, start, now = windows.bounds(window, now)
+    qs = sources.deliveries_for_key(org, key, start, now)
+    if selected:
+        qs = qs.filter(public_id__in=selected)
+    deliveries = list(qs.order_by("-id")[:ACTION_CAP])
+    for delivery in deliveries:
+        # No actor: one audit entry for the whole action (below), not one per delivery.
+        webhooks.redeliver(delivery, None, trigger=Trigger.BULK)
+    audit(org, "triage.bulk_redeliver", actor=actor, target=_target("webhook", key),
+          detail={"window": window, "deliveries": len(deliveries), "selected": len(selected)})
+    return Outcome(len(deliveries))
