@@ -13,6 +13,7 @@ run: bootstrap
 	@$(PY) scripts/run.py
 
 test: bootstrap
+	@sh scripts/chromium.sh
 	@$(PY) scripts/test.py $(ARGS)
 
 lint: bootstrap

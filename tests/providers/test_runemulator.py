@@ -79,8 +79,10 @@ def test_runemulator_scripts_faults_and_provider_options():
         assert history["error"].startswith("Number busy")
     finally:
         _stop(proc)
+    # At speed 2 the call ends 10 real seconds after it was placed: a wide margin for the first
+    # read, which must still find it queued on a loaded machine, yet a short wait for the 404.
     proc, base = _serve("polyai", "--api-key", "k", "--status-style", "upper", "--expiry-seconds", "1",
-                        "--speed", "100", "--script", "+14155550123=queue_timeout")
+                        "--speed", "2", "--script", "+14155550123=queue_timeout")
     try:
         headers = {"X-PolyAi-Auth-Token": "k"}
         sid = httpx.post(f"{base}/v1/outbound-calling", json={"to_number": "+14155550123"}, headers=headers).json()[
@@ -88,7 +90,7 @@ def test_runemulator_scripts_faults_and_provider_options():
         assert httpx.get(f"{base}/v1/outbound-calling/{sid}/status", headers=headers).json()["status"] == "QUEUED"
         # The call ends (20 provider s) and its status expires (1 provider s later): then a 404.
         wait_for(lambda: httpx.get(f"{base}/v1/outbound-calling/{sid}/status", headers=headers).status_code == 404,
-                 "the ended call's status to expire", interval=0.05)
+                 "the ended call's status to expire", interval=0.2)
     finally:
         _stop(proc)
 
