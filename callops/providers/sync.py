@@ -24,6 +24,7 @@ import logging
 from datetime import timedelta
 
 from django.conf import settings
+from django.db import transaction
 from django.db.models import Case, IntegerField, OuterRef, Q, Subquery, Value, When
 from django.db.models.functions import Coalesce
 from django.utils import timezone
@@ -247,13 +248,21 @@ def sweep_due_syncs(limit: int = 2000, chunk: int = SYNC_CHUNK) -> int:
 def reconcile_stale(call_id: int) -> str:
     """One last poll of a call past its provider's maximum length; then fail it `stale`."""
     result = sync_call(call_id, reconcile=True)
-    call = Call.objects.filter(pk=call_id).first()
-    if call is None or call.is_terminal:
-        return result
-    call_services.apply_status(call, CallStatus.FAILED, source=EventSource.SYSTEM, reason="no final status from "
-                               "the provider within its maximum call length",
-                               fields={"error_code": "stale", "error_message": "call exceeded the provider's "
-                                       "maximum call length without a final status"})
+    with transaction.atomic():
+        call = Call.objects.select_for_update().filter(pk=call_id).first()
+        if call is None or call.is_terminal:
+            return result
+        # Judged again under the row lock, not taken from the sweep that enqueued this job: in
+        # between, an interrupted placement may have been released to be placed again (its claim
+        # cleared), and failing it then would end a call nobody dialed. reconcile_placement's
+        # release is conditional on this row, so it waits for the lock and then sees the outcome.
+        single, batched = stale_calls(call.provider)
+        if not (single.filter(pk=call_id).exists() or batched.filter(pk=call_id).exists()):
+            return "not stale"
+        call_services.apply_status(call, CallStatus.FAILED, source=EventSource.SYSTEM, reason="no final status "
+                                   "from the provider within its maximum call length",
+                                   fields={"error_code": "stale", "error_message": "call exceeded the provider's "
+                                           "maximum call length without a final status"})
     return "stale"
 
 

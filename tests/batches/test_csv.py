@@ -1,9 +1,9 @@
 """CSV parsing and recipient validation: encodings, columns, bad numbers, duplicates, size."""
 
 import io
-import time
 
 import pytest
+from django.db import connection
 
 from callops.calls import batch_csv
 from callops.calls.batch_csv import CsvError, Validator, read_csv, read_pasted
@@ -117,12 +117,17 @@ def test_100k_row_file_is_stored_through_create_batch(personas, sandbox_agent):
         else:
             lines.append(f"+1415{2000000 + i:07d},N{i},{i}")
     body = ("\n".join(lines) + "\n").encode()
-    started = time.perf_counter()
+    statements = []
+
+    def count(execute, sql, params, many, context):
+        statements.append(sql[:30])
+        return execute(sql, params, many, context)
+
     table = read_csv(io.BytesIO(body))
-    batch = batches.create_batch(org=personas.org, agent=sandbox_agent, settings=batches.clean_settings({}),
-                                 rows=table.rows, columns=table.columns, phone_column=table.phone_column,
-                                 start=False)
-    elapsed = time.perf_counter() - started
+    with connection.execute_wrapper(count):
+        batch = batches.create_batch(org=personas.org, agent=sandbox_agent, settings=batches.clean_settings({}),
+                                     rows=table.rows, columns=table.columns, phone_column=table.phone_column,
+                                     start=False)
     assert (batch.total_rows, batch.recipient_count, batch.rejected_count, batch.duplicate_count) == (
         100_000, 99_900, 100, 50)
     assert BatchRecipient.objects.filter(batch=batch).count() == 99_900
@@ -132,7 +137,9 @@ def test_100k_row_file_is_stored_through_create_batch(personas, sandbox_agent):
                                                    "America/Los_Angeles")
     dup = BatchRejection.objects.get(batch=batch, row_number=2)
     assert dup.reason.startswith("duplicate of an earlier row") and dup.row["first_name"] == "Dup1"
-    assert elapsed < 60, elapsed
+    # Rows are written in bulk: a few hundred statements for 100,000 rows, not one per row. (How
+    # long that takes is bench/batches.py's business, not a test's.)
+    assert len(statements) < 300, len(statements)
 
 
 def test_broken_utf16_is_not_a_crash():

@@ -324,3 +324,20 @@ def test_background_batch_reads_wait_for_the_budget_where_requests_for_a_person_
     assert adapter.fetch_batch(batch_id) is not None  # waited out the pause instead of failing
     assert budget_waits["slept"] and all(0 < s <= 0.5 for s in budget_waits["slept"])
     assert set(budget_waits["paused_at_send"][sent_before:]) == {0.0}
+
+
+def test_a_call_released_for_another_placement_is_not_failed_by_an_earlier_stale_sweep(sandbox_agent, clock,
+                                                                                       run_jobs):
+    """The sweep found the call stuck on an old dial claim and enqueued its reconciliation; before
+    the job ran, the interrupted placement was released to be placed again. The job judges the call
+    as it is now, so the call waits for its new placement instead of failing `stale`."""
+    call = new_call(sandbox_agent, "+12025550100")
+    claimed = timezone.now() - timedelta(hours=2)  # far past the sandbox's maximum call length
+    Call.objects.filter(pk=call.pk).update(dial_claimed_at=claimed)
+    assert sweep_stale_calls() == 1
+    # What reconcile_placement does when the provider never received the call.
+    Call.objects.filter(pk=call.pk).update(dial_claimed_at=None, scheduled_at=timezone.now() + timedelta(hours=1))
+    run_jobs()
+    call.refresh_from_db()
+    assert (call.status, call.error_code) == ("queued", "")
+    assert not call.events.filter(status="failed").exists()
