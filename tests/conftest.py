@@ -16,6 +16,13 @@ from callops.accounts import services as accounts
 from callops.accounts.models import Role
 
 
+def pytest_collection_modifyitems(config, items):
+    """Long tests (marked `slow`) run first. pytest-xdist hands tests out in this order, so each
+    worker starts on a long one at once and the short ones fill in around them; in collection order
+    a chaos test could start last and run alone while the other workers sat idle."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+
+
 def pytest_configure(config):
     """Under pytest-xdist each worker gets a Redis database of its own (tests flush it freely).
 

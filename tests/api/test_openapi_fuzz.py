@@ -35,6 +35,7 @@ def wsgi_app(db):
         signal.connect(close_old_connections)
 
 
+@pytest.mark.slow
 def test_every_operation_survives_fuzzing(wsgi_app, personas, sandbox_agent):
     _, secret = accounts.create_api_key(personas.org, "fuzz")
     headers = {"Authorization": f"Bearer {secret}"}
@@ -73,6 +74,7 @@ def _focus(doc: dict, agent_id: str, call_ids: list[str]) -> dict:
     return doc
 
 
+@pytest.mark.slow
 def test_success_paths_match_the_schema(wsgi_app, personas, sandbox_agent):
     from callops.calls import services
 

@@ -103,6 +103,7 @@ def test_rejections_csv_escapes_formulas():
     assert out.splitlines()[1].startswith("3,bad,'=cmd")
 
 
+@pytest.mark.slow
 @pytest.mark.django_db
 def test_100k_row_file_is_stored_through_create_batch(personas, sandbox_agent):
     from callops.calls import batches

@@ -138,6 +138,7 @@ def _export_peak(client):
     return rows, peak
 
 
+@pytest.mark.slow
 def test_csv_export_memory_stays_flat_as_the_export_grows(personas, sandbox_agent):
     """Four times the rows, about the same peak memory: rows are read and written as they stream
     (a server-side cursor read in chunks), never the whole result at once."""

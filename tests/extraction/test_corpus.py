@@ -54,6 +54,7 @@ def test_lists_are_compared_ignoring_order():
     assert not corpus.same_field(spec, ["vegetarian"], ["vegetarian", "vegetarian"])
 
 
+@pytest.mark.slow
 def test_rules_extractor_accuracy_floors():
     """Regression floors, measured as `make bench-extraction` does (aggregates only for the held-out set)."""
     from datetime import datetime

@@ -57,6 +57,7 @@ def _stop(proc):
     proc.wait(timeout=60)
 
 
+@pytest.mark.slow
 def test_runemulator_scripts_faults_and_provider_options():
     proc, base = _serve("callingbox", "--api-key", "k", "--p429", "1", "--retry-after", "3")
     try:

@@ -50,6 +50,7 @@ def test_says_what_to_install_when_there_is_no_python(tmp_path):
     assert "apt install python3.12" in result.stderr and "pyenv install 3.12" in result.stderr
 
 
+@pytest.mark.slow
 def test_make_test_fails_when_no_test_is_collected_and_leaves_no_redis(tmp_path):
     import os
     import sys
