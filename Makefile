@@ -4,7 +4,7 @@ ARGS ?=
 
 BENCHES := bench bench-api bench-sync bench-webhooks bench-extraction bench-pages bench-batches reliability
 
-.PHONY: run test lint bootstrap $(BENCHES)
+.PHONY: run test lint types bootstrap $(BENCHES)
 
 bootstrap:
 	@sh scripts/bootstrap.sh
@@ -18,6 +18,10 @@ test: bootstrap
 
 lint: bootstrap
 	@$(PY) -m ruff check .
+
+# mypy over the modules [tool.mypy] in pyproject.toml lists (what CI checks).
+types: bootstrap
+	@.venv/bin/mypy
 
 # Benchmarks: `make bench-api` runs bench/api.py, `make bench` runs bench/all.py, `make reliability`
 # runs bench/reliability.py. Each prints its figures beside a baseline measured in the same run.

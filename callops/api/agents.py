@@ -28,7 +28,8 @@ class AgentDetailOut(schemas.AgentOut):
 
 
 class AgentDetailListOut(schemas.AgentListOut):
-    data: list[AgentDetailOut]
+    # pydantic lets a subclass narrow a field; mypy sees list invariance.
+    data: list[AgentDetailOut]  # type: ignore[assignment]
 
 
 def _agent(agent) -> dict:

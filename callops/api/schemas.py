@@ -1,7 +1,7 @@
 """Pydantic models that describe request and response bodies in the OpenAPI document."""
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -9,7 +9,7 @@ from callops.calls.models import CallStatus
 
 StatusLiteral = Literal["queued", "initiated", "ringing", "in_progress", "completed", "no_answer", "busy",
                         "canceled", "failed"]
-assert set(StatusLiteral.__args__) == set(CallStatus.values)
+assert set(get_args(StatusLiteral)) == set(CallStatus.values)
 
 
 class ErrorOut(BaseModel):

@@ -80,7 +80,8 @@ def durations_with_spans(text: str) -> list[tuple[int, int]]:
     t = re.sub(r"\b(an?|\d+) (hour|day|week)s? and a half\b",
                lambda m: f"{m.group(1)} {m.group(2)} 30 minute".ljust(len(m.group(0))), digits(text))
     t = t.replace("half an hour", "30 minute   ").replace("hour and a half", "hour 30 minute ")
-    out, last_end = [], None
+    out: list[list[float]] = []
+    last_end = None
     for m in _DURATION_RE.finditer(t):
         amount = {"a": 1, "an": 1}.get(m.group(1), 0.5 if m.group(1).startswith("half") else None)
         seconds = (amount if amount is not None else float(m.group(1))) * _UNIT_SECONDS[m.group(2)]
@@ -89,7 +90,7 @@ def durations_with_spans(text: str) -> list[tuple[int, int]]:
         else:
             out.append([m.start(), seconds])
         last_end = m.end()
-    return [(pos, int(round(seconds))) for pos, seconds in out]
+    return [(int(pos), int(round(seconds))) for pos, seconds in out]
 
 
 def durations_in(text: str) -> list[int]:

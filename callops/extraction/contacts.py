@@ -8,6 +8,7 @@ com", "n as in nancy", "double oh", numbers read in groups).
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
@@ -19,12 +20,14 @@ from .answers import norm
 # "all one word"); email-validator then checks and normalises each candidate.
 
 _EMAIL_RE = re.compile(r"[a-z0-9][a-z0-9._%+-]*@[a-z0-9-]+(?:\.[a-z0-9-]+)*\.[a-z]{2,}")
-_SPOKEN_EMAIL = [(r"\b([a-z]) as in [a-z]+\b", r"\1"), (r"\s+(?:dot|period|point)\s+", "."),
-                 (r"\s*\b(?:underscore|under score)\b\s*", "_"), (r"\s*\b(?:dash|hyphen)\b\s*", "-"),
-                 (r"\s*\bplus\b\s*", "+"),
-                 # "at lakeshore logistics dot com": the domain said as words, written as one.
-                 (r"\s+(?:at|@)\s+((?:[a-z0-9-]+ ){0,3}[a-z0-9-]+)(?=\.[a-z]{2,})",
-                  lambda m: "@" + m.group(1).replace(" ", ""))]
+_Replacement = str | Callable[[re.Match[str]], str]
+_SPOKEN_EMAIL: list[tuple[str, _Replacement]] = [
+    (r"\b([a-z]) as in [a-z]+\b", r"\1"), (r"\s+(?:dot|period|point)\s+", "."),
+    (r"\s*\b(?:underscore|under score)\b\s*", "_"), (r"\s*\b(?:dash|hyphen)\b\s*", "-"),
+    (r"\s*\bplus\b\s*", "+"),
+    # "at lakeshore logistics dot com": the domain said as words, written as one.
+    (r"\s+(?:at|@)\s+((?:[a-z0-9-]+ ){0,3}[a-z0-9-]+)(?=\.[a-z]{2,})",
+     lambda m: "@" + m.group(1).replace(" ", ""))]
 
 
 def emails_in(text: str) -> list[str]:

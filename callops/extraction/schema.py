@@ -28,6 +28,7 @@ import re
 from dataclasses import dataclass
 from dataclasses import field as dc_field
 from datetime import date, datetime
+from typing import Any, NoReturn
 
 from . import amounts, answers, contacts, parsing
 
@@ -69,7 +70,7 @@ class Field:
     item: Field | None = None      # a list's item type
 
 
-def _fail(name: str, message: str):
+def _fail(name: str, message: str) -> NoReturn:
     raise SchemaError(f"returns.{name}: {message}", field=name)
 
 
@@ -487,7 +488,8 @@ def coerce(schema: dict, raw: dict, call_time, region: str = "US", strict: bool 
     schema = validate_returns(schema)
     raw = raw if isinstance(raw, dict) else {}
     by_key = {normalize_key(k): v for k, v in raw.items()}
-    result, errors = {}, {}
+    result: dict[str, Any] = {}
+    errors: dict[str, str] = {}
     for name, spec in schema.items():
         value = raw[name] if name in raw else by_key.get(normalize_key(name))
         if value is None or value == "" or value == []:

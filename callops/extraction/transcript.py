@@ -7,6 +7,7 @@ bot, customer or human, or one string of "assistant: ..." lines (Bolna).
 from __future__ import annotations
 
 import re
+from typing import cast
 
 _AGENT_ROLES = {"agent", "assistant", "bot", "ai", "system_agent", "model"}
 _USER_ROLES = {"user", "customer", "human", "callee", "caller", "client", "contact"}
@@ -28,7 +29,8 @@ def turns(transcript) -> list[tuple[str, str]]:
         for line in transcript.splitlines():
             m = _LINE_RE.match(line)
             if m:
-                out.append((_role(m.group(1)), m.group(2).strip()))
+                # _LINE_RE matches only names _role knows, so the role is never None here.
+                out.append((cast(str, _role(m.group(1))), m.group(2).strip()))
             elif out and line.strip():
                 out[-1] = (out[-1][0], (out[-1][1] + " " + line.strip()).strip())
         return [(r, t) for r, t in out if t]

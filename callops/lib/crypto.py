@@ -6,6 +6,7 @@ encrypts, all of them decrypt, which makes key rotation a config change plus a r
 
 import json
 from functools import lru_cache
+from typing import Any
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from django.conf import settings
@@ -34,9 +35,10 @@ def decrypt_text(token: str) -> str:
         raise ValueError("stored secret cannot be decrypted with the configured ENCRYPTION_KEY") from exc
 
 
-def encrypt_json(value: dict) -> str:
+def encrypt_json(value: dict[str, Any]) -> str:
     return encrypt_text(json.dumps(value, sort_keys=True))
 
 
-def decrypt_json(token: str) -> dict:
-    return json.loads(decrypt_text(token)) if token else {}
+def decrypt_json(token: str) -> dict[str, Any]:
+    value: dict[str, Any] = json.loads(decrypt_text(token)) if token else {}
+    return value

@@ -50,11 +50,16 @@ import socket
 import ssl
 import threading
 import time
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any, cast
 
 import httpcore
 import httpx
 
 from callops.lib import netguard
+
+if TYPE_CHECKING:
+    from httpcore._backends.base import SOCKET_OPTION
 
 __all__ = [
     "OutboundError", "OutboundTimeout", "OutboundConnectError", "ResponseTooLarge", "DestinationBlocked",
@@ -106,8 +111,8 @@ class DestinationBlocked(OutboundError, netguard.DestinationBlocked):
 _local = threading.local()
 
 
-def _time_left(exc_class) -> float | None:
-    deadline = getattr(_local, "deadline", None)
+def _time_left(exc_class: type[Exception]) -> float | None:
+    deadline: float | None = getattr(_local, "deadline", None)
     if deadline is None:
         return None
     remaining = deadline - time.monotonic()
@@ -116,7 +121,7 @@ def _time_left(exc_class) -> float | None:
     return remaining
 
 
-def _clamp(timeout: float | None, exc_class) -> float | None:
+def _clamp(timeout: float | None, exc_class: type[Exception]) -> float | None:
     remaining = _time_left(exc_class)
     if remaining is None:
         return timeout
@@ -136,11 +141,12 @@ class _DeadlineStream(httpcore.NetworkStream):
     def close(self) -> None:
         self._inner.close()
 
-    def start_tls(self, ssl_context, server_hostname=None, timeout=None):
+    def start_tls(self, ssl_context: ssl.SSLContext, server_hostname: str | None = None,
+                  timeout: float | None = None) -> httpcore.NetworkStream:
         inner = self._inner.start_tls(ssl_context, server_hostname, _clamp(timeout, httpcore.ConnectTimeout))
         return _DeadlineStream(inner)
 
-    def get_extra_info(self, info: str):
+    def get_extra_info(self, info: str) -> Any:
         return self._inner.get_extra_info(info)
 
 
@@ -160,11 +166,11 @@ class _Resolver:
 
     MAX_IN_FLIGHT = 64
 
-    def __init__(self):
+    def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._in_flight: dict[tuple[str, int], concurrent.futures.Future] = {}
+        self._in_flight: dict[tuple[str, int], concurrent.futures.Future[list[netguard.IPAddress]]] = {}
 
-    def resolve(self, host: str, port: int):
+    def resolve(self, host: str, port: int) -> list[netguard.IPAddress]:
         key = (host, port)
         with self._lock:
             future = self._in_flight.get(key)
@@ -185,7 +191,7 @@ class _Resolver:
         except (OSError, UnicodeError, ValueError) as exc:
             raise httpcore.ConnectError(f"could not resolve {host}: {exc}")
 
-    def _run(self, key, future) -> None:
+    def _run(self, key: tuple[str, int], future: concurrent.futures.Future[list[netguard.IPAddress]]) -> None:
         try:
             future.set_result(netguard.resolve(*key))
         except BaseException as exc:  # handed to every waiter
@@ -206,7 +212,7 @@ def resolver() -> _Resolver:
     return _resolver[1]
 
 
-def _resolve_bounded(host: str, port: int):
+def _resolve_bounded(host: str, port: int) -> list[netguard.IPAddress]:
     """getaddrinfo is not bounded by socket timeouts, so it runs on a helper thread with the time left."""
     return resolver().resolve(host, port)
 
@@ -219,11 +225,12 @@ class _Backend(httpcore.NetworkBackend):
     host name, so keep-alive and TLS verification are unchanged.
     """
 
-    def __init__(self, guard: bool):
+    def __init__(self, guard: bool) -> None:
         self.guard = guard
         self.stock = httpcore.SyncBackend()
 
-    def connect_tcp(self, host, port, timeout=None, local_address=None, socket_options=None):
+    def connect_tcp(self, host: str, port: int, timeout: float | None = None, local_address: str | None = None,
+                    socket_options: Iterable[SOCKET_OPTION] | None = None) -> httpcore.NetworkStream:
         # httpcore writes a request's headers and body separately; with Nagle's algorithm the body
         # then waits for the receiver's delayed ACK of the headers (40 ms on Linux) on every request.
         socket_options = [*(socket_options or ()), (socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)]
@@ -242,7 +249,8 @@ class _Backend(httpcore.NetworkBackend):
                     raise
         raise httpcore.ConnectError(f"no address for {host}")
 
-    def connect_unix_socket(self, path, timeout=None, socket_options=None):
+    def connect_unix_socket(self, path: str, timeout: float | None = None,
+                            socket_options: Iterable[SOCKET_OPTION] | None = None) -> httpcore.NetworkStream:
         raise netguard.DestinationBlocked("blocked: unix sockets are not allowed")
 
     def sleep(self, seconds: float) -> None:
@@ -273,7 +281,7 @@ class _NoCookies(httpx.Cookies):
     for. Webhooks are stateless, so replies' cookies are ignored (which also skips parsing them).
     """
 
-    def extract_cookies(self, response) -> None:
+    def extract_cookies(self, response: httpx.Response) -> None:
         return None
 
 
@@ -296,7 +304,7 @@ def _forget_inherited_connections(client: httpx.Client) -> None:
     """In a forked child: keep the parent's client (its SSL context and guarded transport are the
     expensive part) but none of its pooled connections, whose sockets the parent still uses.
     They are dropped, not closed: closing a TLS connection could write to the shared socket."""
-    pool = client._transport._pool
+    pool = cast(httpx.HTTPTransport, client._transport)._pool
     pool._connections = []
     pool._requests = []
     pool._optional_thread_lock = type(pool._optional_thread_lock)()  # in case it was held at the fork
@@ -366,7 +374,7 @@ _parsed_urls: dict[str, httpx.URL] = {}
 _PARSED_URLS_MAX = 4096
 
 
-def _parsed(url) -> httpx.URL:
+def _parsed(url: str | httpx.URL) -> httpx.URL:
     if not isinstance(url, str):
         return httpx.URL(url)
     parsed = _parsed_urls.get(url)
@@ -379,7 +387,7 @@ def _parsed(url) -> httpx.URL:
 
 
 def _send(client: httpx.Client, method: str, url: str, *, timeout: float, max_bytes: int, truncate: bool,
-          **kwargs) -> httpx.Response:
+          **kwargs: Any) -> httpx.Response:
     timeout = float(timeout)
     _local.deadline = time.monotonic() + timeout
     try:
@@ -417,8 +425,8 @@ def _send(client: httpx.Client, method: str, url: str, *, timeout: float, max_by
         _local.deadline = None
 
 
-def provider_request(method: str, url: str, *, headers=None, json=None, params=None, data=None, content=None,
-                     files=None, timeout: float = DEFAULT_TIMEOUT,
+def provider_request(method: str, url: str, *, headers: Any = None, json: Any = None, params: Any = None,
+                     data: Any = None, content: Any = None, files: Any = None, timeout: float = DEFAULT_TIMEOUT,
                      max_bytes: int = PROVIDER_MAX_BYTES) -> httpx.Response:
     """Send a request to a provider or LLM API with a hard total deadline; return the read response.
 
@@ -429,7 +437,7 @@ def provider_request(method: str, url: str, *, headers=None, json=None, params=N
                  headers=headers, json=json, params=params, data=data, content=content, files=files)
 
 
-def customer_request(method: str, url: str, *, headers=None, content=None, json=None,
+def customer_request(method: str, url: str, *, headers: Any = None, content: Any = None, json: Any = None,
                      timeout: float = DEFAULT_TIMEOUT, max_bytes: int = CUSTOMER_MAX_BYTES) -> httpx.Response:
     """Send a request to a customer URL: private addresses refused at connect time, body truncated.
 

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from django.utils.dateparse import parse_datetime
 
 
-def parse(text) -> datetime | None:
+def parse(text: object) -> datetime | None:
     """The datetime in `text` (naive if it carries no offset), or None when it is not ISO 8601."""
     if not isinstance(text, str):
         return None

@@ -16,14 +16,18 @@ from __future__ import annotations
 
 import ipaddress
 import socket
+from collections.abc import Iterable
 from urllib.parse import urlsplit
 
 from django.conf import settings
 
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
 # Ranges that are not public unicast. `is_global` alone misses several of them (CGNAT is caught,
 # but multicast, 6to4, NAT64, 192.0.0.0/24, fec0::/10 and 3fff::/20 report is_global=True on some
 # CPython releases), so every range is listed explicitly with a name for the error message.
-BLOCKED_RANGES: list[tuple[ipaddress._BaseNetwork, str]] = [
+BLOCKED_RANGES: list[tuple[IPNetwork, str]] = [
     (ipaddress.ip_network(cidr), label)
     for cidr, label in [
         ("0.0.0.0/8", "this-network"),
@@ -80,7 +84,7 @@ def normalize_host(host: str) -> str:
 _EMBEDS_V4 = {"::/96", "::ffff:0:0:0/96", "64:ff9b::/96"}
 
 
-def _embedded_v4(ip, net) -> str:
+def _embedded_v4(ip: IPAddress, net: IPNetwork) -> str:
     if str(net) in _EMBEDS_V4:
         return f", embeds {ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)}"
     if ip.version == 6 and ip.sixtofour is not None:
@@ -88,7 +92,7 @@ def _embedded_v4(ip, net) -> str:
     return ""
 
 
-def _python_range(ip) -> str:
+def _python_range(ip: IPAddress) -> str:
     """The special-purpose range Python's own tables put `ip` in (for addresses our list misses)."""
     constants = getattr(type(ip), "_constants", None)
     for attr in ("_private_networks", "_reserved_networks", "_reserved_network", "_multicast_network",
@@ -103,7 +107,7 @@ def _python_range(ip) -> str:
     return f"{ip}/{ip.max_prefixlen}"
 
 
-def blocked_range(ip: ipaddress._BaseAddress) -> str | None:
+def blocked_range(ip: IPAddress) -> str | None:
     """The name and CIDR of the blocked range `ip` falls in, or None if it is public unicast.
 
     Embedded IPv4 addresses are named too (`NAT64 64:ff9b::/96, embeds 127.0.0.1`), so an error
@@ -121,8 +125,9 @@ def blocked_range(ip: ipaddress._BaseAddress) -> str | None:
     return None
 
 
-def _allow_list() -> tuple[frozenset[str], tuple]:
-    hosts, nets = set(), []
+def _allow_list() -> tuple[frozenset[str], tuple[IPNetwork, ...]]:
+    hosts: set[str] = set()
+    nets: list[IPNetwork] = []
     for entry in getattr(settings, "OUTBOUND_ALLOW_PRIVATE", []) or []:
         entry = str(entry).strip()
         if not entry:
@@ -134,29 +139,30 @@ def _allow_list() -> tuple[frozenset[str], tuple]:
     return frozenset(hosts), tuple(nets)
 
 
-def _allowed_ip(ip, nets) -> bool:
-    candidates = [ip]
+def _allowed_ip(ip: IPAddress, nets: Iterable[IPNetwork]) -> bool:
+    candidates: list[IPAddress] = [ip]
     if ip.version == 6 and ip.ipv4_mapped is not None:
         candidates.append(ip.ipv4_mapped)
     return any(c.version == n.version and c in n for c in candidates for n in nets)
 
 
-def resolve(host: str, port: int) -> list[ipaddress._BaseAddress]:
+def resolve(host: str, port: int) -> list[IPAddress]:
     """Every address `host` resolves to, in resolver order, duplicates removed.
 
     Module-level so tests can substitute a resolver (a hostname that resolves to loopback).
     """
     infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    seen, out = set(), []
+    seen: set[IPAddress] = set()
+    out: list[IPAddress] = []
     for _family, _type, _proto, _canon, sockaddr in infos:
-        ip = ipaddress.ip_address(normalize_host(sockaddr[0]))
+        ip = ipaddress.ip_address(normalize_host(str(sockaddr[0])))
         if ip not in seen:
             seen.add(ip)
             out.append(ip)
     return out
 
 
-def vet(host: str, ips) -> list:
+def vet(host: str, ips: list[IPAddress]) -> list[IPAddress]:
     """Raise DestinationBlocked unless every address is public or allow-listed; return them.
 
     One bad answer refuses the whole host (stricter than dropping it) so a name that mixes a

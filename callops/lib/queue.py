@@ -6,6 +6,10 @@ against a row its producer has not committed yet.
 """
 
 import logging
+from collections.abc import Callable
+from typing import Any
+
+from rq.job import Job
 
 from . import redisconn
 
@@ -23,7 +27,7 @@ def _lease_key(job_id: str) -> str:
     return f"callops:enqueued:{job_id}"
 
 
-def run_leased(job_id: str, func, *args, **kwargs):
+def run_leased(job_id: str, func: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
     """The job body for enqueues under a job id: release the lease, then do the work."""
     try:
         redisconn.client().delete(_lease_key(job_id))
@@ -32,7 +36,8 @@ def run_leased(job_id: str, func, *args, **kwargs):
     return func(*args, **kwargs)
 
 
-def enqueue(func, *args, queue: str = "default", job_id: str | None = None, **kwargs):
+def enqueue(func: Callable[..., Any], *args: Any, queue: str = "default", job_id: str | None = None,
+            **kwargs: Any) -> Job | None:
     """Enqueue `func(*args, **kwargs)` on `queue`; with `job_id`, at most once per lease.
 
     A failure to reach Redis is logged, not raised: the database row is the source of truth and
@@ -51,7 +56,7 @@ def enqueue(func, *args, queue: str = "default", job_id: str | None = None, **kw
         return None
 
 
-def run_leased_many(lease: str, ids: list, func):
+def run_leased_many(lease: str, ids: list[Any], func: Callable[[list[Any]], Any]) -> Any:
     """The job body for enqueue_chunks: release each id's lease, then do the work on all of them."""
     try:
         redisconn.client().delete(*[_lease_key(f"{lease}-{i}") for i in ids])
@@ -60,7 +65,8 @@ def run_leased_many(lease: str, ids: list, func):
     return func(ids)
 
 
-def enqueue_chunks(func, ids: list, *, lease: str, queue: str = "default", chunk: int = 25) -> int:
+def enqueue_chunks(func: Callable[[list[Any]], Any], ids: list[Any], *, lease: str, queue: str = "default",
+                   chunk: int = 25) -> int:
     """Enqueue `func(ids_chunk)` over `ids`, each id at most once per lease; returns ids enqueued.
 
     Every job costs RQ's bookkeeping (a few Redis round trips); one job per chunk amortises that.

@@ -9,17 +9,23 @@ client made in a process that later forks (RQ's scheduler) stays safe to use in 
 from __future__ import annotations
 
 import threading
+from typing import TYPE_CHECKING
 
 import django_rq
 from django.conf import settings
 
+if TYPE_CHECKING:
+    import redis
+    from redis.commands.core import Script
+    from rq import Queue
+
 _lock = threading.Lock()
-_client = None
-_queues: dict[str, object] = {}
-_scripts: dict[str, object] = {}
+_client: redis.Redis | None = None
+_queues: dict[str, Queue] = {}
+_scripts: dict[str, Script] = {}
 
 
-def client():
+def client() -> redis.Redis:
     """The process's Redis client (all queues share REDIS_URL, so one client serves them all)."""
     global _client
     if _client is None:
@@ -33,7 +39,7 @@ def client():
     return _client
 
 
-def queue(name: str):
+def queue(name: str) -> Queue:
     """The RQ queue `name` on the shared client."""
     q = _queues.get(name)
     if q is None:
@@ -41,7 +47,7 @@ def queue(name: str):
     return q
 
 
-def script(source: str):
+def script(source: str) -> Script:
     """A Lua script registered on the shared client (sent by its hash, loaded when missing)."""
     conn = client()
     registered = _scripts.get(source)

@@ -20,6 +20,8 @@ at once; only the idle wait between reads is shorter.
 """
 
 from django.db import close_old_connections
+from rq.job import Job
+from rq.queue import Queue
 from rq.worker import SimpleWorker
 
 # Seconds the pubsub thread waits for a command before it looks whether it should stop.
@@ -27,17 +29,18 @@ PUBSUB_READ_SECONDS = 1.0
 
 
 class Worker(SimpleWorker):
-    def subscribe(self):
+    def subscribe(self) -> None:
         # RQ's own subscribe, with PUBSUB_READ_SECONDS instead of its 60 s read (see above).
         self.log.info("Worker %s: subscribing to channel %s", self.name, self.pubsub_channel_name)
         self.pubsub = self.connection.pubsub()
         self.pubsub.subscribe(**{self.pubsub_channel_name: self.handle_payload})
-        self.pubsub_thread = self.pubsub.run_in_thread(
+        # RQ initialises the attribute to None without a declared type, so mypy types it as None.
+        self.pubsub_thread = self.pubsub.run_in_thread(  # type: ignore[assignment]
             sleep_time=PUBSUB_READ_SECONDS, daemon=True, exception_handler=self._pubsub_exception_handler)
 
-    def execute_job(self, job, queue):
+    def execute_job(self, job: Job, queue: Queue) -> None:
         close_old_connections()
         try:
-            return super().execute_job(job, queue)
+            super().execute_job(job, queue)
         finally:
             close_old_connections()

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
 
 from django.db import connection
 from django.db.models import Count, F, Max, Min, Q, Window
@@ -37,8 +39,8 @@ class Group:
     cause: explanations.Cause
     count: int
     previous: int
-    first_seen: object
-    last_seen: object
+    first_seen: datetime | None
+    last_seen: datetime | None
     detail: str = ""  # the raw code / cause words shown under the title
     providers: list = field(default_factory=list)
     agents: list = field(default_factory=list)
@@ -156,7 +158,10 @@ def webhook_groups(org, prev_start, start, now) -> list[Group]:
     for r in rows:
         g = Group("webhook", r["cause"], explanations.for_webhook(r["cause"]), r["n"], r["prev"], r["first"],
                   r["last"], detail=r["cause"].removeprefix("webhook_"))
-        endpoints, providers, agents, batch_counts = {}, {}, {}, {}
+        endpoints: dict[str, int] = {}
+        providers: dict[str, int] = {}
+        agents: dict[str, int] = {}
+        batch_counts: dict[tuple[Any, str], int] = {}  # (batch public id, name) -> count
         for s in spread:
             if s["cause"] != r["cause"]:
                 continue
@@ -212,7 +217,9 @@ def _assemble(org, kind, rows, key_of, spread, samples, cause_of, detail_of) -> 
     for r in rows:
         key = key_of(r)
         g = Group(kind, key, cause_of(r), r["n"], r["prev"], r["first"], r["last"], detail=detail_of(r))
-        providers, agents, batch_counts = {}, {}, {}
+        providers: dict[str, int] = {}
+        agents: dict[str, int] = {}
+        batch_counts: dict[tuple[Any, str], int] = {}  # (batch public id, name) -> count
         for s in spread:
             if key_of(s) != key:
                 continue

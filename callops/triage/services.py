@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
 
 from django.utils import timezone
 
@@ -23,6 +25,13 @@ from callops.webhooks.models import Trigger
 
 from . import sources, windows
 from .models import TriageReview
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
+    from django.db.models import QuerySet
+
+    from callops.accounts.models import Organization
+    from callops.calls.models import Call
 
 # One action touches at most this many rows; the rest stay for the next click.
 ACTION_CAP = 200
@@ -40,9 +49,10 @@ def _target(kind: str, key: str) -> str:
     return f"{kind}:{key}"[:200]
 
 
-def review_group(org, kind: str, key: str, window: str, *, actor=None, note: str = "") -> TriageReview:
+def review_group(org: Organization, kind: str, key: str, window: str, *, actor: User | None = None,
+                 note: str = "") -> TriageReview:
     """Mark the group reviewed: hidden from triage until it happens again after now."""
-    label = actor.get_username() if getattr(actor, "pk", None) else str(actor or "system")
+    label = actor.get_username() if actor is not None and getattr(actor, "pk", None) else str(actor or "system")
     review, _ = TriageReview.objects.update_or_create(
         organization=org, kind=kind, cause=key[:300],
         defaults={"reviewed_at": timezone.now(), "reviewed_by": actor if getattr(actor, "pk", None) else None,
@@ -51,7 +61,8 @@ def review_group(org, kind: str, key: str, window: str, *, actor=None, note: str
     return review
 
 
-def redial_group(org, key: str, window: str, *, actor, selected: Sequence = (), now=None) -> Outcome:
+def redial_group(org: Organization, key: str, window: str, *, actor: User, selected: Sequence[str] = (),
+                 now: datetime | None = None) -> Outcome:
     """Redial the group's failed, unanswered or busy calls; a call is redialled at most once, ever."""
     _, start, now = windows.bounds(window, now)
     label = actor.get_username()
@@ -59,7 +70,8 @@ def redial_group(org, key: str, window: str, *, actor, selected: Sequence = (), 
                      lambda call: retry_call(call, EventSource.USER, label))
 
 
-def rerun_group(org, key: str, window: str, *, actor, selected: Sequence = (), now=None) -> Outcome:
+def rerun_group(org: Organization, key: str, window: str, *, actor: User, selected: Sequence[str] = (),
+                now: datetime | None = None) -> Outcome:
     """Run extraction again for the group's calls."""
     _, start, now = windows.bounds(window, now)
     label = actor.get_username()
@@ -67,8 +79,8 @@ def rerun_group(org, key: str, window: str, *, actor, selected: Sequence = (), n
                      selected, actor, lambda call: rerun(call, source=EventSource.USER, actor_label=label))
 
 
-def _on_calls(org, kind: str, key: str, action: str, window: str, qs, selected: Sequence, actor,
-              act: Callable) -> Outcome:
+def _on_calls(org: Organization, kind: str, key: str, action: str, window: str, qs: QuerySet[Call],
+              selected: Sequence[str], actor: User, act: Callable[[Call], Any]) -> Outcome:
     if selected:
         qs = qs.filter(public_id__in=selected)
     done, refused = 0, []
@@ -83,7 +95,8 @@ def _on_calls(org, kind: str, key: str, action: str, window: str, qs, selected: 
     return Outcome(done, refused)
 
 
-def redeliver_group(org, key: str, window: str, *, actor, selected: Sequence = (), now=None) -> Outcome:
+def redeliver_group(org: Organization, key: str, window: str, *, actor: User,
+                    selected: Sequence[str] = (), now: datetime | None = None) -> Outcome:
     """Queue one more attempt of each of the group's deliveries that is still undelivered."""
     _, start, now = windows.bounds(window, now)
     qs = sources.deliveries_for_key(org, key, start, now)
