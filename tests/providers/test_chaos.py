@@ -125,7 +125,7 @@ def test_chaos_500_calls_through_worker_processes(emulators, make_agent, live_se
         try:
             # Late duplicate and reordered callbacks are among those awaited (and must change nothing).
             wait_for(settled, "every call to end, its extraction to finish and every callback to be answered",
-                     timeout=180, interval=0.2)
+                     timeout=900, interval=0.2)  # a safety net only
         except AssertionError as exc:
             pytest.fail(f"{exc} ({settled.state}):\n{procs.tail()}")
     finally:

@@ -57,7 +57,7 @@ def test_killed_worker_loses_nothing(personas, settings, sink, make_call, tmp_pa
     log = open(tmp_path / "worker.log", "wb")  # noqa: SIM115 - closed with the test's tmp_path
     worker = _worker(burst=False, log=log)
     try:
-        assert sink.wait_for(4, timeout=30), (tmp_path / "worker.log").read_text()[-3000:]
+        assert sink.wait_for(4, timeout=120), (tmp_path / "worker.log").read_text()[-3000:]
         worker.send_signal(signal.SIGKILL)  # no cleanup, no chance to record the attempt in flight
         worker.wait(10)
     finally:
@@ -75,7 +75,7 @@ def test_killed_worker_loses_nothing(personas, settings, sink, make_call, tmp_pa
         return False
 
     # The killed worker's leases run out in real time (Redis and the rows' claimed_until).
-    wait_for(delivered_after_a_restart, "every delivery to be delivered by restarted workers", timeout=120,
+    wait_for(delivered_after_a_restart, "every delivery to be delivered by restarted workers", timeout=600,
              interval=0.5)
 
     ids = defaultdict(list)

@@ -401,7 +401,9 @@ class Emulator:
     def _http(self) -> httpx.Client:
         with self.lock:
             if self._http_client is None:
-                self._http_client = httpx.Client(trust_env=False, timeout=5, verify=False)
+                # Generous, unlike a vendor's few seconds: the chaos tests count every answer, and a
+                # receiver slowed by a loaded machine must not turn an applied callback into a lost one.
+                self._http_client = httpx.Client(trust_env=False, timeout=60, verify=False)
             return self._http_client
 
     def _submit_post(self, call_id: str, url: str, headers: dict, body: bytes, copies: int = 1):
