@@ -94,7 +94,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "django.template.context_processors.csp",
-                "callops.accounts.context.current_org",
+                "callops.accounts.context_processors.current_org",
                 "callops.dashboard.notifications.bell",
             ],
         },

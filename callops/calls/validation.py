@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from callops.accounts.tenancy import parse_public_id
 from callops.lib import isotime
-from callops.lib.pgtext import has_nul
+from callops.lib.nul_chars import has_nul
 
 from .models import Agent
 

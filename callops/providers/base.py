@@ -192,11 +192,11 @@ class ProviderAdapter:
     def _send(self, op: str, method: str, url: str, **kw):
         """Send one request through the account's budget and the shared HTTP seam. A provider 429
         pauses the account's budget for every worker for its Retry-After."""
-        from . import http_client, ratelimit
+        from . import transport, ratelimit
 
         self._take(op)
         try:
-            return http_client.send(self.kind, method, url, **kw)
+            return transport.send(self.kind, method, url, **kw)
         except ProviderError as exc:
             if exc.code == "rate_limited" and exc.http_status == 429:
                 seconds = exc.retry_after if exc.retry_after is not None else DEFAULT_429_PAUSE_SECONDS

@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from callops.accounts.services import audit
 from callops.calls.models import EventSource
-from callops.calls.retry import RetryRefused, retry_call
+from callops.calls.redial import RetryRefused, retry_call
 from callops.calls.services import CallActionError
 from callops.extraction.services import rerun
 from callops.webhooks import services as webhooks

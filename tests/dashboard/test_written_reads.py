@@ -12,7 +12,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from callops.accounts.backends import UserBackend
-from callops.accounts.current import memberships_list
+from callops.accounts.active_org import memberships_list
 from callops.accounts.models import Membership
 from callops.calls.models import Call, CallEvent, CallStatus, EventSource
 from callops.dashboard import call_reads, integrations, notifications

@@ -1,4 +1,5 @@
-"""Retrying a finished call: a new call to the same person with the same settings, linked to the original.
+"""Redialing a finished call (triage's "retry", not an HTTP retry): a new call to the same person
+with the same settings, linked to the original.
 
 Used by failure triage. The new call goes through `create_call` and is placed by the ordinary
 placement job, so it follows exactly the path of any other call. A call is retried at most once
