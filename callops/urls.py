@@ -17,7 +17,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("v1/", api.urls),
     path("docs/api/", api_reference, name="api_reference"),
-    path("callbacks/", include("callops.providers.urls")),
+    path("callbacks/", include("callops.calls.callback_urls")),
     path("", include("callops.dashboard.urls")),
 ]
 

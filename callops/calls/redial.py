@@ -12,6 +12,7 @@ from __future__ import annotations
 from django.db import transaction
 from django.utils import timezone
 
+from . import jobs, services
 from .models import Call, CallStatus, EventSource
 
 RETRYABLE = frozenset({CallStatus.FAILED, CallStatus.NO_ANSWER, CallStatus.BUSY})
@@ -23,8 +24,6 @@ class RetryRefused(Exception):
 
 def retry_call(call: Call, source: str = EventSource.USER, actor_label: str = "") -> Call:
     """Create and queue the retry of `call`; RetryRefused says why not."""
-    from . import jobs, services
-
     with transaction.atomic():
         # The row lock serialises two retries of the same call; the second sees the first's row.
         original = Call.objects.select_for_update().select_related("agent", "agent__provider_account").get(pk=call.pk)

@@ -192,7 +192,7 @@ class ProviderAdapter:
     def _send(self, op: str, method: str, url: str, **kw):
         """Send one request through the account's budget and the shared HTTP seam. A provider 429
         pauses the account's budget for every worker for its Retry-After."""
-        from . import transport, ratelimit
+        from . import ratelimit, transport
 
         self._take(op)
         try:

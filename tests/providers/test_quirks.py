@@ -11,12 +11,12 @@ from django.utils import timezone
 
 from callops.calls import services as call_services
 from callops.calls.models import Call, CallEvent, EventSource
+from callops.calls.status_sync import sweep_stale_calls, sync_call
 from callops.providers import transport
 from callops.providers.base import ProviderError
 from callops.providers.bolna import format_scheduled_at
 from callops.providers.emulators.core import Outcome
 from callops.providers.registry import adapter_for
-from callops.providers.sync import sweep_stale_calls, sync_call
 from tests.helpers import current_clock
 
 from .conftest import EMU_SPEED, TRIGGER_UUID, WORKFLOW_UUID, new_call, place, step_clock

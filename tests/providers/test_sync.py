@@ -14,12 +14,12 @@ from django.utils import timezone
 from callops.calls import services as call_services
 from callops.calls.jobs import place_call_job
 from callops.calls.models import Batch, Call, CallEvent, EventSource
+from callops.calls.status_sync import stale_calls, sweep_due_syncs, sweep_stale_calls, sync_call
 from callops.providers import ratelimit
 from callops.providers.base import ProviderError
 from callops.providers.emulators.core import Outcome
 from callops.providers.models import ProviderAccount
 from callops.providers.registry import adapter_for
-from callops.providers.sync import stale_calls, sweep_due_syncs, sweep_stale_calls, sync_call
 from tests.helpers import wait_for
 
 from .conftest import new_call, place
