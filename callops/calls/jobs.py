@@ -13,7 +13,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from callops.lib.queue import enqueue_chunks
-from callops.providers.registry import _MODULES, adapter_class
+from callops.providers.registry import KINDS, adapter_class
 
 from . import results, services, status_sync
 from .models import Call, CallStatus, EventSource, IdempotencyRecord
@@ -76,7 +76,7 @@ def reconcile_placements_job(call_ids: list[int]) -> dict:
 def sweep_interrupted_placements(limit: int = 200) -> int:
     """Find calls whose placement was interrupted (claimed longer ago than any placement takes, no
     provider id) at providers that can look a call up, and queue their reconciliation."""
-    kinds = [kind for kind in _MODULES if adapter_class(kind).finds_placements]
+    kinds = [kind for kind in KINDS if adapter_class(kind).finds_placements]
     cutoff = timezone.now() - timedelta(seconds=settings.PLACEMENT_SETTLE_SECONDS)
     ids = list(Call.objects.filter(status=CallStatus.QUEUED, provider_call_id="", dial_claimed_at__lt=cutoff,
                                    provider__in=kinds)

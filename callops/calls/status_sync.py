@@ -34,7 +34,7 @@ from django.utils import timezone
 
 from callops.lib.queue import enqueue
 from callops.providers.base import ProviderError, _sync_speed
-from callops.providers.registry import _MODULES, adapter_class, adapter_for
+from callops.providers.registry import KINDS, adapter_class, adapter_for
 
 from . import results as extraction
 from . import services as call_services
@@ -302,7 +302,7 @@ def sweep_stale_calls(limit: int = 500) -> int:
 
     now = timezone.now()
     found = 0
-    for kind in _MODULES:
+    for kind in KINDS:
         single, batched = stale_calls(kind, now)
         stale = list(single.values_list("pk", flat=True)[:limit])
         stale += list(batched.values_list("pk", flat=True)[:limit])
