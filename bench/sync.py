@@ -108,9 +108,9 @@ def run(port: int, args) -> None:
     from callops.accounts.models import Organization
     from callops.accounts.services import create_organization
     from callops.calls.models import Agent, Call, CallStatus
+    from callops.calls.status_sync import SYNC_CHUNK as CHUNK  # calls per job, as the sweep enqueues them
+    from callops.calls.status_sync import sweep_due_syncs, sync_calls
     from callops.providers.models import ProviderAccount
-    from callops.providers.sync import SYNC_CHUNK as CHUNK  # calls per job, as the sweep enqueues them
-    from callops.providers.sync import sweep_due_syncs, sync_calls
 
     base = f"http://127.0.0.1:{port}"
     _cleanup(Organization)

@@ -94,7 +94,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "django.template.context_processors.csp",
-                "callops.accounts.context.current_org",
+                "callops.accounts.context_processors.current_org",
                 "callops.dashboard.notifications.bell",
             ],
         },
@@ -308,13 +308,13 @@ PROVIDER_BATCH_RATE_LIMIT_MAX_WAIT_SECONDS = env.float("PROVIDER_BATCH_RATE_LIMI
 # given up as stale (the batch may be long; the stale clock starts when the provider dials).
 PROVIDER_BATCH_MAX_WAIT_SECONDS = env.float("PROVIDER_BATCH_MAX_WAIT_SECONDS", default=86400.0)
 SWEEPS += [
-    "callops.providers.sync.sweep_due_syncs",
-    "callops.providers.sync.sweep_stale_calls",
+    "callops.calls.status_sync.sweep_due_syncs",
+    "callops.calls.status_sync.sweep_stale_calls",
 ]
 
-# --- Extraction (callops.extraction) ------------------------------------------------------------
+# --- Extraction (callops.calls.results) ------------------------------------------------------------
 # Re-enqueues extraction runs whose job was lost, so a pending result always finishes.
-SWEEPS += ["callops.extraction.jobs.sweep_lost_extractions"]
+SWEEPS += ["callops.calls.jobs.sweep_lost_extractions"]
 # Providers may deliver the transcript or their own extraction a little after the terminal status
 # (a late callback, a detail-filling poll): extraction waits this long for them before failing a
 # call as "empty transcript" / "no provider data".

@@ -2,13 +2,13 @@ from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
 
-from callops import health
+from callops import healthz
 from callops.accounts import views as account_views
 from callops.api.reference import api_reference
 from callops.api.urls import api
 
 urlpatterns = [
-    path("healthz", health.healthz, name="healthz"),
+    path("healthz", healthz.healthz, name="healthz"),
     path("login/", account_views.login_view, name="login"),
     path("logout/", account_views.logout_view, name="logout"),
     path("orgs/switch/", account_views.switch_org_view, name="switch_org"),
@@ -17,7 +17,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("v1/", api.urls),
     path("docs/api/", api_reference, name="api_reference"),
-    path("callbacks/", include("callops.providers.urls")),
+    path("callbacks/", include("callops.calls.callback_urls")),
     path("", include("callops.dashboard.urls")),
 ]
 

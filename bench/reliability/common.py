@@ -53,7 +53,7 @@ def seed(ctx: Ctx) -> None:
 
 def submit_calls(agent, numbers: list[str], enqueue: bool = True) -> list[int]:
     """Create calls due now and enqueue their placement jobs, as a scheduled call or a retry does
-    (callops/calls/retry.py): the row's due time lets the sweep re-enqueue a job lost with Redis.
+    (callops/calls/redial.py): the row's due time lets the sweep re-enqueue a job lost with Redis.
     (The API's create places inline in the web process instead; the load scenario covers that.)
     With enqueue=False the caller enqueues them later (callops.calls.jobs.enqueue_placements)."""
     from django.utils import timezone

@@ -8,6 +8,7 @@ class AccountsConfig(AppConfig):
     def ready(self):
         from django.db.models.signals import post_delete
 
+        # In ready(), not at the top: models may be imported only once the app registry is loaded.
         from . import keycache
         from .models import ApiKey
 

@@ -6,7 +6,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.shortcuts import redirect
 
-from .current import resolve_membership
+from .active_org import resolve_membership
 from .models import Role
 from .services import request_origin
 from .tenancy import get_for_org

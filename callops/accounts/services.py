@@ -96,6 +96,7 @@ def authenticate_api_key(secret: str) -> ApiKey | None:
 
 def revoke_api_key(key: ApiKey, *, actor=None, ip=None) -> ApiKey:
     if key.revoked_at is None:
+        # Not at the top: keycache imports this module (cycle accounts.services <-> accounts.keycache).
         from . import keycache
 
         key.revoked_at = timezone.now()

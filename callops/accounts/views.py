@@ -6,7 +6,7 @@ from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
-from .current import switch_org
+from .active_org import switch_org
 
 login_view = auth_views.LoginView.as_view(template_name="accounts/login.html", redirect_authenticated_user=True)
 logout_view = auth_views.LogoutView.as_view()

@@ -18,7 +18,7 @@ from ninja.errors import ValidationError as NinjaValidationError
 from ninja.security import HttpBearer
 
 from callops.accounts import keycache
-from callops.lib.pgtext import has_nul
+from callops.lib.nul_chars import has_nul
 
 
 class ApiError(Exception):

@@ -13,7 +13,7 @@ from callops.calls.models import Agent, Batch, BatchStatus, Call
 from callops.calls.representations import call_to_dict, rows_for_api
 from callops.calls.validation import ValidationFailed
 from callops.lib.isotime import format as _iso
-from callops.lib.pgtext import has_nul
+from callops.lib.nul_chars import has_nul
 
 from . import schemas
 from .base import ApiError, json_body, require_write

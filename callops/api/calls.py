@@ -138,7 +138,7 @@ def cancel_call(request, call_id: str):
 def rerun_extraction(request, call_id: str):
     require_write(request)
     call = _get_call(request, call_id)
-    from callops.extraction import services as extraction
+    from callops.calls import results as extraction
 
     try:
         extraction.rerun(call, source=EventSource.API, actor_label=f"API key {request.api_key.name}")

@@ -294,9 +294,9 @@ def due_for_sync(batch: Batch) -> bool:
 
 def sync_job(batch_id: int) -> int:
     """Read the provider's batch and apply each recipient's report to its call."""
+    from callops.calls.status_sync import apply_provider_report
     from callops.providers.base import ProviderError
     from callops.providers.registry import adapter_for
-    from callops.providers.sync import apply_provider_report
 
     batch = Batch.objects.select_related("agent", "agent__provider_account").filter(pk=batch_id).first()
     if batch is None or batch.provider_batch_id in ("", PENDING):

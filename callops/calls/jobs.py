@@ -1,12 +1,22 @@
-"""Background jobs for calls. Each takes an id, loads the row, and checks state first."""
+"""Background jobs for calls. Each takes an id, loads the row, and checks state first.
+
+Placement, status sync (polls, stale checks) and result extraction. The modules doing the work
+enqueue these jobs, so they import this module inside the function that enqueues (each such
+import names the cycle it breaks); this module imports them at the top.
+"""
 
 import logging
+from datetime import timedelta
 
+from django.conf import settings
+from django.db.models import Q
 from django.utils import timezone
 
 from callops.lib.queue import enqueue_chunks
+from callops.providers.registry import KINDS, adapter_class
 
-from .models import Call, CallStatus, EventSource
+from . import results, services, status_sync
+from .models import Call, CallStatus, EventSource, IdempotencyRecord
 
 log = logging.getLogger(__name__)
 
@@ -15,8 +25,6 @@ PLACE_CHUNK = 20
 
 
 def place_call_job(call_id: int) -> None:
-    from . import services
-
     call = Call.objects.filter(pk=call_id).first()
     if call is None or call.status != CallStatus.QUEUED or call.dial_claimed_at is not None:
         return  # already placed, canceled, or gone: placing is idempotent
@@ -54,8 +62,6 @@ def sweep_scheduled_calls(limit: int = 500) -> int:
 
 def purge_idempotency_records(limit: int = 1000) -> int:
     """Delete Idempotency-Key records past their 24 hours, a bounded slice per sweep."""
-    from .models import IdempotencyRecord
-
     stale = IdempotencyRecord.objects.filter(created_at__lt=timezone.now() - IdempotencyRecord.TTL)
     ids = list(stale.values_list("pk", flat=True)[:limit])
     if ids:
@@ -64,22 +70,13 @@ def purge_idempotency_records(limit: int = 1000) -> int:
 
 
 def reconcile_placements_job(call_ids: list[int]) -> dict:
-    from . import services
-
     return {pk: services.reconcile_placement(pk) for pk in call_ids}
 
 
 def sweep_interrupted_placements(limit: int = 200) -> int:
     """Find calls whose placement was interrupted (claimed longer ago than any placement takes, no
     provider id) at providers that can look a call up, and queue their reconciliation."""
-    from datetime import timedelta
-
-    from django.conf import settings
-    from django.db.models import Q
-
-    from callops.providers.registry import _MODULES, adapter_class
-
-    kinds = [kind for kind in _MODULES if adapter_class(kind).finds_placements]
+    kinds = [kind for kind in KINDS if adapter_class(kind).finds_placements]
     cutoff = timezone.now() - timedelta(seconds=settings.PLACEMENT_SETTLE_SECONDS)
     ids = list(Call.objects.filter(status=CallStatus.QUEUED, provider_call_id="", dial_claimed_at__lt=cutoff,
                                    provider__in=kinds)
@@ -87,3 +84,26 @@ def sweep_interrupted_placements(limit: int = 200) -> int:
                .filter(Q(batch__isnull=True) | ~Q(batch__mode="provider"))
                .values_list("pk", flat=True)[:limit])
     return enqueue_chunks(reconcile_placements_job, ids, lease="reconcile-placement", queue="calls", chunk=10)
+
+
+# --- Status sync (callops.calls.status_sync) -------------------------------------------------------
+def sync_call_job(call_id: int) -> str:
+    return status_sync.sync_call(call_id)
+
+
+def sync_calls_job(call_ids: list[int]) -> dict:
+    return status_sync.sync_calls(call_ids)
+
+
+def reconcile_stale_job(call_id: int) -> str:
+    return status_sync.reconcile_stale(call_id)
+
+
+# --- Result extraction (callops.calls.results) -----------------------------------------------------
+def run_extraction_job(call_id: int, source: str = EventSource.SYSTEM) -> None:
+    results.run_extraction(call_id, source=source)
+
+
+def sweep_lost_extractions() -> int:
+    """Listed in settings.SWEEPS: re-enqueue extraction runs whose job was lost."""
+    return results.requeue_lost_runs()

@@ -6,13 +6,17 @@ The heart is `apply_status`, the only way a call's status changes (design rule 2
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from django.db import transaction
+from django.db import InterfaceError, OperationalError, connection, transaction
 from django.db.models import F
 from django.db.models.functions import Coalesce
 from django.utils import timezone
+
+from callops.providers.base import PlacementUnknown, ProviderError
+from callops.providers.registry import adapter_for
 
 from . import signals
 from .models import RANK, TERMINAL, Call, CallEvent, CallStatus, EventSource, ResultStatus
@@ -151,7 +155,9 @@ def _after_status_change(call: Call, old: str, new: str) -> None:
     """Side effects of an accepted change, inside its transaction."""
     if new == CallStatus.COMPLETED and call.result_status == ResultStatus.PENDING:
         # call.completed must carry the final result, so extraction emits it when it finishes.
-        from callops.extraction import services as extraction
+        # Imported here, not at the top: callops.calls.results imports this module (record_event,
+        # CallActionError), so a module-level import would be the cycle calls.services <-> calls.results.
+        from . import results as extraction
 
         extraction.start(call)
         return
@@ -161,7 +167,11 @@ def _after_status_change(call: Call, old: str, new: str) -> None:
 
 
 def apply_report(call: Call, report, *, source: str) -> Transition:
-    """Apply a provider StatusReport (see providers.base) through the lifecycle function."""
+    """Apply a provider StatusReport (see providers.base) through the lifecycle function.
+
+    Adapters only return reports; applying them to calls is done here (and in
+    `callops.calls.status_sync` and `callops.calls.provider_callbacks`), never in `providers`.
+    """
     fields = dict(report.fields)
     if report.answered_by:
         fields["answered_by"] = report.answered_by
@@ -228,9 +238,6 @@ def place_call(call: Call, *, source: str = EventSource.SYSTEM, retry_transient:
 
 def _dial(call: Call, *, source: str, retry_transient: bool = False) -> Call:
     """The provider request of a call whose dial claim this process holds."""
-    from callops.providers.base import ProviderError
-    from callops.providers.registry import adapter_for
-
     adapter = adapter_for(call.provider_account)
     try:
         placement = adapter.place_call(call)
@@ -292,9 +299,6 @@ def reconcile_placement(call_id: int) -> str:
     placed again; if the provider cannot tell, leave it (the stale check ends it). Every write is
     conditional on the claim still being the one found here, so a concurrent reconcile or a late
     placement cannot make it dial twice."""
-    from callops.providers.base import PlacementUnknown, ProviderError
-    from callops.providers.registry import adapter_for
-
     call = (Call.objects.select_related("agent", "provider_account", "organization")
             .filter(pk=call_id, status=CallStatus.QUEUED, provider_call_id="", dial_claimed_at__isnull=False).first())
     if call is None:
@@ -330,6 +334,7 @@ def reconcile_placement(call_id: int) -> str:
             return "settled"
         record_event(call, source=EventSource.SYSTEM, kind=CallEvent.Kind.NOTE,
                      note="placement was interrupted before it reached the provider; placing it again")
+        # Not at the top: callops.calls.jobs imports this module (cycle calls.jobs -> calls.services).
         from .jobs import enqueue_placements
 
         enqueue_placements([call.pk])
@@ -353,10 +358,6 @@ def reconcile_placement(call_id: int) -> str:
 
 def _retry_on_disconnect(write, attempts: int = 5):
     """Run `write`, reconnecting and retrying when the database connection was lost under it."""
-    import time
-
-    from django.db import InterfaceError, OperationalError, connection
-
     for attempt in range(attempts):
         try:
             return write()
@@ -369,9 +370,6 @@ def _retry_on_disconnect(write, attempts: int = 5):
 
 def cancel_call(call: Call, *, source: str, actor_label: str = "") -> Call:
     """Cancel a call nobody has answered yet; CallActionError when it is too late."""
-    from callops.providers.base import ProviderError
-    from callops.providers.registry import adapter_for
-
     call.refresh_from_db()
     if not call.can_cancel:
         raise CallActionError(f"call {call.public_id} is {call.status} and can no longer be canceled")

@@ -13,8 +13,9 @@ import phonenumbers
 from django.utils import timezone
 
 from callops.accounts.tenancy import parse_public_id
-from callops.lib import isotime
-from callops.lib.pgtext import has_nul
+from callops.extraction.schema import SchemaError, validate_returns
+from callops.lib import isotime, netguard
+from callops.lib.nul_chars import has_nul
 
 from .models import Agent
 
@@ -109,8 +110,6 @@ def validate_webhook_url(value) -> str:
 
     This is early feedback; the connect-time guard in callops.lib.http is what enforces it.
     """
-    from callops.lib import netguard
-
     if not isinstance(value, str):
         raise ValueError("must be an http or https URL")
     if len(value.strip()) > MAX_URL:
@@ -180,8 +179,6 @@ def validate_call_input(org, data, *, now: datetime | None = None) -> CallInput:
 
     returns = {}
     if data.get("returns") not in (None, {}):
-        from callops.extraction.schema import SchemaError, validate_returns
-
         try:
             returns = validate_returns(data.get("returns"))
         except SchemaError as exc:

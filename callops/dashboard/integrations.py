@@ -18,8 +18,8 @@ def _attr(module: str, name: str):
 
 
 def rerun_extraction():
-    """`callops.extraction.services.rerun`, or None when extraction re-runs are unavailable."""
-    return _attr("callops.extraction.services", "rerun")
+    """`callops.calls.results.rerun`, or None when extraction re-runs are unavailable."""
+    return _attr("callops.calls.results", "rerun")
 
 
 def redeliver():

@@ -11,7 +11,7 @@ from django.shortcuts import redirect, render
 from django.utils.functional import SimpleLazyObject
 from django.views.decorators.http import require_POST
 
-from callops.accounts.current import resolve_membership
+from callops.accounts.active_org import resolve_membership
 from callops.accounts.decorators import org_required, require_role
 from callops.accounts.models import Role
 from callops.lib import rowsql

@@ -19,6 +19,7 @@ from callops.accounts.decorators import acts_on, org_required
 from callops.accounts.models import Role
 from callops.accounts.services import request_origin
 from callops.accounts.tenancy import scoped
+from callops.calls import agents as agent_services
 from callops.calls.models import Agent
 from callops.providers import services
 from callops.providers.models import ProviderAccount, ProviderKind
@@ -151,8 +152,8 @@ def _agent_form(request, *, agent=None, error=None, values=None, status=200):
 @org_required(Role.ADMIN)
 def agent_new(request):
     if request.method == "POST":
-        return _save_form(request, partial(services.create_agent, request.org, actor=request.user), _agent_form,
-                          echo=ECHO_AGENT, saved=lambda agent: f"Agent “{agent.name}” created.")
+        return _save_form(request, partial(agent_services.create_agent, request.org, actor=request.user),
+                          _agent_form, echo=ECHO_AGENT, saved=lambda agent: f"Agent “{agent.name}” created.")
     return _agent_form(request, values={"is_active": True})
 
 
@@ -160,7 +161,7 @@ def agent_new(request):
 @acts_on(Agent.objects.select_related("provider_account"), "agent_id", label="agent", role=Role.ADMIN)
 def agent_edit(request, agent):
     if request.method == "POST":
-        return _save_form(request, partial(services.update_agent, agent, actor=request.user),
+        return _save_form(request, partial(agent_services.update_agent, agent, actor=request.user),
                           partial(_agent_form, agent=agent), echo=ECHO_AGENT, instance=agent,
                           saved=lambda agent: f"Agent “{agent.name}” saved.")
     values = {k: getattr(agent, k) for k in ECHO_AGENT if k not in ("provider_account", "returns")}

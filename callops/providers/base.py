@@ -1,7 +1,8 @@
 """The contract every provider adapter implements, and the values it returns.
 
-Adapters translate; they never write to the database. `callops.calls.services` applies what
-they report through the single lifecycle function.
+Adapters translate; they never write to the database and never import `callops.calls` (the
+`Call` they are handed is only a type here). `callops.calls.services` applies what they report
+through the single lifecycle function.
 """
 
 from __future__ import annotations
@@ -10,6 +11,10 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, ClassVar
+
+from django.conf import settings
+
+from . import ratelimit
 
 if TYPE_CHECKING:
     from callops.calls.models import Call
@@ -65,8 +70,6 @@ class Placement:
 
 
 def _sync_speed() -> float:
-    from django.conf import settings
-
     return max(float(getattr(settings, "PROVIDER_SYNC_SPEED", 1.0) or 1.0), 1e-6)
 
 
@@ -141,8 +144,6 @@ class ProviderAdapter:
     def reserve_requests(self, op: str, n: int) -> tuple[int, float]:
         """Take up to `n` tokens for `op` in one round trip (a sync job's polls); the adapter then
         spends them on its next `op` requests. Returns (granted, seconds until more)."""
-        from . import ratelimit
-
         bucket, limit = self.rate_limit(op)
         if limit is None or self.account.pk is None:
             self._prepaid[op] = self._prepaid.get(op, 0) + n
@@ -163,10 +164,6 @@ class ProviderAdapter:
         """Wait for a token for one `op` request, at most a bounded time; else ProviderError
         `rate_limited` (transient, with retry_after), which callers treat like a provider 429
         that certainly did not reach the provider."""
-        from django.conf import settings
-
-        from . import ratelimit
-
         if self._prepaid.get(op, 0) > 0:
             self._prepaid[op] -= 1
             return
@@ -192,11 +189,12 @@ class ProviderAdapter:
     def _send(self, op: str, method: str, url: str, **kw):
         """Send one request through the account's budget and the shared HTTP seam. A provider 429
         pauses the account's budget for every worker for its Retry-After."""
-        from . import http_client, ratelimit
+        # Not at the top: transport raises this module's ProviderError (cycle base <-> transport).
+        from . import transport
 
         self._take(op)
         try:
-            return http_client.send(self.kind, method, url, **kw)
+            return transport.send(self.kind, method, url, **kw)
         except ProviderError as exc:
             if exc.code == "rate_limited" and exc.http_status == 429:
                 seconds = exc.retry_after if exc.retry_after is not None else DEFAULT_429_PAUSE_SECONDS

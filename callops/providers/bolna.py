@@ -18,7 +18,7 @@ from datetime import UTC
 
 from callops.extraction.transcript import canonical_turns
 
-from . import http_client
+from . import transport
 from .base import Placement, ProviderAdapter, ProviderError, StatusReport
 
 KIND = "bolna"
@@ -100,7 +100,7 @@ class Adapter(ProviderAdapter):
         if call.from_number:
             body["from_phone_number"] = call.from_number
         response = self._send("create", "POST", f"{self.base_url}/call", headers=self._headers(), json=body)
-        data = http_client.json_body(response, KIND)
+        data = transport.json_body(response, KIND)
         execution_id = str(data.get("execution_id") or "")
         if not execution_id:
             raise ProviderError("Bolna answered without an execution_id", permanent=False, code="bad_response")
@@ -111,12 +111,12 @@ class Adapter(ProviderAdapter):
     def fetch_status(self, call) -> StatusReport:
         response = self._send("read", "GET", f"{self.base_url}/executions/{call.provider_call_id}",
                               headers=self._headers())
-        return report_from_execution(http_client.json_body(response, KIND))
+        return report_from_execution(transport.json_body(response, KIND))
 
     def cancel_call(self, call) -> StatusReport | None:
         response = self._send("cancel", "POST", f"{self.base_url}/call/{call.provider_call_id}/stop",
                               headers=self._headers())
-        data = http_client.json_body(response, KIND)
+        data = transport.json_body(response, KIND)
         return StatusReport(status="canceled", raw_status=str(data.get("status") or "stopped"),
                             provider_call_id=call.provider_call_id, payload=data)
 
@@ -128,7 +128,7 @@ class Adapter(ProviderAdapter):
 
     def test_connection(self) -> str:
         response = self._send("test", "GET", f"{self.base_url}/user/me", headers=self._headers())
-        me = http_client.json_body(response, KIND)
+        me = transport.json_body(response, KIND)
         conc = me.get("concurrency") or {}
         return f"Bolna reachable; balance {me.get('wallet')}, concurrency {conc.get('current')}/{conc.get('max')}"
 
@@ -146,7 +146,7 @@ class Adapter(ProviderAdapter):
             data["from_phone_numbers"] = list(from_numbers)  # repeated form field
         response = self._send("batch_submit", "POST", f"{self.base_url}/batches", headers=self._headers(), data=data,
                               files={"file": ("contacts.csv", buf.getvalue().encode(), "text/csv")})
-        batch_id = str(http_client.json_body(response, KIND).get("batch_id") or "")
+        batch_id = str(transport.json_body(response, KIND).get("batch_id") or "")
         if scheduled_at is not None:
             self._send("batch_submit", "POST", f"{self.base_url}/batches/{batch_id}/schedule", headers=self._headers(),
                        data={"scheduled_at": format_scheduled_at(scheduled_at)}, files={"_": ("", b"")})
@@ -154,13 +154,13 @@ class Adapter(ProviderAdapter):
 
     def fetch_batch(self, batch_id: str) -> dict:
         """Batch status plus one StatusReport per execution (`reports`)."""
-        info = http_client.json_body(self._send("batch_read", "GET", f"{self.base_url}/batches/{batch_id}",
+        info = transport.json_body(self._send("batch_read", "GET", f"{self.base_url}/batches/{batch_id}",
                                                 headers=self._headers()), KIND)
-        rows = http_client.json_body(self._send("batch_read", "GET", f"{self.base_url}/batches/{batch_id}/executions",
+        rows = transport.json_body(self._send("batch_read", "GET", f"{self.base_url}/batches/{batch_id}/executions",
                                                 headers=self._headers()), KIND)
         return {"status": info.get("status"), "info": info,
                 "reports": [report_from_execution(r) for r in (rows if isinstance(rows, list) else [])]}
 
     def stop_batch(self, batch_id: str) -> dict:
-        return http_client.json_body(self._send("batch_stop", "POST", f"{self.base_url}/batches/{batch_id}/stop",
+        return transport.json_body(self._send("batch_stop", "POST", f"{self.base_url}/batches/{batch_id}/stop",
                                                 headers=self._headers()), KIND)

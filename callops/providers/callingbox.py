@@ -15,7 +15,7 @@ from datetime import timedelta
 
 from callops.lib import isotime
 
-from . import http_client, signing
+from . import callback_auth, transport
 from .base import CallbackRejected, Placement, PlacementUnknown, ProviderAdapter, StatusReport
 
 # An interrupted placement is looked for in the account's call list, newest first, back to this
@@ -66,13 +66,13 @@ class Adapter(ProviderAdapter):
         if call.context:
             body["context"] = call.context
         response = self._send("create", "POST", f"{self.base_url}/v1/calls", headers=self._headers(), json=body)
-        report = report_from_call(http_client.json_body(response, KIND))
+        report = report_from_call(transport.json_body(response, KIND))
         return Placement(provider_call_id=report.provider_call_id, report=report)
 
     def fetch_status(self, call) -> StatusReport:
         response = self._send("read", "GET", f"{self.base_url}/v1/calls/{call.provider_call_id}",
                               headers=self._headers())
-        return report_from_call(http_client.json_body(response, KIND))
+        return report_from_call(transport.json_body(response, KIND))
 
     finds_placements = True
 
@@ -86,7 +86,7 @@ class Adapter(ProviderAdapter):
         params = {"limit": 100, "to": call.to_number}
         for _ in range(FIND_PAGES):
             response = self._send("read", "GET", f"{self.base_url}/v1/calls", headers=self._headers(), params=params)
-            page = http_client.json_body(response, KIND)
+            page = transport.json_body(response, KIND)
             items = page.get("data") if isinstance(page, dict) else page
             if not isinstance(items, list):
                 raise PlacementUnknown("CallingBox answered the call list in an unexpected shape")
@@ -108,7 +108,7 @@ class Adapter(ProviderAdapter):
         raise PlacementUnknown(f"more than {FIND_PAGES} pages of calls since the claim")
 
     def parse_callback(self, body: bytes, headers: dict[str, str]) -> list[StatusReport]:
-        signing.verify_timestamped(headers.get("callingbox-signature", ""), body, self.account.callback_secret)
+        callback_auth.verify_timestamped(headers.get("callingbox-signature", ""), body, self.account.callback_secret)
         envelope = json.loads(body)
         obj = (envelope.get("data") or {}).get("call")
         if not isinstance(obj, dict):
@@ -117,7 +117,7 @@ class Adapter(ProviderAdapter):
 
     def test_connection(self) -> str:
         response = self._send("test", "GET", f"{self.base_url}/v1/numbers", headers=self._headers())
-        numbers = http_client.json_body(response, KIND)
+        numbers = transport.json_body(response, KIND)
         count = len(numbers.get("data", numbers)) if isinstance(numbers, (dict, list)) else 0
         return f"CallingBox reachable; {count} numbers"
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 
-from . import http_client, signing
+from . import callback_auth, transport
 from .base import Placement, ProviderAdapter, ProviderError, StatusReport
 
 KIND = "dograh"
@@ -94,7 +94,7 @@ class Adapter(ProviderAdapter):
         body = {"phone_number": call.to_number,
                 "initial_context": {**call.context, "callops_call_id": str(call.public_id)}}
         response = self._send("create", "POST", f"{self.base_url}{path}", headers=self._headers(), json=body)
-        data = http_client.json_body(response, KIND)
+        data = transport.json_body(response, KIND)
         run_id = data.get("workflow_run_id")
         if run_id in (None, ""):
             raise ProviderError("Dograh answered without a workflow_run_id", permanent=False, code="bad_response")
@@ -108,10 +108,10 @@ class Adapter(ProviderAdapter):
         response = self._send("read", "GET",
                               f"{self.base_url}/api/v1/workflow/{workflow_id}/runs/{call.provider_call_id}",
                               headers=self._headers())
-        return report_from_run(http_client.json_body(response, KIND))
+        return report_from_run(transport.json_body(response, KIND))
 
     def parse_callback(self, body: bytes, headers: dict[str, str]) -> list[StatusReport]:
-        signing.verify_shared_secret(headers, self.account.callback_secret)
+        callback_auth.verify_shared_secret(headers, self.account.callback_secret)
         payload = json.loads(body)
         if not isinstance(payload, dict) or payload.get("workflow_run_id") in (None, ""):
             raise ValueError("Dograh webhook without workflow_run_id")
@@ -127,5 +127,5 @@ class Adapter(ProviderAdapter):
     def test_connection(self) -> str:
         response = self._send("test", "GET", f"{self.base_url}/api/v1/organizations/usage/runs",
                               headers=self._headers(), params={"page": 1, "limit": 1})
-        http_client.json_body(response, KIND)
+        transport.json_body(response, KIND)
         return "Dograh reachable; key accepted"

@@ -16,7 +16,7 @@ import re
 
 from django.utils import timezone
 
-from . import http_client
+from . import transport
 from .base import Placement, ProviderAdapter, ProviderError, StatusReport, _sync_speed
 
 KIND = "polyai"
@@ -82,7 +82,7 @@ class Adapter(ProviderAdapter):
         metadata["callops_call_id"] = str(call.public_id)
         response = self._send("create", "POST", f"{self.base_url}/v1/outbound-calling", headers=self._headers(),
                               json={"to_number": call.to_number, "metadata": metadata})
-        data = http_client.json_body(response, KIND)
+        data = transport.json_body(response, KIND)
         sid = str(data.get("call_sid") or data.get("callSid") or data.get("conversation_id") or "")
         if not sid:
             raise ProviderError("PolyAI answered without a call_sid", permanent=False, code="bad_response")
@@ -104,7 +104,7 @@ class Adapter(ProviderAdapter):
                 raise ProviderError(f"PolyAI has no status for {sid} (404), too soon after placement to have "
                                     "expired", permanent=False, code="status_unavailable", http_status=404) from None
             raise
-        return report_from_status(sid, http_client.json_body(response, KIND))
+        return report_from_status(sid, transport.json_body(response, KIND))
 
     def test_connection(self) -> str:
         # A well-formed SID that cannot exist: 404 proves the token works, 401 that it does not.

@@ -1,25 +1,25 @@
 """Which adapter class serves which provider kind."""
 
-from importlib import import_module
-
+from . import bolna, callingbox, dograh, polyai, sandbox, trillet
 from .base import ProviderAdapter
 
-_MODULES = {
-    "sandbox": "callops.providers.sandbox",
-    "callingbox": "callops.providers.callingbox",
-    "bolna": "callops.providers.bolna",
-    "polyai": "callops.providers.polyai",
-    "trillet": "callops.providers.trillet",
-    "dograh": "callops.providers.dograh",
+ADAPTERS: dict[str, type[ProviderAdapter]] = {
+    "sandbox": sandbox.Adapter,
+    "callingbox": callingbox.Adapter,
+    "bolna": bolna.Adapter,
+    "polyai": polyai.Adapter,
+    "trillet": trillet.Adapter,
+    "dograh": dograh.Adapter,
 }
+# Every provider kind, in the order sweeps visit them.
+KINDS = tuple(ADAPTERS)
 
 
 def adapter_class(kind: str) -> type[ProviderAdapter]:
     try:
-        module = import_module(_MODULES[kind])
+        return ADAPTERS[kind]
     except KeyError:
         raise LookupError(f"unknown provider kind {kind!r}") from None
-    return module.Adapter
 
 
 def adapter_for(account) -> ProviderAdapter:

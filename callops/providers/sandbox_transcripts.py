@@ -23,7 +23,7 @@ from datetime import UTC, date, datetime, timedelta
 
 from callops.extraction.clock import as_call_time, call_time
 from callops.extraction.parsing import ENUM_SYNONYMS  # the callee may use these instead of an option
-from callops.extraction.schema import SchemaError, simple_form, validate_returns
+from callops.extraction.schema import SchemaError, normalize_key, simple_form, validate_returns
 
 # Scenario name -> per-field answer style ("mixed" draws one style per field).
 SCENARIOS = ("mixed", "cooperative", "hesitant", "change_of_mind", "clarify", "refusal", "empty", "voicemail",
@@ -438,8 +438,6 @@ def _purpose(instructions: str) -> str:
 def _context_value(context, keys):
     if not isinstance(context, dict):
         return None
-    from callops.extraction.schema import normalize_key
-
     wanted = {normalize_key(k) for k in keys}
     for key, value in context.items():
         if normalize_key(key) in wanted and value not in (None, ""):

@@ -4,22 +4,23 @@ Credentials are write-only: they go in encrypted and never come back out to a pa
 credential field left blank keeps the stored value, so nobody has to (or can) see it to change
 something else. Every change is audited; a credentials change gets its own audit action.
 
-An agent carries its `returns` schema (validated here, the bad field named) and its extractor;
-the organization's default extractor, used by agents that do not choose, is set here too.
+The organization's default extractor, used by agents that do not choose one, is set here too.
+Agents themselves are calls' rows and are written by `callops.calls.agents`.
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 
 from django.db import IntegrityError, transaction
 
+from callops.accounts.models import Organization
 from callops.accounts.services import audit
 from callops.lib import netguard
 
 from .base import ProviderError
 from .models import ProviderAccount, ProviderKind
+from .registry import adapter_class, adapter_for
 
 
 @dataclass(frozen=True)
@@ -39,17 +40,13 @@ CREDENTIAL_FIELDS = {
     ProviderKind.DOGRAH: [SecretField("api_key", "API key", "sent as X-API-Key")],
 }
 CALLBACK_SECRET_KINDS = {ProviderKind.CALLINGBOX, ProviderKind.TRILLET, ProviderKind.DOGRAH}
-EXTRACTORS = ["", "rules", "llm", "provider"]
 # What each extractor choice means, for the forms (the agent's "" = the organization's default).
 EXTRACTOR_LABELS = {"rules": "Rules (built in, no network)", "llm": "LLM (the configured chat-completions endpoint)",
                     "provider": "Provider's own extraction"}
-MAX_RETURNS_TEXT = 20000
 
 
 def documented_rate_limit(kind: str) -> str:
     """The provider's documented request limit in words, for the form ("" = no limit)."""
-    from .registry import adapter_class
-
     limits = adapter_class(kind).rate_limits
     if not limits:
         return "no limit"
@@ -162,8 +159,6 @@ def update_account(account: ProviderAccount, data: dict, *, actor=None, ip=None)
 
 def test_connection(account: ProviderAccount, *, actor=None, ip=None) -> tuple[bool, str]:
     """Ask the provider something cheap with the stored credentials; (worked, what it said)."""
-    from .registry import adapter_for
-
     try:
         message = adapter_for(account).test_connection()
         ok = True
@@ -178,77 +173,9 @@ def test_connection(account: ProviderAccount, *, actor=None, ip=None) -> tuple[b
     return ok, message[:500]
 
 
-# --- Agents ----------------------------------------------------------------------------------------
-def _clean_agent(org, data: dict) -> dict:
-    from callops.calls.validation import ValidationFailed, normalize_phone, validate_webhook_url
-
-    errors = {}
-    name = (data.get("name") or "").strip()
-    if not name or len(name) > 100:
-        errors["name"] = "a name of 1 to 100 characters is required"
-    account = None
-    account_id = data.get("provider_account")
-    if account_id:
-        from callops.accounts.tenancy import parse_public_id
-
-        pid = parse_public_id(account_id)
-        account = ProviderAccount.objects.filter(organization=org, public_id=pid).first() if pid else None
-    if account is None:
-        errors["provider_account"] = "choose one of your provider accounts"
-    from_number = (data.get("from_number") or "").strip()
-    if from_number:
-        try:
-            from_number = normalize_phone(from_number)
-        except (ValidationFailed, ValueError) as exc:
-            errors["from_number"] = getattr(exc, "message", None) or str(exc) or "not a phone number"
-    webhook_url = (data.get("webhook_url") or "").strip()
-    if webhook_url:
-        try:
-            webhook_url = validate_webhook_url(webhook_url)
-        except (ValidationFailed, ValueError) as exc:
-            errors["webhook_url"] = getattr(exc, "message", None) or str(exc) or "not an allowed URL"
-    extractor = (data.get("extractor") or "").strip()
-    if extractor not in EXTRACTORS:
-        errors["extractor"] = "choose rules, llm, provider or the organization default"
-    returns, problem = _clean_returns(data.get("returns"))
-    if problem:
-        errors["returns"] = problem
-    provider_agent_id = (data.get("provider_agent_id") or "").strip()
-    if len(provider_agent_id) > 200:
-        errors["provider_agent_id"] = "at most 200 characters"
-    instructions = data.get("instructions") or ""
-    if len(instructions) > 20000:
-        errors["instructions"] = "at most 20000 characters"
-    if errors:
-        raise ProviderInputError("; ".join(f"{k}: {v}" for k, v in errors.items()), errors)
-    return {"name": name, "provider_account": account, "provider_agent_id": provider_agent_id,
-            "from_number": from_number, "webhook_url": webhook_url, "extractor": extractor, "returns": returns,
-            "instructions": instructions, "is_active": bool(data.get("is_active", True))}
-
-
-def _clean_returns(value) -> tuple[dict, str]:
-    """(canonical schema, "") or ({}, what is wrong). Accepts JSON text (the form) or an object."""
-    from callops.extraction.schema import SchemaError, validate_returns
-
-    if value is None or (isinstance(value, str) and not value.strip()):
-        return {}, ""
-    if isinstance(value, str):
-        if len(value) > MAX_RETURNS_TEXT:
-            return {}, f"at most {MAX_RETURNS_TEXT} characters"
-        try:
-            value = json.loads(value)
-        except ValueError as exc:
-            return {}, f"not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno})"
-    try:
-        return validate_returns(value), ""
-    except SchemaError as exc:
-        return {}, exc.message
-
-
+# --- The organization's default extractor ---------------------------------------------------------
 def set_default_extractor(org, extractor: str, *, actor=None, ip=None) -> str:
     """The extractor agents without their own choice use (Settings → Providers & agents)."""
-    from callops.accounts.models import Organization
-
     extractor = (extractor or "").strip()
     if extractor not in EXTRACTOR_LABELS:
         raise ProviderInputError("default_extractor: choose rules, llm or provider",
@@ -260,33 +187,3 @@ def set_default_extractor(org, extractor: str, *, actor=None, ip=None) -> str:
                   detail={"from": org.default_extractor, "to": extractor})
         org.default_extractor = extractor
     return extractor
-
-
-def create_agent(org, data: dict, *, actor=None, ip=None):
-    from callops.calls.models import Agent
-
-    clean = _clean_agent(org, data)
-    try:
-        with transaction.atomic():
-            agent = Agent.objects.create(organization=org, **clean)
-            audit(org, "agent.created", actor=actor, ip=ip, target=agent.name,
-                  detail={"agent": str(agent.public_id), "provider": agent.provider_account.kind})
-    except IntegrityError:
-        raise ProviderInputError("name: another agent already has this name", {"name": "already used"}) from None
-    return agent
-
-
-def update_agent(agent, data: dict, *, actor=None, ip=None):
-    clean = _clean_agent(agent.organization, data)
-    changed = sorted(k for k, v in clean.items() if getattr(agent, k) != v)
-    for k, v in clean.items():
-        setattr(agent, k, v)
-    try:
-        with transaction.atomic():
-            agent.save()
-            if changed:
-                audit(agent.organization, "agent.updated", actor=actor, ip=ip, target=agent.name,
-                      detail={"agent": str(agent.public_id), "fields": changed})
-    except IntegrityError:
-        raise ProviderInputError("name: another agent already has this name", {"name": "already used"}) from None
-    return agent

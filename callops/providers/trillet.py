@@ -18,7 +18,7 @@ import json
 
 from callops.extraction.transcript import canonical_turns
 
-from . import http_client, signing
+from . import callback_auth, transport
 from .base import Placement, ProviderAdapter, ProviderError, StatusReport
 
 KIND = "trillet"
@@ -85,7 +85,7 @@ class Adapter(ProviderAdapter):
                 "callback_url": self.account.callback_url, "dynamic_variables": call.context or {},
                 "metadata": {**call.metadata, "callops_call_id": str(call.public_id)}}
         response = self._send("create", "POST", f"{self.base_url}/v1/api/call", headers=self._headers(), json=body)
-        data = http_client.json_body(response, KIND)
+        data = transport.json_body(response, KIND)
         call_id = str(data.get("call_id") or "")
         if not call_id:
             raise ProviderError(f"Trillet did not place the call: {data.get('message', '')}", permanent=False,
@@ -99,17 +99,17 @@ class Adapter(ProviderAdapter):
             batch_id, job_id = call.provider_job_id.split("/", 1)
             response = self._send("read", "GET", f"{self.base_url}/v1/api/batch-calls/{batch_id}/calls/{job_id}",
                                   headers=self._headers())
-            report = report_from(http_client.json_body(response, KIND), job=True)
+            report = report_from(transport.json_body(response, KIND), job=True)
             # The stored "<batch>/<job>" is what this read needs; the bare job id must not replace it.
             report.fields.pop("provider_job_id", None)
             return report
         response = self._send("read", "GET", f"{self.base_url}/v2/api/call-history/{call.provider_call_id}",
                               headers=self._headers())
-        return report_from(http_client.json_body(response, KIND), job=False)
+        return report_from(transport.json_body(response, KIND), job=False)
 
     def parse_callback(self, body: bytes, headers: dict[str, str]) -> list[StatusReport]:
         if self.account.callback_secret:
-            signing.verify_body(headers.get("x-trillet-signature", ""), body, self.account.callback_secret)
+            callback_auth.verify_body(headers.get("x-trillet-signature", ""), body, self.account.callback_secret)
         envelope = json.loads(body)
         data = envelope.get("data") if isinstance(envelope, dict) else None
         if not isinstance(data, dict):
@@ -124,7 +124,7 @@ class Adapter(ProviderAdapter):
     def test_connection(self) -> str:
         response = self._send("test", "GET", f"{self.base_url}/v2/api/call-history", headers=self._headers(),
                               params={"page": 1, "limit": 1})
-        http_client.json_body(response, KIND)
+        transport.json_body(response, KIND)
         return "Trillet reachable; key and workspace accepted"
 
     # --- provider-side batches -------------------------------------------------------------------
@@ -140,14 +140,14 @@ class Adapter(ProviderAdapter):
             data["scheduledAt"] = scheduled_at.strftime("%Y-%m-%dT%H:%M:%S.000Z")
         response = self._send("batch_submit", "POST", f"{self.base_url}/v1/api/batch-calls", headers=self._headers(),
                               data=data, files={"file": ("contacts.csv", buf.getvalue().encode(), "text/csv")})
-        return str(http_client.json_body(response, KIND).get("batchId") or "")
+        return str(transport.json_body(response, KIND).get("batchId") or "")
 
     def fetch_batch(self, batch_id: str) -> dict:
-        info = http_client.json_body(self._send("batch_read", "GET", f"{self.base_url}/v1/api/batch-calls/{batch_id}",
+        info = transport.json_body(self._send("batch_read", "GET", f"{self.base_url}/v1/api/batch-calls/{batch_id}",
                                                 headers=self._headers()), KIND)
         reports, page = [], 1
         while True:
-            body = http_client.json_body(self._send(
+            body = transport.json_body(self._send(
                 "batch_read", "GET", f"{self.base_url}/v1/api/batch-calls/{batch_id}/calls", headers=self._headers(),
                 params={"page": page, "limit": 100, "status": "all"}), KIND)
             reports += [report_from(j, job=True) for j in body.get("calls", [])]
@@ -157,5 +157,5 @@ class Adapter(ProviderAdapter):
         return {"status": info.get("status"), "info": info, "reports": reports}
 
     def stop_batch(self, batch_id: str) -> dict:
-        return http_client.json_body(self._send("batch_stop", "DELETE", f"{self.base_url}/v1/api/batch-calls/{batch_id}",
+        return transport.json_body(self._send("batch_stop", "DELETE", f"{self.base_url}/v1/api/batch-calls/{batch_id}",
                                                 headers=self._headers()), KIND)

@@ -17,9 +17,9 @@ from django.utils import timezone
 
 from callops.accounts.services import audit
 from callops.calls.models import EventSource
-from callops.calls.retry import RetryRefused, retry_call
+from callops.calls.redial import RetryRefused, retry_call
+from callops.calls.results import rerun
 from callops.calls.services import CallActionError
-from callops.extraction.services import rerun
 from callops.webhooks import services as webhooks
 from callops.webhooks.models import Trigger
 

@@ -32,7 +32,7 @@ from django.db import connection, transaction
 from django.db.models import Count, F, Q
 from django.utils import timezone
 
-from callops.lib import http, signing
+from callops.lib import http, standard_webhooks
 from callops.webhooks import headers as custom_headers
 from callops.webhooks import health, slots
 from callops.webhooks.models import (
@@ -577,7 +577,7 @@ def build_request(row: Claimed, secrets: list[str]) -> tuple[dict, bytes]:
     if row.endpoint is not None:
         headers.update(row.endpoint.headers)
     # Signature headers last, so a custom header can never replace them.
-    headers.update(signing.headers(secrets, row.webhook_id, int(time.time()), body))
+    headers.update(standard_webhooks.headers(secrets, row.webhook_id, int(time.time()), body))
     return headers, body
 
 

@@ -13,7 +13,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from callops.accounts.services import audit
-from callops.lib import netguard, signing
+from callops.lib import netguard, standard_webhooks
 from callops.lib.queue import enqueue
 from callops.webhooks import events, health
 from callops.webhooks import headers as header_rules
@@ -121,7 +121,7 @@ def _clean(data: dict, *, partial: bool) -> dict:
 def create_endpoint(org, data: dict, *, actor=None) -> tuple[WebhookEndpoint, str]:
     """Create an endpoint; returns it and its signing secret (shown once)."""
     clean = _clean(data, partial=False)
-    secret = signing.generate_secret()
+    secret = standard_webhooks.generate_secret()
     enabled = clean.pop("enabled", True)
     endpoint = WebhookEndpoint(organization=org, enabled_events=clean.pop("enabled_events", ["*"]), **clean)
     endpoint.set_secret(secret, keep_previous=False)
@@ -169,7 +169,7 @@ def delete_endpoint(endpoint: WebhookEndpoint, *, actor=None) -> None:
 
 def rotate_secret(endpoint: WebhookEndpoint, *, actor=None) -> str:
     """A new secret; each retired one keeps being signed with for 24 hours (at most 10 at once)."""
-    secret = signing.generate_secret()
+    secret = standard_webhooks.generate_secret()
     with transaction.atomic():
         endpoint.set_secret(secret, keep_previous=True)
         endpoint.updated_at = timezone.now()
@@ -215,7 +215,7 @@ def org_secret(org_or_id) -> OrgWebhookSecret:
     if row is not None:
         return row
     row = OrgWebhookSecret(organization_id=org_id)
-    row.set_secret(signing.generate_secret(), keep_previous=False)
+    row.set_secret(standard_webhooks.generate_secret(), keep_previous=False)
     try:
         with transaction.atomic():
             row.save()
@@ -239,7 +239,7 @@ def reveal_org_secret(org, *, actor=None) -> str:
 
 def rotate_org_secret(org, *, actor=None) -> str:
     """A new per-call signing secret (returned once); retired ones keep signing for 24 hours."""
-    secret = signing.generate_secret()
+    secret = standard_webhooks.generate_secret()
     with transaction.atomic():
         org_secret(org)  # created if it never was, so the rotation has something to retire
         row = OrgWebhookSecret.objects.select_for_update().get(organization=org)

@@ -5,7 +5,7 @@ from django.http import Http404
 from django.test import Client
 
 from callops.accounts import services as accounts
-from callops.accounts.current import SESSION_KEY
+from callops.accounts.active_org import SESSION_KEY
 from callops.accounts.models import Role
 from callops.accounts.tenancy import get_for_org
 from callops.calls.models import Agent

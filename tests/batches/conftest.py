@@ -5,7 +5,7 @@ import pytest
 from callops.calls import batch_csv, batch_jobs, batches
 from callops.calls.jobs import sweep_scheduled_calls
 from callops.calls.models import Batch
-from callops.providers.sync import sweep_due_syncs
+from callops.calls.status_sync import sweep_due_syncs
 
 
 @pytest.fixture(autouse=True)

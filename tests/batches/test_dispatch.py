@@ -189,7 +189,7 @@ def test_retry_waits_for_its_interval(make_batch, sandbox_agent, run_jobs, settl
 
 def test_circuit_breaker_pauses_with_reason(make_batch, sandbox_agent, settle, run_jobs, clock, settings):
     from callops.calls.jobs import sweep_scheduled_calls
-    from callops.providers.sync import sweep_due_syncs
+    from callops.calls.status_sync import sweep_due_syncs
     from tests.providers.conftest import step_clock
 
     settings.SANDBOX_SPEED = 1  # INVALID fails 2 s after placement, LOW_BALANCE after 1 s

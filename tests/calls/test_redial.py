@@ -1,9 +1,9 @@
-"""callops.calls.retry: who can be retried, and that a retry is a fresh, linked, placeable call."""
+"""callops.calls.redial: who can be retried, and that a retry is a fresh, linked, placeable call."""
 
 import pytest
 
 from callops.calls.models import Agent, Call, CallEvent, CallStatus, EventSource
-from callops.calls.retry import RetryRefused, retry_call
+from callops.calls.redial import RetryRefused, retry_call
 
 pytestmark = pytest.mark.django_db
 

@@ -11,8 +11,8 @@ from django.http import Http404
 from django.urls import reverse
 from django.utils import timezone
 
+from callops.accounts.active_org import memberships_list
 from callops.accounts.backends import UserBackend
-from callops.accounts.current import memberships_list
 from callops.accounts.models import Membership
 from callops.calls.models import Call, CallEvent, CallStatus, EventSource
 from callops.dashboard import call_reads, integrations, notifications

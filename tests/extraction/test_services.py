@@ -15,10 +15,10 @@ from django.db.models import F
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
+from callops.calls import results as extraction
 from callops.calls import services as calls
+from callops.calls.jobs import sweep_lost_extractions
 from callops.calls.models import Call, CallEvent
-from callops.extraction import services as extraction
-from callops.extraction.jobs import sweep_lost_extractions
 from callops.extraction.models import ExtractionState
 from callops.providers.sandbox_transcripts import script_for
 from callops.webhooks.models import WebhookEvent

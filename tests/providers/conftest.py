@@ -10,10 +10,10 @@ import pytest
 from callops.calls import services as call_services
 from callops.calls.jobs import sweep_scheduled_calls
 from callops.calls.models import ACTIVE, Agent, Call, EventSource
+from callops.calls.status_sync import sweep_due_syncs, sweep_stale_calls
 from callops.providers.emulators import emulator_class
 from callops.providers.emulators.core import Faults
 from callops.providers.models import ProviderAccount
-from callops.providers.sync import sweep_due_syncs, sweep_stale_calls
 
 EMU_SPEED = 50.0
 TRIGGER_UUID = "11111111-2222-3333-4444-555555555555"

@@ -10,6 +10,7 @@ import pytest
 from django.urls import reverse
 
 from callops.accounts.models import AuditEntry
+from callops.calls import agents
 from callops.calls.models import Agent
 from callops.providers import services
 from callops.providers.models import ProviderAccount
@@ -71,7 +72,7 @@ def test_invalid_returns_is_shown_inline_and_changes_nothing(personas, sandbox_a
 
 def test_unknown_extractor_is_refused(personas, sandbox_agent):
     with pytest.raises(services.ProviderInputError) as exc:
-        services.create_agent(personas.org, _data(sandbox_agent.provider_account, extractor="magic"))
+        agents.create_agent(personas.org, _data(sandbox_agent.provider_account, extractor="magic"))
     assert "extractor" in exc.value.fields
 
 

@@ -9,8 +9,8 @@ import pytest
 from django.test import Client
 
 from callops.calls.models import RANK, Call, CallEvent
+from callops.providers.callback_auth import hmac_hex, sign_timestamped
 from callops.providers.emulators.core import Faults, Outcome
-from callops.providers.signing import hmac_hex, sign_timestamped
 from tests.helpers import wait_for
 
 from .conftest import place

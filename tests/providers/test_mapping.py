@@ -10,9 +10,9 @@ import pytest
 
 from callops.calls import services as call_services
 from callops.calls.models import Call, CallEvent, EventSource
+from callops.calls.status_sync import sync_call
 from callops.providers.emulators.core import Outcome
 from callops.providers.registry import adapter_for
-from callops.providers.sync import sync_call
 from tests.helpers import current_clock
 
 from .conftest import EMU_SPEED, new_call, place

@@ -11,12 +11,12 @@ from django.utils import timezone
 
 from callops.calls import services as call_services
 from callops.calls.models import Call, CallEvent, EventSource
-from callops.providers import http_client
+from callops.calls.status_sync import sweep_stale_calls, sync_call
+from callops.providers import transport
 from callops.providers.base import ProviderError
 from callops.providers.bolna import format_scheduled_at
 from callops.providers.emulators.core import Outcome
 from callops.providers.registry import adapter_for
-from callops.providers.sync import sweep_stale_calls, sync_call
 from tests.helpers import current_clock
 
 from .conftest import EMU_SPEED, TRIGGER_UUID, WORKFLOW_UUID, new_call, place, step_clock
@@ -70,14 +70,14 @@ def test_bolna_scheduled_at_needs_numeric_offset(emulators, make_agent):
     headers = {"Authorization": f"Bearer {emu.api_key}"}
     body = {"agent_id": "a", "recipient_phone_number": NUMBER}
     with pytest.raises(ProviderError) as z:
-        http_client.send("bolna", "POST", f"{emu.url}/call", headers=headers,
+        transport.send("bolna", "POST", f"{emu.url}/call", headers=headers,
                          json={**body, "scheduled_at": when.strftime("%Y-%m-%dT%H:%M:%SZ")})
     assert z.value.http_status == 500 and not z.value.permanent
     with pytest.raises(ProviderError) as soon:
-        http_client.send("bolna", "POST", f"{emu.url}/call", headers=headers,
+        transport.send("bolna", "POST", f"{emu.url}/call", headers=headers,
                          json={**body, "scheduled_at": format_scheduled_at(timezone.now() + timedelta(seconds=30))})
     assert soon.value.permanent and "atleast 2 minutes" in soon.value.message
-    ok = http_client.send("bolna", "POST", f"{emu.url}/call", headers=headers,
+    ok = transport.send("bolna", "POST", f"{emu.url}/call", headers=headers,
                           json={**body, "scheduled_at": format_scheduled_at(when)})
     assert ok.json()["status"] == "queued"
 
@@ -268,7 +268,7 @@ def test_dograh_errors(emulators, make_agent):
         call.error_message
     emu.quota_exceeded = False
     with pytest.raises(ProviderError) as missing:
-        http_client.send("dograh", "POST", f"{emu.url}/api/v1/public/agent/{TRIGGER_UUID}",
+        transport.send("dograh", "POST", f"{emu.url}/api/v1/public/agent/{TRIGGER_UUID}",
                          headers={"X-API-Key": emu.api_key}, json={})
     assert missing.value.http_status == 422 and "body.phone_number: field required" in missing.value.message
 
@@ -328,20 +328,20 @@ def test_permanent_errors(emulators, make_agent):
     call = place(agent, NUMBER)
     assert call.status == "failed" and call.error_code == "auth_failed" and "Access denied" in call.error_message
     with pytest.raises(ProviderError) as e:
-        http_client.send("bolna", "POST", f"{emu.url}/call", headers={"Authorization": f"Bearer {emu.api_key}"},
+        transport.send("bolna", "POST", f"{emu.url}/call", headers={"Authorization": f"Bearer {emu.api_key}"},
                          json={"agent_id": "a"})
     assert e.value.permanent and e.value.http_status == 400
 
 
 def test_connect_error_is_transient():
     with pytest.raises(ProviderError) as e:
-        http_client.send("bolna", "GET", "http://127.0.0.1:9/executions/x")
+        transport.send("bolna", "GET", "http://127.0.0.1:9/executions/x")
     assert e.value.code == "connect_error" and not e.value.permanent
 
 
 def test_retry_after_http_date():
     r = httpx.Response(429, headers={"Retry-After": "Wed, 21 Oct 2099 07:28:00 GMT"})
-    assert http_client.retry_after_seconds(r) > 1e6
+    assert transport.retry_after_seconds(r) > 1e6
 
 
 def test_background_placement_retries_5xx_and_dials_once(emulators, make_agent, run_jobs, transactional_db):

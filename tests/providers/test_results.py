@@ -11,11 +11,11 @@ from django.test import Client
 
 from callops.calls import services as call_services
 from callops.calls.models import Call, EventSource
+from callops.calls.status_sync import sweep_due_syncs, sync_call
 from callops.extraction.models import ExtractionState
 from callops.providers.emulators.callingbox import FINAL, RESULT
 from callops.providers.emulators.core import Outcome
 from callops.providers.registry import adapter_for
-from callops.providers.sync import sweep_due_syncs, sync_call
 
 from .conftest import new_call, place, step_clock
 

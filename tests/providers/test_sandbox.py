@@ -69,7 +69,7 @@ def test_hanging_call_is_reconciled_then_failed_stale(sandbox_agent, drive, sett
 
 
 def test_cancel_before_answer_and_too_late_after(sandbox_agent, settings, clock):
-    from callops.providers.sync import sync_call
+    from callops.calls.status_sync import sync_call
 
     settings.SANDBOX_SPEED = 1
     call = call_services.place_call(new_call(sandbox_agent, "+12025550100"), source=EventSource.API)

@@ -14,12 +14,12 @@ from django.utils import timezone
 from callops.calls import services as call_services
 from callops.calls.jobs import place_call_job
 from callops.calls.models import Batch, Call, CallEvent, EventSource
+from callops.calls.status_sync import stale_calls, sweep_due_syncs, sweep_stale_calls, sync_call
 from callops.providers import ratelimit
 from callops.providers.base import ProviderError
 from callops.providers.emulators.core import Outcome
 from callops.providers.models import ProviderAccount
 from callops.providers.registry import adapter_for
-from callops.providers.sync import stale_calls, sweep_due_syncs, sweep_stale_calls, sync_call
 from tests.helpers import wait_for
 
 from .conftest import new_call, place
@@ -29,10 +29,10 @@ from .conftest import new_call, place
 def budget_waits(monkeypatch):
     """What the adapters' budget waits do: each sleep they ask for, and how long the account was
     still paused when each request went out (real time: the pause is a Redis key's TTL)."""
-    from callops.providers import base, http_client
+    from callops.providers import base, transport
 
     record = {"slept": [], "paused_at_send": []}
-    real_sleep, real_send = time.sleep, http_client.send
+    real_sleep, real_send = time.sleep, transport.send
 
     class _Time:  # base.py's view of the time module: sleeps recorded, then really slept
         def __getattr__(self, name):
@@ -48,7 +48,7 @@ def budget_waits(monkeypatch):
         return real_send(kind, method, url, **kw)
 
     monkeypatch.setattr(base, "time", _Time())
-    monkeypatch.setattr(http_client, "send", send)
+    monkeypatch.setattr(transport, "send", send)
     return record
 
 pytestmark = pytest.mark.django_db

@@ -14,7 +14,7 @@ import re
 import uuid
 from datetime import UTC, datetime
 
-from callops.providers.signing import sign_timestamped
+from callops.providers.callback_auth import sign_timestamped
 
 from .core import Emulator as Base
 from .core import Outcome

@@ -18,7 +18,7 @@ import json
 import time
 import uuid
 
-from callops.providers.signing import hmac_hex
+from callops.providers.callback_auth import hmac_hex
 
 from .core import Emulator as Base
 from .core import Outcome

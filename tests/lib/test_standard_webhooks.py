@@ -5,7 +5,7 @@ import time
 import pytest
 from standardwebhooks import Webhook, WebhookVerificationError
 
-from callops.lib import signing
+from callops.lib import standard_webhooks
 
 SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 MSG_ID = "msg_p5jXN8AQM9LWM0D4loKWxJek"
@@ -14,29 +14,29 @@ BODY = b'{"test": 2432232314}'
 
 
 def test_spec_test_vector():
-    assert signing.sign(SECRET, MSG_ID, TS, BODY) == "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE="
+    assert standard_webhooks.sign(SECRET, MSG_ID, TS, BODY) == "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE="
 
 
 def test_generated_secret_shape():
-    s = signing.generate_secret()
-    assert s.startswith("whsec_") and len(signing.key_bytes(s)) == 24
-    assert s != signing.generate_secret()
+    s = standard_webhooks.generate_secret()
+    assert s.startswith("whsec_") and len(standard_webhooks.key_bytes(s)) == 24
+    assert s != standard_webhooks.generate_secret()
 
 
 def test_reference_library_verifies_our_headers_and_rejects_tampering():
-    secret = signing.generate_secret()
+    secret = standard_webhooks.generate_secret()
     now = int(time.time())
-    headers = signing.headers([secret], "msg_abc", now, BODY)
+    headers = standard_webhooks.headers([secret], "msg_abc", now, BODY)
     assert Webhook(secret).verify(BODY, headers) == {"test": 2432232314}
     with pytest.raises(WebhookVerificationError):
         Webhook(secret).verify(BODY + b" ", headers)
     with pytest.raises(WebhookVerificationError):
-        Webhook(signing.generate_secret()).verify(BODY, headers)
+        Webhook(standard_webhooks.generate_secret()).verify(BODY, headers)
 
 
 def test_two_secrets_give_two_entries_each_verifiable():
-    old, new = signing.generate_secret(), signing.generate_secret()
-    headers = signing.headers([new, old], "msg_abc", int(time.time()), BODY)
+    old, new = standard_webhooks.generate_secret(), standard_webhooks.generate_secret()
+    headers = standard_webhooks.headers([new, old], "msg_abc", int(time.time()), BODY)
     assert len(headers["webhook-signature"].split(" ")) == 2
     Webhook(new).verify(BODY, headers)
     Webhook(old).verify(BODY, headers)
@@ -44,4 +44,4 @@ def test_two_secrets_give_two_entries_each_verifiable():
 
 def test_id_with_dot_refused():
     with pytest.raises(ValueError):
-        signing.sign(SECRET, "msg.1", TS, BODY)
+        standard_webhooks.sign(SECRET, "msg.1", TS, BODY)

@@ -4,6 +4,9 @@ Creates, when missing: organization "Demo", an owner login `demo`, a sandbox pro
 "Sandbox", an agent "Demo agent" on it, and an API key "demo". The password and the key secret are
 printed once, when created; later runs say they exist and never print a secret again (only
 digests and hashes are stored, so they could not be shown anyway).
+
+It lives in the dashboard app because it builds one of everything (organization, login, provider
+account, agent, API key): a face app may import every domain app, a domain app may not.
 """
 
 import secrets

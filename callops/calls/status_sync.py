@@ -1,5 +1,9 @@
 """Status sync: poll live calls through their adapter and apply what the provider says.
 
+Adapters only report (`fetch_status` returns a `StatusReport`); this module, in `calls`, applies
+the reports to calls, so `providers` never imports the call services. Inbound callbacks apply
+theirs through `apply_provider_report` too (`callops.calls.provider_callbacks`).
+
 A call being synced carries `next_sync_at` (design rule 1: the row says when work is due). The
 sweep enqueues due polls (PolyAI first, because its status expires ~2 h after the call ends);
 `sync_calls` polls them, applies each report through `apply_report(source="poll")` and sets the
@@ -29,12 +33,13 @@ from django.db.models import Case, IntegerField, OuterRef, Q, Subquery, Value, W
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from callops.calls import services as call_services
-from callops.calls.models import ACTIVE, RANK, Call, CallEvent, CallStatus, EventSource
 from callops.lib.queue import enqueue
+from callops.providers.base import ProviderError, _sync_speed
+from callops.providers.registry import KINDS, adapter_class, adapter_for
 
-from .base import ProviderError, _sync_speed
-from .registry import _MODULES, adapter_class, adapter_for
+from . import results as extraction
+from . import services as call_services
+from .models import ACTIVE, RANK, Call, CallEvent, CallStatus, EventSource
 
 log = logging.getLogger(__name__)
 
@@ -163,8 +168,6 @@ def _follow_until(call: Call, report, adapter, now):
 
 def _follow_details(call: Call, adapter, now) -> str:
     """Read a terminal call again for the details its provider was still preparing."""
-    from callops.extraction import services as extraction
-
     try:
         report = adapter.fetch_status(call)
     except (ProviderError, ValueError) as exc:
@@ -205,8 +208,6 @@ def apply_provider_report(call: Call, report, *, source: str) -> Call:
             and (fresh.provider_result is not None, bool(fresh.transcript)) != had_details):
         # Details landed after the call completed (a late callback, a follow-up read): an
         # extraction run waiting for them can go now instead of at its grace deadline.
-        from callops.extraction import services as extraction
-
         extraction.details_arrived(fresh.pk)
     return fresh
 
@@ -218,6 +219,7 @@ def sweep_due_syncs(limit: int = 2000, chunk: int = SYNC_CHUNK) -> int:
     calls go out in jobs of up to `chunk` calls of one provider account, in due order, so PolyAI
     jobs sit at the head of the queue.
     """
+    # Not at the top: callops.calls.jobs imports this module (cycle calls.jobs -> calls.status_sync).
     from .jobs import sync_calls_job
 
     now = timezone.now()
@@ -304,11 +306,12 @@ def stale_calls(kind: str, now=None):
 
 def sweep_stale_calls(limit: int = 500) -> int:
     """Enqueue reconciliation of live calls that ran past their provider's maximum length."""
+    # Not at the top: callops.calls.jobs imports this module (cycle calls.jobs -> calls.status_sync).
     from .jobs import reconcile_stale_job
 
     now = timezone.now()
     found = 0
-    for kind in _MODULES:
+    for kind in KINDS:
         single, batched = stale_calls(kind, now)
         stale = list(single.values_list("pk", flat=True)[:limit])
         stale += list(batched.values_list("pk", flat=True)[:limit])

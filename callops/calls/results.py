@@ -1,5 +1,8 @@
 """Result extraction for completed calls: starting it, running it, re-running it.
 
+This is the job that extracts a call's result, so it lives with calls; `callops.extraction` is the
+library of schemas, parsers and extractors it uses, and never imports calls.
+
 `start` is called by `callops.calls.services.apply_status` inside the transaction that moves a
 call with a `returns` schema to `completed` (result_status is already `pending` then). The job
 runs the call's extractor, coerces its output to the schema and writes `result`,
@@ -33,18 +36,20 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from callops.calls import signals
-from callops.calls.models import TERMINAL as TERMINAL_STATUSES
-from callops.calls.models import Call, CallEvent, CallStatus, EventSource, ResultStatus
+from callops.extraction import evidence
+from callops.extraction.clock import call_time
+from callops.extraction.extractors import ExtractionFailed, get
+from callops.extraction.extractors.provider import flatten
+from callops.extraction.extractors.rules import region_for
+from callops.extraction.models import ExtractionState
+from callops.extraction.schema import SchemaError, coerce, validate_returns
+from callops.extraction.transcript import turns
 from callops.lib.queue import enqueue
 
-from . import evidence
-from .clock import call_time
-from .extractors import ExtractionFailed, get
-from .extractors.rules import region_for
-from .models import ExtractionState
-from .schema import SchemaError, coerce, validate_returns
-from .transcript import turns
+from . import signals
+from .models import TERMINAL as TERMINAL_STATUSES
+from .models import Call, CallEvent, CallStatus, EventSource, ResultStatus
+from .services import CallActionError, record_event
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +80,7 @@ def start(call: Call) -> None:
 
 
 def _enqueue(call_id: int, source: str) -> None:
+    # Not at the top: callops.calls.jobs imports this module (cycle calls.jobs -> calls.results).
     from .jobs import run_extraction_job
 
     # django-rq defers this until the surrounding transaction commits, so the job never sees
@@ -88,8 +94,6 @@ def rerun(call: Call, *, source: str, actor_label: str = "") -> Call:
     Only completed calls with a `returns` schema; CallActionError otherwise. The previous result
     stays readable until the new run replaces it; `result_status` reads `pending` meanwhile.
     """
-    from callops.calls.services import CallActionError, record_event
-
     call.refresh_from_db()
     if call.status != CallStatus.COMPLETED:
         raise CallActionError(f"call {call.public_id} is {call.status}; extraction runs only for completed calls")
@@ -168,7 +172,7 @@ def _details_due(call: Call, kind: str):
     """When the missing transcript / provider data may still arrive, that deadline; else None."""
     if kind == "provider" and call.next_sync_at is not None and call.status in TERMINAL_STATUSES:
         # The provider said its details are still coming and a follow-up read is scheduled
-        # (bounded by providers.sync.DETAILS_FOLLOW_SECONDS); it wakes this run when it is done.
+        # (bounded by calls.status_sync.DETAILS_FOLLOW_SECONDS); it wakes this run when it is done.
         return max(call.next_sync_at, timezone.now()) + RECHECK_SLACK
     grace = float(getattr(settings, "EXTRACTION_DETAILS_GRACE_SECONDS", 0) or 0)
     if grace <= 0 or call.ended_at is None:
@@ -177,8 +181,6 @@ def _details_due(call: Call, kind: str):
     if timezone.now() >= deadline:
         return None
     if kind == "provider":
-        from .extractors.provider import flatten
-
         missing = not flatten(call.provider_result)
     else:
         missing = not any(role == "user" for role, _ in turns(call.transcript))
@@ -187,8 +189,6 @@ def _details_due(call: Call, kind: str):
 
 def run_extraction(call_id: int, source: str = EventSource.SYSTEM) -> Call | None:
     """Run extraction for a call whose result is pending; a no-op otherwise (duplicate jobs)."""
-    from callops.calls.services import record_event
-
     call = Call.objects.select_related("agent", "organization").filter(pk=call_id).first()
     if call is None or call.status != CallStatus.COMPLETED or call.result_status != ResultStatus.PENDING:
         return call

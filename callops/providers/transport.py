@@ -15,6 +15,9 @@ import time
 from datetime import UTC, datetime
 
 import httpx
+from django.conf import settings
+
+from callops.lib import http
 
 from .base import ProviderError
 
@@ -101,10 +104,6 @@ def send(kind: str, method: str, url: str, *, headers: dict | None = None, json=
     """Send one request through callops.lib.http (shared client, hard total deadline, no redirects,
     no proxy from the environment); return the response if its status is in `ok`, else raise
     ProviderError."""
-    from django.conf import settings
-
-    from callops.lib import http
-
     try:
         response = http.provider_request(method, url, headers=headers, json=json, data=data, files=files,
                                          params=params, timeout=getattr(settings, "PROVIDER_HTTP_TIMEOUT_SECONDS", 10.0),

@@ -1,4 +1,5 @@
-"""Retrying a finished call: a new call to the same person with the same settings, linked to the original.
+"""Redialing a finished call (triage's "retry", not an HTTP retry): a new call to the same person
+with the same settings, linked to the original.
 
 Used by failure triage. The new call goes through `create_call` and is placed by the ordinary
 placement job, so it follows exactly the path of any other call. A call is retried at most once
@@ -11,6 +12,7 @@ from __future__ import annotations
 from django.db import transaction
 from django.utils import timezone
 
+from . import jobs, services
 from .models import Call, CallStatus, EventSource
 
 RETRYABLE = frozenset({CallStatus.FAILED, CallStatus.NO_ANSWER, CallStatus.BUSY})
@@ -22,8 +24,6 @@ class RetryRefused(Exception):
 
 def retry_call(call: Call, source: str = EventSource.USER, actor_label: str = "") -> Call:
     """Create and queue the retry of `call`; RetryRefused says why not."""
-    from . import jobs, services
-
     with transaction.atomic():
         # The row lock serialises two retries of the same call; the second sees the first's row.
         original = Call.objects.select_for_update().select_related("agent", "agent__provider_account").get(pk=call.pk)

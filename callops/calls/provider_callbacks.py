@@ -9,6 +9,9 @@ absorbed by the forward-only rule and recorded as ignored.
 A report finds its call by the one id field its adapter names (`callback_id_field`), never by
 "any id that matches": Dograh keeps the workflow id in provider_job_id, and workflow ids and run
 ids are both small integers, so a loose match would update another call.
+
+It lives in `calls` because applying reports to calls is calls' work: the adapter only verifies
+and parses, so `providers` does not depend on the call services.
 """
 
 from __future__ import annotations
@@ -19,12 +22,12 @@ from django.http import JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from callops.calls.models import Call, EventSource
+from callops.providers.base import CallbackRejected
+from callops.providers.models import ProviderAccount
+from callops.providers.registry import adapter_for
 
-from .base import CallbackRejected
-from .models import ProviderAccount
-from .registry import adapter_for
-from .sync import apply_provider_report
+from .models import Call, EventSource
+from .status_sync import apply_provider_report
 
 log = logging.getLogger(__name__)
 

@@ -1,6 +1,6 @@
 """Template context: the current organization and the user's other organizations."""
 
-from .current import resolve_membership
+from .active_org import resolve_membership
 
 
 def current_org(request):

@@ -1,0 +1,113 @@
+"""Every write to agents from the dashboard: create and edit, with input checked first.
+
+An agent carries its `returns` schema (validated here, the bad field named) and its extractor
+choice ("" = the organization's default, set by `callops.providers.services`). Bad input raises
+the same ProviderInputError as the provider account forms, which share one POST handler. Every
+change is audited.
+"""
+
+from __future__ import annotations
+
+import json
+
+from django.db import IntegrityError, transaction
+
+from callops.accounts.services import audit
+from callops.accounts.tenancy import parse_public_id
+from callops.extraction.schema import SchemaError, validate_returns
+from callops.providers.models import ProviderAccount
+from callops.providers.services import ProviderInputError
+
+from .models import Agent
+from .validation import ValidationFailed, normalize_phone, validate_webhook_url
+
+EXTRACTORS = ["", "rules", "llm", "provider"]
+MAX_RETURNS_TEXT = 20000
+
+
+def _clean_agent(org, data: dict) -> dict:
+    errors = {}
+    name = (data.get("name") or "").strip()
+    if not name or len(name) > 100:
+        errors["name"] = "a name of 1 to 100 characters is required"
+    account = None
+    account_id = data.get("provider_account")
+    if account_id:
+        pid = parse_public_id(account_id)
+        account = ProviderAccount.objects.filter(organization=org, public_id=pid).first() if pid else None
+    if account is None:
+        errors["provider_account"] = "choose one of your provider accounts"
+    from_number = (data.get("from_number") or "").strip()
+    if from_number:
+        try:
+            from_number = normalize_phone(from_number)
+        except (ValidationFailed, ValueError) as exc:
+            errors["from_number"] = getattr(exc, "message", None) or str(exc) or "not a phone number"
+    webhook_url = (data.get("webhook_url") or "").strip()
+    if webhook_url:
+        try:
+            webhook_url = validate_webhook_url(webhook_url)
+        except (ValidationFailed, ValueError) as exc:
+            errors["webhook_url"] = getattr(exc, "message", None) or str(exc) or "not an allowed URL"
+    extractor = (data.get("extractor") or "").strip()
+    if extractor not in EXTRACTORS:
+        errors["extractor"] = "choose rules, llm, provider or the organization default"
+    returns, problem = _clean_returns(data.get("returns"))
+    if problem:
+        errors["returns"] = problem
+    provider_agent_id = (data.get("provider_agent_id") or "").strip()
+    if len(provider_agent_id) > 200:
+        errors["provider_agent_id"] = "at most 200 characters"
+    instructions = data.get("instructions") or ""
+    if len(instructions) > 20000:
+        errors["instructions"] = "at most 20000 characters"
+    if errors:
+        raise ProviderInputError("; ".join(f"{k}: {v}" for k, v in errors.items()), errors)
+    return {"name": name, "provider_account": account, "provider_agent_id": provider_agent_id,
+            "from_number": from_number, "webhook_url": webhook_url, "extractor": extractor, "returns": returns,
+            "instructions": instructions, "is_active": bool(data.get("is_active", True))}
+
+
+def _clean_returns(value) -> tuple[dict, str]:
+    """(canonical schema, "") or ({}, what is wrong). Accepts JSON text (the form) or an object."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return {}, ""
+    if isinstance(value, str):
+        if len(value) > MAX_RETURNS_TEXT:
+            return {}, f"at most {MAX_RETURNS_TEXT} characters"
+        try:
+            value = json.loads(value)
+        except ValueError as exc:
+            return {}, f"not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno})"
+    try:
+        return validate_returns(value), ""
+    except SchemaError as exc:
+        return {}, exc.message
+
+
+def create_agent(org, data: dict, *, actor=None, ip=None):
+    clean = _clean_agent(org, data)
+    try:
+        with transaction.atomic():
+            agent = Agent.objects.create(organization=org, **clean)
+            audit(org, "agent.created", actor=actor, ip=ip, target=agent.name,
+                  detail={"agent": str(agent.public_id), "provider": agent.provider_account.kind})
+    except IntegrityError:
+        raise ProviderInputError("name: another agent already has this name", {"name": "already used"}) from None
+    return agent
+
+
+def update_agent(agent, data: dict, *, actor=None, ip=None):
+    clean = _clean_agent(agent.organization, data)
+    changed = sorted(k for k, v in clean.items() if getattr(agent, k) != v)
+    for k, v in clean.items():
+        setattr(agent, k, v)
+    try:
+        with transaction.atomic():
+            agent.save()
+            if changed:
+                audit(agent.organization, "agent.updated", actor=actor, ip=ip, target=agent.name,
+                      detail={"agent": str(agent.public_id), "fields": changed})
+    except IntegrityError:
+        raise ProviderInputError("name: another agent already has this name", {"name": "already used"}) from None
+    return agent
