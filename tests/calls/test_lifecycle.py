@@ -158,7 +158,8 @@ def test_allowed_from_refuses_a_change_from_any_other_status(call):
     assert not call.events.filter(status="canceled").exists()
 
 
-def test_cancel_loses_to_an_answer_that_lands_while_the_provider_is_asked(personas, sandbox_agent, monkeypatch):
+def test_cancel_loses_to_an_answer_that_lands_while_the_provider_is_asked(personas, sandbox_agent, monkeypatch,
+                                                                        clock):
     # The race window (between the can-cancel check and the provider's reply) cannot be hit on
     # demand, so the provider's reply is where the answer lands.
     from callops.providers.sandbox import Adapter as SandboxAdapter
