@@ -51,15 +51,16 @@ def peak_rss_mb() -> float:
 
 
 def bench_import(org, agent, n_rows: int) -> tuple[float, float, float]:
-    from callops.calls import batch_csv, batches
-    from callops.calls.models import Batch, BatchRecipient
+    from callops.batches import recipient_lists, services
+    from callops.batches.batch_settings import clean_settings
+    from callops.batches.models import Batch, BatchRecipient
 
     body = make_csv(n_rows)
-    settings = batches.clean_settings({"default_country": "US"})
+    settings = clean_settings({"default_country": "US"})
     rss_before = peak_rss_mb()
     started = time.perf_counter()
-    table = batch_csv.read_csv(io.BytesIO(body))
-    batch = batches.create_batch(org=org, agent=agent, settings=settings, rows=table.rows, columns=table.columns,
+    table = recipient_lists.read_csv(io.BytesIO(body))
+    batch = services.create_batch(org=org, agent=agent, settings=settings, rows=table.rows, columns=table.columns,
                                  phone_column=table.phone_column, start=False)
     elapsed = time.perf_counter() - started
     peak_growth = peak_rss_mb() - rss_before
@@ -70,9 +71,9 @@ def bench_import(org, agent, n_rows: int) -> tuple[float, float, float]:
     values = list(BatchRecipient.objects.filter(batch=batch).values_list("row_number", "phone", "context", "tz"))
     other = Batch.objects.create(organization=org, agent=agent, name="baseline")
     started = time.perf_counter()
-    for i in range(0, len(values), batches.CHUNK):
+    for i in range(0, len(values), services.CHUNK):
         BatchRecipient.objects.bulk_create([BatchRecipient(batch=other, row_number=r, phone=p, context=c, tz=t)
-                                            for r, p, c, t in values[i:i + batches.CHUNK]])
+                                            for r, p, c, t in values[i:i + services.CHUNK]])
     baseline = len(values) / (time.perf_counter() - started)
     print(f"import: {n_rows} rows, {stored} stored, {batch.rejected_count} rejected "
           f"({batch.duplicate_count} duplicates) in {elapsed:.2f}s")
@@ -88,8 +89,13 @@ def bench_fanout(org, agent, n: int) -> float:
     from django.conf import settings
     from rq import SimpleWorker
 
-    from callops.calls import batch_csv, batch_jobs, batches, services
-    from callops.calls.models import Batch, BatchStatus, Call, EventSource
+    from callops.batches import jobs as batch_jobs
+    from callops.batches import recipient_lists
+    from callops.batches import services as batch_services
+    from callops.batches.batch_settings import clean_settings
+    from callops.batches.models import Batch, BatchStatus
+    from callops.calls import services
+    from callops.calls.models import Call, EventSource
 
     phones = [f"+1212{2000000 + i:07d}" for i in range(n)]
     # Baseline: the placement service in a plain loop, one call after another.
@@ -102,8 +108,8 @@ def bench_fanout(org, agent, n: int) -> float:
     queues = [django_rq.get_queue(q) for q in settings.QUEUE_NAMES]
     for q in queues:
         q.empty()
-    clean = batches.clean_settings({"calls_per_minute": 100_000, "max_concurrency": 1000})
-    batch = batches.create_batch(org=org, agent=agent, settings=clean, rows=batch_csv.rows_from_json(
+    clean = clean_settings({"calls_per_minute": 100_000, "max_concurrency": 1000})
+    batch = batch_services.create_batch(org=org, agent=agent, settings=clean, rows=recipient_lists.rows_from_json(
         [f"+1646{2000000 + i:07d}" for i in range(n)]), columns=["phone"], start=True)
     started = time.perf_counter()
     placed = 0

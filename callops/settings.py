@@ -320,9 +320,9 @@ SWEEPS += ["callops.calls.jobs.sweep_lost_extractions"]
 # call as "empty transcript" / "no provider data".
 EXTRACTION_DETAILS_GRACE_SECONDS = env.float("EXTRACTION_DETAILS_GRACE_SECONDS", default=20.0)
 
-# --- Batches (callops.calls.batch_jobs) -----------------------------------------------------------
+# --- Batches (callops.batches.jobs) ----------------------------------------------------------------
 # Ticks every running batch: reaps finished attempts, dispatches the next ones, checks the breaker.
-SWEEPS += ["callops.calls.batch_jobs.sweep_batches"]
+SWEEPS += ["callops.batches.jobs.sweep_batches"]
 # POST /v1/batches bodies (a CSV or JSON list of 100,000+ recipients); other API bodies keep
 # API_MAX_BODY_BYTES.
 API_MAX_UPLOAD_BYTES = env.int("API_MAX_UPLOAD_BYTES", default=32 * 1024 * 1024)

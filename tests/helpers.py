@@ -106,7 +106,8 @@ def next_due(now: datetime) -> datetime | None:
     Discrete-event loops jump the clock there instead of waiting for it."""
     from django.db.models import Min
 
-    from callops.calls.models import BatchRecipient, Call
+    from callops.batches.models import BatchRecipient
+    from callops.calls.models import Call
     from callops.extraction.models import ExtractionState
     from callops.webhooks.models import WebhookDelivery
 

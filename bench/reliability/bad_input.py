@@ -97,7 +97,8 @@ def fuzz(url: str, key: str, args, log_dir: str) -> dict:
 
 
 def run(ctx, args) -> Result:
-    from callops.calls.models import Batch, Call
+    from callops.batches.models import Batch
+    from callops.calls.models import Call
 
     t0 = time.time()
     sink = Sink()

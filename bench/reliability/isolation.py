@@ -179,7 +179,8 @@ def dashboard_checks(ctx, ids_a: dict, ids_b: dict) -> tuple[dict, list[str]]:
 def fingerprint(org) -> tuple:
     """Everything an action could change in the org, cheaply: rows, statuses, roles, key states."""
     from callops.accounts.models import ApiKey, AuditEntry, Membership
-    from callops.calls.models import Batch, Call
+    from callops.batches.models import Batch
+    from callops.calls.models import Call
     from callops.providers.models import ProviderAccount
     from callops.webhooks.models import WebhookDelivery, WebhookEndpoint
 

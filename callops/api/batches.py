@@ -8,11 +8,13 @@ from django.http.multipartparser import MultiPartParserError
 from ninja import Query, Router
 
 from callops.accounts.tenancy import parse_public_id, scoped
-from callops.calls import batch_csv, batches
-from callops.calls.models import Agent, Batch, BatchStatus, Call
+from callops.batches import recipient_lists, services
+from callops.batches.batch_settings import clean_settings
+from callops.batches.models import Batch, BatchStatus
+from callops.batches.representations import batch_to_dict
+from callops.calls.models import Agent, Call
 from callops.calls.representations import call_to_dict, rows_for_api
 from callops.calls.validation import ValidationFailed
-from callops.lib.isotime import format as _iso
 from callops.lib.nul_chars import has_nul
 
 from . import schemas
@@ -28,31 +30,6 @@ NESTED = {
     "circuit_breaker": {"threshold": "breaker_threshold", "min_calls": "breaker_min_calls",
                         "window_seconds": "breaker_window_seconds"},
 }
-
-
-def batch_to_dict(batch: Batch, *, progress: bool = False) -> dict:
-    data = {
-        "id": str(batch.public_id), "object": "batch", "name": batch.name or None, "status": batch.status,
-        "agent_id": str(batch.agent.public_id), "mode": batch.mode,
-        "pause_reason": batch.pause_reason or None,
-        "recipients": batch.recipient_count, "rejected": batch.rejected_count, "duplicates": batch.duplicate_count,
-        "total_rows": batch.total_rows,
-        "start_at": _iso(batch.start_at), "timezone": batch.default_timezone,
-        "window": {"start_hour": batch.window_start_hour, "end_hour": batch.window_end_hour,
-                   "days": batch.window_days} if batch.window_start_hour is not None or batch.window_days else None,
-        "max_concurrency": batch.max_concurrency, "calls_per_minute": batch.calls_per_minute,
-        "retry": {"max_attempts": batch.max_attempts, "intervals": batch.retry_intervals, "on": batch.retry_on},
-        "circuit_breaker": {"threshold": batch.breaker_threshold, "min_calls": batch.breaker_min_calls,
-                            "window_seconds": batch.breaker_window_seconds}
-        if batch.breaker_threshold is not None else None,
-        "created_at": _iso(batch.created_at), "started_at": _iso(batch.started_at),
-        "finished_at": _iso(batch.finished_at),
-    }
-    if progress:
-        p = batches.progress(batch)
-        p["eta"] = _iso(p["eta"])
-        data["progress"] = p
-    return data
 
 
 def _get_batch(request, batch_id) -> Batch:
@@ -81,7 +58,7 @@ def _truthy(value) -> bool:
     return value in (True, "true", "1", "on", "yes", 1)
 
 
-def _read_request(request) -> tuple[dict, batch_csv.CsvTable | None]:
+def _read_request(request) -> tuple[dict, recipient_lists.CsvTable | None]:
     """Settings and recipients from either a JSON body or a multipart form with a `file`."""
     ctype = request.content_type or ""
     if ctype.startswith("multipart/form-data"):
@@ -95,8 +72,8 @@ def _read_request(request) -> tuple[dict, batch_csv.CsvTable | None]:
         if upload is None:
             raise ApiError(400, "multipart upload needs a CSV in the 'file' field", fields={"file": "is required"})
         try:
-            table = batch_csv.read_csv(upload.file, phone_column=data.get("phone_column") or None)
-        except batch_csv.CsvError as exc:
+            table = recipient_lists.read_csv(upload.file, phone_column=data.get("phone_column") or None)
+        except recipient_lists.CsvError as exc:
             raise ApiError(400, str(exc), fields={"file": str(exc)})
         return data, table
     return _flatten(json_body(request, limit=settings.API_MAX_UPLOAD_BYTES)), None
@@ -136,28 +113,28 @@ def create_batch(request):
     if agent is None:
         raise ApiError(400, "agent_id must be the id of one of your agents", fields={"agent_id": "unknown agent"})
     try:
-        clean = batches.clean_settings(data, agent=agent)
+        clean = clean_settings(data, agent=agent)
     except ValidationFailed as exc:
         raise ApiError(400, exc.message, fields=exc.fields)
     if table is None:
         items = data.get("recipients")
         if not isinstance(items, list) or not items:
             raise ApiError(400, "recipients must be a non-empty list", fields={"recipients": "is required"})
-        rows, columns, phone_column = batch_csv.rows_from_json(items), ["phone"], "phone"
+        rows, columns, phone_column = recipient_lists.rows_from_json(items), ["phone"], "phone"
     else:
         rows, columns, phone_column = table.rows, table.columns, table.phone_column
     try:
         if _truthy(data.get("dry_run")):
             return JsonResponse({"object": "batch_preview", "columns": columns, "phone_column": phone_column,
-                                 **batches.preview(rows, default_region=clean.default_region)})
-        batch = batches.create_batch(org=request.org, agent=agent, settings=clean, rows=rows, columns=columns,
+                                 **services.preview(rows, default_region=clean.default_region)})
+        batch = services.create_batch(org=request.org, agent=agent, settings=clean, rows=rows, columns=columns,
                                      phone_column=phone_column, created_by=f"API key {request.api_key.name}",
                                      start=not _truthy(data.get("hold")))
-    except batch_csv.CsvError as exc:
+    except recipient_lists.CsvError as exc:
         raise ApiError(400, str(exc), fields={"recipients" if table is None else "file": str(exc)})
     body = batch_to_dict(Batch.objects.select_related("agent").get(pk=batch.pk), progress=True)
     body["rejected_rows"] = list(batch.rejections.order_by("row_number").values(
-        "row_number", "phone", "reason")[:batches.PREVIEW_ROWS])
+        "row_number", "phone", "reason")[:services.PREVIEW_ROWS])
     return JsonResponse(body, status=201)
 
 
@@ -200,7 +177,7 @@ def _action(request, batch_id, func, **kw):
     batch = _get_batch(request, batch_id)
     try:
         func(batch, **kw)
-    except batches.BatchActionError as exc:
+    except services.BatchActionError as exc:
         raise ApiError(409, str(exc))
     return JsonResponse(batch_to_dict(_get_batch(request, batch_id), progress=True))
 
@@ -211,16 +188,16 @@ ACTION_RESPONSES = {200: dict, **schemas.errors(*schemas.COMMON_ERRORS, 403, 404
 @router.post("/batches/{batch_id}/pause", response=ACTION_RESPONSES,
              summary="Pause a running or scheduled batch (409 for a provider batch the provider is dialing)")
 def pause_batch(request, batch_id: str):
-    return _action(request, batch_id, batches.pause_batch, by=f"API key {request.api_key.name}")
+    return _action(request, batch_id, services.pause_batch, by=f"API key {request.api_key.name}")
 
 
 @router.post("/batches/{batch_id}/resume", response=ACTION_RESPONSES,
              summary="Resume a paused batch (back to scheduled if its start time is still ahead)")
 def resume_batch(request, batch_id: str):
-    return _action(request, batch_id, batches.resume_batch)
+    return _action(request, batch_id, services.resume_batch)
 
 
 @router.post("/batches/{batch_id}/stop", response=ACTION_RESPONSES,
              summary="Stop a batch: undialed recipients are canceled, calls in progress finish")
 def stop_batch(request, batch_id: str):
-    return _action(request, batch_id, batches.stop_batch, by=f"API key {request.api_key.name}")
+    return _action(request, batch_id, services.stop_batch, by=f"API key {request.api_key.name}")

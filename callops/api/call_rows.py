@@ -16,7 +16,8 @@ from types import SimpleNamespace
 
 from django.db import connection
 
-from callops.calls.models import Agent, Batch, Call
+from callops.batches.models import Batch
+from callops.calls.models import Agent, Call
 from callops.calls.representations import CALL_COLUMNS
 from callops.lib import rowsql
 

@@ -1,4 +1,4 @@
-"""Read-mostly admin views for staff: calls and their timelines, agents and batches.
+"""Read-mostly admin views for staff: calls and their timelines, and agents (batches: batches/admin.py).
 
 Status is never edited here: every change of a call's status goes through the lifecycle
 service (design rule 2), so the admin shows calls and events read-only.
@@ -6,7 +6,7 @@ service (design rule 2), so the admin shows calls and events read-only.
 
 from django.contrib import admin
 
-from .models import Agent, Batch, Call, CallEvent
+from .models import Agent, Call, CallEvent
 
 
 @admin.register(Agent)
@@ -43,16 +43,3 @@ class CallAdmin(admin.ModelAdmin):
     def has_add_permission(self, request):
         return False
 
-
-@admin.register(Batch)
-class BatchAdmin(admin.ModelAdmin):
-    list_display = ["name", "organization", "status", "created_at"]
-    list_filter = ["status"]
-    search_fields = ["name", "public_id"]
-    raw_id_fields = ["organization", "agent"]
-
-    def get_readonly_fields(self, request, obj=None):
-        return [f.name for f in Batch._meta.fields]
-
-    def has_add_permission(self, request):
-        return False

@@ -17,7 +17,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.http import Http404
 
-from callops.calls import batch_csv, batches
+from callops.batches import recipient_lists, services
 
 DRAFT_TTL = 2 * 3600
 
@@ -59,24 +59,24 @@ def discard(request, token: str) -> None:
     cache.delete(_key(request, token))
 
 
-def table(draft: dict, phone_column: str | None) -> batch_csv.CsvTable:
+def table(draft: dict, phone_column: str | None) -> recipient_lists.CsvTable:
     """A fresh one-pass reader over the draft (CsvError when the chosen column is not usable)."""
     data = zlib.decompress(draft["data"])
     if draft["pasted"]:
-        return batch_csv.read_pasted(data.decode("utf-8"), phone_column=phone_column)
-    return batch_csv.read_csv(io.BytesIO(data), phone_column=phone_column)
+        return recipient_lists.read_pasted(data.decode("utf-8"), phone_column=phone_column)
+    return recipient_lists.read_csv(io.BytesIO(data), phone_column=phone_column)
 
 
 def columns(draft: dict) -> list[str]:
     """The file's header columns, whatever the phone column turns out to be."""
     try:
         return [c for c in table(draft, None).columns if c]
-    except batch_csv.CsvError as exc:
+    except recipient_lists.CsvError as exc:
         return [c for c in (exc.columns or []) if c]
 
 
 def preview(request, token: str, draft: dict, phone_column: str | None, region: str) -> dict:
-    """batches.preview of the draft, cached: re-rendering the page (a settings error, a new
+    """services.preview of the draft, cached: re-rendering the page (a settings error, a new
     column choice and back) does not re-validate 100,000 rows each time."""
     key = f"{_key(request, token)}:preview:{phone_column or ''}:{region}"
     found = cache.get(key)
@@ -84,6 +84,6 @@ def preview(request, token: str, draft: dict, phone_column: str | None, region: 
         return found
     t = table(draft, phone_column)
     result = {"phone_column": t.phone_column, "columns": [c for c in t.columns if c], "encoding": t.encoding,
-              **batches.preview(t.rows, default_region=region)}
+              **services.preview(t.rows, default_region=region)}
     cache.set(key, result, DRAFT_TTL)
     return result

@@ -2,6 +2,7 @@
 progress, recipients, exports."""
 
 import csv
+import json
 from datetime import datetime
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -15,8 +16,11 @@ from django.views.decorators.http import require_POST
 from callops.accounts.decorators import org_required
 from callops.accounts.models import Role
 from callops.accounts.tenancy import get_for_org, scoped
-from callops.calls import batch_csv, batches
-from callops.calls.models import Agent, Batch, BatchRecipient, BatchStatus, RecipientState
+from callops.batches import recipient_lists, recipient_validation, services
+from callops.batches.batch_settings import RETRYABLE, clean_settings, supports_provider_batches
+from callops.batches.models import Batch, BatchRecipient, BatchStatus, RecipientState
+from callops.batches.progress import progress
+from callops.calls.models import Agent
 from callops.calls.validation import ValidationFailed
 
 from . import batch_drafts
@@ -118,7 +122,7 @@ def batch_preview(request, token):
     preview = None
     try:
         preview = batch_drafts.preview(request, token, draft, phone_column, region if len(region) == 2 else "")
-    except batch_csv.CsvError as exc:
+    except recipient_lists.CsvError as exc:
         errors["phone_column" if exc.columns else "file"] = str(exc)
     action = post.get("action", "") if post is not None else ""
     if post is not None and action in ("start", "hold") and preview is not None:
@@ -129,16 +133,16 @@ def batch_preview(request, token):
         data.update({k: post.getlist(k) for k in LIST_FIELDS})
         data["start_at"] = _start_at(post, errors)
         try:
-            clean = batches.clean_settings(data, agent=agent)
+            clean = clean_settings(data, agent=agent)
         except ValidationFailed as exc:
             errors.update({k: v for k, v in exc.fields.items() if k not in errors})
         if not errors:
             table = batch_drafts.table(draft, preview["phone_column"])
             try:
-                batch = batches.create_batch(org=request.org, agent=agent, settings=clean, rows=table.rows,
+                batch = services.create_batch(org=request.org, agent=agent, settings=clean, rows=table.rows,
                                              columns=table.columns, phone_column=table.phone_column,
                                              created_by=_actor(request), start=action == "start")
-            except batch_csv.CsvError as exc:
+            except recipient_lists.CsvError as exc:
                 errors["file"] = str(exc)
             else:
                 batch_drafts.discard(request, token)
@@ -160,8 +164,8 @@ def batch_preview(request, token):
         "preview": preview, "columns": columns,
         "phone_column": preview["phone_column"] if preview else (phone_column or ""),
         "region": region, "weekdays": WEEKDAYS, "days": days, "retry_on": retry_on,
-        "retry_options": list(batches.RETRYABLE), "zones": tz_choices(),
-        "provider_batches": {str(a.public_id) for a in agents if batches.supports_provider_batches(a)},
+        "retry_options": list(RETRYABLE), "zones": tz_choices(),
+        "provider_batches": {str(a.public_id) for a in agents if supports_provider_batches(a)},
         "rejected_url": reverse("dashboard:batch_preview_rejected", args=[token]) + "?" + urlencode(
             {"phone_column": preview["phone_column"] if preview else "", "default_country": region}),
     }, status=400 if errors else 200)
@@ -174,11 +178,11 @@ def batch_preview_rejected(request, token):
     region = (request.GET.get("default_country") or "").strip().upper()
     try:
         table = batch_drafts.table(draft, request.GET.get("phone_column") or None)
-    except batch_csv.CsvError as exc:
+    except recipient_lists.CsvError as exc:
         raise Http404(str(exc)) from None
-    validator = batch_csv.Validator(region if len(region) == 2 else "")
-    rejected = (r for r in batch_csv.validate(table.rows, validator) if isinstance(r, batch_csv.Rejection))
-    response = StreamingHttpResponse(batch_csv.rejections_csv(rejected, [c for c in table.columns if c]),
+    validator = recipient_validation.Validator(region if len(region) == 2 else "")
+    rejected = (r for r in recipient_validation.validate(table.rows, validator) if isinstance(r, recipient_validation.Rejection))
+    response = StreamingHttpResponse(recipient_lists.rejections_csv(rejected, [c for c in table.columns if c]),
                                      content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = 'attachment; filename="rejected-rows.csv"'
     response["Cache-Control"] = "no-store"
@@ -203,7 +207,7 @@ def _detail_context(request, batch):
         "recipients": rows[:PAGE], "next_after": next_after, "outcome": outcome, "state": state,
         "rejections": list(batch.rejections.order_by("row_number")[:50]) if batch.rejected_count else [],
         "states": RecipientState.choices, "outcomes": ["completed", "no_answer", "busy", "failed", "canceled"],
-        "redial_outcomes": batches.REDIAL_OUTCOMES,
+        "redial_outcomes": services.REDIAL_OUTCOMES,
     }
 
 
@@ -211,7 +215,7 @@ def _progress_context(request, batch):
     """What the live progress fragment needs, and nothing else: it is polled every 2 s, so the
     recipient table and the rejections (static, or changing only on a reload) are not queried."""
     return {
-        "nav": "batches", "batch": batch, "progress": batches.progress(batch),
+        "nav": "batches", "batch": batch, "progress": progress(batch),
         "can_act": request.membership.allows(Role.MEMBER),
         "live": batch.status in (BatchStatus.RUNNING, BatchStatus.SCHEDULED, BatchStatus.PAUSED)
         or (batch.status == BatchStatus.STOPPED and not batch.finished_at),
@@ -234,10 +238,10 @@ def batch_live(request, public_id):
 
 
 ACTIONS = {
-    "start": lambda b, r: batches.start_batch(b),
-    "pause": lambda b, r: batches.pause_batch(b, by=_actor(r)),
-    "resume": lambda b, r: batches.resume_batch(b),
-    "stop": lambda b, r: batches.stop_batch(b, by=_actor(r)),
+    "start": lambda b, r: services.start_batch(b),
+    "pause": lambda b, r: services.pause_batch(b, by=_actor(r)),
+    "resume": lambda b, r: services.resume_batch(b),
+    "stop": lambda b, r: services.stop_batch(b, by=_actor(r)),
 }
 
 
@@ -247,9 +251,9 @@ def batch_action(request, public_id, action):
     batch = _get_batch(request, public_id)
     if action == "redial":
         try:
-            new = batches.redial(batch, outcomes=request.POST.getlist("outcomes"), created_by=_actor(request),
+            new = services.redial(batch, outcomes=request.POST.getlist("outcomes"), created_by=_actor(request),
                                  start=False)
-        except batches.BatchActionError as exc:
+        except services.BatchActionError as exc:
             messages.error(request, str(exc))
             return redirect("dashboard:batch_detail", public_id=batch.public_id)
         messages.success(request, f"New batch of {new.recipient_count} recipients; review it and start it.")
@@ -261,7 +265,7 @@ def batch_action(request, public_id, action):
         try:
             func(batch, request)
             messages.success(request, f"Batch {action} done.")
-        except batches.BatchActionError as exc:
+        except services.BatchActionError as exc:
             messages.error(request, str(exc))
     return redirect(reverse("dashboard:batch_detail", args=[batch.public_id]))
 
@@ -275,7 +279,7 @@ def _stream_csv(header, rows):
     writer = csv.writer(_Echo())
     yield writer.writerow(header)
     for row in rows:
-        yield writer.writerow([batch_csv._safe(v) for v in row])
+        yield writer.writerow([recipient_lists.safe_cell(v) for v in row])
 
 
 @org_required()
@@ -308,8 +312,6 @@ def batch_export(request, public_id):
 
 def _cell(value):
     if isinstance(value, (dict, list)):
-        import json
-
         return json.dumps(value, separators=(",", ":"))
     return "" if value is None else value
 
@@ -318,7 +320,7 @@ def _cell(value):
 def batch_rejected(request, public_id):
     batch = _get_batch(request, public_id)
     rows = batch.rejections.order_by("row_number").values("row_number", "reason", "row").iterator(chunk_size=CSV_CHUNK)
-    response = StreamingHttpResponse(batch_csv.rejections_csv(rows, batch.columns or ["phone"]),
+    response = StreamingHttpResponse(recipient_lists.rejections_csv(rows, batch.columns or ["phone"]),
                                      content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="batch-{batch.public_id}-rejected.csv"'
     response["Cache-Control"] = "no-store"

@@ -13,10 +13,10 @@ from django.views.decorators.http import require_POST
 from callops.accounts.decorators import org_required, require_role
 from callops.accounts.models import Role
 from callops.accounts.tenancy import get_for_org, parse_public_id, scoped
+from callops.batches.models import Batch
 from callops.calls.models import (
     Agent,
     AnsweredBy,
-    Batch,
     Call,
     CallStatus,
     EventSource,

@@ -19,7 +19,8 @@ from django.db import connection
 from django.db.models import Count, F, Max, Min, Q, Window
 from django.db.models.functions import RowNumber
 
-from callops.calls.models import Agent, Batch
+from callops.batches.models import Batch
+from callops.calls.models import Agent
 
 from . import explanations, sources, windows
 from .models import TriageReview

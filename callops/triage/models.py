@@ -26,8 +26,8 @@ class TriageReview(models.Model):
     org_lookup = "organization"
 
     class Meta:
-        # The table was created when the model lived in the calls app; keeping its name moved the
-        # model without rebuilding anything (triage/migrations/0001_initial.py).
+        # The table keeps the name it had when the model lived in the calls app, so SQL and
+        # database tooling written against it still hold.
         db_table = "calls_triagereview"
         # One row per group; the triage page loads an org's reviews in one query through it.
         constraints = [models.UniqueConstraint(fields=["organization", "kind", "cause"],

@@ -1,7 +1,8 @@
 """Builds webhook events from call and batch changes, inside the transaction of the change.
 
-Call events arrive as `callops.calls.signals.call_event` (connected in `WebhooksConfig.ready`), so
-the calls app never imports this one.
+Call and batch events arrive as `callops.calls.signals.call_event` and
+`callops.batches.signals.batch_event` (connected in `WebhooksConfig.ready`), so neither app imports
+this one.
 
 The event and one delivery row per destination are written in the caller's transaction, so a
 status change and the webhook it owes commit (or roll back) together. Delivery is enqueued only
@@ -15,6 +16,7 @@ import json
 from django.db import transaction
 from django.utils import timezone
 
+from callops.batches.representations import batch_to_dict
 from callops.calls.models import Call
 from callops.calls.representations import call_to_dict
 from callops.calls.signals import CALL_EVENT_TYPES
@@ -36,13 +38,8 @@ def call_payload(call) -> dict:
 
 
 def batch_payload(batch) -> dict:
-    try:  # the API's batch shape when it is available, so webhook and GET /v1/batches/{id} agree
-        from callops.api.batches import batch_to_dict
-
-        return batch_to_dict(batch)
-    except ImportError:
-        return {"id": str(batch.public_id), "object": "batch", "name": batch.name or None, "status": batch.status,
-                "created_at": _iso(batch.created_at)}
+    # The API's batch shape, so a webhook and GET /v1/batches/{id} never disagree.
+    return batch_to_dict(batch)
 
 
 def _fan_out(org, event: WebhookEvent, *, call_url: str = "", call=None) -> list[int]:
@@ -93,6 +90,11 @@ def emit_call_event(call, event_type: str) -> WebhookEvent:
     event.save()
     _fan_out(call.organization, event, call_url=call.webhook_url, call=call)
     return event
+
+
+def on_batch_event(sender, *, batch, event_type: str, **kwargs) -> None:
+    """Receiver of `batches.signals.batch_event`."""
+    emit_batch_event(batch, event_type)
 
 
 def emit_batch_event(batch, event_type: str) -> WebhookEvent:

@@ -162,7 +162,7 @@ class WebhookEvent(models.Model):
     type = models.CharField(max_length=40)
     call = models.ForeignKey("calls.Call", null=True, blank=True, on_delete=models.CASCADE,
                              related_name="webhook_events")
-    batch = models.ForeignKey("calls.Batch", null=True, blank=True, on_delete=models.CASCADE,
+    batch = models.ForeignKey("batches.Batch", null=True, blank=True, on_delete=models.CASCADE,
                               related_name="webhook_events")
     # The exact bytes sent (signatures cover bytes; re-serialising JSON could reorder keys).
     body = models.TextField()

@@ -337,7 +337,7 @@ def test_an_immediate_call_is_created_holding_its_dial_claim(api, sandbox_agent,
     assert call.events.filter(note="accepted by the provider").count() == 1
 
 def test_list_filters_by_batch_result_webhook_status_and_time(api, personas, sandbox_agent):
-    from callops.calls.models import Batch
+    from callops.batches.models import Batch
 
     batch = Batch.objects.create(organization=personas.org, agent=sandbox_agent, name="spring")
     a, b, c = _make_calls(personas, sandbox_agent, 3)
@@ -362,7 +362,7 @@ def test_list_filters_by_batch_result_webhook_status_and_time(api, personas, san
 
 
 def test_a_listed_call_is_the_same_object_as_the_single_read(api, personas, sandbox_agent):
-    from callops.calls.models import Batch
+    from callops.batches.models import Batch
 
     batch = Batch.objects.create(organization=personas.org, agent=sandbox_agent, name="spring")
     first = services.create_call(org=personas.org, agent=sandbox_agent, to_number=COMPLETED, context={"name": "Ann"},

@@ -1,11 +1,25 @@
-"""Helpers for batch tests: build a batch from numbers, and drive it with real RQ jobs."""
+"""Helpers for batch tests: build a batch from numbers, drive it with real RQ jobs, read lists.
+
+The provider fixtures (emulators, provider agents) are the provider tests' own, shared here for
+the provider-batch tests rather than copied.
+"""
+
+import io
 
 import pytest
 
-from callops.calls import batch_csv, batch_jobs, batches
+from callops.batches import jobs, recipient_lists
+from callops.batches import services as batch_services
+from callops.batches.batch_settings import clean_settings
+from callops.batches.models import Batch, BatchRecipient, RecipientState
+from callops.batches.progress import progress
+from callops.batches.recipient_validation import Validator
 from callops.calls.jobs import sweep_scheduled_calls
-from callops.calls.models import Batch
 from callops.calls.status_sync import sweep_due_syncs
+from tests.providers.conftest import emulators, make_agent  # noqa: F401  (fixtures, shared)
+
+# Sandbox numbers with a scripted outcome.
+BUSY, INVALID, LOW_BALANCE, NO_ANSWER = "+12025550102", "+12025550103", "+12025550105", "+12025550101"
 
 
 @pytest.fixture(autouse=True)
@@ -15,16 +29,24 @@ def _fast_sandbox(settings):
     settings.SANDBOX_SPEED = 1000.0
 
 
-def rows(phones, **context):
-    return batch_csv.rows_from_json([{"phone": p, **context} for p in phones])
+def numbers(n, start=2000000):
+    return [f"+1415{start + i:07d}" for i in range(n)]
+
+
+def rows(recipients, **context):
+    """Rows of numbers (each with `context`) or of recipient dicts given whole."""
+    return recipient_lists.rows_from_json([r if isinstance(r, dict) else {"phone": r, **context}
+                                           for r in recipients])
 
 
 @pytest.fixture
 def make_batch(personas):
-    def _make(agent, phones, *, start=True, now=None, **settings):
-        clean = batches.clean_settings(settings, agent=agent)
-        return batches.create_batch(org=personas.org, agent=agent, settings=clean, rows=rows(phones),
-                                    columns=["phone"], phone_column="phone", start=start, now=now)
+    """Factory: a batch of `recipients` (numbers or dicts) for `agent`, with settings as keywords."""
+
+    def _make(agent, recipients, *, start=True, now=None, columns=("phone",), **settings):
+        clean = clean_settings(settings, agent=agent)
+        return batch_services.create_batch(org=personas.org, agent=agent, settings=clean, rows=rows(recipients),
+                                           columns=list(columns), phone_column="phone", start=start, now=now)
 
     return _make
 
@@ -36,7 +58,7 @@ def drive_batch(batch, run_jobs, clock, *, rounds: int = 2000, max_step: float =
     from tests.providers.conftest import step_clock
 
     for _ in range(rounds):
-        batch_jobs.tick_batch(batch.pk)
+        jobs.tick_batch(batch.pk)
         sweep_scheduled_calls()
         sweep_due_syncs()
         run_jobs()
@@ -45,7 +67,7 @@ def drive_batch(batch, run_jobs, clock, *, rounds: int = 2000, max_step: float =
             return batch
         step_clock(clock, max_step)
     raise AssertionError(f"after {rounds} rounds batch is still {batch.status}: "
-                         f"{batches.progress(batch)['states']}")
+                         f"{progress(batch)['states']}")
 
 
 @pytest.fixture
@@ -61,3 +83,18 @@ def settle(run_jobs, clock):
 def fresh(batch) -> Batch:
     batch.refresh_from_db()
     return batch
+
+
+def dialing(batch) -> int:
+    return BatchRecipient.objects.filter(batch=batch, state=RecipientState.DIALING).count()
+
+
+def csv_table(text: str, encoding="utf-8", **kw):
+    """An uploaded CSV (text in `encoding`, or bytes as they are) opened for reading."""
+    return recipient_lists.read_csv(io.BytesIO(text.encode(encoding) if isinstance(text, str) else text), **kw)
+
+
+def check_rows(table, region="US"):
+    """Every row's verdict, and the validator that gave them (for its counts)."""
+    v = Validator(region)
+    return [v.check(r) for r in table.rows], v

@@ -3,7 +3,8 @@
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from callops.calls.models import Batch, BatchRecipient, BatchRejection, Call
+from callops.batches.models import Batch, BatchRecipient, BatchRejection
+from callops.calls.models import Call
 
 pytestmark = pytest.mark.django_db
 
@@ -98,7 +99,7 @@ def test_tenancy_read_only_and_actions(api, api_readonly, api_outsider, sandbox_
     from callops.webhooks.models import WebhookEvent
 
     assert not WebhookEvent.objects.filter(type="batch.started").exists()
-    from callops.calls.batch_jobs import tick_batch
+    from callops.batches.jobs import tick_batch
 
     tick_batch(Batch.objects.get(public_id=body["id"]).pk)
     assert not Call.objects.exists()  # still waiting for 2099
@@ -111,17 +112,17 @@ def test_tenancy_read_only_and_actions(api, api_readonly, api_outsider, sandbox_
 
 
 def test_batch_calls_listing(api, sandbox_agent, run_jobs, clock):
-    from callops.calls import batch_jobs
+    from callops.batches import jobs
 
     body = _create(api, sandbox_agent, recipients=["+14155550123", "+14155550124"], calls_per_minute=1000).json()
     pk = Batch.objects.get(public_id=body["id"]).pk
     # Pacing starts with one token and earns one every 60 ms: the first tick dispatches the first
     # recipient only, a tick 60 ms later the second.
-    batch_jobs.tick_batch(pk)
+    jobs.tick_batch(pk)
     run_jobs()
     assert Call.objects.filter(batch_id=pk).count() == 1
     clock.advance(0.06)
-    batch_jobs.tick_batch(pk)
+    jobs.tick_batch(pk)
     run_jobs()
     assert Call.objects.filter(batch_id=pk).count() == 2
     calls = api.get(f"/v1/batches/{body['id']}/calls").json()["data"]

@@ -13,8 +13,10 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from callops.calls import batches
-from callops.calls.models import Batch, BatchStatus, Call
+from callops.batches import services as batch_services
+from callops.batches.batch_settings import clean_settings
+from callops.batches.models import Batch, BatchStatus
+from callops.calls.models import Call
 
 pytestmark = pytest.mark.django_db
 
@@ -161,7 +163,7 @@ def test_provider_mode_is_offered_for_agents_whose_provider_has_a_batch_api(pers
 
 
 def test_roles_tenancy_and_drafts(personas, sandbox_agent):
-    from callops.calls import batch_csv
+    from callops.batches import recipient_lists
 
     member = personas.member.client()
     url = upload(member, b"phone\n+14155550123\n")
@@ -169,8 +171,8 @@ def test_roles_tenancy_and_drafts(personas, sandbox_agent):
     assert personas.owner.client().get(url).status_code == 404
     assert personas.outsider.client().get(url).status_code == 404
     assert personas.viewer.client().get(url).status_code == 403
-    batch = batches.create_batch(org=personas.org, agent=sandbox_agent, settings=batches.clean_settings({}),
-                                 rows=batch_csv.rows_from_json(["+14155550123"]), columns=["phone"], start=False)
+    batch = batch_services.create_batch(org=personas.org, agent=sandbox_agent, settings=clean_settings({}),
+                                        rows=recipient_lists.rows_from_json(["+14155550123"]), columns=["phone"], start=False)
     detail = reverse("dashboard:batch_detail", args=[batch.public_id])
     viewer = personas.viewer.client()
     assert viewer.get(detail).status_code == 200
@@ -207,7 +209,7 @@ def test_detail_live_exports_and_redial(personas, sandbox_agent):
     assert not any('"calls_batchrejection"' in s for s in sql)
     assert not any('ORDER BY "calls_batchrecipient"."row_number"' in s for s in sql)
     client.post(reverse("dashboard:batch_action", args=[batch.public_id, "stop"]))
-    from callops.calls.batch_jobs import tick_batch
+    from callops.batches.jobs import tick_batch
 
     tick_batch(batch.pk)  # nothing in flight: the stopped batch finishes draining
     assert client.get(live_url).status_code == 286
@@ -223,7 +225,7 @@ def test_detail_live_exports_and_redial(personas, sandbox_agent):
 def test_batch_status_badges_have_one_distinct_colour_each(personas, sandbox_agent):
     from pathlib import Path
 
-    from callops.calls import batch_csv
+    from callops.batches import recipient_lists
     from callops.calls.models import CallStatus
     from callops.dashboard.templatetags.dashboard import TONES, status_badge
 
@@ -236,8 +238,8 @@ def test_batch_status_badges_have_one_distinct_colour_each(personas, sandbox_age
         assert re.search(rf"\.badge-{tone} {{ background: var\(--{tone}-bg\); color: var\(--{tone}-fg\); }}", css)
     # And the batch list shows them.
     for status in BatchStatus.values:
-        b = batches.create_batch(org=personas.org, agent=sandbox_agent, settings=batches.clean_settings({}),
-                                 rows=batch_csv.rows_from_json(["+14155550123"]), columns=["phone"], start=False)
+        b = batch_services.create_batch(org=personas.org, agent=sandbox_agent, settings=clean_settings({}),
+                                        rows=recipient_lists.rows_from_json(["+14155550123"]), columns=["phone"], start=False)
         Batch.objects.filter(pk=b.pk).update(status=status)
     page = personas.viewer.client().get(reverse("dashboard:batches")).content.decode()
     for status, tone in tones.items():

@@ -4,7 +4,8 @@ buttons work without the clipboard API, and a batch goes upload → preview → 
 import pytest
 from playwright.sync_api import expect
 
-from callops.calls.models import Batch, CallStatus
+from callops.batches.models import Batch
+from callops.calls.models import CallStatus
 
 from .conftest import login, shot
 

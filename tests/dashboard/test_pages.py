@@ -278,10 +278,12 @@ def element(html: str, element_id: str) -> str:
 
 
 def test_detail_links_to_its_batch_page(personas, make_call, sandbox_agent):
-    from callops.calls import batch_csv, batches
+    from callops.batches import recipient_lists
+    from callops.batches import services as batch_services
+    from callops.batches.batch_settings import clean_settings
 
-    batch = batches.create_batch(org=personas.org, agent=sandbox_agent, settings=batches.clean_settings(
-        {"name": "Renewals"}), rows=batch_csv.rows_from_json(["+14155550123"]), columns=["phone"], start=False)
+    batch = batch_services.create_batch(org=personas.org, agent=sandbox_agent, settings=clean_settings(
+        {"name": "Renewals"}), rows=recipient_lists.rows_from_json(["+14155550123"]), columns=["phone"], start=False)
     call = make_call(CallStatus.COMPLETED)
     Call.objects.filter(pk=call.pk).update(batch=batch)
     page = personas.viewer.client().get(detail_url(call)).content.decode()

@@ -11,9 +11,10 @@ import django_rq
 import pytest
 from django.utils import timezone
 
+from callops.batches.models import Batch
 from callops.calls import services as call_services
 from callops.calls.jobs import place_call_job
-from callops.calls.models import Batch, Call, CallEvent, EventSource
+from callops.calls.models import Call, CallEvent, EventSource
 from callops.calls.status_sync import stale_calls, sweep_due_syncs, sweep_stale_calls, sync_call
 from callops.providers import ratelimit
 from callops.providers.base import ProviderError

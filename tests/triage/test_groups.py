@@ -120,11 +120,13 @@ def test_events_held_for_a_disabled_endpoint(personas, unreachable_endpoint, san
 
 
 def test_webhook_groups_show_affected_providers_agents_and_batches(personas, failing_delivery, sandbox_agent):
-    from callops.calls import batch_csv, batches
+    from callops.batches import recipient_lists
+    from callops.batches import services as batch_services
+    from callops.batches.batch_settings import clean_settings
     from callops.webhooks.models import WebhookDelivery
 
-    batch = batches.create_batch(org=personas.org, agent=sandbox_agent, settings=batches.clean_settings(
-        {"name": "Renewals"}), rows=batch_csv.rows_from_json(["+14155550123"]), columns=["phone"], start=False)
+    batch = batch_services.create_batch(org=personas.org, agent=sandbox_agent, settings=clean_settings(
+        {"name": "Renewals"}), rows=recipient_lists.rows_from_json(["+14155550123"]), columns=["phone"], start=False)
     in_batch = failing_delivery("http", 503)
     Call.objects.filter(pk=in_batch.call_id).update(batch=batch)
     failing_delivery("http", 502)

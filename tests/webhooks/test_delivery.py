@@ -481,7 +481,7 @@ def test_recovery_job_resumes_a_half_finished_run_and_sends_each_row_once(person
 def test_batch_event_goes_to_endpoints(personas, endpoint, sink, sandbox_agent, run_jobs):
     from django.db import transaction
 
-    from callops.calls.models import Batch
+    from callops.batches.models import Batch
     from callops.webhooks import events
 
     batch = Batch.objects.create(organization=personas.org, agent=sandbox_agent, name="spring")

@@ -1,4 +1,4 @@
-"""Running batches: the tick that dispatches recipients, and the sweep that keeps ticks coming.
+"""Running a batch: calling windows, pacing, retries, the circuit breaker, and the tick that applies them.
 
 A tick (one batch, under its row lock) does, in order:
 1. starts a scheduled batch whose time has come;
@@ -13,13 +13,17 @@ A tick (one batch, under its row lock) does, in order:
 Why no recipient is dialed twice: a recipient attempt becomes a Call row exactly once (the
 conditional UPDATE on the recipient's state and attempt count), and a Call row is dialed at most
 once (`services.claim_for_dialing`). Jobs only carry ids; if Redis or a worker is lost, the
-sweep finds the rows again: ticks run in the sweeper itself, and an attempt whose placement job
-was lost is re-enqueued by the next tick (`_lost_placements`).
+sweep finds the rows again: ticks run in the sweeper itself (jobs.sweep_batches), and an
+attempt whose placement job was lost is re-enqueued by the next tick (`_lost_placements`).
+
+A tick only writes rows; the jobs it calls for (placements, a provider batch's reservation and
+reads) are enqueued by its caller, `jobs.tick_batch`, so this module needs no queue.
 """
 
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -27,27 +31,19 @@ from django.db import transaction
 from django.db.models import Count, F, Q
 from django.utils import timezone
 
+from callops.calls import services
+from callops.calls.models import TERMINAL, Call, CallStatus, EventSource
 from callops.lib import redisconn
-from callops.lib.queue import enqueue
 
-from . import batch_csv, batch_provider, services
-from .batches import emit
-from .models import (
-    TERMINAL,
-    Batch,
-    BatchRecipient,
-    BatchStatus,
-    Call,
-    CallStatus,
-    EventSource,
-    RecipientState,
-)
+from . import provider_mode, provider_sync
+from .models import Batch, BatchRecipient, BatchStatus, RecipientState
+from .recipient_validation import MAX_ZONES
+from .signals import announce
 
 log = logging.getLogger(__name__)
 
 DISPATCH_LIMIT = 500  # attempts created per tick; the next tick continues
 REAP_LIMIT = 5000
-PLACE_CHUNK = 25  # calls placed per job: RQ's per-job overhead dominates a sandbox placement
 BURST_SECONDS = 5.0  # the token bucket holds at most this many seconds of pacing
 LOST_AFTER_SECONDS = 10  # a queued attempt not claimed by then had its placement job lost
 
@@ -55,11 +51,11 @@ LOST_AFTER_SECONDS = 10  # a queued attempt not claimed by then had its placemen
 # --- calling windows --------------------------------------------------------------------------------
 
 def recipient_zones(batch: Batch, zones: str) -> list[ZoneInfo]:
-    """The zones a recipient's window is read in: its own (at most batch_csv.MAX_ZONES of them),
+    """The zones a recipient's window is read in: its own (at most MAX_ZONES of them),
     else the batch's default zone. Rows stored before that limit existed may hold long or cut
     lists; those, and any name that is not a zone, also fall back to the default."""
     names = [z for z in zones.split(";") if z]
-    if not names or len(names) > batch_csv.MAX_ZONES:
+    if not names or len(names) > MAX_ZONES:
         return [_zone(batch.default_timezone)]
     found = [z for z in (_zone(n, None) for n in names) if z is not None]
     return found or [_zone(batch.default_timezone)]
@@ -108,48 +104,50 @@ def open_zones(batch: Batch, now: datetime) -> list[str] | None:
     return None if len(allowed) == len(zones) else allowed
 
 
-# --- the tick ---------------------------------------------------------------------------------------
+@dataclass
+class Tick:
+    """What one tick did (`result`, the job's return value) and the work it leaves for jobs, which
+    the caller enqueues once the tick's transaction has committed (jobs.tick_batch)."""
 
-def tick_batch(batch_id: int, *, now: datetime | None = None) -> dict:
-    """One pass over a batch (see the module docstring); returns what it did."""
+    result: dict
+    new_calls: list[int] = field(default_factory=list)  # attempts to place
+    reserve: bool = False  # a provider batch's list is to be reserved and submitted
+    sync: bool = False  # a provider batch is due to be read back
+
+
+def tick(batch_id: int, *, now: datetime | None = None) -> Tick:
+    """One pass over a batch under its row lock (see the module docstring)."""
     now = now or timezone.now()
-    result = {"reaped": 0, "dispatched": 0}
-    new_calls: list[int] = []
-    reserve = sync = False
+    done = Tick({"reaped": 0, "dispatched": 0})
+    result = done.result
     with transaction.atomic():
         batch = Batch.objects.select_for_update().filter(pk=batch_id).first()
         if batch is None:
-            return result
+            return done
         if batch.status == BatchStatus.SCHEDULED and (batch.start_at is None or batch.start_at <= now):
             Batch.objects.filter(pk=batch.pk).update(status=BatchStatus.RUNNING, started_at=now, pace_updated_at=now,
                                                      pace_tokens=1.0, updated_at=now)
             batch.refresh_from_db()
-            emit(batch, "batch.started")
+            announce(batch, "batch.started")
         if batch.status not in (BatchStatus.RUNNING, BatchStatus.PAUSED, BatchStatus.STOPPED) or batch.finished_at:
-            return result
+            return done
         result["reaped"] = _reap(batch, now)
         provider = batch.mode == Batch.Mode.PROVIDER
         if batch.status == BatchStatus.RUNNING and not _trip_breaker(batch, now):
-            if batch_provider.needs_reservation(batch):
+            if provider_mode.needs_reservation(batch):
                 # A whole list can be 100,000 calls: reserved by a job, chunk by chunk, never here
                 # under this lock in the sweeper.
-                reserve = True
+                done.reserve = True
             else:
-                new_calls = _dispatch(batch, now)
-                result["dispatched"] = len(new_calls)
+                done.new_calls = _dispatch(batch, now)
+                result["dispatched"] = len(done.new_calls)
         if batch.status in (BatchStatus.RUNNING, BatchStatus.PAUSED):
-            new_calls += _lost_placements(batch, now)
-        sync = provider and batch.provider_batch_id not in ("", batch_provider.PENDING) and \
+            done.new_calls += _lost_placements(batch, now)
+        done.sync = provider and batch.provider_batch_id not in ("", provider_mode.PENDING) and \
             batch.status in (BatchStatus.RUNNING, BatchStatus.PAUSED, BatchStatus.STOPPED) and \
-            batch_provider.due_for_sync(batch)
+            provider_sync.due_for_sync(batch)
         result["status"] = _maybe_finish(batch, now)
-    if reserve:
-        enqueue(batch_provider.reserve_job, batch.pk, queue="calls", job_id=f"batch-reserve-{batch.pk}")
-    if sync:
-        enqueue(batch_provider.sync_job, batch.pk, queue="calls")
-    for i in range(0, len(new_calls), PLACE_CHUNK):
-        enqueue(place_batch_calls_job, new_calls[i:i + PLACE_CHUNK], queue="calls")
-    return result
+    return done
 
 
 def _retry_delay(batch: Batch, attempts_made: int) -> float:
@@ -199,7 +197,7 @@ def _trip_breaker(batch: Batch, now: datetime) -> bool:
     Batch.objects.filter(pk=batch.pk).update(status=BatchStatus.PAUSED, pause_reason=reason[:500], updated_at=now)
     batch.refresh_from_db()
     log.warning("batch %s paused: %s", batch.public_id, reason)
-    emit(batch, "batch.paused")
+    announce(batch, "batch.paused")
     return True
 
 
@@ -230,7 +228,7 @@ def _dispatch(batch: Batch, now: datetime) -> list[int]:
                 metadata={"batch_id": str(batch.public_id), "batch_row": r.row_number}, batch=batch,
                 retry_of=Call(pk=r.last_call_id) if r.last_call_id else None, attempt=r.attempts + 1)
             # No scheduled_at: the generic scheduled-call sweep would race the pacer with a job per
-            # call; this module re-enqueues lost placements itself (_lost_placements).
+            # call; the tick re-enqueues lost placements itself (_lost_placements).
             BatchRecipient.objects.filter(pk=r.pk).update(last_call=call)
             created.append(call.pk)
     Batch.objects.filter(pk=batch.pk).update(pace_tokens=tokens - len(created), pace_updated_at=now)
@@ -250,34 +248,8 @@ def _maybe_finish(batch: Batch, now: datetime) -> str:
         pause_reason="every call failed" if final == BatchStatus.FAILED else "")
     if won:
         batch.refresh_from_db()
-        emit(batch, "batch.completed")
+        announce(batch, "batch.completed")
     return batch.status
-
-
-# --- jobs and the sweep -----------------------------------------------------------------------------
-
-def tick_batch_job(batch_id: int) -> dict:
-    """An immediate tick after start or resume, so the first calls do not wait for the sweeper."""
-    return tick_batch(batch_id)
-
-
-def place_batch_calls_job(call_ids: list[int]) -> int:
-    """Place a chunk of a batch's calls; each goes through the once-only placement guard."""
-    placed = 0
-    # A paused batch dials nothing more, not even attempts already queued: they wait, unclaimed,
-    # and the first tick after resuming re-enqueues them (_lost_placements).
-    for call in Call.objects.filter(pk__in=call_ids, status=CallStatus.QUEUED, dial_claimed_at__isnull=True,
-                                    batch__status=BatchStatus.RUNNING):
-        try:
-            services.place_call(call, source=EventSource.SYSTEM, retry_transient=True)
-        except Exception:
-            # As in calls.jobs.place_calls_job: one call's failure must not strand the rest of the
-            # chunk; that call is unclaimed (a tick re-enqueues it) or claimed without an id (the
-            # interrupted-placement sweep looks it up).
-            log.exception("placing batch call %s failed", call.pk)
-            continue
-        placed += 1
-    return placed
 
 
 def _lost_placements(batch: Batch, now: datetime) -> list[int]:
@@ -295,45 +267,3 @@ def _lost_placements(batch: Batch, now: datetime) -> list[int]:
     except Exception:
         return []  # Redis is down: nothing could be enqueued anyway
     return ids if first else []
-
-
-def sweep_batches(limit: int = 200, budget_seconds: float = 5.0) -> int:
-    """Tick every batch that may have work: started, paused with attempts to reap, or stopped and
-    draining.
-
-    Ticks run here, in the sweeper, rather than as queued jobs: a tick is itself a sweep of one
-    batch's due rows, and queued behind the placement and poll jobs it creates it would starve
-    exactly when a batch is busiest. A time budget keeps one pass from delaying the other sweeps;
-    the batch that waited longest for a tick goes first (each tick stamps `last_ticked_at`), so
-    with more batches than one pass can tick, the rest go first on the next pass and none starves.
-    A paused batch is ticked only when one of its attempts has ended and waits to be reaped: it
-    dials nothing, and would otherwise take a turn on every pass for as long as it stays paused.
-    """
-    import time
-
-    from django.db.models import Exists, OuterRef
-
-    now = timezone.now()
-    to_reap = Exists(BatchRecipient.objects.filter(batch=OuterRef("pk"), state=RecipientState.DIALING,
-                                                   last_call__status__in=list(TERMINAL)))
-    ids = list(Batch.objects.filter(
-        Q(status=BatchStatus.RUNNING)
-        | Q(status=BatchStatus.PAUSED) & to_reap
-        | Q(status=BatchStatus.SCHEDULED, start_at__lte=now)
-        | Q(status=BatchStatus.STOPPED, finished_at__isnull=True))
-        .order_by(F("last_ticked_at").asc(nulls_first=True), "pk")
-        .values_list("pk", flat=True)[:limit])
-    started = time.monotonic()
-    n = 0
-    for pk in ids:
-        if time.monotonic() - started > budget_seconds:
-            break
-        # Stamped before the tick, in its own statement: a tick that keeps failing still moves to
-        # the back of the line instead of being first (and failing) on every pass.
-        Batch.objects.filter(pk=pk).update(last_ticked_at=timezone.now())
-        try:
-            tick_batch(pk)
-            n += 1
-        except Exception:
-            log.exception("tick of batch %s failed; the next sweep tries again", pk)
-    return n

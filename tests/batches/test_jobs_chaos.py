@@ -21,7 +21,8 @@ import pytest
 from django.db import connection
 from django.db.models import Count, Q, Sum
 
-from callops.calls.models import BatchRecipient, BatchStatus, Call, CallEvent, RecipientState
+from callops.batches.models import BatchRecipient, BatchStatus, RecipientState
+from callops.calls.models import Call, CallEvent
 
 ROOT = Path(__file__).resolve().parents[2]
 N = 2000
@@ -128,7 +129,7 @@ def _timelines(calls) -> str:
 def _stuck(batch) -> str:
     from django.db.models import Count
 
-    from callops.calls import batches
+    from callops.batches.progress import progress
 
     live = Call.objects.filter(batch=batch).exclude(status__in=["completed", "busy", "no_answer", "failed",
                                                                   "canceled"])
@@ -137,16 +138,18 @@ def _stuck(batch) -> str:
         polling=Count("id", filter=Q(next_sync_at__isnull=False))))
     stuck = list(BatchRecipient.objects.filter(batch=batch, state="dialing").values_list(
         "attempts", "last_call_id", "last_call__status")[:10])
-    from callops.calls import batch_jobs
+    from callops.batches import jobs
 
-    ticked = batch_jobs.tick_batch(batch.pk)
-    return f"tick here: {ticked} -> {batches.progress(batch)['states']}; batch still {batch.status}; live calls: {shape}; {batches.progress(batch)['states']}; {stuck}"
+    ticked = jobs.tick_batch(batch.pk)
+    return f"tick here: {ticked} -> {progress(batch)['states']}; batch still {batch.status}; live calls: {shape}; {progress(batch)['states']}; {stuck}"
 
 
 @pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
 def test_batch_survives_worker_kills_and_redis_restart(personas, sandbox_agent, tmp_path, settings):
-    from callops.calls import batch_csv, batches
+    from callops.batches import recipient_lists
+    from callops.batches import services as batch_services
+    from callops.batches.batch_settings import clean_settings
 
     # The sandbox never throttles; the account's poll budget would be the bottleneck otherwise.
     sandbox_agent.provider_account.rate_limit_per_minute = 1_000_000
@@ -157,10 +160,10 @@ def test_batch_survives_worker_kills_and_redis_restart(personas, sandbox_agent, 
                SANDBOX_SPEED="300", SWEEP_INTERVAL_SECONDS="0.2", PLACEMENT_SETTLE_SECONDS="3", ENCRYPTION_KEY=",".join(settings.ENCRYPTION_KEYS),
                SECRET_KEY=settings.SECRET_KEY, LOG_LEVEL="WARNING")
     phones = [BUSY] + [f"+1415{2000000 + i:07d}" for i in range(N - 1)]
-    clean = batches.clean_settings({"calls_per_minute": 100000, "max_concurrency": 150, "max_attempts": 3,
-                                    "retry_intervals": [0], "retry_on": ["busy"]})
-    batch = batches.create_batch(org=personas.org, agent=sandbox_agent, settings=clean,
-                                 rows=batch_csv.rows_from_json(phones), columns=["phone"], start=True)
+    clean = clean_settings({"calls_per_minute": 100000, "max_concurrency": 150, "max_attempts": 3,
+                            "retry_intervals": [0], "retry_on": ["busy"]})
+    batch = batch_services.create_batch(org=personas.org, agent=sandbox_agent, settings=clean,
+                                        rows=recipient_lists.rows_from_json(phones), columns=["phone"], start=True)
     procs = Processes(env, tmp_path)
     events = []
     try:

@@ -1,9 +1,9 @@
-"""Reading a batch's recipients: CSV decoding, column mapping, phone validation and de-duplication.
+"""Reading a batch's recipient list: CSV decoding, the header and phone column, pasted lists and
+JSON recipients, and writing rejected rows back out as CSV.
 
-Everything here is pure (no database): `read_csv` turns an uploaded file into rows, `Validator`
-turns rows into valid recipients and rejections. `callops.calls.batches` stores the results.
-Built to stream: a 100,000-row file is never held in memory as a whole, and phone numbers
-already in E.164 form skip the slow generic parser (the common case for exported lists).
+Everything here is pure (no database): `read_csv` turns an uploaded file into rows; checking
+them is `callops.batches.recipient_validation`, storing them `callops.batches.services`.
+Built to stream: a 100,000-row file is never held in memory as a whole.
 """
 
 from __future__ import annotations
@@ -16,23 +16,11 @@ import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
-import phonenumbers
-from phonenumbers import timezone as pn_timezone
-from phonenumbers.phonenumberutil import _is_number_matching_desc
-
 # Header names recognised as "the phone column" when the caller does not name one.
 PHONE_COLUMN_GUESSES = ("phone", "phone_number", "phonenumber", "number", "to", "to_number", "mobile",
                         "contact_number", "msisdn", "telephone", "tel", "cell")
 MAX_CONTEXT_VALUE = 1000
 SNIFF_BYTES = 64 * 1024
-# A number that maps to more zones than this is not tied to a place (toll-free +1 800 maps to 42
-# zones, a national mobile range to a whole country): its calling window is read in the batch's
-# default zone instead. Up to this many (an area code on a zone border) the window must be open
-# in each of them.
-MAX_ZONES = 3
-# BatchRecipient.tz holds at most this many characters; a zone list is never cut to fit (a cut
-# name is no zone at all), it falls back to the batch's default zone instead.
-TZ_FIELD_CHARS = 200
 
 
 class CsvError(ValueError):
@@ -65,22 +53,6 @@ class Row:
             values = self._values or []
             self._raw = {c: (values[i] if i < len(values) else "") for i, c in enumerate(self._columns or []) if c}
         return self._raw
-
-
-@dataclass
-class Recipient:
-    number: int
-    phone: str  # E.164
-    context: dict
-    tz: str
-
-
-@dataclass
-class Rejection:
-    number: int
-    phone: str
-    reason: str
-    raw: dict
 
 
 @dataclass
@@ -239,121 +211,13 @@ def rows_from_json(items) -> Iterator[Row]:
                   {k: v for k, v in item.items() if k != "context"})
 
 
-_E164 = re.compile(r"\+[1-9]\d{6,14}")
-_PUNCT = str.maketrans("", "", " -().\u00a0")
+# A number already in E.164 form: no punctuation, a country code, 7 to 15 digits.
+E164 = re.compile(r"\+[1-9]\d{6,14}")
 
 
-class Validator:
-    """Validates rows: E.164 normalisation with a default region, duplicates, and the number's zone.
-
-    Stateful (it remembers numbers seen) so it must see a batch's rows exactly once, in order.
-    """
-
-    def __init__(self, default_region: str | None = None):
-        self.default_region = (default_region or "").upper() or None
-        self.seen: set[str] = set()
-        self.valid = 0
-        self.rejected = 0
-        self.duplicates = 0
-        # (country code, first digits) -> region whose metadata validated a number there; spares
-        # region_code_for_number's walk over the +1 region list for every row.
-        self._region_hint: dict[tuple[int, str], str] = {}
-
-    def check(self, row: Row) -> Recipient | Rejection:
-        phone = row.phone
-        if not phone:
-            self.rejected += 1
-            return Rejection(row.number, "", "phone number is missing", row.raw)
-        try:
-            e164, parsed = self._normalize(phone)
-        except ValueError as exc:
-            self.rejected += 1
-            return Rejection(row.number, phone[:200], str(exc)[:300], row.raw)
-        if e164 in self.seen:
-            self.rejected += 1
-            self.duplicates += 1
-            return Rejection(row.number, phone[:200], f"duplicate of an earlier row ({e164})", row.raw)
-        self.seen.add(e164)
-        self.valid += 1
-        return Recipient(row.number, e164, row.context, recipient_zone(parsed))
-
-    def _normalize(self, raw: str):
-        compact = raw.translate(_PUNCT)
-        if _E164.fullmatch(compact):
-            parsed = self._fast_parse(compact)
-            if parsed is not None:
-                return compact, parsed
-        if not raw.startswith("+") and self.default_region is None:
-            raise ValueError(f"{raw!r} must start with + and the country code, or set a default country")
-        try:
-            parsed = phonenumbers.parse(raw, self.default_region)
-        except phonenumbers.NumberParseException as exc:
-            raise ValueError(f"{raw!r} is not a phone number ({exc._msg.rstrip('.').lower()})") from None
-        return self._validate(raw, parsed), parsed
-
-    def _fast_parse(self, compact: str):
-        digits = compact[1:]
-        for k in (1, 2, 3):
-            cc = int(digits[:k])
-            if cc in phonenumbers.COUNTRY_CODE_TO_REGION_CODE:
-                nsn = digits[k:]
-                if nsn.startswith("0"):
-                    return None  # leading-zero national numbers need the full parser
-                parsed = phonenumbers.PhoneNumber(country_code=cc, national_number=int(nsn))
-                self._validate(compact, parsed)
-                return parsed
-        return None
-
-    def _validate(self, raw: str, parsed) -> str:
-        reason = phonenumbers.is_possible_number_with_reason(parsed)
-        if reason != phonenumbers.ValidationResult.IS_POSSIBLE:
-            from .validation import _PHONE_REASONS
-
-            raise ValueError(f"{raw!r} {_PHONE_REASONS.get(reason, 'is not a possible number')}")
-        nsn = str(parsed.national_number)
-        key = (parsed.country_code, nsn[:4])
-        hint = self._region_hint.get(key)
-        if hint is None or not _valid_for_region(nsn, hint):
-            if not phonenumbers.is_valid_number(parsed):
-                region = phonenumbers.region_code_for_number(parsed) or \
-                    phonenumbers.region_code_for_country_code(parsed.country_code)
-                raise ValueError(f"{raw!r} is not a valid number in {region}")
-            self._region_hint[key] = phonenumbers.region_code_for_number(parsed)
-        return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
-
-
-def recipient_zone(parsed) -> str:
-    """The number's IANA zone(s), ";"-joined; "" (the batch's default zone) when the number is not
-    tied to a place: no known zone, or more than MAX_ZONES of them."""
-    zones = [z for z in pn_timezone.time_zones_for_geographical_number(parsed) if z != pn_timezone.UNKNOWN_TIMEZONE]
-    if not zones or len(zones) > MAX_ZONES:
-        return ""
-    joined = ";".join(zones)
-    return joined if len(joined) <= TZ_FIELD_CHARS else ""
-
-
-_TYPE_DESCS = ("fixed_line", "mobile", "toll_free", "premium_rate", "shared_cost", "personal_number", "voip",
-               "pager", "uan", "voicemail")
-
-
-def _valid_for_region(nsn: str, region: str) -> bool:
-    """phonenumbers.is_valid_number_for_region for a number whose country code matches `region`,
-    checking the common types (fixed line, mobile) first: validity only needs one match, and
-    the library's own order (premium, toll free, ... first) costs ~10 regex matches per number.
-    Only used as a fast accept; a False falls back to the library's full check."""
-    md = phonenumbers.PhoneMetadata.metadata_for_region(region)
-    if md is None or not _is_number_matching_desc(nsn, md.general_desc):
-        return False
-    return any(_is_number_matching_desc(nsn, getattr(md, d)) for d in _TYPE_DESCS if getattr(md, d) is not None)
-
-
-def validate(rows: Iterable[Row], validator: Validator) -> Iterator[Recipient | Rejection]:
-    for row in rows:
-        yield validator.check(row)
-
-
-def rejections_csv(rejections: Iterable[Rejection | dict], columns: list[str]) -> Iterator[str]:
-    """CSV lines of rejected rows: row number, reason, then the row as uploaded."""
+def rejections_csv(rejections: Iterable, columns: list[str]) -> Iterator[str]:
+    """CSV lines of rejected rows (recipient_validation.Rejection objects or stored BatchRejection
+    values() dicts): row number, reason, then the row as uploaded."""
     buf = io.StringIO()
     writer = csv.writer(buf)
 
@@ -366,13 +230,13 @@ def rejections_csv(rejections: Iterable[Rejection | dict], columns: list[str]) -
     writer.writerow(["row", "reason", *columns])
     yield flush()
     for r in rejections:
-        number, reason, raw = (r.number, r.reason, r.raw) if isinstance(r, Rejection) else \
-            (r["row_number"], r["reason"], r["row"])
-        writer.writerow([number, reason, *[_safe(raw.get(c, "")) for c in columns]])
+        number, reason, raw = (r["row_number"], r["reason"], r["row"]) if isinstance(r, dict) else \
+            (r.number, r.reason, r.raw)
+        writer.writerow([number, reason, *[safe_cell(raw.get(c, "")) for c in columns]])
         yield flush()
 
 
-def _safe(value) -> str:
+def safe_cell(value) -> str:
     # A cell starting with = + - @ is a formula to spreadsheet software (CSV injection).
     text = "" if value is None else str(value)
-    return "'" + text if text[:1] in ("=", "+", "-", "@") and not _E164.fullmatch(text) else text
+    return "'" + text if text[:1] in ("=", "+", "-", "@") and not E164.fullmatch(text) else text

@@ -1,7 +1,7 @@
 """Provider-native batches (Bolna, Trillet): the provider dials the list, callops keeps the record.
 
 Submission happens in two steps so a crash can never submit a list twice:
-1. `reserve_job` (a queued job, never the sweeper): every waiting recipient gets its first
+1. `reserve` (the body of a queued job, never the sweeper): every waiting recipient gets its first
    attempt as a Call row, claimed for dialing at once (the placement guard). It works in chunks of
    RESERVE_CHUNK recipients, each chunk its own short transaction under the batch row lock, so a
    100,000-row list never sits in one huge transaction and the sweeper's ticks stay short. The
@@ -14,13 +14,11 @@ Submission happens in two steps so a crash can never submit a list twice:
 
 What the providers cannot do is refused when the batch is created (`unsupported_settings`): they
 have no calling window, pacing, concurrency cap or circuit breaker for a batch, and no pause
-(`pause` refuses while the provider is dialing; before submission, or once its pass is over,
-callops pauses on its own side).
+(`pause_refusal` refuses while the provider is dialing; before submission, or once its pass is
+over, callops pauses on its own side). `stop` asks the provider to stop its batch.
 
-The provider's results come back through `sync_job`, which reads the provider's batch and applies
-one status report per recipient through the ordinary lifecycle function, matched by phone
-number (unique within a batch). Retries after the provider's pass go through callops' own
-single-call fan-out, as new attempts.
+The provider's results come back through `callops.batches.provider_sync`. Retries after the
+provider's pass go through callops' own single-call fan-out, as new attempts.
 """
 
 from __future__ import annotations
@@ -29,23 +27,17 @@ import logging
 import time
 from datetime import datetime, timedelta
 
-from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from callops.calls import services
+from callops.calls.models import TERMINAL, Call, CallStatus, EventSource
 from callops.lib import redisconn
+from callops.providers.base import ProviderError
+from callops.providers.registry import adapter_for
 
-from . import services
-from .models import (
-    TERMINAL,
-    Batch,
-    BatchRecipient,
-    BatchStatus,
-    Call,
-    CallStatus,
-    EventSource,
-    RecipientState,
-)
+from .models import Batch, BatchRecipient, BatchStatus, RecipientState
+from .signals import announce
 
 log = logging.getLogger(__name__)
 
@@ -118,8 +110,9 @@ def reserve_chunk(batch: Batch, now: datetime, limit: int | None = None) -> tupl
     return created, finished
 
 
-def reserve_job(batch_id: int, budget_seconds: float = RESERVE_BUDGET_SECONDS) -> int:
-    """Reserve a provider batch's first attempts chunk by chunk, then submit the list once.
+def reserve(batch_id: int, budget_seconds: float = RESERVE_BUDGET_SECONDS) -> int:
+    """Reserve a provider batch's first attempts chunk by chunk, then submit the list once (the
+    body of jobs.reserve_provider_batch_job).
 
     One job at a time per batch (a Redis lease); a lost or timed-out job is replaced by the next
     tick, and the chunks it committed stay reserved.
@@ -163,9 +156,6 @@ def _claimed_unsent(batch: Batch):
 
 def submit_reserved(batch_id: int) -> str:
     """Step 2, after the commit that finished the reservation: upload the reserved list once."""
-    from callops.providers.base import ProviderError
-    from callops.providers.registry import adapter_for
-
     with transaction.atomic():
         batch = Batch.objects.select_for_update().filter(pk=batch_id).first()
         if batch is None or batch.provider_batch_id != PENDING:
@@ -216,8 +206,6 @@ def submit_reserved(batch_id: int) -> str:
 
 
 def _fail_submission(batch: Batch, kind: str, exc, call_ids: list[int]) -> None:
-    from .batches import emit
-
     for i in range(0, len(call_ids), WRITE_CHUNK):
         with transaction.atomic():
             for call in Call.objects.filter(pk__in=call_ids[i:i + WRITE_CHUNK]).order_by("pk"):
@@ -234,7 +222,7 @@ def _fail_submission(batch: Batch, kind: str, exc, call_ids: list[int]) -> None:
             pause_reason=f"{kind} refused the batch: {exc.message}"[:500])
         if won:
             batch.refresh_from_db()
-            emit(batch, "batch.failed")
+            announce(batch, "batch.failed")
         else:  # stopped meanwhile: it stays stopped, and finishes on its next tick
             Batch.objects.filter(pk=batch.pk, provider_batch_id=PENDING).update(provider_batch_id="")
 
@@ -275,74 +263,12 @@ def pause_refusal(batch: Batch) -> str:
             "finish, the rest are canceled)")
 
 
-def _sync_key(batch_id: int) -> str:
-    return f"callops:batch-provider-sync:{batch_id}"
-
-
-def due_for_sync(batch: Batch) -> bool:
-    """At most one provider read per poll interval per batch (the provider's rate limit is shared)."""
-    from callops.providers.registry import adapter_for
-
-    interval = adapter_for(batch.agent.provider_account).poll_interval / max(
-        float(getattr(settings, "PROVIDER_SYNC_SPEED", 1.0) or 1.0), 1e-6)
-    try:
-        return bool(redisconn.client().set(_sync_key(batch.pk), "1", nx=True,
-                                                            px=max(int(interval * 1000), 1)))
-    except Exception:
-        return False
-
-
-def sync_job(batch_id: int) -> int:
-    """Read the provider's batch and apply each recipient's report to its call."""
-    from callops.calls.status_sync import apply_provider_report
-    from callops.providers.base import ProviderError
-    from callops.providers.registry import adapter_for
-
-    batch = Batch.objects.select_related("agent", "agent__provider_account").filter(pk=batch_id).first()
-    if batch is None or batch.provider_batch_id in ("", PENDING):
-        return 0
-    adapter = adapter_for(batch.agent.provider_account)
-    try:
-        data = adapter.fetch_batch(batch.provider_batch_id)
-    except ProviderError as exc:
-        log.info("batch %s: reading %s batch failed (%s); next tick retries", batch.public_id, batch.agent.provider,
-                 exc.code)
-        return 0
-    calls = {c.to_number: c for c in Call.objects.filter(batch=batch, attempt=1)}
-    applied = 0
-    for report in data.get("reports", []):
-        payload = report.payload or {}
-        phone = payload.get("phone_number") or (payload.get("telephony_data") or {}).get("to_number") or ""
-        call = calls.get(phone)
-        if call is None:
-            continue
-        ids = {}
-        if report.provider_call_id and not call.provider_call_id:
-            ids["provider_call_id"] = report.provider_call_id
-        job = (report.fields or {}).get("provider_job_id")
-        if job and batch.agent.provider == "trillet":
-            # The per-call status read of a Trillet batch job needs both ids.
-            ids["provider_job_id"] = f"{batch.provider_batch_id}/{job}"
-            report.fields.pop("provider_job_id", None)
-        if ids:
-            Call.objects.filter(pk=call.pk).update(**ids)
-            for k, v in ids.items():
-                setattr(call, k, v)
-        if report.status != call.status or report.raw_status != call.provider_status:
-            apply_provider_report(call, report, source=EventSource.POLL)
-            applied += 1
-    return applied
-
-
 def stop(batch: Batch) -> None:
     """Ask the provider to stop its batch; what it had not dialed comes back canceled.
 
     Before submission there is nothing at the provider: the reserved first attempts are canceled
     here (a submission already in flight sees the stop and cancels them itself).
     """
-    from callops.providers.base import ProviderError
-    from callops.providers.registry import adapter_for
-
     if batch.provider_batch_id == PENDING:
         return
     if batch.provider_batch_id == "":

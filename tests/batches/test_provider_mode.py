@@ -7,29 +7,38 @@ calls; a refused batch fails with the provider's reason; stop reaches the provid
 
 import pytest
 
-from callops.calls import batch_csv, batch_jobs, batches
-from callops.calls.models import Batch, BatchRecipient, BatchStatus, Call, CallEvent
-from tests.batches.conftest import drive_batch
-from tests.providers.conftest import _provider_settings, emulators, make_agent  # noqa: F401
+from callops.batches import jobs, provider_mode
+from callops.batches import services as batch_services
+from callops.batches.batch_settings import clean_settings
+from callops.batches.models import Batch, BatchRecipient, BatchStatus
+from callops.calls.models import Call, CallEvent
+from tests.providers.conftest import _provider_settings  # noqa: F401  (autouse: the emulator tests' settings)
+
+from .conftest import drive_batch
 
 pytestmark = pytest.mark.django_db
 
 PHONES = ["+14155550101", "+14155550102", "+14155550103"]
 
 
-def _batch(personas, agent, phones, **settings):
-    clean = batches.clean_settings({"mode": "provider", **settings}, agent=agent)
-    return batches.create_batch(org=personas.org, agent=agent, settings=clean, columns=["phone", "first_name"],
-                                rows=batch_csv.rows_from_json([{"phone": p, "first_name": f"N{i}"}
-                                                               for i, p in enumerate(phones)]))
+@pytest.fixture
+def provider_batch(make_batch):
+    """Factory: a provider-mode batch of `phones`, each with a first_name in its context."""
+
+    def _make(agent, phones, **settings):
+        return make_batch(agent, [{"phone": p, "first_name": f"N{i}"} for i, p in enumerate(phones)],
+                          columns=["phone", "first_name"], mode="provider", **settings)
+
+    return _make
 
 
 @pytest.mark.parametrize("kind,bad", [("bolna", "busy"), ("trillet", "failed")])
-def test_provider_batch_runs_every_recipient_as_a_call(clock, personas, emulators, make_agent, run_jobs, kind, bad):  # noqa: F811
+def test_provider_batch_runs_every_recipient_as_a_call(provider_batch, clock, emulators, make_agent, run_jobs,
+                                                        kind, bad):
     emu = emulators(kind)
     emu.script(PHONES[1], bad)
     agent = make_agent(kind, emu)
-    batch = _batch(personas, agent, PHONES, max_attempts=2, retry_intervals=[0], retry_on=[bad])
+    batch = provider_batch(agent, PHONES, max_attempts=2, retry_intervals=[0], retry_on=[bad])
     batch = drive_batch(batch, run_jobs, clock)
     assert batch.status == BatchStatus.COMPLETED and batch.provider_batch_id
     # One provider batch upload carrying all three, plus one single-call retry of the busy number.
@@ -48,13 +57,13 @@ def test_provider_batch_runs_every_recipient_as_a_call(clock, personas, emulator
         assert done.provider_job_id.startswith(batch.provider_batch_id + "/")
 
 
-def test_refused_provider_batch_fails_with_reason(personas, emulators, make_agent, run_jobs):  # noqa: F811
+def test_refused_provider_batch_fails_with_reason(provider_batch, emulators, make_agent, run_jobs):
     from callops.webhooks.models import WebhookEvent
 
     emu = emulators("bolna")
     agent = make_agent("bolna", emu, credentials={"api_key": "wrong"})
-    batch = _batch(personas, agent, PHONES[:2])
-    batch_jobs.tick_batch(batch.pk)
+    batch = provider_batch(agent, PHONES[:2])
+    jobs.tick_batch(batch.pk)
     run_jobs()  # the reservation job reserves the list and submits it
     batch.refresh_from_db()
     assert batch.status == BatchStatus.FAILED and batch.pause_reason.startswith("bolna refused the batch")
@@ -63,20 +72,20 @@ def test_refused_provider_batch_fails_with_reason(personas, emulators, make_agen
     events = WebhookEvent.objects.filter(batch=batch, type="batch.failed")
     assert events.count() == 1 and '"status":"failed"' in events.get().body
     assert set(BatchRecipient.objects.filter(batch=batch).values_list("state", "outcome")) == {("done", "failed")}
-    batch_jobs.tick_batch(batch.pk)  # never submitted again
+    jobs.tick_batch(batch.pk)  # never submitted again
     run_jobs()
     assert len(emu.batches) == 0 and Call.objects.filter(batch=batch).count() == 2
 
 
-def test_stop_reaches_the_provider(personas, emulators, make_agent, run_jobs):  # noqa: F811
+def test_stop_reaches_the_provider(provider_batch, emulators, make_agent, run_jobs):
     emu = emulators("trillet", speed=1.0)  # slow: calls are still waiting when stopped
     agent = make_agent("trillet", emu)
-    batch = _batch(personas, agent, PHONES)
-    batch_jobs.tick_batch(batch.pk)
+    batch = provider_batch(agent, PHONES)
+    jobs.tick_batch(batch.pk)
     run_jobs()
     batch.refresh_from_db()
     assert batch.provider_batch_id.startswith("batch_")
-    batches.stop_batch(batch, by="ada")
+    batch_services.stop_batch(batch, by="ada")
     assert emu.batches[batch.provider_batch_id]["status"] == "cancelled"
 
 
@@ -84,7 +93,7 @@ def test_provider_mode_needs_a_batch_api(sandbox_agent):
     from callops.calls.validation import ValidationFailed
 
     with pytest.raises(ValidationFailed) as exc:
-        batches.clean_settings({"mode": "provider"}, agent=sandbox_agent)
+        clean_settings({"mode": "provider"}, agent=sandbox_agent)
     assert "no batch API" in exc.value.fields["mode"]
 
 
@@ -98,7 +107,7 @@ def test_provider_mode_needs_a_batch_api(sandbox_agent):
     ({"circuit_breaker": {"min_calls": 5}}, "breaker_min_calls"),
     ({"circuit_breaker": {"window_seconds": 60}}, "breaker_window_seconds"),
 ])
-def test_settings_a_provider_batch_cannot_honour_are_refused_by_name(api, emulators, make_agent, kind,  # noqa: F811
+def test_settings_a_provider_batch_cannot_honour_are_refused_by_name(api, emulators, make_agent, kind,
                                                                      setting, field):
     agent = make_agent(kind, emulators(kind))
     body = {"agent_id": str(agent.public_id), "recipients": PHONES, "mode": "provider", **setting}
@@ -116,63 +125,61 @@ def test_settings_a_provider_batch_cannot_honour_are_refused_by_name(api, emulat
     assert ok.status_code == 201, ok.json()
 
 
-def test_pause_is_refused_while_the_provider_dials(personas, api, emulators, make_agent, run_jobs):  # noqa: F811
+def test_pause_is_refused_while_the_provider_dials(provider_batch, api, emulators, make_agent, run_jobs):
     emu = emulators("trillet", speed=1.0)  # slow: the provider is still dialing
     agent = make_agent("trillet", emu)
-    batch = _batch(personas, agent, PHONES)
-    batch_jobs.tick_batch(batch.pk)
+    batch = provider_batch(agent, PHONES)
+    jobs.tick_batch(batch.pk)
     run_jobs()
     batch.refresh_from_db()
     assert batch.provider_batch_id.startswith("batch_")
-    with pytest.raises(batches.BatchActionError, match="trillet has no API to pause a batch it is dialing"):
-        batches.pause_batch(batch)
+    with pytest.raises(batch_services.BatchActionError, match="trillet has no API to pause a batch it is dialing"):
+        batch_services.pause_batch(batch)
     r = api.post(f"/v1/batches/{batch.public_id}/pause")
     assert r.status_code == 409 and "stop the batch instead" in r.json()["error"]
     batch.refresh_from_db()
     assert batch.status == BatchStatus.RUNNING and emu.batches[batch.provider_batch_id]["status"] != "cancelled"
     # Once the provider's pass is over only callops' own retries remain, and those it can hold.
     Call.objects.filter(batch=batch).update(status="no_answer")
-    assert batches.pause_batch(batch).status == BatchStatus.PAUSED
+    assert batch_services.pause_batch(batch).status == BatchStatus.PAUSED
 
 
-def test_pause_before_submission_holds_the_list(personas, emulators, make_agent, run_jobs):  # noqa: F811
+def test_pause_before_submission_holds_the_list(provider_batch, emulators, make_agent, run_jobs):
     emu = emulators("bolna")
     agent = make_agent("bolna", emu)
-    batch = _batch(personas, agent, PHONES)
-    batches.pause_batch(batch, by="ada")
-    batch_jobs.tick_batch(batch.pk)
+    batch = provider_batch(agent, PHONES)
+    batch_services.pause_batch(batch, by="ada")
+    jobs.tick_batch(batch.pk)
     run_jobs()
     assert len(emu.batches) == 0 and not Call.objects.filter(batch=batch).exists()
-    batches.resume_batch(batch)
-    batch_jobs.tick_batch(batch.pk)
+    batch_services.resume_batch(batch)
+    jobs.tick_batch(batch.pk)
     run_jobs()
     batch.refresh_from_db()
     assert len(emu.batches) == 1 and batch.provider_batch_id not in ("", "pending")
 
 
-def test_reservation_is_chunked_off_the_sweeper(personas, emulators, make_agent, run_jobs, monkeypatch):  # noqa: F811
-    from callops.calls import batch_provider
-
-    monkeypatch.setattr(batch_provider, "RESERVE_CHUNK", 2)
+def test_reservation_is_chunked_off_the_sweeper(provider_batch, emulators, make_agent, run_jobs, monkeypatch):
+    monkeypatch.setattr(provider_mode, "RESERVE_CHUNK", 2)
     sizes = []
-    original = batch_provider.reserve_chunk
+    original = provider_mode.reserve_chunk
 
     def spy(batch, now, limit=None):
         created, finished = original(batch, now, limit)
         sizes.append(len(created))
         return created, finished
 
-    monkeypatch.setattr(batch_provider, "reserve_chunk", spy)
+    monkeypatch.setattr(provider_mode, "reserve_chunk", spy)
     emu = emulators("bolna")
     agent = make_agent("bolna", emu)
     phones = [f"+1415555{1000 + i:04d}" for i in range(5)]
-    batch = _batch(personas, agent, phones)
-    batch_jobs.tick_batch(batch.pk)
+    batch = provider_batch(agent, phones)
+    jobs.tick_batch(batch.pk)
     # The tick (the sweeper, under the batch lock) created no call: a job does it.
     assert not Call.objects.filter(batch=batch).exists() and sizes == []
-    batch_provider.reserve_job(batch.pk, budget_seconds=0)  # one chunk, then it yields
+    jobs.reserve_provider_batch_job(batch.pk, budget_seconds=0)  # one chunk, then it yields
     assert sizes == [2] and Batch.objects.get(pk=batch.pk).provider_batch_id == ""
-    batch_jobs.tick_batch(batch.pk)  # the next tick hands the rest to a job again
+    jobs.tick_batch(batch.pk)  # the next tick hands the rest to a job again
     run_jobs()
     assert sizes == [2, 2, 1]
     batch.refresh_from_db()
@@ -182,17 +189,15 @@ def test_reservation_is_chunked_off_the_sweeper(personas, emulators, make_agent,
     assert str(uploaded).count("+1415555") >= 5
 
 
-def test_stop_during_reservation_cancels_what_was_reserved(clock, personas, emulators, make_agent, run_jobs,  # noqa: F811
+def test_stop_during_reservation_cancels_what_was_reserved(provider_batch, clock, emulators, make_agent, run_jobs,
                                                            monkeypatch):
-    from callops.calls import batch_provider
-
-    monkeypatch.setattr(batch_provider, "RESERVE_CHUNK", 2)
+    monkeypatch.setattr(provider_mode, "RESERVE_CHUNK", 2)
     emu = emulators("bolna")
     agent = make_agent("bolna", emu)
-    batch = _batch(personas, agent, PHONES)
-    batch_provider.reserve_job(batch.pk, budget_seconds=0)
+    batch = provider_batch(agent, PHONES)
+    jobs.reserve_provider_batch_job(batch.pk, budget_seconds=0)
     assert Call.objects.filter(batch=batch).count() == 2
-    batches.stop_batch(batch, by="ada")
+    batch_services.stop_batch(batch, by="ada")
     assert set(Call.objects.filter(batch=batch).values_list("status", flat=True)) == {"canceled"}
     batch = drive_batch(batch, run_jobs, clock)
     assert batch.status == BatchStatus.STOPPED and len(emu.batches) == 0

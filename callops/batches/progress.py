@@ -1,0 +1,48 @@
+"""A batch's progress: counts per recipient state and outcome, per call status, rate and ETA.
+
+Read by the API (GET /v1/batches/{id}) and the dashboard's live panel alike.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from django.db.models import Avg, Count
+from django.utils import timezone
+
+from callops.calls.models import TERMINAL, Call, CallStatus
+
+from .models import Batch, BatchRecipient, BatchStatus, RecipientState
+
+
+def progress(batch: Batch, *, now: datetime | None = None) -> dict:
+    """Counts per recipient state and outcome, per call status, rate, ETA, average duration."""
+    now = now or timezone.now()
+    states = dict(BatchRecipient.objects.filter(batch=batch).values_list("state").annotate(n=Count("id"))
+                  .values_list("state", "n"))
+    outcomes = dict(BatchRecipient.objects.filter(batch=batch).exclude(outcome="").values_list("outcome")
+                    .annotate(n=Count("id")).values_list("outcome", "n"))
+    calls = Call.objects.filter(batch=batch)
+    call_counts = dict(calls.values_list("status").annotate(n=Count("id")).values_list("status", "n"))
+    avg = calls.filter(status=CallStatus.COMPLETED).aggregate(a=Avg("duration_seconds"))["a"]
+    total = batch.recipient_count or sum(states.values())
+    finished = states.get(RecipientState.DONE, 0) + states.get(RecipientState.CANCELED, 0)
+    rate = eta = None
+    if batch.started_at and finished:
+        elapsed = max(((batch.finished_at or now) - batch.started_at).total_seconds(), 1.0)
+        rate = finished / elapsed * 60.0  # recipients finished per minute
+        remaining = total - finished
+        if remaining and batch.status == BatchStatus.RUNNING:
+            eta = now + timedelta(minutes=remaining / rate)
+    return {
+        "recipients": total,
+        "finished": finished,
+        "percent": round(100.0 * finished / total, 1) if total else 0.0,
+        "states": {s: states.get(s, 0) for s in RecipientState.values},
+        "outcomes": {s: outcomes.get(s, 0) for s in (*TERMINAL,)},
+        "calls": {s: call_counts.get(s, 0) for s in CallStatus.values},
+        "attempts": sum(call_counts.values()),
+        "rate_per_minute": round(rate, 2) if rate else None,
+        "eta": eta,
+        "average_duration_seconds": round(avg, 1) if avg is not None else None,
+    }
