@@ -40,8 +40,12 @@ _LEXICON = [
     {"stop", "remove", "list", "contact", "call", "unsubscribe", "opt"},
     {"allergy", "allergic", "dietary", "diet", "food"}, {"child", "children", "kid", "son", "daughter", "minor"}, {"seating", "seat", "table", "sit", "inside", "outside"},
 ]
-_NEGATIVE_FIELD = re.compile(r"\b(?:not|no|dont|don't|do_not|never|stop|opt_?out|unsubscribe|remove|decline)\b|^do_?not")
-_NEGATIVE_QUESTION = re.compile(r"\b(?:don'?t|dont|do not|not|no longer|never|stop|remove|off (?:the|your|our) list)\b")
+# "remove me from the list" is an opt-out; "remove the old appliance" is an ordinary request.
+_REMOVE_ME = r"remove(?:d)? (?:me|us|you|them|him|her|my|this|the number|(?:\w+ )?from)"
+_NEGATIVE_FIELD = re.compile(r"\b(?:not|no|dont|don't|do_not|never|stop|opt_?out|unsubscribe|" + _REMOVE_ME
+                             + r"|decline)\b|^do_?not")
+_NEGATIVE_QUESTION = re.compile(r"\b(?:don'?t|dont|do not|not|no longer|never|stop|" + _REMOVE_ME
+                                + r"|off (?:the|your|our) list)\b")
 _PAST_FIELD = re.compile(r"\b(?:birth|born|dob|last|previous|ago|since|past|prior|was|were|happened|used)\b")
 EVENING = re.compile(r"\b(?:dinner|supper|evening|tonight|night|drinks|bar|restaurant|table|reservation)\b")
 _CUES = {
@@ -366,7 +370,10 @@ def unit_fit(p: Profile, text: str, position: int) -> float:
     t = parsing.digits(text)
     m = re.match(r"\S+" + _UNITS.pattern, t[position:])
     if not m:
-        return 0.0
+        # A noun of the field's own right after the number ("across 3 plants"), known unit or not.
+        after = re.match(r"\S+\s+([a-z']+)(?:\s+([a-z']+))?", t[position:])
+        own = p.name_words | p.desc_words
+        return 1.0 if after and any(w and stem(w) in own for w in after.groups()) else 0.0
     unit = stem(m.group(1))
     return 1.0 if unit in p.name_words | p.desc_words or unit in p.related else -1.0
 

@@ -60,6 +60,12 @@ from . import ExtractionFailed
 
 # How close a question must come to a field (its words, synonyms and type cues) to be about it.
 TOPIC = 0.8
+_CONCLUSION = re.compile(r"\b(?:so|that'?s|thats|which is|which makes|making it|makes it)\b(?:,?\s+(?:yeah|yes|like|about|"
+                         r"around|roughly|basically|overall|i'?d say|in total|total|altogether))*,?\s+(\d)|"
+                         r"(\d[\d,.]*)\s+(?:\w+\s+)?(?:all up|in total|total|altogether|all told)\b")
+_SCALE = re.compile(r"\bscale\b|\b[01] (?:to|and|-|through) (?:5|10|100)\b")  # "from 1 to 10" holds no answers
+# "Any accidents?" "No, clean.": a count of none.
+_NONE = re.compile(r"^\W*(?:no|none|nope|nah|zero|not one|not a single one|never|nothing)\b(?:[^.!?\d]*)(?:[.!?]|$)")
 
 
 @dataclass
@@ -128,8 +134,19 @@ class _Conversation:
                     out[p.name] = v
         for p in self.profiles:
             if p.name not in out and p.kind not in ("boolean", "string"):
+                # The two ends of one thing (window_start/window_end), or a sibling the question names
+                # with a word of its own; not any two fields that share a word (years_cdl and
+                # accidents_last_3_years when only the CDL is asked about).
+                others = {w for q in self.profiles if q.name in out and q.item.kind == p.item.kind
+                          for w in q.name_words | q.desc_words}
+                own = bool(((p.name_words | p.desc_words) - others) & said)
                 kin = [q for q in self.profiles if q.name in out and q.kind == p.kind and q.item.kind == p.item.kind
-                       and q.name_words & p.name_words]
+                       and q.name_words & p.name_words and (own or (p.start_like or p.end_like)
+                                                            and (q.start_like or q.end_like))]
+                if not kin:  # a restatement that holds several values of the type shares them out
+                    kin = [q for q in self.profiles if q.name in out and q.kind == p.kind
+                           and q.item.kind == p.item.kind and q.name_words & p.name_words
+                           and len(p.values(text)) >= 2 and not _SCALE.search(parsing.digits(text))]
                 if kin:
                     out[p.name] = max(out[q.name] for q in kin)
         return out
@@ -192,13 +209,24 @@ class _Conversation:
                 for p, strength in group:
                     self._datetime(p, i, text, strength)
             else:
+                if len(group) > 1:
+                    # A field settled by a closer question earlier does not take the leftovers of a
+                    # question that only brushes it ("how large is the space?" then "how many people?").
+                    group = [(p, s) for p, s in group if not self._settled(p, s)] or group
                 assigned = assign([p for p, _ in group], text)
                 for p, strength in group:
                     found = kept(text, assigned[p.name])
-                    if found:
+                    first = re.split(r"[.!?]", parsing.digits(text), maxsplit=1)[0]
+                    if p.item.kind in ("integer", "number") and not refusal and _NONE.match(first) and \
+                            not parsing.numbers_in(first) and re.search(r"\b(?:any|how many)\b", question.lower()):
+                        self.add(p, 0, i, strength)
+                    elif found:
                         self.add(p, self._pick(p, text, found), i, strength + 0.2 * min(2, p.near(text, found[0][0])))
                     elif refusal:
                         self.add(p, None, i, strength)
+
+    def _settled(self, p: Profile, strength: float) -> bool:
+        return any(c.value is not None and c.confidence >= strength + 0.3 for c in self.cands[p.name])
 
     def _pick(self, p: Profile, text: str, found: list) -> object:
         """The value a reply settles on: after a correction the last, else the one nearest the field's
@@ -207,6 +235,11 @@ class _Conversation:
             return found[0][1]
         t = parsing.digits(text)
         marks = [m.end() for m in CORRECTION.finditer(t) if any(pos >= m.end() for pos, _ in found)]
+        if p.item.kind in ("integer", "number", "currency", "duration"):
+            # A sum or a settled figure after the working: "three years here, one there, so four all up".
+            marks += [k for k in (m.start(1) if m.group(1) else m.start(2) for m in _CONCLUSION.finditer(t))
+                      if any(pos < k for pos, _ in found)]  # "okay, so 250 today" is no conclusion
+            marks = sorted(m for m in marks if any(pos >= m for pos, _ in found))
         if marks:  # "three nights. no, four": the first value after the last correction
             return next(v for pos, v in found if pos >= marks[-1])
         if p.item.kind in ("email", "phone", "date", "time"):
