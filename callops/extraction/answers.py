@@ -55,7 +55,11 @@ _YES = ["yes", "yeah", "yep", "yup", "ya", "yea", "sure", "correct", "absolutely
         "we do", "we are", "count me in", "wouldn't miss it", "would not miss it", "for sure", "yes please",
         "i'd love to", "i would love to", "true", "exactly", "perfect", "fine", "that's fine", "great", "yeah yeah",
         "still on", "i did", "it is", "i'll be there", "ill be there", "do that",
-        "let's do", "lets do", "go for it", "sign me up", "i'd like that", "that'd be great", "probably"]
+        "let's do", "lets do", "go for it", "sign me up", "i'd like that", "that'd be great", "probably",
+        # Wanting more of what was offered is a yes to interest in it.
+        "i need that", "send me the info", "send me info", "send me the details", "send me something",
+        "tell me more", "sounds interesting", "that might help", "might help", "i'd be interested",
+        "i'm interested", "im interested", "interested", "i'm in", "happy to"]
 _NO = ["no", "nope", "nah", "not really", "i don't", "i dont", "i do not", "i can't", "i cant", "i cannot",
        "i won't", "i wont", "i will not", "i'm not", "im not", "i am not", "we can't", "we cant", "we won't",
        "we don't", "we dont", "we're not", "don't think so", "i don't think so", "negative", "unfortunately not",

@@ -235,6 +235,9 @@ def yes_no(profile: Profile, reply: str, question: str) -> bool | None:
     """A reply's yes or no for a boolean field, read against the question's polarity."""
     masked = re.sub(r"[A-Za-z']+", lambda m: "…" if stem(m.group(0)) in profile.name_words else m.group(0), reply)
     mentions = answers.bool_mentions(masked)
+    if re.search(r"\b(?:do|did) you (?:\w+ )?(?:know|recogni[sz]e|remember)\b", answers.norm(question)) and \
+            _DONT_KNOW.search(answers.norm(reply)) and not mentions:
+        mentions = [(0, False)]  # "Do you know him?" "No idea.": not a refusal, a no
     if answers.is_refusal(reply) and not mentions:
         return None
     value = None
@@ -252,6 +255,10 @@ def yes_no(profile: Profile, reply: str, question: str) -> bool | None:
     return value
 
 
+_DONT_KNOW = re.compile(r"\b(?:no idea|no clue|(?:i )?(?:don'?t|dont|do not) know|never heard|not that i know|dunno|"
+                        r"no conozco|não conheço)\b")
+
+
 def who(reply: str) -> bool | None:
     """A boolean asked as "who would sign off?": the callee themselves, or someone else."""
     t = answers.norm(reply)
@@ -265,6 +272,11 @@ def who(reply: str) -> bool | None:
     if re.search(r"\b(?:my|our|the) (?:boss|manager|vp|cfo|ceo|owner|director|partner|wife|husband|board|head|"
                  r"supervisor|team|committee|dad|mum|mom|father|mother)\b|\b(?:he|she|they) (?:signs?|decides?|approves?)",
                  t):
+        return False
+    # "our geschäftsführer decides", "the regional office signs off": someone named by role, not "i".
+    if re.search(r"\b(?:my|our|the|his|her)\s+(?:\S+\s+){0,2}?(?:decides?|signs?|approves?|makes? the (?:call|decision)|"
+                 r"has the (?:final|last) (?:say|word)|calls the shots)\b|\b(?:for|to) (?:him|her|them)\b|"
+                 r"\b(?:not me|isn'?t me|not my (?:call|decision))\b", t):
         return False
     return None
 
@@ -360,9 +372,21 @@ NOT_THEM = re.compile(r"\b(?:wrong number|no one (?:by|of) that name|nobody (?:b
                        r"not (?:him|her|me)|you have the wrong|you'?ve got the wrong|moved out|passed away)\b")
 
 
+_KIN = (r"(?:son|daughter|wife|husband|partner|mother|father|mum|mom|dad|brother|sister|cousin|aunt|uncle|nephew|niece|"
+        r"grandson|granddaughter|grandmother|grandfather|grandma|grandpa|nan|flatmate|roommate|housemate|room mate|"
+        r"neighbou?r|friend|colleague|coworker|co-worker|boss|employee|tenant|landlord|landlady|carer|caregiver|"
+        r"girlfriend|boyfriend|fiancee?|stepson|stepdaughter|in-law|ex|ex-wife|ex-husband|assistant|secretary)")
+# How the person on the line relates to the one sought: "this is her son", "he was my flatmate".
+RELATION = re.compile(rf"\b(?:i'?m|i am|this is|it'?s|he'?s|she'?s|he is|she is|he was|she was|they'?re|they are|"
+                      rf"they were)\s+(?:his|her|their|my)\s+(?:\w+\s+)?({_KIN})\b|\b(?:my|his|her)\s+({_KIN})\b")
+
+
 def last_sentence(text: str) -> str:
+    """The question a turn ends on: its last sentence with a question mark ("Did you know it can be
+    transferred? Some sellers find it helps."), else its last sentence (speech-to-text has no "?")."""
     parts = [s for s in re.split(r"(?<=[.!?])\s+", text.strip().lower()) if s]
-    return parts[-1] if parts else ""
+    asked = [s for s in parts if s.rstrip().endswith("?")]
+    return asked[-1] if asked else parts[-1] if parts else ""
 
 
 def unit_fit(p: Profile, text: str, position: int) -> float:

@@ -38,6 +38,7 @@ from callops.extraction.matching import (
     OPT_OUT,
     REASON_WORDS,
     REJECT,
+    RELATION,
     SPECIFIC,
     Profile,
     asks_yes_no,
@@ -388,7 +389,25 @@ class _Conversation:
                 continue
             words = p.name_words | p.desc_words
             answered = any(c.value is not None for c in self.cands[p.name])
-            if words & stems({"call", "contact", "list", "remove", "opt", "optout", "unsubscribe", "stop"}) and p.negative:
+            identity = words & stems({"intend", "intended", "sought", "seek", "wrong", "speak", "reach"})
+            if words & stems({"know", "knows", "acquaint", "familiar"}) and words & stems(
+                    {"person", "intend", "intended", "sought", "seek", "him", "her", "contact", "customer", "they"}):
+                if not answered:
+                    # "she's my cousin", "he was my flatmate": the answerer knows them; "no idea who
+                    # that is": they do not.
+                    for i, t in said:
+                        if RELATION.search(t):
+                            self.add(p, True, i, 0.6)
+                            break
+                        if re.search(r"\b(?:don'?t|dont|do not|never) (?:know|heard of) (?:him|her|them|any|anyone|a|who|"
+                                     r"that|this)\b|\bno conozco\b|\bno idea who\b", t):
+                            self.add(p, False, i, 0.6)
+                            break
+            elif words & stems({"interest", "interested", "want", "keen"}) and not answered and any(
+                    OPT_OUT.search(t) for _, t in said):
+                self.add(p, False, said[-1][0], 0.5)  # who asks to be taken off the list is not interested
+            elif words & stems({"call", "contact", "list", "remove", "opt", "optout", "unsubscribe", "stop"}) and \
+                    p.negative and not (identity and not OPT_OUT.search(" ".join(words))):
                 hit = next((i for i, t in said if OPT_OUT.search(t)), None)
                 if hit is not None:  # an explicit request outweighs any reading of a yes or no
                     self.add(p, True, hit, 9.0)
