@@ -294,28 +294,84 @@ def echo(profile: Profile, reply: str):
 
 _NAME_FIELD = stems({"name", "who", "contact", "person", "receiver", "recipient", "technician", "advisor", "agent",
                       "rep"})
-_JUNK = re.compile(r"^(?:sorry|no|non|nope|mate|yes|yeah|ok|okay|sure|hmm+|um+|uh+|nothing|none|n/?a|not really|"
-                   r"that's it|thats it|that's all)$")
+_JUNK = re.compile(r"^(?:sorry|no|non|nope|mate|yes|yeah|ok|okay|sure|hmm+|um+|uh+|ugh|hey|hi|hello|nothing|none|n/?a|"
+                   r"not really|that's it|thats it|that's all|(?:which|that|and|but|so)\s.*)$")
+_ROLE = (r"(?:assistant|vp|boss|manager|wife|husband|son|daughter|partner|colleague|friend|brother|sister|mum|mom|dad|"
+         r"cell|mobile|phone|number|line|cfo|ceo|md|neighbou?r|cousin|uncle|aunt|mother|father|nephew|niece|foreman|"
+         r"supervisor|receptionist|secretary|coworker|flatmate|roommate|guy|driver|husband's|wife's|office)")
+# Words that follow a role and are not a name ("my brother will take it").
+_NOT_NAME = _STOPWORDS | {"will", "can", "is", "does", "should", "would", "has", "usually", "normally", "takes", "gets",
+                          "handles", "signs", "deals", "knows", "lives", "works", "said", "says", "too", "also",
+                          "instead", "though", "actually", "please", "again", "there", "here", "now", "then"}
+_NAMED = re.compile(rf"\b(?:my|our|his|her|the)\s+(?:\w+'s\s+)?(?:\w+\s+)?{_ROLE}(?:'s)?(?:\s+{_ROLE})?,?\s+([a-z]+)\b|"
+                    r"\b(?:ask for|speak to|speak with|talk to|named|called|name is|name's)\s+([a-z]+)\b")
+_HEDGE_WORDS = re.compile(r"^(?:ideally|hopefully|roughly|approximately|around|about|mostly|definitely|i'd say|"
+                          r"i would say|hey|hi|hello|sorry|look|listen|honestly|well|oh|ah)[,\s]+", re.I)
+_STATE = re.compile(r"^(?:i'?m|i am|we'?re|we are|i'?ll be|we'?ll be|i was|we were|because|cause|since|as)\s+(.+)$", re.I)
+_RELATIVE = re.compile(r"^(.{3,40}?)\s+(?:that|which|who)\s+\w+", re.I)
+
+
+def named_person(text: str) -> str | None:
+    """The name said beside a role: "my brother rahul will take it", "call my wife's cell, maria"."""
+    for m in _NAMED.finditer(answers.norm(text)):
+        name = m.group(1) or m.group(2)
+        if name and name not in _NOT_NAME and not re.fullmatch(_ROLE, name) and len(name) > 1:
+            return name
+    return None
+
+
+def _finish(profile: Profile, text: str, reason: bool) -> str | None:
+    """The minimal answer: lead-ins, hedges, possessives and trailing explanation taken off."""
+    for _ in range(2):
+        text = answers.clean_string(_HEDGE_WORDS.sub("", text or "")) or ""
+    if reason:
+        m = _STATE.match(text)  # "I'm driving", "because the ATM was broken"
+        if m and len(m.group(1).split()) <= 6:
+            text = m.group(1)
+    m = re.match(r"^(?:we use|we have|we've got|we're using|we are using|we go with|we went with|it's|it is|"
+                 r"we're with|we are with)\s+(.+)$", text, re.I)
+    if m:
+        head = _RELATIVE.match(m.group(1))
+        text = head.group(1) if head and len(head.group(1).split()) <= 4 else m.group(1)
+    if len(text.split()) <= 6:
+        text = re.sub(r"^(?:my|our)\s+", "", text, flags=re.I)
+        if len(text.split()) <= 3:
+            text = re.sub(r"^(?:a|an|the)\s+", "", text, flags=re.I)
+    text = text.strip(" .,!?")
+    if not text or _JUNK.match(text.lower()):
+        return None
+    return text
 
 
 def string_answer(profile: Profile, reply: str) -> str | None:
-    first_clause = re.split(r"[,.;!?]", answers.norm(reply).strip(" .,"), maxsplit=1)[0]
-    if answers.is_refusal(first_clause) or re.search(r"\b(?:don'?t have (?:it|that|one)|didn'?t catch|have to (?:find|look)|"
-                                                     r"not handy|can'?t find|no idea)\b", first_clause):
+    first_sentence = re.split(r"[.;!?]", answers.norm(reply).strip(" .,"), maxsplit=1)[0]
+    if answers.is_refusal(first_sentence) or re.search(r"\b(?:don'?t have (?:it|that|one)|didn'?t catch|have to (?:find|look)|"
+                                                       r"not handy|can'?t find|no idea|no clue|not in front of me|not interested)\b",
+                                                       first_sentence):
         return None
     text = answers.clean_string(reply)
     if not text or _JUNK.match(text.lower().strip(" .!?")):
         return None
+    reason = bool(profile.words_all & REASON_WORDS)
     if profile.name_words & _NAME_FIELD and not profile.name_words & stems({"business", "company"}):
         # "that'd be my vp, marcus", "my assistant dana": the name, not the role.
-        text = re.sub(r"\b(?:my|our|his|her|the)\s+(?:\w+'s\s+)?(?:\w+\s+)?(?:assistant|vp|boss|manager|wife|husband|"
-                      r"son|daughter|partner|colleague|friend|brother|sister|mum|mom|dad|cell|cfo|ceo|md|neighbou?r)\b,?\s*",
+        named = named_person(text)
+        if named:
+            return named
+        text = re.sub(rf"\b(?:my|our|his|her|the)\s+(?:\w+'s\s+)?(?:\w+\s+)?{_ROLE}\b,?\s*",
                       "", text, flags=re.I).strip(" ,.") or text
         text = answers.clean_string(text) or text
+    if profile.words_all & stems({"relationship", "relation", "relate", "related"}):
+        m = RELATION.search(answers.norm(reply))
+        if m:
+            return m.group(1) or m.group(2)
     # The first sentence holds the answer; what follows explains it.
     first = re.split(r"(?<=[.!?])\s+", text)[0].strip(" .,!?")
-    parts = [answers.clean_string(p) for p in re.split(r",\s*", first)]
+    parts = [_finish(profile, p, reason) for p in re.split(r",\s*", first)]
     parts = [p for p in parts if p]
+    if not parts:
+        return None
+    first = parts[0]
     if len(parts) > 1:
         scored = [(len((profile.name_words | profile.desc_words) & _words(p)), -i, p) for i, p in enumerate(parts)]
         best = max(scored)
@@ -323,7 +379,9 @@ def string_answer(profile: Profile, reply: str) -> str | None:
     if re.search(r"\b(?:code|number|zip|pin|id|reference|account|postcode)\b", f"{profile.name} "
                  f"{profile.spec.description}".replace("_", " ").lower()):
         first = re.sub(r"\b(\d) (?=\d\b)", r"\1", parsing.digits(first, pairs=False))
-    return first or None
+        if not re.search(r"\d", first):
+            return None  # a number, code or id has digits; "same number, yes" is not one
+    return _finish(profile, first, reason)
 
 
 REASON_WORDS = stems({"reason", "why", "cause", "complaint", "issue", "problem", "because"})

@@ -437,7 +437,8 @@ class _Conversation:
                 for sentence in re.split(r"(?<=[.!?])\s+|,\s+(?=(?:i'?m|we'?re|because|cause|since)\b)", text):
                     cleaned = string_answer(p, sentence)
                     value_only = len(cleaned.split()) <= 3 and bool(parsing.numbers_in(cleaned)) if cleaned else True
-                    if cleaned and not sentence.rstrip().endswith("?") and len(cleaned.split()) >= 2 and \
+                    decision = re.match(r"^\W*(?:no|nope|nah|yes|yeah|yep|sure|ok|okay)\b", answers.norm(sentence))
+                    if cleaned and not decision and not sentence.rstrip().endswith("?") and len(cleaned.split()) >= 2 and \
                             not value_only and not (answers.parse_boolean(cleaned) is not None
                                                     and len(cleaned.split()) <= 4) and not intent_only(sentence):
                         self.add(p, cleaned, i, 0.3)
