@@ -304,7 +304,8 @@ _NOT_NAME = _STOPWORDS | {"will", "can", "is", "does", "should", "would", "has",
                           "handles", "signs", "deals", "knows", "lives", "works", "said", "says", "too", "also",
                           "instead", "though", "actually", "please", "again", "there", "here", "now", "then"}
 _NAMED = re.compile(rf"\b(?:my|our|his|her|the)\s+(?:\w+'s\s+)?(?:\w+\s+)?{_ROLE}(?:'s)?(?:\s+{_ROLE})?,?\s+([a-z]+)\b|"
-                    r"\b(?:ask for|speak to|speak with|talk to|named|called|name is|name's)\s+([a-z]+)\b")
+                    r"\b(?:ask for|speak to|speak with|talk to|named|called|name is|name's)\s+"
+                    r"(?:(?:big|little|old|young|mr|mrs|ms|miss|dr|doctor)\.?\s+)?([a-z]+)\b")
 _HEDGE_WORDS = re.compile(r"^(?:ideally|hopefully|roughly|approximately|around|about|mostly|definitely|i'd say|"
                           r"i would say|hey|hi|hello|sorry|look|listen|honestly|well|oh|ah)[,\s]+", re.I)
 _STATE = re.compile(r"^(?:i'?m|i am|we'?re|we are|i'?ll be|we'?ll be|i was|we were|because|cause|since|as)\s+(.+)$", re.I)
@@ -437,6 +438,16 @@ _KIN = (r"(?:son|daughter|wife|husband|partner|mother|father|mum|mom|dad|brother
 # How the person on the line relates to the one sought: "this is her son", "he was my flatmate".
 RELATION = re.compile(rf"\b(?:i'?m|i am|this is|it'?s|he'?s|she'?s|he is|she is|he was|she was|they'?re|they are|"
                       rf"they were)\s+(?:his|her|their|my)\s+(?:\w+\s+)?({_KIN})\b|\b(?:my|his|her)\s+({_KIN})\b")
+
+
+OCCASION = re.compile(r"\b(?:birthday|anniversary|graduation|engagement|retirement|wedding|promotion|christening|"
+                      r"baby shower|bridal shower|bachelorette|bachelor party|hen do|stag do|farewell|reunion|"
+                      r"date night|proposal|bar mitzvah|bat mitzvah)\b|"
+                      r"\b(?:valentine'?s|christmas party|office party|new year'?s|mother'?s day|father'?s day)")
+COMPANY = re.compile(r"(?:^|[,.]\s*|\b(?:this is|you'?ve reached|you have reached|it'?s|i'?m with|we'?re|with|at|for|"
+                     r"from|to) )((?:[a-z0-9&'-]+ ){0,3}?(?:[a-z0-9&'-]+ )(?:gmbh|ltd|limited|inc|llc|plc|corp|co|ag|pty|bv|"
+                     r"srl|sarl|clinic|pharmacy|surgery|dental|salon|garage|bakery|cafe|restaurant|hotel|store|shop|"
+                     r"agency|studio|school|office|practice|bank))\b(?! (?:of|for)\b)")
 
 
 def last_sentence(text: str) -> str:

@@ -28,12 +28,17 @@ import phonenumbers
 from callops.extraction import answers, parsing
 from callops.extraction.clock import call_time, call_zone
 from callops.extraction.matching import (
+    _NAME_FIELD as _NAME_WORDS,
+)
+from callops.extraction.matching import (
     CLARIFY,
     CLOSING,
+    COMPANY,
     CORRECTION,
     EVENING,
     IS_THEM,
     NOT_THEM,
+    OCCASION,
     OFFER,
     OPT_OUT,
     REASON_WORDS,
@@ -47,6 +52,7 @@ from callops.extraction.matching import (
     intent_only,
     kept,
     last_sentence,
+    named_person,
     stems,
     string_answer,
     string_items,
@@ -168,6 +174,7 @@ class _Conversation:
         self._loosely_asked()
         self._intents()
         self._reasons()
+        self._unasked_strings()
         values, evidence = {}, {}
         for p in self.profiles:
             chosen = self._choose(self.cands[p.name])
@@ -444,6 +451,40 @@ class _Conversation:
                         self.add(p, cleaned, i, 0.3)
                         break
                 if self.cands[p.name]:
+                    break
+
+    def _unasked_strings(self) -> None:
+        """Free text said in passing that a field of a known kind records: how the person on the line
+        relates to the one sought ("this is her son"), the occasion ("it's our tenth anniversary"),
+        a name beside a role ("my brother rahul will take it"), a company ("Kessler Bau GmbH"),
+        a competitor's offer ("an offer from HUK")."""
+        said = [(i, t) for i, (r, t) in enumerate(self.turns) if r == "user"]
+        for p in self.profiles:
+            if p.kind != "string" or any(c.value is not None for c in self.cands[p.name]):
+                continue
+            words = p.words_all
+            for i, text in said:
+                t = answers.norm(text)
+                value = None
+                if words & stems({"relationship", "relation", "relate", "related"}):
+                    m = RELATION.search(t)
+                    value = m and (m.group(1) or m.group(2))
+                elif words & stems({"occasion", "celebrate", "celebrating", "celebration", "event"}):
+                    # A personal occasion ("our anniversary") over the holiday it falls on ("valentine's").
+                    found = [m.group(0) for _, x in said for m in OCCASION.finditer(answers.norm(x))]
+                    found.sort(key=lambda w: "'" in w or w.endswith("party"))
+                    value = found[0] if found and found[0] in t else None
+                elif words & stems({"company", "business", "employer", "organisation", "organization", "firm"}):
+                    m = COMPANY.search(t)
+                    value = m and m.group(1)
+                elif words & stems({"competitor", "competing", "rival", "alternative", "other"}):
+                    m = re.search(r"\b(?:offer|quote|deal|price) (?:from|with|by) ((?:[a-z0-9&'-]+ ){0,2}?[a-z0-9&'-]+)"
+                                  r"(?= for| at| of|,|\.|$| which| that| and)", t)
+                    value = m and m.group(1)
+                elif p.name_words & _NAME_WORDS and not words & stems({"business", "company"}):
+                    value = named_person(t)
+                if value:
+                    self.add(p, value, i, 0.4)
                     break
 
     def _choose(self, found: list[Candidate]) -> Candidate | None:
