@@ -59,7 +59,8 @@ _YES = ["yes", "yeah", "yep", "yup", "ya", "yea", "sure", "correct", "absolutely
         # Wanting more of what was offered is a yes to interest in it.
         "i need that", "send me the info", "send me info", "send me the details", "send me something",
         "tell me more", "sounds interesting", "that might help", "might help", "i'd be interested",
-        "i'm interested", "im interested", "interested", "i'm in", "happy to"]
+        "i'm interested", "im interested", "interested", "i'm in", "happy to", "only if", "been looking",
+        "thinking about it"]
 _NO = ["no", "nope", "nah", "not really", "i don't", "i dont", "i do not", "i can't", "i cant", "i cannot",
        "i won't", "i wont", "i will not", "i'm not", "im not", "i am not", "we can't", "we cant", "we won't",
        "we don't", "we dont", "we're not", "don't think so", "i don't think so", "negative", "unfortunately not",
@@ -87,9 +88,14 @@ def is_non_answer(text: str) -> bool:
     return bool(_NON_ANSWER_RE.match(t)) or short_question
 
 
+# Idioms that hold a yes/no word and answer nothing ("not gonna lie").
+_IDIOM_RE = re.compile(r"\b(?:(?:i'?m )?not (?:gonna|going to) lie|no offen[cs]e|no doubt about it|no kidding|"
+                       r"no pressure|no rush|no worries)\b")
+
+
 def bool_mentions(text: str) -> list[tuple[int, bool]]:
-    """(position, yes?) for each yes or no word, refusals removed."""
-    t = _REFUSAL_RE.sub(lambda m: " " * len(m.group(0)), norm(text))
+    """(position, yes?) for each yes or no word, refusals and idioms removed."""
+    t = _IDIOM_RE.sub(lambda m: " " * len(m.group(0)), _REFUSAL_RE.sub(lambda m: " " * len(m.group(0)), norm(text)))
     return [(m.start(), m.group(1) not in _NO_SET) for m in _BOOL_RE.finditer(t)]
 
 

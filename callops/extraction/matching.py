@@ -245,8 +245,11 @@ def yes_no(profile: Profile, reply: str, question: str) -> bool | None:
         value = mentions[0][1]
         correction = CORRECTION.search(answers.norm(reply))
         if correction:
-            after = [v for p, v in mentions if p >= correction.start()]
+            # "Yes. Actually no, I can't": the answer after the correction, not the "no" that marks it.
+            after = [v for p, v in mentions if p > correction.start()]
             value = after[-1] if after else value
+    if value is None and profile.words_all & _ATTEND and _MOVE.search(answers.norm(reply)):
+        value = False  # "Will you be able to come?" "Can I come in the evening instead?"
     if value is None:
         value = echo(profile, reply)
         return value  # the field's own words carry the polarity
@@ -255,6 +258,10 @@ def yes_no(profile: Profile, reply: str, question: str) -> bool | None:
     return value
 
 
+_ATTEND = stems({"attend", "come", "make", "keep", "confirm", "confirmed", "original", "originally", "still", "show"})
+_MOVE = re.compile(r"\b(?:can|could) (?:i|we) (?:come|do|move|change|make it|switch|push|go)\b|\b(?:how|what) about\b|"
+                   r"\binstead\b|\breschedul|\b(?:another|a different|some other) (?:day|time|date|slot)\b|"
+                   r"\bmove it\b|\bpush it\b")
 _DONT_KNOW = re.compile(r"\b(?:no idea|no clue|(?:i )?(?:don'?t|dont|do not) know|never heard|not that i know|dunno|"
                         r"no conozco|não conheço)\b")
 

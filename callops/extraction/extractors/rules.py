@@ -96,7 +96,9 @@ class _Conversation:
     def topics(self) -> list[dict[str, float]]:
         """For each turn, the fields the exchange it belongs to is about, with how strongly."""
         out, current = [], {}
-        for role, text in self.turns:
+        self.carried = {}  # turn -> the question its topic was asked in, when a statement came between
+        question, asked_back = "", False
+        for i, (role, text) in enumerate(self.turns):
             if role == "agent":
                 scores = {p.name: p.relevance(text) for p in self.profiles}
                 best = max(scores.values(), default=0)
@@ -104,12 +106,24 @@ class _Conversation:
                 if current and CLARIFY.search(text.lower()) and not any(
                         p.named_in(text, words) for p in self.profiles if scores[p.name] >= best - 1e-9):
                     pass  # "sorry, just to confirm, was that the second one?" is still about the same field
+                elif current and asked_back and best < TOPIC + 0.5 and not _asks(text):
+                    # "Can you still make it?" "Are you even open?" "We're open.": the first question
+                    # still waits for its answer.
+                    if i + 1 < len(self.turns):
+                        self.carried[i + 1] = question
                 elif best >= TOPIC:
                     # A runner-up joins when it is nearly as close, or the question names it in full
                     # ("your email and your phone number").
-                    current = self._about(scores, text, words)
+                    current, question = self._about(scores, text, words), text
                 elif not CLARIFY.search(text.lower()):
                     current = {}  # a new, unrelated question ("Anything else I can help with?")
+                asked_back = False
+            else:
+                # Only a question back that answers nothing ("are you even open?"), not "yes, can you
+                # send me the details?".
+                asked_back = (text.rstrip().endswith("?") or answers.is_non_answer(text)) and \
+                    not answers.bool_mentions(text) and not any(p.values(text) for p in self.profiles
+                                                                if p.kind not in ("boolean", "string", "list"))
             out.append(current)
         return out
 
@@ -139,6 +153,14 @@ class _Conversation:
                 if p is leader or key(p) == key(leader) or (p.matched(said) - leader.matched(said)) or (
                         p.item.kind != "boolean" and p.cue_hit(text) and p.item.kind != leader.item.kind):
                     out[p.name] = v
+        # The yes/no the turn ends on ("... or month to month. Would you like to renew?") is asked,
+        # whatever else the turn is about.
+        last = last_sentence(text)
+        if asks_yes_no(last):
+            yes_no_fields = [(p.relevance(last), p) for p in self.profiles if p.kind == "boolean"]
+            top, p = max(yes_no_fields, key=lambda f: f[0], default=(0, None))
+            if p is not None and top >= TOPIC + 0.5 and p.name not in out:
+                out[p.name] = top
         for p in self.profiles:
             if p.name not in out and p.kind not in ("boolean", "string"):
                 # The two ends of one thing (window_start/window_end), or a sibling the question names
@@ -167,7 +189,7 @@ class _Conversation:
         for i, (role, text) in enumerate(self.turns):
             about = [(by_name[n], v) for n, v in topics[i].items()]
             if role == "user":
-                self._answer(about, i, text, self._question_before(i))
+                self._answer(about, i, text, self.carried.get(i) or self._question_before(i))
             else:
                 self._restatement(about, i, text)
         self._volunteered(topics)
@@ -493,6 +515,13 @@ class _Conversation:
         best = max(c.confidence for c in found)
         strong = [c for c in found if c.confidence >= 0.6 * best]
         return max(strong, key=lambda c: c.order)
+
+
+def _asks(text: str) -> bool:
+    """The turn asks something: a question mark, a yes/no form or a question word in its last sentence."""
+    last = last_sentence(text)
+    return text.rstrip().endswith("?") or asks_yes_no(text) or bool(
+        re.search(r"\b(?:what|when|where|which|who|how|why)\b", last))
 
 
 def _words_of(text: str) -> set[str]:
