@@ -60,6 +60,7 @@ _YES = ["yes", "yeah", "yep", "yup", "ya", "yea", "sure", "correct", "absolutely
         "i need that", "send me the info", "send me info", "send me the details", "send me something",
         "tell me more", "sounds interesting", "that might help", "might help", "i'd be interested",
         "i'm interested", "im interested", "interested", "i'm in", "happy to", "only if", "been looking",
+        "we did", "it was", "they did", "she did", "he did",
         "thinking about it"]
 _NO = ["no", "nope", "nah", "not really", "i don't", "i dont", "i do not", "i can't", "i cant", "i cannot",
        "i won't", "i wont", "i will not", "i'm not", "im not", "i am not", "we can't", "we cant", "we won't",
@@ -69,7 +70,7 @@ _NO = ["no", "nope", "nah", "not really", "i don't", "i dont", "i do not", "i ca
        "not right", "that's wrong", "wrong", "false", "not at all", "definitely not", "absolutely not",
        "of course not", "certainly not", "not anymore", "not any more", "i haven't", "i havent", "i didn't",
        "i didnt", "we haven't", "not yet", "no way", "not for me", "not today", "not now", "not gonna",
-       "i'm good", "im good", "pass", "no longer", "not really interested", "rather not", "i'll pass"]
+       "i'm good", "im good", "pass", "no longer", "not really interested", "rather not", "i'll pass", "not me"]
 _BOOL_RE = re.compile(r"(?<![\w'-])(" + "|".join(re.escape(p) for p in sorted(_YES + _NO, key=len, reverse=True))
                       + r")(?![\w'-])")
 _NO_SET = set(_NO)

@@ -402,7 +402,12 @@ def intent_only(sentence: str) -> bool:
 
 SPECIFIC = {"date", "datetime", "time", "email", "phone", "currency", "enum", "duration"}
 _AUX_SUBJECT = re.compile(r"\b(?:are|is|do|does|did|can|could|will|would|have|has|should|shall|was|were|may|am)\s+"
-                          r"(?:you|that|it|this|there|he|she|we|they|your|the|everything|anyone|someone|i)\b")
+                          r"(?:you|that|it|this|there|he|she|we|they|your|the|everything|anyone|someone|anything|"
+                          r"anybody|somebody|something|everyone|i|now|today|tomorrow|this)\b")
+# A sentence that opens on an auxiliary and ends on "?" asks for a yes or no ("Is now a good time?").
+_AUX_FIRST = re.compile(r"^\W*(?:(?:and|so|also|ok|okay|great|perfect|thanks|thank you|sorry|then|well|now|oh|right)"
+                        r"[,\s]+)*(?:is|are|do|does|did|can|could|will|would|have|has|should|shall|was|were|may|am|"
+                        r"might|must|isn'?t|aren'?t|don'?t|doesn'?t|didn'?t|won'?t|wouldn'?t|can'?t|haven'?t)\b")
 _WH = re.compile(r"\b(?:what|when|where|which|who|whom|how|why)\b")
 _YES_NO_END = re.compile(r"\b(?:right|correct|yes or no|is that|isn'?t it|okay|ok|yeah)\W*$|\b(?:just )?to confirm\b|"
                          r"\bconfirm\b|^\W*(?:\w+,\s+)?(?:and |so |also )*(?:any|anything)\b")
@@ -415,7 +420,16 @@ def asks_yes_no(text: str) -> bool:
     m = _AUX_SUBJECT.search(sentence)
     if m and not _WH.search(sentence[:m.start()]):
         return True
+    if sentence.rstrip().endswith("?") and _AUX_FIRST.match(sentence):
+        return True
     return bool(_YES_NO_END.search(sentence))
+
+
+def asks_back(text: str) -> bool:
+    """The callee answers with a question of their own ("wait is that the one with doctor hale")."""
+    t = re.sub(r"^(?:wait|sorry|um+|uh+|oh|hold on|hang on|hmm+|so)[,\s]+", "", answers.norm(text))
+    return text.rstrip().endswith("?") or bool(_AUX_FIRST.match(t) and _AUX_SUBJECT.match(t)) or \
+        bool(re.match(r"(?:what|when|where|which|who|how|why)\b", t))
 
 
 CLOSING = re.compile(r"\b(?:anything else|that'?s everything|that'?s all|have a (?:great|good|nice)|goodbye|bye)\b")

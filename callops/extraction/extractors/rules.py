@@ -46,6 +46,7 @@ from callops.extraction.matching import (
     RELATION,
     SPECIFIC,
     Profile,
+    asks_back,
     asks_yes_no,
     assign,
     echo,
@@ -121,7 +122,7 @@ class _Conversation:
             else:
                 # Only a question back that answers nothing ("are you even open?"), not "yes, can you
                 # send me the details?".
-                asked_back = (text.rstrip().endswith("?") or answers.is_non_answer(text)) and \
+                asked_back = (asks_back(text) or answers.is_non_answer(text)) and \
                     not answers.bool_mentions(text) and not any(p.values(text) for p in self.profiles
                                                                 if p.kind not in ("boolean", "string", "list"))
             out.append(current)
