@@ -57,7 +57,8 @@ _CUES = {
                                             r"has|should|shall|may|was|were)\b",
 }
 CORRECTION = re.compile(r"\b(?:call it|let'?s say|say|actually|no wait|wait|sorry,? i mean|i mean|make it|make that|instead|rather|"
-                        r"no no|scratch that|change that|on second thought|ideally|maybe|more like|or rather|no(?=[,.]))\b")
+                        r"no no|scratch that|change that|on second thought|ideally|maybe|more like|or rather|no(?=[,.])|"
+                        r"(?<=[.!?] )well(?=,))\b")
 REJECT = re.compile(r"^\W*(?:no|nope|nah|not|wrong|that's wrong|incorrect|actually)\b")
 _MONEY_WORDS = {"amount", "cost", "price", "pay", "payment", "budget", "spend", "rate", "fee", "charge", "balance",
                 "premium", "salary", "dollar", "money", "quote", "deposit", "rent", "income", "revenue", "owe"}
@@ -70,17 +71,22 @@ CLARIFY = re.compile(r"\b(?:repeat|say that again|come again|did you say|is that
 OFFER = re.compile(r"\b(?:or|options?|available|openings?|we have|i have|choose|prefer|either)\b")
 
 
+_IRREGULAR = {"using": "use", "used": "use", "uses": "use", "children": "child", "people": "people"}
+
+
 def stem(word: str) -> str:
     word = word.lower().strip("'")
     if word.endswith("'s"):
         word = word[:-2]
+    if word in _IRREGULAR:
+        word = _IRREGULAR[word]
     for suffix, repl in (("ies", "y"), ("ing", ""), ("ed", ""), ("es", ""), ("s", ""), ("ly", "")):
         if len(word) > len(suffix) + 2 and word.endswith(suffix):
             word = word[: -len(suffix)] + repl
             if suffix in ("ing", "ed") and len(word) > 3 and word[-1] == word[-2] and word[-1] not in "lsz":
                 word = word[:-1]  # "transferred" -> "transfer"
             break
-    return word[:-1] if len(word) > 4 and word.endswith("e") else word  # "moved", "move" -> "mov"
+    return word[:-1] if len(word) > 3 and word.endswith("e") else word  # "moved", "move" -> "mov"
 
 
 def stems(words) -> set[str]:
@@ -302,6 +308,7 @@ def echo(profile: Profile, reply: str):
 _NAME_FIELD = stems({"name", "who", "contact", "person", "receiver", "recipient", "technician", "advisor", "agent",
                       "rep"})
 _JUNK = re.compile(r"^(?:sorry|no|non|nope|mate|yes|yeah|ok|okay|sure|hmm+|um+|uh+|ugh|hey|hi|hello|nothing|none|n/?a|"
+                   r"actually|honestly|really|definitely|please|thanks|thank you|"
                    r"not really|that's it|thats it|that's all|(?:which|that|and|but|so)\s.*)$")
 _ROLE = (r"(?:assistant|vp|boss|manager|wife|husband|son|daughter|partner|colleague|friend|brother|sister|mum|mom|dad|"
          r"cell|mobile|phone|number|line|cfo|ceo|md|neighbou?r|cousin|uncle|aunt|mother|father|nephew|niece|foreman|"
@@ -310,21 +317,33 @@ _ROLE = (r"(?:assistant|vp|boss|manager|wife|husband|son|daughter|partner|collea
 _NOT_NAME = _STOPWORDS | {"will", "can", "is", "does", "should", "would", "has", "usually", "normally", "takes", "gets",
                           "handles", "signs", "deals", "knows", "lives", "works", "said", "says", "too", "also",
                           "instead", "though", "actually", "please", "again", "there", "here", "now", "then"}
-_NAMED = re.compile(rf"\b(?:my|our|his|her|the)\s+(?:\w+'s\s+)?(?:\w+\s+)?{_ROLE}(?:'s)?(?:\s+{_ROLE})?,?\s+([a-z]+)\b|"
-                    r"\b(?:ask for|speak to|speak with|talk to|named|called|name is|name's)\s+"
-                    r"(?:(?:big|little|old|young|mr|mrs|ms|miss|dr|doctor)\.?\s+)?([a-z]+)\b")
+_NAMED = (re.compile(rf"\b(?:my|our|his|her|the)\s+(?:\w+'s\s+)?(?:\w+\s+)?{_ROLE}(?:'s)?(?:\s+{_ROLE})?,?\s+([a-z]+)\b"),
+          re.compile(r"\b(?:ask for|speak to|speak with|talk to|named|called|name is|name's)\s+"
+                     r"(?:(?:big|little|old|young|mr|mrs|ms|miss|dr|doctor)\.?\s+)?([a-z]+)\b"))
 _HEDGE_WORDS = re.compile(r"^(?:ideally|hopefully|roughly|approximately|around|about|mostly|definitely|i'd say|"
                           r"i would say|hey|hi|hello|sorry|look|listen|honestly|well|oh|ah)[,\s]+", re.I)
 _STATE = re.compile(r"^(?:i'?m|i am|we'?re|we are|i'?ll be|we'?ll be|i was|we were|because|cause|since|as)\s+(.+)$", re.I)
+# "moving to Brisbane for work in December": when it happens is not the reason.
+_WHEN_TAIL = re.compile(r"\s+(?:in|by|from|next|this|on|at the end of)\s+(?:the\s+)?(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|"
+                        r"nov|dec|mon|tue|wed|thu|fri|sat|sun|week|month|year|summer|spring|autumn|fall|winter)\w*"
+                        r"(?:\s+\w+)?$", re.I)
 _RELATIVE = re.compile(r"^(.{3,40}?)\s+(?:that|which|who)\s+\w+", re.I)
+
+
+def is_name_field(profile: Profile) -> bool:
+    """A person's name: named so ("receiver_name") or described so ("name of the person to ask for")."""
+    return bool((profile.name_words & _NAME_FIELD or stem("name") in profile.desc_words)
+                and not profile.words_all & stems({"business", "company", "employer", "firm", "insurer", "provider"}))
 
 
 def named_person(text: str) -> str | None:
     """The name said beside a role: "my brother rahul will take it", "call my wife's cell, maria"."""
-    for m in _NAMED.finditer(answers.norm(text)):
-        name = m.group(1) or m.group(2)
-        if name and name not in _NOT_NAME and not re.fullmatch(_ROLE, name) and len(name) > 1:
-            return name
+    t = answers.norm(text)
+    for pattern in _NAMED:  # each on its own: "ask for my husband declan" holds both
+        for m in pattern.finditer(t):
+            name = m.group(1)
+            if name not in _NOT_NAME and not re.fullmatch(_ROLE, name) and len(name) > 1:
+                return name
     return None
 
 
@@ -334,8 +353,8 @@ def _finish(profile: Profile, text: str, reason: bool) -> str | None:
         text = answers.clean_string(_HEDGE_WORDS.sub("", text or "")) or ""
     if reason:
         m = _STATE.match(text)  # "I'm driving", "because the ATM was broken"
-        if m and len(m.group(1).split()) <= 6:
-            text = m.group(1)
+        if m and len(m.group(1).split()) <= 9:
+            text = _WHEN_TAIL.sub("", m.group(1))
     m = re.match(r"^(?:we use|we have|we've got|we're using|we are using|we go with|we went with|it's|it is|"
                  r"we're with|we are with)\s+(.+)$", text, re.I)
     if m:
@@ -361,7 +380,7 @@ def string_answer(profile: Profile, reply: str) -> str | None:
     if not text or _JUNK.match(text.lower().strip(" .!?")):
         return None
     reason = bool(profile.words_all & REASON_WORDS)
-    if profile.name_words & _NAME_FIELD and not profile.name_words & stems({"business", "company"}):
+    if is_name_field(profile):
         # "that'd be my vp, marcus", "my assistant dana": the name, not the role.
         named = named_person(text)
         if named:
@@ -369,6 +388,10 @@ def string_answer(profile: Profile, reply: str) -> str | None:
         text = re.sub(rf"\b(?:my|our|his|her|the)\s+(?:\w+'s\s+)?(?:\w+\s+)?{_ROLE}\b,?\s*",
                       "", text, flags=re.I).strip(" ,.") or text
         text = answers.clean_string(text) or text
+    if profile.words_all & stems({"occasion", "celebrate", "celebrating", "celebration"}):
+        m = OCCASION.search(answers.norm(reply))
+        if m:
+            return m.group(0)
     if profile.words_all & stems({"relationship", "relation", "relate", "related"}):
         m = RELATION.search(answers.norm(reply))
         if m:
@@ -461,7 +484,7 @@ RELATION = re.compile(rf"\b(?:i'?m|i am|this is|it'?s|he'?s|she'?s|he is|she is|
                       rf"they were)\s+(?:his|her|their|my)\s+(?:\w+\s+)?({_KIN})\b|\b(?:my|his|her)\s+({_KIN})\b")
 
 
-OCCASION = re.compile(r"\b(?:birthday|anniversary|graduation|engagement|retirement|wedding|promotion|christening|"
+OCCASION = re.compile(r"\b(?:birthday|(?:wedding )?anniversary|graduation|engagement|retirement|wedding|promotion|christening|"
                       r"baby shower|bridal shower|bachelorette|bachelor party|hen do|stag do|farewell|reunion|"
                       r"date night|proposal|bar mitzvah|bat mitzvah)\b|"
                       r"\b(?:valentine'?s|christmas party|office party|new year'?s|mother'?s day|father'?s day)")

@@ -28,9 +28,6 @@ import phonenumbers
 from callops.extraction import answers, parsing
 from callops.extraction.clock import call_time, call_zone
 from callops.extraction.matching import (
-    _NAME_FIELD as _NAME_WORDS,
-)
-from callops.extraction.matching import (
     CLARIFY,
     CLOSING,
     COMPANY,
@@ -51,6 +48,7 @@ from callops.extraction.matching import (
     assign,
     echo,
     intent_only,
+    is_name_field,
     kept,
     last_sentence,
     named_person,
@@ -504,7 +502,7 @@ class _Conversation:
                     m = re.search(r"\b(?:offer|quote|deal|price) (?:from|with|by) ((?:[a-z0-9&'-]+ ){0,2}?[a-z0-9&'-]+)"
                                   r"(?= for| at| of|,|\.|$| which| that| and)", t)
                     value = m and m.group(1)
-                elif p.name_words & _NAME_WORDS and not words & stems({"business", "company"}):
+                elif is_name_field(p):
                     value = named_person(t)
                 if value:
                     self.add(p, value, i, 0.4)
