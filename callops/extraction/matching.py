@@ -38,7 +38,8 @@ _LEXICON = [
     {"home", "there", "present", "someone", "available", "receive"},
     {"callback", "call", "back", "reach", "later", "time", "best"},
     {"stop", "remove", "list", "contact", "call", "unsubscribe", "opt"},
-    {"allergy", "allergic", "dietary", "diet", "food"}, {"child", "children", "kid", "son", "daughter", "minor"}, {"seating", "seat", "table", "sit", "inside", "outside"},
+    {"allergy", "allergic", "dietary", "diet", "food"},
+    {"robot", "machine", "bot", "ai", "human", "automated", "recording", "computer", "artificial", "real"}, {"child", "children", "kid", "son", "daughter", "minor"}, {"seating", "seat", "table", "sit", "inside", "outside"},
 ]
 # "remove me from the list" is an opt-out; "remove the old appliance" is an ordinary request.
 _REMOVE_ME = r"remove(?:d)? (?:me|us|you|them|him|her|my|this|the number|(?:\w+ )?from)"
@@ -500,6 +501,25 @@ def last_sentence(text: str) -> str:
     parts = [s for s in re.split(r"(?<=[.!?])\s+", text.strip().lower()) if s]
     asked = [s for s in parts if s.rstrip().endswith("?")]
     return asked[-1] if asked else parts[-1] if parts else ""
+
+
+_PERSONS = (r"(?:adults?|kids?|children|child|teens?|teenagers?|seniors?|little ones?|babies|baby|infants?|toddlers?|"
+            r"boys?|girls?|men|women|grown ups?|grownups?)")
+_TOTAL_FIELD = stems({"party", "guest", "total", "people", "headcount", "group", "size", "person", "pax", "diner",
+                      "attendee", "traveller", "traveler", "passenger"})
+_PART_FIELD = stems({"adult", "child", "children", "kid", "infant", "baby", "senior", "teen", "minor"})
+
+
+def people_total(p: Profile, text: str) -> int | None:
+    """A head count said in parts: "two adults and three children" is five, for a total field."""
+    if not p.name_words & _TOTAL_FIELD and not (p.name_words & stems({"number", "count"}) and p.desc_words & _TOTAL_FIELD) \
+            or p.name_words & _PART_FIELD:
+        return None
+    t = parsing.digits(text)
+    if re.search(r"\b\d+ (?:of us|people|persons|guests|in total|total|all up|altogether)\b|\bparty of \d+|\bso \d+", t):
+        return None  # the total is said
+    parts = re.findall(rf"\b(\d+) (?:\w+ )?{_PERSONS}\b", t)
+    return sum(int(x) for x in parts) if len(parts) >= 2 else None
 
 
 def unit_fit(p: Profile, text: str, position: int) -> float:

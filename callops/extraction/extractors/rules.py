@@ -52,6 +52,7 @@ from callops.extraction.matching import (
     kept,
     last_sentence,
     named_person,
+    people_total,
     stems,
     string_answer,
     string_items,
@@ -250,7 +251,9 @@ class _Conversation:
                             not parsing.numbers_in(first) and re.search(r"\b(?:any|how many)\b", question.lower()):
                         self.add(p, 0, i, strength)
                     elif found:
-                        self.add(p, self._pick(p, text, found), i, strength + 0.2 * min(2, p.near(text, found[0][0])))
+                        total = people_total(p, text) if p.item.kind in ("integer", "number") else None
+                        self.add(p, total if total is not None else self._pick(p, text, found), i,
+                                 strength + 0.2 * min(2, p.near(text, found[0][0])))
                     elif refusal:
                         self.add(p, None, i, strength)
 
@@ -431,6 +434,14 @@ class _Conversation:
                                      r"that|this)\b|\bno conozco\b|\bno idea who\b", t):
                             self.add(p, False, i, 0.6)
                             break
+            elif not answered and re.search(r"\bask(?:ed|s)?[ _](?:whether|if|about)\b|\bwonder(?:ed|s)? (?:whether|if)\b",
+                                            f"{p.name} {p.spec.description}".lower()):
+                # "Am I talking to a robot?": the callee asked about the field's subject.
+                own = (p.name_words | p.desc_words | p.related) - stems({"ask", "asked", "callee", "whether", "question"})
+                hit = next((i for i, (r, t) in enumerate(self.turns) if r == "user" and asks_back(t)
+                            and own & _words_of(t)), None)
+                self.add(p, hit is not None, hit if hit is not None else (said[-1][0] if said else 0),
+                         0.6 if hit is not None else 0.3)
             elif words & stems({"interest", "interested", "want", "keen"}) and not answered and any(
                     OPT_OUT.search(t) for _, t in said):
                 self.add(p, False, said[-1][0], 0.5)  # who asks to be taken off the list is not interested
