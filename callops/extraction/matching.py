@@ -240,7 +240,10 @@ def assign(profiles: list[Profile], text: str) -> dict[str, list[tuple[int, obje
 
 def yes_no(profile: Profile, reply: str, question: str) -> bool | None:
     """A reply's yes or no for a boolean field, read against the question's polarity."""
-    masked = re.sub(r"[A-Za-z']+", lambda m: "…" if stem(m.group(0)) in profile.name_words else m.group(0), reply)
+    # "Not today" to "can you pay today?" is a no; the field's own words are masked otherwise.
+    masked = re.sub(r"\bnot ([A-Za-z']+)", lambda m: "no" if stem(m.group(1)) in profile.name_words else m.group(0),
+                    answers.norm(reply))
+    masked = re.sub(r"[A-Za-z']+", lambda m: "…" if stem(m.group(0)) in profile.name_words else m.group(0), masked)
     mentions = answers.bool_mentions(masked)
     if re.search(r"\b(?:do|did) you (?:\w+ )?(?:know|recogni[sz]e|remember)\b", answers.norm(question)) and \
             _DONT_KNOW.search(answers.norm(reply)) and not mentions:
@@ -525,6 +528,11 @@ def people_total(p: Profile, text: str) -> int | None:
 def unit_fit(p: Profile, text: str, position: int) -> float:
     """+1 when the noun after a number is the field's own ("three bedrooms"), -1 when it counts something else."""
     t = parsing.digits(text)
+    if (p.words_all & _TOTAL_FIELD) and not p.name_words & _PART_FIELD and (
+            re.search(r"\b(?:table|party|booking|reservation|room|seats?|group) (?:for|of) $", t[:position])
+            or re.match(r"\S+ of us\b(?! (?:are|is|were|was|will|have|has|need|want|don'?t|can'?t|eat|prefer|would))",
+                        t[position:])):  # "two of us are vegetarian" is part of the party
+        return 1.0  # "a table for four", "five of us": a head count
     m = re.match(r"\S+" + _UNITS.pattern, t[position:])
     if not m:
         # A noun of the field's own right after the number ("across 3 plants"), known unit or not.

@@ -25,7 +25,7 @@ from datetime import datetime, timedelta
 
 import phonenumbers
 
-from callops.extraction import answers, parsing
+from callops.extraction import amounts, answers, parsing
 from callops.extraction.clock import call_time, call_zone
 from callops.extraction.matching import (
     CLARIFY,
@@ -159,7 +159,7 @@ class _Conversation:
         if asks_yes_no(last):
             yes_no_fields = [(p.relevance(last), p) for p in self.profiles if p.kind == "boolean"]
             top, p = max(yes_no_fields, key=lambda f: f[0], default=(0, None))
-            if p is not None and top >= TOPIC + 0.5 and p.name not in out:
+            if p is not None and top >= TOPIC + 0.3 and p.name not in out:
                 out[p.name] = top
         for p in self.profiles:
             if p.name not in out and p.kind not in ("boolean", "string"):
@@ -351,6 +351,11 @@ class _Conversation:
             strength = strengths.get(p.name, 0.0)
             if not strength and p.item.kind in SPECIFIC and p.kind != "list":
                 strength = 0.8 if len(same_type) == 1 else 0.6
+                if p.item.kind == "currency" and not amounts.has_currency_word(text):
+                    strength = 0.0  # "the number ending in two two one" is no amount
+            if not strength and p.item.kind in ("integer", "number") and p.kind != "list" and any(
+                    unit_fit(p, text, pos) > 0 for pos, _ in p.values(text)):
+                strength = 0.6  # "Five people tomorrow." counts people, unasked
             if strength <= 0:
                 continue
             if p.kind == "datetime":
