@@ -134,8 +134,11 @@ def enum_mentions(text: str, choices, synonyms=None) -> list[tuple[int, str, boo
     t = norm(text).replace("_", " ").replace("-", " ")
     claimed: list[tuple[int, int]] = []
     candidates, mentions = [], []
+    names = {spoken(o) for o in choices}
     for option in choices:
-        for form in _forms(option, synonyms):
+        # A built-in synonym that is another option's own name ("mail" for email, when "mail" is an
+        # option) stands for that option only.
+        for form in (f for f in _forms(option, synonyms) if f == spoken(option) or f not in names):
             for m in re.finditer(r"(?<![\w])" + re.escape(form) + r"(?![\w])", t):
                 candidates.append((m.start(), m.end(), option))
     for start, end, option in sorted(candidates, key=lambda c: (-(c[1] - c[0]), c[0])):

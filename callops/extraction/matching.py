@@ -159,6 +159,9 @@ class Profile:
             score += 0.5
         if self.options and len({o for _, o, _ in answers.enum_mentions(text, self.options, self.item.synonyms)}) >= 2:
             score += 1.0
+        if self.item.kind == "string" and is_name_field(self) and re.search(
+                r"\bwho\b|\b(?:his|her|their|the|your) name\b|\bname\b", text.lower()):
+            score += 0.5  # "Do you remember who served you?" asks for a name
         return score
 
     def named_in(self, text: str, words: set[str]) -> bool:
@@ -326,7 +329,8 @@ _NAMED = (re.compile(rf"\b(?:my|our|his|her|the)\s+(?:\w+'s\s+)?(?:\w+\s+)?{_ROL
                      r"(?:(?:big|little|old|young|mr|mrs|ms|miss|dr|doctor)\.?\s+)?([a-z]+)\b"))
 _HEDGE_WORDS = re.compile(r"^(?:ideally|hopefully|roughly|approximately|around|about|mostly|definitely|i'd say|"
                           r"i would say|hey|hi|hello|sorry|look|listen|honestly|well|oh|ah)[,\s]+", re.I)
-_STATE = re.compile(r"^(?:i'?m|i am|we'?re|we are|i'?ll be|we'?ll be|i was|we were|because|cause|since|as)\s+(.+)$", re.I)
+_STATE = re.compile(r"^(?:i'?m|i am|we'?re|we are|i'?ll be|we'?ll be|i was|we were|because|cause|since|as|i have|"
+                    r"i'?ve got|i got|we have|we'?ve got)\s+(.+)$", re.I)
 # "moving to Brisbane for work in December": when it happens is not the reason.
 _WHEN_TAIL = re.compile(r"\s+(?:in|by|from|next|this|on|at the end of)\s+(?:the\s+)?(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|"
                         r"nov|dec|mon|tue|wed|thu|fri|sat|sun|week|month|year|summer|spring|autumn|fall|winter)\w*"
@@ -364,6 +368,8 @@ def _finish(profile: Profile, text: str, reason: bool) -> str | None:
     if m:
         head = _RELATIVE.match(m.group(1))
         text = head.group(1) if head and len(head.group(1).split()) <= 4 else m.group(1)
+    text = re.sub(r"^(?:by|in|around|before|from|until|after|on|early|late|mid)[\s-]+(?=(?:jan|feb|mar|apr|may|jun|jul|aug|"
+                  r"sep|oct|nov|dec|mon|tue|wed|thu|fri|sat|sun)\w*$)", "", text, flags=re.I)  # "by June"
     if len(text.split()) <= 6:
         text = re.sub(r"^(?:my|our)\s+", "", text, flags=re.I)
         if len(text.split()) <= 3:
@@ -564,6 +570,9 @@ def string_items(text: str) -> list[str]:
             continue
         cleaned = answers.clean_string(re.sub(r"^(?:mostly|some|a bit of|a little|also|plus|and)\s+", "", part,
                                               flags=re.I))
+        if cleaned:  # "the risotto", "a tiramisu to share": the thing itself
+            cleaned = re.sub(r"\s+(?:to share|for the table|for me|for him|for her|for us|for the kids|please)$", "",
+                             re.sub(r"^(?:a|an|the|some|one|two)\s+", "", cleaned, flags=re.I), flags=re.I)
         if cleaned and not answers.is_refusal(cleaned) and len(cleaned.split()) <= 4:
             items.append(cleaned)
     return items

@@ -151,8 +151,9 @@ class _Conversation:
                 # Asked alongside the leading field only with evidence of its own: a word of its own or
                 # its type's cue, not only the words it shares with the leader ("single date").
                 if p is leader or key(p) == key(leader) or (p.matched(said) - leader.matched(said)) or (
-                        p.item.kind != "boolean" and p.cue_hit(text) and p.item.kind != leader.item.kind):
-                    out[p.name] = v
+                        p.item.kind != "boolean" and p.cue_hit(text) and p.item.kind != leader.item.kind) or (
+                        p.kind == "boolean" and re.search(r"\bwho\b", last_sentence(text))):
+                    out[p.name] = v  # "who signs off?" answers both the name and whether it is the callee
         # The yes/no the turn ends on ("... or month to month. Would you like to renew?") is asked,
         # whatever else the turn is about.
         last = last_sentence(text)
@@ -439,7 +440,8 @@ class _Conversation:
                                      r"that|this)\b|\bno conozco\b|\bno idea who\b", t):
                             self.add(p, False, i, 0.6)
                             break
-            elif not answered and re.search(r"\bask(?:ed|s)?[ _](?:whether|if|about)\b|\bwonder(?:ed|s)? (?:whether|if)\b",
+            elif not answered and re.search(r"\bask(?:ed|s)?[ _](?:whether|if|about|who|what|which|for)\b|"
+                                            r"\bwonder(?:ed|s)? (?:whether|if)\b",
                                             f"{p.name} {p.spec.description}".lower()):
                 # "Am I talking to a robot?": the callee asked about the field's subject.
                 own = (p.name_words | p.desc_words | p.related) - stems({"ask", "asked", "callee", "whether", "question"})
@@ -481,7 +483,12 @@ class _Conversation:
                 for sentence in re.split(r"(?<=[.!?])\s+|,\s+(?=(?:i'?m|we'?re|because|cause|since)\b)", text):
                     cleaned = string_answer(p, sentence)
                     value_only = len(cleaned.split()) <= 3 and bool(parsing.numbers_in(cleaned)) if cleaned else True
-                    decision = re.match(r"^\W*(?:no|nope|nah|yes|yeah|yep|sure|ok|okay)\b", answers.norm(sentence))
+                    decision = re.match(r"^\W*(?:oh )?(?:no|nope|nah|yes|yeah|yep|sure|ok|okay)\b", answers.norm(sentence))
+                    because = decision and re.search(r"\b(?:because|cause|since|i have|i'?ve got|i got|i'?m|we'?re)\s+\w+",
+                                                     answers.norm(sentence)[decision.end():])
+                    if because:  # "oh no i cant wednesday i have jury duty": the reason after the no
+                        sentence, decision = answers.norm(sentence)[decision.end() + because.start():], None
+                        cleaned = string_answer(p, sentence)
                     if cleaned and not decision and not sentence.rstrip().endswith("?") and len(cleaned.split()) >= 2 and \
                             not value_only and not (answers.parse_boolean(cleaned) is not None
                                                     and len(cleaned.split()) <= 4) and not intent_only(sentence):
