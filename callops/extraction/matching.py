@@ -367,13 +367,14 @@ def _finish(profile: Profile, text: str, reason: bool) -> str | None:
                  r"we're with|we are with)\s+(.+)$", text, re.I)
     if m:
         head = _RELATIVE.match(m.group(1))
-        text = head.group(1) if head and len(head.group(1).split()) <= 4 else m.group(1)
+        if head and len(head.group(1).split()) <= 4:  # "we use a mobile canner that comes out monthly"
+            text = re.sub(r"^(?:a|an|the)\s+", "", head.group(1), flags=re.I)
+        else:
+            text = m.group(1)
     text = re.sub(r"^(?:by|in|around|before|from|until|after|on|early|late|mid)[\s-]+(?=(?:jan|feb|mar|apr|may|jun|jul|aug|"
                   r"sep|oct|nov|dec|mon|tue|wed|thu|fri|sat|sun)\w*$)", "", text, flags=re.I)  # "by June"
-    if len(text.split()) <= 6:
+    if len(text.split()) <= 6:  # "my doctor cancelled the order"; articles stay ("the downtown office")
         text = re.sub(r"^(?:my|our)\s+", "", text, flags=re.I)
-        if len(text.split()) <= 3:
-            text = re.sub(r"^(?:a|an|the)\s+", "", text, flags=re.I)
     text = text.strip(" .,!?")
     if not text or _JUNK.match(text.lower()):
         return None

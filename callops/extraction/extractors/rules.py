@@ -160,7 +160,9 @@ class _Conversation:
         if asks_yes_no(last):
             yes_no_fields = [(p.relevance(last), p) for p in self.profiles if p.kind == "boolean"]
             top, p = max(yes_no_fields, key=lambda f: f[0], default=(0, None))
-            if p is not None and top >= TOPIC + 0.3 and p.name not in out:
+            # ... unless the sentence is about another field ("Could you give me the number?").
+            if p is not None and top >= TOPIC + 0.3 and p.name not in out and top > max(
+                    q.relevance(last) for q in self.profiles if q.name in out):
                 out[p.name] = top
         for p in self.profiles:
             if p.name not in out and p.kind not in ("boolean", "string"):
