@@ -337,16 +337,24 @@ class _Conversation:
         """Values the agent states; they stand unless the callee's next turn rejects them, and an offer
         of several options stands for nothing until the callee picks."""
         following = self.turns[i + 1][1] if i + 1 < len(self.turns) and self.turns[i + 1][0] == "user" else ""
-        if following and REJECT.search(answers.norm(following)):
+        sentences = [x for x in re.split(r"(?<=[.!?])\s+", text.strip()) if x]
+        # "Eleven to three Thursday. Is there an elevator?" "No, it's a walk-up.": the no answers the new
+        # question, not the restated time.
+        moved_on = len(sentences) > 1 and sentences[-1].rstrip().endswith("?") and not any(
+            p.values(sentences[-1]) for p in self.profiles if p.kind not in ("boolean", "string", "list")) and \
+            any(p.kind in ("time", "datetime") and p.values(text) for p in self.profiles)
+        if following and REJECT.search(answers.norm(following)) and not moved_on:
             return
         offer = bool(OFFER.search(text.lower())) and bool(following)
-        if asks_yes_no(text) and text.rstrip().endswith("?") and following and \
+        if not moved_on and asks_yes_no(text) and text.rstrip().endswith("?") and following and \
                 not (answers.bool_mentions(following)[:1] or [(0, False)])[0][1]:
             return  # "Shall I book Tuesday?" stands only if the callee says yes
         strengths = dict((p.name, v) for p, v in about)
         for p in self.profiles:
             if p.kind in ("boolean", "string") or (p.kind == "list" and p.item.kind == "string"):
                 continue
+            if moved_on and p.kind not in ("time", "datetime"):
+                continue  # only the restated times stand past the callee's "no" to the next question
             same_type = [q for q in self.profiles if q.item.kind == p.item.kind and q.kind == p.kind]
             # Unasked, a restatement of a value of a specific kind (a date, an address, an amount)
             # still counts when it can only be about this field, or when the fields of that kind
