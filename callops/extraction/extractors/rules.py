@@ -12,7 +12,12 @@ It reads the conversation as question and answer, with general mechanisms only:
 - the agent's own restatements ("so that's Thursday at 8:30") count unless the callee corrects
   them, and the last answer wins, so "Tuesday, no wait, Wednesday" is Wednesday;
 - yes/no follows the question's polarity ("you don't want to hear from us?" "correct" is a yes to
-  do_not_call); refusals and "I don't know" leave the field null.
+  do_not_call); refusals and "I don't know" leave the field null;
+- a question the callee answers with a question ("are you even open?") still waits for its answer
+  after the agent's reply; a settled figure after the working wins ("three here, one there, so
+  four all up"); a head count said in parts adds up ("two adults and three children");
+- free text is trimmed to the minimal answer, and some is read unasked where a field of a known
+  kind records it: a name beside a role, the relationship to the person sought, the occasion.
 
 Each value carries its evidence: the turn it came from, that turn's text and a confidence.
 """
