@@ -63,6 +63,12 @@ def currencies_in(text: str, region: str = "US") -> list[tuple[int, dict]]:
     return out
 
 
+def has_currency_word(text: str) -> bool:
+    """A currency is named or marked ("$", "euros", "bucks"), so a bare number may be an amount."""
+    return bool(_CURRENCY_RE.search(digits(text, pairs="money"))) or bool(
+        re.search(r"\b(?:cents?|pence|paise|grand|k)\b", norm(text)))
+
+
 def parse_currency(text: str, region: str = "US") -> dict | None:
     found = currencies_in(text, region)
     return found[-1][1] if found else None

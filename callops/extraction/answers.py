@@ -55,7 +55,13 @@ _YES = ["yes", "yeah", "yep", "yup", "ya", "yea", "sure", "correct", "absolutely
         "we do", "we are", "count me in", "wouldn't miss it", "would not miss it", "for sure", "yes please",
         "i'd love to", "i would love to", "true", "exactly", "perfect", "fine", "that's fine", "great", "yeah yeah",
         "still on", "i did", "it is", "i'll be there", "ill be there", "do that",
-        "let's do", "lets do", "go for it", "sign me up", "i'd like that", "that'd be great", "probably"]
+        "let's do", "lets do", "go for it", "sign me up", "i'd like that", "that'd be great", "probably",
+        # Wanting more of what was offered is a yes to interest in it.
+        "i need that", "send me the info", "send me info", "send me the details", "send me something",
+        "tell me more", "sounds interesting", "that might help", "might help", "i'd be interested",
+        "i'm interested", "im interested", "interested", "i'm in", "happy to", "only if", "been looking",
+        "we did", "it was", "they did", "she did", "he did",
+        "thinking about it"]
 _NO = ["no", "nope", "nah", "not really", "i don't", "i dont", "i do not", "i can't", "i cant", "i cannot",
        "i won't", "i wont", "i will not", "i'm not", "im not", "i am not", "we can't", "we cant", "we won't",
        "we don't", "we dont", "we're not", "don't think so", "i don't think so", "negative", "unfortunately not",
@@ -64,7 +70,7 @@ _NO = ["no", "nope", "nah", "not really", "i don't", "i dont", "i do not", "i ca
        "not right", "that's wrong", "wrong", "false", "not at all", "definitely not", "absolutely not",
        "of course not", "certainly not", "not anymore", "not any more", "i haven't", "i havent", "i didn't",
        "i didnt", "we haven't", "not yet", "no way", "not for me", "not today", "not now", "not gonna",
-       "i'm good", "im good", "pass", "no longer", "not really interested", "rather not", "i'll pass"]
+       "i'm good", "im good", "pass", "no longer", "not really interested", "rather not", "i'll pass", "not me"]
 _BOOL_RE = re.compile(r"(?<![\w'-])(" + "|".join(re.escape(p) for p in sorted(_YES + _NO, key=len, reverse=True))
                       + r")(?![\w'-])")
 _NO_SET = set(_NO)
@@ -83,9 +89,14 @@ def is_non_answer(text: str) -> bool:
     return bool(_NON_ANSWER_RE.match(t)) or short_question
 
 
+# Idioms that hold a yes/no word and answer nothing ("not gonna lie").
+_IDIOM_RE = re.compile(r"\b(?:(?:i'?m )?not (?:gonna|going to) lie|no offen[cs]e|no doubt about it|no kidding|"
+                       r"no pressure|no rush|no worries)\b")
+
+
 def bool_mentions(text: str) -> list[tuple[int, bool]]:
-    """(position, yes?) for each yes or no word, refusals removed."""
-    t = _REFUSAL_RE.sub(lambda m: " " * len(m.group(0)), norm(text))
+    """(position, yes?) for each yes or no word, refusals and idioms removed."""
+    t = _IDIOM_RE.sub(lambda m: " " * len(m.group(0)), _REFUSAL_RE.sub(lambda m: " " * len(m.group(0)), norm(text)))
     return [(m.start(), m.group(1) not in _NO_SET) for m in _BOOL_RE.finditer(t)]
 
 
@@ -123,8 +134,11 @@ def enum_mentions(text: str, choices, synonyms=None) -> list[tuple[int, str, boo
     t = norm(text).replace("_", " ").replace("-", " ")
     claimed: list[tuple[int, int]] = []
     candidates, mentions = [], []
+    names = {spoken(o) for o in choices}
     for option in choices:
-        for form in _forms(option, synonyms):
+        # A built-in synonym that is another option's own name ("mail" for email, when "mail" is an
+        # option) stands for that option only.
+        for form in (f for f in _forms(option, synonyms) if f == spoken(option) or f not in names):
             for m in re.finditer(r"(?<![\w])" + re.escape(form) + r"(?![\w])", t):
                 candidates.append((m.start(), m.end(), option))
     for start, end, option in sorted(candidates, key=lambda c: (-(c[1] - c[0]), c[0])):

@@ -38,10 +38,15 @@ _LEXICON = [
     {"home", "there", "present", "someone", "available", "receive"},
     {"callback", "call", "back", "reach", "later", "time", "best"},
     {"stop", "remove", "list", "contact", "call", "unsubscribe", "opt"},
-    {"allergy", "allergic", "dietary", "diet", "food"}, {"child", "children", "kid", "son", "daughter", "minor"}, {"seating", "seat", "table", "sit", "inside", "outside"},
+    {"allergy", "allergic", "dietary", "diet", "food"},
+    {"robot", "machine", "bot", "ai", "human", "automated", "recording", "computer", "artificial", "real"}, {"child", "children", "kid", "son", "daughter", "minor"}, {"seating", "seat", "table", "sit", "inside", "outside"},
 ]
-_NEGATIVE_FIELD = re.compile(r"\b(?:not|no|dont|don't|do_not|never|stop|opt_?out|unsubscribe|remove|decline)\b|^do_?not")
-_NEGATIVE_QUESTION = re.compile(r"\b(?:don'?t|dont|do not|not|no longer|never|stop|remove|off (?:the|your|our) list)\b")
+# "remove me from the list" is an opt-out; "remove the old appliance" is an ordinary request.
+_REMOVE_ME = r"remove(?:d)? (?:me|us|you|them|him|her|my|this|the number|(?:\w+ )?from)"
+_NEGATIVE_FIELD = re.compile(r"\b(?:not|no|dont|don't|do_not|never|stop|opt_?out|unsubscribe|" + _REMOVE_ME
+                             + r"|decline)\b|^do_?not")
+_NEGATIVE_QUESTION = re.compile(r"\b(?:don'?t|dont|do not|not|no longer|never|stop|" + _REMOVE_ME
+                                + r"|off (?:the|your|our) list)\b")
 _PAST_FIELD = re.compile(r"\b(?:birth|born|dob|last|previous|ago|since|past|prior|was|were|happened|used)\b")
 EVENING = re.compile(r"\b(?:dinner|supper|evening|tonight|night|drinks|bar|restaurant|table|reservation)\b")
 _CUES = {
@@ -53,7 +58,8 @@ _CUES = {
                                             r"has|should|shall|may|was|were)\b",
 }
 CORRECTION = re.compile(r"\b(?:call it|let'?s say|say|actually|no wait|wait|sorry,? i mean|i mean|make it|make that|instead|rather|"
-                        r"no no|scratch that|change that|on second thought|ideally|maybe|more like|or rather|no(?=[,.]))\b")
+                        r"no no|scratch that|change that|on second thought|ideally|maybe|more like|or rather|no(?=[,.])|"
+                        r"(?<=[.!?] )well(?=,))\b")
 REJECT = re.compile(r"^\W*(?:no|nope|nah|not|wrong|that's wrong|incorrect|actually)\b")
 _MONEY_WORDS = {"amount", "cost", "price", "pay", "payment", "budget", "spend", "rate", "fee", "charge", "balance",
                 "premium", "salary", "dollar", "money", "quote", "deposit", "rent", "income", "revenue", "owe"}
@@ -66,17 +72,22 @@ CLARIFY = re.compile(r"\b(?:repeat|say that again|come again|did you say|is that
 OFFER = re.compile(r"\b(?:or|options?|available|openings?|we have|i have|choose|prefer|either)\b")
 
 
+_IRREGULAR = {"using": "use", "used": "use", "uses": "use", "children": "child", "people": "people"}
+
+
 def stem(word: str) -> str:
     word = word.lower().strip("'")
     if word.endswith("'s"):
         word = word[:-2]
+    if word in _IRREGULAR:
+        word = _IRREGULAR[word]
     for suffix, repl in (("ies", "y"), ("ing", ""), ("ed", ""), ("es", ""), ("s", ""), ("ly", "")):
         if len(word) > len(suffix) + 2 and word.endswith(suffix):
             word = word[: -len(suffix)] + repl
             if suffix in ("ing", "ed") and len(word) > 3 and word[-1] == word[-2] and word[-1] not in "lsz":
                 word = word[:-1]  # "transferred" -> "transfer"
             break
-    return word[:-1] if len(word) > 4 and word.endswith("e") else word  # "moved", "move" -> "mov"
+    return word[:-1] if len(word) > 3 and word.endswith("e") else word  # "moved", "move" -> "mov"
 
 
 def stems(words) -> set[str]:
@@ -148,6 +159,9 @@ class Profile:
             score += 0.5
         if self.options and len({o for _, o, _ in answers.enum_mentions(text, self.options, self.item.synonyms)}) >= 2:
             score += 1.0
+        if self.item.kind == "string" and is_name_field(self) and re.search(
+                r"\bwho\b|\b(?:his|her|their|the|your) name\b|\bname\b", text.lower()):
+            score += 0.5  # "Do you remember who served you?" asks for a name
         return score
 
     def named_in(self, text: str, words: set[str]) -> bool:
@@ -229,8 +243,14 @@ def assign(profiles: list[Profile], text: str) -> dict[str, list[tuple[int, obje
 
 def yes_no(profile: Profile, reply: str, question: str) -> bool | None:
     """A reply's yes or no for a boolean field, read against the question's polarity."""
-    masked = re.sub(r"[A-Za-z']+", lambda m: "…" if stem(m.group(0)) in profile.name_words else m.group(0), reply)
+    # "Not today" to "can you pay today?" is a no; the field's own words are masked otherwise.
+    masked = re.sub(r"\bnot ([A-Za-z']+)", lambda m: "no" if stem(m.group(1)) in profile.name_words else m.group(0),
+                    answers.norm(reply))
+    masked = re.sub(r"[A-Za-z']+", lambda m: "…" if stem(m.group(0)) in profile.name_words else m.group(0), masked)
     mentions = answers.bool_mentions(masked)
+    if re.search(r"\b(?:do|did) you (?:\w+ )?(?:know|recogni[sz]e|remember)\b", answers.norm(question)) and \
+            _DONT_KNOW.search(answers.norm(reply)) and not mentions:
+        mentions = [(0, False)]  # "Do you know him?" "No idea.": not a refusal, a no
     if answers.is_refusal(reply) and not mentions:
         return None
     value = None
@@ -238,14 +258,25 @@ def yes_no(profile: Profile, reply: str, question: str) -> bool | None:
         value = mentions[0][1]
         correction = CORRECTION.search(answers.norm(reply))
         if correction:
-            after = [v for p, v in mentions if p >= correction.start()]
+            # "Yes. Actually no, I can't": the answer after the correction, not the "no" that marks it.
+            after = [v for p, v in mentions if p > correction.start()]
             value = after[-1] if after else value
+    if value is None and profile.words_all & _ATTEND and _MOVE.search(answers.norm(reply)):
+        value = False  # "Will you be able to come?" "Can I come in the evening instead?"
     if value is None:
         value = echo(profile, reply)
         return value  # the field's own words carry the polarity
     if question and bool(_NEGATIVE_QUESTION.search(answers.norm(question))) != profile.negative:
         value = not value
     return value
+
+
+_ATTEND = stems({"attend", "come", "make", "keep", "confirm", "confirmed", "original", "originally", "still", "show"})
+_MOVE = re.compile(r"\b(?:can|could) (?:i|we) (?:come|do|move|change|make it|switch|push|go)\b|\b(?:how|what) about\b|"
+                   r"\binstead\b|\breschedul|\b(?:another|a different|some other) (?:day|time|date|slot)\b|"
+                   r"\bmove it\b|\bpush it\b")
+_DONT_KNOW = re.compile(r"\b(?:no idea|no clue|(?:i )?(?:don'?t|dont|do not) know|never heard|not that i know|dunno|"
+                        r"no conozco|não conheço)\b")
 
 
 def who(reply: str) -> bool | None:
@@ -261,6 +292,11 @@ def who(reply: str) -> bool | None:
     if re.search(r"\b(?:my|our|the) (?:boss|manager|vp|cfo|ceo|owner|director|partner|wife|husband|board|head|"
                  r"supervisor|team|committee|dad|mum|mom|father|mother)\b|\b(?:he|she|they) (?:signs?|decides?|approves?)",
                  t):
+        return False
+    # "our geschäftsführer decides", "the regional office signs off": someone named by role, not "i".
+    if re.search(r"\b(?:my|our|the|his|her)\s+(?:\S+\s+){0,2}?(?:decides?|signs?|approves?|makes? the (?:call|decision)|"
+                 r"has the (?:final|last) (?:say|word)|calls the shots)\b|\b(?:for|to) (?:him|her|them)\b|"
+                 r"\b(?:not me|isn'?t me|not my (?:call|decision))\b", t):
         return False
     return None
 
@@ -278,28 +314,106 @@ def echo(profile: Profile, reply: str):
 
 _NAME_FIELD = stems({"name", "who", "contact", "person", "receiver", "recipient", "technician", "advisor", "agent",
                       "rep"})
-_JUNK = re.compile(r"^(?:sorry|no|non|nope|mate|yes|yeah|ok|okay|sure|hmm+|um+|uh+|nothing|none|n/?a|not really|"
-                   r"that's it|thats it|that's all)$")
+_JUNK = re.compile(r"^(?:sorry|no|non|nope|mate|yes|yeah|ok|okay|sure|hmm+|um+|uh+|ugh|hey|hi|hello|nothing|none|n/?a|"
+                   r"actually|honestly|really|definitely|please|thanks|thank you|"
+                   r"not really|that's it|thats it|that's all|(?:which|that|and|but|so)\s.*)$")
+_ROLE = (r"(?:assistant|vp|boss|manager|wife|husband|son|daughter|partner|colleague|friend|brother|sister|mum|mom|dad|"
+         r"cell|mobile|phone|number|line|cfo|ceo|md|neighbou?r|cousin|uncle|aunt|mother|father|nephew|niece|foreman|"
+         r"supervisor|receptionist|secretary|coworker|flatmate|roommate|guy|driver|husband's|wife's|office)")
+# Words that follow a role and are not a name ("my brother will take it").
+_NOT_NAME = _STOPWORDS | {"will", "can", "is", "does", "should", "would", "has", "usually", "normally", "takes", "gets",
+                          "handles", "signs", "deals", "knows", "lives", "works", "said", "says", "too", "also",
+                          "instead", "though", "actually", "please", "again", "there", "here", "now", "then"}
+_NAMED = (re.compile(rf"\b(?:my|our|his|her|the)\s+(?:\w+'s\s+)?(?:\w+\s+)?{_ROLE}(?:'s)?(?:\s+{_ROLE})?,?\s+([a-z]+)\b"),
+          re.compile(r"\b(?:ask for|speak to|speak with|talk to|named|called|name is|name's)\s+"
+                     r"(?:(?:big|little|old|young|mr|mrs|ms|miss|dr|doctor)\.?\s+)?([a-z]+)\b"))
+_HEDGE_WORDS = re.compile(r"^(?:ideally|hopefully|roughly|approximately|around|about|mostly|definitely|i'd say|"
+                          r"i would say|hey|hi|hello|sorry|look|listen|honestly|well|oh|ah)[,\s]+", re.I)
+_STATE = re.compile(r"^(?:i'?m|i am|we'?re|we are|i'?ll be|we'?ll be|i was|we were|because|cause|since|as|i have|"
+                    r"i'?ve got|i got|we have|we'?ve got)\s+(.+)$", re.I)
+# "moving to Brisbane for work in December": when it happens is not the reason.
+_WHEN_TAIL = re.compile(r"\s+(?:in|by|from|next|this|on|at the end of)\s+(?:the\s+)?(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|"
+                        r"nov|dec|mon|tue|wed|thu|fri|sat|sun|week|month|year|summer|spring|autumn|fall|winter)\w*"
+                        r"(?:\s+\w+)?$", re.I)
+_RELATIVE = re.compile(r"^(.{3,40}?)\s+(?:that|which|who)\s+\w+", re.I)
+
+
+def is_name_field(profile: Profile) -> bool:
+    """A person's name: named so ("receiver_name") or described so ("name of the person to ask for")."""
+    return bool((profile.name_words & _NAME_FIELD or stem("name") in profile.desc_words)
+                and not profile.words_all & stems({"business", "company", "employer", "firm", "insurer", "provider"}))
+
+
+def named_person(text: str) -> str | None:
+    """The name said beside a role: "my brother rahul will take it", "call my wife's cell, maria"."""
+    t = answers.norm(text)
+    for pattern in _NAMED:  # each on its own: "ask for my husband declan" holds both
+        for m in pattern.finditer(t):
+            name = m.group(1)
+            if name not in _NOT_NAME and not re.fullmatch(_ROLE, name) and len(name) > 1:
+                return name
+    return None
+
+
+def _finish(profile: Profile, text: str, reason: bool) -> str | None:
+    """The minimal answer: lead-ins, hedges, possessives and trailing explanation taken off."""
+    for _ in range(2):
+        text = answers.clean_string(_HEDGE_WORDS.sub("", text or "")) or ""
+    if reason:
+        m = _STATE.match(text)  # "I'm driving", "because the ATM was broken"
+        if m and len(m.group(1).split()) <= 9:
+            text = _WHEN_TAIL.sub("", m.group(1))
+    m = re.match(r"^(?:we use|we have|we've got|we're using|we are using|we go with|we went with|it's|it is|"
+                 r"we're with|we are with)\s+(.+)$", text, re.I)
+    if m:
+        head = _RELATIVE.match(m.group(1))
+        if head and len(head.group(1).split()) <= 4:  # "we use a mobile canner that comes out monthly"
+            text = re.sub(r"^(?:a|an|the)\s+", "", head.group(1), flags=re.I)
+        else:
+            text = m.group(1)
+    text = re.sub(r"^(?:by|in|around|before|from|until|after|on|early|late|mid)[\s-]+(?=(?:jan|feb|mar|apr|may|jun|jul|aug|"
+                  r"sep|oct|nov|dec|mon|tue|wed|thu|fri|sat|sun)\w*$)", "", text, flags=re.I)  # "by June"
+    if len(text.split()) <= 6:  # "my doctor cancelled the order"; articles stay ("the downtown office")
+        text = re.sub(r"^(?:my|our)\s+", "", text, flags=re.I)
+    text = text.strip(" .,!?")
+    if not text or _JUNK.match(text.lower()):
+        return None
+    return text
 
 
 def string_answer(profile: Profile, reply: str) -> str | None:
-    first_clause = re.split(r"[,.;!?]", answers.norm(reply).strip(" .,"), maxsplit=1)[0]
-    if answers.is_refusal(first_clause) or re.search(r"\b(?:don'?t have (?:it|that|one)|didn'?t catch|have to (?:find|look)|"
-                                                     r"not handy|can'?t find|no idea)\b", first_clause):
+    first_sentence = re.split(r"[.;!?]", answers.norm(reply).strip(" .,"), maxsplit=1)[0]
+    if answers.is_refusal(first_sentence) or re.search(r"\b(?:don'?t have (?:it|that|one)|didn'?t catch|have to (?:find|look)|"
+                                                       r"not handy|can'?t find|no idea|no clue|not in front of me|not interested)\b",
+                                                       first_sentence):
         return None
     text = answers.clean_string(reply)
     if not text or _JUNK.match(text.lower().strip(" .!?")):
         return None
-    if profile.name_words & _NAME_FIELD and not profile.name_words & stems({"business", "company"}):
+    reason = bool(profile.words_all & REASON_WORDS)
+    if is_name_field(profile):
         # "that'd be my vp, marcus", "my assistant dana": the name, not the role.
-        text = re.sub(r"\b(?:my|our|his|her|the)\s+(?:\w+'s\s+)?(?:\w+\s+)?(?:assistant|vp|boss|manager|wife|husband|"
-                      r"son|daughter|partner|colleague|friend|brother|sister|mum|mom|dad|cell|cfo|ceo|md|neighbou?r)\b,?\s*",
+        named = named_person(text)
+        if named:
+            return named
+        text = re.sub(rf"\b(?:my|our|his|her|the)\s+(?:\w+'s\s+)?(?:\w+\s+)?{_ROLE}\b,?\s*",
                       "", text, flags=re.I).strip(" ,.") or text
         text = answers.clean_string(text) or text
+    if profile.words_all & stems({"occasion", "celebrate", "celebrating", "celebration"}):
+        m = OCCASION.search(answers.norm(reply))
+        if m:
+            return m.group(0)
+    if profile.words_all & stems({"relationship", "relation", "relate", "related"}):
+        m = RELATION.search(answers.norm(reply))
+        if m:
+            return m.group(1) or m.group(2)
     # The first sentence holds the answer; what follows explains it.
     first = re.split(r"(?<=[.!?])\s+", text)[0].strip(" .,!?")
-    parts = [answers.clean_string(p) for p in re.split(r",\s*", first)]
+    parts = [_finish(profile, p, reason) for p in re.split(r",\s*", first)]
     parts = [p for p in parts if p]
+    if not parts:
+        return None
+    first = parts[0]
     if len(parts) > 1:
         scored = [(len((profile.name_words | profile.desc_words) & _words(p)), -i, p) for i, p in enumerate(parts)]
         best = max(scored)
@@ -307,7 +421,9 @@ def string_answer(profile: Profile, reply: str) -> str | None:
     if re.search(r"\b(?:code|number|zip|pin|id|reference|account|postcode)\b", f"{profile.name} "
                  f"{profile.spec.description}".replace("_", " ").lower()):
         first = re.sub(r"\b(\d) (?=\d\b)", r"\1", parsing.digits(first, pairs=False))
-    return first or None
+        if not re.search(r"\d", first):
+            return None  # a number, code or id has digits; "same number, yes" is not one
+    return _finish(profile, first, reason)
 
 
 REASON_WORDS = stems({"reason", "why", "cause", "complaint", "issue", "problem", "because"})
@@ -320,7 +436,12 @@ def intent_only(sentence: str) -> bool:
 
 SPECIFIC = {"date", "datetime", "time", "email", "phone", "currency", "enum", "duration"}
 _AUX_SUBJECT = re.compile(r"\b(?:are|is|do|does|did|can|could|will|would|have|has|should|shall|was|were|may|am)\s+"
-                          r"(?:you|that|it|this|there|he|she|we|they|your|the|everything|anyone|someone|i)\b")
+                          r"(?:you|that|it|this|there|he|she|we|they|your|the|everything|anyone|someone|anything|"
+                          r"anybody|somebody|something|everyone|i|now|today|tomorrow|this)\b")
+# A sentence that opens on an auxiliary and ends on "?" asks for a yes or no ("Is now a good time?").
+_AUX_FIRST = re.compile(r"^\W*(?:(?:and|so|also|ok|okay|great|perfect|thanks|thank you|sorry|then|well|now|oh|right)"
+                        r"[,\s]+)*(?:is|are|do|does|did|can|could|will|would|have|has|should|shall|was|were|may|am|"
+                        r"might|must|isn'?t|aren'?t|don'?t|doesn'?t|didn'?t|won'?t|wouldn'?t|can'?t|haven'?t)\b")
 _WH = re.compile(r"\b(?:what|when|where|which|who|whom|how|why)\b")
 _YES_NO_END = re.compile(r"\b(?:right|correct|yes or no|is that|isn'?t it|okay|ok|yeah)\W*$|\b(?:just )?to confirm\b|"
                          r"\bconfirm\b|^\W*(?:\w+,\s+)?(?:and |so |also )*(?:any|anything)\b")
@@ -333,7 +454,16 @@ def asks_yes_no(text: str) -> bool:
     m = _AUX_SUBJECT.search(sentence)
     if m and not _WH.search(sentence[:m.start()]):
         return True
+    if sentence.rstrip().endswith("?") and _AUX_FIRST.match(sentence):
+        return True
     return bool(_YES_NO_END.search(sentence))
+
+
+def asks_back(text: str) -> bool:
+    """The callee answers with a question of their own ("wait is that the one with doctor hale")."""
+    t = re.sub(r"^(?:wait|sorry|um+|uh+|oh|hold on|hang on|hmm+|so)[,\s]+", "", answers.norm(text))
+    return text.rstrip().endswith("?") or bool(_AUX_FIRST.match(t) and _AUX_SUBJECT.match(t)) or \
+        bool(re.match(r"(?:what|when|where|which|who|how|why)\b", t))
 
 
 CLOSING = re.compile(r"\b(?:anything else|that'?s everything|that'?s all|have a (?:great|good|nice)|goodbye|bye)\b")
@@ -356,17 +486,66 @@ NOT_THEM = re.compile(r"\b(?:wrong number|no one (?:by|of) that name|nobody (?:b
                        r"not (?:him|her|me)|you have the wrong|you'?ve got the wrong|moved out|passed away)\b")
 
 
+_KIN = (r"(?:son|daughter|wife|husband|partner|mother|father|mum|mom|dad|brother|sister|cousin|aunt|uncle|nephew|niece|"
+        r"grandson|granddaughter|grandmother|grandfather|grandma|grandpa|nan|flatmate|roommate|housemate|room mate|"
+        r"neighbou?r|friend|colleague|coworker|co-worker|boss|employee|tenant|landlord|landlady|carer|caregiver|"
+        r"girlfriend|boyfriend|fiancee?|stepson|stepdaughter|in-law|ex|ex-wife|ex-husband|assistant|secretary)")
+# How the person on the line relates to the one sought: "this is her son", "he was my flatmate".
+RELATION = re.compile(rf"\b(?:i'?m|i am|this is|it'?s|he'?s|she'?s|he is|she is|he was|she was|they'?re|they are|"
+                      rf"they were)\s+(?:his|her|their|my)\s+(?:\w+\s+)?({_KIN})\b|\b(?:my|his|her)\s+({_KIN})\b")
+
+
+OCCASION = re.compile(r"\b(?:birthday|(?:wedding )?anniversary|graduation|engagement|retirement|wedding|promotion|christening|"
+                      r"baby shower|bridal shower|bachelorette|bachelor party|hen do|stag do|farewell|reunion|"
+                      r"date night|proposal|bar mitzvah|bat mitzvah)\b|"
+                      r"\b(?:valentine'?s|christmas party|office party|new year'?s|mother'?s day|father'?s day)")
+COMPANY = re.compile(r"(?:^|[,.]\s*|\b(?:this is|you'?ve reached|you have reached|it'?s|i'?m with|we'?re|with|at|for|"
+                     r"from|to) )((?:[a-z0-9&'-]+ ){0,3}?(?:[a-z0-9&'-]+ )(?:gmbh|ltd|limited|inc|llc|plc|corp|co|ag|pty|bv|"
+                     r"srl|sarl|clinic|pharmacy|surgery|dental|salon|garage|bakery|cafe|restaurant|hotel|store|shop|"
+                     r"agency|studio|school|office|practice|bank))\b(?! (?:of|for)\b)")
+
+
 def last_sentence(text: str) -> str:
+    """The question a turn ends on: its last sentence with a question mark ("Did you know it can be
+    transferred? Some sellers find it helps."), else its last sentence (speech-to-text has no "?")."""
     parts = [s for s in re.split(r"(?<=[.!?])\s+", text.strip().lower()) if s]
-    return parts[-1] if parts else ""
+    asked = [s for s in parts if s.rstrip().endswith("?")]
+    return asked[-1] if asked else parts[-1] if parts else ""
+
+
+_PERSONS = (r"(?:adults?|kids?|children|child|teens?|teenagers?|seniors?|little ones?|babies|baby|infants?|toddlers?|"
+            r"boys?|girls?|men|women|grown ups?|grownups?)")
+_TOTAL_FIELD = stems({"party", "guest", "total", "people", "headcount", "group", "size", "person", "pax", "diner",
+                      "attendee", "traveller", "traveler", "passenger"})
+_PART_FIELD = stems({"adult", "child", "children", "kid", "infant", "baby", "senior", "teen", "minor"})
+
+
+def people_total(p: Profile, text: str) -> int | None:
+    """A head count said in parts: "two adults and three children" is five, for a total field."""
+    if not p.name_words & _TOTAL_FIELD and not (p.name_words & stems({"number", "count"}) and p.desc_words & _TOTAL_FIELD) \
+            or p.name_words & _PART_FIELD:
+        return None
+    t = parsing.digits(text)
+    if re.search(r"\b\d+ (?:of us|people|persons|guests|in total|total|all up|altogether)\b|\bparty of \d+|\bso \d+", t):
+        return None  # the total is said
+    parts = re.findall(rf"\b(\d+) (?:\w+ )?{_PERSONS}\b", t)
+    return sum(int(x) for x in parts) if len(parts) >= 2 else None
 
 
 def unit_fit(p: Profile, text: str, position: int) -> float:
     """+1 when the noun after a number is the field's own ("three bedrooms"), -1 when it counts something else."""
     t = parsing.digits(text)
+    if (p.words_all & _TOTAL_FIELD) and not p.name_words & _PART_FIELD and (
+            re.search(r"\b(?:table|party|booking|reservation|room|seats?|group) (?:for|of) $", t[:position])
+            or re.match(r"\S+ of us\b(?! (?:are|is|were|was|will|have|has|need|want|don'?t|can'?t|eat|prefer|would))",
+                        t[position:])):  # "two of us are vegetarian" is part of the party
+        return 1.0  # "a table for four", "five of us": a head count
     m = re.match(r"\S+" + _UNITS.pattern, t[position:])
     if not m:
-        return 0.0
+        # A noun of the field's own right after the number ("across 3 plants"), known unit or not.
+        after = re.match(r"\S+\s+([a-z']+)(?:\s+([a-z']+))?", t[position:])
+        own = p.name_words | p.desc_words
+        return 1.0 if after and any(w and stem(w) in own for w in after.groups()) else 0.0
     unit = stem(m.group(1))
     return 1.0 if unit in p.name_words | p.desc_words or unit in p.related else -1.0
 
@@ -392,6 +571,9 @@ def string_items(text: str) -> list[str]:
             continue
         cleaned = answers.clean_string(re.sub(r"^(?:mostly|some|a bit of|a little|also|plus|and)\s+", "", part,
                                               flags=re.I))
+        if cleaned:  # "the risotto", "a tiramisu to share": the thing itself
+            cleaned = re.sub(r"\s+(?:to share|for the table|for me|for him|for her|for us|for the kids|please)$", "",
+                             re.sub(r"^(?:a|an|the|some|one|two)\s+", "", cleaned, flags=re.I), flags=re.I)
         if cleaned and not answers.is_refusal(cleaned) and len(cleaned.split()) <= 4:
             items.append(cleaned)
     return items

@@ -12,7 +12,12 @@ It reads the conversation as question and answer, with general mechanisms only:
 - the agent's own restatements ("so that's Thursday at 8:30") count unless the callee corrects
   them, and the last answer wins, so "Tuesday, no wait, Wednesday" is Wednesday;
 - yes/no follows the question's polarity ("you don't want to hear from us?" "correct" is a yes to
-  do_not_call); refusals and "I don't know" leave the field null.
+  do_not_call); refusals and "I don't know" leave the field null;
+- a question the callee answers with a question ("are you even open?") still waits for its answer
+  after the agent's reply; a settled figure after the working wins ("three here, one there, so
+  four all up"); a head count said in parts adds up ("two adults and three children");
+- free text is trimmed to the minimal answer, and some is read unasked where a field of a known
+  kind records it: a name beside a role, the relationship to the person sought, the occasion.
 
 Each value carries its evidence: the turn it came from, that turn's text and a confidence.
 """
@@ -25,27 +30,34 @@ from datetime import datetime, timedelta
 
 import phonenumbers
 
-from callops.extraction import answers, parsing
+from callops.extraction import amounts, answers, parsing
 from callops.extraction.clock import call_time, call_zone
 from callops.extraction.matching import (
     CLARIFY,
     CLOSING,
+    COMPANY,
     CORRECTION,
     EVENING,
     IS_THEM,
     NOT_THEM,
+    OCCASION,
     OFFER,
     OPT_OUT,
     REASON_WORDS,
     REJECT,
+    RELATION,
     SPECIFIC,
     Profile,
+    asks_back,
     asks_yes_no,
     assign,
     echo,
     intent_only,
+    is_name_field,
     kept,
     last_sentence,
+    named_person,
+    people_total,
     stems,
     string_answer,
     string_items,
@@ -60,6 +72,12 @@ from . import ExtractionFailed
 
 # How close a question must come to a field (its words, synonyms and type cues) to be about it.
 TOPIC = 0.8
+_CONCLUSION = re.compile(r"\b(?:so|that'?s|thats|which is|which makes|making it|makes it)\b(?:,?\s+(?:yeah|yes|like|about|"
+                         r"around|roughly|basically|overall|i'?d say|in total|total|altogether))*,?\s+(\d)|"
+                         r"(\d[\d,.]*)\s+(?:\w+\s+)?(?:all up|in total|total|altogether|all told)\b")
+_SCALE = re.compile(r"\bscale\b|\b[01] (?:to|and|-|through) (?:5|10|100)\b")  # "from 1 to 10" holds no answers
+# "Any accidents?" "No, clean.": a count of none.
+_NONE = re.compile(r"^\W*(?:no|none|nope|nah|zero|not one|not a single one|never|nothing)\b(?:[^.!?\d]*)(?:[.!?]|$)")
 
 
 @dataclass
@@ -83,7 +101,9 @@ class _Conversation:
     def topics(self) -> list[dict[str, float]]:
         """For each turn, the fields the exchange it belongs to is about, with how strongly."""
         out, current = [], {}
-        for role, text in self.turns:
+        self.carried = {}  # turn -> the question its topic was asked in, when a statement came between
+        question, asked_back = "", False
+        for i, (role, text) in enumerate(self.turns):
             if role == "agent":
                 scores = {p.name: p.relevance(text) for p in self.profiles}
                 best = max(scores.values(), default=0)
@@ -91,12 +111,24 @@ class _Conversation:
                 if current and CLARIFY.search(text.lower()) and not any(
                         p.named_in(text, words) for p in self.profiles if scores[p.name] >= best - 1e-9):
                     pass  # "sorry, just to confirm, was that the second one?" is still about the same field
+                elif current and asked_back and best < TOPIC + 0.5 and not _asks(text):
+                    # "Can you still make it?" "Are you even open?" "We're open.": the first question
+                    # still waits for its answer.
+                    if i + 1 < len(self.turns):
+                        self.carried[i + 1] = question
                 elif best >= TOPIC:
                     # A runner-up joins when it is nearly as close, or the question names it in full
                     # ("your email and your phone number").
-                    current = self._about(scores, text, words)
+                    current, question = self._about(scores, text, words), text
                 elif not CLARIFY.search(text.lower()):
                     current = {}  # a new, unrelated question ("Anything else I can help with?")
+                asked_back = False
+            else:
+                # Only a question back that answers nothing ("are you even open?"), not "yes, can you
+                # send me the details?".
+                asked_back = (asks_back(text) or answers.is_non_answer(text)) and \
+                    not answers.bool_mentions(text) and not any(p.values(text) for p in self.profiles
+                                                                if p.kind not in ("boolean", "string", "list"))
             out.append(current)
         return out
 
@@ -124,12 +156,34 @@ class _Conversation:
                 # Asked alongside the leading field only with evidence of its own: a word of its own or
                 # its type's cue, not only the words it shares with the leader ("single date").
                 if p is leader or key(p) == key(leader) or (p.matched(said) - leader.matched(said)) or (
-                        p.item.kind != "boolean" and p.cue_hit(text) and p.item.kind != leader.item.kind):
-                    out[p.name] = v
+                        p.item.kind != "boolean" and p.cue_hit(text) and p.item.kind != leader.item.kind) or (
+                        p.kind == "boolean" and re.search(r"\bwho\b", last_sentence(text))):
+                    out[p.name] = v  # "who signs off?" answers both the name and whether it is the callee
+        # The yes/no the turn ends on ("... or month to month. Would you like to renew?") is asked,
+        # whatever else the turn is about.
+        last = last_sentence(text)
+        if asks_yes_no(last):
+            yes_no_fields = [(p.relevance(last), p) for p in self.profiles if p.kind == "boolean"]
+            top, p = max(yes_no_fields, key=lambda f: f[0], default=(0, None))
+            # ... unless the sentence is about another field ("Could you give me the number?").
+            if p is not None and top >= TOPIC + 0.3 and p.name not in out and top > max(
+                    q.relevance(last) for q in self.profiles if q.name in out):
+                out[p.name] = top
         for p in self.profiles:
             if p.name not in out and p.kind not in ("boolean", "string"):
+                # The two ends of one thing (window_start/window_end), or a sibling the question names
+                # with a word of its own; not any two fields that share a word (years_cdl and
+                # accidents_last_3_years when only the CDL is asked about).
+                others = {w for q in self.profiles if q.name in out and q.item.kind == p.item.kind
+                          for w in q.name_words | q.desc_words}
+                own = bool(((p.name_words | p.desc_words) - others) & said)
                 kin = [q for q in self.profiles if q.name in out and q.kind == p.kind and q.item.kind == p.item.kind
-                       and q.name_words & p.name_words]
+                       and q.name_words & p.name_words and (own or (p.start_like or p.end_like)
+                                                            and (q.start_like or q.end_like))]
+                if not kin:  # a restatement that holds several values of the type shares them out
+                    kin = [q for q in self.profiles if q.name in out and q.kind == p.kind
+                           and q.item.kind == p.item.kind and q.name_words & p.name_words
+                           and len(p.values(text)) >= 2 and not _SCALE.search(parsing.digits(text))]
                 if kin:
                     out[p.name] = max(out[q.name] for q in kin)
         return out
@@ -143,13 +197,14 @@ class _Conversation:
         for i, (role, text) in enumerate(self.turns):
             about = [(by_name[n], v) for n, v in topics[i].items()]
             if role == "user":
-                self._answer(about, i, text, self._question_before(i))
+                self._answer(about, i, text, self.carried.get(i) or self._question_before(i))
             else:
                 self._restatement(about, i, text)
         self._volunteered(topics)
         self._loosely_asked()
         self._intents()
         self._reasons()
+        self._unasked_strings()
         values, evidence = {}, {}
         for p in self.profiles:
             chosen = self._choose(self.cands[p.name])
@@ -192,13 +247,26 @@ class _Conversation:
                 for p, strength in group:
                     self._datetime(p, i, text, strength)
             else:
+                if len(group) > 1:
+                    # A field settled by a closer question earlier does not take the leftovers of a
+                    # question that only brushes it ("how large is the space?" then "how many people?").
+                    group = [(p, s) for p, s in group if not self._settled(p, s)] or group
                 assigned = assign([p for p, _ in group], text)
                 for p, strength in group:
                     found = kept(text, assigned[p.name])
-                    if found:
-                        self.add(p, self._pick(p, text, found), i, strength + 0.2 * min(2, p.near(text, found[0][0])))
+                    first = re.split(r"[.!?]", parsing.digits(text), maxsplit=1)[0]
+                    if p.item.kind in ("integer", "number") and not refusal and _NONE.match(first) and \
+                            not parsing.numbers_in(first) and re.search(r"\b(?:any|how many)\b", question.lower()):
+                        self.add(p, 0, i, strength)
+                    elif found:
+                        total = people_total(p, text) if p.item.kind in ("integer", "number") else None
+                        self.add(p, total if total is not None else self._pick(p, text, found), i,
+                                 strength + 0.2 * min(2, p.near(text, found[0][0])))
                     elif refusal:
                         self.add(p, None, i, strength)
+
+    def _settled(self, p: Profile, strength: float) -> bool:
+        return any(c.value is not None and c.confidence >= strength + 0.3 for c in self.cands[p.name])
 
     def _pick(self, p: Profile, text: str, found: list) -> object:
         """The value a reply settles on: after a correction the last, else the one nearest the field's
@@ -207,6 +275,11 @@ class _Conversation:
             return found[0][1]
         t = parsing.digits(text)
         marks = [m.end() for m in CORRECTION.finditer(t) if any(pos >= m.end() for pos, _ in found)]
+        if p.item.kind in ("integer", "number", "currency", "duration"):
+            # A sum or a settled figure after the working: "three years here, one there, so four all up".
+            marks += [k for k in (m.start(1) if m.group(1) else m.start(2) for m in _CONCLUSION.finditer(t))
+                      if any(pos < k for pos, _ in found)]  # "okay, so 250 today" is no conclusion
+            marks = sorted(m for m in marks if any(pos >= m for pos, _ in found))
         if marks:  # "three nights. no, four": the first value after the last correction
             return next(v for pos, v in found if pos >= marks[-1])
         if p.item.kind in ("email", "phone", "date", "time"):
@@ -269,16 +342,24 @@ class _Conversation:
         """Values the agent states; they stand unless the callee's next turn rejects them, and an offer
         of several options stands for nothing until the callee picks."""
         following = self.turns[i + 1][1] if i + 1 < len(self.turns) and self.turns[i + 1][0] == "user" else ""
-        if following and REJECT.search(answers.norm(following)):
+        sentences = [x for x in re.split(r"(?<=[.!?])\s+", text.strip()) if x]
+        # "Eleven to three Thursday. Is there an elevator?" "No, it's a walk-up.": the no answers the new
+        # question, not the restated time.
+        moved_on = len(sentences) > 1 and sentences[-1].rstrip().endswith("?") and not any(
+            p.values(sentences[-1]) for p in self.profiles if p.kind not in ("boolean", "string", "list")) and \
+            any(p.kind in ("time", "datetime") and p.values(text) for p in self.profiles)
+        if following and REJECT.search(answers.norm(following)) and not moved_on:
             return
         offer = bool(OFFER.search(text.lower())) and bool(following)
-        if asks_yes_no(text) and text.rstrip().endswith("?") and following and \
+        if not moved_on and asks_yes_no(text) and text.rstrip().endswith("?") and following and \
                 not (answers.bool_mentions(following)[:1] or [(0, False)])[0][1]:
             return  # "Shall I book Tuesday?" stands only if the callee says yes
         strengths = dict((p.name, v) for p, v in about)
         for p in self.profiles:
             if p.kind in ("boolean", "string") or (p.kind == "list" and p.item.kind == "string"):
                 continue
+            if moved_on and p.kind not in ("time", "datetime"):
+                continue  # only the restated times stand past the callee's "no" to the next question
             same_type = [q for q in self.profiles if q.item.kind == p.item.kind and q.kind == p.kind]
             # Unasked, a restatement of a value of a specific kind (a date, an address, an amount)
             # still counts when it can only be about this field, or when the fields of that kind
@@ -286,6 +367,11 @@ class _Conversation:
             strength = strengths.get(p.name, 0.0)
             if not strength and p.item.kind in SPECIFIC and p.kind != "list":
                 strength = 0.8 if len(same_type) == 1 else 0.6
+                if p.item.kind == "currency" and not amounts.has_currency_word(text):
+                    strength = 0.0  # "the number ending in two two one" is no amount
+            if not strength and p.item.kind in ("integer", "number") and p.kind != "list" and any(
+                    unit_fit(p, text, pos) > 0 for pos, _ in p.values(text)):
+                strength = 0.6  # "Five people tomorrow." counts people, unasked
             if strength <= 0:
                 continue
             if p.kind == "datetime":
@@ -355,7 +441,34 @@ class _Conversation:
                 continue
             words = p.name_words | p.desc_words
             answered = any(c.value is not None for c in self.cands[p.name])
-            if words & stems({"call", "contact", "list", "remove", "opt", "optout", "unsubscribe", "stop"}) and p.negative:
+            identity = words & stems({"intend", "intended", "sought", "seek", "wrong", "speak", "reach"})
+            if words & stems({"know", "knows", "acquaint", "familiar"}) and words & stems(
+                    {"person", "intend", "intended", "sought", "seek", "him", "her", "contact", "customer", "they"}):
+                if not answered:
+                    # "she's my cousin", "he was my flatmate": the answerer knows them; "no idea who
+                    # that is": they do not.
+                    for i, t in said:
+                        if RELATION.search(t):
+                            self.add(p, True, i, 0.6)
+                            break
+                        if re.search(r"\b(?:don'?t|dont|do not|never) (?:know|heard of) (?:him|her|them|any|anyone|a|who|"
+                                     r"that|this)\b|\bno conozco\b|\bno idea who\b", t):
+                            self.add(p, False, i, 0.6)
+                            break
+            elif not answered and re.search(r"\bask(?:ed|s)?[ _](?:whether|if|about|who|what|which|for)\b|"
+                                            r"\bwonder(?:ed|s)? (?:whether|if)\b",
+                                            f"{p.name} {p.spec.description}".lower()):
+                # "Am I talking to a robot?": the callee asked about the field's subject.
+                own = (p.name_words | p.desc_words | p.related) - stems({"ask", "asked", "callee", "whether", "question"})
+                hit = next((i for i, (r, t) in enumerate(self.turns) if r == "user" and asks_back(t)
+                            and own & _words_of(t)), None)
+                self.add(p, hit is not None, hit if hit is not None else (said[-1][0] if said else 0),
+                         0.6 if hit is not None else 0.3)
+            elif words & stems({"interest", "interested", "want", "keen"}) and not answered and any(
+                    OPT_OUT.search(t) for _, t in said):
+                self.add(p, False, said[-1][0], 0.5)  # who asks to be taken off the list is not interested
+            elif words & stems({"call", "contact", "list", "remove", "opt", "optout", "unsubscribe", "stop"}) and \
+                    p.negative and not (identity and not OPT_OUT.search(" ".join(words))):
                 hit = next((i for i, t in said if OPT_OUT.search(t)), None)
                 if hit is not None:  # an explicit request outweighs any reading of a yes or no
                     self.add(p, True, hit, 9.0)
@@ -385,12 +498,52 @@ class _Conversation:
                 for sentence in re.split(r"(?<=[.!?])\s+|,\s+(?=(?:i'?m|we'?re|because|cause|since)\b)", text):
                     cleaned = string_answer(p, sentence)
                     value_only = len(cleaned.split()) <= 3 and bool(parsing.numbers_in(cleaned)) if cleaned else True
-                    if cleaned and not sentence.rstrip().endswith("?") and len(cleaned.split()) >= 2 and \
+                    decision = re.match(r"^\W*(?:oh )?(?:no|nope|nah|yes|yeah|yep|sure|ok|okay)\b", answers.norm(sentence))
+                    because = decision and re.search(r"\b(?:because|cause|since|i have|i'?ve got|i got|i'?m|we'?re)\s+\w+",
+                                                     answers.norm(sentence)[decision.end():])
+                    if because:  # "oh no i cant wednesday i have jury duty": the reason after the no
+                        sentence, decision = answers.norm(sentence)[decision.end() + because.start():], None
+                        cleaned = string_answer(p, sentence)
+                    if cleaned and not decision and not sentence.rstrip().endswith("?") and len(cleaned.split()) >= 2 and \
                             not value_only and not (answers.parse_boolean(cleaned) is not None
                                                     and len(cleaned.split()) <= 4) and not intent_only(sentence):
                         self.add(p, cleaned, i, 0.3)
                         break
                 if self.cands[p.name]:
+                    break
+
+    def _unasked_strings(self) -> None:
+        """Free text said in passing that a field of a known kind records: how the person on the line
+        relates to the one sought ("this is her son"), the occasion ("it's our tenth anniversary"),
+        a name beside a role ("my brother rahul will take it"), a company ("Kessler Bau GmbH"),
+        a competitor's offer ("an offer from HUK")."""
+        said = [(i, t) for i, (r, t) in enumerate(self.turns) if r == "user"]
+        for p in self.profiles:
+            if p.kind != "string" or any(c.value is not None for c in self.cands[p.name]):
+                continue
+            words = p.words_all
+            for i, text in said:
+                t = answers.norm(text)
+                value = None
+                if words & stems({"relationship", "relation", "relate", "related"}):
+                    m = RELATION.search(t)
+                    value = m and (m.group(1) or m.group(2))
+                elif words & stems({"occasion", "celebrate", "celebrating", "celebration", "event"}):
+                    # A personal occasion ("our anniversary") over the holiday it falls on ("valentine's").
+                    found = [m.group(0) for _, x in said for m in OCCASION.finditer(answers.norm(x))]
+                    found.sort(key=lambda w: "'" in w or w.endswith("party"))
+                    value = found[0] if found and found[0] in t else None
+                elif words & stems({"company", "business", "employer", "organisation", "organization", "firm"}):
+                    m = COMPANY.search(t)
+                    value = m and m.group(1)
+                elif words & stems({"competitor", "competing", "rival", "alternative", "other"}):
+                    m = re.search(r"\b(?:offer|quote|deal|price) (?:from|with|by) ((?:[a-z0-9&'-]+ ){0,2}?[a-z0-9&'-]+)"
+                                  r"(?= for| at| of|,|\.|$| which| that| and)", t)
+                    value = m and m.group(1)
+                elif is_name_field(p):
+                    value = named_person(t)
+                if value:
+                    self.add(p, value, i, 0.4)
                     break
 
     def _choose(self, found: list[Candidate]) -> Candidate | None:
@@ -399,6 +552,13 @@ class _Conversation:
         best = max(c.confidence for c in found)
         strong = [c for c in found if c.confidence >= 0.6 * best]
         return max(strong, key=lambda c: c.order)
+
+
+def _asks(text: str) -> bool:
+    """The turn asks something: a question mark, a yes/no form or a question word in its last sentence."""
+    last = last_sentence(text)
+    return text.rstrip().endswith("?") or asks_yes_no(text) or bool(
+        re.search(r"\b(?:what|when|where|which|who|how|why)\b", last))
 
 
 def _words_of(text: str) -> set[str]:
