@@ -78,10 +78,6 @@ def _check_rate(count: int | None) -> None:
                         f"retry after {retry_after} seconds", headers={"Retry-After": str(retry_after)})
 
 
-import os  # noqa
-_AB_KEYCACHE = os.environ.get("AB_KEYCACHE") == "1"
-
-
 class ApiKeyAuth(HttpBearer):
     """`Authorization: Bearer <key>`; sets request.api_key and request.org."""
 
@@ -95,15 +91,10 @@ class ApiKeyAuth(HttpBearer):
         return self.authenticate(request, token.strip())
 
     def authenticate(self, request, token):
-        if _AB_KEYCACHE:
-            from callops.accounts import keycache
-            key, count = keycache.authenticate(token)
-        else:
-            key = authenticate_api_key(token)
-            count = _count_request(key) if key is not None else None
+        key = authenticate_api_key(token)
         if key is None:
             raise ApiError(401, "invalid or revoked API key")
-        _check_rate(count)
+        _check_rate(_count_request(key))
         request.api_key = key
         request.org = key.organization
         return key
