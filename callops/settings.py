@@ -127,8 +127,7 @@ RQ = {"WORKER_CLASS": "callops.lib.worker.Worker"}
 
 CACHES = {
     "default": {
-        # Django's backend, reusing its client objects (callops/lib/rediscache.py).
-        "BACKEND": "callops.lib.rediscache.RedisCache",
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
         "LOCATION": REDIS_URL,
         "KEY_PREFIX": "callops",
     }
@@ -139,8 +138,6 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
 ]
-# ModelBackend with the per-request user read written out (callops/accounts/backends.py).
-AUTHENTICATION_BACKENDS = ["callops.accounts.backends.UserBackend"]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "dashboard:overview"
 LOGOUT_REDIRECT_URL = "login"
@@ -210,8 +207,6 @@ WEBHOOK_STALLED_HOST_COOLDOWN_SECONDS = env.float("WEBHOOK_STALLED_HOST_COOLDOWN
 
 # --- API ----------------------------------------------------------------------------------------
 API_RATE_LIMIT_PER_MINUTE = env.int("API_RATE_LIMIT_PER_MINUTE", default=600)
-# Mounts /bench/baseline, the bare view the API benchmark compares against. Benchmarks only.
-BENCH_BASELINE_VIEW = env.bool("BENCH_BASELINE_VIEW", default=False)
 API_MAX_BODY_BYTES = env.int("API_MAX_BODY_BYTES", default=256 * 1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=64 * 1024 * 1024)
 

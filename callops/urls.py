@@ -1,4 +1,3 @@
-from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
 
@@ -21,8 +20,3 @@ urlpatterns = [
     path("", include("callops.dashboard.urls")),
 ]
 
-if settings.BENCH_BASELINE_VIEW:
-    from callops import bench_views
-
-    urlpatterns.insert(0, path("bench/baseline", bench_views.baseline))
-    urlpatterns.insert(0, path("bench/create-floor", bench_views.create_floor))

@@ -22,7 +22,9 @@ from pathlib import Path
 import httpx
 
 ROOT = Path(__file__).resolve().parents[2]
-DB_NAME = "callops_reliability"
+# CALLOPS_RELIABILITY_DB names another database, so two checkouts on one host can each run the
+# suite without dropping the other's.
+DB_NAME = os.environ.get("CALLOPS_RELIABILITY_DB", "callops_reliability")
 DB_URL = f"postgres://postgres@127.0.0.1:5432/{DB_NAME}"
 SPEED = 50.0  # sandbox and emulator clocks: a 53 s call plays in about a second
 

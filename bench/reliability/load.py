@@ -82,6 +82,7 @@ def run(ctx, args) -> Result:
         four = sum(c for s, c in statuses.items() if 400 <= s < 500)
         counts = {"clients": args.clients, "seconds": args.load_seconds, "requests": total,
                   "req/s": round(total / elapsed, 1),
+                  "reads/s": round((len(lat["read"]) + len(lat["list"])) / elapsed, 1),
                   "p50 ms": round(percentile(all_lat, 50) * 1000, 1), "p99 ms": round(percentile(all_lat, 99) * 1000, 1),
                   **{f"{op} p50/p99 ms": f"{percentile(v, 50) * 1000:.0f}/{percentile(v, 99) * 1000:.0f}"
                      for op, v in lat.items()},

@@ -96,12 +96,8 @@ def authenticate_api_key(secret: str) -> ApiKey | None:
 
 def revoke_api_key(key: ApiKey, *, actor=None, ip=None) -> ApiKey:
     if key.revoked_at is None:
-        # Not at the top: keycache imports this module (cycle accounts.services <-> accounts.keycache).
-        from . import keycache
-
         key.revoked_at = timezone.now()
         key.save(update_fields=["revoked_at"])
-        keycache.invalidate()
         audit(key.organization, "api_key.revoked", actor=actor, ip=ip, target=key.name,
               detail={"prefix": key.prefix})
     return key

@@ -8,6 +8,7 @@ HttpResponse objects), and declare their responses for the OpenAPI document.
 from __future__ import annotations
 
 import json
+import logging
 import time
 
 from django.conf import settings
@@ -17,8 +18,12 @@ from ninja.errors import AuthenticationError, HttpError
 from ninja.errors import ValidationError as NinjaValidationError
 from ninja.security import HttpBearer
 
-from callops.accounts import keycache
+from callops.accounts.services import authenticate_api_key
+from callops.lib import redisconn
 from callops.lib.nul_chars import has_nul
+
+log = logging.getLogger(__name__)
+RATE_WINDOW_SECONDS = 60
 
 
 class ApiError(Exception):
@@ -42,6 +47,24 @@ def error_response(status: int, message: str, *, fields=None, headers=None, extr
     for k, v in (headers or {}).items():
         response[k] = v
     return response
+
+
+def _count_request(key) -> int | None:
+    """This minute's request count for `key`, this request included; None when Redis cannot be
+    reached, in which case no limit applies (it protects, it is not billing).
+
+    Only requests made with the key's real secret get here: the prefix is visible to every
+    member, and counting guesses under it would let anyone spend a key's budget."""
+    window = int(time.time() // RATE_WINDOW_SECONDS)
+    name = f"callops:rl:{key.prefix}:{window}"
+    try:
+        pipe = redisconn.client().pipeline(transaction=False)
+        pipe.incr(name)
+        pipe.expire(name, RATE_WINDOW_SECONDS + 1)
+        return pipe.execute()[0]
+    except Exception:
+        log.warning("Redis unreachable: API requests are not rate limited", exc_info=True)
+        return None
 
 
 def _check_rate(count: int | None) -> None:
@@ -68,10 +91,10 @@ class ApiKeyAuth(HttpBearer):
         return self.authenticate(request, token.strip())
 
     def authenticate(self, request, token):
-        key, count = keycache.authenticate(token)
+        key = authenticate_api_key(token)
         if key is None:
             raise ApiError(401, "invalid or revoked API key")
-        _check_rate(count)
+        _check_rate(_count_request(key))
         request.api_key = key
         request.org = key.organization
         return key

@@ -4,15 +4,16 @@ from django.http import JsonResponse
 from ninja import Query, Router
 
 from callops.accounts.tenancy import parse_public_id, scoped
+from callops.calls import results as extraction
 from callops.calls import services
 from callops.calls.models import Call, CallStatus, EventSource, ResultStatus, WebhookStatus
-from callops.calls.representations import call_to_dict, for_api
+from callops.calls.representations import call_to_dict, for_api, rows_for_api
 from callops.calls.validation import ValidationFailed, normalize_phone, validate_call_input
 
-from . import call_rows, schemas
+from . import schemas
 from .base import ApiError, json_body, query_datetime, require_write
 from .idempotency import idempotent
-from .pagination import decode_cursor, encode_cursor
+from .pagination import page
 
 router = Router(tags=["calls"])
 
@@ -87,27 +88,38 @@ def list_calls(
     result_status: list[str] | None = Query(None),
     webhook_status: list[str] | None = Query(None),
 ):
-    f = call_rows.CallFilter(statuses=_choice("status", _csv(status), CallStatus.values),
-                             provider=provider or "",
-                             result_statuses=_choice("result_status", _csv(result_status), ResultStatus.values),
-                             webhook_statuses=_choice("webhook_status", _csv(webhook_status), WebhookStatus.values))
-    for name, value, attr in (("agent_id", agent_id, "agent_pid"), ("batch_id", batch_id, "batch_pid")):
+    statuses = _choice("status", _csv(status), CallStatus.values)
+    result_statuses = _choice("result_status", _csv(result_status), ResultStatus.values)
+    webhook_statuses = _choice("webhook_status", _csv(webhook_status), WebhookStatus.values)
+    qs = scoped(Call, request.org)
+    if statuses:
+        qs = qs.filter(status__in=statuses)
+    if provider:
+        qs = qs.filter(provider=provider)
+    if result_statuses:
+        qs = qs.filter(result_status__in=result_statuses)
+    if webhook_statuses:
+        qs = qs.filter(webhook_status__in=webhook_statuses)
+    for name, value, relation in (("agent_id", agent_id, "agent"), ("batch_id", batch_id, "batch")):
         if value:
             pid = parse_public_id(value)
             if pid is None:
                 raise ApiError(400, f"{name} must be a UUID", fields={name: "is not a UUID"})
-            setattr(f, attr, pid)
+            qs = qs.filter(**{f"{relation}__public_id": pid})
     if to:
         try:
-            f.to_number = normalize_phone(to)
+            qs = qs.filter(to_number=normalize_phone(to))
         except ValueError as exc:
             raise ApiError(400, f"to {exc}", fields={"to": str(exc)})
-    f.created_after = query_datetime("created_after", created_after)
-    f.created_before = query_datetime("created_before", created_before)
-    rows = call_rows.fetch(request.org.pk, f, cursor=decode_cursor(cursor) if cursor else None, limit=limit + 1)
-    more = len(rows) > limit
-    rows = rows[:limit]
-    nxt = encode_cursor(rows[-1].created_at, rows[-1].pk) if more and rows else None
+    after = query_datetime("created_after", created_after)
+    before = query_datetime("created_before", created_before)
+    if after:
+        qs = qs.filter(created_at__gte=after)
+    if before:
+        qs = qs.filter(created_at__lt=before)
+    # A page of light rows (rows_for_api): the call object's columns only (not the transcript or
+    # the provider's payloads) and the related public ids joined in, newest first.
+    rows, nxt = page(qs, cursor=cursor, limit=limit, rows=rows_for_api)
     return JsonResponse({"object": "list", "data": [call_to_dict(c) for c in rows], "has_more": nxt is not None,
                          "next_cursor": nxt})
 
@@ -138,8 +150,6 @@ def cancel_call(request, call_id: str):
 def rerun_extraction(request, call_id: str):
     require_write(request)
     call = _get_call(request, call_id)
-    from callops.calls import results as extraction
-
     try:
         extraction.rerun(call, source=EventSource.API, actor_label=f"API key {request.api_key.name}")
     except services.CallActionError as exc:

@@ -3,6 +3,7 @@
 import csv
 
 from django.contrib import messages
+from django.db.models import BooleanField, ExpressionWrapper, Prefetch, Q
 from django.http import Http404, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
@@ -14,6 +15,7 @@ from callops.accounts.decorators import org_required, require_role
 from callops.accounts.models import Role
 from callops.accounts.tenancy import get_for_org, parse_public_id, scoped
 from callops.batches.models import Batch
+from callops.calls import results as extraction
 from callops.calls.models import (
     Agent,
     AnsweredBy,
@@ -25,10 +27,11 @@ from callops.calls.models import (
 )
 from callops.calls.services import CallActionError, cancel_call
 from callops.providers.models import ProviderKind
+from callops.webhooks import services as webhooks
+from callops.webhooks.models import WebhookAttempt, WebhookDelivery
 
-from . import call_filters, call_reads, integrations
+from . import call_filters
 from .polling import stop_polling_if
-from .templatetags.dashboard import route_url
 from .tz import user_tz
 
 CSV_CHUNK = 2000
@@ -38,9 +41,8 @@ def _actor(request) -> str:
     return request.user.get_username()
 
 
-def _get_call(request, public_id) -> Call:
-    """The org's call with this public id, else 404 (as get_for_org, which it mirrors), for the
-    actions and exports. The detail page and its live poll read through call_reads instead.
+def _get_call(request, public_id, queryset=None) -> Call:
+    """The org's call with this public id, else 404 (as get_for_org, which it mirrors).
 
     The batch is not joined (most calls have none, and its forty columns would be read and
     converted for nothing), and a unique lookup is a plain get() rather than first(), which would
@@ -49,10 +51,46 @@ def _get_call(request, public_id) -> Call:
     pid = parse_public_id(public_id)
     if pid is None:
         raise Http404(f"call {public_id} not found")
+    qs = queryset if queryset is not None else Call.objects.select_related("agent", "provider_account")
     try:
-        return scoped(Call.objects.select_related("agent", "provider_account"), request.org).get(public_id=pid)
+        return scoped(qs, request.org).get(public_id=pid)
     except Call.DoesNotExist:
         raise Http404(f"call {public_id} not found") from None
+
+
+# The detail page and its live poll: every column of the call, but of its agent and provider
+# account only the names the page prints (the join would otherwise bring the agent's
+# instructions and returns schema and the account's encrypted credentials).
+_DETAIL_COLUMNS = (*(f.name for f in Call._meta.concrete_fields), "agent__name", "provider_account__name")
+
+
+def _call_for_page(request, public_id) -> Call:
+    call = _get_call(request, public_id, Call.objects.select_related("agent", "provider_account")
+                     .only(*_DETAIL_COLUMNS))
+    call.organization = request.org  # already loaded: spares a query for anything that asks
+    return call
+
+
+def _timeline(call) -> list:
+    # The timeline rows without their payloads (provider bodies can be large; a panel fetches its
+    # own when opened), each marked with whether it has one.
+    return list(call.events.defer("payload").annotate(
+        has_payload=ExpressionWrapper(Q(payload__isnull=False), output_field=BooleanField())))
+
+
+# What the detail page shows of each delivery and attempt: attempts keep the request and response
+# bodies and headers and events their whole JSON body, none of which is on this page (the webhooks
+# page shows an attempt in full).
+_DELIVERY_COLUMNS = ("id", "public_id", "status", "url", "attempt_count", "created_at", "event__type")
+_ATTEMPT_COLUMNS = ("delivery", "number", "trigger", "created_at", "response_status", "error_kind", "error",
+                    "duration_ms", "succeeded")
+
+
+def _deliveries(call) -> list:
+    """The call's webhook deliveries, oldest first, with their event type and attempts (two queries)."""
+    attempts = WebhookAttempt.objects.only(*_ATTEMPT_COLUMNS).order_by("number", "id")
+    return list(WebhookDelivery.objects.filter(call=call).select_related("event").only(*_DELIVERY_COLUMNS)
+                .prefetch_related(Prefetch("attempts", queryset=attempts)).order_by("created_at", "id"))
 
 
 def _batch_link(call):
@@ -170,9 +208,9 @@ def _still_changing(call, deliveries) -> bool:
 def _detail_context(request, call):
     # Payloads are not read here: the timeline only marks which events have one, and a payload
     # panel fetches its body when opened (call_payload).
-    events = call_reads.timeline(call)
+    events = _timeline(call)
     payload_events = [e for e in events if e.has_payload]
-    deliveries = integrations.deliveries_for(call)
+    deliveries = _deliveries(call)
     can_act = request.membership.allows(Role.MEMBER)
     return {
         "nav": "calls",
@@ -180,14 +218,12 @@ def _detail_context(request, call):
         "batch_link": _batch_link(call),
         "events": events,
         "payload_events": payload_events,
-        "payloads_url": route_url("dashboard:call_payloads", call.public_id),
+        "payloads_url": reverse("dashboard:call_payloads", args=[call.public_id]),
         "last_payload_id": payload_events[-1].id if payload_events else 0,
         "deliveries": deliveries,
-        "deliveries_available": deliveries is not None,
         "can_act": can_act,
         "can_rerun": can_act and bool(call.returns) and call.status == CallStatus.COMPLETED
         and call.result_status != ResultStatus.PENDING,
-        "can_redeliver": can_act and integrations.redeliver() is not None,
         "live": _still_changing(call, deliveries),
         "oob": False,  # set by the live poll's out-of-band parts; a missing name costs an exception
     }
@@ -195,7 +231,7 @@ def _detail_context(request, call):
 
 @org_required()
 def call_detail(request, public_id):
-    call = call_reads.call_for_page(request.org, public_id)
+    call = _call_for_page(request, public_id)
     return render(request, "dashboard/calls/detail.html", _detail_context(request, call))
 
 
@@ -209,7 +245,7 @@ def call_live(request, public_id):
     poll (`payloads_after`) are appended out of band to the payload list, so a payload panel the
     reader opened stays open.
     """
-    call = call_reads.call_for_page(request.org, public_id)
+    call = _call_for_page(request, public_id)
     ctx = _detail_context(request, call)
     after = request.GET.get("payloads_after", "")
     seen = int(after) if after.isdigit() else None
@@ -269,14 +305,11 @@ def call_cancel(request, public_id):
 def call_rerun_extraction(request, public_id):
     call = _get_call(request, public_id)
     require_role(request, Role.MEMBER)
-    rerun = integrations.rerun_extraction()
-    if rerun is None:
-        messages.error(request, "Re-running extraction is not available in this installation.")
-    elif not call.returns:
+    if not call.returns:
         messages.error(request, "This call has no returns schema, so there is nothing to extract.")
     else:
         try:
-            rerun(call, source=EventSource.USER, actor_label=_actor(request))
+            extraction.rerun(call, source=EventSource.USER, actor_label=_actor(request))
         except (CallActionError, ValueError) as exc:
             messages.error(request, str(exc))
         else:
@@ -289,13 +322,9 @@ def call_rerun_extraction(request, public_id):
 def delivery_redeliver(request, public_id, delivery_id):
     call = _get_call(request, public_id)
     require_role(request, Role.MEMBER)
-    model = integrations.delivery_model()
-    redeliver = integrations.redeliver()
-    if model is None or redeliver is None:
-        raise Http404("webhook deliveries are not available")
-    delivery = get_for_org(model.objects.filter(call=call), request.org, delivery_id, label="delivery")
+    delivery = get_for_org(WebhookDelivery.objects.filter(call=call), request.org, delivery_id, label="delivery")
     try:
-        redeliver(delivery, actor=request.user)
+        webhooks.redeliver(delivery, actor=request.user)
     except (CallActionError, ValueError) as exc:
         messages.error(request, str(exc))
     else:

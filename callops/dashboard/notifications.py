@@ -14,22 +14,15 @@ from django.views.decorators.http import require_POST
 from callops.accounts.active_org import resolve_membership
 from callops.accounts.decorators import org_required, require_role
 from callops.accounts.models import Role
-from callops.lib import rowsql
+from callops.webhooks import services as webhooks
 from callops.webhooks.models import Notification
 
 PAGE = 100
 
 
 def unread_count(org) -> int:
-    # The unread part of the (organization, read, -created_at) index answers this. Every page's
-    # top bar shows it, so it is written out (see callops.lib.rowsql).
-    return rowsql.fetch(_unread_sql(), [org.pk])[0][0]
-
-
-@rowsql.statement
-def _unread_sql() -> str:
-    return (f"SELECT COUNT(*) FROM {rowsql.q(Notification._meta.db_table)} "
-            f"WHERE organization_id = %s AND NOT {rowsql.q(Notification._meta.get_field('read').column)}")
+    # The unread part of the (organization, read, -created_at) index answers this.
+    return Notification.objects.filter(organization=org, read=False).count()
 
 
 def bell(request):
@@ -57,8 +50,6 @@ def notifications(request):
 @org_required()
 def notifications_read(request):
     require_role(request, Role.MEMBER)
-    from callops.webhooks import services as webhooks
-
     marked = webhooks.mark_notifications_read(request.org)
     messages.success(request, f"Marked {marked} notification{'s' if marked != 1 else ''} as read.")
     return redirect("dashboard:notifications")

@@ -1,12 +1,12 @@
-"""The benchmark's comparison views: never routed in a normal deployment, and the creation floor
-does only what it says (one call row, nothing else)."""
+"""The benchmark's comparison views (bench/views.py): routed only by the benchmarks' own urlconf,
+never by the product's, and the creation floor does only what it says (one call row, nothing else)."""
 
 import json
 
 import pytest
-from django.test import RequestFactory
+from django.test import RequestFactory, override_settings
 
-from callops import bench_views
+from bench import views as bench_views
 from callops.calls.models import Call, CallEvent
 from callops.webhooks.models import WebhookEvent
 
@@ -16,6 +16,17 @@ pytestmark = pytest.mark.django_db
 def test_benchmark_views_are_not_routed_by_default(api):
     for path in ("/bench/baseline", "/bench/create-floor"):
         assert api.post(path, {"to": "+14155550123"}).status_code == 404
+
+
+def test_the_benchmarks_urlconf_routes_them_beside_the_product(api):
+    from django.conf import settings
+
+    import bench.settings
+
+    assert bench.settings.ROOT_URLCONF == "bench.urls" and settings.ROOT_URLCONF == "callops.urls"
+    with override_settings(ROOT_URLCONF="bench.urls"):
+        assert api.post("/bench/baseline", {"n": 1}).json() == {"ok": True, "echo": {"n": 1}}
+        assert api.get("/v1/calls").status_code == 200
 
 
 def test_creation_floor_writes_the_call_row_and_nothing_else(api, sandbox_agent):

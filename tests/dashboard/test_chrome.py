@@ -1,4 +1,4 @@
-"""The dashboard chrome built in Python (top bar) and the memoised URL helpers behind every page."""
+"""The dashboard chrome every page shares: the top bar and the side navigation."""
 
 import re
 
@@ -8,8 +8,6 @@ from django.test import Client
 from django.urls import reverse
 
 from callops.accounts import services as accounts
-from callops.calls.models import CallStatus
-from callops.dashboard.templatetags.dashboard import asset, route, route_url
 
 pytestmark = pytest.mark.django_db
 
@@ -65,17 +63,17 @@ def test_topbar_escapes_org_and_user_names(personas):
     assert '<span class="avatar" aria-hidden="true">&lt;</span>' in bar and "&lt;b&gt;boss&lt;/b&gt;" in bar
 
 
-def test_route_with_arguments_is_reverse(make_call):
-    call = make_call(CallStatus.COMPLETED)
-    assert route("dashboard:call_cancel", call.public_id) == reverse("dashboard:call_cancel", args=[call.public_id])
-    assert route_url("dashboard:call_payload", call.public_id, 12) == \
-        reverse("dashboard:call_payload", args=[call.public_id, 12])
-    assert route("dashboard:calls") == reverse("dashboard:calls")
-    other = make_call(CallStatus.COMPLETED)  # the memo is keyed by the arguments
-    assert route("dashboard:call_live", other.public_id) == reverse("dashboard:call_live", args=[other.public_id])
+def test_sidenav_marks_only_the_current_section(personas):
+    page = personas.member.client().get(reverse("dashboard:calls")).content.decode()
+    nav = re.search(r'<nav class="sidenav".*?</nav>', page, re.S).group(0)
+    assert nav.count('aria-current="page"') == 1
+    assert f'href="{reverse("dashboard:calls")}" aria-current="page"' in nav
+    for name in ("overview", "batches", "triage", "webhooks", "api_keys", "providers", "endpoints", "members",
+                 "audit_log"):
+        assert f'href="{reverse("dashboard:" + name)}"' in nav
 
 
-def test_asset_is_static_and_follows_a_changed_storage(settings):
-    assert asset("css/app.css") == static("css/app.css")
-    settings.STATIC_URL = "/assets/"
-    assert asset("css/app.css") == static("css/app.css") and asset("css/app.css").startswith("/assets/")
+def test_pages_link_their_static_files(personas):
+    page = personas.member.client().get(reverse("dashboard:calls")).content.decode()
+    for path in ("css/app.css", "vendor/htmx.min.js", "js/app.js", "js/settings.js"):
+        assert static(path) in page

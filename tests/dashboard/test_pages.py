@@ -209,13 +209,6 @@ def test_rerun_refused_with_a_message_when_not_possible(personas, make_call):
     assert r.status_code == 200 and "extraction runs only for completed calls" in r.content.decode()
 
 
-def test_url_if_exists_is_empty_for_routes_not_built_yet():
-    from callops.dashboard.templatetags.dashboard import url_if_exists
-
-    assert url_if_exists("dashboard:calls") == reverse("dashboard:calls")
-    assert url_if_exists("dashboard:no_such_page") == ""
-
-
 def test_status_badge_has_one_tone_per_status():
     from callops.calls.models import CallStatus
     from callops.dashboard.templatetags.dashboard import TONES, status_badge

@@ -1,12 +1,18 @@
-"""The baseline the API benchmark compares against: a bare Django JSON view, no auth, no DB.
+"""The views the API benchmark measures beside POST /v1/calls: a bare Django JSON view (no auth,
+no database) and the floor of any call-creating POST.
 
-Mounted only when BENCH_BASELINE_VIEW=1 (the benchmark's own gunicorn), never in production.
+They are not part of the product: only the benchmarks' own web server routes them (bench/urls.py,
+through bench/settings.py).
 """
 
 import json
 
 from django.http import JsonResponse
 from django.views.decorators.csrf import csrf_exempt
+
+from callops.accounts.services import authenticate_api_key
+from callops.calls.models import Call
+from callops.calls.validation import validate_call_input
 
 
 @csrf_exempt
@@ -17,15 +23,11 @@ def baseline(request):
 @csrf_exempt
 def create_floor(request):
     """The least a call-creating POST can do, for the API benchmark to measure beside the real one:
-    authenticate the key (the API's own cached check), validate the body (the API's validator),
+    authenticate the key (the API's own check), validate the body (the API's validator),
     write the call row with one autocommitted INSERT and answer its id. No timeline line, no
     webhook event, no provider placement, no idempotency record: not a way to create calls, only
     the ceiling any implementation of POST /v1/calls stays under on the same server."""
-    from callops.accounts import keycache
-    from callops.calls.models import Call
-    from callops.calls.validation import validate_call_input
-
-    key, _ = keycache.authenticate(request.headers.get("Authorization", "").partition(" ")[2])
+    key = authenticate_api_key(request.headers.get("Authorization", "").partition(" ")[2])
     if key is None:
         return JsonResponse({"error": "invalid API key"}, status=401)
     clean = validate_call_input(key.organization, json.loads(request.body))
