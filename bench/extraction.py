@@ -41,7 +41,7 @@ import django  # noqa: E402
 django.setup()
 
 from callops.extraction import answers, schema  # noqa: E402
-from callops.extraction.clock import call_time  # noqa: E402
+from callops.extraction.clock import call_time, region_for  # noqa: E402
 from callops.extraction.extractors import rules  # noqa: E402
 from callops.extraction.transcript import turns  # noqa: E402
 from tests.extraction import corpus, labelled  # noqa: E402
@@ -64,12 +64,12 @@ def run_rules(case: dict) -> dict:
     call = as_call(case)
     canonical = schema.validate_returns(case["returns"])
     raw = rules.extract(call, canonical)
-    return schema.coerce(canonical, raw, call_time(call), region=rules.region_for(call))[0]
+    return schema.coerce(canonical, raw, call_time(call), region=region_for(call))[0]
 
 
 def run_naive(case: dict) -> dict:
     call = as_call(case)
-    when, region = call_time(call), rules.region_for(call)
+    when, region = call_time(call), region_for(call)
     said = [text for role, text in turns(case["transcript"]) if role == "user"]
     out = {}
     canonical = schema.validate_returns(case["returns"])

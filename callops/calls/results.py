@@ -37,10 +37,9 @@ from django.db.models import F
 from django.utils import timezone
 
 from callops.extraction import evidence
-from callops.extraction.clock import call_time
+from callops.extraction.clock import call_time, region_for
 from callops.extraction.extractors import ExtractionFailed, get
 from callops.extraction.extractors.provider import flatten
-from callops.extraction.extractors.rules import region_for
 from callops.extraction.models import ExtractionState
 from callops.extraction.schema import SchemaError, coerce, validate_returns
 from callops.extraction.transcript import turns

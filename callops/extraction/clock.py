@@ -1,4 +1,5 @@
-"""When a conversation happened, in whose time zone: the anchor for "tomorrow" and "next Tuesday".
+"""When and where a conversation happened: the anchor for "tomorrow" and "next Tuesday", and the
+country in which a number said without its country code is read.
 
 The sandbox's scripted callee and the rules extractor both use this, so a relative date the
 callee said resolves to the same day for both.
@@ -9,6 +10,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import phonenumbers
 from django.utils import timezone
 
 
@@ -38,3 +40,24 @@ def as_call_time(moment: datetime | None, zone: tzinfo = UTC) -> datetime:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     return moment.astimezone(zone)
+
+
+def region_for(call) -> str:
+    """Numbers said without a country code are read in the callee's country: from their phone
+    number, else from the zone in the call's context, else US."""
+    try:
+        region = phonenumbers.region_code_for_number(phonenumbers.parse(call.to_number, None))
+        if region and region != "ZZ":
+            return region
+    except (phonenumbers.NumberParseException, TypeError, AttributeError):
+        pass
+    return _zone_country(getattr(call_zone(call), "key", "UTC"))
+
+
+def _zone_country(zone: str) -> str:
+    import pytz  # its copy of zone.tab maps a zone to its country
+
+    for country, zones in pytz.country_timezones.items():
+        if zone in zones:
+            return country
+    return "US"

@@ -60,7 +60,7 @@ def test_rules_extractor_accuracy_floors():
     from datetime import datetime
     from types import SimpleNamespace
 
-    from callops.extraction.clock import call_time
+    from callops.extraction.clock import call_time, region_for
     from callops.extraction.extractors import rules
     from callops.extraction.schema import coerce, validate_returns
 
@@ -71,7 +71,7 @@ def test_rules_extractor_accuracy_floors():
                                    to_number="", started_at=None, created_at=None,
                                    answered_at=datetime.fromisoformat(case["call_time"].replace("Z", "+00:00")))
             schema = validate_returns(case["returns"])
-            got = coerce(schema, rules.extract(call, schema), call_time(call), region=rules.region_for(call))[0]
+            got = coerce(schema, rules.extract(call, schema), call_time(call), region=region_for(call))[0]
             scored = corpus.score_case(case, got)
             right += sum(ok for _, _, ok in scored)
             total += len(scored)

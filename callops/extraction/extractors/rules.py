@@ -28,10 +28,8 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-import phonenumbers
-
 from callops.extraction import amounts, answers, parsing
-from callops.extraction.clock import call_time, call_zone
+from callops.extraction.clock import call_time, region_for
 from callops.extraction.matching import (
     CLARIFY,
     CLOSING,
@@ -572,27 +570,6 @@ def read_transcript(transcript, schema: dict, when, region: str = "US") -> tuple
 
 def extract_turns(transcript, schema: dict, when, region: str = "US") -> dict:
     return read_transcript(transcript, schema, when, region)[0]
-
-
-def region_for(call) -> str:
-    """Numbers said without a country code are read in the callee's country: from their phone
-    number, else from the zone in the call's context, else US."""
-    try:
-        region = phonenumbers.region_code_for_number(phonenumbers.parse(call.to_number, None))
-        if region and region != "ZZ":
-            return region
-    except (phonenumbers.NumberParseException, TypeError, AttributeError):
-        pass
-    return _zone_country(getattr(call_zone(call), "key", "UTC"))
-
-
-def _zone_country(zone: str) -> str:
-    import pytz  # its copy of zone.tab maps a zone to its country
-
-    for country, zones in pytz.country_timezones.items():
-        if zone in zones:
-            return country
-    return "US"
 
 
 def extract(call, schema: dict) -> dict:
