@@ -1,5 +1,7 @@
 """Every write to organizations, memberships, API keys and the audit log goes through here."""
 
+from __future__ import annotations
+
 import contextlib
 import contextvars
 import hashlib
@@ -7,7 +9,9 @@ import hmac
 import ipaddress
 import re
 import secrets
+from collections.abc import Iterator
 from datetime import timedelta
+from typing import TYPE_CHECKING, Any, cast
 
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
@@ -16,6 +20,14 @@ from django.db import transaction
 from django.utils import timezone
 
 from .models import ApiKey, ApiKeyScope, AuditEntry, Membership, Organization, Role
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AnonymousUser, User
+    from django.http import HttpRequest
+
+# Who did something: a signed-in user, the request's user (anonymous on public routes), or nobody
+# (the system: jobs, management commands).
+type Actor = User | AnonymousUser | None
 
 KEY_PREFIX = "ck_"
 # last_used_at is refreshed at most this often, so a busy key costs one UPDATE a minute, not one
@@ -29,7 +41,7 @@ def digest_secret(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
-def create_organization(name: str, *, owner=None) -> Organization:
+def create_organization(name: str, *, owner: User | None = None) -> Organization:
     with transaction.atomic():
         org = Organization.objects.create(name=name)
         if owner is not None:
@@ -37,7 +49,8 @@ def create_organization(name: str, *, owner=None) -> Organization:
     return org
 
 
-def add_member(org: Organization, user, role: str = Role.MEMBER, *, actor=None, ip=None) -> Membership:
+def add_member(org: Organization, user: User, role: str = Role.MEMBER, *, actor: Actor = None,
+               ip: str | None = None) -> Membership:
     membership, created = Membership.objects.get_or_create(user=user, organization=org, defaults={"role": role})
     if not created and membership.role != role:
         membership.role = role
@@ -47,8 +60,8 @@ def add_member(org: Organization, user, role: str = Role.MEMBER, *, actor=None, 
     return membership
 
 
-def create_api_key(org: Organization, name: str, *, scope: str = ApiKeyScope.READ_WRITE, created_by=None,
-                   ip=None) -> tuple[ApiKey, str]:
+def create_api_key(org: Organization, name: str, *, scope: str = ApiKeyScope.READ_WRITE,
+                   created_by: User | None = None, ip: str | None = None) -> tuple[ApiKey, str]:
     """Returns the key row and the secret. The secret exists only in this return value."""
     if scope not in ApiKeyScope.values:
         raise ValueError(f"scope must be one of {', '.join(ApiKeyScope.values)}")
@@ -94,7 +107,7 @@ def authenticate_api_key(secret: str) -> ApiKey | None:
     return key
 
 
-def revoke_api_key(key: ApiKey, *, actor=None, ip=None) -> ApiKey:
+def revoke_api_key(key: ApiKey, *, actor: Actor = None, ip: str | None = None) -> ApiKey:
     if key.revoked_at is None:
         key.revoked_at = timezone.now()
         key.save(update_fields=["revoked_at"])
@@ -103,16 +116,17 @@ def revoke_api_key(key: ApiKey, *, actor=None, ip=None) -> ApiKey:
     return key
 
 
-def audit(org: Organization, action: str, *, actor=None, ip=None, target: str = "", detail=None) -> AuditEntry:
+def audit(org: Organization, action: str, *, actor: Actor = None, ip: str | None = None, target: str = "",
+          detail: dict[str, Any] | None = None) -> AuditEntry:
     label = actor.get_username() if actor is not None and getattr(actor, "pk", None) else (
         str(actor) if actor else "system")
     return AuditEntry.objects.create(
-        organization=org, actor=actor if getattr(actor, "pk", None) else None, actor_label=label[:200],
+        organization=org, actor=cast("User | None", actor if getattr(actor, "pk", None) else None), actor_label=label[:200],
         action=action, target=target[:200], detail=detail or {}, ip_address=ip or _request_ip.get(),
     )
 
 
-def ensure_user(username: str, password: str | None = None, *, email: str = ""):
+def ensure_user(username: str, password: str | None = None, *, email: str = "") -> User:
     User = get_user_model()
     user, created = User.objects.get_or_create(username=username, defaults={"email": email})
     if created or password:
@@ -130,7 +144,7 @@ def ensure_user(username: str, password: str | None = None, *, email: str = ""):
 _request_ip: contextvars.ContextVar[str | None] = contextvars.ContextVar("callops_request_ip", default=None)
 
 
-def client_ip(request) -> str | None:
+def client_ip(request: HttpRequest) -> str | None:
     """The client's address as the web server saw it.
 
     X-Forwarded-For is deliberately not read: anyone can send it, and an audit log that believes
@@ -145,7 +159,7 @@ def client_ip(request) -> str | None:
 
 
 @contextlib.contextmanager
-def request_origin(request):
+def request_origin(request: HttpRequest) -> Iterator[None]:
     token = _request_ip.set(client_ip(request))
     try:
         yield
@@ -158,11 +172,12 @@ class MemberError(Exception):
     """A membership change that is not allowed (last owner, bad role, unknown user); nothing was changed."""
 
 
-def _owner_count(org) -> int:
+def _owner_count(org: Organization) -> int:
     return Membership.objects.filter(organization=org, role=Role.OWNER).count()
 
 
-def invite_member(org: Organization, identifier: str, role: str, *, actor=None, ip=None):
+def invite_member(org: Organization, identifier: str, role: str, *, actor: Actor = None,
+                  ip: str | None = None) -> tuple[Membership, bool]:
     """Add a user by username or email; create the user if there is none.
 
     Returns (membership, created_user). A created user has an unusable password: the caller shows
@@ -187,7 +202,7 @@ def invite_member(org: Organization, identifier: str, role: str, *, actor=None, 
         if user is None and is_email:
             user = User.objects.filter(email__iexact=identifier).order_by("pk").first()
         created_user = user is None
-        if created_user:
+        if user is None:
             user = User(username=identifier, email=identifier if is_email else "")
             user.set_unusable_password()
             user.save()
@@ -199,7 +214,7 @@ def invite_member(org: Organization, identifier: str, role: str, *, actor=None, 
     return membership, created_user
 
 
-def set_password_link(user) -> str:
+def set_password_link(user: User) -> str:
     """Path of a one-time link where a new user chooses a password (dies once a password is set)."""
     from django.contrib.auth.tokens import default_token_generator
     from django.urls import reverse
@@ -210,7 +225,7 @@ def set_password_link(user) -> str:
                                                    default_token_generator.make_token(user)])
 
 
-def change_role(membership: Membership, role: str, *, actor=None, ip=None) -> Membership:
+def change_role(membership: Membership, role: str, *, actor: Actor = None, ip: str | None = None) -> Membership:
     if role not in Role.values:
         raise MemberError(f"role must be one of {', '.join(Role.values)}")
     org = membership.organization
@@ -228,7 +243,7 @@ def change_role(membership: Membership, role: str, *, actor=None, ip=None) -> Me
     return locked
 
 
-def remove_member(membership: Membership, *, actor=None, ip=None) -> None:
+def remove_member(membership: Membership, *, actor: Actor = None, ip: str | None = None) -> None:
     org = membership.organization
     with transaction.atomic():
         locked = Membership.objects.select_for_update().get(pk=membership.pk)

@@ -9,7 +9,9 @@ callops.batches.dispatch.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from datetime import datetime
+from typing import TYPE_CHECKING, Any
 
 from django.db import connection, transaction
 from django.utils import timezone
@@ -25,6 +27,15 @@ from .recipient_lists import CsvError
 from .recipient_validation import Recipient, Screening
 from .signals import announce
 
+if TYPE_CHECKING:
+    from callops.accounts.models import Organization
+    from callops.calls.models import Agent
+
+    from .recipient_lists import Row
+
+# A recipient as insert_recipients writes it: (row_number, phone, context, tz).
+type RecipientRow = tuple[int, str, dict[str, Any], str]
+
 CHUNK = 5000  # recipients and rejections written per statement
 PREVIEW_ROWS = 20
 
@@ -35,10 +46,11 @@ class BatchActionError(Exception):
 
 # --- preview and import ---------------------------------------------------------------------------
 
-def preview(rows, *, default_region: str = "", limit: int = PREVIEW_ROWS) -> dict:
+def preview(rows: Iterable[Row], *, default_region: str = "", limit: int = PREVIEW_ROWS) -> dict[str, Any]:
     """Validate without writing: counts plus the first `limit` valid and rejected rows."""
     screening = Screening(rows, default_region)
-    valid, rejected = [], []
+    valid: list[dict[str, Any]] = []
+    rejected: list[dict[str, Any]] = []
     for result in screening:
         if isinstance(result, Recipient):
             if len(valid) < limit:
@@ -49,7 +61,7 @@ def preview(rows, *, default_region: str = "", limit: int = PREVIEW_ROWS) -> dic
     return {**screening.counts(), "valid_rows": valid, "rejected_rows": rejected}
 
 
-def create_batch(*, org, agent, settings: BatchSettings, rows, columns: list[str], phone_column: str = "",
+def create_batch(*, org: Organization, agent: Agent, settings: BatchSettings, rows: Iterable[Row], columns: list[str], phone_column: str = "",
                  created_by: str = "", start: bool = True, now: datetime | None = None) -> Batch:
     """Store a batch and its recipients in one transaction; nothing is kept if no row is valid.
 
@@ -62,7 +74,8 @@ def create_batch(*, org, agent, settings: BatchSettings, rows, columns: list[str
         batch = Batch.objects.create(organization=org, agent=agent, created_by=created_by[:200],
                                      columns=[c for c in columns if c], phone_column=phone_column,
                                      **settings.as_fields())
-        ok, bad = [], []
+        ok: list[RecipientRow] = []
+        bad: list[BatchRejection] = []
         for result in screening:
             if isinstance(result, Recipient):
                 zones.add(result.tz)
@@ -94,7 +107,7 @@ def create_batch(*, org, agent, settings: BatchSettings, rows, columns: list[str
     return batch
 
 
-def insert_recipients(batch_id: int, rows: list[tuple]) -> None:
+def insert_recipients(batch_id: int, rows: list[RecipientRow]) -> None:
     """Insert new recipients given as (row_number, phone, context, tz) tuples.
 
     On PostgreSQL through COPY, with no model instances: the import is bound by this write, and
@@ -116,7 +129,7 @@ def insert_recipients(batch_id: int, rows: list[tuple]) -> None:
 
 # --- lifecycle ------------------------------------------------------------------------------------
 
-def _set_status(batch: Batch, allowed_from, new: str, **fields) -> bool:
+def _set_status(batch: Batch, allowed_from: Iterable[str], new: str, **fields: Any) -> bool:
     """Conditional UPDATE: only one of two racing actions wins."""
     now = timezone.now()
     won = Batch.objects.filter(pk=batch.pk, status__in=list(allowed_from)).update(status=new, updated_at=now, **fields)
@@ -216,7 +229,7 @@ def stop_batch(batch: Batch, *, by: str = "") -> Batch:
 REDIAL_OUTCOMES = ("no_answer", "busy", "failed", "canceled")
 
 
-def redial(batch: Batch, *, outcomes, created_by: str = "", start: bool = True) -> Batch:
+def redial(batch: Batch, *, outcomes: Iterable[str], created_by: str = "", start: bool = True) -> Batch:
     """A new batch, same settings, of the recipients whose final outcome is in `outcomes`."""
     outcomes = [o for o in outcomes if o in REDIAL_OUTCOMES]
     if not outcomes:
@@ -232,7 +245,9 @@ def redial(batch: Batch, *, outcomes, created_by: str = "", start: bool = True) 
         new = Batch.objects.create(organization=batch.organization, agent=batch.agent,
                                    name=f"Redial of {batch.name or batch.public_id}"[:200],
                                    created_by=created_by[:200], **{k: getattr(batch, k) for k in keep})
-        rows, zones, n = [], set(), 0
+        rows: list[RecipientRow] = []
+        zones: set[str] = set()
+        n = 0
         for r in source.values_list("row_number", "phone", "context", "tz").iterator(chunk_size=CHUNK):
             n += 1
             zones.add(r[3])

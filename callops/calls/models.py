@@ -24,7 +24,7 @@ TERMINAL = frozenset({CallStatus.COMPLETED, CallStatus.NO_ANSWER, CallStatus.BUS
                       CallStatus.FAILED})
 ACTIVE = frozenset(set(CallStatus.values) - TERMINAL)
 # Lifecycle order; every terminal status shares the top rank, so none can replace another.
-RANK = {CallStatus.QUEUED: 0, CallStatus.INITIATED: 1, CallStatus.RINGING: 2, CallStatus.IN_PROGRESS: 3,
+RANK: dict[str, int] = {CallStatus.QUEUED: 0, CallStatus.INITIATED: 1, CallStatus.RINGING: 2, CallStatus.IN_PROGRESS: 3,
         **{s: 4 for s in TERMINAL}}
 
 

@@ -7,25 +7,34 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
 
 from django.db import InterfaceError, OperationalError, connection, transaction
 from django.db.models import F
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from callops.providers.base import PlacementUnknown, ProviderError
+from callops.providers.base import PlacementUnknown, ProviderError, StatusReport
 from callops.providers.registry import adapter_for
 
 from . import signals
 from .models import RANK, TERMINAL, Call, CallEvent, CallStatus, EventSource, ResultStatus
 
+if TYPE_CHECKING:
+    from callops.accounts.models import Organization
+    from callops.batches.models import Batch
+
+    from .models import Agent
+    from .validation import CallInput
+
 log = logging.getLogger(__name__)
 
 # Webhook event type for each status a call can enter. `initiated` has no event of its own
 # (CallingBox does not send one); `completed` waits for extraction when the call has `returns`.
-STATUS_EVENT = {
+STATUS_EVENT: dict[str, str] = {
     CallStatus.QUEUED: "call.queued",
     CallStatus.RINGING: "call.ringing",
     CallStatus.IN_PROGRESS: "call.answered",
@@ -72,8 +81,8 @@ def _ignored_note(current: str, reported: str) -> str:
 
 
 def apply_status(call: Call | int, status: str, *, source: str, raw_status: str = "", reason: str = "",
-                 fields: dict | None = None, payload=None, at: datetime | None = None, note: str = "",
-                 allowed_from: frozenset | None = None) -> Transition:
+                 fields: dict[str, Any] | None = None, payload: Any = None, at: datetime | None = None,
+                 note: str = "", allowed_from: frozenset[str] | None = None) -> Transition:
     """Move a call forward to `status`, or record the report as ignored.
 
     Forward-only along queued < initiated < ringing < in_progress < terminal; terminal is final.
@@ -133,6 +142,7 @@ def apply_status(call: Call | int, status: str, *, source: str, raw_status: str 
                 continue  # another writer moved it first; re-read and judge again
             fresh = Call.objects.select_related("agent", "organization").get(pk=pk)
             if status in TERMINAL and fresh.duration_seconds is None:
+                assert fresh.ended_at is not None  # written by the UPDATE above (status is terminal)
                 # The end and answer times may come from different sources (a poll, a callback);
                 # a clock skew between them must not make a negative duration.
                 fresh.duration_seconds = max(0, int((fresh.ended_at - fresh.answered_at).total_seconds())) \
@@ -147,7 +157,7 @@ def apply_status(call: Call | int, status: str, *, source: str, raw_status: str 
     raise RuntimeError(f"call {pk}: status update kept losing races")
 
 
-def _has_returns(pk) -> bool:
+def _has_returns(pk: int) -> bool:
     return bool(Call.objects.filter(pk=pk).values_list("returns", flat=True).first())
 
 
@@ -166,7 +176,7 @@ def _after_status_change(call: Call, old: str, new: str) -> None:
         signals.announce(call, event_type)
 
 
-def apply_report(call: Call, report, *, source: str) -> Transition:
+def apply_report(call: Call, report: StatusReport, *, source: str) -> Transition:
     """Apply a provider StatusReport (see providers.base) through the lifecycle function.
 
     Adapters only return reports; applying them to calls is done here (and in
@@ -182,16 +192,17 @@ def apply_report(call: Call, report, *, source: str) -> Transition:
                         at=report.occurred_at)
 
 
-def record_event(call: Call, *, source: str, note: str, kind: str = CallEvent.Kind.ACTION, payload=None) -> CallEvent:
+def record_event(call: Call, *, source: str, note: str, kind: str = CallEvent.Kind.ACTION,
+                 payload: Any = None) -> CallEvent:
     """A timeline entry that is not a status report (an action, an extraction run, a note)."""
     return CallEvent.objects.create(call=call, kind=kind, source=source, status="", from_status=call.status,
                                     note=note[:300], payload=payload)
 
 
-def create_call(*, org, agent, to_number: str, source: str = EventSource.API, from_number: str = "",
-                instructions: str = "", context: dict | None = None, metadata: dict | None = None,
-                returns: dict | None = None, webhook_url: str = "", scheduled_at: datetime | None = None,
-                batch=None, retry_of: Call | None = None, attempt: int = 1, claim: bool = False) -> Call:
+def create_call(*, org: Organization, agent: Agent, to_number: str, source: str = EventSource.API, from_number: str = "",
+                instructions: str = "", context: dict[str, Any] | None = None,
+                metadata: dict[str, Any] | None = None, returns: dict[str, Any] | None = None,
+                webhook_url: str = "", scheduled_at: datetime | None = None, batch: Batch | None = None, retry_of: Call | None = None, attempt: int = 1, claim: bool = False) -> Call:
     """Create a queued call (input already validated). Per-call values override the agent's.
 
     With `claim`, the row is created already holding its one-time dial claim (see submit_call).
@@ -257,15 +268,16 @@ def _dial(call: Call, *, source: str, retry_transient: bool = False) -> Call:
     # this write survives a dropped database connection (reconnect and try again). The id and the
     # "accepted" timeline line commit together, so a worker killed here leaves both or neither.
     report = placement.report
-    queued_at_provider = report is not None and report.status == CallStatus.QUEUED
+    queued_report = report if report is not None and report.status == CallStatus.QUEUED else None
+    queued_at_provider = queued_report is not None
 
     now = timezone.now()
     update = dict(provider_call_id=placement.provider_call_id, provider_job_id=placement.provider_job_id,
                   next_sync_at=now + timedelta(seconds=adapter.next_poll_delay(call)), updated_at=now)
-    if queued_at_provider:
-        update["provider_status"] = report.raw_status[:100]
+    if queued_report is not None:
+        update["provider_status"] = queued_report.raw_status[:100]
 
-    def record_placement():
+    def record_placement() -> bool:
         with transaction.atomic():
             # Conditional on the claim this process took: if it was given up as interrupted and
             # the call placed again meanwhile, this late answer must not overwrite that one.
@@ -273,12 +285,12 @@ def _dial(call: Call, *, source: str, retry_transient: bool = False) -> Call:
                 log.error("call %s: placement answered after its claim was given up; %s call %s is a second "
                           "dial", call.pk, call.provider, placement.provider_call_id)
                 return False
-            if queued_at_provider:
+            if queued_report is not None:
                 # Accepted but still queued at the provider: not a status change, but worth a line
                 # on the timeline (with the provider's words) rather than a muted "duplicate".
                 CallEvent.objects.create(call=call, source=source, kind=CallEvent.Kind.NOTE, from_status=call.status,
-                                         raw_status=report.raw_status[:100], note="accepted by the provider",
-                                         payload=report.payload)
+                                         raw_status=queued_report.raw_status[:100],
+                                         note="accepted by the provider", payload=queued_report.payload)
         return True
 
     if not _retry_on_disconnect(record_placement):
@@ -356,7 +368,7 @@ def reconcile_placement(call_id: int) -> str:
     return "adopted"
 
 
-def _retry_on_disconnect(write, attempts: int = 5):
+def _retry_on_disconnect[T](write: Callable[[], T], attempts: int = 5) -> T | None:
     """Run `write`, reconnecting and retrying when the database connection was lost under it."""
     for attempt in range(attempts):
         try:
@@ -366,6 +378,7 @@ def _retry_on_disconnect(write, attempts: int = 5):
                 raise
             connection.close()  # the next query opens a fresh connection
             time.sleep(0.2 * (attempt + 1))
+    return None  # only when attempts < 1
 
 
 def cancel_call(call: Call, *, source: str, actor_label: str = "") -> Call:
@@ -395,7 +408,7 @@ def cancel_call(call: Call, *, source: str, actor_label: str = "") -> Call:
     return transition.call
 
 
-def submit_call(org, clean, *, source: str) -> Call:
+def submit_call(org: Organization, clean: CallInput, *, source: str) -> Call:
     """Create a call from validated input and, unless it is scheduled, hand it to the provider now.
 
     Shared by the API and the dashboard form so both do exactly the same thing. An immediate call

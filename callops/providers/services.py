@@ -10,7 +10,9 @@ Agents themselves are calls' rows and are written by `callops.calls.agents`.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from django.db import IntegrityError, transaction
 
@@ -22,6 +24,9 @@ from .base import ProviderError
 from .models import ProviderAccount, ProviderKind
 from .registry import adapter_class, adapter_for
 
+if TYPE_CHECKING:
+    from callops.accounts.services import Actor
+
 
 @dataclass(frozen=True)
 class SecretField:
@@ -31,7 +36,7 @@ class SecretField:
 
 
 # What each kind needs; `callback_secret` is stored apart (it verifies inbound callbacks).
-CREDENTIAL_FIELDS = {
+CREDENTIAL_FIELDS: dict[str, list[SecretField]] = {
     ProviderKind.SANDBOX: [],
     ProviderKind.CALLINGBOX: [SecretField("api_key", "API key", "sk_live_… from the CallingBox console")],
     ProviderKind.BOLNA: [SecretField("api_key", "API key", "bn-… from the Bolna dashboard")],
@@ -58,15 +63,15 @@ def documented_rate_limit(kind: str) -> str:
 
 
 class ProviderInputError(Exception):
-    def __init__(self, message: str, fields: dict | None = None):
+    def __init__(self, message: str, fields: dict[str, str] | None = None):
         super().__init__(message)
         self.message = message
         self.fields = fields or {}
 
 
-def _clean_account(data: dict, *, creating: bool) -> dict:
-    errors = {}
-    clean = {}
+def _clean_account(data: Mapping[str, Any], *, creating: bool) -> dict[str, Any]:
+    errors: dict[str, str] = {}
+    clean: dict[str, Any] = {}
     if creating:
         kind = data.get("kind", "")
         if kind not in ProviderKind.values:
@@ -102,7 +107,7 @@ def _clean_account(data: dict, *, creating: bool) -> dict:
     return clean
 
 
-def _secrets(kind: str, data: dict) -> tuple[dict, str]:
+def _secrets(kind: str, data: Mapping[str, Any]) -> tuple[dict[str, str], str]:
     values = {f.name: (data.get(f.name) or "").strip() for f in CREDENTIAL_FIELDS.get(kind, [])}
     callback = (data.get("callback_secret") or "").strip() if kind in CALLBACK_SECRET_KINDS else ""
     for name, value in [*values.items(), ("callback_secret", callback)]:
@@ -112,7 +117,8 @@ def _secrets(kind: str, data: dict) -> tuple[dict, str]:
     return values, callback
 
 
-def create_account(org, data: dict, *, actor=None, ip=None) -> ProviderAccount:
+def create_account(org: Organization, data: Mapping[str, Any], *, actor: Actor = None,
+                   ip: str | None = None) -> ProviderAccount:
     clean = _clean_account(data, creating=True)
     creds, callback = _secrets(clean["kind"], data)
     account = ProviderAccount(organization=org, **clean)
@@ -130,7 +136,8 @@ def create_account(org, data: dict, *, actor=None, ip=None) -> ProviderAccount:
     return account
 
 
-def update_account(account: ProviderAccount, data: dict, *, actor=None, ip=None) -> ProviderAccount:
+def update_account(account: ProviderAccount, data: Mapping[str, Any], *, actor: Actor = None,
+                   ip: str | None = None) -> ProviderAccount:
     clean = _clean_account(data, creating=False)
     creds, callback = _secrets(account.kind, data)
     changed_secrets = sorted(k for k, v in creds.items() if v) + (["callback_secret"] if callback else [])
@@ -157,7 +164,7 @@ def update_account(account: ProviderAccount, data: dict, *, actor=None, ip=None)
     return account
 
 
-def test_connection(account: ProviderAccount, *, actor=None, ip=None) -> tuple[bool, str]:
+def test_connection(account: ProviderAccount, *, actor: Actor = None, ip: str | None = None) -> tuple[bool, str]:
     """Ask the provider something cheap with the stored credentials; (worked, what it said)."""
     try:
         message = adapter_for(account).test_connection()
@@ -174,7 +181,8 @@ def test_connection(account: ProviderAccount, *, actor=None, ip=None) -> tuple[b
 
 
 # --- The organization's default extractor ---------------------------------------------------------
-def set_default_extractor(org, extractor: str, *, actor=None, ip=None) -> str:
+def set_default_extractor(org: Organization, extractor: str, *, actor: Actor = None,
+                          ip: str | None = None) -> str:
     """The extractor agents without their own choice use (Settings → Providers & agents)."""
     extractor = (extractor or "").strip()
     if extractor not in EXTRACTOR_LABELS:
