@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from datetime import UTC
 
 from django.conf import settings
 from django.http import JsonResponse
@@ -116,7 +117,7 @@ def query_datetime(name: str, value):
     when = isotime.parse(str(value))
     if when is None:
         raise ApiError(400, f"{name} must be an ISO 8601 date-time", fields={name: "is not an ISO 8601 date-time"})
-    return when if timezone.is_aware(when) else timezone.make_aware(when, timezone.UTC)
+    return when if timezone.is_aware(when) else timezone.make_aware(when, UTC)
 
 
 def json_body(request, *, limit: int | None = None) -> dict:

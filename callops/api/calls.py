@@ -58,7 +58,7 @@ def create_call(request):
 
 
 def _csv(values: list[str] | None) -> list[str]:
-    out = []
+    out: list[str] = []
     for v in values or []:
         out.extend(p.strip() for p in v.split(",") if p.strip())
     return out

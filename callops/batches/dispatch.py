@@ -25,6 +25,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import cast
 from zoneinfo import ZoneInfo
 
 from django.db import transaction
@@ -69,7 +70,10 @@ def _zone(name: str, default="UTC"):
 
 
 def window_hours(batch: Batch) -> int:
-    return (batch.window_end_hour - batch.window_start_hour) if batch.window_start_hour is not None else 24
+    if batch.window_start_hour is None:
+        return 24
+    assert batch.window_end_hour is not None  # the window's two hours are set together (batch_settings)
+    return batch.window_end_hour - batch.window_start_hour
 
 
 def window_open(batch: Batch, zones: str, now: datetime) -> bool:
@@ -85,14 +89,16 @@ def window_open(batch: Batch, zones: str, now: datetime) -> bool:
         return True
     tzs = recipient_zones(batch, zones)
     if len(tzs) > 1:
-        offsets = [now.astimezone(tz).utcoffset().total_seconds() for tz in tzs]
+        # An aware datetime always has an offset.
+        offsets = [cast(timedelta, now.astimezone(tz).utcoffset()).total_seconds() for tz in tzs]
         if (max(offsets) - min(offsets)) / 3600 >= window_hours(batch):
             tzs = [_zone(batch.default_timezone)]
     for tz in tzs:
         local = now.astimezone(tz)
         if batch.window_days and local.isoweekday() not in batch.window_days:
             return False
-        if batch.window_start_hour is not None and not batch.window_start_hour <= local.hour < batch.window_end_hour:
+        if batch.window_start_hour is not None and not (
+                batch.window_start_hour <= local.hour < cast(int, batch.window_end_hour)):
             return False
     return True
 

@@ -64,7 +64,7 @@ class Validator:
         self.duplicates = 0
         # (country code, first digits) -> region whose metadata validated a number there; spares
         # region_code_for_number's walk over the +1 region list for every row.
-        self._region_hint: dict[tuple[int, str], str] = {}
+        self._region_hint: dict[tuple[int, str], str | None] = {}
 
     def check(self, row: Row) -> Recipient | Rejection:
         phone = row.phone

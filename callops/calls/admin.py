@@ -21,7 +21,7 @@ class CallEventInline(admin.TabularInline):
     model = CallEvent
     extra = 0
     can_delete = False
-    fields = ["created_at", "kind", "source", "from_status", "status", "raw_status", "reason", "ignored", "note"]
+    fields = ("created_at", "kind", "source", "from_status", "status", "raw_status", "reason", "ignored", "note")
     readonly_fields = fields
 
     def has_add_permission(self, request, obj=None):

@@ -77,7 +77,7 @@ def _clean_returns(value) -> tuple[dict, str]:
             return {}, f"at most {MAX_RETURNS_TEXT} characters"
         try:
             value = json.loads(value)
-        except ValueError as exc:
+        except json.JSONDecodeError as exc:
             return {}, f"not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno})"
     try:
         return validate_returns(value), ""

@@ -204,7 +204,8 @@ def run_extraction(call_id: int, source: str = EventSource.SYSTEM) -> Call | Non
     except SchemaError as exc:
         # Stored before validation existed, or edited by hand: say so instead of guessing.
         schema = {}
-        outcome = (ResultStatus.FAILED, None, f"invalid returns schema: {exc.message}", {}, None)
+        outcome: tuple[str, dict | None, str, dict, dict | None] = (
+            ResultStatus.FAILED, None, f"invalid returns schema: {exc.message}", {}, None)
     else:
         outcome = _compute(call, schema, kind)
     status, result, error, field_errors, found = outcome

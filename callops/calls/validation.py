@@ -200,6 +200,7 @@ def validate_call_input(org, data, *, now: datetime | None = None) -> CallInput:
 
     if errors:
         raise ValidationFailed(errors)
+    assert agent is not None  # a missing or unknown agent is one of the errors above
     return CallInput(agent=agent, to_number=to_number, from_number=from_number, instructions=instructions,
                      context=context, metadata=metadata, returns=returns, webhook_url=webhook_url,
                      scheduled_at=scheduled_at)

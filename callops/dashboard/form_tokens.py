@@ -63,8 +63,8 @@ def claim(org, token: str, post) -> Claim:
     while True:
         try:
             with transaction.atomic():
-                record = IdempotencyRecord.objects.create(organization=org, key=key, request_hash=fingerprint,
-                                                          path=PATH)
+                record: IdempotencyRecord | None = IdempotencyRecord.objects.create(
+                    organization=org, key=key, request_hash=fingerprint, path=PATH)
             return Claim(True, record)
         except IntegrityError:
             pass
@@ -92,6 +92,7 @@ def claim(org, token: str, post) -> Claim:
 
 
 def complete(c: Claim, call) -> None:
+    assert c.record is not None  # only a won claim completes, and it holds its record
     IdempotencyRecord.objects.filter(pk=c.record.pk).update(response_status=302,
                                                             response_body={"call_id": str(call.public_id)})
 
@@ -99,5 +100,6 @@ def complete(c: Claim, call) -> None:
 def fail(c: Claim) -> None:
     """The placement raised: whether a call was created or dialed is unknown, so the token is kept
     (as the API keeps an Idempotency-Key after a 500) and a resubmission is told so."""
+    assert c.record is not None  # only a won claim fails, and it holds its record
     IdempotencyRecord.objects.filter(pk=c.record.pk).update(response_status=500,
                                                             response_body={"outcome": "unknown"})

@@ -20,7 +20,7 @@ STATUS_ORDER = [CallStatus.QUEUED, CallStatus.INITIATED, CallStatus.RINGING, Cal
                 CallStatus.COMPLETED, CallStatus.NO_ANSWER, CallStatus.BUSY, CallStatus.CANCELED,
                 CallStatus.FAILED]
 # Outcomes the chart stacks, bottom to top; everything not yet terminal is "live".
-CHART_SERIES = [
+CHART_SERIES: list[tuple[str, str, set[str]]] = [
     ("completed", "Completed", {CallStatus.COMPLETED}),
     ("no_answer", "No answer / busy", {CallStatus.NO_ANSWER, CallStatus.BUSY}),
     ("failed", "Failed", {CallStatus.FAILED}),

@@ -10,6 +10,7 @@ or no against the question, a short free-text answer.
 from __future__ import annotations
 
 import re
+from typing import Any, cast
 
 from callops.extraction import amounts, answers, contacts, parsing
 from callops.extraction.schema import Field
@@ -120,7 +121,8 @@ class Profile:
     def __init__(self, name: str, spec: Field, region: str, when, evening: bool):
         self.name, self.spec, self.region, self.when = name, spec, region, when
         self.kind = spec.kind if spec.kind != "list" else "list"
-        self.item = spec.item if spec.kind == "list" else spec
+        # A list field's item type (schema validation requires one), else the field itself.
+        self.item: Field = cast(Field, spec.item) if spec.kind == "list" else spec
         self.name_words = (_content(name) or {stem(name)}) | ({"checkin"} if "check_in" in name else set()) \
             | ({"checkout"} if "check_out" in name else set())
         self.small_words = _content(name, keep=_DIRECTIONS) - self.name_words
@@ -144,7 +146,8 @@ class Profile:
         return (self.name_words | self.desc_words | self.related) & said
 
     def cue_hit(self, text: str) -> bool:
-        return bool(self.cue) and (self.cue.search(text.lower()) if self.item.kind != "boolean" else asks_yes_no(text))
+        return self.cue is not None and bool(
+            self.cue.search(text.lower()) if self.item.kind != "boolean" else asks_yes_no(text))
 
     def overlap(self, text: str) -> bool:
         """The text uses one of the field's words or their synonyms (not only its type's cues)."""
@@ -175,7 +178,7 @@ class Profile:
 
     # --- values in one turn -------------------------------------------------------------------
 
-    def values(self, text: str, digit_form: bool = False) -> list[tuple[int, object]]:
+    def values(self, text: str, digit_form: bool = False) -> list[tuple[int, Any]]:
         """(position, value) of every value of this field's type in the text."""
         kind = self.item.kind
         if kind in ("number", "integer"):
@@ -191,11 +194,11 @@ class Profile:
                 found = [(p, v) for p, v in found if self.range[0] <= v <= self.range[1]]
             return sorted(found, key=lambda f: f[0])
         if kind == "currency":
-            found = amounts.currencies_in(text, self.region)
+            money = amounts.currencies_in(text, self.region)
             if self.words_all & stems({"salary", "income", "compensation", "ctc", "revenue", "base"}):
                 # "one eighty-five base": salaries are said in thousands.
-                found = [(p, dict(v, amount=v["amount"] * 1000) if v["amount"] < 1000 else v) for p, v in found]
-            return found
+                money = [(p, dict(v, amount=v["amount"] * 1000) if v["amount"] < 1000 else v) for p, v in money]
+            return money
         if kind == "duration":
             return amounts.durations_with_spans(text)
         if kind == "date":
@@ -409,8 +412,8 @@ def string_answer(profile: Profile, reply: str) -> str | None:
             return m.group(1) or m.group(2)
     # The first sentence holds the answer; what follows explains it.
     first = re.split(r"(?<=[.!?])\s+", text)[0].strip(" .,!?")
-    parts = [_finish(profile, p, reason) for p in re.split(r",\s*", first)]
-    parts = [p for p in parts if p]
+    finished = [_finish(profile, p, reason) for p in re.split(r",\s*", first)]
+    parts = [p for p in finished if p]
     if not parts:
         return None
     first = parts[0]

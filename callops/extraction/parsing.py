@@ -85,7 +85,7 @@ def _fmt(value: float) -> str:
     return str(int(value)) if float(value).is_integer() else f"{value:.6g}"
 
 
-def numbers_with_spans(text: str) -> list[tuple[int, object]]:
+def numbers_with_spans(text: str) -> list[tuple[int, float]]:
     """(position in the digit form, value) for every quantity; times of day and ordinals excluded."""
     t = digits(text)
     out = []
@@ -164,7 +164,9 @@ def _resolve(m, base: datetime, past: bool, order: str) -> date | None:
             return end if past or end >= today else _month_end(first.replace(year=first.year + 1))
         return _month_end(_month_end(today) + timedelta(days=1) if m.group("endnext") else today)
     if m.group("bare") or m.group("wdday"):
-        n = int(re.search(r"\d+", m.group("bare") or m.group("wdday")).group())
+        day_digits = re.search(r"\d+", m.group("bare") or m.group("wdday"))
+        assert day_digits is not None  # both groups' patterns start with digits
+        n = int(day_digits.group())
         for k in range(13):  # the next such day on or after the call date (in a month that has it)
             month = (today.replace(day=1) + timedelta(days=32 * k)).replace(day=1)
             if n <= _month_end(month).day and date(month.year, month.month, n) >= today:

@@ -1,7 +1,9 @@
 """Text PostgreSQL can store: it refuses U+0000 in text and JSON columns, so input is checked for it."""
 
+from typing import Any
 
-def has_nul(value) -> bool:
+
+def has_nul(value: Any) -> bool:
     """Whether a string, or any key or string inside a JSON-like value, contains U+0000."""
     if isinstance(value, str):
         return "\x00" in value

@@ -221,6 +221,19 @@ class ProviderAdapter:
         """Ask the provider to stop a call that has not connected. ProviderError if it cannot."""
         raise ProviderError(f"{self.kind} cannot cancel a placed call", permanent=True, code="cancel_unsupported")
 
+    # --- provider-side batches (adapters with supports_batches) ------------------------------------
+    def place_batch(self, agent_id: str, contacts: list[dict], *, scheduled_at: datetime | None = None) -> str:
+        """Upload contacts and schedule them as one provider batch; returns the provider's batch id."""
+        raise NotImplementedError
+
+    def fetch_batch(self, batch_id: str) -> dict:
+        """The provider's batch with its jobs, as the provider returns it."""
+        raise NotImplementedError
+
+    def stop_batch(self, batch_id: str) -> dict:
+        """Stop the provider's batch; what the provider answered."""
+        raise NotImplementedError
+
     # --- inbound callbacks -----------------------------------------------------------------------
     def parse_callback(self, body: bytes, headers: dict[str, str]) -> list[StatusReport]:
         """Verify (raise CallbackRejected) and parse an inbound provider webhook."""

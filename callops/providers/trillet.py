@@ -36,7 +36,9 @@ def report_from(obj: dict, *, job: bool) -> StatusReport:
     status = STATUS_MAP.get(raw.lower())
     if status is None:
         raise ValueError(f"unknown Trillet status {raw!r}")
-    result = obj.get("result") if isinstance(obj.get("result"), dict) else {}
+    result = obj.get("result")
+    if not isinstance(result, dict):
+        result = {}
     call_id = str(result.get("callId") or "") if job else str(obj.get("_id") or obj.get("callId") or "")
     fields: dict = {}
     if job and obj.get("jobId"):

@@ -26,7 +26,8 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
+from typing import cast
 
 from callops.extraction import amounts, answers, parsing
 from callops.extraction.clock import call_time, region_for
@@ -94,11 +95,12 @@ class _Conversation:
         self.profiles = [Profile(name, spec, region, when, evening) for name, spec in schema_fields(schema).items()]
         self.when = when
         self.cands: dict[str, list[Candidate]] = {p.name: [] for p in self.profiles}
-        self.days: dict[str, object] = {}
+        self.days: dict[str, date] = {}
 
     def topics(self) -> list[dict[str, float]]:
         """For each turn, the fields the exchange it belongs to is about, with how strongly."""
-        out, current = [], {}
+        out: list[dict[str, float]] = []
+        current: dict[str, float] = {}
         self.carried = {}  # turn -> the question its topic was asked in, when a statement came between
         question, asked_back = "", False
         for i, (role, text) in enumerate(self.turns):
@@ -162,11 +164,11 @@ class _Conversation:
         last = last_sentence(text)
         if asks_yes_no(last):
             yes_no_fields = [(p.relevance(last), p) for p in self.profiles if p.kind == "boolean"]
-            top, p = max(yes_no_fields, key=lambda f: f[0], default=(0, None))
+            top, asked = max(yes_no_fields, key=lambda f: f[0], default=(0, None))
             # ... unless the sentence is about another field ("Could you give me the number?").
-            if p is not None and top >= TOPIC + 0.3 and p.name not in out and top > max(
+            if asked is not None and top >= TOPIC + 0.3 and asked.name not in out and top > max(
                     q.relevance(last) for q in self.profiles if q.name in out):
-                out[p.name] = top
+                out[asked.name] = top
         for p in self.profiles:
             if p.name not in out and p.kind not in ("boolean", "string"):
                 # The two ends of one thing (window_start/window_end), or a sibling the question names
@@ -296,7 +298,7 @@ class _Conversation:
         previous = next((c for c in reversed(self.cands[p.name]) if c.value), None)
         prev_day = prev_hm = None
         if previous:
-            prev = datetime.fromisoformat(previous.value)
+            prev = datetime.fromisoformat(cast(str, previous.value))  # datetime candidates hold ISO text
             prev_day, prev_hm = prev.date(), (prev.hour, prev.minute)
         day = days[-1] if days else self.days.get(p.name, prev_day)
         hm = hms[-1] if hms else prev_hm
@@ -324,11 +326,12 @@ class _Conversation:
         if item.kind in ("boolean", "datetime"):
             # Items said one after the other: "no and yes", "Friday at 3 and Monday at 10".
             parts = [x for x in re.split(r"\s*(?:;|\band\b|,(?=\s*(?:and\s+)?\w+day\b))\s*", text) if x.strip(" .")]
+            found: list[bool | str | None]
             if item.kind == "boolean":
                 found = [answers.parse_boolean(x) for x in parts]
             else:
-                found = [parsing.parse_datetime(x, self.when, p.evening) for x in parts]
-                found = [x.isoformat() if x else None for x in found]
+                moments = [parsing.parse_datetime(x, self.when, p.evening) for x in parts]
+                found = [x.isoformat() if x else None for x in moments]
             return [x for x in found if x is not None] or None
         out = []
         for _, value in p.values(text):
@@ -499,7 +502,7 @@ class _Conversation:
                     decision = re.match(r"^\W*(?:oh )?(?:no|nope|nah|yes|yeah|yep|sure|ok|okay)\b", answers.norm(sentence))
                     because = decision and re.search(r"\b(?:because|cause|since|i have|i'?ve got|i got|i'?m|we'?re)\s+\w+",
                                                      answers.norm(sentence)[decision.end():])
-                    if because:  # "oh no i cant wednesday i have jury duty": the reason after the no
+                    if because and decision:  # "oh no i cant wednesday i have jury duty": the reason after the no
                         sentence, decision = answers.norm(sentence)[decision.end() + because.start():], None
                         cleaned = string_answer(p, sentence)
                     if cleaned and not decision and not sentence.rstrip().endswith("?") and len(cleaned.split()) >= 2 and \

@@ -16,9 +16,11 @@ import threading
 import time
 import urllib.parse
 from collections import Counter, deque
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import cast
 
 import httpx
 
@@ -27,7 +29,7 @@ import httpx
 class Outcome:
     """A scripted call: (provider seconds after create, raw provider state) steps and the truth."""
 
-    steps: list[tuple[float, str]]
+    steps: Sequence[tuple[float, str]]
     final: str | None            # canonical status callops must end with; None = never ends
     extra: dict = field(default_factory=dict)
 
@@ -99,6 +101,8 @@ class Faults:
 
 
 class _Server(ThreadingHTTPServer):
+    emulator: Emulator  # set by Emulator.__init__; the handler reaches its emulator through it
+
     def handle_error(self, request, client_address):
         # A client that went away mid-request (a killed worker, a timeout fault) is routine here.
         if isinstance(sys.exc_info()[1], (ConnectionResetError, BrokenPipeError)):
@@ -125,11 +129,9 @@ class Request:
                 f"Content-Type: {ctype}\r\n\r\n".encode() + self.body)
             out: dict[str, list] = {}
             for part in msg.iter_parts():
-                name = part.get_param("name", header="content-disposition")
-                value = part.get_payload(decode=True) or b""
-                if part.get_filename() is None:
-                    value = value.decode()
-                out.setdefault(name, []).append(value)
+                name = cast(str, part.get_param("name", header="content-disposition"))
+                data = cast(bytes, part.get_payload(decode=True)) or b""
+                out.setdefault(name, []).append(data.decode() if part.get_filename() is None else data)
             return out
         return {k: v for k, v in urllib.parse.parse_qs(self.body.decode()).items()}
 
