@@ -118,7 +118,9 @@ class Adapter(ProviderAdapter):
     def test_connection(self) -> str:
         response = self._send("test", "GET", f"{self.base_url}/v1/numbers", headers=self._headers())
         numbers = transport.json_body(response, KIND)
-        count = len(numbers.get("data", numbers)) if isinstance(numbers, (dict, list)) else 0
+        # A list body is the numbers themselves; an object carries them under "data".
+        listed = numbers.get("data", numbers) if isinstance(numbers, dict) else numbers
+        count = len(listed) if isinstance(listed, (dict, list)) else 0
         return f"CallingBox reachable; {count} numbers"
 
 

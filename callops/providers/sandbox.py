@@ -140,7 +140,8 @@ class Adapter(ProviderAdapter):
             answered_by = outcome.answered_by
             if status == "completed":
                 fields["transcript"] = transcript_for(call)
-                answered = dict(outcome.steps).get("in_progress", 0)
+                # Seconds after the create at which the callee answered (steps are (seconds, state)).
+                answered = {state: at for at, state in outcome.steps}.get("in_progress", 0)
                 fields["duration_seconds"] = int(outcome.steps[-1][0] - answered)
         elif status == "in_progress":
             answered_by = outcome.answered_by
