@@ -78,7 +78,9 @@ class DeliveryWorker:
     """Sends due deliveries batch after batch; one per delivery job (see the module docstring).
 
     In a worker, results are written by a background thread while the next requests go out, so
-    database latency overlaps network latency. Inside an open transaction (tests, or a caller
+    database latency overlaps network latency: 16% more signed deliveries/s than writing inline
+    (WEBHOOK_BACKGROUND_WRITES=0) on `make bench-webhooks ARGS="--count 3000 --seconds 2"`
+    (ratio 0.70 against 0.61). Inside an open transaction (tests, or a caller
     that wants the writes in its own transaction) they are written inline instead.
     """
 
