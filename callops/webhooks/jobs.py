@@ -56,19 +56,17 @@ def deliver_job(ids=None) -> int:
             redisconn.client().delete(KICK_KEY)
         except Exception:
             pass
-    # The job ends only once its attempts are on record (closing the worker waits for them).
-    with delivery.DeliveryWorker() as worker:
-        return _drain(worker, ids)
+    return _drain(ids)
 
 
-def _drain(worker: delivery.DeliveryWorker, ids) -> int:
+def _drain(ids) -> int:
     started = time.monotonic()
-    sent = worker.deliver_due(ids=ids)
+    sent = delivery.deliver_due(ids=ids)
     for i in range(MAX_ROUNDS):
         if time.monotonic() - started > MAX_JOB_SECONDS:
             kick()
             break
-        more = worker.deliver_due(include_manual=False)  # re-sends were looked for just now
+        more = delivery.deliver_due(include_manual=False)  # re-sends were looked for just now
         if not more:
             break
         if i == 0 and more >= settings.WEBHOOK_BATCH_SIZE:

@@ -129,13 +129,11 @@ def _candidates(now, ids, limit: int, include_manual: bool) -> tuple[list[tuple]
     return out + auto_rows, {row[0] for row in auto_rows}
 
 
-def claim(ids=None, limit: int | None = None, *, include_manual: bool = True,
-          recording_token: str = "") -> tuple[str, list[Claimed]]:
+def claim(ids=None, limit: int | None = None, *, include_manual: bool = True) -> tuple[str, list[Claimed]]:
     """Lease up to `limit` due deliveries (only `ids` if given) to this worker.
 
     `include_manual=False` skips the query for requested re-sends (a drain loop asks for them once).
-    `recording_token` is the lease of this worker's previous batch while its attempts are still
-    being written: those rows are sent, not in flight. Returns the lease token and the rows; the
+    Returns the lease token and the rows; the
     caller sends them and frees their slots.
     """
     limit = limit or settings.WEBHOOK_BATCH_SIZE
@@ -159,7 +157,7 @@ def claim(ids=None, limit: int | None = None, *, include_manual: bool = True,
         wanted[dest] = (cap, host, respect_cool and not single_manual)
     taken = caps.acquire(token, wanted, settings.WEBHOOK_LEASE_SECONDS)
     if taken is None:
-        taken = _fallback_slots(now, wanted, recording_token)
+        taken = _fallback_slots(now, wanted)
     chosen, per_dest, seen, cooling = [], {}, set(), []
     for pk, _e, _u, single_manual, _eu, _c in candidates:
         if pk in seen:
@@ -215,15 +213,13 @@ def _lease(pks: list[int], token: str, now) -> list[tuple]:
                 .values_list(*_CLAIMED_FIELDS, *_TARGET_FIELDS))
 
 
-def _fallback_slots(now, wanted, recording_token: str) -> dict[str, int]:
+def _fallback_slots(now, wanted) -> dict[str, int]:
     """Redis unreachable: count live database leases per endpoint (not race-proof, but bounded)."""
     endpoint_ids = [int(d[1:]) for d in wanted if d.startswith("e")]
     # Leased rows are pending ones or requested re-sends; saying so lets the endpoint and manual
     # indexes find them (the lease columns themselves are not indexed).
     leased = WebhookDelivery.objects.filter(Q(status=DeliveryStatus.PENDING) | Q(manual_requested_at__isnull=False),
                                             endpoint_id__in=endpoint_ids, claimed_until__gt=now)
-    if recording_token:
-        leased = leased.exclude(claim_token=recording_token)
     busy = dict(leased.values_list("endpoint_id").annotate(n=Count("claim_token", distinct=True)))
     out = {}
     for dest, (cap, host, respect_cool) in wanted.items():

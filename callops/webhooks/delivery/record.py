@@ -3,12 +3,11 @@ calls' webhook status and bulk-recovery progress, written together in one transa
 
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import dataclass
 from datetime import timedelta
 
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import F, OuterRef, Subquery
 from django.utils import timezone
 
@@ -58,25 +57,10 @@ def _failure_update(item: Sent) -> tuple[dict, bool]:
     return update, final_failure
 
 
-_ATTEMPT_COLUMNS = ("delivery_id", "number", "trigger", "url", "request_headers", "request_body", "response_status",
-                    "response_headers", "response_body", "duration_ms", "error_kind", "error", "succeeded",
-                    "created_at")
-
-
 def _insert_attempts(items: list[Sent]) -> None:
-    if connection.vendor == "postgresql":
-        # COPY: one round trip and no model instances; the writer thread shares the GIL with the
-        # sending loop, so Python work saved here is throughput. Against bulk_create it gained 28%
-        # on `make bench-webhooks ARGS="--count 3000 --seconds 2"` (ratio 0.70 against 0.55).
-        table = connection.ops.quote_name(WebhookAttempt._meta.db_table)
-        columns = ", ".join(connection.ops.quote_name(c) for c in _ATTEMPT_COLUMNS)
-        with connection.cursor() as cursor, cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
-            for i in items:
-                o = i.outcome
-                copy.write_row((i.row.pk, i.row.attempt_count + 1, i.trigger, i.url, json.dumps(i.headers),
-                                clean_text(i.body.decode("utf-8", "replace")), o.status, json.dumps(o.headers or {}),
-                                o.body, o.duration_ms, o.error_kind, o.error, o.ok, i.at))
-        return
+    # bulk_create, not COPY: COPY (one round trip, no model instances) measured no gain on
+    # `make bench-webhooks ARGS="--count 3000 --seconds 2"` (ratio 0.67 with it, 0.67 with
+    # bulk_create, mean of the runs of one sitting), under the 15% it had to earn.
     WebhookAttempt.objects.bulk_create([
         WebhookAttempt(
             delivery_id=i.row.pk, number=i.row.attempt_count + 1, trigger=i.trigger, url=i.url,
