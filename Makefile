@@ -19,7 +19,7 @@ test: bootstrap
 lint: bootstrap
 	@$(PY) -m ruff check .
 
-# mypy over the modules [tool.mypy] in pyproject.toml lists (what CI checks).
+# mypy over callops, configured by [tool.mypy] in pyproject.toml (what CI checks).
 types: bootstrap
 	@.venv/bin/mypy
 

@@ -25,9 +25,9 @@ if TYPE_CHECKING:
     from django.contrib.auth.models import AnonymousUser, User
     from django.http import HttpRequest
 
-# Who did something: a signed-in user, the request's user (anonymous on public routes), or nobody
-# (the system: jobs, management commands).
-type Actor = User | AnonymousUser | None
+# Who did something: a signed-in user, the request's user (anonymous on public routes), a label (an
+# API key's), or nobody (the system: jobs, management commands).
+type Actor = User | AnonymousUser | str | None
 
 KEY_PREFIX = "ck_"
 # last_used_at is refreshed at most this often, so a busy key costs one UPDATE a minute, not one
@@ -118,10 +118,10 @@ def revoke_api_key(key: ApiKey, *, actor: Actor = None, ip: str | None = None) -
 
 def audit(org: Organization, action: str, *, actor: Actor = None, ip: str | None = None, target: str = "",
           detail: dict[str, Any] | None = None) -> AuditEntry:
-    label = actor.get_username() if actor is not None and getattr(actor, "pk", None) else (
-        str(actor) if actor else "system")
+    user = cast("User | None", actor if getattr(actor, "pk", None) else None)  # only a saved user has a row
+    label = user.get_username() if user is not None else (str(actor) if actor else "system")
     return AuditEntry.objects.create(
-        organization=org, actor=cast("User | None", actor if getattr(actor, "pk", None) else None), actor_label=label[:200],
+        organization=org, actor=user, actor_label=label[:200],
         action=action, target=target[:200], detail=detail or {}, ip_address=ip or _request_ip.get(),
     )
 

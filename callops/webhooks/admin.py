@@ -18,7 +18,7 @@ class WebhookAttemptInline(admin.TabularInline):
     model = WebhookAttempt
     extra = 0
     can_delete = False
-    fields = ["number", "trigger", "created_at", "response_status", "duration_ms", "error_kind", "error"]
+    fields = ("number", "trigger", "created_at", "response_status", "duration_ms", "error_kind", "error")
     readonly_fields = fields
 
 

@@ -53,6 +53,10 @@ class _SecretMixin:
     rotation that retired it. Deliveries are signed with all of them (one `v1,` entry each), so a
     receiver that still holds any unexpired secret keeps verifying while it switches."""
 
+    # The model's own fields, which every class using the mixin declares.
+    secret_encrypted: str
+    old_secrets: list[dict]
+
     @property
     def secret(self) -> str:
         return _decrypt(self.secret_encrypted)

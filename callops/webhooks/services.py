@@ -7,9 +7,12 @@ rotation; the organization's per-call secret is returned by an audited reveal an
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from datetime import datetime
+from typing import TYPE_CHECKING, Any, cast
 
 from django.db import IntegrityError, transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from callops.accounts.services import audit
@@ -27,18 +30,24 @@ from callops.webhooks.models import (
     WebhookEndpoint,
 )
 
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
+
+    from callops.accounts.models import Organization
+    from callops.accounts.services import Actor
+
 MAX_HEADERS = 20
 
 
 class WebhookInputError(Exception):
-    def __init__(self, message: str, fields: dict | None = None):
+    def __init__(self, message: str, fields: dict[str, str] | None = None):
         super().__init__(message)
         self.message = message
         self.fields = fields or {}
 
 
 # --- Validation ------------------------------------------------------------------------------------
-def _clean_url(value) -> str:
+def _clean_url(value: object) -> str:
     if not isinstance(value, str):
         raise WebhookInputError("url must be a string", {"url": "must be a string"})
     url = value.strip()
@@ -48,7 +57,7 @@ def _clean_url(value) -> str:
     return url
 
 
-def _clean_events(value) -> list[str]:
+def _clean_events(value: object) -> list[str]:
     if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
         raise WebhookInputError("enabled_events must be a non-empty list of event types",
                                 {"enabled_events": "must be a non-empty list of strings"})
@@ -61,13 +70,13 @@ def _clean_events(value) -> list[str]:
     return list(dict.fromkeys(value))
 
 
-def _clean_headers(value) -> dict:
+def _clean_headers(value: object) -> dict[str, str]:
     if not isinstance(value, dict):
         raise WebhookInputError("headers must be an object of header names to string values",
                                 {"headers": "must be an object"})
     if len(value) > MAX_HEADERS:
         raise WebhookInputError(f"headers: at most {MAX_HEADERS} custom headers", {"headers": "too many"})
-    out = {}
+    out: dict[str, str] = {}
     for name, val in value.items():
         if not header_rules.allowed(name):
             raise WebhookInputError(f"headers: {name!r} is not an allowed header name (headers that frame or "
@@ -80,21 +89,21 @@ def _clean_headers(value) -> dict:
     return out
 
 
-def _clean_description(value) -> str:
+def _clean_description(value: object) -> str:
     if not isinstance(value, str) or len(value) > 500:
         raise WebhookInputError("description must be a string of at most 500 characters",
                                 {"description": "must be at most 500 characters"})
     return value.strip()
 
 
-def _clean(data: dict, *, partial: bool) -> dict:
+def _clean(data: Mapping[str, Any], *, partial: bool) -> dict[str, Any]:
     allowed = {"url", "description", "enabled_events", "headers", "enabled", "paused", "max_in_flight"}
     unknown = sorted(set(data) - allowed)
     if unknown:
         raise WebhookInputError(f"unknown field(s): {', '.join(unknown)}", {k: "unknown field" for k in unknown})
     if not partial and "url" not in data:
         raise WebhookInputError("url is required", {"url": "is required"})
-    clean = {}
+    clean: dict[str, Any] = {}
     if "url" in data:
         clean["url"] = _clean_url(data["url"])
     if "description" in data:
@@ -118,7 +127,7 @@ def _clean(data: dict, *, partial: bool) -> dict:
 
 
 # --- Endpoints -------------------------------------------------------------------------------------
-def create_endpoint(org, data: dict, *, actor=None) -> tuple[WebhookEndpoint, str]:
+def create_endpoint(org: Organization, data: Mapping[str, Any], *, actor: Actor = None) -> tuple[WebhookEndpoint, str]:
     """Create an endpoint; returns it and its signing secret (shown once)."""
     clean = _clean(data, partial=False)
     secret = standard_webhooks.generate_secret()
@@ -134,7 +143,7 @@ def create_endpoint(org, data: dict, *, actor=None) -> tuple[WebhookEndpoint, st
     return endpoint, secret
 
 
-def update_endpoint(endpoint: WebhookEndpoint, data: dict, *, actor=None) -> WebhookEndpoint:
+def update_endpoint(endpoint: WebhookEndpoint, data: Mapping[str, Any], *, actor: Actor = None) -> WebhookEndpoint:
     clean = _clean(data, partial=True)
     enabled = clean.pop("enabled", None)
     paused = clean.pop("paused", None)
@@ -153,7 +162,7 @@ def update_endpoint(endpoint: WebhookEndpoint, data: dict, *, actor=None) -> Web
     return endpoint
 
 
-def delete_endpoint(endpoint: WebhookEndpoint, *, actor=None) -> None:
+def delete_endpoint(endpoint: WebhookEndpoint, *, actor: Actor = None) -> None:
     with transaction.atomic():
         # The endpoint row first, as the delivery writer locks it before it records an attempt
         # (delivery.record.record_many's lock order): a worker recording one of its deliveries now either
@@ -167,7 +176,7 @@ def delete_endpoint(endpoint: WebhookEndpoint, *, actor=None) -> None:
         endpoint.delete()
 
 
-def rotate_secret(endpoint: WebhookEndpoint, *, actor=None) -> str:
+def rotate_secret(endpoint: WebhookEndpoint, *, actor: Actor = None) -> str:
     """A new secret; each retired one keeps being signed with for 24 hours (at most 10 at once)."""
     secret = standard_webhooks.generate_secret()
     with transaction.atomic():
@@ -179,7 +188,7 @@ def rotate_secret(endpoint: WebhookEndpoint, *, actor=None) -> str:
     return secret
 
 
-def set_enabled(endpoint: WebhookEndpoint, enabled: bool, *, actor=None, reason: str = "") -> WebhookEndpoint:
+def set_enabled(endpoint: WebhookEndpoint, enabled: bool, *, actor: Actor = None, reason: str = "") -> WebhookEndpoint:
     if enabled:
         WebhookEndpoint.objects.filter(pk=endpoint.pk).update(
             enabled=True, disabled_reason="", disabled_at=None, failing_since=None, failing_notified=False,
@@ -192,7 +201,7 @@ def set_enabled(endpoint: WebhookEndpoint, enabled: bool, *, actor=None, reason:
     return endpoint
 
 
-def set_paused(endpoint: WebhookEndpoint, paused: bool, *, actor=None) -> WebhookEndpoint:
+def set_paused(endpoint: WebhookEndpoint, paused: bool, *, actor: Actor = None) -> WebhookEndpoint:
     WebhookEndpoint.objects.filter(pk=endpoint.pk).update(paused=paused, updated_at=timezone.now())
     audit(endpoint.organization, "webhook_endpoint.paused" if paused else "webhook_endpoint.resumed",
           actor=actor, target=endpoint.url)
@@ -202,15 +211,15 @@ def set_paused(endpoint: WebhookEndpoint, paused: bool, *, actor=None) -> Webhoo
     return endpoint
 
 
-def send_test(endpoint: WebhookEndpoint, *, actor=None) -> WebhookDelivery:
+def send_test(endpoint: WebhookEndpoint, *, actor: Actor = None) -> WebhookDelivery:
     with transaction.atomic():
         delivery = events.emit_test_event(endpoint)
     return delivery
 
 
 # --- Organization secret for per-call / agent URLs -----------------------------------------------
-def org_secret(org_or_id) -> OrgWebhookSecret:
-    org_id = getattr(org_or_id, "pk", org_or_id)
+def org_secret(org_or_id: Organization | int) -> OrgWebhookSecret:
+    org_id = cast(int, getattr(org_or_id, "pk", org_or_id))
     row = OrgWebhookSecret.objects.filter(organization_id=org_id).first()
     if row is not None:
         return row
@@ -224,12 +233,12 @@ def org_secret(org_or_id) -> OrgWebhookSecret:
     return row
 
 
-def org_secret_row(org) -> OrgWebhookSecret | None:
+def org_secret_row(org: Organization) -> OrgWebhookSecret | None:
     """The organization's secret row for display (dates only), without creating it."""
     return OrgWebhookSecret.objects.filter(organization=org).first()
 
 
-def reveal_org_secret(org, *, actor=None) -> str:
+def reveal_org_secret(org: Organization, *, actor: Actor = None) -> str:
     """The current per-call signing secret; every reveal is on the audit log."""
     secret = org_secret(org).secret
     if actor is not None:
@@ -237,7 +246,7 @@ def reveal_org_secret(org, *, actor=None) -> str:
     return secret
 
 
-def rotate_org_secret(org, *, actor=None) -> str:
+def rotate_org_secret(org: Organization, *, actor: Actor = None) -> str:
     """A new per-call signing secret (returned once); retired ones keep signing for 24 hours."""
     secret = standard_webhooks.generate_secret()
     with transaction.atomic():
@@ -251,11 +260,11 @@ def rotate_org_secret(org, *, actor=None) -> str:
 
 
 # --- Redelivery ------------------------------------------------------------------------------------
-def _kick(ids=None) -> None:
+def _kick(ids: list[int] | None = None) -> None:
     transaction.on_commit(lambda: enqueue(jobs.deliver_job, ids, queue="webhooks"))
 
 
-def redeliver(delivery: WebhookDelivery, actor=None, *, trigger: str = Trigger.MANUAL) -> WebhookDelivery:
+def redeliver(delivery: WebhookDelivery, actor: Actor = None, *, trigger: str = Trigger.MANUAL) -> WebhookDelivery:
     """Queue one manual attempt with the same webhook-id. It never reschedules itself: on failure the
     delivery keeps whatever automatic schedule it had."""
     now = timezone.now()
@@ -273,7 +282,7 @@ def redeliver(delivery: WebhookDelivery, actor=None, *, trigger: str = Trigger.M
 RECOVERABLE_STATUSES = (DeliveryStatus.FAILED, DeliveryStatus.SKIPPED)
 
 
-def clean_recovery_filters(*, event_type="", delivery_status="") -> tuple[str, str]:
+def clean_recovery_filters(*, event_type: object = "", delivery_status: object = "") -> tuple[str, str]:
     """Validate the filters a recovery accepts besides the window and destination."""
     if not isinstance(event_type, str) or (event_type and event_type not in events.EVENT_TYPES
                                           and event_type not in ("*", "call.*", "batch.*")):
@@ -285,8 +294,9 @@ def clean_recovery_filters(*, event_type="", delivery_status="") -> tuple[str, s
     return ("" if event_type == "*" else event_type), delivery_status
 
 
-def recoverable(org, *, since: datetime, until: datetime | None = None, endpoint=None, inline_only: bool = False,
-                event_type: str = "", delivery_status: str = ""):
+def recoverable(org: Organization, *, since: datetime, until: datetime | None = None,
+                endpoint: WebhookEndpoint | None = None, inline_only: bool = False, event_type: str = "",
+                delivery_status: str = "") -> QuerySet[WebhookDelivery]:
     """Deliveries that failed or were skipped in the window, to every destination unless an endpoint
     (or only the per-call / agent URLs) is given."""
     statuses = [delivery_status] if delivery_status else list(RECOVERABLE_STATUSES)
@@ -304,12 +314,13 @@ def recoverable(org, *, since: datetime, until: datetime | None = None, endpoint
     return qs
 
 
-def count_recoverable(org, **filters) -> int:
+def count_recoverable(org: Organization, **filters: Any) -> int:
     return recoverable(org, **filters).count()
 
 
-def start_recovery(org, *, since: datetime, until: datetime | None = None, endpoint=None, inline_only: bool = False,
-                   event_type: str = "", delivery_status: str = "", actor=None) -> RecoveryJob:
+def start_recovery(org: Organization, *, since: datetime, until: datetime | None = None,
+                   endpoint: WebhookEndpoint | None = None, inline_only: bool = False, event_type: str = "",
+                   delivery_status: str = "", actor: Actor = None) -> RecoveryJob:
     """Re-send everything recoverable in the window in the background; progress is on the row.
 
     The window is frozen now (`until` defaults to this moment), so deliveries that fail later are
@@ -320,7 +331,8 @@ def start_recovery(org, *, since: datetime, until: datetime | None = None, endpo
                "event_type": event_type, "delivery_status": delivery_status}
     total = count_recoverable(org, **filters)
     with transaction.atomic():
-        job = RecoveryJob.objects.create(organization=org, created_by=actor if hasattr(actor, "get_username") else None,
+        created_by = cast("User | None", actor if hasattr(actor, "get_username") else None)
+        job = RecoveryJob.objects.create(organization=org, created_by=created_by,
                                          total=total, **filters)
         audit(org, "webhook_delivery.bulk_recover", actor=actor, target=str(job.public_id),
               detail={"total": total, "since": since.isoformat(), "endpoint": str(endpoint.public_id) if endpoint
@@ -332,11 +344,11 @@ def start_recovery(org, *, since: datetime, until: datetime | None = None, endpo
 
 
 # --- Notifications (dashboard) ---------------------------------------------------------------------
-def unread_notifications(org):
+def unread_notifications(org: Organization) -> QuerySet[Notification]:
     return Notification.objects.filter(organization=org, read=False).select_related("endpoint")
 
 
-def mark_notifications_read(org, public_ids=None) -> int:
+def mark_notifications_read(org: Organization, public_ids: Iterable[object] | None = None) -> int:
     """Mark the given notices (or all) of `org` read; ids of other organizations match nothing."""
     qs = Notification.objects.filter(organization=org, read=False)
     if public_ids is not None:

@@ -89,7 +89,7 @@ def acquire(token: str, wanted: dict[str, tuple[int, str, bool]], lease_seconds:
     dests = list(wanted)
     now_ms = int(time.time() * 1000)
     lease_ms = int(lease_seconds * 1000)
-    args = [token, now_ms, now_ms + lease_ms, lease_ms * 2]
+    args: list[str | int] = [token, now_ms, now_ms + lease_ms, lease_ms * 2]
     for dest in dests:
         cap, _host, cool = wanted[dest]
         args += [max(1, int(cap or 1)), "1" if cool else "0"]

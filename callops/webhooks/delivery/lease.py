@@ -169,7 +169,10 @@ def claim(ids=None, limit: int | None = None, *, include_manual: bool = True) ->
     taken = caps.acquire(token, wanted, settings.WEBHOOK_LEASE_SECONDS)
     if taken is None:
         taken = _fallback_slots(now, wanted)
-    chosen, per_dest, seen, cooling = [], {}, set(), []
+    chosen: list[int] = []
+    per_dest: dict[str, int] = {}
+    seen: set[int] = set()
+    cooling: list[int] = []
     for pk, _e, _u, single_manual, _eu, _c in candidates:
         if pk in seen:
             continue
@@ -193,7 +196,8 @@ def claim(ids=None, limit: int | None = None, *, include_manual: bool = True) ->
         caps.release(token, held)
         return "", []
     order = {pk: i for i, pk in enumerate(chosen)}
-    rows, targets = [], {}
+    rows: list[Claimed] = []
+    targets: dict[int, Target] = {}
     n_claimed = len(_CLAIMED_FIELDS)
     for values in _lease(chosen, token, now):
         row = Claimed(*values[:n_claimed])

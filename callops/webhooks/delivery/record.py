@@ -6,7 +6,8 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import Any
 
 from django.db import connection, transaction
 from django.db.models import F, OuterRef, Subquery
@@ -32,12 +33,12 @@ class Sent:
     headers: dict
     body: bytes
     outcome: Outcome
-    at: object
+    at: datetime
 
 
 def _failure_update(item: Sent) -> tuple[dict, bool]:
     row, outcome, trigger = item.row, item.outcome, item.trigger
-    update = {"last_error": outcome.error}
+    update: dict[str, Any] = {"last_error": outcome.error}
     final_failure = False
     if trigger == Trigger.AUTO:
         done = row.auto_attempts + 1

@@ -6,6 +6,7 @@ import email.utils
 import math
 import random
 import re
+from datetime import UTC
 
 from django.utils import timezone
 
@@ -55,7 +56,7 @@ def parse_retry_after(value) -> float | None:
         if when is None:
             return None
         if when.tzinfo is None:
-            when = when.replace(tzinfo=timezone.UTC)
+            when = when.replace(tzinfo=UTC)
         seconds = (when - timezone.now()).total_seconds()
     except (TypeError, ValueError, OverflowError, IndexError):
         return None

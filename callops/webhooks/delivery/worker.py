@@ -52,7 +52,8 @@ def send_one(row: lease.Claimed, token: str, org_secrets: _OrgSecrets) -> Sent |
             status=DeliveryStatus.SKIPPED, last_error="endpoint disabled", next_attempt_at=None,
             claim_token="", claimed_until=None, updated_at=timezone.now())
         return None
-    url, headers, body = row.target_url, {}, row.body.encode()
+    headers: dict[str, str] = {}
+    url, body = row.target_url, row.body.encode()
     try:
         secrets = row.endpoint.secrets() if row.endpoint is not None else org_secrets[row.organization_id]
         headers, body = request.build_request(row, secrets)
