@@ -39,7 +39,8 @@ class PhoneNumberOut(BaseModel):
     purchased_at: datetime
     provider: str
     provider_account_id: str
-    source: Literal["purchased", "agent"] = Field(description="bought through callops, or an agent's from_number")
+    source: Literal["purchased", "agent", "provider"] = Field(
+        description="bought through callops, an agent's from_number, or found on the provider account")
     inbound_enabled: bool
     inbound_prompt: str | None
     inbound_returns: dict[str, Any] | None

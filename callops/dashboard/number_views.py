@@ -1,4 +1,5 @@
-"""Settings → Numbers: the organization's caller IDs, a search of numbers for sale, and buying one.
+"""Settings → Numbers: the organization's caller IDs, a search of numbers for sale, buying one, and
+bringing in the numbers a provider account already holds.
 
 The same service functions as /v1/numbers do the work (`callops.providers.numbers`). Everyone in
 the organization may list and search; buying charges the provider account, so it needs an admin,
@@ -30,7 +31,18 @@ def numbers_page(request):
     status = 200
     params = request.POST if request.method == "POST" else request.GET
     ctx["form"] = {k: params.get(k, "") for k in ("provider_account_id", "area_code", "number_type")}
-    if request.method == "POST":
+    if request.method == "POST" and request.POST.get("action") == "import":
+        try:
+            account = numbers.selling_account(request.org, request.POST.get("provider_account_id") or None)
+            added = numbers.import_provider_numbers(account, actor=request.user)
+        except numbers.NumberError as exc:
+            ctx["error"], status = exc.message, exc.status
+        except ProviderError as exc:
+            ctx["error"], status = f"The provider could not list its numbers: {exc.message}", 502
+        else:
+            messages.success(request, f"{added} number{'s' if added != 1 else ''} added from {account.name}.")
+            return redirect("dashboard:numbers")
+    elif request.method == "POST":
         phone = request.POST.get("phone_number", "")
         try:
             account = numbers.selling_account(request.org, request.POST.get("provider_account_id") or None)

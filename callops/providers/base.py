@@ -266,6 +266,11 @@ class ProviderAdapter:
     def purchase_number(self, phone_number: str, *, owned: frozenset[str] = frozenset()) -> PurchasedNumber:
         raise ProviderError(f"{self.kind} does not sell numbers", permanent=True, code="numbers_unsupported")
 
+    def list_numbers(self) -> list[PurchasedNumber]:
+        """Every number the provider account holds (bought in the provider's console, or by a
+        purchase whose answer never arrived), for `callops.providers.numbers.import_provider_numbers`."""
+        raise ProviderError(f"{self.kind} cannot list its numbers", permanent=True, code="numbers_unsupported")
+
     # --- operations ------------------------------------------------------------------------------
     def test_connection(self) -> str:
         """A cheap authenticated request; returns a short description or raises ProviderError."""

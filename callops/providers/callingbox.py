@@ -31,6 +31,8 @@ from .base import (
 # long before its claim (clock skew between callops and the provider), at most this many pages.
 FIND_MARGIN = timedelta(minutes=5)
 FIND_PAGES = 50
+# The account's number list is read at most this many pages of 100.
+NUMBER_PAGES = 20
 
 KIND = "callingbox"
 STATUS_MAP = {s: s for s in ("queued", "initiated", "ringing", "in_progress", "completed", "no_answer", "busy",
@@ -50,6 +52,16 @@ def report_from_call(obj: dict, *, event_id: str = "") -> StatusReport:
                         provider_call_id=str(obj.get("id") or ""), answered_by=obj.get("answered_by") or "",
                         fields=fields, payload=obj, event_id=event_id,
                         details_pending=status == "completed" and obj.get("result_status") == "pending")
+
+
+def _purchased(obj: dict) -> PurchasedNumber:
+    """A CallingBox `PhoneNumber` object (the SDK's shape) as the adapter contract's value."""
+    purchased_at = isotime.parse(obj.get("purchased_at"))
+    return PurchasedNumber(e164=str(obj["e164"]), provider_number_id=str(obj.get("id") or ""),
+                           friendly_name=obj.get("friendly_name") or "", country_code=obj.get("country_code") or "US",
+                           number_type=obj.get("number_type") or "local", status=obj.get("status") or "active",
+                           monthly_cost_cents=int(obj.get("monthly_cost_cents") or 0),
+                           purchased_at=purchased_at if purchased_at and purchased_at.tzinfo else None)
 
 
 class Adapter(ProviderAdapter):
@@ -156,12 +168,26 @@ class Adapter(ProviderAdapter):
         if not isinstance(obj, dict) or not obj.get("e164"):
             raise ProviderError("CallingBox answered the purchase in an unexpected shape", permanent=False,
                                 code="bad_response")
-        purchased_at = isotime.parse(obj.get("purchased_at"))
-        return PurchasedNumber(e164=str(obj["e164"]), provider_number_id=str(obj.get("id") or ""),
-                               friendly_name=obj.get("friendly_name") or "", country_code=obj.get("country_code") or "US",
-                               number_type=obj.get("number_type") or "local", status=obj.get("status") or "active",
-                               monthly_cost_cents=int(obj.get("monthly_cost_cents") or 0),
-                               purchased_at=purchased_at if purchased_at and purchased_at.tzinfo else None)
+        return _purchased(obj)
+
+    def list_numbers(self):
+        """GET /v1/numbers, page by page (`starting_after` the last id), at most NUMBER_PAGES pages."""
+        out: list[PurchasedNumber] = []
+        params: dict = {"limit": 100}
+        for _ in range(NUMBER_PAGES):
+            response = self._send("read", "GET", f"{self.base_url}/v1/numbers", headers=self._headers(),
+                                  params=params)
+            page = transport.json_body(response, KIND)
+            items = page.get("data", []) if isinstance(page, dict) else page
+            if not isinstance(items, list):
+                raise ProviderError("CallingBox answered the number list in an unexpected shape", permanent=False,
+                                    code="bad_response")
+            objs = [o for o in items if isinstance(o, dict) and o.get("e164")]
+            out.extend(_purchased(o) for o in objs)
+            if not (isinstance(page, dict) and page.get("has_more")) or not objs or not objs[-1].get("id"):
+                return out
+            params = {"limit": 100, "starting_after": objs[-1]["id"]}
+        return out
 
     def test_connection(self) -> str:
         response = self._send("test", "GET", f"{self.base_url}/v1/numbers", headers=self._headers())

@@ -75,6 +75,7 @@ class ProviderAccount(models.Model):
 class NumberSource(models.TextChoices):
     PURCHASED = "purchased", "Bought through callops"
     AGENT = "agent", "An agent's caller ID"
+    PROVIDER = "provider", "Found on the provider account"
 
 
 class PhoneNumber(models.Model):
@@ -82,8 +83,9 @@ class PhoneNumber(models.Model):
 
     Numbers bought through callops are rows from the purchase on. An agent's `from_number` is a
     caller ID the organization already uses on that agent's account, so it gets a row too
-    (`source=agent`, written by `callops.providers.numbers.sync_agent_caller_ids`): one list, one
-    kind of id, one keyset order, whatever the number's origin.
+    (`source=agent`, written by `callops.providers.numbers.sync_agent_caller_ids`), and so do the
+    numbers a provider account already holds (`source=provider`, imported on request): one list,
+    one kind of id, one keyset order, whatever the number's origin.
     """
 
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)

@@ -9,7 +9,14 @@ one row kind gives every number a stable public id (the inbound route and the cu
 and one keyset order. Agents are written from several places (the dashboard's service, the
 admin, fixtures), so instead of a hook in each, `sync_agent_caller_ids` adds the missing rows
 before every listing: one indexed query when nothing is new, and an insert that ignores
-conflicts when something is, so two concurrent listings cannot make duplicates.
+conflicts when something is, so two concurrent listings cannot make duplicates. Such a row is
+listed only while an active agent on its account still calls from it; it is never deleted, so
+a caller ID given back to an agent comes back with the same id.
+
+Numbers a provider account already holds (bought in the provider's console, or by a purchase
+whose answer was lost) are imported on request (`import_provider_numbers`, `source=provider`),
+never on a listing: a list must not wait on a provider. A purchase the provider refuses as
+already owned imports them, so a retried purchase finds its number.
 """
 
 from __future__ import annotations
@@ -17,7 +24,7 @@ from __future__ import annotations
 from dataclasses import asdict
 
 from django.db import IntegrityError, transaction
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
 from callops.accounts.services import audit
@@ -63,9 +70,13 @@ def sync_agent_caller_ids(org) -> int:
 
 
 def org_numbers(org):
-    """The organization's usable caller IDs: numbers on its active provider accounts."""
+    """The organization's usable caller IDs: numbers on its active provider accounts; an agent's
+    caller ID while an active agent on that account still calls from it."""
     sync_agent_caller_ids(org)
-    return scoped(PhoneNumber, org).filter(provider_account__is_active=True).select_related("provider_account")
+    in_use = ProviderAccount.objects.filter(pk=OuterRef("provider_account_id"), agents__is_active=True,
+                                            agents__from_number=OuterRef("e164"))
+    return (scoped(PhoneNumber, org).filter(provider_account__is_active=True)
+            .filter(~Q(source=NumberSource.AGENT) | Exists(in_use)).select_related("provider_account"))
 
 
 def get_number(org, number_id) -> PhoneNumber | None:
@@ -140,7 +151,22 @@ def purchase(account, phone_number: str, *, actor=None, ip=None, actor_label: st
     if phone_number in owned:
         raise NumberError(f"{phone_number} is already one of this organization's numbers on {account.name}",
                           status=409, field="phone_number")
-    bought = adapter_for(account).purchase_number(phone_number, owned=owned)
+    adapter = adapter_for(account)
+    try:
+        bought = adapter.purchase_number(phone_number, owned=owned)
+    except ProviderError as exc:
+        if exc.http_status != 409:
+            raise
+        # The provider says the account holds it already (an earlier purchase whose answer was
+        # lost, or one made in the provider's console): bring the account's numbers in.
+        try:
+            import_provider_numbers(account, adapter=adapter)
+        except ProviderError:
+            raise exc from None
+        if PhoneNumber.objects.filter(provider_account=account, e164=phone_number).exists():
+            raise NumberError(f"{phone_number} already belongs to {account.name} at the provider; it is now listed "
+                              "among this organization's numbers", status=409, field="phone_number") from None
+        raise
     values = {k: v for k, v in asdict(bought).items() if k != "e164" and v is not None}
     values.setdefault("purchased_at", timezone.now())
     try:
@@ -157,6 +183,31 @@ def purchase(account, phone_number: str, *, actor=None, ip=None, actor_label: st
         raise NumberError(f"{bought.e164} is already one of this organization's numbers", status=409,
                           field="phone_number") from None
     return number
+
+
+def import_provider_numbers(account, *, adapter=None, actor=None) -> int:
+    """Store the numbers `account` holds at its provider that callops does not know yet; fills in
+    the provider's id on rows that lack it. Returns how many rows were added."""
+    held = (adapter or adapter_for(account)).list_numbers()
+    known = {n.e164: n for n in PhoneNumber.objects.filter(provider_account=account)}
+    added = 0
+    for found in held:
+        row = known.get(found.e164)
+        if row is not None:
+            if found.provider_number_id and not row.provider_number_id:
+                PhoneNumber.objects.filter(pk=row.pk).update(provider_number_id=found.provider_number_id)
+            continue
+        values = {k: v for k, v in asdict(found).items() if k != "e164" and v is not None}
+        now = timezone.now()
+        _, created = PhoneNumber.objects.get_or_create(
+            provider_account=account, e164=found.e164,
+            defaults={"purchased_at": now, **values, "organization": account.organization,
+                      "source": NumberSource.PROVIDER, "created_at": now})
+        added += created
+    if added:
+        audit(account.organization, "number.imported", actor=actor, target=account.name,
+              detail={"provider_account": str(account.public_id), "added": added})
+    return added
 
 
 def number_to_dict(number: PhoneNumber) -> dict:
@@ -176,5 +227,5 @@ def number_to_dict(number: PhoneNumber) -> dict:
     }
 
 
-__all__ = ["NumberError", "ProviderError", "get_number", "number_to_dict", "org_numbers", "page", "purchase",
-           "search_available", "selling_account", "selling_accounts", "sync_agent_caller_ids"]
+__all__ = ["NumberError", "ProviderError", "get_number", "import_provider_numbers", "number_to_dict", "org_numbers",
+           "page", "purchase", "search_available", "selling_account", "selling_accounts", "sync_agent_caller_ids"]

@@ -185,5 +185,8 @@ class Adapter(ProviderAdapter):
         return PurchasedNumber(e164=phone_number, provider_number_id=f"sbx-num-{phone_number[1:]}",
                                friendly_name=f"Sandbox {phone_number}")
 
+    def list_numbers(self):
+        return []  # the sandbox keeps nothing: its numbers are the rows callops stored
+
     def test_connection(self) -> str:
         return "Sandbox ready; no credentials needed"

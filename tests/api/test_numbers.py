@@ -262,3 +262,35 @@ def test_cli_login_list_search_buy(live_server, secret, personas, sandbox, monke
 
     code, out, err = _cli(monkeypatch, capsys, "numbers", "buy", "+12025550101", "--yes")
     assert code != 0 and "already" in err
+
+
+def test_agent_caller_ids_follow_the_agents(sdk, personas, sandbox):
+    agent = Agent.objects.create(organization=personas.org, provider_account=sandbox, name="A",
+                                 from_number="+14155550123")
+    first = sdk.numbers.list().data
+    assert [n.e164 for n in first] == ["+14155550123"]
+    Agent.objects.filter(pk=agent.pk).update(from_number="+14155550124")
+    assert [n.e164 for n in sdk.numbers.list()] == ["+14155550124"]
+    # Given back to an agent, the caller ID returns with the id it had.
+    Agent.objects.filter(pk=agent.pk).update(from_number="+14155550123")
+    assert [n.id for n in sdk.numbers.list() if n.e164 == "+14155550123"] == [first[0].id]
+    Agent.objects.filter(pk=agent.pk).update(is_active=False)
+    assert sdk.numbers.list().data == []
+
+
+def test_numbers_held_at_callingbox_are_imported_and_a_lost_purchase_is_found(
+        sdk, personas, callingbox_account, callingbox_emulator):
+    from callops.providers import numbers as number_services
+
+    assert number_services.import_provider_numbers(callingbox_account) == 1
+    held = PhoneNumber.objects.get(provider_account=callingbox_account)
+    assert held.e164 == callingbox_emulator.DEFAULT_NUMBER and held.source == "provider"
+    assert held.provider_number_id == callingbox_emulator.owned_numbers[0]["id"]
+    assert number_services.import_provider_numbers(callingbox_account) == 0
+
+    # Bought at the provider, but callops never heard the answer: buying again finds it.
+    callingbox_emulator.owned_numbers.append(callingbox_emulator._number("+14155550177"))
+    with pytest.raises(APIError) as exc:
+        sdk.numbers.purchase("+14155550177")
+    assert exc.value.status_code == 409 and "now listed" in exc.value.message
+    assert "+14155550177" in [n.e164 for n in sdk.numbers.iter_numbers()]

@@ -52,3 +52,21 @@ def test_no_selling_account(personas):
     ProviderAccount.objects.create(organization=personas.org, kind="bolna", name="Bolna")
     page = personas.owner.client().get(URL).content.decode()
     assert "None of your provider accounts sells numbers" in page
+
+
+def test_admin_imports_what_a_callingbox_account_holds(personas):
+    from callops.providers.emulators import emulator_class
+
+    emu = emulator_class("callingbox")().start()
+    try:
+        account = ProviderAccount(organization=personas.org, kind="callingbox", name="CB", base_url=emu.url)
+        account.set_credentials({"api_key": emu.api_key})
+        account.save()
+        client = personas.admin.client()
+        assert "Import numbers held by CB" in client.get(URL).content.decode()
+        r = client.post(URL, {"action": "import", "provider_account_id": str(account.public_id)})
+        assert r.status_code == 302
+        assert list(PhoneNumber.objects.values_list("e164", "source")) == [(emu.DEFAULT_NUMBER, "provider")]
+        assert "1 number added from CB" in client.get(URL).content.decode()
+    finally:
+        emu.stop()
