@@ -30,6 +30,19 @@ INBOUND_MESSAGE = "inbound calls are not supported: callops places outbound call
 PHONE_FIELDS = {f.name for f in dataclasses.fields(SdkPhoneNumber)}
 
 
+@pytest.fixture(autouse=True)
+def _short_db_connections():
+    """Live-server request threads close their database connection after each request, so no
+    session outlives the test (PostgreSQL refuses to drop a test database still in use)."""
+    from django.db import connections
+
+    conf = connections.settings["default"]
+    old = conf.get("CONN_MAX_AGE", 0)
+    conf["CONN_MAX_AGE"] = 0
+    yield
+    conf["CONN_MAX_AGE"] = old
+
+
 @pytest.fixture
 def secret(personas):
     return accounts.create_api_key(personas.org, "sdk")[1]
