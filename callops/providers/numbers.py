@@ -56,7 +56,8 @@ def sync_agent_caller_ids(org) -> int:
                 .values_list("id", "agents__from_number"))
     if not pairs:
         return 0
-    have = set(PhoneNumber.objects.filter(organization=org).values_list("provider_account_id", "e164"))
+    have = set(PhoneNumber.objects.filter(organization=org, e164__in={e164 for _, e164 in pairs})
+               .values_list("provider_account_id", "e164"))
     missing = sorted(pairs - have)
     if not missing:
         return 0
