@@ -109,13 +109,21 @@ def require_write(request) -> None:
 
 
 def query_datetime(name: str, value):
-    """An ISO 8601 query parameter as an aware datetime (naive means UTC), or a 400 naming it."""
-    if value in (None, ""):
+    """An ISO 8601 query parameter as an aware datetime (naive means UTC), or a 400 naming it.
+
+    Absent is None; present but empty is a 400 like any other value that is not a date-time (a
+    filter the client meant to set must not silently widen to everything)."""
+    if value is None:
         return None
     when = isotime.parse(str(value))
     if when is None:
         raise ApiError(400, f"{name} must be an ISO 8601 date-time", fields={name: "is not an ISO 8601 date-time"})
-    return when if timezone.is_aware(when) else timezone.make_aware(when, timezone.UTC)
+    when = when if timezone.is_aware(when) else timezone.make_aware(when, timezone.UTC)
+    # In UTC: PostgreSQL refuses offsets beyond ±15:59 that ISO 8601 (and Python) allow.
+    try:
+        return when.astimezone(timezone.UTC)
+    except OverflowError:
+        raise ApiError(400, f"{name} is out of range", fields={name: "is out of range"})
 
 
 def json_body(request, *, limit: int | None = None, required: bool = False) -> dict:

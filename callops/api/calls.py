@@ -83,12 +83,12 @@ def list_calls(
     ending_before: str | None = ENDING_BEFORE,
     status: list[str] | None = declare(Query(None, description="one or more statuses, repeated or comma-separated"),
                                        items={"type": "string", "enum": CallStatus.values}),
-    agent_id: str | None = Query(None, max_length=64),
+    agent_id: str | None = declare(Query(None, max_length=64), format="uuid"),
     provider: str | None = Query(None, max_length=20),
-    batch_id: str | None = Query(None, max_length=64),
+    batch_id: str | None = declare(Query(None, max_length=64), format="uuid"),
     to: str | None = Query(None, max_length=32),
-    created_after: str | None = Query(None, max_length=64),
-    created_before: str | None = Query(None, max_length=64),
+    created_after: str | None = declare(Query(None, max_length=64), format="date-time"),
+    created_before: str | None = declare(Query(None, max_length=64), format="date-time"),
     result_status: list[str] | None = declare(Query(None), items={"type": "string", "enum": ResultStatus.values}),
     webhook_status: list[str] | None = declare(Query(None), items={"type": "string", "enum": WebhookStatus.values}),
 ):
@@ -105,7 +105,7 @@ def list_calls(
     if webhook_statuses:
         qs = qs.filter(webhook_status__in=webhook_statuses)
     for name, value, relation in (("agent_id", agent_id, "agent"), ("batch_id", batch_id, "batch")):
-        if value:
+        if value is not None:  # present but empty is not a UUID either
             pid = parse_public_id(value)
             if pid is None:
                 raise ApiError(400, f"{name} must be a UUID", fields={name: "is not a UUID"})

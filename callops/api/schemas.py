@@ -28,7 +28,7 @@ class CallCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
     agent_id: str = Field(min_length=1, description="UUID of one of your agents (GET /v1/agents)",
                           json_schema_extra={"format": "uuid"})
-    to: str = Field(min_length=1, description="Destination in E.164, e.g. +14155550123")
+    to: str = Field(min_length=1, pattern=r"^\s*\+", description="Destination in E.164, e.g. +14155550123")
     from_number: str | None = Field(None, description="Caller id in E.164; defaults to the agent's")
     instructions: str | None = Field(None, description="Replaces the agent's default instructions")
     context: dict[str, Any] | None = None
@@ -233,5 +233,6 @@ def errors(*codes: int) -> dict:
     return {code: ErrorOut for code in codes}
 
 
-# Statuses every authenticated route can answer.
-COMMON_ERRORS = (400, 401, 413, 429)
+# Statuses every authenticated route can answer (414: an over-long URL; 415: a body that is not
+# JSON, see api/middleware.py).
+COMMON_ERRORS = (400, 401, 413, 414, 415, 429)

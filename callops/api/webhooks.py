@@ -32,7 +32,7 @@ router = Router(tags=["webhooks"])
 
 class EndpointIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    url: str = Field(min_length=1, description="https URL that receives events (private addresses are refused)")
+    url: str = Field(min_length=1, pattern=r"^[Hh][Tt][Tt][Pp][Ss]?://", description="https URL that receives events (private addresses are refused)")
     description: str | None = None
     enabled_events: list[str] | None = Field(None, description='["*"] (default), types, or prefixes like "call.*"')
     headers: dict[str, str] | None = Field(None, description="custom headers sent with every delivery")
@@ -43,7 +43,7 @@ class EndpointIn(BaseModel):
 
 class EndpointPatchIn(EndpointIn):
     """PATCH takes any subset of the fields (the body itself is required)."""
-    url: str | None = Field(None, min_length=1, description="https URL that receives events")  # type: ignore[assignment]
+    url: str | None = Field(None, min_length=1, pattern=r"^[Hh][Tt][Tt][Pp][Ss]?://", description="https URL that receives events")  # type: ignore[assignment]
 
 
 class EndpointOut(BaseModel):
@@ -83,8 +83,10 @@ class DeliveryListOut(BaseModel):
 
 class RecoverIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    since: str = Field(description="ISO 8601; deliveries created at or after this time")
-    until: str | None = Field(None, description="ISO 8601; created before this time (default: now)")
+    since: str = Field(min_length=1, description="ISO 8601; deliveries created at or after this time",
+                       json_schema_extra={"format": "date-time"})
+    until: str | None = Field(None, description="ISO 8601; created before this time (default: now)",
+                              json_schema_extra={"format": "date-time"})
     event_type: str | None = Field(None, description='an event type, or a prefix like "call.*"')
     status: str | None = Field(None, description='"failed" or "skipped" (default: both)')
     dry_run: bool | None = Field(None, description="only count what would be re-sent")
@@ -224,6 +226,9 @@ def _recover(request, data: dict, *, endpoint=None, allowed: set[str]):
     unknown = sorted(set(data) - allowed)
     if unknown:
         raise ApiError(400, f"unknown field(s): {', '.join(unknown)}", fields={k: "unknown field" for k in unknown})
+    for name in ("since", "until", "event_type", "status", "endpoint_id"):
+        if data.get(name) is not None and not isinstance(data[name], str):
+            raise ApiError(400, f"{name} must be a string", fields={name: "must be a string"})
     since = query_datetime("since", data.get("since"))
     if since is None:
         raise ApiError(400, "since is required", fields={"since": "is required"})
@@ -242,7 +247,7 @@ def _recover(request, data: dict, *, endpoint=None, allowed: set[str]):
     except services.WebhookInputError as exc:
         raise _input_error(exc)
     dry_run = data.get("dry_run")
-    if dry_run not in (None, True, False):
+    if dry_run is not None and not isinstance(dry_run, bool):  # (0 == False, but 0 is not a boolean)
         raise ApiError(400, "dry_run must be true or false", fields={"dry_run": "must be a boolean"})
     filters = {"since": since, "until": until, "endpoint": endpoint, "inline_only": inline_only,
                "event_type": event_type, "delivery_status": delivery_status}
@@ -318,11 +323,11 @@ def list_deliveries(
     ending_before: str | None = ENDING_BEFORE,
     status: str | None = declare(Query(None, max_length=20, description="pending, delivered, failed or skipped"),
                                  enum=DeliveryStatus.values),
-    endpoint_id: str | None = Query(None, max_length=64),
-    call_id: str | None = Query(None, max_length=64),
+    endpoint_id: str | None = declare(Query(None, max_length=64), format="uuid"),
+    call_id: str | None = declare(Query(None, max_length=64), format="uuid"),
     event_type: str | None = Query(None, max_length=40),
-    created_after: str | None = Query(None, max_length=64),
-    created_before: str | None = Query(None, max_length=64),
+    created_after: str | None = declare(Query(None, max_length=64), format="date-time"),
+    created_before: str | None = declare(Query(None, max_length=64), format="date-time"),
 ):
     qs = scoped(WebhookDelivery, request.org).select_related("event", "endpoint", "call")
     if status:
@@ -332,7 +337,7 @@ def list_deliveries(
         qs = qs.filter(status=status)
     for name, value, field in (("endpoint_id", endpoint_id, "endpoint__public_id"),
                                ("call_id", call_id, "call__public_id")):
-        if value:
+        if value is not None:  # present but empty is not a UUID either
             pid = parse_public_id(value)
             if pid is None:
                 raise ApiError(400, f"{name} must be a UUID", fields={name: "is not a UUID"})
