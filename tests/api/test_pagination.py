@@ -246,3 +246,32 @@ def test_empty_patch_is_400(api, personas):
     assert response.json() == {"error": "request body is required: a JSON object of the fields to change",
                                "fields": {"body": "is required"}}
     assert api.patch(f"/v1/webhook_endpoints/{endpoint.public_id}", {"description": "ops"}).status_code == 200
+
+
+def test_batch_responses_match_their_declared_models(api, sandbox_agent, clock):
+    """The seven batch responses the OpenAPI document now types (they were bare objects)."""
+    from callops.api import schemas
+
+    body = {"agent_id": str(sandbox_agent.public_id), "recipients": ["+14155550123", {"phone": "+14155550124"}, "x"],
+            "window": {"start_hour": 9, "end_hour": 18, "days": [1, 2, 3, 4, 5]},
+            "circuit_breaker": {"threshold": 0.4, "min_calls": 10, "window_seconds": 120}}
+    preview = api.post("/v1/batches", {**body, "dry_run": True})
+    assert preview.status_code == 200, preview.content
+    schemas.BatchPreviewOut.model_validate(preview.json())
+    created = api.post("/v1/batches", body)
+    assert created.status_code == 201, created.content
+    schemas.BatchCreatedOut.model_validate(created.json())
+    batch_id = created.json()["id"]
+    schemas.BatchDetailOut.model_validate(api.get(f"/v1/batches/{batch_id}").json())
+    schemas.BatchListOut.model_validate(api.get("/v1/batches").json())
+    for action in ("pause", "resume", "stop"):
+        response = api.post(f"/v1/batches/{batch_id}/{action}")
+        assert response.status_code in (200, 409), response.content
+        if response.status_code == 200:
+            schemas.BatchDetailOut.model_validate(response.json())
+    doc = api.get("/v1/openapi.json").json()
+    create = doc["paths"]["/v1/batches"]["post"]
+    assert create["responses"]["201"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/BatchCreatedOut"}
+    recipients = create["requestBody"]["content"]["application/json"]["schema"]["properties"]["recipients"]
+    assert recipients["items"]["anyOf"][0] == {"type": "string", "minLength": 1}
