@@ -16,6 +16,7 @@ from callops.calls.representations import agent_to_dict
 
 from . import schemas
 from .base import ApiError
+from .pagination import CURSOR, ENDING_BEFORE, LIMIT, STARTING_AFTER, page
 
 router = Router(tags=["agents"])
 
@@ -39,16 +40,20 @@ def _agent(agent) -> dict:
 
 
 @router.get("/agents", response={200: AgentDetailListOut, **schemas.errors(*schemas.COMMON_ERRORS)},
-            summary="List your agents")
-def list_agents(request):
-    agents = (scoped(Agent, request.org).filter(is_active=True).select_related("provider_account", "organization")
-              .order_by("name"))
-    return JsonResponse({"object": "list", "data": [_agent(a) for a in agents]})
+            summary="List your agents, newest first")
+def list_agents(request, limit: int = LIMIT, cursor: str | None = CURSOR, starting_after: str | None = STARTING_AFTER,
+                ending_before: str | None = ENDING_BEFORE):
+    # Newest first like every other list (it was by name before lists paged), so that an
+    # organization with more agents than a page can page through them with the SDKs.
+    agents = scoped(Agent, request.org).filter(is_active=True).select_related("provider_account", "organization")
+    result = page(agents, limit=limit, cursor=cursor, starting_after=starting_after, ending_before=ending_before,
+                  anchors=scoped(Agent, request.org))
+    return JsonResponse(result.body(_agent))
 
 
 @router.get("/agents/{agent_id}", response={200: AgentDetailOut, **schemas.errors(*schemas.COMMON_ERRORS, 404)},
             summary="Read an agent")
-def read_agent(request, agent_id: str):
+def read_agent(request, agent_id: str = schemas.path_id("agent_id")):
     pid = parse_public_id(agent_id)
     agent = scoped(Agent, request.org).select_related("provider_account", "organization").filter(
         public_id=pid).first() if pid else None

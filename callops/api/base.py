@@ -7,6 +7,8 @@ HttpResponse objects), and declare their responses for the OpenAPI document.
 
 from __future__ import annotations
 
+import functools
+import inspect
 import json
 import logging
 import time
@@ -108,22 +110,34 @@ def require_write(request) -> None:
 
 
 def query_datetime(name: str, value):
-    """An ISO 8601 query parameter as an aware datetime (naive means UTC), or a 400 naming it."""
-    if value in (None, ""):
+    """An ISO 8601 query parameter as an aware datetime (naive means UTC), or a 400 naming it.
+
+    Absent is None; present but empty is a 400 like any other value that is not a date-time (a
+    filter the client meant to set must not silently widen to everything)."""
+    if value is None:
         return None
     when = isotime.parse(str(value))
     if when is None:
         raise ApiError(400, f"{name} must be an ISO 8601 date-time", fields={name: "is not an ISO 8601 date-time"})
-    return when if timezone.is_aware(when) else timezone.make_aware(when, UTC)
+    when = when if timezone.is_aware(when) else timezone.make_aware(when, UTC)
+    # In UTC: PostgreSQL refuses offsets beyond ±15:59 that ISO 8601 (and Python) allow.
+    try:
+        return when.astimezone(UTC)
+    except OverflowError:
+        raise ApiError(400, f"{name} is out of range", fields={name: "is out of range"})
 
 
-def json_body(request, *, limit: int | None = None) -> dict:
-    """The request body as a JSON object, or a 400/413 ApiError."""
+def json_body(request, *, limit: int | None = None, required: bool = False) -> dict:
+    """The request body as a JSON object, or a 400/413 ApiError. An absent body is `{}`, unless
+    `required` (a PATCH with nothing in it is a client mistake, not a no-op to answer 200)."""
     limit = limit or settings.API_MAX_BODY_BYTES
     raw = request.body  # the size was checked by ApiErrorMiddleware before the view ran
     if len(raw) > limit:
         raise ApiError(413, f"request body is larger than {limit} bytes")
     if not raw.strip():
+        if required:
+            raise ApiError(400, "request body is required: a JSON object of the fields to change",
+                           fields={"body": "is required"})
         return {}
     try:
         data = json.loads(raw)
@@ -150,6 +164,33 @@ api = NinjaAPI(
     docs_url=None,
     auth=ApiKeyAuth(),
 )
+
+
+def known_query_parameters_only(view_func):
+    """Refuse a GET whose query string names a parameter the operation does not declare.
+
+    Ignoring one silently is how a client paging with parameters this API did not know looped
+    forever on the first page; a 400 naming it tells the caller at once. The declared names are
+    the view's own parameters (minus `request` and the path's), the same ones the OpenAPI
+    document lists, so the two cannot disagree.
+    """
+    declared = frozenset(inspect.signature(view_func).parameters) - {"request"}
+
+    @functools.wraps(view_func)
+    def wrapper(request, *args, **kwargs):
+        if request.method == "GET":
+            path_names = set(request.resolver_match.kwargs) if request.resolver_match else set()
+            unknown = [name for name in request.GET if name not in declared or name in path_names]
+            if unknown:
+                raise ApiError(400, f"unknown query parameter: {unknown[0]}",
+                               fields={name: "unknown query parameter" for name in unknown})
+        return view_func(request, *args, **kwargs)
+
+    return wrapper
+
+
+# Applied to every operation of every router when the API builds its URLs.
+api.add_decorator(known_query_parameters_only, mode="operation")
 
 
 @api.exception_handler(ApiError)

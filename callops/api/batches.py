@@ -12,7 +12,7 @@ from callops.batches import recipient_lists, services
 from callops.batches.batch_settings import clean_settings
 from callops.batches.models import Batch, BatchStatus
 from callops.batches.representations import batch_to_dict
-from callops.calls.models import Agent, Call
+from callops.calls.models import Agent, Call, CallStatus
 from callops.calls.representations import call_to_dict, rows_for_api
 from callops.calls.validation import ValidationFailed
 from callops.lib.nul_chars import has_nul
@@ -20,7 +20,8 @@ from callops.lib.nul_chars import has_nul
 from . import schemas
 from .base import ApiError, json_body, require_write
 from .idempotency import idempotent
-from .pagination import page
+from .pagination import CURSOR, ENDING_BEFORE, LIMIT, STARTING_AFTER, page
+from .schemas import declare
 
 router = Router(tags=["batches"])
 
@@ -79,15 +80,27 @@ def _read_request(request) -> tuple[dict, recipient_lists.CsvTable | None]:
     return _flatten(json_body(request, limit=settings.API_MAX_UPLOAD_BYTES)), None
 
 
-@router.post("/batches", response={201: dict, 200: dict, **schemas.errors(*schemas.COMMON_ERRORS, 403, 409, 413)},
+# A recipient is a phone number, or an object with `phone` (or `to`) and optional `context`;
+# other keys also become context.
+RECIPIENT_SCHEMA = {"anyOf": [
+    {"type": "string", "minLength": 1},
+    {"type": "object", "properties": {"phone": {"type": "string", "minLength": 1}, "to": {"type": "string"},
+                                      "context": {"type": "object"}}},
+]}
+AGENT_ID_SCHEMA = {"type": "string", "minLength": 1, "format": "uuid"}
+
+
+@router.post("/batches", response={201: schemas.BatchCreatedOut, 200: schemas.BatchPreviewOut,
+                                   **schemas.errors(*schemas.COMMON_ERRORS, 403, 409, 413)},
              openapi_extra={"requestBody": {"required": True, "content": {
                  "application/json": {"schema": {"type": "object", "required": ["agent_id", "recipients"],
-                                                 "properties": {"agent_id": {"type": "string"},
-                                                                "recipients": {"type": "array"},
+                                                 "properties": {"agent_id": AGENT_ID_SCHEMA,
+                                                                "recipients": {"type": "array", "minItems": 1,
+                                                                               "items": RECIPIENT_SCHEMA},
                                                                 "dry_run": {"type": "boolean"},
                                                                 "hold": {"type": "boolean"}}}},
                  "multipart/form-data": {"schema": {"type": "object", "required": ["agent_id", "file"],
-                                                    "properties": {"agent_id": {"type": "string"},
+                                                    "properties": {"agent_id": AGENT_ID_SCHEMA,
                                                                    "file": {"type": "string", "format": "binary"},
                                                                    "phone_column": {"type": "string"}}}}}},
                  "parameters": [{"name": "Idempotency-Key", "in": "header", "required": False,
@@ -138,38 +151,43 @@ def create_batch(request):
     return JsonResponse(body, status=201)
 
 
-@router.get("/batches", response={200: dict, **schemas.errors(*schemas.COMMON_ERRORS)},
+@router.get("/batches", response={200: schemas.BatchListOut, **schemas.errors(*schemas.COMMON_ERRORS)},
             summary="List batches, newest first")
-def list_batches(request, limit: int = Query(20, ge=1, le=100), cursor: str | None = Query(None, max_length=200),
-                 status: str | None = Query(None, max_length=20)):
+def list_batches(request, limit: int = LIMIT, cursor: str | None = CURSOR, starting_after: str | None = STARTING_AFTER,
+                 ending_before: str | None = ENDING_BEFORE,
+                 status: str | None = declare(Query(None, max_length=20), enum=BatchStatus.values)):
     qs = scoped(Batch, request.org).select_related("agent")
     if status:
-        if status not in BatchStatus.values:
-            raise ApiError(400, f"status must be one of {', '.join(BatchStatus.values)}",
-                           fields={"status": f"unknown value {status!r}"})
-        qs = qs.filter(status=status)
-    rows, nxt = page(qs, cursor=cursor, limit=limit)
-    return JsonResponse({"object": "list", "data": [batch_to_dict(b) for b in rows], "has_more": nxt is not None,
-                         "next_cursor": nxt})
+        qs = qs.filter(status=_choice("status", status, BatchStatus.values))
+    result = page(qs, limit=limit, cursor=cursor, starting_after=starting_after, ending_before=ending_before,
+                  anchors=scoped(Batch, request.org))
+    return JsonResponse(result.body(batch_to_dict))
 
 
-@router.get("/batches/{batch_id}", response={200: dict, **schemas.errors(*schemas.COMMON_ERRORS, 404)},
+@router.get("/batches/{batch_id}", response={200: schemas.BatchDetailOut, **schemas.errors(*schemas.COMMON_ERRORS, 404)},
             summary="Read a batch with counts per status")
-def read_batch(request, batch_id: str):
+def read_batch(request, batch_id: str = schemas.path_id("batch_id")):
     return JsonResponse(batch_to_dict(_get_batch(request, batch_id), progress=True))
 
 
 @router.get("/batches/{batch_id}/calls", response={200: schemas.CallListOut, **schemas.errors(*schemas.COMMON_ERRORS, 404)},
             summary="The batch's calls (every attempt), newest first")
-def batch_calls(request, batch_id: str, limit: int = Query(20, ge=1, le=100),
-                cursor: str | None = Query(None, max_length=200), status: str | None = Query(None, max_length=20)):
+def batch_calls(request, batch_id: str = schemas.path_id("batch_id"), limit: int = LIMIT, cursor: str | None = CURSOR,
+                starting_after: str | None = STARTING_AFTER, ending_before: str | None = ENDING_BEFORE,
+                status: str | None = declare(Query(None, max_length=20), enum=CallStatus.values)):
     batch = _get_batch(request, batch_id)
     qs = scoped(Call, request.org).filter(batch=batch)
     if status:
-        qs = qs.filter(status=status)
-    rows, nxt = page(qs, cursor=cursor, limit=limit, rows=rows_for_api)
-    return JsonResponse({"object": "list", "data": [call_to_dict(c) for c in rows], "has_more": nxt is not None,
-                         "next_cursor": nxt})
+        qs = qs.filter(status=_choice("status", status, CallStatus.values))
+    result = page(qs, limit=limit, cursor=cursor, starting_after=starting_after, ending_before=ending_before,
+                  anchors=scoped(Call, request.org), rows=rows_for_api)
+    return JsonResponse(result.body(call_to_dict))
+
+
+def _choice(name: str, value: str, allowed) -> str:
+    if value not in allowed:
+        raise ApiError(400, f"{name} must be one of {', '.join(allowed)}", fields={name: f"unknown value {value!r}"})
+    return value
 
 
 def _action(request, batch_id, func, **kw):
@@ -182,22 +200,22 @@ def _action(request, batch_id, func, **kw):
     return JsonResponse(batch_to_dict(_get_batch(request, batch_id), progress=True))
 
 
-ACTION_RESPONSES = {200: dict, **schemas.errors(*schemas.COMMON_ERRORS, 403, 404, 409)}
+ACTION_RESPONSES = {200: schemas.BatchDetailOut, **schemas.errors(*schemas.COMMON_ERRORS, 403, 404, 409)}
 
 
 @router.post("/batches/{batch_id}/pause", response=ACTION_RESPONSES,
              summary="Pause a running or scheduled batch (409 for a provider batch the provider is dialing)")
-def pause_batch(request, batch_id: str):
+def pause_batch(request, batch_id: str = schemas.path_id("batch_id")):
     return _action(request, batch_id, services.pause_batch, by=f"API key {request.api_key.name}")
 
 
 @router.post("/batches/{batch_id}/resume", response=ACTION_RESPONSES,
              summary="Resume a paused batch (back to scheduled if its start time is still ahead)")
-def resume_batch(request, batch_id: str):
+def resume_batch(request, batch_id: str = schemas.path_id("batch_id")):
     return _action(request, batch_id, services.resume_batch)
 
 
 @router.post("/batches/{batch_id}/stop", response=ACTION_RESPONSES,
              summary="Stop a batch: undialed recipients are canceled, calls in progress finish")
-def stop_batch(request, batch_id: str):
+def stop_batch(request, batch_id: str = schemas.path_id("batch_id")):
     return _action(request, batch_id, services.stop_batch, by=f"API key {request.api_key.name}")

@@ -13,7 +13,8 @@ from callops.calls.validation import ValidationFailed, normalize_phone, validate
 from . import schemas
 from .base import ApiError, json_body, query_datetime, require_write
 from .idempotency import idempotent
-from .pagination import page
+from .pagination import CURSOR, ENDING_BEFORE, LIMIT, STARTING_AFTER, page
+from .schemas import declare
 
 router = Router(tags=["calls"])
 
@@ -76,17 +77,20 @@ def _choice(name: str, values: list[str], allowed) -> list[str]:
             summary="List calls, newest first")
 def list_calls(
     request,
-    limit: int = Query(20, ge=1, le=100),
-    cursor: str | None = Query(None, max_length=200),
-    status: list[str] | None = Query(None, description="one or more statuses, repeated or comma-separated"),
-    agent_id: str | None = Query(None, max_length=64),
+    limit: int = LIMIT,
+    cursor: str | None = CURSOR,
+    starting_after: str | None = STARTING_AFTER,
+    ending_before: str | None = ENDING_BEFORE,
+    status: list[str] | None = declare(Query(None, description="one or more statuses, repeated or comma-separated"),
+                                       items={"type": "string", "enum": CallStatus.values}),
+    agent_id: str | None = declare(Query(None, max_length=64), format="uuid"),
     provider: str | None = Query(None, max_length=20),
-    batch_id: str | None = Query(None, max_length=64),
+    batch_id: str | None = declare(Query(None, max_length=64), format="uuid"),
     to: str | None = Query(None, max_length=32),
-    created_after: str | None = Query(None, max_length=64),
-    created_before: str | None = Query(None, max_length=64),
-    result_status: list[str] | None = Query(None),
-    webhook_status: list[str] | None = Query(None),
+    created_after: str | None = declare(Query(None, max_length=64), format="date-time"),
+    created_before: str | None = declare(Query(None, max_length=64), format="date-time"),
+    result_status: list[str] | None = declare(Query(None), items={"type": "string", "enum": ResultStatus.values}),
+    webhook_status: list[str] | None = declare(Query(None), items={"type": "string", "enum": WebhookStatus.values}),
 ):
     statuses = _choice("status", _csv(status), CallStatus.values)
     result_statuses = _choice("result_status", _csv(result_status), ResultStatus.values)
@@ -101,7 +105,7 @@ def list_calls(
     if webhook_statuses:
         qs = qs.filter(webhook_status__in=webhook_statuses)
     for name, value, relation in (("agent_id", agent_id, "agent"), ("batch_id", batch_id, "batch")):
-        if value:
+        if value is not None:  # present but empty is not a UUID either
             pid = parse_public_id(value)
             if pid is None:
                 raise ApiError(400, f"{name} must be a UUID", fields={name: "is not a UUID"})
@@ -119,14 +123,14 @@ def list_calls(
         qs = qs.filter(created_at__lt=before)
     # A page of light rows (rows_for_api): the call object's columns only (not the transcript or
     # the provider's payloads) and the related public ids joined in, newest first.
-    rows, nxt = page(qs, cursor=cursor, limit=limit, rows=rows_for_api)
-    return JsonResponse({"object": "list", "data": [call_to_dict(c) for c in rows], "has_more": nxt is not None,
-                         "next_cursor": nxt})
+    result = page(qs, limit=limit, cursor=cursor, starting_after=starting_after, ending_before=ending_before,
+                  anchors=scoped(Call, request.org), rows=rows_for_api)
+    return JsonResponse(result.body(call_to_dict))
 
 
 @router.get("/calls/{call_id}", response={200: schemas.CallDetailOut, **schemas.errors(*schemas.COMMON_ERRORS, 404)},
             summary="Read a call with its timeline")
-def read_call(request, call_id: str):
+def read_call(request, call_id: str = schemas.path_id("call_id")):
     return _detail(_get_call(request, call_id), reload=False)
 
 
@@ -134,7 +138,7 @@ def read_call(request, call_id: str):
              response={200: schemas.CallDetailOut, **schemas.errors(*schemas.COMMON_ERRORS, 403, 404, 409)},
              summary="Cancel a call that has not been answered")
 @idempotent
-def cancel_call(request, call_id: str):
+def cancel_call(request, call_id: str = schemas.path_id("call_id")):
     require_write(request)
     call = _get_call(request, call_id)
     try:
@@ -147,7 +151,7 @@ def cancel_call(request, call_id: str):
 @router.post("/calls/{call_id}/extract",
              response={202: schemas.CallDetailOut, **schemas.errors(*schemas.COMMON_ERRORS, 403, 404, 409)},
              summary="Run result extraction again")
-def rerun_extraction(request, call_id: str):
+def rerun_extraction(request, call_id: str = schemas.path_id("call_id")):
     require_write(request)
     call = _get_call(request, call_id)
     try:

@@ -3,8 +3,10 @@
 from datetime import datetime
 from typing import Any, Literal, get_args
 
+from ninja import Path
 from pydantic import BaseModel, ConfigDict, Field
 
+from callops.batches.models import BatchStatus
 from callops.calls.models import CallStatus
 
 StatusLiteral = Literal["queued", "initiated", "ringing", "in_progress", "completed", "no_answer", "busy",
@@ -24,8 +26,9 @@ class ReturnsType(BaseModel):
 
 class CallCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    agent_id: str = Field(description="UUID of one of your agents (GET /v1/agents)")
-    to: str = Field(description="Destination in E.164, e.g. +14155550123")
+    agent_id: str = Field(min_length=1, description="UUID of one of your agents (GET /v1/agents)",
+                          json_schema_extra={"format": "uuid"})
+    to: str = Field(min_length=1, pattern=r"^\s*\+", description="Destination in E.164, e.g. +14155550123")
     from_number: str | None = Field(None, description="Caller id in E.164; defaults to the agent's")
     instructions: str | None = Field(None, description="Replaces the agent's default instructions")
     context: dict[str, Any] | None = None
@@ -115,6 +118,114 @@ class AgentOut(BaseModel):
 class AgentListOut(BaseModel):
     object: Literal["list"]
     data: list[AgentOut]
+    has_more: bool
+    next_cursor: str | None
+
+
+BatchStatusLiteral = Literal["created", "scheduled", "running", "paused", "completed", "stopped", "failed"]
+assert set(get_args(BatchStatusLiteral)) == set(BatchStatus.values)
+
+
+class BatchWindowOut(BaseModel):
+    start_hour: int | None
+    end_hour: int | None
+    days: list[int] | None
+
+
+class BatchRetryOut(BaseModel):
+    max_attempts: int
+    intervals: list[int]
+    on: list[str]
+
+
+class BatchBreakerOut(BaseModel):
+    threshold: float | int
+    min_calls: int | None
+    window_seconds: int | None
+
+
+class BatchOut(BaseModel):
+    id: str
+    object: Literal["batch"]
+    name: str | None
+    status: BatchStatusLiteral
+    agent_id: str
+    mode: Literal["fanout", "provider"]
+    pause_reason: str | None
+    recipients: int
+    rejected: int
+    duplicates: int
+    total_rows: int
+    start_at: datetime | None
+    timezone: str
+    window: BatchWindowOut | None
+    max_concurrency: int | None
+    calls_per_minute: int | None
+    retry: BatchRetryOut
+    circuit_breaker: BatchBreakerOut | None
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+
+
+class BatchProgressOut(BaseModel):
+    recipients: int
+    finished: int
+    percent: float
+    states: dict[str, int]
+    outcomes: dict[str, int]
+    calls: dict[str, int]
+    attempts: int
+    rate_per_minute: float | None
+    eta: datetime | None
+    average_duration_seconds: float | None
+
+
+class BatchDetailOut(BatchOut):
+    progress: BatchProgressOut
+
+
+class RejectedRowOut(BaseModel):
+    row_number: int
+    phone: str
+    reason: str
+
+
+class BatchCreatedOut(BatchDetailOut):
+    rejected_rows: list[RejectedRowOut]
+
+
+class BatchPreviewOut(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    object: Literal["batch_preview"]
+    columns: list[str]
+    phone_column: str | None
+    total_rows: int
+    valid: int
+    rejected: int
+    duplicates: int
+    valid_rows: list[dict[str, Any]]
+    rejected_rows: list[dict[str, Any]]
+
+
+class BatchListOut(BaseModel):
+    object: Literal["list"]
+    data: list[BatchOut]
+    has_more: bool
+    next_cursor: str | None
+
+
+def declare(param, **schema):
+    """`param` (a ninja Query/Path) with more JSON Schema keywords in the OpenAPI document (ninja
+    builds its own json_schema_extra, so it cannot be passed in)."""
+    param.json_schema_extra.update(schema)
+    return param
+
+
+def path_id(name: str):
+    """A path parameter holding an object's public id. Declared `format: uuid` for clients; the
+    view still takes any string, so a malformed id is the same 404 as an unknown one."""
+    return declare(Path(..., description=f"the {name.removesuffix('_id')}'s id"), format="uuid")
 
 
 def errors(*codes: int) -> dict:
@@ -122,5 +233,6 @@ def errors(*codes: int) -> dict:
     return {code: ErrorOut for code in codes}
 
 
-# Statuses every authenticated route can answer.
-COMMON_ERRORS = (400, 401, 413, 429)
+# Statuses every authenticated route can answer (414: an over-long URL; 415: a body that is not
+# JSON, see api/middleware.py).
+COMMON_ERRORS = (400, 401, 413, 414, 415, 429)

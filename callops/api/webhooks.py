@@ -24,14 +24,15 @@ from callops.webhooks.representations import (
 
 from . import schemas
 from .base import ApiError, json_body, query_datetime, require_write
-from .pagination import page
+from .pagination import CURSOR, ENDING_BEFORE, LIMIT, STARTING_AFTER, page
+from .schemas import declare
 
 router = Router(tags=["webhooks"])
 
 
 class EndpointIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    url: str = Field(description="https URL that receives events (private addresses are refused)")
+    url: str = Field(min_length=1, pattern=r"^[Hh][Tt][Tt][Pp][Ss]?://", description="https URL that receives events (private addresses are refused)")
     description: str | None = None
     enabled_events: list[str] | None = Field(None, description='["*"] (default), types, or prefixes like "call.*"')
     headers: dict[str, str] | None = Field(None, description="custom headers sent with every delivery")
@@ -39,6 +40,11 @@ class EndpointIn(BaseModel):
     status: str | None = Field(None, description='"enabled" or "disabled" (the CallingBox SDK\'s form of enabled)')
     paused: bool | None = None
     max_in_flight: int | None = Field(None, ge=1, le=50, description="concurrent deliveries (1 = ordered)")
+
+
+class EndpointPatchIn(EndpointIn):
+    """PATCH takes any subset of the fields (the body itself is required)."""
+    url: str | None = Field(None, min_length=1, pattern=r"^[Hh][Tt][Tt][Pp][Ss]?://", description="https URL that receives events")  # type: ignore[assignment]
 
 
 class EndpointOut(BaseModel):
@@ -85,8 +91,10 @@ class DeliveryListOut(BaseModel):
 
 class RecoverIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    since: str = Field(description="ISO 8601; deliveries created at or after this time")
-    until: str | None = Field(None, description="ISO 8601; created before this time (default: now)")
+    since: str = Field(min_length=1, description="ISO 8601; deliveries created at or after this time",
+                       json_schema_extra={"format": "date-time"})
+    until: str | None = Field(None, description="ISO 8601; created before this time (default: now)",
+                              json_schema_extra={"format": "date-time"})
     event_type: str | None = Field(None, description='an event type, or a prefix like "call.*"')
     status: str | None = Field(None, description='"failed" or "skipped" (default: both)')
     dry_run: bool | None = Field(None, description="only count what would be re-sent")
@@ -173,26 +181,29 @@ def create_endpoint(request):
 
 @router.get("/webhook_endpoints", response={200: EndpointListOut, **schemas.errors(*schemas.COMMON_ERRORS)},
             summary="List webhook endpoints, newest first")
-def list_endpoints(request, limit: int = Query(20, ge=1, le=100), cursor: str | None = Query(None, max_length=200)):
-    rows, nxt = page(scoped(WebhookEndpoint, request.org).select_related("organization"), cursor=cursor, limit=limit)
-    return JsonResponse({"object": "list", "data": [endpoint_to_dict(e) for e in rows], "has_more": nxt is not None,
-                         "next_cursor": nxt})
+def list_endpoints(request, limit: int = LIMIT, cursor: str | None = CURSOR,
+                   starting_after: str | None = STARTING_AFTER, ending_before: str | None = ENDING_BEFORE):
+    # The organization is joined for each endpoint's org_id.
+    result = page(scoped(WebhookEndpoint, request.org).select_related("organization"), limit=limit, cursor=cursor,
+                  starting_after=starting_after, ending_before=ending_before)
+    return JsonResponse(result.body(endpoint_to_dict))
 
 
 @router.get("/webhook_endpoints/{endpoint_id}",
             response={200: EndpointOut, **schemas.errors(*schemas.COMMON_ERRORS, 404)}, summary="Read an endpoint")
-def read_endpoint(request, endpoint_id: str):
+def read_endpoint(request, endpoint_id: str = schemas.path_id("endpoint_id")):
     return JsonResponse(endpoint_to_dict(_get(WebhookEndpoint, request, endpoint_id, "webhook endpoint")))
 
 
 @router.patch("/webhook_endpoints/{endpoint_id}",
               response={200: EndpointOut, **schemas.errors(*schemas.COMMON_ERRORS, 403, 404)},
-              openapi_extra=_body_schema(EndpointIn), summary="Update an endpoint")
-def update_endpoint(request, endpoint_id: str):
+              openapi_extra=_body_schema(EndpointPatchIn),
+              summary="Update an endpoint (a body is required; send only the fields to change)")
+def update_endpoint(request, endpoint_id: str = schemas.path_id("endpoint_id")):
     require_write(request)
     endpoint = _get(WebhookEndpoint, request, endpoint_id, "webhook endpoint")
     try:
-        endpoint = services.update_endpoint(endpoint, json_body(request), actor=_actor(request))
+        endpoint = services.update_endpoint(endpoint, json_body(request, required=True), actor=_actor(request))
     except services.WebhookInputError as exc:
         raise _input_error(exc)
     return JsonResponse(endpoint_to_dict(endpoint))
@@ -201,7 +212,7 @@ def update_endpoint(request, endpoint_id: str):
 @router.delete("/webhook_endpoints/{endpoint_id}",
                response={200: DeletedOut, **schemas.errors(*schemas.COMMON_ERRORS, 403, 404)},
                summary="Delete an endpoint")
-def delete_endpoint(request, endpoint_id: str):
+def delete_endpoint(request, endpoint_id: str = schemas.path_id("endpoint_id")):
     require_write(request)
     endpoint = _get(WebhookEndpoint, request, endpoint_id, "webhook endpoint")
     services.delete_endpoint(endpoint, actor=_actor(request))
@@ -212,7 +223,7 @@ def delete_endpoint(request, endpoint_id: str):
 @router.post("/webhook_endpoints/{endpoint_id}/rotate_secret",
              response={200: EndpointOut, **schemas.errors(*schemas.COMMON_ERRORS, 403, 404)},
              summary="Rotate the signing secret (each old one is still signed with for 24 h; at most 10)")
-def rotate_secret(request, endpoint_id: str):
+def rotate_secret(request, endpoint_id: str = schemas.path_id("endpoint_id")):
     require_write(request)
     endpoint = _get(WebhookEndpoint, request, endpoint_id, "webhook endpoint")
     secret = services.rotate_secret(endpoint, actor=_actor(request))
@@ -222,7 +233,7 @@ def rotate_secret(request, endpoint_id: str):
 @router.post("/webhook_endpoints/{endpoint_id}/test",
              response={202: DeliveryOut, **schemas.errors(*schemas.COMMON_ERRORS, 403, 404)},
              summary="Send a webhook.test event to this endpoint")
-def send_test(request, endpoint_id: str):
+def send_test(request, endpoint_id: str = schemas.path_id("endpoint_id")):
     require_write(request)
     endpoint = _get(WebhookEndpoint, request, endpoint_id, "webhook endpoint")
     d = services.send_test(endpoint, actor=_actor(request))
@@ -234,6 +245,9 @@ def _recover(request, data: dict, *, endpoint=None, allowed: set[str]):
     unknown = sorted(set(data) - allowed)
     if unknown:
         raise ApiError(400, f"unknown field(s): {', '.join(unknown)}", fields={k: "unknown field" for k in unknown})
+    for name in ("since", "until", "event_type", "status", "endpoint_id"):
+        if data.get(name) is not None and not isinstance(data[name], str):
+            raise ApiError(400, f"{name} must be a string", fields={name: "must be a string"})
     since = query_datetime("since", data.get("since"))
     if since is None:
         raise ApiError(400, "since is required", fields={"since": "is required"})
@@ -252,7 +266,7 @@ def _recover(request, data: dict, *, endpoint=None, allowed: set[str]):
     except services.WebhookInputError as exc:
         raise _input_error(exc)
     dry_run = data.get("dry_run")
-    if dry_run not in (None, True, False):
+    if dry_run is not None and not isinstance(dry_run, bool):  # (0 == False, but 0 is not a boolean)
         raise ApiError(400, "dry_run must be true or false", fields={"dry_run": "must be a boolean"})
     filters = {"since": since, "until": until, "endpoint": endpoint, "inline_only": inline_only,
                "event_type": event_type, "delivery_status": delivery_status}
@@ -278,7 +292,7 @@ def recover_org(request):
              response={200: RecoveryOut, 202: RecoveryOut, **schemas.errors(*schemas.COMMON_ERRORS, 403, 404)},
              openapi_extra=_body_schema(RecoverIn),
              summary="Re-send failed and skipped deliveries of a time window (dry_run counts them first)")
-def recover(request, endpoint_id: str):
+def recover(request, endpoint_id: str = schemas.path_id("endpoint_id")):
     require_write(request)
     endpoint = _get(WebhookEndpoint, request, endpoint_id, "webhook endpoint")
     return _recover(request, json_body(request), endpoint=endpoint,
@@ -287,17 +301,17 @@ def recover(request, endpoint_id: str):
 
 @router.get("/webhook_recoveries", response={200: RecoveryListOut, **schemas.errors(*schemas.COMMON_ERRORS)},
             summary="List bulk recoveries, newest first")
-def list_recoveries(request, limit: int = Query(20, ge=1, le=100),
-                    cursor: str | None = Query(None, max_length=200)):
-    rows, nxt = page(scoped(RecoveryJob, request.org).select_related("endpoint"), cursor=cursor, limit=limit)
-    return JsonResponse({"object": "list", "data": [recovery_to_dict(j) for j in rows], "has_more": nxt is not None,
-                         "next_cursor": nxt})
+def list_recoveries(request, limit: int = LIMIT, cursor: str | None = CURSOR,
+                    starting_after: str | None = STARTING_AFTER, ending_before: str | None = ENDING_BEFORE):
+    result = page(scoped(RecoveryJob, request.org).select_related("endpoint"), limit=limit, cursor=cursor,
+                  starting_after=starting_after, ending_before=ending_before, anchors=scoped(RecoveryJob, request.org))
+    return JsonResponse(result.body(recovery_to_dict))
 
 
 @router.get("/webhook_recoveries/{recovery_id}",
             response={200: RecoveryOut, **schemas.errors(*schemas.COMMON_ERRORS, 404)},
             summary="Progress of a bulk recovery")
-def read_recovery(request, recovery_id: str):
+def read_recovery(request, recovery_id: str = schemas.path_id("recovery_id")):
     return JsonResponse(recovery_to_dict(_get(RecoveryJob, request, recovery_id, "webhook recovery")))
 
 
@@ -322,14 +336,17 @@ def rotate_org_secret(request):
             summary="List deliveries, newest first")
 def list_deliveries(
     request,
-    limit: int = Query(20, ge=1, le=100),
-    cursor: str | None = Query(None, max_length=200),
-    status: str | None = Query(None, max_length=20, description="pending, delivered, failed or skipped"),
-    endpoint_id: str | None = Query(None, max_length=64),
-    call_id: str | None = Query(None, max_length=64),
+    limit: int = LIMIT,
+    cursor: str | None = CURSOR,
+    starting_after: str | None = STARTING_AFTER,
+    ending_before: str | None = ENDING_BEFORE,
+    status: str | None = declare(Query(None, max_length=20, description="pending, delivered, failed or skipped"),
+                                 enum=DeliveryStatus.values),
+    endpoint_id: str | None = declare(Query(None, max_length=64), format="uuid"),
+    call_id: str | None = declare(Query(None, max_length=64), format="uuid"),
     event_type: str | None = Query(None, max_length=40),
-    created_after: str | None = Query(None, max_length=64),
-    created_before: str | None = Query(None, max_length=64),
+    created_after: str | None = declare(Query(None, max_length=64), format="date-time"),
+    created_before: str | None = declare(Query(None, max_length=64), format="date-time"),
 ):
     qs = scoped(WebhookDelivery, request.org).select_related("event", "endpoint", "call", "organization")
     if status:
@@ -339,7 +356,7 @@ def list_deliveries(
         qs = qs.filter(status=status)
     for name, value, field in (("endpoint_id", endpoint_id, "endpoint__public_id"),
                                ("call_id", call_id, "call__public_id")):
-        if value:
+        if value is not None:  # present but empty is not a UUID either
             pid = parse_public_id(value)
             if pid is None:
                 raise ApiError(400, f"{name} must be a UUID", fields={name: "is not a UUID"})
@@ -351,15 +368,15 @@ def list_deliveries(
         qs = qs.filter(created_at__gte=after)
     if before:
         qs = qs.filter(created_at__lt=before)
-    rows, nxt = page(qs, cursor=cursor, limit=limit)
-    return JsonResponse({"object": "list", "data": [delivery_to_dict(d) for d in rows], "has_more": nxt is not None,
-                         "next_cursor": nxt})
+    result = page(qs, limit=limit, cursor=cursor, starting_after=starting_after, ending_before=ending_before,
+                  anchors=scoped(WebhookDelivery, request.org))
+    return JsonResponse(result.body(delivery_to_dict))
 
 
 @router.get("/webhook_deliveries/{delivery_id}",
             response={200: DeliveryOut, **schemas.errors(*schemas.COMMON_ERRORS, 404)},
             summary="Read a delivery with its payload and every attempt")
-def read_delivery(request, delivery_id: str):
+def read_delivery(request, delivery_id: str = schemas.path_id("delivery_id")):
     d = _get(WebhookDelivery, request, delivery_id, "webhook delivery")
     return JsonResponse(delivery_to_dict(d, attempts=d.attempts.all()))
 
@@ -367,7 +384,7 @@ def read_delivery(request, delivery_id: str):
 @router.post("/webhook_deliveries/{delivery_id}/redeliver",
              response={202: DeliveryOut, **schemas.errors(*schemas.COMMON_ERRORS, 403, 404)},
              summary="Send this delivery again now (same webhook-id; never rescheduled on failure)")
-def redeliver(request, delivery_id: str):
+def redeliver(request, delivery_id: str = schemas.path_id("delivery_id")):
     require_write(request)
     d = _get(WebhookDelivery, request, delivery_id, "webhook delivery")
     d = services.redeliver(d, _actor(request))
