@@ -22,12 +22,48 @@ class ReturnsType(BaseModel):
     """A field type: a type name, a list of allowed strings (enum), or a list type."""
 
 
+class ToolIn(BaseModel):
+    """One callingbox.tool definition in its wire shape."""
+    model_config = ConfigDict(extra="forbid")
+    type: Literal["http", "builtin"]
+    name: str
+    description: str
+    policy: Literal["read", "confirm_first_write"]
+    parameters: dict[str, Any] = Field(description="JSON Schema of the tool's arguments (type object)")
+    url: str | None = Field(None, description="http tools: the URL called")
+    headers: dict[str, str] | None = Field(None, description="http tools: headers sent")
+    timeout_ms: int | None = Field(None, description="http tools: request timeout", gt=0)
+    builtin: str | None = Field(None, description="builtin tools: which builtin")
+    config: dict[str, Any] | None = Field(None, description="builtin tools: its configuration")
+
+
+class TranscriptSegmentOut(BaseModel):
+    sequence_no: int
+    role: Literal["agent", "user"]
+    text: str
+    started_at: str | None
+    ended_at: str | None
+    duration_ms: int | None
+    source: str
+
+
+class TranscriptOut(BaseModel):
+    segments: list[TranscriptSegmentOut]
+
+
 class CallCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    agent_id: str = Field(description="UUID of one of your agents (GET /v1/agents)")
+    agent_id: str | None = Field(None, description="UUID of one of your agents (GET /v1/agents); "
+                                                   "defaults to the organization's default agent")
     to: str = Field(description="Destination in E.164, e.g. +14155550123")
     from_number: str | None = Field(None, description="Caller id in E.164; defaults to the agent's")
     instructions: str | None = Field(None, description="Replaces the agent's default instructions")
+    prompt: str | None = Field(None, description="CallingBox's name for instructions; if both are sent they "
+                                                 "must be equal")
+    language: str | None = Field(None, description="BCP-47 language tag, e.g. en or en-US", max_length=35)
+    voicemail_action: Literal["hangup", "leave_message"] | None = Field(
+        None, description="What to do on reaching voicemail (default: hang up)")
+    tools: list[ToolIn] | None = Field(None, description="callingbox.tool definitions (http or builtin)")
     context: dict[str, Any] | None = None
     metadata: dict[str, Any] | None = Field(None, description="Your own data, returned as is (16 KB max)")
     returns: dict[str, Any] | None = Field(
@@ -61,6 +97,10 @@ class CallOut(BaseModel):
     status: StatusLiteral
     answered_by: Literal["human", "machine", "unknown"] | None
     instructions: str
+    prompt: str = Field(description="the same value as instructions (CallingBox's name)")
+    language: str | None
+    voicemail_action: Literal["hangup", "leave_message"] | None
+    tools: list[dict[str, Any]]
     context: dict[str, Any]
     metadata: dict[str, Any]
     returns: dict[str, Any]
@@ -86,6 +126,10 @@ class CallOut(BaseModel):
     answered_at: datetime | None
     ended_at: datetime | None
     duration_seconds: int | None
+    billed_duration_seconds: int | None
+    billing_amount_milli_cents: int | None
+    # CallingBox's credit reservation for the call; null when the provider does not say.
+    reservation_status: Literal["reserved", "settled", "released"] | None
 
 
 class CallDetailOut(CallOut):
@@ -109,6 +153,7 @@ class AgentOut(BaseModel):
     instructions: str
     returns: dict[str, Any]
     webhook_url: str | None
+    is_default: bool
     created_at: datetime
 
 

@@ -42,7 +42,7 @@ STATUS_EVENT = {
 DETAIL_FIELDS = frozenset({
     "error_code", "error_message", "hangup_cause", "answered_by", "duration_seconds", "transcript",
     "provider_result", "recording_url", "provider_call_id", "provider_job_id", "provider_status",
-    "provider_reason", "from_number",
+    "provider_reason", "from_number", "billed_duration_seconds", "billing_amount_milli_cents", "reservation_status",
 })
 
 
@@ -191,6 +191,7 @@ def record_event(call: Call, *, source: str, note: str, kind: str = CallEvent.Ki
 def create_call(*, org, agent, to_number: str, source: str = EventSource.API, from_number: str = "",
                 instructions: str = "", context: dict | None = None, metadata: dict | None = None,
                 returns: dict | None = None, webhook_url: str = "", scheduled_at: datetime | None = None,
+                language: str = "", voicemail_action: str = "", tools: list | None = None,
                 batch=None, retry_of: Call | None = None, attempt: int = 1, claim: bool = False) -> Call:
     """Create a queued call (input already validated). Per-call values override the agent's.
 
@@ -203,6 +204,7 @@ def create_call(*, org, agent, to_number: str, source: str = EventSource.API, fr
             to_number=to_number, from_number=from_number or agent.from_number,
             instructions=instructions or agent.instructions, context=context or {}, metadata=metadata or {},
             returns=returns if returns else (agent.returns or {}),
+            language=language, voicemail_action=voicemail_action, tools=tools or [],
             webhook_url=webhook_url, webhook_status="pending" if webhook_url else "", scheduled_at=scheduled_at,
             provider=agent.provider_account.kind, provider_account=agent.provider_account,
             dial_claimed_at=timezone.now() if claim else None,
