@@ -1,9 +1,9 @@
 """Pydantic models that describe request and response bodies in the OpenAPI document."""
 
 from datetime import datetime
-from typing import Any, Literal, get_args
+from typing import Annotated, Any, Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 
 from callops.calls.models import CallStatus
 
@@ -22,19 +22,32 @@ class ReturnsType(BaseModel):
     """A field type: a type name, a list of allowed strings (enum), or a list type."""
 
 
-class ToolIn(BaseModel):
-    """One callingbox.tool definition in its wire shape."""
-    model_config = ConfigDict(extra="forbid")
-    type: Literal["http", "builtin"]
-    name: str
-    description: str
-    policy: Literal["read", "confirm_first_write"]
-    parameters: dict[str, Any] = Field(description="JSON Schema of the tool's arguments (type object)")
-    url: str | None = Field(None, description="http tools: the URL called")
-    headers: dict[str, str] | None = Field(None, description="http tools: headers sent")
-    timeout_ms: int | None = Field(None, description="http tools: request timeout", gt=0)
-    builtin: str | None = Field(None, description="builtin tools: which builtin")
-    config: dict[str, Any] | None = Field(None, description="builtin tools: its configuration")
+# One callingbox.tool definition in its wire shape (callingbox/tools/__init__.py), written out
+# inline: the create body's schema is embedded in the operation, where a $defs reference would not
+# resolve. Unique names and a 64 KB total are checked by the API, not expressible here.
+_TOOL_PARAMETERS = {"type": "object", "required": ["type"], "description": "JSON Schema of the tool's arguments",
+                    "properties": {"type": {"const": "object"}, "properties": {"type": "object"}}}
+_TOOL_COMMON = {
+    "name": {"type": "string", "minLength": 1, "pattern": r"\S"},
+    "description": {"type": "string"},
+    "policy": {"enum": ["read", "confirm_first_write"]},
+    "parameters": _TOOL_PARAMETERS,
+}
+TOOL_SCHEMA = {"oneOf": [
+    {"type": "object", "additionalProperties": False, "title": "HttpTool",
+     "required": ["type", "name", "description", "policy", "url", "parameters"],
+     "properties": {"type": {"const": "http"}, **_TOOL_COMMON,
+                    "url": {"type": "string", "pattern": "^https?://", "maxLength": 2000},
+                    "headers": {"type": "object", "additionalProperties": {"type": "string"}},
+                    "timeout_ms": {"type": "integer", "minimum": 1}}},
+    {"type": "object", "additionalProperties": False, "title": "BuiltinTool",
+     "required": ["type", "name", "description", "policy", "builtin", "parameters"],
+     "properties": {"type": {"const": "builtin"}, **_TOOL_COMMON,
+                    "builtin": {"type": "string", "minLength": 1, "pattern": r"\S"},
+                    "config": {"type": "object"}}},
+]}
+# Mirrors callops.calls.validation.LANGUAGE_RE.
+LANGUAGE_PATTERN = r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$"
 
 
 class TranscriptSegmentOut(BaseModel):
@@ -60,10 +73,13 @@ class CallCreate(BaseModel):
     instructions: str | None = Field(None, description="Replaces the agent's default instructions")
     prompt: str | None = Field(None, description="CallingBox's name for instructions; if both are sent they "
                                                  "must be equal")
-    language: str | None = Field(None, description="BCP-47 language tag, e.g. en or en-US", max_length=35)
+    language: str | None = Field(None, description="BCP-47 language tag, e.g. en or en-US", max_length=35,
+                                 pattern=LANGUAGE_PATTERN)
     voicemail_action: Literal["hangup", "leave_message"] | None = Field(
         None, description="What to do on reaching voicemail (default: hang up)")
-    tools: list[ToolIn] | None = Field(None, description="callingbox.tool definitions (http or builtin)")
+    tools: Annotated[list[dict[str, Any]] | None, WithJsonSchema({
+        "anyOf": [{"type": "array", "maxItems": 32, "items": TOOL_SCHEMA}, {"type": "null"}],
+        "description": "callingbox.tool definitions (http or builtin)"})] = None
     context: dict[str, Any] | None = None
     metadata: dict[str, Any] | None = Field(None, description="Your own data, returned as is (16 KB max)")
     returns: dict[str, Any] | None = Field(

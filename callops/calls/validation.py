@@ -174,7 +174,7 @@ def _tool_error(tool) -> str | None:
         return f"policy must be one of {', '.join(TOOL_POLICIES)}"
     params = tool["parameters"]
     if not isinstance(params, dict) or params.get("type") != "object" or not isinstance(
-            params.get("properties", {}), dict):
+            params.get("properties", {}), dict):  # the SDK always sends properties; a bare object is fine
         return "parameters must be a JSON Schema object ({\"type\": \"object\", \"properties\": {...}})"
     if kind == "http":
         if not isinstance(tool["url"], str) or not tool["url"].startswith(("https://", "http://")):
@@ -215,7 +215,7 @@ def validate_tools(value) -> list:
 
 
 def validate_language(value) -> str:
-    if not isinstance(value, str) or not LANGUAGE_RE.match(value.strip()):
+    if not isinstance(value, str) or not LANGUAGE_RE.fullmatch(value.strip()):
         raise ValueError(f"{value!r} is not a BCP-47 language tag such as en or en-US")
     return value.strip()
 
