@@ -39,10 +39,11 @@ STATUS_EVENT = {
 # Detail fields a status report may carry. When a report is accepted they are written; when it is
 # ignored (stale, duplicate) they only fill fields that are still empty, because providers fill
 # in details (duration, transcript, recording) after the terminal status arrived.
-DETAIL_FIELDS = frozenset({
+BILLING_FIELDS = frozenset({"billed_duration_seconds", "billing_amount_milli_cents", "reservation_status"})
+DETAIL_FIELDS = BILLING_FIELDS | frozenset({
     "error_code", "error_message", "hangup_cause", "answered_by", "duration_seconds", "transcript",
     "provider_result", "recording_url", "provider_call_id", "provider_job_id", "provider_status",
-    "provider_reason", "from_number", "billed_duration_seconds", "billing_amount_milli_cents", "reservation_status",
+    "provider_reason", "from_number",
 })
 
 
@@ -266,6 +267,9 @@ def _dial(call: Call, *, source: str, retry_transient: bool = False) -> Call:
                   next_sync_at=now + timedelta(seconds=adapter.next_poll_delay(call)), updated_at=now)
     if queued_at_provider:
         update["provider_status"] = report.raw_status[:100]
+        # A queued answer changes no status, but its billing words (CallingBox reserves credits
+        # now) are what the call object shows until the next report.
+        update.update({k: v for k, v in report.fields.items() if k in BILLING_FIELDS and v is not None})
 
     def record_placement():
         with transaction.atomic():
