@@ -277,8 +277,6 @@ if WEBHOOK_LEASE_SECONDS < WEBHOOK_TIMEOUT_SECONDS + 2:
 WEBHOOK_DISABLE_AFTER_SECONDS = env.int("WEBHOOK_DISABLE_AFTER_SECONDS", default=5 * 24 * 3600)
 # Due deliveries one job sends before it returns (RQ's per-job overhead is the first ceiling).
 WEBHOOK_BATCH_SIZE = env.int("WEBHOOK_BATCH_SIZE", default=100)
-# Write attempt rows on a background thread while the next deliveries go out (off: inline writes).
-WEBHOOK_BACKGROUND_WRITES = env.bool("WEBHOOK_BACKGROUND_WRITES", default=True)
 
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # A file, not :memory:, so worker subprocesses in integration tests share the test database.

@@ -4,18 +4,14 @@
 Usage:
     scripts/app_graph.py /work/main/callops                 # full report
     scripts/app_graph.py /work/main/callops --pairs-only    # two-way pairs and cycle summary only
-    scripts/app_graph.py ROOT --map 'callops.calls.batch*=batches' --map 'callops.calls.batches=batches'
+    scripts/app_graph.py ROOT --map 'callops.calls.batch*=batches'   # as if those modules were app batches
     scripts/app_graph.py ROOT --no-default-map              # take apps literally from the tree
     scripts/app_graph.py ROOT --include-migrations --include-root
 
 An "app" is the first package under ROOT (callops/<app>/...). Modules directly under ROOT
-(settings, urls, health, bench_views, wsgi) form the pseudo-app "<root>" and are left out of the
-pair report unless --include-root is given (they are the composition root: they may import all).
-
-By default the not-yet-existing app `batches` is simulated: callops.calls.batches, batch_csv,
-batch_jobs and batch_provider count as app `batches` (the mapping is harmless on a tree where
-those modules have moved: nothing matches). Faces (api/batches.py, dashboard/batch_*.py) stay in
-their face apps.
+(settings, urls, healthz, wsgi) form the pseudo-app "<root>" and are left out of the pair report
+unless --include-root is given (they are the composition root: they may import all). `--map`
+counts modules matching a glob as another app (to try a move before making it).
 
 For each import the report says:
   M  module-level (including class bodies and `if`/`try` at module level)
@@ -43,10 +39,7 @@ import sys
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-DEFAULT_MAP = [
-    ("callops.calls.batches", "batches"),
-    ("callops.calls.batch_*", "batches"),
-]
+DEFAULT_MAP: list[tuple[str, str]] = []
 
 
 @dataclass

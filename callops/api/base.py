@@ -13,13 +13,14 @@ import time
 
 from django.conf import settings
 from django.http import JsonResponse
+from django.utils import timezone
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError
 from ninja.errors import ValidationError as NinjaValidationError
 from ninja.security import HttpBearer
 
 from callops.accounts.services import authenticate_api_key
-from callops.lib import redisconn
+from callops.lib import isotime, redisconn
 from callops.lib.nul_chars import has_nul
 
 log = logging.getLogger(__name__)
@@ -107,10 +108,6 @@ def require_write(request) -> None:
 
 def query_datetime(name: str, value):
     """An ISO 8601 query parameter as an aware datetime (naive means UTC), or a 400 naming it."""
-    from django.utils import timezone
-
-    from callops.lib import isotime
-
     if value in (None, ""):
         return None
     when = isotime.parse(str(value))

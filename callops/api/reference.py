@@ -8,6 +8,8 @@ from functools import lru_cache
 
 from django.shortcuts import render
 
+from .urls import api
+
 METHODS = ("get", "post", "patch", "put", "delete")
 
 
@@ -42,8 +44,6 @@ def _fields(doc: dict, schema: dict) -> list[dict]:
 
 @lru_cache(maxsize=1)
 def _operations() -> tuple[dict, list[dict]]:
-    from .urls import api
-
     doc = api.get_openapi_schema(path_prefix="/v1")
     ops = []
     for path, item in doc["paths"].items():

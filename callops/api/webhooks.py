@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from callops.accounts.tenancy import parse_public_id, scoped
 from callops.webhooks import services
 from callops.webhooks.models import DeliveryStatus, RecoveryJob, WebhookDelivery, WebhookEndpoint
-from callops.webhooks.serializers import (
+from callops.webhooks.representations import (
     delivery_to_dict,
     endpoint_to_dict,
     org_secret_to_dict,

@@ -9,6 +9,7 @@ class WebhooksConfig(AppConfig):
         # Load the delivery code and build the shared httpx clients (SSL context plus the
         # SSRF-guarded transport) once, at process start, rather than in the first job or request
         # to need them; a process that forks afterwards hands them on. See `callops.lib.http.warm_up`.
+        # Imported here, not at module level, because Django imports apps.py before the models.
         from callops.batches.models import Batch
         from callops.batches.signals import batch_event
         from callops.calls.models import Call

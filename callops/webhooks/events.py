@@ -21,6 +21,7 @@ from callops.calls.models import Call
 from callops.calls.representations import call_to_dict
 from callops.calls.signals import CALL_EVENT_TYPES
 from callops.lib.isotime import format as _iso
+from callops.webhooks import jobs
 from callops.webhooks.models import DeliveryStatus, WebhookDelivery, WebhookEndpoint, WebhookEvent
 
 BATCH_EVENT_TYPES = ("batch.started", "batch.paused", "batch.completed", "batch.canceled")
@@ -49,7 +50,7 @@ def _fan_out(org, event: WebhookEvent, *, call_url: str = "", call=None) -> list
         rows.append(WebhookDelivery(organization=org, event=event, call=call, url=call_url, next_attempt_at=now))
         # The call's webhook_status follows its latest per-call delivery: a new one is pending again,
         # whatever happened to the previous event's. This UPDATE holds the call's row lock until the
-        # event commits, and `delivery.sync_call_status` takes that lock before it reads the latest
+        # event commits, and `delivery.record.sync_call_status` takes that lock before it reads the latest
         # delivery, so a late result of an older delivery cannot overwrite it.
         Call.objects.filter(pk=call.pk).update(webhook_status="pending", webhook_error="")
         call.webhook_status, call.webhook_error = "pending", ""
@@ -73,8 +74,6 @@ def _fan_out(org, event: WebhookEvent, *, call_url: str = "", call=None) -> list
 
 
 def _enqueue(ids: list[int]) -> None:
-    from callops.webhooks import jobs
-
     jobs.kick()
 
 

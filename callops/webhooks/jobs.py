@@ -15,10 +15,11 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
+from rq.job import Job, JobStatus
 
 from callops.lib import redisconn
 from callops.lib.queue import enqueue
-from callops.webhooks import delivery, health
+from callops.webhooks import delivery, endpoint_health
 from callops.webhooks.models import RecoveryJob, Trigger, WebhookDelivery
 
 log = logging.getLogger(__name__)
@@ -55,10 +56,7 @@ def deliver_job(ids=None) -> int:
             redisconn.client().delete(KICK_KEY)
         except Exception:
             pass
-    try:
-        return _drain(ids)
-    finally:
-        delivery.wait_for_writes()  # the job ends only once its attempts are on record
+    return _drain(ids)
 
 
 def _drain(ids) -> int:
@@ -99,7 +97,7 @@ def _due_count(limit: int) -> int:
 
 def sweep_due_deliveries() -> int:
     """Enqueue delivery jobs for whatever is due; also the health and recovery housekeeping."""
-    health.disable_long_failing()
+    endpoint_health.disable_long_failing()
     _resume_recoveries()
     due = _due_count(settings.WEBHOOK_BATCH_SIZE * MAX_QUEUED_JOBS)
     if not due:
@@ -120,8 +118,6 @@ def recovery_rq_id(pk: int) -> str:
 
 
 def _waiting_in_queue(rq_id: str) -> bool:
-    from rq.job import Job, JobStatus
-
     try:
         status = Job.fetch(rq_id, connection=redisconn.client()).get_status()
     except Exception:  # no such job (lost with Redis, or expired): not waiting
@@ -163,6 +159,7 @@ def recovery_job(job_id: int, chunk: int = 100) -> None:
       commit together, so a worker killed mid-way redoes at most an uncommitted chunk;
     - `done` is counted by the delivery workers when a marked re-send was actually made.
     """
+    # Breaks the cycle webhooks.services -> webhooks.jobs -> webhooks.services.
     from callops.webhooks.services import RECOVERABLE_STATUSES, recoverable
 
     now = timezone.now()

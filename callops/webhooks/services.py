@@ -15,7 +15,7 @@ from django.utils import timezone
 from callops.accounts.services import audit
 from callops.lib import netguard, standard_webhooks
 from callops.lib.queue import enqueue
-from callops.webhooks import events, health
+from callops.webhooks import endpoint_health, events, jobs
 from callops.webhooks import headers as header_rules
 from callops.webhooks.models import (
     DeliveryStatus,
@@ -156,7 +156,7 @@ def update_endpoint(endpoint: WebhookEndpoint, data: dict, *, actor=None) -> Web
 def delete_endpoint(endpoint: WebhookEndpoint, *, actor=None) -> None:
     with transaction.atomic():
         # The endpoint row first, as the delivery writer locks it before it records an attempt
-        # (delivery.record_many's lock order): a worker recording one of its deliveries now either
+        # (delivery.record.record_many's lock order): a worker recording one of its deliveries now either
         # commits before the deletion reads them, or waits and finds them gone. Without the lock
         # its attempt could land between the deletion's removal of attempts and of deliveries,
         # and the deletion failed on the attempt's foreign key.
@@ -186,7 +186,7 @@ def set_enabled(endpoint: WebhookEndpoint, enabled: bool, *, actor=None, reason:
             updated_at=timezone.now())
         audit(endpoint.organization, "webhook_endpoint.enabled", actor=actor, target=endpoint.url)
     else:
-        health.disable(endpoint, reason or "disabled by a user", notify_org=False)
+        endpoint_health.disable(endpoint, reason or "disabled by a user", notify_org=False)
         audit(endpoint.organization, "webhook_endpoint.disabled", actor=actor, target=endpoint.url)
     endpoint.refresh_from_db()
     return endpoint
@@ -252,8 +252,6 @@ def rotate_org_secret(org, *, actor=None) -> str:
 
 # --- Redelivery ------------------------------------------------------------------------------------
 def _kick(ids=None) -> None:
-    from callops.webhooks import jobs
-
     transaction.on_commit(lambda: enqueue(jobs.deliver_job, ids, queue="webhooks"))
 
 
@@ -318,8 +316,6 @@ def start_recovery(org, *, since: datetime, until: datetime | None = None, endpo
     not swept in. The job marks rows for a bulk re-send in chunks and the delivery workers send
     them; `done` counts re-sends actually made.
     """
-    from callops.webhooks import jobs
-
     filters = {"since": since, "until": until or timezone.now(), "endpoint": endpoint, "inline_only": inline_only,
                "event_type": event_type, "delivery_status": delivery_status}
     total = count_recoverable(org, **filters)

@@ -3,7 +3,7 @@
 import pytest
 from django.urls import reverse
 
-from callops.webhooks import health
+from callops.webhooks import endpoint_health as health
 from callops.webhooks.models import Notification
 
 pytestmark = pytest.mark.django_db

@@ -102,7 +102,7 @@ def test_query_count_does_not_grow_with_groups(personas, failed_call, failing_de
 def test_events_held_for_a_disabled_endpoint(personas, unreachable_endpoint, sandbox_agent, failing_delivery):
     from callops.calls import services
     from callops.calls.models import EventSource
-    from callops.webhooks import health
+    from callops.webhooks import endpoint_health as health
     from callops.webhooks.models import WebhookDelivery
 
     failing_delivery("http", 410)  # has a failed attempt: counted under 410 Gone only

@@ -22,20 +22,3 @@ def make_call(personas, sandbox_agent):
                                  webhook_url=webhook_url)
 
     return _make
-
-
-
-@pytest.fixture(autouse=True)
-def _writer_thread_lets_go_of_the_database():
-    """The background writer keeps its database connection between flushes (as a worker should);
-    close it after each test so the test database can be dropped at the end."""
-    yield
-    from callops.webhooks import delivery
-
-    def close():  # runs on the writer thread, so it closes that thread's connection
-        from django.db import connection
-
-        connection.close()
-
-    if delivery._writer is not None:
-        delivery._writer[1].submit(close).result()

@@ -7,7 +7,8 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
-from callops.webhooks import delivery, services, slots
+from callops.webhooks import delivery, services
+from callops.webhooks.delivery import caps, lease
 from callops.webhooks.models import DeliveryStatus, WebhookDelivery
 from tests.helpers import wait_for
 from tests.lib.sink import Reply, Sink
@@ -17,13 +18,13 @@ def _claim_at_once(monkeypatch, n=2):
     """n workers (threads with their own database connections) that have all read the same due
     rows before any of them takes a slot: the moment a read-then-write cap would let all pass."""
     barrier = threading.Barrier(n, timeout=10)
-    real_acquire = slots.acquire
+    real_acquire = caps.acquire
 
     def acquire_together(*args, **kwargs):
         barrier.wait()
         return real_acquire(*args, **kwargs)
 
-    monkeypatch.setattr(slots, "acquire", acquire_together)
+    monkeypatch.setattr(caps, "acquire", acquire_together)
     results = [None] * n
 
     def worker(i):
@@ -37,7 +38,7 @@ def _claim_at_once(monkeypatch, n=2):
         t.start()
     for t in threads:
         t.join()
-    monkeypatch.setattr(slots, "acquire", real_acquire)
+    monkeypatch.setattr(caps, "acquire", real_acquire)
     return results
 
 
@@ -84,7 +85,7 @@ def test_per_host_cap_spares_other_hosts(personas, settings, sink, make_call):
         make_call(webhook_url=other.url)
         token2, rows2 = delivery.claim()
         assert [r.url for r in rows2] == [other.url]  # another host is not held up
-        slots.release(token, [rows[0].dest])
+        caps.release(token, [rows[0].dest])
         delivery.release(token, [rows[0].pk])
         assert len(delivery.claim()[1]) == 2  # the slot is free again: both rows for that host
     finally:
@@ -112,7 +113,7 @@ def test_a_timing_out_host_cools_down_for_every_worker(personas, settings, sink,
             make_call()
         assert delivery.deliver_due() == 4  # one timeout to the slow host, three to the fast one
         assert len(slow.requests) == 1
-        slots.reset_local()  # another worker process: it knows only what Redis says
+        caps.reset_local()  # another worker process: it knows only what Redis says
         assert delivery.deliver_due() == 0  # two more are due for the slow host, but it cools down
         assert len(slow.requests) == 1
         # A person asking for one re-send is not held back by the cool-down.
@@ -123,7 +124,7 @@ def test_a_timing_out_host_cools_down_for_every_worker(personas, settings, sink,
         from callops.lib import redisconn
 
         def cooled():
-            return (not redisconn.client().exists(slots._cool_key(delivery._host(slow.url)))
+            return (not redisconn.client().exists(caps._cool_key(lease.host_key(slow.url)))
                     and WebhookDelivery.objects.filter(endpoint=slow_ep, status="pending",
                                                        next_attempt_at__lte=timezone.now()).count() == 2)
 
@@ -141,7 +142,7 @@ def test_delivery_goes_on_when_redis_is_unreachable(personas, endpoint, sink, ma
     def unreachable():
         raise ConnectionError("redis is down")
 
-    monkeypatch.setattr(slots.redisconn, "client", unreachable)
+    monkeypatch.setattr(caps.redisconn, "client", unreachable)
     endpoint.__class__.objects.filter(pk=endpoint.pk).update(max_in_flight=1)
     make_call()
     make_call()
@@ -187,7 +188,6 @@ def test_a_dead_receivers_backlog_does_not_starve_other_endpoints(personas, sink
         make_call()
     for _ in range(6):  # a few delivery jobs' worth of batches
         delivery.deliver_due()
-        delivery.wait_for_writes()
     assert WebhookDelivery.objects.filter(endpoint=live, status=DeliveryStatus.DELIVERED).count() == 3
     tried = WebhookDelivery.objects.filter(endpoint=dead, attempt_count__gt=0).count()
     assert 1 <= tried < 63  # the dead host is tried, not hammered once per row per batch
@@ -207,11 +207,10 @@ def test_a_cooling_hosts_rows_wait_out_the_cool_down_instead_of_blocking_the_que
         for _ in range(5):
             make_call()
         WebhookDelivery.objects.filter(endpoint=slow).update(next_attempt_at=timezone.now() - timedelta(minutes=5))
-        slots.cool_down(delivery._host(stalled.url))
+        caps.cool_down(lease.host_key(stalled.url))
         live, _ = services.create_endpoint(personas.org, {"url": sink.url})
         make_call()
         delivery.deliver_due()
-        delivery.wait_for_writes()
         assert WebhookDelivery.objects.filter(endpoint=live, status=DeliveryStatus.DELIVERED).count() == 1
         held = WebhookDelivery.objects.filter(endpoint=slow, attempt_count=0)
         assert held.count() == 6 and all(r > timezone.now() + timedelta(seconds=30)
@@ -227,10 +226,9 @@ def test_a_manual_resend_to_a_cooling_host_does_not_take_its_automatic_rows_alon
     for _ in range(3):
         make_call()
     first = WebhookDelivery.objects.filter(endpoint=slow).order_by("pk").first()
-    slots.cool_down(delivery._host(sink.url))  # another worker just saw this host time out
+    caps.cool_down(lease.host_key(sink.url))  # another worker just saw this host time out
     services.redeliver(first)  # a person asks for this one now
     delivery.deliver_due()
-    delivery.wait_for_writes()
     assert len(sink.requests) == 1  # the re-send, and only it
     first.refresh_from_db()
     assert first.status == DeliveryStatus.DELIVERED

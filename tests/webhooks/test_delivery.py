@@ -9,6 +9,7 @@ from django.utils import timezone
 from standardwebhooks import Webhook, WebhookVerificationError
 
 from callops.webhooks import delivery
+from callops.webhooks.delivery import schedule
 from callops.webhooks.models import DeliveryStatus, WebhookAttempt, WebhookDelivery
 from tests.helpers import wait_for
 from tests.lib.sink import Reply
@@ -122,7 +123,7 @@ def test_retry_after_clamp_over_http(personas, endpoint, sink, make_call, run_jo
                                      expected, clock):
     """Fourth automatic attempt (scheduled 30 min later) answered with Retry-After: the next due
     time is the header's value clamped to 1x-2x of the schedule (no jitter here, to see it exactly)."""
-    monkeypatch.setattr(delivery._rng, "uniform", lambda a, b: 1.0)  # the schedule's own rng, no jitter
+    monkeypatch.setattr(schedule._rng, "uniform", lambda a, b: 1.0)  # the schedule's own rng, no jitter
     sink.respond(default=Reply(status=500))
     call = make_call()
     run_jobs()

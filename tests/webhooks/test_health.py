@@ -6,6 +6,7 @@ from datetime import timedelta
 from django.utils import timezone
 
 from callops.webhooks import delivery, jobs, services
+from callops.webhooks.delivery import request
 from callops.webhooks.models import DeliveryStatus, Notification, WebhookDelivery, WebhookEndpoint
 from tests.conftest import flush_on_commit
 from tests.lib.sink import Reply
@@ -41,13 +42,13 @@ def test_success_clears_a_failure_recorded_after_the_claim(personas, endpoint, s
     """Another worker records failures for this endpoint while our batch is in flight: our success
     must see the row as it is then, not as it was at claim time."""
     make_call()
-    real_send = delivery.send
+    real_send = request.send
 
     def send_after_a_concurrent_failure(url, headers, body):
         _set(endpoint, failing_since=timezone.now() - timedelta(hours=2), failing_notified=True)
         return real_send(url, headers, body)
 
-    monkeypatch.setattr(delivery, "send", send_after_a_concurrent_failure)
+    monkeypatch.setattr(request, "send", send_after_a_concurrent_failure)
     assert delivery.deliver_due() == 1
     endpoint.refresh_from_db()
     assert endpoint.failing_since is None and not endpoint.failing_notified
@@ -64,7 +65,7 @@ def test_quiet_days_after_one_exhausted_delivery_do_not_disable(personas, endpoi
     # It ran out of retries six days ago and nothing has been sent to the endpoint since.
     WebhookDelivery.objects.filter(pk=d.pk).update(status=DeliveryStatus.FAILED, next_attempt_at=None)
     _set(endpoint, failing_since=timezone.now() - 6 * DAY, last_failure_at=timezone.now() - 6 * DAY)
-    assert jobs.health.disable_long_failing() == 0
+    assert jobs.endpoint_health.disable_long_failing() == 0
     jobs.sweep_due_deliveries()
     endpoint.refresh_from_db()
     assert endpoint.enabled
@@ -98,7 +99,7 @@ def test_pending_retries_count_as_still_failing(personas, endpoint, sink, make_c
     make_call()
     assert delivery.deliver_due() == 1  # its retry is pending
     _set(endpoint, failing_since=timezone.now() - 6 * DAY, last_failure_at=timezone.now() - 2 * DAY)
-    assert jobs.health.disable_long_failing() == 1
+    assert jobs.endpoint_health.disable_long_failing() == 1
     endpoint.refresh_from_db()
     assert not endpoint.enabled
 
@@ -120,7 +121,7 @@ def test_a_success_after_five_failing_days_keeps_it_enabled(personas, endpoint, 
     _set(endpoint, failing_since=timezone.now() - 6 * DAY, last_failure_at=timezone.now() - timedelta(hours=1))
     make_call()
     assert delivery.deliver_due() == 1  # the sink answers 200
-    assert jobs.health.disable_long_failing() == 0
+    assert jobs.endpoint_health.disable_long_failing() == 0
     endpoint.refresh_from_db()
     assert endpoint.enabled and endpoint.failing_since is None
 
@@ -131,4 +132,4 @@ def test_re_enabling_resets_the_streak(personas, endpoint):
     services.set_enabled(endpoint, True)
     endpoint.refresh_from_db()
     assert endpoint.enabled and endpoint.failing_since is None
-    assert jobs.health.disable_long_failing() == 0
+    assert jobs.endpoint_health.disable_long_failing() == 0

@@ -10,6 +10,7 @@ from django.utils import timezone
 from standardwebhooks import Webhook
 
 from callops.webhooks import delivery, services
+from callops.webhooks.delivery import record, request, schedule
 from callops.webhooks.models import DeliveryStatus, WebhookDelivery, WebhookEndpoint
 from tests.lib.sink import Reply
 
@@ -21,7 +22,7 @@ HOSTILE_RETRY_AFTER = ["inf", "Infinity", "-Infinity", "1e400", "-5", "NaN", "na
 @pytest.mark.parametrize("value", HOSTILE_RETRY_AFTER)
 def test_parse_retry_after_never_raises(value):
     seconds = delivery.parse_retry_after(value)
-    assert seconds is None or (0 <= seconds <= delivery.MAX_RETRY_AFTER_SECONDS)
+    assert seconds is None or (0 <= seconds <= schedule.MAX_RETRY_AFTER_SECONDS)
 
 
 def test_parse_retry_after_accepts_the_two_real_forms(clock):
@@ -55,7 +56,7 @@ def test_unexpected_exception_records_a_failed_attempt_and_schedules_the_retry(p
     def boom(*args, **kwargs):
         raise RuntimeError("something unforeseen")
 
-    monkeypatch.setattr(delivery, where, boom)
+    monkeypatch.setattr(request, where, boom)
     before = timezone.now()
     assert delivery.deliver_due() == 1
     d = WebhookDelivery.objects.get(call=call, endpoint=endpoint)
@@ -83,14 +84,14 @@ def test_reply_with_nul_bytes_is_stored(personas, endpoint, sink, make_call, run
 
 def test_an_unrecordable_reply_does_not_keep_the_batch_off_the_record(personas, endpoint, sink, make_call,
                                                                      monkeypatch):
-    real_insert = delivery._insert_attempts
+    real_insert = record._insert_attempts
 
     def picky_insert(items):
         if any("poison" in i.outcome.body for i in items):
             raise ValueError("cannot store this reply")
         return real_insert(items)
 
-    monkeypatch.setattr(delivery, "_insert_attempts", picky_insert)
+    monkeypatch.setattr(record, "_insert_attempts", picky_insert)
     sink.respond(Reply(body=b"fine"), Reply(body=b"poison"), Reply(body=b"fine"))
     calls = [make_call() for _ in range(3)]
     assert delivery.deliver_due() == 3
@@ -181,7 +182,6 @@ def test_deleting_an_endpoint_while_a_worker_records_an_attempt(personas, endpoi
     def worker():
         try:
             delivery.deliver_due()
-            delivery.wait_for_writes()
         finally:
             connection.close()
             worker_done.set()

@@ -1,4 +1,4 @@
-"""In-flight slots per destination (the concurrency cap) and cool-downs for stalled hosts, in Redis.
+"""Per-destination in-flight caps (slots held in Redis) and cool-downs for stalled hosts.
 
 A destination is an endpoint (`e<id>`, capped by its `max_in_flight`) or, for per-call and agent
 webhook URLs, a host (`h<host:port>`, capped by WEBHOOK_MAX_IN_FLIGHT_PER_HOST). A worker that

@@ -29,6 +29,7 @@ from django.db import transaction
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
+from callops.accounts.models import Membership, Role
 from callops.webhooks.models import DeliveryStatus, Notification, WebhookDelivery, WebhookEndpoint
 
 log = logging.getLogger(__name__)
@@ -49,8 +50,6 @@ def _long_failing_reason() -> str:
 
 
 def recipients(org) -> list[str]:
-    from callops.accounts.models import Membership, Role
-
     out = []
     for m in Membership.objects.filter(organization=org, role__in=[Role.OWNER, Role.ADMIN]).select_related("user"):
         address = m.user.email or (m.user.username if "@" in m.user.username else "")
