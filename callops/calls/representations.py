@@ -140,7 +140,7 @@ def transcript_segments(call) -> list[dict]:
     """
     raw = call.transcript
     items = raw if isinstance(raw, list) else []
-    segments = []
+    segments: list[dict] = []
     if isinstance(raw, str) or not all(isinstance(i, dict) for i in items):
         items = canonical_turns(raw)
     for item in items:
