@@ -139,10 +139,11 @@ def transcript_segments(call) -> list[dict]:
     has them; `source` says the text came from the provider's transcript.
     """
     raw = call.transcript
-    items = raw if isinstance(raw, list) else []
-    segments: list[dict] = []
-    if isinstance(raw, str) or not all(isinstance(i, dict) for i in items):
+    if isinstance(raw, str):  # Bolna's "assistant: … / user: …" lines
         items = canonical_turns(raw)
+    else:
+        items = [i for i in raw if isinstance(i, dict)] if isinstance(raw, list) else []
+    segments: list[dict] = []
     for item in items:
         text = item.get("text") or item.get("content") or item.get("message") or ""
         role = item.get("role") or item.get("speaker")
