@@ -69,6 +69,34 @@ class Placement:
     report: StatusReport | None = None   # the status the provider answered the create with
 
 
+@dataclass
+class AvailableNumber:
+    """A number a provider offers for sale, in the CallingBox SDK's `AvailableNumber` words."""
+
+    phone_number: str
+    country_code: str = "US"
+    number_type: str = "local"
+    state: str | None = None
+    locality: str | None = None
+    monthly_cost_cents: int = 0
+    upfront_cost_cents: int = 0
+    currency: str = "USD"
+
+
+@dataclass
+class PurchasedNumber:
+    """What a provider answered a purchase with; `callops.providers.numbers` stores it."""
+
+    e164: str
+    provider_number_id: str = ""
+    friendly_name: str = ""
+    country_code: str = "US"
+    number_type: str = "local"
+    status: str = "active"
+    monthly_cost_cents: int = 0
+    purchased_at: datetime | None = None
+
+
 def _sync_speed() -> float:
     return max(float(getattr(settings, "PROVIDER_SYNC_SPEED", 1.0) or 1.0), 1e-6)
 
@@ -107,6 +135,8 @@ class ProviderAdapter:
     callback_id_field: ClassVar[str] = "provider_call_id"
     # Whether find_placement can look a call up by callops' id (see there).
     finds_placements: ClassVar[bool] = False
+    # Whether the provider sells phone numbers through its API (search_numbers, purchase_number).
+    sells_numbers: ClassVar[bool] = False
 
     def __init__(self, account: ProviderAccount):
         self.account = account
@@ -239,6 +269,21 @@ class ProviderAdapter:
     def parse_callback(self, body: bytes, headers: dict[str, str]) -> list[StatusReport]:
         """Verify (raise CallbackRejected) and parse an inbound provider webhook."""
         raise CallbackRejected(f"{self.kind} does not send callbacks")
+
+    # --- phone numbers ---------------------------------------------------------------------------
+    def search_numbers(self, *, country_code: str = "US", area_code: str = "", number_type: str = "",
+                       limit: int = 10, exclude: frozenset[str] = frozenset()) -> list[AvailableNumber]:
+        """Numbers for sale. `exclude` holds the numbers the account already owns in callops, for
+        providers that cannot know it themselves (the sandbox)."""
+        raise ProviderError(f"{self.kind} does not sell numbers", permanent=True, code="numbers_unsupported")
+
+    def purchase_number(self, phone_number: str, *, owned: frozenset[str] = frozenset()) -> PurchasedNumber:
+        raise ProviderError(f"{self.kind} does not sell numbers", permanent=True, code="numbers_unsupported")
+
+    def list_numbers(self) -> list[PurchasedNumber]:
+        """Every number the provider account holds (bought in the provider's console, or by a
+        purchase whose answer never arrived), for `callops.providers.numbers.import_provider_numbers`."""
+        raise ProviderError(f"{self.kind} cannot list its numbers", permanent=True, code="numbers_unsupported")
 
     # --- operations ------------------------------------------------------------------------------
     def test_connection(self) -> str:

@@ -16,12 +16,23 @@ from datetime import timedelta
 from callops.lib import isotime
 
 from . import callback_auth, transport
-from .base import CallbackRejected, Placement, PlacementUnknown, ProviderAdapter, StatusReport
+from .base import (
+    AvailableNumber,
+    CallbackRejected,
+    Placement,
+    PlacementUnknown,
+    ProviderAdapter,
+    ProviderError,
+    PurchasedNumber,
+    StatusReport,
+)
 
 # An interrupted placement is looked for in the account's call list, newest first, back to this
 # long before its claim (clock skew between callops and the provider), at most this many pages.
 FIND_MARGIN = timedelta(minutes=5)
 FIND_PAGES = 50
+# The account's number list is read at most this many pages of 100.
+NUMBER_PAGES = 20
 
 KIND = "callingbox"
 STATUS_MAP = {s: s for s in ("queued", "initiated", "ringing", "in_progress", "completed", "no_answer", "busy",
@@ -47,6 +58,16 @@ def report_from_call(obj: dict, *, event_id: str = "") -> StatusReport:
                         provider_call_id=str(obj.get("id") or ""), answered_by=obj.get("answered_by") or "",
                         fields=fields, payload=obj, event_id=event_id,
                         details_pending=status == "completed" and obj.get("result_status") == "pending")
+
+
+def _purchased(obj: dict) -> PurchasedNumber:
+    """A CallingBox `PhoneNumber` object (the SDK's shape) as the adapter contract's value."""
+    purchased_at = isotime.parse(obj.get("purchased_at"))
+    return PurchasedNumber(e164=str(obj["e164"]), provider_number_id=str(obj.get("id") or ""),
+                           friendly_name=obj.get("friendly_name") or "", country_code=obj.get("country_code") or "US",
+                           number_type=obj.get("number_type") or "local", status=obj.get("status") or "active",
+                           monthly_cost_cents=int(obj.get("monthly_cost_cents") or 0),
+                           purchased_at=purchased_at if purchased_at and purchased_at.tzinfo else None)
 
 
 class Adapter(ProviderAdapter):
@@ -153,6 +174,59 @@ class Adapter(ProviderAdapter):
         if not isinstance(obj, dict):
             raise ValueError("CallingBox event without data.call")
         return [report_from_call(obj, event_id=headers.get("callingbox-event-id") or str(envelope.get("id") or ""))]
+
+    # --- phone numbers: GET /v1/numbers/available, POST /v1/numbers/purchase (the SDK's shapes) -----
+    sells_numbers = True
+
+    def search_numbers(self, *, country_code="US", area_code="", number_type="", limit=10, exclude=frozenset()):
+        params = {"country_code": country_code or "US", "limit": limit}
+        if area_code:
+            params["area_code"] = area_code
+        if number_type:
+            params["number_type"] = number_type
+        response = self._send("other", "GET", f"{self.base_url}/v1/numbers/available", headers=self._headers(),
+                              params=params)
+        body = transport.json_body(response, KIND)
+        # The SDK reads a bare list or a `data` envelope; so does this.
+        items = body.get("data", []) if isinstance(body, dict) else body
+        if not isinstance(items, list):
+            raise ProviderError("CallingBox answered the number search in an unexpected shape", permanent=False,
+                                code="bad_response")
+        return [AvailableNumber(phone_number=str(o.get("phone_number") or ""), country_code=o.get("country_code") or "US",
+                                number_type=o.get("number_type") or "local", state=o.get("state"),
+                                locality=o.get("locality"), monthly_cost_cents=int(o.get("monthly_cost_cents") or 0),
+                                upfront_cost_cents=int(o.get("upfront_cost_cents") or 0),
+                                currency=o.get("currency") or "USD")
+                for o in items if isinstance(o, dict) and o.get("phone_number")]
+
+    def purchase_number(self, phone_number, *, owned=frozenset()):
+        response = self._send("other", "POST", f"{self.base_url}/v1/numbers/purchase", headers=self._headers(),
+                              json={"phone_number": phone_number})
+        body = transport.json_body(response, KIND)
+        obj = body.get("data", body) if isinstance(body, dict) else None
+        if not isinstance(obj, dict) or not obj.get("e164"):
+            raise ProviderError("CallingBox answered the purchase in an unexpected shape", permanent=False,
+                                code="bad_response")
+        return _purchased(obj)
+
+    def list_numbers(self):
+        """GET /v1/numbers, page by page (`starting_after` the last id), at most NUMBER_PAGES pages."""
+        out: list[PurchasedNumber] = []
+        params: dict = {"limit": 100}
+        for _ in range(NUMBER_PAGES):
+            response = self._send("read", "GET", f"{self.base_url}/v1/numbers", headers=self._headers(),
+                                  params=params)
+            page = transport.json_body(response, KIND)
+            items = page.get("data", []) if isinstance(page, dict) else page
+            if not isinstance(items, list):
+                raise ProviderError("CallingBox answered the number list in an unexpected shape", permanent=False,
+                                    code="bad_response")
+            objs = [o for o in items if isinstance(o, dict) and o.get("e164")]
+            out.extend(_purchased(o) for o in objs)
+            if not (isinstance(page, dict) and page.get("has_more")) or not objs or not objs[-1].get("id"):
+                return out
+            params = {"limit": 100, "starting_after": objs[-1]["id"]}
+        return out
 
     def test_connection(self) -> str:
         response = self._send("test", "GET", f"{self.base_url}/v1/numbers", headers=self._headers())

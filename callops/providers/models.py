@@ -70,3 +70,47 @@ class ProviderAccount(models.Model):
 
     def set_callback_secret(self, secret: str) -> None:
         self.callback_secret_encrypted = crypto.encrypt_text(secret) if secret else ""
+
+
+class NumberSource(models.TextChoices):
+    PURCHASED = "purchased", "Bought through callops"
+    AGENT = "agent", "An agent's caller ID"
+    PROVIDER = "provider", "Found on the provider account"
+
+
+class PhoneNumber(models.Model):
+    """A caller ID an organization can place calls from, on one of its provider accounts.
+
+    Numbers bought through callops are rows from the purchase on. An agent's `from_number` is a
+    caller ID the organization already uses on that agent's account, so it gets a row too
+    (`source=agent`, written by `callops.providers.numbers.sync_agent_caller_ids`), and so do the
+    numbers a provider account already holds (`source=provider`, imported on request): one list,
+    one kind of id, one keyset order, whatever the number's origin.
+    """
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    organization = models.ForeignKey("accounts.Organization", on_delete=models.CASCADE,
+                                     related_name="phone_numbers")
+    provider_account = models.ForeignKey(ProviderAccount, on_delete=models.CASCADE, related_name="phone_numbers")
+    e164 = models.CharField(max_length=20)
+    friendly_name = models.CharField(max_length=100, blank=True)
+    country_code = models.CharField(max_length=2, default="US")
+    # local | toll_free | mobile; "unknown" for an agent's caller ID, whose type callops never saw.
+    number_type = models.CharField(max_length=20, default="local")
+    status = models.CharField(max_length=20, default="active")
+    monthly_cost_cents = models.PositiveIntegerField(default=0)
+    purchased_at = models.DateTimeField(default=timezone.now)
+    # The provider's own id for the number (CallingBox's UUID); blank where it has none.
+    provider_number_id = models.CharField(max_length=100, blank=True)
+    source = models.CharField(max_length=20, choices=NumberSource.choices, default=NumberSource.PURCHASED)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["provider_account", "e164"], name="phone_number_per_account")]
+        indexes = [
+            # GET /v1/numbers: the organization's numbers, newest first, keyset on (created_at, id).
+            models.Index(fields=["organization", "-created_at", "-id"], name="phone_number_org_recent"),
+        ]
+
+    def __str__(self):
+        return self.e164

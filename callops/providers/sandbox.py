@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 
-from .base import Placement, ProviderAdapter, ProviderError, StatusReport
+from .base import AvailableNumber, Placement, ProviderAdapter, ProviderError, PurchasedNumber, StatusReport
 from .sandbox_transcripts import transcript_for
 
 KIND = "sandbox"
@@ -82,6 +82,11 @@ TEST_NUMBERS = {
 RAW = {"queued": "queued", "initiated": "dialing", "ringing": "ringing", "in_progress": "answered",
        "completed": "completed", "no_answer": "no-answer", "busy": "busy", "failed": "failed",
        "canceled": "canceled"}
+
+
+# Numbers the sandbox sells: the fictional +1 202 555 0100–0199, free, each one once per account.
+SALE_NUMBERS = tuple(f"+1202555{n:04d}" for n in range(100, 200))
+SALE_AREA_CODE = "202"
 
 
 def outcome_for_number(number: str) -> Outcome:
@@ -163,6 +168,28 @@ class Adapter(ProviderAdapter):
         if status in ("in_progress", "completed", "no_answer", "busy", "failed"):
             raise ProviderError(f"sandbox call is {status}; too late to cancel", permanent=True, code="too_late")
         return StatusReport(status="canceled", raw_status="canceled", provider_call_id=call.provider_call_id)
+
+    sells_numbers = True
+
+    def search_numbers(self, *, country_code="US", area_code="", number_type="", limit=10, exclude=frozenset()):
+        if (country_code or "US").upper() != "US" or area_code not in ("", SALE_AREA_CODE) \
+                or number_type not in ("", "local"):
+            return []
+        free = [n for n in SALE_NUMBERS if n not in exclude]
+        return [AvailableNumber(phone_number=n, state="DC", locality="Washington") for n in free[:max(limit, 0)]]
+
+    def purchase_number(self, phone_number, *, owned=frozenset()):
+        if phone_number not in SALE_NUMBERS:
+            raise ProviderError(f"the sandbox sells only +12025550100 to +12025550199, not {phone_number}",
+                                permanent=True, code="invalid_request", http_status=400)
+        if phone_number in owned:
+            raise ProviderError(f"{phone_number} is already this account's", permanent=True, code="conflict",
+                                http_status=409)
+        return PurchasedNumber(e164=phone_number, provider_number_id=f"sbx-num-{phone_number[1:]}",
+                               friendly_name=f"Sandbox {phone_number}")
+
+    def list_numbers(self):
+        return []  # the sandbox keeps nothing: its numbers are the rows callops stored
 
     def test_connection(self) -> str:
         return "Sandbox ready; no credentials needed"

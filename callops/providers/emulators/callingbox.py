@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 import uuid
 from datetime import UTC, datetime
 
@@ -51,7 +52,13 @@ class Emulator(Base):
         ("GET", r"/v1/calls", "list_calls", "read"),
         ("GET", r"/v1/calls/(?P<id>[^/]+)", "read", "read"),
         ("GET", r"/v1/numbers", "numbers", "other"),
+        ("GET", r"/v1/numbers/available", "available_numbers", "other"),
+        ("POST", r"/v1/numbers/purchase", "purchase_number", "other"),
     ]
+    # The number every emulated account starts with (calls without a from_number show it).
+    DEFAULT_NUMBER = "+15550000000"
+    NUMBER_TYPES = ("local", "toll_free")
+    MONTHLY_CENTS = {"local": 150, "toll_free": 200}
     # Numbers whose placement fails on the telephony side (502).
     unplaceable = {"+15005550001"}
 
@@ -148,8 +155,72 @@ class Emulator(Base):
         return 200, {"data": [self.render(c) for c in page], "has_more": more,
                      "next_cursor": str(start + limit) if more else None}, {}
 
+    # --- numbers: the SDK's PhoneNumber / AvailableNumber shapes --------------------------------
+    def _number(self, e164: str, number_type: str = "local") -> dict:
+        return {"id": str(uuid.uuid4()), "e164": e164, "friendly_name": None, "country_code": "US",
+                "number_type": number_type, "status": "active", "monthly_cost_cents": self.MONTHLY_CENTS[number_type],
+                "purchased_at": _iso(time.time()), "inbound_enabled": False, "inbound_prompt": None,
+                "inbound_returns": None, "inbound_webhook_url": None, "inbound_language": None,
+                "inbound_tools": None, "inbound_voicemail_action": "hangup"}
+
+    def __init__(self, **kw):
+        super().__init__(**kw)
+        self.owned_numbers: list[dict] = [self._number(self.DEFAULT_NUMBER)]
+
+    def _owned(self) -> list[dict]:
+        with self.lock:
+            return list(self.owned_numbers)
+
     def numbers(self, req):
-        return 200, {"data": [{"number": "+15550000000", "status": "active"}]}, {}
+        """The account's numbers, newest first; `limit` (≤ 100) and `starting_after` (a number id)."""
+        try:
+            limit = max(1, min(int(req.query.get("limit", 20)), 100))
+        except ValueError:
+            return self.error(400, "limit must be an integer")
+        owned = list(reversed(self._owned()))
+        after = req.query.get("starting_after")
+        if after:
+            ids = [n["id"] for n in owned]
+            if after not in ids:
+                return self.error(400, f"starting_after {after} is not one of your numbers")
+            owned = owned[ids.index(after) + 1:]
+        return 200, {"object": "list", "data": owned[:limit], "has_more": len(owned) > limit}, {}
+
+    def available_numbers(self, req):
+        """Fictional 555-01xx numbers in the asked area code (415 by default); US only, as CallingBox."""
+        country = req.query.get("country_code", "US").upper()
+        if country != "US":
+            return self.error(400, f"numbers are available in the US only, not {country}")
+        number_type = req.query.get("number_type") or "local"
+        if number_type not in self.NUMBER_TYPES:
+            return self.error(400, f"number_type must be local or toll_free, got {number_type!r}")
+        area = req.query.get("area_code") or ("833" if number_type == "toll_free" else "415")
+        if not re.fullmatch(r"\d{3}", area):
+            return self.error(400, f"area_code must be three digits, got {area!r}")
+        try:
+            limit = max(1, min(int(req.query.get("limit", 10)), 50))
+        except ValueError:
+            return self.error(400, "limit must be an integer")
+        taken = {n["e164"] for n in self._owned()}
+        free = [f"+1{area}555{n:04d}" for n in range(100, 200) if f"+1{area}555{n:04d}" not in taken]
+        return 200, {"data": [{"phone_number": e164, "country_code": "US", "number_type": number_type,
+                               "state": "CA" if area == "415" else None,
+                               "locality": "San Francisco" if area == "415" else None,
+                               "monthly_cost_cents": self.MONTHLY_CENTS[number_type], "upfront_cost_cents": 100,
+                               "currency": "USD"} for e164 in free[:limit]]}, {}
+
+    def purchase_number(self, req):
+        body = req.json()
+        e164 = body.get("phone_number") if isinstance(body, dict) else None
+        if not isinstance(e164, str) or not E164_US.match(e164):
+            return self.error(400, f"phone_number must be a US number in E.164 format, got {e164!r}")
+        with self.lock:
+            if any(n["e164"] == e164 for n in self.owned_numbers):
+                return self.error(409, f"{e164} is already one of your numbers")
+            number = self._number(e164, "toll_free" if e164[2:5] in ("800", "833", "844", "855", "866", "877", "888")
+                                  else "local")
+            self.owned_numbers.append(number)
+        return 201, number, {}
 
     EVENTS = {"queued": "call.queued", "ringing": "call.ringing", "in_progress": "call.answered",
               "completed": "call.completed", "no_answer": "call.no_answer", "busy": "call.busy",
