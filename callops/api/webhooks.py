@@ -8,7 +8,7 @@ Responses that carry a secret are marked `Cache-Control: no-store`.
 
 from typing import Any
 
-from django.http import HttpResponse, JsonResponse
+from django.http import JsonResponse
 from ninja import Query, Router
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -36,6 +36,7 @@ class EndpointIn(BaseModel):
     enabled_events: list[str] | None = Field(None, description='["*"] (default), types, or prefixes like "call.*"')
     headers: dict[str, str] | None = Field(None, description="custom headers sent with every delivery")
     enabled: bool | None = None
+    status: str | None = Field(None, description='"enabled" or "disabled" (the CallingBox SDK\'s form of enabled)')
     paused: bool | None = None
     max_in_flight: int | None = Field(None, ge=1, le=50, description="concurrent deliveries (1 = ordered)")
 
@@ -47,7 +48,14 @@ class EndpointOut(BaseModel):
     url: str
     status: str
     enabled_events: list[str]
-    secret: str | None = Field(None, description="only in create and rotate_secret responses")
+    signing_secret: str | None = Field(None, description="only in create and rotate_secret responses")
+    secret: str | None = Field(None, description="the same value as signing_secret, kept for existing callers")
+
+
+class DeletedOut(BaseModel):
+    id: str
+    object: str
+    deleted: bool
 
 
 class EndpointListOut(BaseModel):
@@ -123,6 +131,11 @@ def _actor(request) -> str:
     return f"API key {request.api_key.name}"
 
 
+def _with_secret(endpoint, secret: str) -> dict:
+    # `signing_secret` is the name the CallingBox SDK reads; `secret` (same value) predates it.
+    return {**endpoint_to_dict(endpoint), "signing_secret": secret, "secret": secret}
+
+
 def _no_store(response):
     response["Cache-Control"] = "no-store"
     return response
@@ -132,7 +145,9 @@ def _get(model, request, public_id, label):
     pid = parse_public_id(public_id)
     qs = scoped(model, request.org)
     if model is WebhookDelivery:
-        qs = qs.select_related("event", "endpoint", "call")
+        qs = qs.select_related("event", "endpoint", "call", "organization")
+    elif model is WebhookEndpoint:
+        qs = qs.select_related("organization")
     obj = qs.filter(public_id=pid).first() if pid else None
     if obj is None:
         raise ApiError(404, f"{label} {public_id} not found")
@@ -153,13 +168,13 @@ def create_endpoint(request):
         endpoint, secret = services.create_endpoint(request.org, data, actor=_actor(request))
     except services.WebhookInputError as exc:
         raise _input_error(exc)
-    return _no_store(JsonResponse({**endpoint_to_dict(endpoint), "secret": secret}, status=201))
+    return _no_store(JsonResponse(_with_secret(endpoint, secret), status=201))
 
 
 @router.get("/webhook_endpoints", response={200: EndpointListOut, **schemas.errors(*schemas.COMMON_ERRORS)},
             summary="List webhook endpoints, newest first")
 def list_endpoints(request, limit: int = Query(20, ge=1, le=100), cursor: str | None = Query(None, max_length=200)):
-    rows, nxt = page(scoped(WebhookEndpoint, request.org), cursor=cursor, limit=limit)
+    rows, nxt = page(scoped(WebhookEndpoint, request.org).select_related("organization"), cursor=cursor, limit=limit)
     return JsonResponse({"object": "list", "data": [endpoint_to_dict(e) for e in rows], "has_more": nxt is not None,
                          "next_cursor": nxt})
 
@@ -184,11 +199,14 @@ def update_endpoint(request, endpoint_id: str):
 
 
 @router.delete("/webhook_endpoints/{endpoint_id}",
-               response={204: None, **schemas.errors(*schemas.COMMON_ERRORS, 403, 404)}, summary="Delete an endpoint")
+               response={200: DeletedOut, **schemas.errors(*schemas.COMMON_ERRORS, 403, 404)},
+               summary="Delete an endpoint")
 def delete_endpoint(request, endpoint_id: str):
     require_write(request)
-    services.delete_endpoint(_get(WebhookEndpoint, request, endpoint_id, "webhook endpoint"), actor=_actor(request))
-    return HttpResponse(status=204)
+    endpoint = _get(WebhookEndpoint, request, endpoint_id, "webhook endpoint")
+    services.delete_endpoint(endpoint, actor=_actor(request))
+    # A body rather than 204: the CallingBox SDK parses every response as JSON.
+    return JsonResponse({"id": str(endpoint.public_id), "object": "webhook_endpoint", "deleted": True})
 
 
 @router.post("/webhook_endpoints/{endpoint_id}/rotate_secret",
@@ -198,7 +216,7 @@ def rotate_secret(request, endpoint_id: str):
     require_write(request)
     endpoint = _get(WebhookEndpoint, request, endpoint_id, "webhook endpoint")
     secret = services.rotate_secret(endpoint, actor=_actor(request))
-    return _no_store(JsonResponse({**endpoint_to_dict(endpoint), "secret": secret}))
+    return _no_store(JsonResponse(_with_secret(endpoint, secret)))
 
 
 @router.post("/webhook_endpoints/{endpoint_id}/test",
@@ -313,7 +331,7 @@ def list_deliveries(
     created_after: str | None = Query(None, max_length=64),
     created_before: str | None = Query(None, max_length=64),
 ):
-    qs = scoped(WebhookDelivery, request.org).select_related("event", "endpoint", "call")
+    qs = scoped(WebhookDelivery, request.org).select_related("event", "endpoint", "call", "organization")
     if status:
         if status not in DeliveryStatus.values:
             raise ApiError(400, f"status must be one of {', '.join(DeliveryStatus.values)}",

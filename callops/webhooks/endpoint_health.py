@@ -140,6 +140,7 @@ def _walk(endpoint: WebhookEndpoint, results: list[Result]) -> None:
     failing_since, notified = endpoint.failing_since, endpoint.failing_notified
     last_failure, last_success = endpoint.last_failure_at, endpoint.last_success_at
     exhausted_at = endpoint.exhausted_notified_at
+    streak = endpoint.consecutive_failures
     notices: list[tuple[str, str]] = []
     disable_reason = ""
     for r in results:
@@ -150,8 +151,9 @@ def _walk(endpoint: WebhookEndpoint, results: list[Result]) -> None:
             if notified:
                 notices.append((Notification.Kind.RECOVERED,
                                 f"Webhook endpoint {endpoint.url} is receiving deliveries again."))
-            failing_since, notified = None, False
+            failing_since, notified, streak = None, False, 0
             continue
+        streak += 1
         if failing_since is None or (last_failure is not None and r.at - last_failure > STREAK_GAP):
             failing_since, notified = r.at, False
         last_failure = r.at
@@ -174,7 +176,7 @@ def _walk(endpoint: WebhookEndpoint, results: list[Result]) -> None:
             break
     WebhookEndpoint.objects.filter(pk=endpoint.pk).update(
         failing_since=failing_since, failing_notified=notified, last_failure_at=last_failure,
-        last_success_at=last_success, exhausted_notified_at=exhausted_at)
+        last_success_at=last_success, exhausted_notified_at=exhausted_at, consecutive_failures=streak)
     for kind, message in notices:
         notify(endpoint, kind, message)
     if disable_reason:

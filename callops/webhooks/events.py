@@ -28,8 +28,17 @@ BATCH_EVENT_TYPES = ("batch.started", "batch.paused", "batch.completed", "batch.
 EVENT_TYPES = CALL_EVENT_TYPES + BATCH_EVENT_TYPES + ("webhook.test",)
 
 
+# The envelope's `api_version`: the date this envelope shape took effect (integer `created`,
+# `api_version` and ISO `timestamp` added for CallingBox SDK receivers). A fixed string, changed only
+# when the envelope or a payload changes incompatibly, so receivers can branch on it.
+API_VERSION = "2026-12-07"
+
+
 def _body(event: WebhookEvent, data: dict) -> str:
-    envelope = {"id": event.webhook_id, "type": event.type, "created": _iso(event.created_at), "data": data}
+    # Both receivers' shapes at once: `created` is Unix seconds (the CallingBox SDK does int() on it),
+    # `timestamp` the same moment in ISO 8601.
+    envelope = {"id": event.webhook_id, "type": event.type, "created": int(event.created_at.timestamp()),
+                "api_version": API_VERSION, "timestamp": _iso(event.created_at), "data": data}
     return json.dumps(envelope, separators=(",", ":"), default=str)
 
 

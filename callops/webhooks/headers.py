@@ -3,8 +3,8 @@
 Refused: headers that describe the body or the connection (a wrong Content-Length or
 Content-Encoding corrupts the request, Transfer-Encoding/Connection/Upgrade/TE/Trailer/Keep-Alive/
 Expect change how it is framed or sent), Host (it picks the virtual host the vetted connection
-reaches), Proxy-* (for proxies, never for the receiver), and every `webhook-*` name, which the
-Standard Webhooks signature owns. Checked when an endpoint is saved and again at send time, so a
+reaches), Proxy-* (for proxies, never for the receiver), and every `webhook-*` and `callingbox-*`
+name, which the Standard Webhooks and CallingBox signatures own. Checked when an endpoint is saved and again at send time, so a
 header stored before a rule existed is dropped rather than sent.
 """
 
@@ -16,7 +16,7 @@ RESERVED = frozenset({
     "content-type", "content-length", "content-encoding", "transfer-encoding", "host", "user-agent",
     "connection", "keep-alive", "upgrade", "te", "trailer", "expect",
 })
-RESERVED_PREFIXES = ("proxy-", "webhook-")
+RESERVED_PREFIXES = ("proxy-", "webhook-", "callingbox-")
 NAME = re.compile(r"^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,100}$")
 
 

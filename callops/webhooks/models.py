@@ -110,6 +110,8 @@ class WebhookEndpoint(_SecretMixin, models.Model):
     # Start of the current failure streak: set by a failure, cleared by any success.
     failing_since = models.DateTimeField(null=True, blank=True)
     last_failure_at = models.DateTimeField(null=True, blank=True)
+    # Failed attempts since the last success (aborted ones aside); reset by a success or re-enabling.
+    consecutive_failures = models.PositiveIntegerField(default=0)
     failing_notified = models.BooleanField(default=False)
     exhausted_notified_at = models.DateTimeField(null=True, blank=True)
     last_success_at = models.DateTimeField(null=True, blank=True)
@@ -178,7 +180,7 @@ class WebhookEvent(models.Model):
 
     @property
     def payload(self) -> dict:
-        """The envelope `{id, type, created, data}` as sent."""
+        """The envelope `{id, type, created, api_version, timestamp, data}` as sent."""
         return json.loads(self.body)
 
     @property
@@ -223,6 +225,8 @@ class WebhookDelivery(models.Model):
     # A manual or bulk re-send waiting for a worker (never touches the automatic schedule).
     manual_requested_at = models.DateTimeField(null=True, blank=True)
     manual_trigger = models.CharField(max_length=10, blank=True)
+    # Re-sends asked for one at a time by a person or an API key (bulk recoveries not counted).
+    manual_retry_count = models.PositiveIntegerField(default=0)
     # The bulk recovery that asked for the pending re-send; cleared once that attempt is recorded,
     # which is how the recovery counts rows actually sent.
     recovery_job = models.ForeignKey("RecoveryJob", null=True, blank=True, on_delete=models.SET_NULL,

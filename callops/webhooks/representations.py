@@ -6,9 +6,12 @@ from callops.lib.isotime import format as _iso
 
 
 def endpoint_to_dict(ep) -> dict:
+    # Every field of the CallingBox SDK's WebhookEndpoint is here (org_id, status, disabled_reason,
+    # disabled_at, consecutive_failures, updated_at), plus callops' own.
     return {
         "id": str(ep.public_id),
         "object": "webhook_endpoint",
+        "org_id": str(ep.organization.public_id),
         "url": ep.url,
         "description": ep.description,
         "enabled_events": ep.enabled_events or ["*"],
@@ -18,6 +21,7 @@ def endpoint_to_dict(ep) -> dict:
         "paused": ep.paused,
         "disabled_reason": ep.disabled_reason or None,
         "disabled_at": _iso(ep.disabled_at),
+        "consecutive_failures": ep.consecutive_failures,
         "max_in_flight": ep.max_in_flight,
         "failing_since": _iso(ep.failing_since),
         "last_success_at": _iso(ep.last_success_at),
@@ -50,6 +54,7 @@ def delivery_to_dict(d, *, attempts=None) -> dict:
     data = {
         "id": str(d.public_id),
         "object": "webhook_delivery",
+        "org_id": str(d.organization.public_id),
         "event_id": d.event.webhook_id,
         "event_type": d.event.type,
         "endpoint_id": str(d.endpoint.public_id) if d.endpoint_id else None,
@@ -57,12 +62,14 @@ def delivery_to_dict(d, *, attempts=None) -> dict:
         "url": d.url,
         "status": d.status,
         "attempt_count": d.attempt_count,
+        "manual_retry_count": d.manual_retry_count,
         "next_attempt_at": _iso(d.next_attempt_at),
         "redelivery_requested_at": _iso(d.manual_requested_at),
         "last_response_status": d.last_response_status,
         "last_error": d.last_error or None,
         "delivered_at": _iso(d.delivered_at),
         "created_at": _iso(d.created_at),
+        "updated_at": _iso(d.updated_at),
     }
     if attempts is not None:
         data["payload"] = json.loads(d.event.body)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from django.db import IntegrityError, transaction
+from django.db.models import F
 from django.utils import timezone
 
 from callops.accounts.services import audit
@@ -71,7 +72,7 @@ def _clean_headers(value) -> dict:
     for name, val in value.items():
         if not header_rules.allowed(name):
             raise WebhookInputError(f"headers: {name!r} is not an allowed header name (headers that frame or "
-                                    f"route the request, Proxy-* and webhook-* are set by callops)",
+                                    f"route the request, Proxy-*, webhook-* and CallingBox-* are set by callops)",
                                     {"headers": f"{name!r} is not allowed"})
         if not isinstance(val, str) or len(val) > 1000 or "\r" in val or "\n" in val:
             raise WebhookInputError(f"headers: value of {name!r} must be a single-line string of at most 1000 "
@@ -88,7 +89,7 @@ def _clean_description(value) -> str:
 
 
 def _clean(data: dict, *, partial: bool) -> dict:
-    allowed = {"url", "description", "enabled_events", "headers", "enabled", "paused", "max_in_flight"}
+    allowed = {"url", "description", "enabled_events", "headers", "enabled", "paused", "max_in_flight", "status"}
     unknown = sorted(set(data) - allowed)
     if unknown:
         raise WebhookInputError(f"unknown field(s): {', '.join(unknown)}", {k: "unknown field" for k in unknown})
@@ -108,6 +109,15 @@ def _clean(data: dict, *, partial: bool) -> dict:
             if not isinstance(data[flag], bool):
                 raise WebhookInputError(f"{flag} must be true or false", {flag: "must be a boolean"})
             clean[flag] = data[flag]
+    if "status" in data:
+        # The CallingBox form of `enabled` (what its SDK's update_endpoint sends).
+        if data["status"] not in ENDPOINT_STATUSES:
+            raise WebhookInputError(f"status must be one of {', '.join(ENDPOINT_STATUSES)}",
+                                    {"status": f"unknown value {data['status']!r}"})
+        enabled = data["status"] == "enabled"
+        if clean.get("enabled", enabled) != enabled:
+            raise WebhookInputError("status and enabled disagree", {"status": "disagrees with enabled"})
+        clean["enabled"] = enabled
     if "max_in_flight" in data:
         v = data["max_in_flight"]
         if not isinstance(v, int) or isinstance(v, bool) or not 1 <= v <= 50:
@@ -118,6 +128,9 @@ def _clean(data: dict, *, partial: bool) -> dict:
 
 
 # --- Endpoints -------------------------------------------------------------------------------------
+ENDPOINT_STATUSES = ("enabled", "disabled")
+
+
 def create_endpoint(org, data: dict, *, actor=None) -> tuple[WebhookEndpoint, str]:
     """Create an endpoint; returns it and its signing secret (shown once)."""
     clean = _clean(data, partial=False)
@@ -183,10 +196,11 @@ def set_enabled(endpoint: WebhookEndpoint, enabled: bool, *, actor=None, reason:
     if enabled:
         WebhookEndpoint.objects.filter(pk=endpoint.pk).update(
             enabled=True, disabled_reason="", disabled_at=None, failing_since=None, failing_notified=False,
-            updated_at=timezone.now())
+            consecutive_failures=0, updated_at=timezone.now())
         audit(endpoint.organization, "webhook_endpoint.enabled", actor=actor, target=endpoint.url)
     else:
-        endpoint_health.disable(endpoint, reason or "disabled by a user", notify_org=False)
+        default = f"disabled by {actor}" if isinstance(actor, str) and actor else "disabled by a user"
+        endpoint_health.disable(endpoint, reason or default, notify_org=False)
         audit(endpoint.organization, "webhook_endpoint.disabled", actor=actor, target=endpoint.url)
     endpoint.refresh_from_db()
     return endpoint
@@ -260,8 +274,9 @@ def redeliver(delivery: WebhookDelivery, actor=None, *, trigger: str = Trigger.M
     delivery keeps whatever automatic schedule it had."""
     now = timezone.now()
     with transaction.atomic():
+        counted = {"manual_retry_count": F("manual_retry_count") + 1} if trigger == Trigger.MANUAL else {}
         WebhookDelivery.objects.filter(pk=delivery.pk).update(manual_requested_at=now, manual_trigger=trigger,
-                                                              updated_at=now)
+                                                              updated_at=now, **counted)
         if actor is not None:
             audit(delivery.organization, "webhook_delivery.redeliver", actor=actor,
                   target=str(delivery.public_id))

@@ -174,7 +174,13 @@ def test_callbacks_delivered_over_http(emulators, make_agent, live_server, short
     assert {source for source, _ in accepted} == {"callback"} and accepted[-1][1] == "completed"
     ranks = [RANK[status] for _, status in accepted]
     assert ranks == sorted(set(ranks))
-    delivered = sum(1 for call_id, _ in emu.callback_log if call_id == call.provider_call_id)
+    # Each delivery is recorded once, except one that overtook the placement's own record of the
+    # provider's id: that one is answered as unknown (a loaded machine widens that window; the later
+    # callbacks still carry the call to its end). The answers say which, so nothing is assumed.
+    answers = [json.loads(body) for (call_id, _), body in zip(emu.callback_log, emu.callback_answers, strict=True)
+               if call_id == call.provider_call_id]
+    applied, unknown = sum(a["applied"] for a in answers), sum(a["unknown"] for a in answers)
     recorded = CallEvent.objects.filter(call=call, source="callback").count()
-    assert delivered == recorded >= 4  # 4 events, some delivered twice: each delivery recorded once
-    assert CallEvent.objects.filter(call=call, source="callback", ignored=True).count() == delivered - len(accepted)
+    assert len(answers) >= 4 and applied + unknown == len(answers)  # 4 events, some delivered twice
+    assert recorded == applied
+    assert CallEvent.objects.filter(call=call, source="callback", ignored=True).count() == applied - len(accepted)

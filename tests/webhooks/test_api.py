@@ -1,5 +1,7 @@
 """/v1/webhook_endpoints and /v1/webhook_deliveries at the tenant boundary."""
 
+from datetime import datetime
+
 import pytest
 from standardwebhooks import Webhook
 
@@ -28,6 +30,7 @@ def test_create_returns_secret_once_and_stores_it_encrypted(api, created):
     ({"url": "http://127.0.0.1:9/", "enabled_events": ["call.exploded"]}, "enabled_events"),
     ({"url": "http://127.0.0.1:9/", "enabled_events": []}, "enabled_events"),
     ({"url": "http://127.0.0.1:9/", "headers": {"Host": "x"}}, "headers"),
+    ({"url": "http://127.0.0.1:9/", "headers": {"CallingBox-Signature": "x"}}, "headers"),
     ({"url": "http://127.0.0.1:9/", "headers": {"X-A": "a\r\nb"}}, "headers"),
     ({"url": "http://127.0.0.1:9/", "bogus": 1}, "bogus"),
     ({}, "url"),
@@ -53,8 +56,33 @@ def test_update_delete_rotate(api, created):
     assert rotated["secret"] != created["secret"] and rotated["previous_secret_expires_at"]
     ep = WebhookEndpoint.objects.get(public_id=created["id"])
     assert ep.signing_secrets() == [rotated["secret"], created["secret"]]
-    assert api.delete(path).status_code == 204
+    deleted = api.delete(path)
+    assert deleted.status_code == 200
+    assert deleted.json() == {"id": created["id"], "object": "webhook_endpoint", "deleted": True}
     assert api.get(path).status_code == 404
+
+
+def test_signing_secret_is_the_secret(api, created):
+    # `signing_secret` for the CallingBox SDK, `secret` for existing callers: one value.
+    assert created["signing_secret"] == created["secret"]
+    rotated = api.post(f"/v1/webhook_endpoints/{created['id']}/rotate_secret").json()
+    assert rotated["signing_secret"] == rotated["secret"] != created["secret"]
+    read = api.get(f"/v1/webhook_endpoints/{created['id']}").json()
+    assert "signing_secret" not in read and "secret" not in read
+
+
+def test_status_patch(api, created):
+    path = f"/v1/webhook_endpoints/{created['id']}"
+    off = api.patch(path, {"status": "disabled"}).json()
+    assert (off["status"], off["enabled"], off["disabled_reason"]) == ("disabled", False, "disabled by API key tests")
+    assert off["disabled_at"]
+    on = api.patch(path, {"status": "enabled"}).json()
+    assert (on["status"], on["disabled_reason"], on["disabled_at"], on["consecutive_failures"]) == (
+        "enabled", None, None, 0)
+    for body in ({"status": "paused"}, {"status": None}, {"status": "enabled", "enabled": False}):
+        resp = api.patch(path, body)
+        assert resp.status_code == 400 and "status" in resp.json()["fields"] and "status" in resp.json()["error"]
+    assert WebhookEndpoint.objects.get(public_id=created["id"]).enabled
 
 
 def test_outsider_gets_404_everywhere(api_outsider, created, api, make_call, run_jobs):
@@ -95,8 +123,13 @@ def test_deliveries_list_read_and_redeliver(api, created, sink, make_call, run_j
     did = listed["data"][0]["id"]
     detail = api.get(f"/v1/webhook_deliveries/{did}").json()
     assert detail["attempts"][0]["response_status"] == 200 and detail["payload"]["type"] == "call.queued"
+    envelope = detail["payload"]
+    assert list(envelope) == ["id", "type", "created", "api_version", "timestamp", "data"]
+    assert isinstance(envelope["created"], int) and envelope["api_version"] == "2026-12-07"
+    assert datetime.fromisoformat(envelope["timestamp"]).timestamp() // 1 == envelope["created"]
+    assert detail["manual_retry_count"] == 0 and detail["org_id"] and detail["updated_at"]
     resp = api.post(f"/v1/webhook_deliveries/{did}/redeliver")
-    assert resp.status_code == 202
+    assert resp.status_code == 202 and resp.json()["manual_retry_count"] == 1
     run_jobs()
     detail = api.get(f"/v1/webhook_deliveries/{did}").json()
     assert [a["trigger"] for a in detail["attempts"]] == ["auto", "manual"]
@@ -127,6 +160,7 @@ def test_recover_dry_run_then_background(api, created, sink, make_call, run_jobs
     progress = api.get(f"/v1/webhook_recoveries/{job.json()['id']}").json()
     assert progress["status"] == "done" and progress["done"] == 3
     assert WebhookDelivery.objects.filter(status="delivered").count() == 3
+    assert not WebhookDelivery.objects.filter(manual_retry_count__gt=0).exists()  # bulk re-sends are not counted
     assert api.post(path, {"since": "2000-01-01T00:00:00Z", "dry_run": True}).json()["count"] == 0
     assert api.post(path, {}).status_code == 400
 

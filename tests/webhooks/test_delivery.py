@@ -298,7 +298,7 @@ def test_envelope_shape(personas, endpoint, sink, make_call, run_jobs):
     make_call()
     run_jobs()
     body = json.loads(sink.requests[0].body)
-    assert set(body) == {"id", "type", "created", "data"} and set(body["data"]) == {"call"}
+    assert set(body) == {"id", "type", "created", "api_version", "timestamp", "data"} and set(body["data"]) == {"call"}
 
 
 def test_attempt_rows_keep_request(personas, endpoint, sink, make_call, run_jobs):

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from django.conf import settings
 
 from callops.lib import http, standard_webhooks
+from callops.webhooks import callingbox_signature
 from callops.webhooks.delivery.schedule import parse_retry_after
 
 BASE_HEADERS = {"content-type": "application/json", "user-agent": "callops-webhooks/1.0"}
@@ -50,13 +51,17 @@ def internal_error(exc: Exception) -> Outcome:
 
 
 def build_request(row, secrets: list[str]) -> tuple[dict, bytes]:
-    """Headers and body of a claimed delivery's POST, signed with `secrets` (Standard Webhooks)."""
+    """Headers and body of a claimed delivery's POST, signed with `secrets` (Standard Webhooks and
+    CallingBox-Signature)."""
     body = row.body.encode()
     headers = dict(BASE_HEADERS)
     if row.endpoint is not None:
         headers.update(row.endpoint.headers)
-    # Signature headers last, so a custom header can never replace them.
-    headers.update(standard_webhooks.headers(secrets, row.webhook_id, int(time.time()), body))
+    # Signature headers last, so a custom header can never replace them. Both schemes sign the same
+    # bytes at the same timestamp; the event id is the envelope id in both.
+    now = int(time.time())
+    headers.update(standard_webhooks.headers(secrets, row.webhook_id, now, body))
+    headers.update(callingbox_signature.headers(secrets, row.webhook_id, row.event_type, now, body))
     return headers, body
 
 
