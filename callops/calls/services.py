@@ -39,7 +39,8 @@ STATUS_EVENT = {
 # Detail fields a status report may carry. When a report is accepted they are written; when it is
 # ignored (stale, duplicate) they only fill fields that are still empty, because providers fill
 # in details (duration, transcript, recording) after the terminal status arrived.
-DETAIL_FIELDS = frozenset({
+BILLING_FIELDS = frozenset({"billed_duration_seconds", "billing_amount_milli_cents", "reservation_status"})
+DETAIL_FIELDS = BILLING_FIELDS | frozenset({
     "error_code", "error_message", "hangup_cause", "answered_by", "duration_seconds", "transcript",
     "provider_result", "recording_url", "provider_call_id", "provider_job_id", "provider_status",
     "provider_reason", "from_number",
@@ -191,6 +192,7 @@ def record_event(call: Call, *, source: str, note: str, kind: str = CallEvent.Ki
 def create_call(*, org, agent, to_number: str, source: str = EventSource.API, from_number: str = "",
                 instructions: str = "", context: dict | None = None, metadata: dict | None = None,
                 returns: dict | None = None, webhook_url: str = "", scheduled_at: datetime | None = None,
+                language: str = "", voicemail_action: str = "", tools: list | None = None,
                 batch=None, retry_of: Call | None = None, attempt: int = 1, claim: bool = False) -> Call:
     """Create a queued call (input already validated). Per-call values override the agent's.
 
@@ -203,6 +205,7 @@ def create_call(*, org, agent, to_number: str, source: str = EventSource.API, fr
             to_number=to_number, from_number=from_number or agent.from_number,
             instructions=instructions or agent.instructions, context=context or {}, metadata=metadata or {},
             returns=returns if returns else (agent.returns or {}),
+            language=language, voicemail_action=voicemail_action, tools=tools or [],
             webhook_url=webhook_url, webhook_status="pending" if webhook_url else "", scheduled_at=scheduled_at,
             provider=agent.provider_account.kind, provider_account=agent.provider_account,
             dial_claimed_at=timezone.now() if claim else None,
@@ -264,6 +267,9 @@ def _dial(call: Call, *, source: str, retry_transient: bool = False) -> Call:
                   next_sync_at=now + timedelta(seconds=adapter.next_poll_delay(call)), updated_at=now)
     if queued_at_provider:
         update["provider_status"] = report.raw_status[:100]
+        # A queued answer changes no status, but its billing words (CallingBox reserves credits
+        # now) are what the call object shows until the next report.
+        update.update({k: v for k, v in report.fields.items() if k in BILLING_FIELDS and v is not None})
 
     def record_placement():
         with transaction.atomic():
