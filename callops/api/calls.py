@@ -1,4 +1,4 @@
-"""/v1/calls: create, list, read, cancel, re-run extraction."""
+"""/v1/calls: create, list, read, transcript, cancel, re-run extraction."""
 
 from django.http import JsonResponse
 from ninja import Query, Router
@@ -7,7 +7,7 @@ from callops.accounts.tenancy import parse_public_id, scoped
 from callops.calls import results as extraction
 from callops.calls import services
 from callops.calls.models import Call, CallStatus, EventSource, ResultStatus, WebhookStatus
-from callops.calls.representations import call_to_dict, for_api, rows_for_api
+from callops.calls.representations import call_to_dict, for_api, rows_for_api, transcript_segments
 from callops.calls.validation import ValidationFailed, normalize_phone, validate_call_input
 
 from . import schemas
@@ -132,6 +132,17 @@ def list_calls(
             summary="Read a call with its timeline")
 def read_call(request, call_id: str = schemas.path_id("call_id")):
     return _detail(_get_call(request, call_id), reload=False)
+
+
+@router.get("/calls/{call_id}/transcript",
+            response={200: schemas.TranscriptOut, **schemas.errors(*schemas.COMMON_ERRORS, 404)},
+            summary="Read a call's transcript as ordered segments")
+def read_transcript(request, call_id: str):
+    pid = parse_public_id(call_id)
+    call = scoped(Call, request.org).only("id", "transcript").filter(public_id=pid).first() if pid else None
+    if call is None:
+        raise ApiError(404, f"call {call_id} not found")
+    return JsonResponse({"segments": transcript_segments(call)})
 
 
 @router.post("/calls/{call_id}/cancel",

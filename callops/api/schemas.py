@@ -1,10 +1,10 @@
 """Pydantic models that describe request and response bodies in the OpenAPI document."""
 
 from datetime import datetime
-from typing import Any, Literal, get_args
+from typing import Annotated, Any, Literal, get_args
 
 from ninja import Path
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 
 from callops.batches.models import BatchStatus
 from callops.calls.models import CallStatus
@@ -24,13 +24,64 @@ class ReturnsType(BaseModel):
     """A field type: a type name, a list of allowed strings (enum), or a list type."""
 
 
+# One callingbox.tool definition in its wire shape (callingbox/tools/__init__.py), written out
+# inline: the create body's schema is embedded in the operation, where a $defs reference would not
+# resolve. Unique names and a 64 KB total are checked by the API, not expressible here.
+_TOOL_PARAMETERS = {"type": "object", "required": ["type"], "description": "JSON Schema of the tool's arguments",
+                    "properties": {"type": {"const": "object"}, "properties": {"type": "object"}}}
+_TOOL_COMMON = {
+    "name": {"type": "string", "minLength": 1, "pattern": r"\S"},
+    "description": {"type": "string"},
+    "policy": {"enum": ["read", "confirm_first_write"]},
+    "parameters": _TOOL_PARAMETERS,
+}
+TOOL_SCHEMA = {"oneOf": [
+    {"type": "object", "additionalProperties": False, "title": "HttpTool",
+     "required": ["type", "name", "description", "policy", "url", "parameters"],
+     "properties": {"type": {"const": "http"}, **_TOOL_COMMON,
+                    "url": {"type": "string", "pattern": "^https?://", "maxLength": 2000},
+                    "headers": {"type": "object", "additionalProperties": {"type": "string"}},
+                    "timeout_ms": {"type": "integer", "minimum": 1}}},
+    {"type": "object", "additionalProperties": False, "title": "BuiltinTool",
+     "required": ["type", "name", "description", "policy", "builtin", "parameters"],
+     "properties": {"type": {"const": "builtin"}, **_TOOL_COMMON,
+                    "builtin": {"type": "string", "minLength": 1, "pattern": r"\S"},
+                    "config": {"type": "object"}}},
+]}
+# Mirrors callops.calls.validation.LANGUAGE_RE.
+LANGUAGE_PATTERN = r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$"
+
+
+class TranscriptSegmentOut(BaseModel):
+    sequence_no: int
+    role: Literal["agent", "user"]
+    text: str
+    started_at: str | None
+    ended_at: str | None
+    duration_ms: int | None
+    source: str
+
+
+class TranscriptOut(BaseModel):
+    segments: list[TranscriptSegmentOut]
+
+
 class CallCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    agent_id: str = Field(min_length=1, description="UUID of one of your agents (GET /v1/agents)",
-                          json_schema_extra={"format": "uuid"})
+    agent_id: str | None = Field(None, min_length=1, description="UUID of one of your agents (GET /v1/agents); "
+                                 "defaults to the organization's default agent", json_schema_extra={"format": "uuid"})
     to: str = Field(min_length=1, pattern=r"^\s*\+", description="Destination in E.164, e.g. +14155550123")
     from_number: str | None = Field(None, description="Caller id in E.164; defaults to the agent's")
     instructions: str | None = Field(None, description="Replaces the agent's default instructions")
+    prompt: str | None = Field(None, description="CallingBox's name for instructions; if both are sent they "
+                                                 "must be equal")
+    language: str | None = Field(None, description="BCP-47 language tag, e.g. en or en-US", max_length=35,
+                                 pattern=LANGUAGE_PATTERN)
+    voicemail_action: Literal["hangup", "leave_message"] | None = Field(
+        None, description="What to do on reaching voicemail (default: hang up)")
+    tools: Annotated[list[dict[str, Any]] | None, WithJsonSchema({
+        "anyOf": [{"type": "array", "maxItems": 32, "items": TOOL_SCHEMA}, {"type": "null"}],
+        "description": "callingbox.tool definitions (http or builtin)"})] = None
     context: dict[str, Any] | None = None
     metadata: dict[str, Any] | None = Field(None, description="Your own data, returned as is (16 KB max)")
     returns: dict[str, Any] | None = Field(
@@ -64,6 +115,10 @@ class CallOut(BaseModel):
     status: StatusLiteral
     answered_by: Literal["human", "machine", "unknown"] | None
     instructions: str
+    prompt: str = Field(description="the same value as instructions (CallingBox's name)")
+    language: str | None
+    voicemail_action: Literal["hangup", "leave_message"] | None
+    tools: list[dict[str, Any]]
     context: dict[str, Any]
     metadata: dict[str, Any]
     returns: dict[str, Any]
@@ -89,6 +144,10 @@ class CallOut(BaseModel):
     answered_at: datetime | None
     ended_at: datetime | None
     duration_seconds: int | None
+    billed_duration_seconds: int | None
+    billing_amount_milli_cents: int | None
+    # CallingBox's credit reservation for the call; null when the provider does not say.
+    reservation_status: Literal["reserved", "settled", "released"] | None
 
 
 class CallDetailOut(CallOut):
@@ -112,6 +171,7 @@ class AgentOut(BaseModel):
     instructions: str
     returns: dict[str, Any]
     webhook_url: str | None
+    is_default: bool
     created_at: datetime
 
 

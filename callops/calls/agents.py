@@ -1,7 +1,8 @@
 """Every write to agents from the dashboard: create and edit, with input checked first.
 
 An agent carries its `returns` schema (validated here, the bad field named) and its extractor
-choice ("" = the organization's default, set by `callops.providers.services`). Bad input raises
+choice ("" = the organization's default, set by `callops.providers.services`), and which agent
+is the organization's default (the one a call without `agent_id` uses). Bad input raises
 the same ProviderInputError as the provider account forms, which share one POST handler. Every
 change is audited.
 """
@@ -110,4 +111,22 @@ def update_agent(agent, data: dict, *, actor=None, ip=None):
                       detail={"agent": str(agent.public_id), "fields": changed})
     except IntegrityError:
         raise ProviderInputError("name: another agent already has this name", {"name": "already used"}) from None
+    return agent
+
+
+def make_default(agent, *, actor=None, ip=None):
+    """Make `agent` the one its organization's calls use when they name none (the CallingBox SDK
+    never names one). The old default is cleared first in the same transaction: the partial
+    unique constraint allows one default per organization at any moment."""
+    if not agent.is_active:
+        raise ProviderInputError("an inactive agent cannot be the default; activate it first",
+                                 {"is_default": "the agent is inactive"})
+    with transaction.atomic():
+        Agent.objects.filter(organization=agent.organization, is_default=True).exclude(pk=agent.pk).update(
+            is_default=False)
+        if not agent.is_default:
+            Agent.objects.filter(pk=agent.pk).update(is_default=True)
+            agent.is_default = True
+            audit(agent.organization, "agent.made_default", actor=actor, ip=ip, target=agent.name,
+                  detail={"agent": str(agent.public_id)})
     return agent

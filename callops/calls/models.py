@@ -71,10 +71,17 @@ class Agent(models.Model):
     # "" = the organization's default extractor; otherwise provider | llm | rules.
     extractor = models.CharField(max_length=20, blank=True)
     is_active = models.BooleanField(default=True)
+    # The agent a call without `agent_id` uses (the CallingBox SDK's create names no agent). At most
+    # one per organization; the flag lives here so accounts need not know about agents.
+    is_default = models.BooleanField(default=False)
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["organization", "name"], name="agent_name_per_org")]
+        constraints = [
+            models.UniqueConstraint(fields=["organization", "name"], name="agent_name_per_org"),
+            models.UniqueConstraint(fields=["organization"], condition=Q(is_default=True),
+                                    name="one_default_agent_per_org"),
+        ]
 
     def __str__(self):
         return self.name
@@ -102,6 +109,11 @@ class Call(models.Model):
     context = models.JSONField(default=dict, blank=True)
     metadata = models.JSONField(default=dict, blank=True)
     returns = models.JSONField(default=dict, blank=True)
+    # Per-call options CallingBox's create takes: BCP-47 language, what to do on voicemail
+    # ("" = the provider's default, hang up), and callingbox.tool definitions in their wire shape.
+    language = models.CharField(max_length=35, blank=True)
+    voicemail_action = models.CharField(max_length=20, blank=True)
+    tools = models.JSONField(default=list, blank=True)
 
     result = models.JSONField(null=True, blank=True)
     result_status = models.CharField(max_length=10, choices=ResultStatus.choices, blank=True)
@@ -124,6 +136,12 @@ class Call(models.Model):
     answered_at = models.DateTimeField(null=True, blank=True)
     ended_at = models.DateTimeField(null=True, blank=True)
     duration_seconds = models.PositiveIntegerField(null=True, blank=True)
+    # Billing as the provider reported it (CallingBox billed_duration_seconds and
+    # billing_amount_milli_cents, Bolna total_cost); null when the provider said nothing.
+    billed_duration_seconds = models.PositiveIntegerField(null=True, blank=True)
+    billing_amount_milli_cents = models.BigIntegerField(null=True, blank=True)
+    # CallingBox's credit reservation for the call: reserved | settled | released ("" = unknown).
+    reservation_status = models.CharField(max_length=10, blank=True)
 
     error_code = models.CharField(max_length=64, blank=True)
     error_message = models.TextField(blank=True)

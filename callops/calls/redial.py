@@ -39,6 +39,7 @@ def retry_call(call: Call, source: str = EventSource.USER, actor_label: str = ""
             org=original.organization, agent=original.agent, to_number=original.to_number, source=source,
             from_number=original.from_number, instructions=original.instructions, context=original.context,
             metadata=original.metadata, returns=original.returns, webhook_url=original.webhook_url,
+            language=original.language, voicemail_action=original.voicemail_action, tools=original.tools,
             # Not attached to the original's batch: the batch engine counts its own attempts per
             # recipient, and a triage retry must not disturb its pacing or breaker figures.
             retry_of=original, attempt=original.attempt + 1,

@@ -5,6 +5,7 @@ from types import SimpleNamespace
 
 from django.db.models import F
 
+from callops.extraction.transcript import canonical_turns
 from callops.lib.isotime import format as _iso
 
 from .models import Call, CallEvent
@@ -16,7 +17,8 @@ CALL_COLUMNS = (
     "from_number", "status", "answered_by", "instructions", "context", "metadata", "returns", "result",
     "result_status", "result_error", "result_evidence", "webhook_url", "webhook_status", "webhook_error", "error_code", "error_message",
     "hangup_cause", "provider", "provider_call_id", "provider_status", "provider_reason", "created_at", "updated_at",
-    "scheduled_at", "started_at", "answered_at", "ended_at", "duration_seconds",
+    "scheduled_at", "started_at", "answered_at", "ended_at", "duration_seconds", "language", "voicemail_action",
+    "tools", "billed_duration_seconds", "billing_amount_milli_cents", "reservation_status",
 )
 
 
@@ -53,6 +55,14 @@ def _blank_to_none(value):
     return value if value not in ("", None) else None
 
 
+def _metadata(call) -> dict:
+    """The call's metadata; with its language under `language` too, because the CallingBox SDK
+    reads a call's language from there (types/call.py). A key the caller set wins."""
+    if call.language and "language" not in call.metadata:
+        return {"language": call.language, **call.metadata}
+    return call.metadata
+
+
 def event_to_dict(event: CallEvent) -> dict:
     return {
         "at": _iso(event.created_at),
@@ -83,8 +93,13 @@ def call_to_dict(call: Call, *, timeline: bool = False, events=None) -> dict:
         "status": call.status,
         "answered_by": _blank_to_none(call.answered_by),
         "instructions": call.instructions,
+        # CallingBox's name for instructions: its SDK reads `prompt`.
+        "prompt": call.instructions,
+        "language": _blank_to_none(call.language),
+        "voicemail_action": _blank_to_none(call.voicemail_action),
+        "tools": call.tools or [],
         "context": call.context,
-        "metadata": call.metadata,
+        "metadata": _metadata(call),
         "returns": call.returns,
         "result": call.result,
         "result_status": _blank_to_none(call.result_status),
@@ -107,11 +122,46 @@ def call_to_dict(call: Call, *, timeline: bool = False, events=None) -> dict:
         "answered_at": _iso(call.answered_at),
         "ended_at": _iso(call.ended_at),
         "duration_seconds": call.duration_seconds,
+        "billed_duration_seconds": call.billed_duration_seconds,
+        "billing_amount_milli_cents": call.billing_amount_milli_cents,
+        "reservation_status": _blank_to_none(call.reservation_status),
     }
     if timeline:
         events = events if events is not None else call.events.all()
         data["timeline"] = [event_to_dict(e) for e in events]
     return data
+
+
+def transcript_segments(call) -> list[dict]:
+    """The call's transcript as CallingBox transcript segments, from what the provider gave.
+
+    Stored turns carry no times, so `started_at`/`ended_at`/`duration_ms` are null unless a turn
+    has them; `source` says the text came from the provider's transcript.
+    """
+    raw = call.transcript
+    if isinstance(raw, str):  # Bolna's "assistant: … / user: …" lines
+        items = canonical_turns(raw)
+    else:
+        items = [i for i in raw if isinstance(i, dict)] if isinstance(raw, list) else []
+    segments: list[dict] = []
+    for item in items:
+        text = item.get("text") or item.get("content") or item.get("message") or ""
+        role = item.get("role") or item.get("speaker")
+        canonical = canonical_turns([{"role": role, "text": text}])
+        if not canonical:
+            continue
+        started, ended = item.get("started_at"), item.get("ended_at")
+        duration = item.get("duration_ms")
+        segments.append({
+            "sequence_no": len(segments) + 1,
+            "role": canonical[0]["role"],
+            "text": canonical[0]["text"],
+            "started_at": started if isinstance(started, str) else None,
+            "ended_at": ended if isinstance(ended, str) else None,
+            "duration_ms": duration if isinstance(duration, int) and not isinstance(duration, bool) else None,
+            "source": "provider",
+        })
+    return segments
 
 
 def agent_to_dict(agent) -> dict:
@@ -125,5 +175,6 @@ def agent_to_dict(agent) -> dict:
         "instructions": agent.instructions,
         "returns": agent.returns,
         "webhook_url": _blank_to_none(agent.webhook_url),
+        "is_default": agent.is_default,
         "created_at": _iso(agent.created_at),
     }

@@ -48,7 +48,8 @@ STATUS_EVENT: dict[str, str] = {
 # Detail fields a status report may carry. When a report is accepted they are written; when it is
 # ignored (stale, duplicate) they only fill fields that are still empty, because providers fill
 # in details (duration, transcript, recording) after the terminal status arrived.
-DETAIL_FIELDS = frozenset({
+BILLING_FIELDS = frozenset({"billed_duration_seconds", "billing_amount_milli_cents", "reservation_status"})
+DETAIL_FIELDS = BILLING_FIELDS | frozenset({
     "error_code", "error_message", "hangup_cause", "answered_by", "duration_seconds", "transcript",
     "provider_result", "recording_url", "provider_call_id", "provider_job_id", "provider_status",
     "provider_reason", "from_number",
@@ -199,10 +200,13 @@ def record_event(call: Call, *, source: str, note: str, kind: str = CallEvent.Ki
                                     note=note[:300], payload=payload)
 
 
-def create_call(*, org: Organization, agent: Agent, to_number: str, source: str = EventSource.API, from_number: str = "",
-                instructions: str = "", context: dict[str, Any] | None = None,
+def create_call(*, org: Organization, agent: Agent, to_number: str, source: str = EventSource.API,
+                from_number: str = "", instructions: str = "", context: dict[str, Any] | None = None,
                 metadata: dict[str, Any] | None = None, returns: dict[str, Any] | None = None,
-                webhook_url: str = "", scheduled_at: datetime | None = None, batch: Batch | None = None, retry_of: Call | None = None, attempt: int = 1, claim: bool = False) -> Call:
+                webhook_url: str = "", scheduled_at: datetime | None = None,
+                language: str = "", voicemail_action: str = "", tools: list[Any] | None = None,
+                batch: Batch | None = None, retry_of: Call | None = None, attempt: int = 1,
+                claim: bool = False) -> Call:
     """Create a queued call (input already validated). Per-call values override the agent's.
 
     With `claim`, the row is created already holding its one-time dial claim (see submit_call).
@@ -214,6 +218,7 @@ def create_call(*, org: Organization, agent: Agent, to_number: str, source: str 
             to_number=to_number, from_number=from_number or agent.from_number,
             instructions=instructions or agent.instructions, context=context or {}, metadata=metadata or {},
             returns=returns if returns else (agent.returns or {}),
+            language=language, voicemail_action=voicemail_action, tools=tools or [],
             webhook_url=webhook_url, webhook_status="pending" if webhook_url else "", scheduled_at=scheduled_at,
             provider=agent.provider_account.kind, provider_account=agent.provider_account,
             dial_claimed_at=timezone.now() if claim else None,
@@ -276,6 +281,9 @@ def _dial(call: Call, *, source: str, retry_transient: bool = False) -> Call:
                   next_sync_at=now + timedelta(seconds=adapter.next_poll_delay(call)), updated_at=now)
     if queued_report is not None:
         update["provider_status"] = queued_report.raw_status[:100]
+        # A queued answer changes no status, but its billing words (CallingBox reserves credits
+        # now) are what the call object shows until the next report.
+        update.update({k: v for k, v in queued_report.fields.items() if k in BILLING_FIELDS and v is not None})
 
     def record_placement() -> bool:
         with transaction.atomic():

@@ -6,6 +6,7 @@ Everything is checked before anything is written (design rule 6); a failure name
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -16,6 +17,7 @@ from callops.accounts.tenancy import parse_public_id
 from callops.extraction.schema import SchemaError, validate_returns
 from callops.lib import isotime, netguard
 from callops.lib.nul_chars import has_nul
+from callops.providers.registry import adapter_class
 
 from .models import Agent
 
@@ -23,6 +25,21 @@ MAX_METADATA_BYTES = 16 * 1024
 MAX_CONTEXT_BYTES = 32 * 1024
 MAX_INSTRUCTIONS = 20_000
 MAX_URL = 2000
+MAX_TOOLS = 32
+MAX_TOOLS_BYTES = 64 * 1024
+
+# A BCP-47 tag in the form voice providers take: a 2-3 letter language, then optional script,
+# region or variant subtags (en, es, en-US, zh-Hans-CN). Checked for shape, not against the registry.
+LANGUAGE_RE = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
+# callingbox 0.1.0 CLI: "Behavior on voicemail: hangup or leave_message."
+VOICEMAIL_ACTIONS = ("hangup", "leave_message")
+# callingbox.tool wire shapes (tools/__init__.py): the keys each type may carry.
+TOOL_POLICIES = ("read", "confirm_first_write")
+TOOL_KEYS = {
+    "http": ({"type", "name", "description", "policy", "url", "parameters"}, {"headers", "timeout_ms"}),
+    "builtin": ({"type", "name", "description", "policy", "builtin", "parameters"}, {"config"}),
+}
+NO_DEFAULT_AGENT = "is required (this organization has no default agent; set one in Settings → Providers & agents)"
 
 _PHONE_REASONS = {
     phonenumbers.ValidationResult.INVALID_COUNTRY_CODE: "has an unknown country code",
@@ -53,6 +70,9 @@ class CallInput:
     returns: dict = field(default_factory=dict)
     webhook_url: str = ""
     scheduled_at: datetime | None = None
+    language: str = ""
+    voicemail_action: str = ""
+    tools: list = field(default_factory=list)
 
     def as_kwargs(self) -> dict:
         return {k: getattr(self, k) for k in self.__dataclass_fields__}
@@ -132,8 +152,76 @@ def _str(name: str, value, limit: int, errors: dict) -> str:
     return value
 
 
-ALLOWED_FIELDS = {"agent_id", "to", "from_number", "instructions", "context", "metadata", "returns", "webhook_url",
-                  "scheduled_at"}
+def _tool_error(tool) -> str | None:
+    """What is wrong with one callingbox.tool definition in its wire shape, or None."""
+    if not isinstance(tool, dict):
+        return "must be a JSON object (a callingbox.tool.http or tool.builtin definition)"
+    kind = tool.get("type")
+    if kind not in TOOL_KEYS:
+        return f"type must be http or builtin, got {kind!r}"
+    required, optional = TOOL_KEYS[kind]
+    missing = sorted(required - set(tool))
+    if missing:
+        return f"a {kind} tool needs {', '.join(missing)}"
+    unknown = sorted(set(tool) - required - optional)
+    if unknown:
+        return f"{unknown[0]!r} is not a field of a {kind} tool"
+    if not isinstance(tool["name"], str) or not tool["name"].strip():
+        return "name must be a non-empty string"
+    if not isinstance(tool["description"], str):
+        return "description must be a string"
+    if tool["policy"] not in TOOL_POLICIES:
+        return f"policy must be one of {', '.join(TOOL_POLICIES)}"
+    params = tool["parameters"]
+    if not isinstance(params, dict) or params.get("type") != "object" or not isinstance(
+            params.get("properties", {}), dict):  # the SDK always sends properties; a bare object is fine
+        return "parameters must be a JSON Schema object ({\"type\": \"object\", \"properties\": {...}})"
+    if kind == "http":
+        if not isinstance(tool["url"], str) or not tool["url"].startswith(("https://", "http://")):
+            return "url must be an http or https URL"
+        headers = tool.get("headers")
+        if headers is not None and (not isinstance(headers, dict)
+                                    or not all(isinstance(v, str) for v in headers.values())):
+            return "headers must be an object of strings"
+        timeout = tool.get("timeout_ms")
+        if timeout is not None and (not isinstance(timeout, int) or isinstance(timeout, bool) or timeout <= 0):
+            return "timeout_ms must be a positive integer"
+    else:
+        if not isinstance(tool["builtin"], str) or not tool["builtin"].strip():
+            return "builtin must be a non-empty string"
+        if tool.get("config") is not None and not isinstance(tool["config"], dict):
+            return "config must be a JSON object"
+    return None
+
+
+def validate_tools(value) -> list:
+    """The call's tools as given (callingbox.tool wire shapes), or ValueError naming the first bad one."""
+    if not isinstance(value, list):
+        raise ValueError("must be a list of tool definitions")
+    if len(value) > MAX_TOOLS:
+        raise ValueError(f"has {len(value)} tools; the limit is {MAX_TOOLS}")
+    size = len(json.dumps(value, separators=(",", ":")).encode())
+    if size > MAX_TOOLS_BYTES:
+        raise ValueError(f"is {size} bytes; the limit is {MAX_TOOLS_BYTES} bytes")
+    names = set()
+    for i, tool in enumerate(value):
+        error = _tool_error(tool)
+        if error:
+            raise ValueError(f"tool {i}: {error}")
+        if tool["name"] in names:
+            raise ValueError(f"tool {i}: the name {tool['name']!r} is used twice")
+        names.add(tool["name"])
+    return value
+
+
+def validate_language(value) -> str:
+    if not isinstance(value, str) or not LANGUAGE_RE.fullmatch(value.strip()):
+        raise ValueError(f"{value!r} is not a BCP-47 language tag such as en or en-US")
+    return value.strip()
+
+
+ALLOWED_FIELDS = {"agent_id", "to", "from_number", "instructions", "prompt", "context", "metadata", "returns",
+                  "webhook_url", "scheduled_at", "language", "voicemail_action", "tools"}
 
 
 def validate_call_input(org, data, *, now: datetime | None = None) -> CallInput:
@@ -151,7 +239,11 @@ def validate_call_input(org, data, *, now: datetime | None = None) -> CallInput:
     agent = None
     agent_id = data.get("agent_id")
     if agent_id in (None, ""):
-        errors["agent_id"] = "is required"
+        # The CallingBox SDK names no agent: the organization's default agent places the call.
+        agent = Agent.objects.select_related("provider_account").filter(organization=org, is_default=True,
+                                                                        is_active=True).first()
+        if agent is None:
+            errors["agent_id"] = NO_DEFAULT_AGENT
     else:
         pid = parse_public_id(agent_id)
         agent = (Agent.objects.select_related("provider_account").filter(organization=org, public_id=pid,
@@ -174,6 +266,35 @@ def validate_call_input(org, data, *, now: datetime | None = None) -> CallInput:
             errors["from_number"] = str(exc)
 
     instructions = _str("instructions", data.get("instructions"), MAX_INSTRUCTIONS, errors)
+    # `prompt` is CallingBox's name for the same thing.
+    prompt = _str("prompt", data.get("prompt"), MAX_INSTRUCTIONS, errors)
+    if prompt and instructions and prompt != instructions:
+        errors["prompt"] = "differs from instructions; they are two names for one field, send one"
+    instructions = instructions or prompt
+
+    language = voicemail_action = ""
+    tools: list = []
+    if data.get("language") not in (None, ""):
+        try:
+            language = validate_language(data.get("language"))
+        except ValueError as exc:
+            errors["language"] = str(exc)
+    if data.get("voicemail_action") not in (None, ""):
+        voicemail_action = data["voicemail_action"]
+        if voicemail_action not in VOICEMAIL_ACTIONS:
+            errors["voicemail_action"] = f"must be one of {', '.join(VOICEMAIL_ACTIONS)}, got {voicemail_action!r}"
+            voicemail_action = ""
+    if data.get("tools") not in (None, []):
+        try:
+            tools = validate_tools(data.get("tools"))
+        except ValueError as exc:
+            errors["tools"] = str(exc)
+    if agent is not None:
+        adapter = adapter_class(agent.provider_account.kind)
+        for name, value in (("language", language), ("voicemail_action", voicemail_action), ("tools", tools)):
+            refusal = value and adapter.per_call_refusal(name, agent)
+            if refusal:
+                errors[name] = refusal
     context = _json_object("context", data.get("context"), MAX_CONTEXT_BYTES, errors)
     metadata = _json_object("metadata", data.get("metadata"), MAX_METADATA_BYTES, errors)
 
@@ -203,4 +324,4 @@ def validate_call_input(org, data, *, now: datetime | None = None) -> CallInput:
     assert agent is not None  # a missing or unknown agent is one of the errors above
     return CallInput(agent=agent, to_number=to_number, from_number=from_number, instructions=instructions,
                      context=context, metadata=metadata, returns=returns, webhook_url=webhook_url,
-                     scheduled_at=scheduled_at)
+                     scheduled_at=scheduled_at, language=language, voicemail_action=voicemail_action, tools=tools)

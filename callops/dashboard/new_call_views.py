@@ -11,7 +11,7 @@ from callops.accounts.models import Role
 from callops.accounts.tenancy import scoped
 from callops.calls import services
 from callops.calls.models import Agent, EventSource
-from callops.calls.validation import ValidationFailed, validate_call_input
+from callops.calls.validation import VOICEMAIL_ACTIONS, ValidationFailed, validate_call_input
 
 from . import form_tokens
 from .tz import user_tz
@@ -78,8 +78,11 @@ def _parse_form(request, tz) -> tuple[dict, dict, dict]:
         "returns": returns,
         "webhook_url": post.get("webhook_url", "").strip(),
         "scheduled_at": scheduled_iso,
+        "language": post.get("language", "").strip(),
+        "voicemail_action": post.get("voicemail_action", ""),
     }
-    values = {**{k: post.get(k, "") for k in ("agent_id", "to", "instructions", "webhook_url", "scheduled_at")},
+    values = {**{k: post.get(k, "") for k in ("agent_id", "to", "instructions", "webhook_url", "scheduled_at",
+                                              "language", "voicemail_action")},
               "context_rows": context_rows, "returns_rows": returns_rows}
     return data, errors, values
 
@@ -90,7 +93,9 @@ def new_call(request):
     agents = list(scoped(Agent, request.org).filter(is_active=True).select_related("provider_account")
                   .order_by("name"))
     errors: dict[str, str] = {}
-    values = {"agent_id": request.GET.get("agent", ""), "context_rows": [], "returns_rows": []}
+    # The organization's default agent is preselected, as the API uses it when none is named.
+    default = next((str(a.public_id) for a in agents if a.is_default), "")
+    values = {"agent_id": request.GET.get("agent", "") or default, "context_rows": [], "returns_rows": []}
     token = form_tokens.new_token()
     if request.method == "POST":
         token = request.POST.get(form_tokens.FIELD, "")
@@ -110,6 +115,7 @@ def new_call(request):
         "errors": errors,
         "v": values,
         "return_types": RETURN_TYPES,
+        "voicemail_actions": VOICEMAIL_ACTIONS,
         "tz_name": getattr(tz, "key", "UTC"),
         "form_token": token if form_tokens.well_formed(token) else form_tokens.new_token(),
     }, status=400 if errors else 200)

@@ -140,6 +140,19 @@ def provider_test(request, account):
     return redirect("dashboard:providers")
 
 
+@require_POST
+@org_required()
+@acts_on(Agent.objects.select_related("provider_account"), "agent_id", label="agent", role=Role.ADMIN)
+def agent_make_default(request, agent):
+    try:
+        agent_services.make_default(agent, actor=request.user)
+    except services.ProviderInputError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, f"Calls that name no agent now use “{agent.name}”.")
+    return redirect("dashboard:providers")
+
+
 def _agent_form(request, *, agent=None, error=None, values=None, status=200):
     default = services.EXTRACTOR_LABELS.get(request.org.default_extractor, request.org.default_extractor)
     return render(request, "dashboard/settings/agent_form.html", {

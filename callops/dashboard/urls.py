@@ -58,6 +58,7 @@ urlpatterns = [
     path("settings/providers/<str:account_id>/test/", provider_views.provider_test, name="provider_test"),
     path("settings/agents/new/", provider_views.agent_new, name="agent_new"),
     path("settings/agents/<str:agent_id>/", provider_views.agent_edit, name="agent_edit"),
+    path("settings/agents/<str:agent_id>/default/", provider_views.agent_make_default, name="agent_make_default"),
     path("settings/numbers/", number_views.numbers_page, name="numbers"),
     path("settings/members/", settings_views.members, name="members"),
     path("settings/members/<str:member_id>/role/", settings_views.member_role, name="member_role"),

@@ -234,6 +234,20 @@ class ProviderAdapter:
             raise
 
     # --- calls ---------------------------------------------------------------------------------
+    # Of the per-call options (language, voicemail_action, tools), those this provider's create
+    # takes. The rest are agent settings at the provider, so a call asking for one is refused
+    # before anything is written rather than silently placed without it.
+    per_call_options: ClassVar[frozenset[str]] = frozenset()
+
+    @classmethod
+    def per_call_refusal(cls, option: str, agent) -> str | None:
+        """Why a call on `agent` cannot carry `option`, in the words the API answers; None if it can."""
+        if option in cls.per_call_options:
+            return None
+        name = agent.provider_account.get_kind_display()
+        return (f"the agent's provider ({name}) does not take {option} per call; "
+                f"configure {'them' if option == 'tools' else 'it'} on the {name} agent")
+
     def place_call(self, call: Call) -> Placement:
         raise NotImplementedError
 

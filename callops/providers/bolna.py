@@ -63,6 +63,9 @@ def report_from_execution(obj: dict) -> StatusReport:
             fields["duration_seconds"] = int(float(obj["conversation_duration"]))
         if tel.get("recording_url"):
             fields["recording_url"] = tel["recording_url"]
+        if isinstance(obj.get("total_cost"), (int, float)):
+            # Bolna reports cents; the call object counts milli-cents as CallingBox does.
+            fields["billing_amount_milli_cents"] = round(obj["total_cost"] * 1000)
         if obj.get("extracted_data") is not None:
             fields["provider_result"] = obj["extracted_data"]
         transcript = canonical_turns(obj.get("transcript"))

@@ -38,14 +38,20 @@ KIND = "callingbox"
 STATUS_MAP = {s: s for s in ("queued", "initiated", "ringing", "in_progress", "completed", "no_answer", "busy",
                              "canceled", "failed")}
 
+# CallingBox's credit reservation words (queued reserves, a charged end settles, no charge releases).
+RESERVATION_STATUSES = frozenset({"reserved", "settled", "released"})
+
 
 def report_from_call(obj: dict, *, event_id: str = "") -> StatusReport:
     raw = str(obj.get("status") or "")
     status = STATUS_MAP.get(raw.lower())
     if status is None:
         raise ValueError(f"unknown CallingBox status {raw!r}")
-    fields = {k: obj.get(k) for k in ("error_code", "error_message", "hangup_cause", "duration_seconds")
+    fields = {k: obj.get(k) for k in ("error_code", "error_message", "hangup_cause", "duration_seconds",
+                                      "billed_duration_seconds", "billing_amount_milli_cents")
               if obj.get(k) not in (None, "")}
+    if obj.get("reservation_status") in RESERVATION_STATUSES:
+        fields["reservation_status"] = obj["reservation_status"]
     if obj.get("result_status") == "completed" and obj.get("result") is not None:
         fields["provider_result"] = obj["result"]  # trusted only once extraction finished
     return StatusReport(status=status, raw_status=raw, reason=obj.get("error_message") or "",
@@ -76,19 +82,49 @@ class Adapter(ProviderAdapter):
     def _headers(self) -> dict:
         return {"Authorization": f"Bearer {self.credentials.get('api_key', '')}"}
 
+    # Only the prompt-based create (an agent with no CallingBox agent id) takes these per call;
+    # the agent-based one rejects them as agent settings.
+    per_call_options = frozenset({"language", "voicemail_action", "tools"})
+
+    @classmethod
+    def per_call_refusal(cls, option: str, agent) -> str | None:
+        if agent.provider_agent_id:
+            return (f"the agent's provider (CallingBox) does not take {option} per call on an agent-based "
+                    f"call; configure {'them' if option == 'tools' else 'it'} on the CallingBox agent, or use an "
+                    "agent without a CallingBox agent id (prompt-based calls)")
+        return super().per_call_refusal(option, agent)
+
     def place_call(self, call) -> Placement:
-        body = {"agent_id": call.agent.provider_agent_id, "to": call.to_number,
-                "webhook_url": self.account.callback_url, "metadata": {**call.metadata,
-                                                                       "callops_call_id": str(call.public_id)}}
+        if call.agent.provider_agent_id:
+            body = {"agent_id": call.agent.provider_agent_id, "to": call.to_number,
+                    "webhook_url": self.account.callback_url, "metadata": {**call.metadata,
+                                                                           "callops_call_id": str(call.public_id)}}
+            if call.instructions and call.instructions != call.agent.instructions:
+                body["instructions"] = call.instructions
+        else:
+            body = self._prompt_body(call)
         if call.from_number:
             body["from_number"] = call.from_number
-        if call.instructions and call.instructions != call.agent.instructions:
-            body["instructions"] = call.instructions
         if call.context:
             body["context"] = call.context
         response = self._send("create", "POST", f"{self.base_url}/v1/calls", headers=self._headers(), json=body)
         report = report_from_call(transport.json_body(response, KIND))
         return Placement(provider_call_id=report.provider_call_id, report=report)
+
+    def _prompt_body(self, call) -> dict:
+        """The older, prompt-based create: the SDK's fields only (no agent_id, no metadata), so
+        find_placement cannot match these calls by callops' id."""
+        body: dict = {"to": call.to_number, "webhook_url": self.account.callback_url}
+        if call.instructions:
+            body["prompt"] = call.instructions
+        if call.returns:
+            body["returns"] = call.returns
+        for name in ("language", "voicemail_action"):
+            if getattr(call, name):
+                body[name] = getattr(call, name)
+        if call.tools:
+            body["tools"] = call.tools
+        return body
 
     def fetch_status(self, call) -> StatusReport:
         response = self._send("read", "GET", f"{self.base_url}/v1/calls/{call.provider_call_id}",
@@ -101,6 +137,9 @@ class Adapter(ProviderAdapter):
         """Every call we place carries `metadata.callops_call_id`; the account's list (newest first)
         is read back past the claim time. Absence is only concluded from a list that provably
         reaches back that far: a page older than the claim, or the provider saying there is no more."""
+        if not call.agent.provider_agent_id:
+            # A prompt-based create carries no metadata: an absent match would prove nothing.
+            raise PlacementUnknown("a prompt-based CallingBox call carries no callops id to look up")
         wanted, horizon = str(call.public_id), since - FIND_MARGIN
         # `to` narrows the list where the API filters by it; where it does not, the scan below
         # reads the whole list back to the claim, so the answer is right either way.

@@ -119,6 +119,9 @@ class Adapter(ProviderAdapter):
     def call_deadline_seconds(cls) -> float:
         return cls.max_call_seconds / _speed()
 
+    # The sandbox dials no one, so it takes every per-call option (and ignores them).
+    per_call_options = frozenset({"language", "voicemail_action", "tools"})
+
     def place_call(self, call) -> Placement:
         outcome = outcome_for_number(call.to_number)
         call_id = f"sbx-{outcome.key}-{int(time.time() * 1000)}-{secrets.token_hex(4)}"

@@ -164,3 +164,40 @@ def test_form_without_a_token_is_refused(personas, sandbox_agent):
         "agent_id": str(sandbox_agent.public_id), "to": "+12025550100"})
     assert r.status_code == 400 and "reload the page" in r.content.decode()
     assert Call.objects.count() == 0
+
+
+def test_form_preselects_the_default_agent_and_takes_language_and_voicemail(personas, sandbox_agent):
+    from callops.calls import agents
+    from callops.calls.models import Agent
+
+    other = Agent.objects.create(organization=personas.org, provider_account=sandbox_agent.provider_account,
+                                 name="A first by name")
+    agents.make_default(sandbox_agent)
+    client = personas.member.client()
+    page = client.get(reverse("dashboard:call_new")).content.decode()
+    assert f'<option value="{sandbox_agent.public_id}" selected>' in page
+    assert f'<option value="{other.public_id}">' in page
+    assert '<label for="id_language"' in page and '<label for="id_voicemail_action"' in page
+
+    r = post(client, sandbox_agent, language="en_GB")
+    assert r.status_code == 400 and 'id="err-language"' in r.content.decode()
+    assert Call.objects.count() == 0
+
+    r = post(client, sandbox_agent, language="en-GB", voicemail_action="leave_message", follow=True)
+    call = Call.objects.get()
+    assert (call.language, call.voicemail_action) == ("en-GB", "leave_message")
+    page = r.content.decode()
+    assert '<dd class="mono" data-testid="call-language">en-GB</dd>' in page
+    assert '<dd data-testid="call-voicemail-action">Leave a message</dd>' in page
+
+
+def test_call_detail_shows_tools_and_billing(personas, make_call):
+    call = make_call()
+    Call.objects.filter(pk=call.pk).update(
+        tools=[{"type": "builtin", "name": "end_call", "description": "Hang <up>", "policy": "read",
+                "builtin": "end_call", "parameters": {"type": "object", "properties": {}}}],
+        billed_duration_seconds=60, billing_amount_milli_cents=9000, reservation_status="settled")
+    page = personas.viewer.client().get(reverse("dashboard:call_detail", args=[call.public_id])).content.decode()
+    assert 'title="Hang &lt;up&gt;">end_call (builtin)</span>' in page
+    assert '<dd data-testid="billing-amount"><span class="mono">9000</span>' in page
+    assert "<dt>Credit reservation</dt><dd>settled</dd>" in page

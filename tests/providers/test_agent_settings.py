@@ -129,3 +129,24 @@ def test_api_lists_returns_and_extractor(api, personas, sandbox_agent, api_outsi
     doc = api.get("/v1/openapi.json").json()
     props = next(s for name, s in doc["components"]["schemas"].items() if name == "AgentDetailOut")["properties"]
     assert {"returns", "extractor", "effective_extractor"} <= set(props)
+
+
+def test_make_default_from_the_agents_list(personas, sandbox_agent, api):
+    other = Agent.objects.create(organization=personas.org, provider_account=sandbox_agent.provider_account,
+                                 name="Second")
+    url = reverse("dashboard:agent_make_default", args=[sandbox_agent.public_id])
+    page = personas.admin.client().get(reverse("dashboard:providers")).content.decode()
+    assert f'action="{url}"' in page
+    # Members see no button and cannot post it; another organization's admin gets a 404.
+    assert personas.member.client().post(url).status_code == 403
+    assert personas.outsider.client().post(url).status_code == 404
+    assert not Agent.objects.filter(is_default=True).exists()
+
+    r = personas.admin.client().post(url, follow=True)
+    assert r.status_code == 200 and "Calls that name no agent now use “Sandbox agent”." in r.content.decode()
+    assert 'data-testid="default-agent"' in r.content.decode()
+    assert AuditEntry.objects.filter(action="agent.made_default", target="Sandbox agent").exists()
+    personas.admin.client().post(reverse("dashboard:agent_make_default", args=[other.public_id]))
+    assert list(Agent.objects.filter(is_default=True)) == [other]
+    listed = {a["name"]: a["is_default"] for a in api.get("/v1/agents").json()["data"]}
+    assert listed == {"Sandbox agent": False, "Second": True}

@@ -24,6 +24,8 @@ E164_US = re.compile(r"^\+1\d{10}$")
 _RING = [(0, "queued"), (1, "initiated"), (3, "ringing")]
 FINAL = "completed:final"  # extraction finished; the call's status still reads `completed`
 RESULT = {"appointment_confirmed": True, "party_size": 2}
+# Settings the agent-based create refuses per call.
+AGENT_SETTINGS = ("prompt", "language", "returns", "tools", "voicemail_action", "persona")
 
 
 def _iso(ts: float | None):
@@ -91,6 +93,8 @@ class Emulator(Base):
         obj = {
             "id": call.id, "agent_id": call.request.get("agent_id"), "direction": "outbound",
             "to_number": call.number, "from_number": call.request.get("from_number") or "+15550000000",
+            "prompt": call.request.get("prompt") or "", "language": call.request.get("language"),
+            "tools": call.request.get("tools"),
             "metadata": call.request.get("metadata") or {}, "status": raw,
             "answered_by": extra.get("answered_by") if terminal or raw == "in_progress" else None,
             "error_code": extra.get("error_code") if terminal else None,
@@ -98,17 +102,30 @@ class Emulator(Base):
             "hangup_cause": extra.get("hangup_cause") if terminal else None,
             "result": result, "result_status": result_status, "result_error": result_error,
             "created_at": _iso(call.created),
+            # Credits are reserved when the call is queued, settled when a call is charged, released otherwise.
+            "reservation_status": "reserved",
             "started_at": _iso(times.get("ringing")), "answered_at": _iso(answered), "ended_at": _iso(ended),
         }
         if terminal:
             obj["duration_seconds"] = int((ended - answered) * self.speed) if answered and ended else 0
+            obj["billed_duration_seconds"] = obj["duration_seconds"]
             obj["billing_amount_milli_cents"] = obj["duration_seconds"] * 150
+            obj["reservation_status"] = "settled" if obj["duration_seconds"] else "released"
         return obj
 
     def create(self, req):
+        """Both create shapes: agent-based (`agent_id`; persona, language, returns, tools and
+        voicemail_action are agent settings and refused per call) and the older prompt-based one
+        the SDK speaks (no `agent_id`; `prompt`, `returns`, `language`, `voicemail_action`, `tools`)."""
         body = req.json()
-        if not isinstance(body, dict) or not body.get("agent_id") or not body.get("to"):
-            return self.error(400, "agent_id and to are required")
+        if not isinstance(body, dict) or not body.get("to"):
+            return self.error(400, "to is required")
+        if body.get("agent_id"):
+            per_call = [k for k in AGENT_SETTINGS if k in body]
+            if per_call:
+                return self.error(400, f"{per_call[0]} is an agent setting; it cannot be set per call")
+        elif body.get("voicemail_action") not in (None, "hangup", "leave_message"):
+            return self.error(400, "voicemail_action must be hangup or leave_message")
         if not E164_US.match(str(body["to"])):
             return self.error(400, f"to must be a US number in E.164 format, got {body['to']!r}")
         if body["to"] in self.unplaceable:

@@ -1,7 +1,8 @@
 """`manage.py seed_demo`: the demo organization `make run` opens with. Safe to run again.
 
 Creates, when missing: organization "Demo", an owner login `demo`, a sandbox provider account
-"Sandbox", an agent "Demo agent" on it, and an API key "demo". The password and the key secret are
+"Sandbox", an agent "Demo agent" on it (the organization's default agent when it has none, so the
+CallingBox SDK's calls, which name no agent, work at once), and an API key "demo". The password and the key secret are
 printed once, when created; later runs say they exist and never print a secret again (only
 digests and hashes are stored, so they could not be shown anyway).
 
@@ -17,6 +18,7 @@ from django.db import transaction
 
 from callops.accounts import services
 from callops.accounts.models import Membership, Organization, Role
+from callops.calls import agents as agent_services
 from callops.calls.models import Agent
 from callops.providers.models import ProviderAccount, ProviderKind
 
@@ -61,6 +63,8 @@ class Command(BaseCommand):
                           "returns": AGENT_RETURNS})
             if created:
                 lines.append(f"Created sandbox agent {AGENT_NAME!r} (id {agent.public_id}).")
+            if not Agent.objects.filter(organization=org, is_default=True).exists():
+                agent_services.make_default(agent)
 
             secret = None
             key = org.api_keys.filter(name=KEY_NAME, revoked_at__isnull=True).first()
