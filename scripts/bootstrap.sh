@@ -73,5 +73,7 @@ if command -v flock >/dev/null 2>&1; then
     flock 9
     if cmp -s pyproject.toml "$STAMP"; then exit 0; fi  # the other one did it
 fi
-"$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -e ".[test]"
+# --no-compile: byte-compiling every installed module (Playwright, mypy, Django...) up front was about
+# a third of a fresh install; Python compiles only what is imported, on first import.
+"$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --no-compile -e ".[test]"
 cp pyproject.toml "$STAMP"
