@@ -14,6 +14,7 @@ from django.db import OperationalError, connection
 from django.utils.module_loading import import_string
 
 from callops.calls.management.commands.runsweeper import Command
+from callops.lib.leader_lock import leader_lock
 from tests.helpers import wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -104,3 +105,54 @@ def test_the_process_loops_through_a_broken_database_and_stops_on_sigterm(tmp_pa
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_one_process_holds_the_leader_lock_until_it_lets_go():
+    """Two holders of the same lock (two sessions on PostgreSQL, two open files on SQLite): only one
+    leads, the other leads once the first lets go, and another name is another lock."""
+    first, second, other = leader_lock("sweeper"), leader_lock("sweeper"), leader_lock("something-else")
+    try:
+        assert (first.acquire(), second.acquire(), other.acquire()) == (True, False, True)
+        assert (first.acquire(), second.acquire()) == (True, False)  # asking again changes nothing
+        first.release()
+        assert (second.acquire(), first.acquire()) == (True, False)
+    finally:
+        for lock in (first, second, other):
+            lock.release()
+
+
+def _start_sweeper(env):
+    proc = subprocess.Popen([sys.executable, "manage.py", "runsweeper", "--skip-checks"], cwd=ROOT, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    lines: list[str] = []
+    threading.Thread(target=lambda: lines.extend(proc.stdout), daemon=True).start()
+    return proc, lines
+
+
+def test_many_sweepers_one_leads_and_a_standby_takes_over_when_the_leader_is_killed(tmp_path):
+    """Two real `runsweeper` processes on the configured database (PostgreSQL in CI, a SQLite file
+    otherwise): one sweeps, the other stands by; SIGKILL the leader and the standby leads."""
+    env = dict(os.environ, CALLOPS_VAR_DIR=str(tmp_path), SWEEP_INTERVAL_SECONDS="0.2", PYTHONUNBUFFERED="1")
+    leader, leader_lines = _start_sweeper(env)
+    standby = None
+    try:
+        wait_for(lambda: any("sweeper: leading" in line for line in leader_lines), "the first sweeper to lead",
+                 interval=0.05)
+        standby, standby_lines = _start_sweeper(env)
+        wait_for(lambda: any("standing by" in line for line in standby_lines), "the second sweeper to stand by",
+                 interval=0.05)
+        # It stays standing by while the leader lives: it never swept.
+        assert not any("sweeper: leading" in line for line in standby_lines), "".join(standby_lines)
+
+        leader.kill()
+        leader.wait()
+        wait_for(lambda: any("sweeper: leading" in line for line in standby_lines),
+                 "the standby to lead once the leader was killed", interval=0.05)
+        standby.send_signal(signal.SIGTERM)
+        assert standby.wait(60) == 0, "".join(standby_lines)
+    finally:
+        for proc in (leader, standby):
+            if proc is not None and proc.poll() is None:
+                proc.kill()
+                proc.wait()

@@ -5,6 +5,12 @@ whose due time has passed (scheduled calls, polls, webhook retries, ...) and enq
 so work lost with Redis or a killed worker is picked up again (design rule 1). One failing sweep
 is logged and does not stop the others; a lost database connection is dropped and reopened on
 the next tick. SIGTERM / SIGINT finish the current pass and exit.
+
+Any number of sweepers may run: on each tick a sweeper tries the leader lock
+(callops.lib.leader_lock) and sweeps only while it holds it; the others stand by and try again on
+their next tick. A leader that dies releases the lock with its session (or its file descriptor), so
+a standby takes over within one interval. `--once` sweeps without the lock: a pass run by hand
+beside a leader only enqueues work the leases already keep from running twice.
 """
 
 import logging
@@ -15,6 +21,8 @@ from django.conf import settings
 from django.core.management.base import BaseCommand
 from django.db import DatabaseError, close_old_connections, connections
 from django.utils.module_loading import import_string
+
+from callops.lib.leader_lock import leader_lock
 
 log = logging.getLogger("callops.sweeper")
 
@@ -54,12 +62,20 @@ class Command(BaseCommand):
         signal.signal(signal.SIGINT, request_stop)
         interval = float(settings.SWEEP_INTERVAL_SECONDS)
         log.info("sweeper: %d sweeps every %.1fs", len(sweeps), interval)
+        lock = leader_lock("sweeper")
+        leading: bool | None = None  # unknown until the first try, so the first state is logged
         while not self.stopping:
             started = time.monotonic()
-            self.run_pass(sweeps)
+            held = lock.acquire()
+            if held != leading:
+                leading = held
+                log.info("sweeper: %s", "leading" if leading else "standing by: another sweeper leads")
+            if leading:
+                self.run_pass(sweeps)
             # Sleep in short slices so a stop request is honoured promptly.
             while not self.stopping and time.monotonic() - started < interval:
                 time.sleep(min(0.1, max(0.0, interval - (time.monotonic() - started))))
+        lock.release()
         _close_stale_connections(force=True)
 
     def run_pass(self, sweeps) -> dict:
