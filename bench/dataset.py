@@ -55,7 +55,7 @@ def ensure(n_calls: int = 1_000_000, seed: float = 0.42) -> dict:
                     result_error, transcript, recording_url, webhook_url, webhook_status, webhook_error, created_at,
                     updated_at, started_at, answered_at, ended_at, duration_seconds, error_code, error_message,
                     hangup_cause, answered_by, provider_call_id, provider_job_id, provider_status, provider_reason,
-                    sync_failures)
+                    sync_failures, language, voicemail_action, tools, reservation_status)
                 SELECT md5(s::text || '{seed}')::uuid, {org.pk}, agents.agent_id, agents.account_id, agents.kind, 1,
                     'outbound', '+1202555' || lpad((s %% 10000)::text, 4, '0'), '',
                     CASE WHEN r1 < 0.55 THEN 'completed' WHEN r1 < 0.70 THEN 'no_answer' WHEN r1 < 0.76 THEN 'busy'
@@ -72,7 +72,7 @@ def ensure(n_calls: int = 1_000_000, seed: float = 0.42) -> dict:
                                'rate_limited'])[1 + (r2 * 5)::int] ELSE '' END,
                     '', '', CASE WHEN r1 < 0.55 THEN (CASE WHEN r3 < 0.8 THEN 'human' ELSE 'unknown' END)
                                  WHEN r1 < 0.70 AND r3 < 0.3 THEN 'machine' ELSE '' END,
-                    'bench-' || s, '', '', '', 0
+                    'bench-' || s, '', '', '', 0, '', '', '[]', ''
                 FROM g JOIN agents ON agents.idx = g.a
             """, [n_calls - have, n_calls, n_calls])
         with connection.cursor() as cur:
