@@ -1,6 +1,7 @@
 """Calls list (filters in the URL, keyset pages, live rows, CSV export) and the call detail page."""
 
 import csv
+import json
 
 from django.contrib import messages
 from django.db.models import BooleanField, ExpressionWrapper, Prefetch, Q
@@ -176,14 +177,54 @@ def _cell(field, value):
     return text
 
 
-def _csv_rows(qs):
+# JSON columns: written as compact JSON, so a spreadsheet or a script reads them back unchanged.
+CSV_JSON_COLUMNS = [("result", "result"), ("result_error", "result_error"), ("context", "context"),
+                    ("metadata", "metadata")]
+
+
+def _json_cell(value) -> str:
+    if value is None or value == "":
+        return ""
+    if isinstance(value, str):
+        return _cell("result_error", value)
+    text = json.dumps(value, separators=(",", ":"), ensure_ascii=False, sort_keys=True)
+    return _cell("json", text)
+
+
+def _result_cell(value) -> str:
+    """One `returns` field's value: text and numbers as they are, lists and objects as JSON."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (list, dict)):
+        return _cell("json", json.dumps(value, separators=(",", ":"), ensure_ascii=False))
+    return _cell("result", value)
+
+
+def _csv_rows(qs, result_fields: list[str]):
+    """The export: the call columns, its result, context and metadata as JSON, then, when the export
+    is one agent's calls, one `result.<field>` column per field its `returns` declares."""
     writer = csv.writer(_Echo())
-    yield writer.writerow([name for name, _ in CSV_COLUMNS])
+    yield writer.writerow([name for name, _ in CSV_COLUMNS] + [name for name, _ in CSV_JSON_COLUMNS]
+                          + [f"result.{name}" for name in result_fields])
     fields = [f for _, f in CSV_COLUMNS]
+    json_fields = [f for _, f in CSV_JSON_COLUMNS]
     # iterator(chunk_size) streams rows with a server-side cursor on PostgreSQL: memory stays flat
     # whatever the size of the export.
-    for row in qs.values_list(*fields).iterator(chunk_size=CSV_CHUNK):
-        yield writer.writerow([_cell(f, v) for f, v in zip(fields, row, strict=True)])
+    for row in qs.values_list(*fields, *json_fields).iterator(chunk_size=CSV_CHUNK):
+        plain, extra = row[:len(fields)], row[len(fields):]
+        result = extra[0] if isinstance(extra[0], dict) else {}
+        yield writer.writerow([_cell(f, v) for f, v in zip(fields, plain, strict=True)]
+                              + [_json_cell(v) for v in extra]
+                              + [_result_cell(result.get(name)) for name in result_fields])
+
+
+def _export_result_fields(org, f: call_filters.CallFilters) -> list[str]:
+    """The `returns` fields of the agent the export is filtered to (none when it is not one agent's)."""
+    pid = parse_public_id(f.agent) if f.agent else None
+    agent = scoped(Agent, org).filter(public_id=pid).only("returns").first() if pid else None
+    return list(agent.returns) if agent and isinstance(agent.returns, dict) else []
 
 
 @org_required()
@@ -191,7 +232,8 @@ def call_export(request):
     f = call_filters.parse_filters(request.GET)
     qs = call_filters.filtered_calls(request.org, f, user_tz(request))
     stamp = timezone.now().strftime("%Y%m%d-%H%M%S")
-    response = StreamingHttpResponse(_csv_rows(qs), content_type="text/csv; charset=utf-8")
+    response = StreamingHttpResponse(_csv_rows(qs, _export_result_fields(request.org, f)),
+                                     content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="calls-{stamp}.csv"'
     response["Cache-Control"] = "no-store"
     return response

@@ -8,6 +8,7 @@ import pytest
 from django.urls import reverse
 
 from callops.calls.models import Call, CallStatus
+from callops.dashboard import call_views
 
 pytestmark = pytest.mark.django_db
 
@@ -109,6 +110,38 @@ def test_csv_export_streams_the_filtered_set(personas, make_call):
     assert rows[0]["to"] == "+14155550001" and rows[0]["agent"] == "Sandbox agent"
     assert rows[0]["error_message"].startswith("'=")  # no formula injection into spreadsheets
     assert str(done.public_id) not in str(rows)
+
+
+def test_csv_export_carries_results_context_and_one_column_per_returns_field_of_the_agent(personas, make_call,
+                                                                                        sandbox_agent):
+    sandbox_agent.returns = {"confirmed": {"type": "boolean"}, "slots": {"type": "list[string]"},
+                             "note": {"type": "string"}}
+    sandbox_agent.save()
+    call = make_call(CallStatus.COMPLETED, to="+14155550001", context={"name": "Ada"}, metadata={"crm": 7},
+                     result={"confirmed": True, "slots": ["9:00", "10:30"], "note": "=cmd"},
+                     result_status="completed")
+    client = personas.viewer.client()
+
+    r = client.get(reverse("dashboard:calls_export"), {"agent": str(sandbox_agent.public_id)})
+    rows = list(csv.reader(io.StringIO(b"".join(r.streaming_content).decode())))
+
+    header = [name for name, _ in call_views.CSV_COLUMNS]
+    assert rows[0] == [*header, "result", "result_error", "context", "metadata",
+                       "result.confirmed", "result.slots", "result.note"]
+    assert len(rows) == 2
+    row = dict(zip(rows[0], rows[1], strict=True))
+    assert (row["id"], row["result_status"]) == (str(call.public_id), "completed")
+    assert {k: row[k] for k in rows[0][len(header):]} == {
+        "result": '{"confirmed":true,"note":"=cmd","slots":["9:00","10:30"]}', "result_error": "",
+        "context": '{"name":"Ada"}', "metadata": '{"crm":7}',
+        "result.confirmed": "true", "result.slots": '["9:00","10:30"]',
+        "result.note": "'=cmd",  # a free-text answer never runs as a spreadsheet formula
+    }
+
+    # Not filtered to one agent: the JSON columns, no per-field ones (agents' fields differ).
+    everything = list(csv.reader(io.StringIO(b"".join(client.get(reverse("dashboard:calls_export"))
+                                                          .streaming_content).decode())))
+    assert everything[0] == [*header, "result", "result_error", "context", "metadata"]
 
 
 def _bulk_calls(agent, n, start=0):
