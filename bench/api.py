@@ -7,12 +7,15 @@
    against what the machine allows at all. These are reported, not goals: the API's throughput
    goal is the load scenario of the fault suite (bench/reliability.py).
 2. GET /v1/calls?status=failed server time (p95, in-process through the whole middleware stack)
-   with 1,000,000 calls in PostgreSQL, beside the raw SQL that the view runs (goal: <= 3x).
+   with 1,000,000 calls in PostgreSQL, beside the raw SQL that the view runs. The ratio is reported,
+   not a goal: like the pages' ratio to their SQL it rewarded hand-written reads, and the API's goals
+   are now the load scenario (bench/reliability.py). The headline is the p95 itself against the
+   300 ms budget every read of the product shares.
 
 The benchmark's gunicorn runs with bench/settings.py, whose urlconf (bench/urls.py) routes the two
 comparison views beside the product's routes.
 
-The last line is `api: list_ratio=<GET ratio> goal=3`.
+The last line is `api: list_p95_ms=<GET p95> goal=300`.
 """
 
 from __future__ import annotations
@@ -120,10 +123,10 @@ def main() -> int:
     print(row("POST /v1/calls (sandbox) req/s", api_rps, base_rps, "req/s", post_ratio, "none set (reported)"))
     print(row("POST floor: key check, validation, 1 INSERT", floor_rps, base_rps, "req/s", floor_rps / base_rps,
               "none set (reported)"))
-    print(row("GET /v1/calls?status=failed p95", list_p95, sql_p95, "ms", list_ratio, "<= 3"))
+    print(row("GET /v1/calls?status=failed p95", list_p95, sql_p95, "ms", list_ratio, "none set (reported)"))
     print(f"POST /v1/calls p99 latency {p99:.1f} ms at concurrency {CONCURRENCY}; web peak RSS {rss:.0f} MB")
-    print(f"api: list_ratio={list_ratio:.2f} goal=3")
-    return 0 if list_ratio <= 3 else 1
+    print(f"api: list_p95_ms={list_p95:.2f} goal=300")
+    return 0 if list_p95 <= 300 else 1
 
 
 if __name__ == "__main__":
