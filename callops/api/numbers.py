@@ -21,6 +21,7 @@ from callops.providers.base import ProviderError
 from . import schemas
 from .base import ApiError, json_body, require_write
 from .idempotency import idempotent
+from .pagination import CURSOR, ENDING_BEFORE, LIMIT, STARTING_AFTER, page
 
 router = Router(tags=["numbers"])
 
@@ -55,6 +56,7 @@ class PhoneNumberListOut(BaseModel):
     object: Literal["list"]
     data: list[PhoneNumberOut]
     has_more: bool
+    next_cursor: str | None
 
 
 class AvailableNumberOut(BaseModel):
@@ -104,25 +106,15 @@ def _provider_error(exc: ProviderError) -> ApiError:
     return ApiError(502, f"the provider could not complete the request: {exc.message}")
 
 
-def _cursor(org, name: str, value: str | None):
-    if not value:
-        return None
-    number = numbers.get_number(org, value)
-    if number is None:
-        raise ApiError(400, f"{name} must be the id of one of your numbers", fields={name: f"no number {value}"})
-    return number
-
-
 @router.get("/numbers", response={200: PhoneNumberListOut, **schemas.errors(*schemas.COMMON_ERRORS)},
             summary="List your caller IDs across provider accounts, newest first")
-def list_numbers(request, limit: int = Query(20, ge=1, le=100),
-                 starting_after: str | None = Query(None, max_length=64, description="a number id: the page after it"),
-                 ending_before: str | None = Query(None, max_length=64, description="a number id: the page before it")):
-    after = _cursor(request.org, "starting_after", starting_after)
-    before = _cursor(request.org, "ending_before", ending_before)
-    rows, more = numbers.page(numbers.org_numbers(request.org), limit=limit, starting_after=after,
-                              ending_before=before)
-    return JsonResponse({"object": "list", "data": [numbers.number_to_dict(n) for n in rows], "has_more": more})
+def list_numbers(request, limit: int = LIMIT, cursor: str | None = CURSOR, starting_after: str | None = STARTING_AFTER,
+                 ending_before: str | None = ENDING_BEFORE):
+    # The same keyset pages as every other list; the ids of starting_after / ending_before are
+    # looked up among the numbers this organization can list (another's are a 400, not a page).
+    usable = numbers.org_numbers(request.org)
+    result = page(usable, limit=limit, cursor=cursor, starting_after=starting_after, ending_before=ending_before)
+    return JsonResponse(result.body(numbers.number_to_dict))
 
 
 @router.get("/numbers/available",

@@ -1,4 +1,4 @@
-"""CallingBox adapter: agent-based create, GET by id, signed `t=…,v1=…` callbacks.
+"""CallingBox adapter: agent-based and prompt-based create, GET by id, signed `t=…,v1=…` callbacks.
 
 CallingBox statuses are already the canonical words; voicemail arrives as `no_answer` with
 `answered_by=machine`. There is no documented cancel route, so cancel is unsupported.
@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 from datetime import timedelta
+from urllib.parse import parse_qs, urlsplit
 
 from callops.lib import isotime
 
@@ -111,10 +112,20 @@ class Adapter(ProviderAdapter):
         report = report_from_call(transport.json_body(response, KIND))
         return Placement(provider_call_id=report.provider_call_id, report=report)
 
+    def _prompt_webhook_url(self, call) -> str:
+        """The webhook URL of one prompt-based call: the account's callback route with the callops
+        call id in its query (the callback view routes on the path only, so events still arrive).
+
+        The prompt-based create is the SDK's (callingbox 0.1.0 `calls.create`): it sends no
+        metadata and no Idempotency-Key, and the call object's `metadata` is CallingBox's own (the
+        SDK reads the call's language from it), so neither can carry callops' id. The call object
+        does echo `webhook_url` (the SDK's `Call.webhook_url`): a URL naming the call is how
+        find_placement recognises it."""
+        return f"{self.account.callback_url}?callops_call_id={call.public_id}"
+
     def _prompt_body(self, call) -> dict:
-        """The older, prompt-based create: the SDK's fields only (no agent_id, no metadata), so
-        find_placement cannot match these calls by callops' id."""
-        body: dict = {"to": call.to_number, "webhook_url": self.account.callback_url}
+        """The older, prompt-based create: the SDK's fields only (no agent_id, no metadata)."""
+        body: dict = {"to": call.to_number, "webhook_url": self._prompt_webhook_url(call)}
         if call.instructions:
             body["prompt"] = call.instructions
         if call.returns:
@@ -134,13 +145,22 @@ class Adapter(ProviderAdapter):
     finds_placements = True
 
     def find_placement(self, call, *, since):
-        """Every call we place carries `metadata.callops_call_id`; the account's list (newest first)
-        is read back past the claim time. Absence is only concluded from a list that provably
+        """Every call we place names its callops id: an agent-based one in `metadata.callops_call_id`,
+        a prompt-based one in its `webhook_url` (see _prompt_webhook_url). The account's list (newest
+        first) is read back past the claim time. Absence is only concluded from a list that provably
         reaches back that far: a page older than the claim, or the provider saying there is no more."""
-        if not call.agent.provider_agent_id:
-            # A prompt-based create carries no metadata: an absent match would prove nothing.
-            raise PlacementUnknown("a prompt-based CallingBox call carries no callops id to look up")
         wanted, horizon = str(call.public_id), since - FIND_MARGIN
+        prompt_based = not call.agent.provider_agent_id
+
+        def ours(obj: dict) -> bool:
+            if not prompt_based:
+                return str((obj.get("metadata") or {}).get("callops_call_id")) == wanted
+            if "webhook_url" not in obj:
+                # A list that does not echo the URL cannot show this call absent.
+                raise PlacementUnknown("CallingBox's call list carries no webhook_url to find the call by")
+            # By the id in the query, not the whole URL: PUBLIC_URL may have changed since.
+            query = urlsplit(str(obj.get("webhook_url") or "")).query
+            return parse_qs(query).get("callops_call_id") == [wanted]
         # `to` narrows the list where the API filters by it; where it does not, the scan below
         # reads the whole list back to the claim, so the answer is right either way.
         params = {"limit": 100, "to": call.to_number}
@@ -151,7 +171,7 @@ class Adapter(ProviderAdapter):
             if not isinstance(items, list):
                 raise PlacementUnknown("CallingBox answered the call list in an unexpected shape")
             for obj in items:
-                if isinstance(obj, dict) and str((obj.get("metadata") or {}).get("callops_call_id")) == wanted:
+                if isinstance(obj, dict) and ours(obj):
                     report = report_from_call(obj)
                     return Placement(provider_call_id=report.provider_call_id, report=report)
             created = [isotime.parse(obj.get("created_at")) for obj in items if isinstance(obj, dict)]

@@ -85,21 +85,6 @@ def get_number(org, number_id) -> PhoneNumber | None:
     return org_numbers(org).filter(public_id=pid).first() if pid else None
 
 
-def page(qs, *, limit: int, starting_after: PhoneNumber | None = None, ending_before: PhoneNumber | None = None):
-    """(rows newest first, has_more) on the keyset (created_at, id), Stripe-style: after a cursor
-    the next older rows; before one, the newer rows closest to it (still newest first)."""
-    if ending_before is not None and starting_after is None:
-        c = ending_before
-        qs = qs.filter(Q(created_at__gt=c.created_at) | Q(created_at=c.created_at, id__gt=c.pk))
-        rows = list(qs.order_by("created_at", "id")[: limit + 1])
-        return list(reversed(rows[:limit])), len(rows) > limit
-    if starting_after is not None:
-        c = starting_after
-        qs = qs.filter(Q(created_at__lt=c.created_at) | Q(created_at=c.created_at, id__lt=c.pk))
-    rows = list(qs.order_by("-created_at", "-id")[: limit + 1])
-    return rows[:limit], len(rows) > limit
-
-
 def selling_accounts(org):
     """The organization's active accounts whose provider sells numbers, oldest first."""
     kinds = [kind for kind, cls in ADAPTERS.items() if cls.sells_numbers]
@@ -229,4 +214,4 @@ def number_to_dict(number: PhoneNumber) -> dict:
 
 
 __all__ = ["NumberError", "ProviderError", "get_number", "import_provider_numbers", "number_to_dict", "org_numbers",
-           "page", "purchase", "search_available", "selling_account", "selling_accounts", "sync_agent_caller_ids"]
+           "purchase", "search_available", "selling_account", "selling_accounts", "sync_agent_caller_ids"]

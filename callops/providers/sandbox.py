@@ -35,6 +35,9 @@ class Outcome:
     hangup_cause: str = ""
     answered_by: str = ""
     hangs: bool = False
+    # The create request itself is refused (place_call raises): the call never gets a provider
+    # id, so `steps` are never replayed.
+    refused: bool = False
 
 
 _RING = ((1.0, "initiated"), (3.0, "ringing"))
@@ -63,6 +66,10 @@ OUTCOMES = {
                        _RING + ((8.0, "in_progress"), (20.0, "failed")), error_code="telephony_error",
                        error_message="the carrier dropped the call", hangup_cause="network_out_of_order",
                        answered_by="human"),
+    "refused": Outcome("refused", "the provider refuses the create request: failed at once, no provider call",
+                       ((0.0, "failed"),), error_code="invalid_request",
+                       error_message="the sandbox refuses calls to +12025550109 (the test number for a refused "
+                                     "placement)", refused=True),
 }
 
 # Destination number -> outcome. Any number not listed completes.
@@ -76,6 +83,7 @@ TEST_NUMBERS = {
     "+12025550106": "long_call",
     "+12025550107": "hangs",
     "+12025550108": "dropped",
+    "+12025550109": "refused",
 }
 
 # Raw sandbox status words, shaped like a provider's own vocabulary.
@@ -124,6 +132,10 @@ class Adapter(ProviderAdapter):
 
     def place_call(self, call) -> Placement:
         outcome = outcome_for_number(call.to_number)
+        if outcome.refused:
+            # Answered like a provider's 4xx on the create: permanent, so nothing retries it and
+            # the API answers its documented 502 with the call left failed.
+            raise ProviderError(outcome.error_message, permanent=True, code=outcome.error_code, http_status=422)
         call_id = f"sbx-{outcome.key}-{int(time.time() * 1000)}-{secrets.token_hex(4)}"
         return Placement(provider_call_id=call_id, report=StatusReport(
             status="queued", raw_status="queued", provider_call_id=call_id, payload={"id": call_id, "status": "queued"}))

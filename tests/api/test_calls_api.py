@@ -124,6 +124,22 @@ def test_unreachable_provider_gives_502_and_keeps_the_call_failed(api, personas)
     assert call.status == CallStatus.FAILED and call.error_code and call.error_message
 
 
+def test_sandbox_refused_number_gives_the_documented_502(api, sandbox_agent):
+    """+12025550109: the sandbox refuses the create itself, so the 502 is seen without an account."""
+    response = api.post("/v1/calls", body(sandbox_agent, to="+12025550109"))
+    assert response.status_code == 502
+    call = Call.objects.get()
+    assert response.json() == {
+        "error": "the provider could not place the call: the sandbox refuses calls to +12025550109 (the test "
+                 "number for a refused placement)",
+        "call_id": str(call.public_id)}
+    assert (call.status, call.error_code, call.provider_call_id) == (CallStatus.FAILED, "invalid_request", "")
+    assert call.error_message == "the sandbox refuses calls to +12025550109 (the test number for a refused placement)"
+    # The call object reads the same failure.
+    detail = api.get(f"/v1/calls/{call.public_id}").json()
+    assert (detail["status"], detail["error_code"]) == ("failed", "invalid_request")
+
+
 def test_idempotency_key_replays_and_never_dials_twice(api, sandbox_agent):
     first = api.post("/v1/calls", body(sandbox_agent), headers={"Idempotency-Key": "order-42"})
     again = api.post("/v1/calls", body(sandbox_agent), headers={"Idempotency-Key": "order-42"})

@@ -107,7 +107,15 @@ def test_list_pages_every_caller_id_in_the_sdk_shape(sdk, live_server, secret, p
 
     raw = httpx.get(f"{live_server.url}/v1/numbers", params={"limit": 1},
                     headers={"Authorization": f"Bearer {secret}"}).json()
-    assert raw["object"] == "list" and set(raw) >= {"data", "has_more"}
+    assert raw["object"] == "list" and set(raw) == {"object", "data", "has_more", "next_cursor"}
+    # The shared list pagination: the opaque cursor pages the same rows as starting_after.
+    second = httpx.get(f"{live_server.url}/v1/numbers", params={"limit": 1, "cursor": raw["next_cursor"]},
+                       headers={"Authorization": f"Bearer {secret}"}).json()
+    assert [n["id"] for n in second["data"]] == [everything[1].id] and second["has_more"] is True
+    both = httpx.get(f"{live_server.url}/v1/numbers", params={"cursor": raw["next_cursor"],
+                                                              "starting_after": everything[0].id},
+                     headers={"Authorization": f"Bearer {secret}"})
+    assert both.status_code == 400 and both.json()["error"] == "pass only one of cursor, starting_after"
     item = raw["data"][0]
     assert PHONE_FIELDS <= set(item)
     assert item["inbound_enabled"] is False and item["inbound_voicemail_action"] == "hangup"

@@ -58,6 +58,15 @@ def _build(kind, personas, agent):
         Call.objects.filter(pk__in=[c.pk for c in _calls(org, agent)]).update(batch=batch)
         _calls(org, agent, 2)  # calls of no batch stay out of the batch's list
         return f"/v1/batches/{batch.public_id}/calls", _expected(Call.objects.filter(batch=batch))
+    if kind == "numbers":
+        from callops.providers.models import PhoneNumber
+
+        made = [PhoneNumber.objects.create(organization=org, provider_account=agent.provider_account,
+                                           e164=f"+1202555019{i}", number_type="local",
+                                           purchased_at=timezone.now(), created_at=timezone.now())
+                for i in range(N)]
+        _age(PhoneNumber, made)
+        return "/v1/numbers", _expected(PhoneNumber.objects.filter(organization=org))
     from callops.webhooks import services as webhooks
     from callops.webhooks.models import RecoveryJob, WebhookDelivery, WebhookEndpoint
 
@@ -79,7 +88,8 @@ def _build(kind, personas, agent):
     return "/v1/webhook_recoveries", _expected(RecoveryJob.objects.filter(organization=org))
 
 
-LISTS = ["calls", "agents", "batches", "batch_calls", "webhook_endpoints", "webhook_deliveries", "webhook_recoveries"]
+LISTS = ["calls", "agents", "numbers", "batches", "batch_calls", "webhook_endpoints", "webhook_deliveries",
+         "webhook_recoveries"]
 
 
 @pytest.mark.parametrize("kind", LISTS)
@@ -145,7 +155,7 @@ def test_forward_and_backward_pages(kind, api, api_outsider, personas, sandbox_a
                                "fields": {"ending_before": "conflicts"}}
 
 
-@pytest.mark.parametrize("url", ["/v1/calls", "/v1/agents", "/v1/batches", "/v1/webhook_endpoints",
+@pytest.mark.parametrize("url", ["/v1/calls", "/v1/agents", "/v1/numbers", "/v1/batches", "/v1/webhook_endpoints",
                                  "/v1/webhook_deliveries", "/v1/webhook_recoveries"])
 def test_unknown_query_parameter_is_400(api, url):
     response = api.get(url, {"limit": 2, "foo": "1"})

@@ -135,3 +135,36 @@ def test_a_failed_lookup_is_tried_again_later_and_changes_nothing(emulators, mak
     call.refresh_from_db()
     assert call.status == CallStatus.QUEUED and call.dial_claimed_at == claim and not call.provider_call_id
     assert emu.creates["+14155550139"] == 0
+
+
+def test_a_prompt_based_callingbox_call_is_found_by_its_webhook_url(emulators, make_agent, run_jobs):
+    """The SDK's prompt-based create carries no metadata; its webhook_url names the callops call."""
+    from callops.providers.base import PlacementUnknown
+    from callops.providers.registry import adapter_for
+
+    emu = emulators("callingbox")
+    agent = make_agent("callingbox", emu, agent_id="")  # no CallingBox agent: the prompt-based create
+    services.place_call(new_call(agent, "+14155550141", instructions="Confirm the visit."))  # another call, same number
+    call = new_call(agent, "+14155550141", instructions="Confirm the visit.", scheduled_at=timezone.now())
+    assert services.claim_for_dialing(call)
+    adapter = adapter_for(agent.provider_account)
+    # Same number, same prompt, same account: still not this call.
+    assert adapter.find_placement(call, since=call.dial_claimed_at) is None
+    # A list whose calls do not echo webhook_url proves nothing either way.
+    render = emu.render
+    emu.render = lambda c, step=-1: {k: v for k, v in render(c, step).items() if k != "webhook_url"}
+    with pytest.raises(PlacementUnknown, match="no webhook_url"):
+        adapter.find_placement(call, since=call.dial_claimed_at)
+    emu.render = render
+
+    placement = adapter.place_call(call)  # reached the provider, and the worker died
+    sent = emu.calls[placement.provider_call_id].request
+    assert sent["webhook_url"] == f"{agent.provider_account.callback_url}?callops_call_id={call.public_id}"
+    assert "metadata" not in sent and "agent_id" not in sent
+    _claimed_long_ago(call)
+    assert sweep_interrupted_placements() == 1
+    run_jobs()
+    call.refresh_from_db()
+    assert call.provider_call_id == placement.provider_call_id
+    assert emu.creates["+14155550141"] == 2  # the other call and this one: never a second dial of it
+    assert call.events.filter(note__startswith="accepted by the provider (found after").count() == 1

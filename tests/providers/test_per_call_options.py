@@ -39,6 +39,8 @@ def test_callingbox_prompt_based_create_sends_the_sdk_fields(emulators, make_age
     assert {k: v for k, v in sent.items() if k != "webhook_url"} == {
         "to": NUMBER, "prompt": "Confirm the 3pm visit.", "returns": {"confirmed": "boolean"}, "language": "es",
         "voicemail_action": "leave_message", "tools": [TOOL], "context": {"name": "Ana"}}
+    # The URL names the call, so an interrupted placement can be found (no metadata on this create).
+    assert sent["webhook_url"] == f"{agent.provider_account.callback_url}?callops_call_id={call.public_id}"
     assert call.reservation_status == "reserved"  # what CallingBox answered the create with
 
     call = _until_terminal(call.pk, clock)

@@ -95,6 +95,9 @@ class Emulator(Base):
             "to_number": call.number, "from_number": call.request.get("from_number") or "+15550000000",
             "prompt": call.request.get("prompt") or "", "language": call.request.get("language"),
             "tools": call.request.get("tools"),
+            # Echoed as given, as the SDK's Call reads them (webhook_url, context, returns).
+            "webhook_url": call.request.get("webhook_url"), "context": call.request.get("context"),
+            "returns": call.request.get("returns"),
             "metadata": call.request.get("metadata") or {}, "status": raw,
             "answered_by": extra.get("answered_by") if terminal or raw == "in_progress" else None,
             "error_code": extra.get("error_code") if terminal else None,
