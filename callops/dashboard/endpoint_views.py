@@ -1,8 +1,9 @@
 """Settings → Webhook endpoints: create and edit, reveal-once and rotate the secret, send a test event,
 and the organization's signing secret for per-call and agent webhook URLs.
 
-All writes go through `callops.webhooks.services`. An endpoint's signing secret is rendered only in
-the response to create and rotate; the organization secret only in the response to an admin's
+All writes go through `callops.webhooks.services`. Create and rotate redirect to the endpoint's page
+(post/redirect/get: a reload neither creates nor rotates again), which shows the new signing secret
+once, from the session (`secret_once`); the organization secret only in the response to an admin's
 reveal (audited) or rotate. Such responses are never cached. Custom header values are write-only
 like credentials, because they usually carry the receiver's auth token.
 """
@@ -21,6 +22,7 @@ from callops.webhooks import events as webhook_events
 from callops.webhooks import services as webhooks
 from callops.webhooks.models import WebhookDelivery, WebhookEndpoint
 
+from . import secret_once
 from .polling import stop_polling_if
 
 
@@ -93,7 +95,8 @@ def endpoint_new(request):
         except webhooks.WebhookInputError as exc:
             values = {**data, "headers": {k: "" for k in data["headers"]}}
             return _form(request, error=exc, values=values, status=400)
-        return _no_store(_form(request, endpoint=endpoint, values=_values(endpoint), secret=secret))
+        secret_once.stash(request, f"endpoint:{endpoint.public_id}", secret)
+        return redirect("dashboard:endpoint_edit", endpoint_id=endpoint.public_id)
     return _form(request, values={"enabled_events": ["*"], "max_in_flight": 4})
 
 
@@ -118,7 +121,9 @@ def endpoint_edit(request, endpoint):
     if request.GET.get("test"):
         test = get_for_org(WebhookDelivery.objects.filter(endpoint=endpoint), request.org, request.GET["test"],
                            label="test delivery")
-    return _form(request, endpoint=endpoint, values=_values(endpoint), test=test)
+    secret = secret_once.take(request, f"endpoint:{endpoint.public_id}")
+    response = _form(request, endpoint=endpoint, values=_values(endpoint), test=test, secret=secret)
+    return _no_store(response) if secret else response
 
 
 @require_POST
@@ -126,8 +131,8 @@ def endpoint_edit(request, endpoint):
 @acts_on(WebhookEndpoint, "endpoint_id", label="endpoint", role=Role.ADMIN)
 def endpoint_rotate(request, endpoint):
     secret = webhooks.rotate_secret(endpoint, actor=request.user)
-    endpoint.refresh_from_db()
-    return _no_store(_form(request, endpoint=endpoint, values=_values(endpoint), secret=secret))
+    secret_once.stash(request, f"endpoint:{endpoint.public_id}", secret)
+    return redirect("dashboard:endpoint_edit", endpoint_id=endpoint.public_id)
 
 
 @require_POST

@@ -51,6 +51,7 @@ urlpatterns = [
          name="endpoint_test_result"),
     path("settings/endpoints/<str:endpoint_id>/delete/", endpoint_views.endpoint_delete, name="endpoint_delete"),
     path("settings/keys/", settings_views.api_keys, name="api_keys"),
+    path("settings/keys/<str:key_id>/", settings_views.api_key, name="api_key"),
     path("settings/keys/<str:key_id>/revoke/", settings_views.api_key_revoke, name="api_key_revoke"),
     path("settings/providers/", provider_views.providers, name="providers"),
     path("settings/providers/new/", provider_views.provider_new, name="provider_new"),
