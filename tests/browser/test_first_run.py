@@ -97,3 +97,51 @@ def test_reload_after_creating_or_rotating_an_endpoint_repeats_nothing(page, per
     endpoint.refresh_from_db()
     assert endpoint.secret == rotated
     assert AuditEntry.objects.filter(action="webhook_endpoint.secret_rotated").count() == 1
+
+
+def test_a_viewer_opening_new_call_gets_the_console_403_with_a_way_back(page, personas):
+    page.expected_statuses.add(403)
+    login(page, personas.viewer.user.username)
+    response = page.goto(page.base_url + "/calls/new/")
+    assert response.status == 403
+    error = page.get_by_test_id("error-page")
+    expect(error.get_by_role("heading")).to_have_text("You can't do this here")
+    expect(error.get_by_test_id("error-reason")).to_have_text(
+        "This needs the Member role; your role in Acme is Viewer.")
+    # Inside the console: its navigation and the user menu are there.
+    expect(page.get_by_role("link", name="Triage")).to_be_visible()
+    expect(page.locator(".user-menu")).to_be_visible()
+    error.get_by_role("link", name="Back to the overview").click()
+    page.wait_for_url(page.base_url + "/")
+
+
+def test_missing_pages_and_crashes_show_the_console_pages_never_a_debug_page(page, personas, settings):
+    page.expected_statuses.update({404, 500})
+    assert settings.DEBUG is False  # as in production (DEBUG=0)
+    settings.ROOT_URLCONF = "tests.browser.failing_urls"
+    login(page, personas.member.user.username)
+
+    for path in ("/no/such/page/", "/calls/00000000-0000-0000-0000-000000000000/"):
+        response = page.goto(page.base_url + path)
+        assert response.status == 404, path
+        error = page.get_by_test_id("error-page")
+        expect(error.get_by_role("heading")).to_have_text("This page does not exist")
+        expect(error.get_by_test_id("error-reason")).to_have_text(
+            "Nothing is at this address in Acme. The link may be mistyped, or what it pointed to was deleted "
+            "or belongs to another organization.")
+        assert "Traceback" not in page.content() and "URLconf" not in page.content()
+
+    response = page.goto(page.base_url + "/crash/")
+    assert response.status == 500
+    error = page.get_by_test_id("error-page")
+    expect(error.get_by_role("heading")).to_have_text("Something went wrong on our side")
+    assert "10.0.0.5" not in page.content() and "Traceback" not in page.content()
+    error.get_by_role("link", name="Back to the overview").click()
+    page.wait_for_url(page.base_url + "/")
+
+    # Signed out, the same pages come in the sign-in layout.
+    page.context.clear_cookies()
+    response = page.goto(page.base_url + "/join/x/y/z/")
+    assert response.status == 404
+    expect(page.get_by_test_id("error-page").get_by_role("heading")).to_have_text("This page does not exist")
+    expect(page.get_by_test_id("error-page").get_by_role("link", name="Back to callops")).to_be_visible()
