@@ -180,7 +180,32 @@ def audit_log(request):
     if action:
         qs = qs.filter(action__startswith=action)
     page = Paginator(qs, AUDIT_PAGE).get_page(request.GET.get("page"))
-    families = ["api_key", "member", "provider_account", "agent", "webhook_endpoint", "webhook_delivery",
-                "webhook_secret", "triage"]
+    entries = list(page.object_list)
+    for entry in entries:
+        entry.facts = audit_facts(entry.detail)
     return render(request, "dashboard/settings/audit_log.html", {
-        "nav": "audit_log", "page": page, "entries": page.object_list, "action": action, "families": families})
+        "nav": "audit_log", "page": page, "entries": entries, "action": action, "families": AUDIT_FAMILIES})
+
+
+# The audit log's filter: each family of actions by the name the console gives it.
+AUDIT_FAMILIES = [("api_key", "API keys"), ("member", "Members"), ("provider_account", "Provider accounts"),
+                  ("agent", "Agents"), ("webhook_endpoint", "Webhook endpoints"),
+                  ("webhook_delivery", "Webhook deliveries"), ("webhook_secret", "Per-call signing secret"),
+                  ("triage", "Triage actions")]
+
+
+def audit_facts(detail) -> list[tuple[str, str]]:
+    """An entry's details as (label, value) pairs to print; empty values (an action with no
+    endpoint records `endpoint: None`) say nothing, so they are left out."""
+    if not isinstance(detail, dict):
+        return []
+    facts = []
+    for key, value in detail.items():
+        if value is None or value == "" or value == [] or value == {}:
+            continue
+        if isinstance(value, bool):
+            value = "yes" if value else "no"
+        elif isinstance(value, list):
+            value = ", ".join(str(v) for v in value)
+        facts.append((str(key).replace("_", " "), str(value)))
+    return facts

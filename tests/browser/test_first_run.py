@@ -145,3 +145,51 @@ def test_missing_pages_and_crashes_show_the_console_pages_never_a_debug_page(pag
     assert response.status == 404
     expect(page.get_by_test_id("error-page").get_by_role("heading")).to_have_text("This page does not exist")
     expect(page.get_by_test_id("error-page").get_by_role("link", name="Back to callops")).to_be_visible()
+
+
+def test_error_messages_speak_the_products_words(page, personas, sandbox_agent, settings, tmp_path):
+    from callops.accounts import services as accounts
+
+    settings.OUTBOUND_ALLOW_PRIVATE = []  # as in production: private addresses are refused
+    login(page, personas.admin.user.username)
+
+    # A private webhook URL: the reason once, under the field, with no setting's name.
+    page.goto(page.base_url + "/settings/endpoints/new/")
+    page.get_by_label("URL").fill("http://127.0.0.1:9/hooks")
+    page.get_by_role("button", name="Create endpoint").click()
+    reason = ("127.0.0.1 resolved to 127.0.0.1 (loopback 127.0.0.0/8), a private address; callops sends only to "
+              "public addresses, so use a public URL")
+    expect(page.locator(".field-error")).to_have_text(reason)
+    expect(page.locator(".form-error")).to_have_text("The endpoint was not saved: fix the field marked below.")
+    assert page.locator("main").inner_text().count("private address") == 1
+    assert "OUTBOUND_ALLOW_PRIVATE" not in page.content() and "settings." not in page.content()
+
+    # A bad returns schema on an agent names the field once.
+    page.goto(page.base_url + f"/settings/agents/{sandbox_agent.public_id}/")
+    page.get_by_label("Returns").fill('{"9lives": "string"}')
+    page.get_by_role("button", name="Save", exact=True).click()
+    expect(page.get_by_test_id("returns-error")).to_contain_text("field name '9lives' must start with a letter")
+    expect(page.locator(".form-error")).to_have_text("The agent was not saved: fix the fields marked below.")
+    assert "returns: returns" not in page.locator("main").inner_text()
+
+    # A binary file offered as the recipient list.
+    binary = tmp_path / "customers.csv"
+    binary.write_bytes(bytes((i * 37 + 1) % 256 for i in range(4000)))
+    page.goto(page.base_url + "/batches/new/")
+    page.get_by_label("CSV file").set_input_files(str(binary))
+    page.get_by_role("button", name="Upload and preview").click()
+    expect(page.locator("#err-file")).to_have_text(
+        "this file is not a CSV (it holds binary data, like a spreadsheet or an image): save the list as CSV, "
+        "comma-separated values, and upload that")
+    assert "\\x01" not in page.content() and "columns are" not in page.content()
+
+    # The audit log: filters by the console's names, and no empty detail printed as "None".
+    accounts.audit(personas.org, "webhook_delivery.bulk_recover", actor=personas.admin.user,
+                   detail={"endpoint": None, "statuses": ["failed", "skipped"], "count": 3})
+    page.goto(page.base_url + "/settings/audit/")
+    options = page.locator("#a-action option").all_inner_texts()
+    assert options == ["All actions", "API keys", "Members", "Provider accounts", "Agents", "Webhook endpoints",
+                       "Webhook deliveries", "Per-call signing secret", "Triage actions"]
+    row = page.get_by_test_id("audit").locator("tr", has_text="webhook_delivery.bulk_recover")
+    expect(row.locator("td").nth(4)).to_have_text("statuses: failed, skipped · count: 3")
+    assert "None" not in page.get_by_test_id("audit").inner_text()
