@@ -132,6 +132,23 @@ def provider_edit(request, account):
 
 
 @require_POST
+@org_required(Role.ADMIN)
+@acts_on()
+def provider_test_new(request):
+    """The new-account form's "Test connection" (htmx): the typed credentials tried before saving,
+    answered as a fragment so the form, secrets included, stays as typed."""
+    # A name is not needed to test; the audit entry names the attempt when none is typed yet.
+    data = {**request.POST.dict(), "name": request.POST.get("name", "").strip() or "new account"}
+    ok, message, problems = False, "", ""
+    try:
+        ok, message = services.test_unsaved_account(request.org, data, actor=request.user)
+    except services.ProviderInputError as exc:
+        problems = "; ".join(exc.fields.values()) or exc.message
+    return render(request, "dashboard/settings/_provider_test_result.html",
+                  {"ok": ok, "message": message, "problems": problems})
+
+
+@require_POST
 @org_required()
 @acts_on(ProviderAccount, "account_id", label="provider account", role=Role.ADMIN)
 def provider_test(request, account):

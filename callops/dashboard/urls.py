@@ -55,6 +55,7 @@ urlpatterns = [
     path("settings/keys/<str:key_id>/revoke/", settings_views.api_key_revoke, name="api_key_revoke"),
     path("settings/providers/", provider_views.providers, name="providers"),
     path("settings/providers/new/", provider_views.provider_new, name="provider_new"),
+    path("settings/providers/new/test/", provider_views.provider_test_new, name="provider_test_new"),
     path("settings/providers/<str:account_id>/", provider_views.provider_edit, name="provider_edit"),
     path("settings/providers/<str:account_id>/test/", provider_views.provider_test, name="provider_test"),
     path("settings/agents/new/", provider_views.agent_new, name="agent_new"),
