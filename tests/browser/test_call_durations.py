@@ -3,6 +3,7 @@ answer to the end, 0 for a call that ended unanswered, none ("—", empty, null)
 
 import csv
 import io
+import re
 
 import httpx
 import pytest
@@ -35,5 +36,5 @@ def test_never_answered_and_running_calls_show_the_same_duration_everywhere(page
 
     for call, shown in ((failed, "0s"), (ringing, "—")):
         page.goto(page.base_url + f"/calls/{call.public_id}/")
-        duration = page.locator("dt").get_by_text("Duration", exact=True).locator("xpath=following-sibling::dd[1]")
+        duration = page.locator("dt", has_text=re.compile(r"^Duration$")).locator("xpath=following-sibling::dd[1]")
         expect(duration).to_have_text(shown)
