@@ -200,7 +200,7 @@ def audit_facts(detail) -> list[tuple[str, str]]:
     if not isinstance(detail, dict):
         return []
     facts = []
-    for key, value in detail.items():
+    for key, value in sorted(detail.items()):  # PostgreSQL's jsonb keeps no insertion order anyway
         if value is None or value == "" or value == [] or value == {}:
             continue
         if isinstance(value, bool):
