@@ -66,17 +66,22 @@ def _form(request, *, endpoint=None, error=None, values=None, secret="", status=
 @acts_on(post_role=Role.ADMIN)
 def endpoints(request):
     """The endpoint list, plus the per-call signing secret: POST `action` reveals or rotates it
-    (admins), and the response that shows it is the only place it appears."""
-    secret, rotated = "", False
+    (admins) and redirects here, and the one GET that follows is the only place it appears."""
     if request.method == "POST":
         action = request.POST.get("action")
         if action == "reveal_org_secret":
-            secret = webhooks.reveal_org_secret(request.org, actor=request.user)
+            secret_once.stash(request, "org_secret:revealed", webhooks.reveal_org_secret(request.org,
+                                                                                        actor=request.user))
         elif action == "rotate_org_secret":
-            secret, rotated = webhooks.rotate_org_secret(request.org, actor=request.user), True
+            secret_once.stash(request, "org_secret:rotated", webhooks.rotate_org_secret(request.org,
+                                                                                       actor=request.user))
         else:
             messages.error(request, "Unknown action.")
-            return redirect("dashboard:endpoints")
+        # Post/redirect/get: a reload shows the list again, and neither reveals (audited) nor rotates twice.
+        return redirect(reverse("dashboard:endpoints") + "#signing-secret")
+    rotated_secret = secret_once.take(request, "org_secret:rotated")
+    secret = rotated_secret or secret_once.take(request, "org_secret:revealed")
+    rotated = bool(rotated_secret)
     rows = scoped(WebhookEndpoint, request.org).order_by("created_at", "id")
     response = render(request, "dashboard/settings/endpoints.html", {
         "nav": "endpoints", "endpoints": rows, "can_manage": request.membership.allows(Role.ADMIN),

@@ -195,3 +195,17 @@ def test_error_messages_speak_the_products_words(page, personas, sandbox_agent, 
     row = page.get_by_test_id("audit").locator("tr", has_text="webhook_delivery.bulk_recover")
     expect(row.locator("td").nth(4)).to_have_text("count: 3 · statuses: failed, skipped")
     assert "None" not in page.get_by_test_id("audit").inner_text()
+
+
+def test_reload_after_rotating_the_per_call_signing_secret_rotates_nothing(page, personas):
+    login(page, personas.owner.user.username)
+    page.get_by_role("link", name="Webhook endpoints").click()
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.get_by_role("button", name="Rotate secret").click()
+    secret = page.get_by_test_id("org-secret-value").inner_text().strip()
+    assert secret.startswith("whsec_")
+    assert page.url == page.base_url + "/settings/endpoints/#signing-secret"
+    page.reload()
+    expect(page.get_by_role("button", name="Reveal secret")).to_be_visible()
+    expect(page.get_by_test_id("org-secret-value")).to_have_count(0)
+    assert AuditEntry.objects.filter(action="webhook_secret.rotated").count() == 1
