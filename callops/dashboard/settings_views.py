@@ -180,9 +180,7 @@ def audit_log(request):
     if action:
         qs = qs.filter(action__startswith=action)
     page = Paginator(qs, AUDIT_PAGE).get_page(request.GET.get("page"))
-    entries = list(page.object_list)
-    for entry in entries:
-        entry.facts = audit_facts(entry.detail)
+    entries = [(entry, audit_facts(entry.detail)) for entry in page.object_list]
     return render(request, "dashboard/settings/audit_log.html", {
         "nav": "audit_log", "page": page, "entries": entries, "action": action, "families": AUDIT_FAMILIES})
 

@@ -124,14 +124,17 @@ def _missing_credentials(kind: str, given: Mapping[str, str], stored: Mapping[st
             for f in CREDENTIAL_FIELDS.get(kind, []) if not given.get(f.name) and not stored.get(f.name)}
 
 
-def _checked_new_account(org: Organization, data: Mapping[str, Any]) -> tuple[ProviderAccount, dict, str]:
+def _checked_new_account(org: Organization,
+                         data: Mapping[str, Any]) -> tuple[ProviderAccount, dict[str, str], str]:
     """An unsaved account from the new-account form, every problem at once (ProviderInputError)."""
     errors: dict[str, str] = {}
+    clean: dict[str, Any] = {}
     try:
         clean = _clean_account(data, creating=True)
     except ProviderInputError as exc:
-        errors, clean = dict(exc.fields), {}
-    creds, callback = {}, ""
+        errors = dict(exc.fields)
+    creds: dict[str, str] = {}
+    callback = ""
     kind = data.get("kind", "")
     if kind in ProviderKind.values:
         creds, callback = _secrets(kind, data)
@@ -163,6 +166,7 @@ def update_account(account: ProviderAccount, data: Mapping[str, Any], *, actor: 
                    ip: str | None = None) -> ProviderAccount:
     clean = _clean_account(data, creating=False)
     creds, callback = _secrets(account.kind, data)
+    stored: dict[str, str]
     try:
         stored = account.credentials
     except ValueError:  # stored with a key no longer configured: they must be entered again
