@@ -162,10 +162,11 @@ def _unprintable(ch: str) -> bool:
 def _looks_binary(sample: str) -> bool:
     """A binary file (XLSX, PDF, an image) decodes to text too, Latin-1 decoding anything: its first
     line, read as a header, would be garbage shown back to the user. One such character in the
-    header, or many in the sample, means the file is not a CSV."""
+    header, or many in the sample (a few are a damaged row, rejected on its own), means the file
+    is not a CSV."""
     header = sample.split("\n", 1)[0]
     head = sample[:4096]
-    return any(_unprintable(ch) for ch in header) or sum(map(_unprintable, head)) > len(head) // 20
+    return any(_unprintable(ch) for ch in header) or sum(map(_unprintable, head)) > max(16, len(head) // 20)
 
 
 def read_pasted(text: str, *, phone_column: str | None = None) -> CsvTable:
