@@ -3,8 +3,8 @@ and the organization's signing secret for per-call and agent webhook URLs.
 
 All writes go through `callops.webhooks.services`. Create and rotate redirect to the endpoint's page
 (post/redirect/get: a reload neither creates nor rotates again), which shows the new signing secret
-once, from the session (`secret_once`); the organization secret only in the response to an admin's
-reveal (audited) or rotate. Such responses are never cached. Custom header values are write-only
+once, from the session (`secret_once`); the organization secret likewise, on the page an admin's
+reveal (audited) or rotate redirects to. Pages showing a secret are never cached. Custom header values are write-only
 like credentials, because they usually carry the receiver's auth token.
 """
 
