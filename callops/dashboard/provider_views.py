@@ -84,6 +84,8 @@ def _account_form(request, *, account=None, error=None, values=None, status=200)
     return render(request, "dashboard/settings/provider_form.html", {
         "nav": "providers", "account": account, "error": error, "values": values or {},
         "kinds": ProviderKind.choices, "specs": _field_specs(),
+        # The kind whose credential fields show errors: the one chosen on the form, or the account's.
+        "form_kind": (values or {}).get("kind") or (account.kind if account else ""),
         "account_rate_limit": services.documented_rate_limit(account.kind) if account else "",
     }, status=status)
 

@@ -2,7 +2,8 @@
 
 from django.urls import path
 
-from callops.urls import handler400, handler403, handler404, handler500, urlpatterns as project_urls
+from callops.urls import handler400, handler403, handler404, handler500
+from callops.urls import urlpatterns as project_urls
 
 __all__ = ["handler400", "handler403", "handler404", "handler500", "urlpatterns"]
 
