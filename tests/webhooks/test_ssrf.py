@@ -136,7 +136,7 @@ def test_public_addresses_pass(addr):
 
 def test_save_time_check(settings):
     settings.OUTBOUND_ALLOW_PRIVATE = []
-    assert "blocked" in netguard.check_url("http://127.0.0.1/")
+    assert "a private address" in netguard.check_url("http://127.0.0.1/")
     assert "credentials" in netguard.check_url("https://user:pw@example.com/")
     assert "https://" in netguard.check_url("ftp://example.com/")
     assert netguard.check_url("https://unresolvable.invalid/") is None
