@@ -6,6 +6,12 @@ from callops.accounts import views as account_views
 from callops.api.reference import api_reference
 from callops.api.urls import api
 
+# Errors outside /v1/ get the console's own pages, in its layout, even with DEBUG=0 (see error_views).
+handler400 = "callops.dashboard.error_views.bad_request"
+handler403 = "callops.dashboard.error_views.permission_denied"
+handler404 = "callops.dashboard.error_views.page_not_found"
+handler500 = "callops.dashboard.error_views.server_error"
+
 urlpatterns = [
     path("healthz", healthz.healthz, name="healthz"),
     path("login/", account_views.login_view, name="login"),

@@ -12,6 +12,14 @@ from .services import request_origin
 from .tenancy import get_for_org
 
 
+class RoleRequired(PermissionDenied):
+    """A 403 for a role below `role`; the error page names the role needed and the user's own."""
+
+    def __init__(self, role: str):
+        super().__init__(f"this needs the {role} role")
+        self.role = role
+
+
 def org_required(role: str = Role.VIEWER):
     """Sets request.org and request.membership; 403 when the role is below `role`.
 
@@ -27,7 +35,7 @@ def org_required(role: str = Role.VIEWER):
             if membership is None:
                 return redirect("no_organization")
             if not membership.allows(role):
-                raise PermissionDenied(f"this needs the {role} role")
+                raise RoleRequired(role)
             request.membership = membership
             request.org = membership.organization
             return view(request, *args, **kwargs)
@@ -40,7 +48,7 @@ def org_required(role: str = Role.VIEWER):
 def require_role(request, role: str):
     """For views that serve reads to everyone and actions to some: check inside the view."""
     if not request.membership.allows(role):
-        raise PermissionDenied(f"this needs the {role} role")
+        raise RoleRequired(role)
 
 
 def acts_on(model=None, url_kwarg: str = "", *, label: str | None = None, role: str | None = None,

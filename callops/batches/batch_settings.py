@@ -96,7 +96,13 @@ def clean_settings(data: dict, *, agent=None, now: datetime | None = None) -> Ba
         errors["timezone"] = f"{tzname!r} is not an IANA time zone such as Europe/London"
     s.window_start_hour = _int(data, "window_start_hour", errors, lo=0, hi=23, default=None)
     s.window_end_hour = _int(data, "window_end_hour", errors, lo=1, hi=24, default=None)
-    if (s.window_start_hour is None) != (s.window_end_hour is None):
+    bad_hours = [f"the {which} hour {errors[key]}" for key, which in (("window_start_hour", "start"),
+                                                                       ("window_end_hour", "end")) if key in errors]
+    if bad_hours:
+        # Said first and alone: "give both hours" would be wrong about a window whose hour is given
+        # but out of range ("From hour 25").
+        errors["window"] = "; ".join(bad_hours) + " (a day's hours run from 0 to 24)"
+    elif (s.window_start_hour is None) != (s.window_end_hour is None):
         errors["window"] = "give both the start and the end hour of the calling window, or neither"
     elif s.window_start_hour is not None and s.window_start_hour >= (s.window_end_hour or 0):
         errors["window"] = "the calling window must end after it starts (hours 0-24, same day)"

@@ -13,6 +13,7 @@ import csv
 import io
 import itertools
 import re
+import unicodedata
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
@@ -38,13 +39,14 @@ class CsvError(ValueError):
 class Row:
     """One input row; `raw` (the row as uploaded) is built only when a rejection needs it."""
 
-    __slots__ = ("number", "phone", "context", "_raw", "_values", "_columns")
+    __slots__ = ("number", "phone", "context", "problem", "_raw", "_values", "_columns")
 
     def __init__(self, number: int, phone: str, context: dict, raw: dict | None = None, *,
-                 values: list | None = None, columns: list | None = None):
+                 values: list | None = None, columns: list | None = None, problem: str = ""):
         self.number = number  # 1-based data row number (the header is row 0)
         self.phone = phone
         self.context = context
+        self.problem = problem  # why the row cannot be used whatever its number (it is rejected)
         self._raw, self._values, self._columns = raw, values, columns
 
     @property
@@ -129,6 +131,9 @@ def read_csv(fileobj, *, phone_column: str | None = None) -> CsvTable:
     sample = text.read(SNIFF_BYTES)
     if not sample.strip():
         raise CsvError("the file is empty")
+    if _looks_binary(sample):
+        raise CsvError("this file is not a CSV (it holds binary data, like a spreadsheet or an image): save the "
+                       "list as CSV, comma-separated values, and upload that")
     try:
         dialect = csv.Sniffer().sniff(sample.splitlines()[0] if "\n" in sample else sample, delimiters=",;\t|")
         delimiter = dialect.delimiter
@@ -146,6 +151,22 @@ def read_csv(fileobj, *, phone_column: str | None = None) -> CsvTable:
         raise CsvError("the first line must be a header naming the columns")
     phone = pick_phone_column(columns, phone_column)
     return CsvTable(columns=columns, phone_column=phone, encoding=encoding, rows=_rows(reader, columns, phone))
+
+
+def _unprintable(ch: str) -> bool:
+    # Control characters other than line breaks and tabs, undecodable bytes (U+FFFD), surrogates
+    # and unassigned code points: text never has them, every binary format does.
+    return ch not in "\t\r\n" and (ch == "\ufffd" or unicodedata.category(ch) in ("Cc", "Cs", "Cn"))
+
+
+def _looks_binary(sample: str) -> bool:
+    """A binary file (XLSX, PDF, an image) decodes to text too, Latin-1 decoding anything: its first
+    line, read as a header, would be garbage shown back to the user. One such character in the
+    header, or many in the sample (a few are a damaged row, rejected on its own), means the file
+    is not a CSV."""
+    header = sample.split("\n", 1)[0]
+    head = sample[:4096]
+    return any(_unprintable(ch) for ch in header) or sum(map(_unprintable, head)) > max(16, len(head) // 20)
 
 
 def read_pasted(text: str, *, phone_column: str | None = None) -> CsvTable:
@@ -189,9 +210,27 @@ def _rows(reader, columns: list[str], phone_column: str) -> Iterator[Row]:
             context = {c: v[:MAX_CONTEXT_VALUE] for c, v in ((c, values[i].strip()) for i, c in names
                                                               if i < len(values)) if v}
             yield Row(number, values[idx].strip() if idx < len(values) else "", context, values=values,
-                      columns=columns)
+                      columns=columns, problem=_extra_values(values, columns))
     except csv.Error as exc:
         raise CsvError(f"the file is not valid CSV after data row {number}: {exc}") from None
+
+
+def _extra_values(values: list[str], columns: list[str]) -> str:
+    """Why a row with more values than the header has columns is refused, or "".
+
+    Such a row usually lost or gained a comma, so its values no longer sit under their columns:
+    using it would call with shifted data (an "appointment" holding someone's note). Trailing
+    empty cells (a spreadsheet's stray commas) are not values.
+    """
+    end = len(values)
+    while end > len(columns) and not values[end - 1].strip():
+        end -= 1
+    if end <= len(columns):
+        return ""
+    extra = [v.strip()[:40] for v in values[len(columns):end]]
+    shown = ", ".join(f"“{v}”" for v in extra[:3]) + (", …" if len(extra) > 3 else "")
+    return (f"the row has {end} values but the header names {len(columns)} columns (extra: {shown}); "
+            "fix the row's commas or add a column for them")
 
 
 def rows_from_json(items) -> Iterator[Row]:

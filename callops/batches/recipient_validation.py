@@ -68,6 +68,9 @@ class Validator:
 
     def check(self, row: Row) -> Recipient | Rejection:
         phone = row.phone
+        if row.problem:
+            self.rejected += 1
+            return Rejection(row.number, phone[:200], row.problem[:300], row.raw)
         if not phone:
             self.rejected += 1
             return Rejection(row.number, "", "phone number is missing", row.raw)

@@ -20,7 +20,7 @@ from callops.providers.models import ProviderAccount
 from callops.providers.services import ProviderInputError
 
 from .models import Agent
-from .validation import ValidationFailed, normalize_phone, validate_webhook_url
+from .validation import ValidationFailed, join_field_errors, normalize_phone, validate_webhook_url
 
 EXTRACTORS = ["", "rules", "llm", "provider"]
 MAX_RETURNS_TEXT = 20000
@@ -63,7 +63,7 @@ def _clean_agent(org, data: dict) -> dict:
     if len(instructions) > 20000:
         errors["instructions"] = "at most 20000 characters"
     if errors:
-        raise ProviderInputError("; ".join(f"{k}: {v}" for k, v in errors.items()), errors)
+        raise ProviderInputError(join_field_errors(errors), errors)
     return {"name": name, "provider_account": account, "provider_agent_id": provider_agent_id,
             "from_number": from_number, "webhook_url": webhook_url, "extractor": extractor, "returns": returns,
             "instructions": instructions, "is_active": bool(data.get("is_active", True))}

@@ -50,12 +50,23 @@ _PHONE_REASONS = {
 }
 
 
+def _labelled(name: str, problem: str) -> str:
+    # A message that already names its field ("returns.when: unknown type", from the schema
+    # checker) is not labelled again: "returns: returns.when: ..." reads as a stutter.
+    return problem if problem.startswith((f"{name}:", f"{name}.", f"{name} ")) else f"{name}: {problem}"
+
+
+def join_field_errors(fields: dict[str, str]) -> str:
+    """One message naming every bad field, each labelled once."""
+    return "; ".join(_labelled(k, v) for k, v in fields.items())
+
+
 class ValidationFailed(Exception):
     """Input that cannot be accepted: `fields` maps each bad field to what is wrong with it."""
 
     def __init__(self, fields: dict[str, str], message: str | None = None):
         self.fields = fields
-        self.message = message or "; ".join(f"{k}: {v}" for k, v in fields.items())
+        self.message = message or join_field_errors(fields)
         super().__init__(self.message)
 
 

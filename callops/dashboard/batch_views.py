@@ -68,10 +68,30 @@ def batch_new(request):
         except batch_drafts.DraftTooLarge as exc:
             errors["file"] = str(exc)
         if not errors:
-            return redirect("dashboard:batch_preview", token=token)
+            problem = _whole_list_problem(batch_drafts.load(request, token))
+            if not problem:
+                return redirect("dashboard:batch_preview", token=token)
+            batch_drafts.discard(request, token)
+            errors["file"] = problem
     return render(request, "dashboard/batches_new.html", {"nav": "batches", "step": "upload", "errors": errors,
                                                            "v": request.POST if request.method == "POST" else {}},
                   status=400 if errors else 200)
+
+
+NO_ROWS = "the list has a header but no rows: add one row for each number to call"
+
+
+def _whole_list_problem(draft) -> str:
+    """Why this list can make no batch whatever step 2's choices (not a CSV, no rows), or "".
+
+    Step 1 says so itself, instead of a step 2 offering Start for nothing. A phone column that
+    could not be guessed is step 2's question, so it is no problem here.
+    """
+    try:
+        table = batch_drafts.table(draft, None)
+    except recipient_lists.CsvError as exc:
+        return "" if exc.columns else str(exc)
+    return NO_ROWS if next(iter(table.rows), None) is None else ""
 
 
 WEEKDAYS = [("1", "Mon"), ("2", "Tue"), ("3", "Wed"), ("4", "Thu"), ("5", "Fri"), ("6", "Sat"), ("7", "Sun")]
@@ -124,8 +144,11 @@ def batch_preview(request, token):
         preview = batch_drafts.preview(request, token, draft, phone_column, region if len(region) == 2 else "")
     except recipient_lists.CsvError as exc:
         errors["phone_column" if exc.columns else "file"] = str(exc)
+    empty = preview is not None and preview["total_rows"] == 0
+    if empty:
+        errors["file"] = NO_ROWS
     action = post.get("action", "") if post is not None else ""
-    if post is not None and action in ("start", "hold") and preview is not None:
+    if post is not None and action in ("start", "hold") and preview is not None and not empty:
         agent = next((a for a in agents if str(a.public_id) == post.get("agent_id")), None)
         if agent is None:
             errors["agent_id"] = "choose one of your agents"
@@ -161,7 +184,7 @@ def batch_preview(request, token):
     return render(request, "dashboard/batches_new.html", {
         "nav": "batches", "step": "preview", "token": token, "draft": draft, "agents": agents, "v": values,
         "errors": errors, "other_errors": {k: v for k, v in errors.items() if k not in FORM_FIELDS},
-        "preview": preview, "columns": columns,
+        "preview": preview, "columns": columns, "empty": empty,
         "phone_column": preview["phone_column"] if preview else (phone_column or ""),
         "region": region, "weekdays": WEEKDAYS, "days": days, "retry_on": retry_on,
         "retry_options": list(RETRYABLE), "zones": tz_choices(),

@@ -1,9 +1,10 @@
 """Settings → Webhook endpoints: create and edit, reveal-once and rotate the secret, send a test event,
 and the organization's signing secret for per-call and agent webhook URLs.
 
-All writes go through `callops.webhooks.services`. An endpoint's signing secret is rendered only in
-the response to create and rotate; the organization secret only in the response to an admin's
-reveal (audited) or rotate. Such responses are never cached. Custom header values are write-only
+All writes go through `callops.webhooks.services`. Create and rotate redirect to the endpoint's page
+(post/redirect/get: a reload neither creates nor rotates again), which shows the new signing secret
+once, from the session (`secret_once`); the organization secret likewise, on the page an admin's
+reveal (audited) or rotate redirects to. Pages showing a secret are never cached. Custom header values are write-only
 like credentials, because they usually carry the receiver's auth token.
 """
 
@@ -21,6 +22,7 @@ from callops.webhooks import events as webhook_events
 from callops.webhooks import services as webhooks
 from callops.webhooks.models import WebhookDelivery, WebhookEndpoint
 
+from . import secret_once
 from .polling import stop_polling_if
 
 
@@ -64,17 +66,22 @@ def _form(request, *, endpoint=None, error=None, values=None, secret="", status=
 @acts_on(post_role=Role.ADMIN)
 def endpoints(request):
     """The endpoint list, plus the per-call signing secret: POST `action` reveals or rotates it
-    (admins), and the response that shows it is the only place it appears."""
-    secret, rotated = "", False
+    (admins) and redirects here, and the one GET that follows is the only place it appears."""
     if request.method == "POST":
         action = request.POST.get("action")
         if action == "reveal_org_secret":
-            secret = webhooks.reveal_org_secret(request.org, actor=request.user)
+            secret_once.stash(request, "org_secret:revealed", webhooks.reveal_org_secret(request.org,
+                                                                                        actor=request.user))
         elif action == "rotate_org_secret":
-            secret, rotated = webhooks.rotate_org_secret(request.org, actor=request.user), True
+            secret_once.stash(request, "org_secret:rotated", webhooks.rotate_org_secret(request.org,
+                                                                                       actor=request.user))
         else:
             messages.error(request, "Unknown action.")
-            return redirect("dashboard:endpoints")
+        # Post/redirect/get: a reload shows the list again, and neither reveals (audited) nor rotates twice.
+        return redirect(reverse("dashboard:endpoints") + "#signing-secret")
+    rotated_secret = secret_once.take(request, "org_secret:rotated")
+    secret = rotated_secret or secret_once.take(request, "org_secret:revealed")
+    rotated = bool(rotated_secret)
     rows = scoped(WebhookEndpoint, request.org).order_by("created_at", "id")
     response = render(request, "dashboard/settings/endpoints.html", {
         "nav": "endpoints", "endpoints": rows, "can_manage": request.membership.allows(Role.ADMIN),
@@ -93,7 +100,8 @@ def endpoint_new(request):
         except webhooks.WebhookInputError as exc:
             values = {**data, "headers": {k: "" for k in data["headers"]}}
             return _form(request, error=exc, values=values, status=400)
-        return _no_store(_form(request, endpoint=endpoint, values=_values(endpoint), secret=secret))
+        secret_once.stash(request, f"endpoint:{endpoint.public_id}", secret)
+        return redirect("dashboard:endpoint_edit", endpoint_id=endpoint.public_id)
     return _form(request, values={"enabled_events": ["*"], "max_in_flight": 4})
 
 
@@ -118,7 +126,9 @@ def endpoint_edit(request, endpoint):
     if request.GET.get("test"):
         test = get_for_org(WebhookDelivery.objects.filter(endpoint=endpoint), request.org, request.GET["test"],
                            label="test delivery")
-    return _form(request, endpoint=endpoint, values=_values(endpoint), test=test)
+    secret = secret_once.take(request, f"endpoint:{endpoint.public_id}")
+    response = _form(request, endpoint=endpoint, values=_values(endpoint), test=test, secret=secret)
+    return _no_store(response) if secret else response
 
 
 @require_POST
@@ -126,8 +136,8 @@ def endpoint_edit(request, endpoint):
 @acts_on(WebhookEndpoint, "endpoint_id", label="endpoint", role=Role.ADMIN)
 def endpoint_rotate(request, endpoint):
     secret = webhooks.rotate_secret(endpoint, actor=request.user)
-    endpoint.refresh_from_db()
-    return _no_store(_form(request, endpoint=endpoint, values=_values(endpoint), secret=secret))
+    secret_once.stash(request, f"endpoint:{endpoint.public_id}", secret)
+    return redirect("dashboard:endpoint_edit", endpoint_id=endpoint.public_id)
 
 
 @require_POST

@@ -84,6 +84,8 @@ def _account_form(request, *, account=None, error=None, values=None, status=200)
     return render(request, "dashboard/settings/provider_form.html", {
         "nav": "providers", "account": account, "error": error, "values": values or {},
         "kinds": ProviderKind.choices, "specs": _field_specs(),
+        # The kind whose credential fields show errors: the one chosen on the form, or the account's.
+        "form_kind": (values or {}).get("kind") or (account.kind if account else ""),
         "account_rate_limit": services.documented_rate_limit(account.kind) if account else "",
     }, status=status)
 
@@ -129,6 +131,23 @@ def provider_edit(request, account):
     values = {"name": account.name, "base_url": account.base_url, "kind": account.kind,
               "rate_limit_per_minute": account.rate_limit_per_minute, "is_active": account.is_active}
     return _account_form(request, account=account, values=values)
+
+
+@require_POST
+@org_required(Role.ADMIN)
+@acts_on()
+def provider_test_new(request):
+    """The new-account form's "Test connection" (htmx): the typed credentials tried before saving,
+    answered as a fragment so the form, secrets included, stays as typed."""
+    # A name is not needed to test; the audit entry names the attempt when none is typed yet.
+    data = {**request.POST.dict(), "name": request.POST.get("name", "").strip() or "new account"}
+    ok, message, problems = False, "", ""
+    try:
+        ok, message = services.test_unsaved_account(request.org, data, actor=request.user)
+    except services.ProviderInputError as exc:
+        problems = "; ".join(exc.fields.values()) or exc.message
+    return render(request, "dashboard/settings/_provider_test_result.html",
+                  {"ok": ok, "message": message, "problems": problems})
 
 
 @require_POST

@@ -1,8 +1,9 @@
 """Settings pages: API keys, members and roles, the audit log, and the invited user's set-password page.
 
 Everyone in the organization may read these pages; actions need a role (admin for keys, owner
-for members), checked after the object was fetched through the org-scoped helper. Secrets are
-rendered once, in the response to the action that created them, with `Cache-Control: no-store`.
+for members), checked after the object was fetched through the org-scoped helper. A create
+redirects to the new object's page (post/redirect/get, so a reload creates nothing), which shows its
+secret once, from the session (`secret_once`), with `Cache-Control: no-store`.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from django.contrib.auth.forms import SetPasswordForm
 from django.contrib.auth.tokens import default_token_generator
 from django.core.paginator import Paginator
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils.http import urlsafe_base64_decode
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
@@ -20,7 +22,9 @@ from django.views.decorators.http import require_POST
 from callops.accounts import services as accounts
 from callops.accounts.decorators import acts_on, org_required
 from callops.accounts.models import ApiKey, ApiKeyScope, AuditEntry, Membership, Role
-from callops.accounts.tenancy import scoped
+from callops.accounts.tenancy import get_for_org, scoped
+
+from . import secret_once
 
 AUDIT_PAGE = 50
 
@@ -49,10 +53,21 @@ def api_keys(request):
             response = render(request, "dashboard/settings/api_keys.html",
                               _keys_context(request, error=str(exc), form={"name": name, "scope": scope}), status=400)
             return response
-        # The only response that ever carries the secret: never cached, never redirected to.
-        return _no_store(render(request, "dashboard/settings/api_keys.html",
-                                _keys_context(request, new_key=key, secret=secret)))
+        secret_once.stash(request, f"api_key:{key.public_id}", secret)
+        return redirect("dashboard:api_key", key_id=key.public_id)
     return render(request, "dashboard/settings/api_keys.html", _keys_context(request))
+
+
+@org_required()
+@acts_on(ApiKey.objects.select_related("created_by"), "key_id", label="API key")
+def api_key(request, key):
+    """A key's own page; the first visit after its creation shows the secret, and no later one."""
+    secret = secret_once.take(request, f"api_key:{key.public_id}")
+    response = render(request, "dashboard/settings/api_key.html", {
+        "nav": "api_keys", "key": key, "secret": secret, "can_manage": request.membership.allows(Role.ADMIN),
+        "keys_url": reverse("dashboard:api_keys")})
+    # The page is never cached: a back button must not bring the secret back from the browser cache.
+    return _no_store(response)
 
 
 @require_POST
@@ -88,9 +103,16 @@ def members(request):
         if not created:
             messages.success(request, f"{membership.user.get_username()} added as {membership.get_role_display()}.")
             return redirect("dashboard:members")
-        return _no_store(render(request, "dashboard/settings/members.html",
-                                _members_context(request, invited=membership, invite_link=link)))
-    return render(request, "dashboard/settings/members.html", _members_context(request))
+        # Post/redirect/get, as for keys: a reload shows the page again and invites nobody twice.
+        secret_once.stash(request, f"invite:{membership.public_id}", link)
+        return redirect(reverse("dashboard:members") + f"?invited={membership.public_id}")
+    invited = None
+    if request.GET.get("invited"):
+        invited = get_for_org(MEMBERSHIPS, request.org, request.GET["invited"], label="member")
+    link = secret_once.take(request, f"invite:{invited.public_id}") if invited else ""
+    response = render(request, "dashboard/settings/members.html",
+                      _members_context(request, invited=invited, invite_link=link))
+    return _no_store(response) if link else response
 
 
 # What the member actions fetch: their messages name the member's user, loaded in the same query.
@@ -143,7 +165,10 @@ def set_password(request, uidb64, token):
     response = render(request, "dashboard/settings/set_password.html", {"form": form, "valid": valid,
                                                                        "invited": user if valid else None},
                       status=200 if valid else 404)
-    response["Referrer-Policy"] = "no-referrer"  # the token is in the URL
+    # The token is in the URL, so no other site may see this page's address. `same-origin`, not
+    # `no-referrer`: under no-referrer the browser posts the form with `Origin: null`, which
+    # Django's CSRF Origin check rightly refuses, and the invited user could never set a password.
+    response["Referrer-Policy"] = "same-origin"
     return response
 
 
@@ -155,7 +180,30 @@ def audit_log(request):
     if action:
         qs = qs.filter(action__startswith=action)
     page = Paginator(qs, AUDIT_PAGE).get_page(request.GET.get("page"))
-    families = ["api_key", "member", "provider_account", "agent", "webhook_endpoint", "webhook_delivery",
-                "webhook_secret", "triage"]
+    entries = [(entry, audit_facts(entry.detail)) for entry in page.object_list]
     return render(request, "dashboard/settings/audit_log.html", {
-        "nav": "audit_log", "page": page, "entries": page.object_list, "action": action, "families": families})
+        "nav": "audit_log", "page": page, "entries": entries, "action": action, "families": AUDIT_FAMILIES})
+
+
+# The audit log's filter: each family of actions by the name the console gives it.
+AUDIT_FAMILIES = [("api_key", "API keys"), ("member", "Members"), ("provider_account", "Provider accounts"),
+                  ("agent", "Agents"), ("webhook_endpoint", "Webhook endpoints"),
+                  ("webhook_delivery", "Webhook deliveries"), ("webhook_secret", "Per-call signing secret"),
+                  ("triage", "Triage actions")]
+
+
+def audit_facts(detail) -> list[tuple[str, str]]:
+    """An entry's details as (label, value) pairs to print; empty values (an action with no
+    endpoint records `endpoint: None`) say nothing, so they are left out."""
+    if not isinstance(detail, dict):
+        return []
+    facts = []
+    for key, value in sorted(detail.items()):  # PostgreSQL's jsonb keeps no insertion order anyway
+        if value is None or value == "" or value == [] or value == {}:
+            continue
+        if isinstance(value, bool):
+            value = "yes" if value else "no"
+        elif isinstance(value, list):
+            value = ", ".join(str(v) for v in value)
+        facts.append((str(key).replace("_", " "), str(value)))
+    return facts

@@ -173,13 +173,15 @@ def vet(host: str, ips: list[IPAddress]) -> list[IPAddress]:
     if host in allowed_hosts:
         return list(ips)
     if not ips:
-        raise DestinationBlocked(f"blocked: {host} did not resolve to any address")
+        raise DestinationBlocked(f"{host} did not resolve to any address")
     for ip in ips:
         reason = blocked_range(ip)
         if reason and not _allowed_ip(ip, allowed_nets):
+            # Operators read this under the URL field and in delivery attempts: it names what was
+            # refused and why, not the setting a self-hoster would change (the README does).
             raise DestinationBlocked(
-                f"blocked: {host} resolved to {ip} ({reason}); allow-list it in "
-                f"settings.OUTBOUND_ALLOW_PRIVATE to permit"
+                f"{host} resolved to {ip} ({reason}), a private address; callops sends only to public "
+                f"addresses, so use a public URL"
             )
     return list(ips)
 

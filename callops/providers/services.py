@@ -117,12 +117,38 @@ def _secrets(kind: str, data: Mapping[str, Any]) -> tuple[dict[str, str], str]:
     return values, callback
 
 
-def create_account(org: Organization, data: Mapping[str, Any], *, actor: Actor = None,
-                   ip: str | None = None) -> ProviderAccount:
-    clean = _clean_account(data, creating=True)
-    creds, callback = _secrets(clean["kind"], data)
+def _missing_credentials(kind: str, given: Mapping[str, str], stored: Mapping[str, str]) -> dict[str, str]:
+    """Each credential the provider needs that is neither given nor stored: an account without
+    them saves fine and then fails every call it places."""
+    return {f.name: f"enter the {f.label}; {ProviderKind(kind).label} needs it"
+            for f in CREDENTIAL_FIELDS.get(kind, []) if not given.get(f.name) and not stored.get(f.name)}
+
+
+def _checked_new_account(org: Organization,
+                         data: Mapping[str, Any]) -> tuple[ProviderAccount, dict[str, str], str]:
+    """An unsaved account from the new-account form, every problem at once (ProviderInputError)."""
+    errors: dict[str, str] = {}
+    clean: dict[str, Any] = {}
+    try:
+        clean = _clean_account(data, creating=True)
+    except ProviderInputError as exc:
+        errors = dict(exc.fields)
+    creds: dict[str, str] = {}
+    callback = ""
+    kind = data.get("kind", "")
+    if kind in ProviderKind.values:
+        creds, callback = _secrets(kind, data)
+        errors.update(_missing_credentials(kind, creds, {}))
+    if errors:
+        raise ProviderInputError("; ".join(f"{k}: {v}" for k, v in errors.items()), errors)
     account = ProviderAccount(organization=org, **clean)
     account.set_credentials(creds)
+    return account, creds, callback
+
+
+def create_account(org: Organization, data: Mapping[str, Any], *, actor: Actor = None,
+                   ip: str | None = None) -> ProviderAccount:
+    account, creds, callback = _checked_new_account(org, data)
     account.set_callback_secret(callback)
     try:
         with transaction.atomic():
@@ -140,6 +166,14 @@ def update_account(account: ProviderAccount, data: Mapping[str, Any], *, actor: 
                    ip: str | None = None) -> ProviderAccount:
     clean = _clean_account(data, creating=False)
     creds, callback = _secrets(account.kind, data)
+    stored: dict[str, str]
+    try:
+        stored = account.credentials
+    except ValueError:  # stored with a key no longer configured: they must be entered again
+        stored = {}
+    missing = _missing_credentials(account.kind, creds, stored)
+    if missing:
+        raise ProviderInputError("; ".join(f"{k}: {v}" for k, v in missing.items()), missing)
     changed_secrets = sorted(k for k, v in creds.items() if v) + (["callback_secret"] if callback else [])
     changed = sorted(k for k, v in clean.items() if getattr(account, k) != v)
     for k, v in clean.items():
@@ -164,8 +198,26 @@ def update_account(account: ProviderAccount, data: Mapping[str, Any], *, actor: 
     return account
 
 
+def test_unsaved_account(org: Organization, data: Mapping[str, Any], *, actor: Actor = None,
+                         ip: str | None = None) -> tuple[bool, str]:
+    """The new-account form's "Test connection": the form's values, checked as saving checks
+    them, tried against the provider without storing anything (ProviderInputError if unusable)."""
+    account, _, _ = _checked_new_account(org, data)
+    ok, message = _try_connection(account)
+    audit(org, "provider_account.tested", actor=actor, ip=ip, target=account.name,
+          detail={"ok": ok, "saved": False})
+    return ok, message
+
+
 def test_connection(account: ProviderAccount, *, actor: Actor = None, ip: str | None = None) -> tuple[bool, str]:
     """Ask the provider something cheap with the stored credentials; (worked, what it said)."""
+    ok, message = _try_connection(account)
+    audit(account.organization, "provider_account.tested", actor=actor, ip=ip, target=account.name,
+          detail={"ok": ok})
+    return ok, message
+
+
+def _try_connection(account: ProviderAccount) -> tuple[bool, str]:
     try:
         message = adapter_for(account).test_connection()
         ok = True
@@ -175,8 +227,6 @@ def test_connection(account: ProviderAccount, *, actor: Actor = None, ip: str | 
         ok, message = False, "this provider has no connection test"
     except ValueError:  # credentials that do not decrypt with the configured keys
         ok, message = False, "the stored credentials cannot be decrypted; enter them again"
-    audit(account.organization, "provider_account.tested", actor=actor, ip=ip, target=account.name,
-          detail={"ok": ok})
     return ok, message[:500]
 
 

@@ -75,3 +75,21 @@ def test_broken_utf16_is_not_a_crash():
     broken = read_csv(io.BytesIO("phone\n+1415555\udc00".encode("utf-16-le", "surrogatepass")))
     results, v = check_rows(broken)
     assert v.valid == 0 and results[0].reason
+
+
+def test_a_row_with_more_values_than_columns_is_rejected_naming_them():
+    table = csv_table("name,phone,appointment\nOlivia,+12025550103,extra,column,here\n"
+                      "Bo,+12025550104,Wed,,\n")
+    results, v = check_rows(table)
+    assert results[0].reason == ("the row has 5 values but the header names 3 columns (extra: “column”, “here”); "
+                                 "fix the row's commas or add a column for them")
+    assert results[1].phone == "+12025550104" and results[1].context == {"name": "Bo", "appointment": "Wed"}
+    assert (v.valid, v.rejected) == (1, 1)
+
+
+def test_a_binary_file_is_not_read_as_a_header():
+    with pytest.raises(CsvError) as exc:
+        csv_table(bytes((i * 37 + 1) % 256 for i in range(4000)))
+    assert str(exc.value) == ("this file is not a CSV (it holds binary data, like a spreadsheet or an image): save "
+                              "the list as CSV, comma-separated values, and upload that")
+    assert exc.value.columns is None

@@ -50,9 +50,12 @@ def page(chromium, live_server):
     pg = context.new_page()
     problems = []
     # A form re-rendered with its errors answers 400 on purpose; anything else logged as an
-    # error (a CSP violation above all) fails the test.
+    # error (a CSP violation above all) fails the test. A test that opens an error page on
+    # purpose adds its status to `page.expected_statuses`.
+    pg.expected_statuses = {400}
     pg.on("console", lambda msg: problems.append(msg.text)
-          if msg.type == "error" and "status of 400" not in msg.text else None)
+          if msg.type == "error" and not any(f"status of {code}" in msg.text for code in pg.expected_statuses)
+          else None)
     pg.on("pageerror", lambda exc: problems.append(str(exc)))
     pg.base_url = live_server.url
     yield pg

@@ -46,9 +46,13 @@ def test_anonymous_is_sent_to_login(client):
 def test_admin_creates_key_secret_shown_once(personas):
     client = personas.admin.client()
     r = client.post(reverse("dashboard:api_keys"), {"name": "backend", "scope": "ro"})
+    key = ApiKey.objects.get(name="backend")
+    # Post/redirect/get: the key's own page shows the secret, once.
+    assert r.status_code == 302 and r["Location"] == reverse("dashboard:api_key", args=[key.public_id])
+    r = client.get(r["Location"])
     assert r.status_code == 200 and r["Cache-Control"] == "no-store"
     secret = re.search(r"ck_[0-9a-f]{12}_[A-Za-z0-9_-]+", r.content.decode()).group(0)
-    key = ApiKey.objects.get(name="backend")
+    assert secret not in client.get(reverse("dashboard:api_key", args=[key.public_id])).content.decode()
     assert key.scope == "ro" and key.created_by == personas.admin.user
     assert secret not in every_page(client) and secret not in every_page(personas.owner.client())
     listing = client.get(reverse("dashboard:api_keys")).content.decode()
@@ -177,8 +181,10 @@ def test_endpoint_secret_revealed_once_and_rotated(personas):
     client = personas.admin.client()
     r = client.post(reverse("dashboard:endpoint_new"), {"url": "http://127.0.0.1:9/hook", "events": ["call.failed"],
                                                         "header_name": ["X-Token"], "header_value": ["tok-abc-999"]})
-    assert r.status_code == 200 and r["Cache-Control"] == "no-store"
     endpoint = WebhookEndpoint.objects.get()
+    assert r.status_code == 302 and r["Location"] == reverse("dashboard:endpoint_edit", args=[endpoint.public_id])
+    r = client.get(r["Location"])
+    assert r.status_code == 200 and r["Cache-Control"] == "no-store"
     secret = endpoint.secret
     assert secret in r.content.decode() and endpoint.enabled_events == ["call.failed"]
     assert endpoint.headers == {"X-Token": "tok-abc-999"}
@@ -192,7 +198,8 @@ def test_endpoint_secret_revealed_once_and_rotated(personas):
     assert endpoint.url.endswith("/hook2") and endpoint.headers == {"X-Token": "tok-abc-999"}
     r = client.post(reverse("dashboard:endpoint_rotate", args=[endpoint.public_id]))
     endpoint.refresh_from_db()
-    assert endpoint.secret != secret and endpoint.secret in r.content.decode()
+    assert r.status_code == 302 and r["Location"] == edit
+    assert endpoint.secret != secret and endpoint.secret in client.get(edit).content.decode()
     assert endpoint.secret not in client.get(edit).content.decode()
     assert AuditEntry.objects.filter(action="webhook_endpoint.secret_rotated", ip_address="127.0.0.1").exists()
 
@@ -241,6 +248,8 @@ def test_send_test_event_and_see_the_attempt(personas, run_jobs):
 def test_owner_invites_new_user_with_one_time_link(personas, client):
     owner = personas.owner.client()
     r = owner.post(reverse("dashboard:members"), {"identifier": "new@acme.test", "role": "viewer"})
+    assert r.status_code == 302
+    r = owner.get(r["Location"])
     assert r.status_code == 200 and r["Cache-Control"] == "no-store"
     link = re.search(r"http://testserver(/join/[^\"<\s]+)", r.content.decode()).group(1)
     user = get_user_model().objects.get(username="new@acme.test")

@@ -80,7 +80,10 @@ def test_dashboard_reveal_is_admin_only_audited_and_shown_once(personas):
     admin = personas.admin.client()
     assert "Reveal secret" in admin.get(ENDPOINTS).content.decode()
     resp = admin.post(ENDPOINTS, {"action": "reveal_org_secret"})
+    assert resp.status_code == 302 and resp["Location"] == ENDPOINTS + "#signing-secret"
     secret = services.reveal_org_secret(personas.org)
+    assert secret not in resp.content.decode()
+    resp = admin.get(ENDPOINTS)  # the redirect's target shows it, once
     assert resp.status_code == 200 and secret in resp.content.decode() and resp["Cache-Control"] == "no-store"
     entry = AuditEntry.objects.get(action="webhook_secret.revealed")
     assert entry.actor == personas.admin.user and entry.ip_address == "127.0.0.1"
@@ -92,7 +95,7 @@ def test_dashboard_reveal_is_admin_only_audited_and_shown_once(personas):
 def test_dashboard_rotate_shows_the_new_secret_and_old_one_keeps_signing(personas, sink, make_call, run_jobs):
     old = services.reveal_org_secret(personas.org)
     owner = personas.owner.client()
-    resp = owner.post(ENDPOINTS, {"action": "rotate_org_secret"})
+    resp = owner.post(ENDPOINTS, {"action": "rotate_org_secret"}, follow=True)
     new = services.reveal_org_secret(personas.org)
     assert new != old and new in resp.content.decode() and old not in resp.content.decode()
     assert "1 old secret still signing" in resp.content.decode()
@@ -106,7 +109,7 @@ def test_dashboard_rotate_shows_the_new_secret_and_old_one_keeps_signing(persona
 
 def test_dashboard_outsider_only_ever_sees_their_own_secret(personas):
     acme = services.reveal_org_secret(personas.org)
-    resp = personas.outsider.client().post(ENDPOINTS, {"action": "reveal_org_secret"})
+    resp = personas.outsider.client().post(ENDPOINTS, {"action": "reveal_org_secret"}, follow=True)
     page = resp.content.decode()
     assert resp.status_code == 200 and acme not in page
     assert services.reveal_org_secret(personas.other_org) in page

@@ -77,8 +77,8 @@ def test_refused_at_connect_time(form, module_sink, empty_allow_list):
 def test_error_names_host_address_and_range(empty_allow_list, module_sink):
     with pytest.raises(http.DestinationBlocked) as exc:
         http.customer_request("POST", f"http://loopback.evil.test:{module_sink.port}/")
-    assert str(exc.value) == ("blocked: loopback.evil.test resolved to 127.0.0.1 (loopback 127.0.0.0/8); "
-                              "allow-list it in settings.OUTBOUND_ALLOW_PRIVATE to permit")
+    assert str(exc.value) == ("loopback.evil.test resolved to 127.0.0.1 (loopback 127.0.0.0/8), a private address; "
+                              "callops sends only to public addresses, so use a public URL")
 
 
 @pytest.mark.parametrize("form,address,reason", [
@@ -136,7 +136,7 @@ def test_public_addresses_pass(addr):
 
 def test_save_time_check(settings):
     settings.OUTBOUND_ALLOW_PRIVATE = []
-    assert "blocked" in netguard.check_url("http://127.0.0.1/")
+    assert "a private address" in netguard.check_url("http://127.0.0.1/")
     assert "credentials" in netguard.check_url("https://user:pw@example.com/")
     assert "https://" in netguard.check_url("ftp://example.com/")
     assert netguard.check_url("https://unresolvable.invalid/") is None
