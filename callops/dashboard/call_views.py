@@ -224,7 +224,8 @@ def _export_result_fields(org, f: call_filters.CallFilters) -> list[str]:
     """The `returns` fields of the agent the export is filtered to (none when it is not one agent's)."""
     pid = parse_public_id(f.agent) if f.agent else None
     agent = scoped(Agent, org).filter(public_id=pid).only("returns").first() if pid else None
-    return list(agent.returns) if agent and isinstance(agent.returns, dict) else []
+    # Sorted by name: PostgreSQL's jsonb does not keep the order the fields were declared in.
+    return sorted(agent.returns) if agent and isinstance(agent.returns, dict) else []
 
 
 @org_required()

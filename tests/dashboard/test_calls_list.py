@@ -127,7 +127,7 @@ def test_csv_export_carries_results_context_and_one_column_per_returns_field_of_
 
     header = [name for name, _ in call_views.CSV_COLUMNS]
     assert rows[0] == [*header, "result", "result_error", "context", "metadata",
-                       "result.confirmed", "result.slots", "result.note"]
+                       "result.confirmed", "result.note", "result.slots"]  # by name
     assert len(rows) == 2
     row = dict(zip(rows[0], rows[1], strict=True))
     assert (row["id"], row["result_status"]) == (str(call.public_id), "completed")
