@@ -46,6 +46,8 @@ def lock_key(name: str) -> int:
 
 
 class AdvisoryLock:
+    # SQL by hand because advisory locks have no ORM form; this is not a fast path, and these are
+    # one-row statements once per sweep interval.
     def __init__(self, name: str, alias: str) -> None:
         self.key = lock_key(name)
         self.alias = alias

@@ -18,19 +18,6 @@ NO_DEFAULT = ("agent_id: is required (this organization has no default agent; se
 
 
 @pytest.fixture
-def short_db_connections():
-    """Live-server threads close their connection after each request, so no session outlives the
-    test (PostgreSQL refuses to drop a test database still in use)."""
-    from django.db import connections
-
-    conf = connections.settings["default"]
-    old = conf.get("CONN_MAX_AGE", 0)
-    conf["CONN_MAX_AGE"] = 0
-    yield
-    conf["CONN_MAX_AGE"] = old
-
-
-@pytest.fixture
 def default_agent(sandbox_agent):
     return agent_services.make_default(sandbox_agent)
 

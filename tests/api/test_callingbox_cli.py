@@ -25,23 +25,11 @@ from callops.calls import services as call_services
 from callops.calls.models import Call, EventSource
 from callops.lib import isotime
 
-pytestmark = pytest.mark.django_db(transaction=True)
+# Every test here talks to the live server (short_db_connections: see tests/conftest.py).
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("short_db_connections")]
 
 SDK_CALL_FIELDS = {f.name for f in dataclasses.fields(SdkCall)}
 PROMPT = "Confirm Ann's 3pm appointment."
-
-
-@pytest.fixture(autouse=True)
-def _short_db_connections():
-    """Live-server request threads close their database connection after each request, so no
-    session outlives the test (PostgreSQL refuses to drop a test database still in use)."""
-    from django.db import connections
-
-    conf = connections.settings["default"]
-    old = conf.get("CONN_MAX_AGE", 0)
-    conf["CONN_MAX_AGE"] = 0
-    yield
-    conf["CONN_MAX_AGE"] = old
 
 
 @pytest.fixture

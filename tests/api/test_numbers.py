@@ -24,23 +24,11 @@ from callops.calls.models import Agent, Call
 from callops.providers.emulators import emulator_class
 from callops.providers.models import PhoneNumber, ProviderAccount
 
-pytestmark = pytest.mark.django_db(transaction=True)
+# Every test here talks to the live server (short_db_connections: see tests/conftest.py).
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("short_db_connections")]
 
 INBOUND_MESSAGE = "inbound calls are not supported: callops places outbound calls only"
 PHONE_FIELDS = {f.name for f in dataclasses.fields(SdkPhoneNumber)}
-
-
-@pytest.fixture(autouse=True)
-def _short_db_connections():
-    """Live-server request threads close their database connection after each request, so no
-    session outlives the test (PostgreSQL refuses to drop a test database still in use)."""
-    from django.db import connections
-
-    conf = connections.settings["default"]
-    old = conf.get("CONN_MAX_AGE", 0)
-    conf["CONN_MAX_AGE"] = 0
-    yield
-    conf["CONN_MAX_AGE"] = old
 
 
 @pytest.fixture

@@ -31,19 +31,6 @@ def _provider_settings(settings):
 
 
 @pytest.fixture
-def short_db_connections():
-    """Live-server request threads close their database connection after each request, so no
-    session outlives the test (PostgreSQL refuses to drop a test database still in use)."""
-    from django.db import connections
-
-    conf = connections.settings["default"]
-    old = conf.get("CONN_MAX_AGE", 0)
-    conf["CONN_MAX_AGE"] = 0
-    yield
-    conf["CONN_MAX_AGE"] = old
-
-
-@pytest.fixture
 def emulators():
     """Factory: `emulators(kind, **options)` starts an emulator in a thread; all stop at teardown."""
     started = []

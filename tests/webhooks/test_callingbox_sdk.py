@@ -16,19 +16,6 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 @pytest.fixture
-def short_db_connections():
-    """Live-server request threads close their database connection after each request, so no
-    session outlives the test (PostgreSQL refuses to drop a test database still in use)."""
-    from django.db import connections
-
-    conf = connections.settings["default"]
-    old = conf.get("CONN_MAX_AGE", 0)
-    conf["CONN_MAX_AGE"] = 0
-    yield
-    conf["CONN_MAX_AGE"] = old
-
-
-@pytest.fixture
 def cb(live_server, personas, short_db_connections):
     _, secret = accounts.create_api_key(personas.org, "sdk")
     with Callingbox(api_key=secret, base_url=live_server.url) as client:
