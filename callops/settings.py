@@ -56,6 +56,7 @@ INSTALLED_APPS = [
     "django_htmx",
     # Domain apps, each built only on those above it (README, "Architecture"), then the two faces.
     "callops.accounts",
+    "callops.rules",
     "callops.extraction",
     "callops.providers",
     "callops.calls",
