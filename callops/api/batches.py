@@ -139,7 +139,7 @@ def create_batch(request):
     try:
         if _truthy(data.get("dry_run")):
             return JsonResponse({"object": "batch_preview", "columns": columns, "phone_column": phone_column,
-                                 **services.preview(rows, default_region=clean.default_region)})
+                                 **services.preview(rows, default_region=clean.default_region, org=request.org)})
         batch = services.create_batch(org=request.org, agent=agent, settings=clean, rows=rows, columns=columns,
                                      phone_column=phone_column, created_by=f"API key {request.api_key.name}",
                                      start=not _truthy(data.get("hold")))

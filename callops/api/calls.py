@@ -9,6 +9,7 @@ from callops.calls import services
 from callops.calls.models import Call, CallStatus, EventSource, ResultStatus, WebhookStatus
 from callops.calls.representations import call_to_dict, for_api, rows_for_api, transcript_segments
 from callops.calls.validation import ValidationFailed, normalize_phone, validate_call_input
+from callops.rules.gate import CallRefused
 
 from . import schemas
 from .base import ApiError, json_body, query_datetime, require_write
@@ -49,7 +50,10 @@ def create_call(request):
         clean = validate_call_input(request.org, data)
     except ValidationFailed as exc:
         raise ApiError(400, exc.message, fields=exc.fields)
-    call = services.submit_call(request.org, clean, source=EventSource.API)
+    try:
+        call = services.submit_call(request.org, clean, source=EventSource.API)
+    except CallRefused as exc:
+        raise ApiError(409, exc.message) from None
     if call.status == CallStatus.FAILED:
         # The provider refused or could not be reached: the call stays, failed, for triage.
         raise ApiError(502, f"the provider could not place the call: {call.error_message or call.error_code}",

@@ -5,6 +5,7 @@ from .base import api
 from .batches import router as batches_router
 from .calls import router as calls_router
 from .numbers import router as numbers_router
+from .suppressions import router as suppressions_router
 from .webhooks import router as webhooks_router
 
 api.add_router("", calls_router)
@@ -12,3 +13,4 @@ api.add_router("", agents_router)
 api.add_router("", webhooks_router)
 api.add_router("", batches_router)
 api.add_router("", numbers_router)
+api.add_router("", suppressions_router)

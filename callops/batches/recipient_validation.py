@@ -8,7 +8,7 @@ case for exported lists).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 
 import phonenumbers
@@ -56,8 +56,11 @@ class Validator:
     Stateful (it remembers numbers seen) so it must see a batch's rows exactly once, in order.
     """
 
-    def __init__(self, default_region: str | None = None):
+    def __init__(self, default_region: str | None = None, suppressed: Mapping[str, str] | None = None):
         self.default_region = (default_region or "").upper() or None
+        # E.164 -> refusal message of the organization's suppression list: such rows are rejected
+        # in the preview with the reason, before anyone is dialed.
+        self.suppressed = suppressed or {}
         self.seen: set[str] = set()
         self.valid = 0
         self.rejected = 0
@@ -84,6 +87,9 @@ class Validator:
             self.duplicates += 1
             return Rejection(row.number, phone[:200], f"duplicate of an earlier row ({e164})", row.raw)
         self.seen.add(e164)
+        if e164 in self.suppressed:
+            self.rejected += 1
+            return Rejection(row.number, phone[:200], self.suppressed[e164][:300], row.raw)
         self.valid += 1
         return Recipient(row.number, e164, row.context, recipient_zone(parsed))
 
@@ -165,8 +171,9 @@ class Screening:
     the counts kept as it goes. The preview and the import both read a list through this, so they
     agree on every count and refuse the same oversized lists (CsvError past MAX_ROWS)."""
 
-    def __init__(self, rows: Iterable[Row], default_region: str | None = ""):
-        self.validator = Validator(default_region)
+    def __init__(self, rows: Iterable[Row], default_region: str | None = "",
+                 suppressed: Mapping[str, str] | None = None):
+        self.validator = Validator(default_region, suppressed)
         self.rows = rows
         self.total = 0
 

@@ -19,6 +19,7 @@ from django.utils import timezone
 from callops.calls import services as call_services
 from callops.calls.models import Call, CallStatus, EventSource
 from callops.lib.queue import enqueue
+from callops.rules import suppressions
 
 from . import jobs, provider_mode
 from .batch_settings import BatchSettings
@@ -46,9 +47,12 @@ class BatchActionError(Exception):
 
 # --- preview and import ---------------------------------------------------------------------------
 
-def preview(rows: Iterable[Row], *, default_region: str = "", limit: int = PREVIEW_ROWS) -> dict[str, Any]:
-    """Validate without writing: counts plus the first `limit` valid and rejected rows."""
-    screening = Screening(rows, default_region)
+def preview(rows: Iterable[Row], *, default_region: str = "", limit: int = PREVIEW_ROWS,
+            org: Organization | None = None) -> dict[str, Any]:
+    """Validate without writing: counts plus the first `limit` valid and rejected rows.
+
+    With `org`, numbers on its suppression list are rejected rows with the reason."""
+    screening = Screening(rows, default_region, suppressions.refusals(org) if org is not None else None)
     valid: list[dict[str, Any]] = []
     rejected: list[dict[str, Any]] = []
     for result in screening:
@@ -68,7 +72,7 @@ def create_batch(*, org: Organization, agent: Agent, settings: BatchSettings, ro
     Rows are validated as they stream and written in chunks (insert_recipients), so memory stays
     flat and there is no query per row. Starting (when asked) happens after the import.
     """
-    screening = Screening(rows, settings.default_region)
+    screening = Screening(rows, settings.default_region, suppressions.refusals(org))
     zones: set[str] = set()
     with transaction.atomic():
         batch = Batch.objects.create(organization=org, agent=agent, created_by=created_by[:200],

@@ -45,7 +45,7 @@ from callops.extraction.schema import SchemaError, coerce, validate_returns
 from callops.extraction.transcript import turns
 from callops.lib.queue import enqueue
 
-from . import signals
+from . import opt_out_detection, signals
 from .models import TERMINAL as TERMINAL_STATUSES
 from .models import Call, CallEvent, CallStatus, EventSource, ResultStatus
 from .services import CallActionError, record_event
@@ -237,6 +237,8 @@ def run_extraction(call_id: int, source: str = EventSource.SYSTEM) -> Call | Non
             completed_event_emitted=True)
         if first:
             signals.announce(locked, "call.completed")
+    # The transcript is final here (the run waited for a late one), so read it for an opt-out.
+    opt_out_detection.detect(locked, source=source)
     log.info("call %s: extraction %s by %s", locked.public_id, status, kind)
     return locked
 

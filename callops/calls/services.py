@@ -17,8 +17,11 @@ from django.db.models import F
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from callops.accounts.services import audit
 from callops.providers.base import PlacementUnknown, ProviderError, StatusReport
 from callops.providers.registry import adapter_for
+from callops.rules import gate
+from callops.rules.gate import CallRefused
 
 from . import signals
 from .models import RANK, TERMINAL, Call, CallEvent, CallStatus, EventSource, ResultStatus
@@ -254,6 +257,11 @@ def place_call(call: Call, *, source: str = EventSource.SYSTEM, retry_transient:
 
 def _dial(call: Call, *, source: str, retry_transient: bool = False) -> Call:
     """The provider request of a call whose dial claim this process holds."""
+    # Asked again at dial time: a scheduled, retried or batch call may have been suppressed
+    # since it was created, and no provider may hear of it then.
+    refused = _refusal(call.organization, call.to_number)
+    if refused is not None:
+        return _cancel_refused(call, refused, source=source)
     adapter = adapter_for(call.provider_account)
     try:
         placement = adapter.place_call(call)
@@ -389,6 +397,32 @@ def _retry_on_disconnect[T](write: Callable[[], T], attempts: int = 5) -> T | No
     return None  # only when attempts < 1
 
 
+def _refusal(org: Organization, number: str) -> CallRefused | None:
+    try:
+        gate.check_suppressed(org, number)
+    except CallRefused as exc:
+        return exc
+    return None
+
+
+def _cancel_refused(call: Call, refused: CallRefused, *, source: str) -> Call:
+    """Cancel a claimed, never-dialed call that a calling rule refuses, with the rule's code."""
+    audit(call.organization, "call.refused", target=str(call.public_id),
+          detail={"code": refused.code, "to_number": call.to_number, "message": refused.message})
+    return apply_status(call, CallStatus.CANCELED, source=source, reason=refused.message,
+                        note=f"not dialed: {refused.message}", allowed_from=NOT_ANSWERED,
+                        fields={"error_code": refused.code, "error_message": refused.message[:500]}).call
+
+
+def refuse_if_blocked(org: Organization, number: str, *, actor: Any = None) -> None:
+    """Raise CallRefused (and audit it) before a call is even created for a refused number."""
+    refused = _refusal(org, number)
+    if refused is not None:
+        audit(org, "call.refused", actor=actor, target=number,
+              detail={"code": refused.code, "to_number": number, "message": refused.message})
+        raise refused
+
+
 def cancel_call(call: Call, *, source: str, actor_label: str = "") -> Call:
     """Cancel a call nobody has answered yet; CallActionError when it is too late."""
     call.refresh_from_db()
@@ -424,6 +458,7 @@ def submit_call(org: Organization, clean: CallInput, *, source: str) -> Call:
     is never dialed behind the caller's back (who saw an error and may retry); the stale sweep
     fails it instead.
     """
+    refuse_if_blocked(org, clean.to_number)
     immediate = clean.scheduled_at is None
     call = create_call(org=org, source=source, claim=immediate, **clean.as_kwargs())
     if immediate:

@@ -84,6 +84,6 @@ def preview(request, token: str, draft: dict, phone_column: str | None, region: 
         return found
     t = table(draft, phone_column)
     result = {"phone_column": t.phone_column, "columns": [c for c in t.columns if c], "encoding": t.encoding,
-              **services.preview(t.rows, default_region=region)}
+              **services.preview(t.rows, default_region=region, org=request.org)}
     cache.set(key, result, DRAFT_TTL)
     return result

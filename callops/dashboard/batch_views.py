@@ -22,6 +22,7 @@ from callops.batches.models import Batch, BatchRecipient, BatchStatus, Recipient
 from callops.batches.progress import progress
 from callops.calls.models import Agent
 from callops.calls.validation import ValidationFailed
+from callops.rules import suppressions
 
 from . import batch_drafts
 from .polling import stop_polling_if
@@ -203,7 +204,8 @@ def batch_preview_rejected(request, token):
         table = batch_drafts.table(draft, request.GET.get("phone_column") or None)
     except recipient_lists.CsvError as exc:
         raise Http404(str(exc)) from None
-    validator = recipient_validation.Validator(region if len(region) == 2 else "")
+    validator = recipient_validation.Validator(region if len(region) == 2 else "",
+                                                suppressions.refusals(request.org))
     rejected = (r for r in recipient_validation.validate(table.rows, validator) if isinstance(r, recipient_validation.Rejection))
     response = StreamingHttpResponse(recipient_lists.rejections_csv(rejected, [c for c in table.columns if c]),
                                      content_type="text/csv; charset=utf-8")

@@ -12,6 +12,7 @@ from callops.accounts.tenancy import scoped
 from callops.calls import services
 from callops.calls.models import Agent, EventSource
 from callops.calls.validation import VOICEMAIL_ACTIONS, ValidationFailed, validate_call_input
+from callops.rules.gate import CallRefused
 
 from . import form_tokens
 from .tz import user_tz
@@ -107,6 +108,11 @@ def new_call(request):
         except ValidationFailed as exc:
             errors = {**exc.fields, **errors}
         else:
+            try:
+                # Refused before the one-time token is spent, so the form shows why and can be fixed.
+                services.refuse_if_blocked(request.org, clean.to_number, actor=request.user)
+            except CallRefused as exc:
+                errors["to"] = exc.message
             if not errors:
                 return _place_once(request, token, clean)
     return render(request, "dashboard/calls/new.html", {

@@ -1,5 +1,7 @@
 """The one question every call path asks before it dials: may this organization call this number now?"""
 
+from callops.accounts.models import Organization
+
 
 class CallRefused(Exception):
     """A calling rule refuses this call. `code` is the call's error_code when it is canceled."""
@@ -8,3 +10,12 @@ class CallRefused(Exception):
         super().__init__(message)
         self.message = message
         self.code = code
+
+
+def check_suppressed(org: Organization, number: str) -> None:
+    """CallRefused(code="suppressed") when `number` (any spelling) is on the organization's list."""
+    from . import suppressions  # the service imports the audit log; the gate stays light to import
+
+    row = suppressions.find(org, number)
+    if row is not None:
+        raise CallRefused(suppressions.describe(row), code="suppressed")
