@@ -175,6 +175,11 @@ def _after_status_change(call: Call, old: str, new: str) -> None:
 
         extraction.start(call)
         return
+    if new == CallStatus.COMPLETED and call.transcript:
+        # No extraction run will read this transcript (the run reads it for opt-outs otherwise).
+        from . import opt_out_detection
+
+        opt_out_detection.detect(call)
     event_type = STATUS_EVENT.get(new)
     if event_type:
         signals.announce(call, event_type)
