@@ -23,7 +23,7 @@ from callops.providers.registry import adapter_for
 from callops.rules import gate
 from callops.rules.gate import CallRefused
 
-from . import signals
+from . import opt_out_detection, signals
 from .models import RANK, TERMINAL, Call, CallEvent, CallStatus, EventSource, ResultStatus
 
 if TYPE_CHECKING:
@@ -177,8 +177,6 @@ def _after_status_change(call: Call, old: str, new: str) -> None:
         return
     if new == CallStatus.COMPLETED and call.transcript:
         # No extraction run will read this transcript (the run reads it for opt-outs otherwise).
-        from . import opt_out_detection
-
         opt_out_detection.detect(call)
     event_type = STATUS_EVENT.get(new)
     if event_type:

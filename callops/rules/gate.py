@@ -2,6 +2,8 @@
 
 from callops.accounts.models import Organization
 
+from . import suppressions
+
 
 class CallRefused(Exception):
     """A calling rule refuses this call. `code` is the call's error_code when it is canceled."""
@@ -14,8 +16,6 @@ class CallRefused(Exception):
 
 def check_suppressed(org: Organization, number: str) -> None:
     """CallRefused(code="suppressed") when `number` (any spelling) is on the organization's list."""
-    from . import suppressions  # the service imports the audit log; the gate stays light to import
-
     row = suppressions.find(org, number)
     if row is not None:
         raise CallRefused(suppressions.describe(row), code="suppressed")

@@ -10,6 +10,7 @@ import csv
 import io
 import uuid
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, cast
 
 import phonenumbers
 from django.db import IntegrityError, transaction
@@ -18,6 +19,9 @@ from callops.accounts.models import Organization
 from callops.accounts.services import Actor, audit
 
 from .models import CallingPolicy, Suppression, SuppressionSource
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
 
 MAX_IMPORT_ROWS = 10_000
 
@@ -60,7 +64,7 @@ def add(org: Organization, number: str, *, reason: str = "", source: str = Suppr
         default_region: str | None = None) -> tuple[Suppression, bool]:
     """Suppress `number`; (row, created). Adding a number already on the list keeps the first row."""
     e164 = to_e164(number, default_region=default_region)
-    user = actor if getattr(actor, "pk", None) else None
+    user = cast("User | None", actor if getattr(actor, "pk", None) else None)  # only a saved user has a row
     try:
         with transaction.atomic():
             row = Suppression.objects.create(
