@@ -15,9 +15,33 @@ class Cause:
     explanation: str
     fix: str
     tone: str = "danger"  # badge tone: danger (broken), warning (expected in some share), muted
+    # False when re-dialing cannot help (a calling rule refused the call): no retry is offered.
+    can_retry: bool = True
 
+
+# The error codes of calls a calling rule (callops.rules) canceled before any provider was asked.
+# Triage shows them as one cause, "Blocked by calling rules", and offers no retry: a retry would be
+# refused by the same rule.
+CALLING_RULE_CODES = ("suppressed", "frequency_cap", "outside_hours")
+_BLOCKED = "Blocked by calling rules"
 
 CALL_CODES = {
+    "suppressed": Cause(
+        _BLOCKED,
+        "The number is on your suppression (do-not-call) list, so callops canceled the call before any provider "
+        "was asked. The call's timeline names the entry and its reason.",
+        "Nothing to fix if the person asked not to be called. If the entry is wrong, remove it under "
+        "Settings → Suppression list and place a new call.", "muted", can_retry=False),
+    "frequency_cap": Cause(
+        _BLOCKED,
+        "The number had already been called as often as your frequency cap allows, so the call was not placed.",
+        "Wait until the cap allows another call, or change the cap in the calling rules.", "muted", can_retry=False),
+    "outside_hours": Cause(
+        _BLOCKED,
+        "It was outside your calling hours in the recipient's local time, so the call was not placed.",
+        "Place the call inside the calling hours, or change the organization's calling hours.", "muted",
+        can_retry=False),
+
     "invalid_number": Cause(
         "Invalid number",
         "The destination number does not exist or is not in service, so the carrier refused to connect the call.",

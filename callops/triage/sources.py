@@ -19,6 +19,8 @@ from django.db.models.functions import Concat, Substr
 from callops.calls.models import Call, CallStatus, ResultStatus
 from callops.webhooks.models import DeliveryStatus, WebhookAttempt, WebhookDelivery
 
+from .explanations import CALLING_RULE_CODES
+
 PROBLEM_STATUSES = [CallStatus.FAILED, CallStatus.NO_ANSWER, CallStatus.BUSY]
 UNDELIVERED = [DeliveryStatus.PENDING, DeliveryStatus.FAILED, DeliveryStatus.SKIPPED]
 REASON_CHARS = 120
@@ -39,7 +41,9 @@ CALL_KEY = ("status", "error_code", "hangup_cause", "reason_key")
 # Windows are on created_at everywhere (as on the calls list), which the (organization, status,
 # created_at) index serves; first and last seen are when the failures happened (ended_at).
 def failed_calls(org, since):
-    return (Call.objects.filter(organization=org, status__in=PROBLEM_STATUSES, created_at__gte=since)
+    # Calls a calling rule canceled count too (the "blocked by calling rules" cause).
+    blocked = Q(status=CallStatus.CANCELED, error_code__in=CALLING_RULE_CODES)
+    return (Call.objects.filter(Q(status__in=PROBLEM_STATUSES) | blocked, organization=org, created_at__gte=since)
             .annotate(reason_key=_reason_key()))
 
 
