@@ -49,12 +49,14 @@ def test_default_template_webhook_takes_the_run_id_from_the_header(emulators, ma
     assert json.loads(body) == {"call_id": call.provider_call_id, "first_name": "", "rsvp": "", "duration": "30",
                                 "recording_url": f"recordings/{call.provider_call_id}.wav",
                                 "user_recording_url": "", "bot_recording_url": "",
-                                "transcript_url": f"transcripts/{call.provider_call_id}.txt"}
-    no_id = json.dumps({"note": "custom template"}).encode()
-    response = _post(agent.provider_account, no_id, headers)
+                                "transcript_url": f"transcripts/{call.provider_call_id}.txt",
+                                "call_disposition": "user_hangup"}
+    response = _post(agent.provider_account, body, headers)
     assert (response.status_code, response.json()) == (200, {"received": 1, "applied": 1, "unknown": 0})
-    # Outcome and transcript come from the run read the worker makes.
-    assert sync_call(call.pk) == "completed"
+    assert Call.objects.get(pk=call.pk).status == "completed"
+    # The transcript and the public links come from the run read the worker makes right after.
+    assert Call.objects.get(pk=call.pk).next_sync_at is not None
+    sync_call(call.pk)
     call = Call.objects.get(pk=call.pk)
     token = emu.token(emu.calls[call.provider_call_id])
     assert call.recording_url == f"{emu.url}/api/v1/public/download/workflow/{token}/recording"
@@ -74,9 +76,18 @@ def test_run_id_from_body_keys_without_the_header(style, key, emulators, make_ag
     headers.pop("X-Dograh-Workflow-Run-Id")
     response = _post(agent.provider_account, body, headers)
     assert (response.status_code, response.json()) == (200, {"received": 1, "applied": 1, "unknown": 0})
-    if style != "disposition":
-        assert sync_call(call.pk) == "busy"
     assert Call.objects.get(pk=call.pk).status == "busy"
+
+
+def test_template_without_a_disposition_leaves_the_outcome_to_the_run_read(emulators, make_agent):
+    emu = emulators("dograh")
+    agent = make_agent("dograh", emu)
+    call = place(agent, NUMBER)
+    headers, _ = _finish(emu, call)
+    response = _post(agent.provider_account, json.dumps({"note": "custom template"}).encode(), headers)
+    assert (response.status_code, response.json()) == (200, {"received": 1, "applied": 1, "unknown": 0})
+    assert sync_call(call.pk) == "completed"
+    assert Call.objects.get(pk=call.pk).transcript == TRANSCRIPT
 
 
 def test_duplicate_delivery_is_dropped(emulators, make_agent):

@@ -13,8 +13,8 @@
 - Webhook (api/tasks/webhook_delivery.py `_build_headers`): the credential header
   (`webhook_auth`, built as api/utils/credential_auth.py does), `X-Dograh-Delivery-Id` (stable per
   delivery), `X-Dograh-Workflow-Run-Id`, `X-Dograh-Delivery-Attempt`; body from the node's payload
-  template, by default the spec default of api/services/workflow/dto.py (`call_id`, no
-  disposition); `payload="docs"` sends the docs' `run_id` form, `payload="disposition"` the older
+  template, by default the spec default of api/services/workflow/dto.py (`call_id`), plus the
+  `call_disposition` api/tasks/run_integrations.py always adds; `payload="docs"` sends the docs' `run_id` form, `payload="disposition"` the older
   body with `workflow_run_id` and `call_disposition`. Retries: only 408/425/429/500/502/503/504 and
   network errors (`_RETRYABLE_STATUS_CODES`), up to `max_attempts`, same delivery id each time.
 
@@ -167,7 +167,10 @@ class Emulator(Base):
         run = self.run(call, step)
         headers = {**self.webhook_auth, "X-Dograh-Delivery-Id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"dlv-{call.id}")),
                    "X-Dograh-Workflow-Run-Id": str(run["id"]), "X-Dograh-Delivery-Attempt": "1"}
-        return [(headers, json.dumps(self.render(run)).encode())]
+        payload = self.render(run)
+        # api/tasks/run_integrations.py `_build_webhook_payload` always adds the disposition.
+        payload.setdefault("call_disposition", run["gathered_context"].get("call_disposition", ""))
+        return [(headers, json.dumps(payload).encode())]
 
     def render(self, run: dict) -> dict:
         ctx = run["gathered_context"]
@@ -177,7 +180,7 @@ class Emulator(Base):
                     "cost_info": run["usage_info"], "recording_url": run["recording_url"],
                     "call_disposition": ctx.get("call_disposition")}
         if self.payload_style == "docs":
-            return {"run_id": str(run["id"]), "disposition": str(ctx.get("call_disposition") or "")}
+            return {"run_id": str(run["id"])}
         # Jinja renders each `{{...}}` of the spec default to a string; a missing value renders empty.
         return {"call_id": str(run["id"]), "first_name": str(run["initial_context"].get("first_name") or ""),
                 "rsvp": str(ctx.get("rsvp") or ""), "duration": str(run["usage_info"].get("call_duration_seconds", "")),
