@@ -2,11 +2,13 @@
 
 An agent's `provider_agent_id` names the trigger and the workflow whose runs we read:
 `trigger:<trigger_uuid>:<workflow_id>` (the API Trigger node's path) or
-`workflow:<workflow_uuid>:<workflow_id>` (the stable agent UUID). Run reads carry no `status`:
-the outcome is `is_completed` plus `gathered_context.call_disposition`, and progress before that
-comes from the run `state` and the telephony callbacks logged on the run. The only push is a
-workflow webhook node posting after the run ends; it is unsigned, so the URL token (and, when
-configured, a shared secret in `Authorization: Bearer` or `X-API-Key`) authenticates it.
+`workflow:<workflow_uuid>:<workflow_id>` (the stable agent UUID). Run reads (api/routes/workflow.py)
+carry no `status` and no `state`: the outcome is `is_completed` plus
+`gathered_context.call_disposition`, progress before that the telephony callbacks logged on the
+run, and the fetchable links are `recording_public_url` / `transcript_public_url`. The only push is
+a workflow webhook node's delivery after the run ends (api/tasks/webhook_delivery.py): unsigned,
+authenticated by the URL token and, when configured, one of Dograh's credential headers
+(api/utils/credential_auth.py), retried with the same `X-Dograh-Delivery-Id`.
 """
 
 from __future__ import annotations
@@ -93,7 +95,7 @@ class Adapter(ProviderAdapter):
     poll_interval = 10.0
     max_call_seconds = 3600
     rate_limits = {"default": 300}  # not documented (self-hosted: the operator's); override per account
-    # The webhook node posts `workflow_run_id`, which is provider_call_id. provider_job_id holds the
+    # The webhook names the run (X-Dograh-Workflow-Run-Id), which is provider_call_id. provider_job_id holds the
     # workflow id, whose small integers collide with run ids of other calls.
     callback_id_field = "provider_call_id"
 
