@@ -213,3 +213,18 @@ def test_emulator_retries_only_retryable_answers_with_one_delivery_id(emulators)
         server.shutdown()
     assert seen == [("d-1", "1"), ("d-1", "2"), ("d-1", "3")]  # 400 is final: never retried
     assert emu.deliveries == [("d-1", 1, 503), ("d-1", 2, 429), ("d-1", 3, 400)]
+
+
+def test_transcript_fetch_goes_through_the_outbound_guard(emulators, make_agent, monkeypatch):
+    emu = emulators("dograh")
+    agent = make_agent("dograh", emu)
+    call = place(agent, NUMBER)
+    headers, body = _finish(emu, call)
+    real_run = emu.run
+    # A link to the cloud metadata address: the guard refuses it, so nothing is stored from it.
+    monkeypatch.setattr(emu, "run", lambda c, step=-1: {
+        **real_run(c, step), "transcript_public_url": "http://169.254.169.254/latest/meta-data"})
+    assert _post(agent.provider_account, body, headers).status_code == 200
+    assert sync_call(call.pk) == "details_error"
+    call = Call.objects.get(pk=call.pk)
+    assert (call.status, call.transcript) == ("completed", [])

@@ -191,15 +191,16 @@ class Emulator(Base):
         """One delivery: attempts until an answer outside the retryable set, or `max_attempts`."""
         for attempt in range(1, self.max_attempts + 1):
             sent = {**headers, "X-Dograh-Delivery-Attempt": str(attempt)}
-            status = 0
+            status, answer = 0, b""
             try:
-                status = self._http.post(url, content=body, headers={"Content-Type": "application/json",
-                                                                     **sent}).status_code
+                r = self._http.post(url, content=body, headers={"Content-Type": "application/json", **sent})
+                status, answer = r.status_code, r.content[:2000]
             except httpx.HTTPError:
                 pass
             with self.lock:
                 self.callbacks_sent.append((url, status))
                 self.callback_log.append((call_id, status))
+                self.callback_answers.append(answer)
                 self.deliveries.append((sent["X-Dograh-Delivery-Id"], attempt, status))
             if status and status not in RETRYABLE:
                 break
