@@ -18,7 +18,9 @@ from __future__ import annotations
 
 import logging
 
+from django.core.cache import cache
 from django.http import JsonResponse
+from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
@@ -26,12 +28,15 @@ from callops.providers.base import CallbackRejected
 from callops.providers.models import ProviderAccount
 from callops.providers.registry import adapter_for
 
-from .models import Call, EventSource
+from .models import ACTIVE, Call, EventSource
 from .status_sync import apply_provider_report
 
 log = logging.getLogger(__name__)
 
 MAX_CALLBACK_BYTES = 256 * 1024
+# Dograh retries deliveries with the same X-Dograh-Delivery-Id (api/tasks/webhook_delivery.py);
+# seen ids live in Redis (shared by every web process) for longer than its retry window.
+DELIVERY_SEEN_SECONDS = 7 * 24 * 3600
 
 
 def _find_call(account: ProviderAccount, adapter, report) -> Call | None:
@@ -62,6 +67,24 @@ def provider_callback(request, kind: str, token: str):
         return JsonResponse({"error": "callback verification failed"}, status=401)
     except (ValueError, TypeError, AttributeError) as exc:
         return JsonResponse({"error": f"unreadable callback body: {exc}"[:200]}, status=400)
+    delivery = headers.get("x-dograh-delivery-id", "")[:100]
+    seen_key = f"callback-delivery:{account.pk}:{delivery}"
+    try:
+        if delivery and not cache.add(seen_key, 1, DELIVERY_SEEN_SECONDS):
+            return JsonResponse({"received": len(reports), "applied": 0, "unknown": 0, "duplicate": True})
+        return _apply(account, adapter, kind, reports)
+    except Exception:
+        # Transient (database, Redis): 503 so the provider retries; forget the id so the retry counts.
+        log.exception("%s callback for account %s not applied", kind, account.pk)
+        if delivery:
+            try:
+                cache.delete(seen_key)
+            except Exception:  # noqa: BLE001 - Redis down too; the retry then reads as new anyway
+                pass
+        return JsonResponse({"error": "callback could not be applied now; retry"}, status=503)
+
+
+def _apply(account, adapter, kind, reports) -> JsonResponse:
     applied = unknown = 0
     for report in reports:
         call = _find_call(account, adapter, report)
@@ -69,6 +92,9 @@ def provider_callback(request, kind: str, token: str):
             unknown += 1
             log.info("%s callback for unknown id %r on account %s", kind, report.provider_call_id, account.pk)
             continue
-        apply_provider_report(call, report, source=EventSource.CALLBACK)
+        call = apply_provider_report(call, report, source=EventSource.CALLBACK)
+        if report.details_pending and call.status not in ACTIVE:
+            # Details (Dograh's transcript) come from a read: the sync sweep reads the call now.
+            Call.objects.filter(pk=call.pk).update(next_sync_at=timezone.now())
         applied += 1
     return JsonResponse({"received": len(reports), "applied": applied, "unknown": unknown})

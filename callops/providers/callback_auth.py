@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import time
@@ -62,4 +63,30 @@ def verify_shared_secret(headers: dict[str, str], secret: str) -> None:
     auth = headers.get("authorization", "")
     presented = auth[7:] if auth.lower().startswith("bearer ") else headers.get("x-api-key", "")
     if not presented or not hmac.compare_digest(presented.encode(), secret.encode()):
+        raise CallbackRejected("missing or wrong callback credential")
+
+
+def _expected_header(kind: str, secret: str) -> tuple[str, str] | None:
+    """The header a Dograh credential of this type sends (api/utils/credential_auth.py)."""
+    name, _, rest = kind.partition(":")
+    if name == "bearer_token":
+        return "authorization", f"Bearer {secret}"
+    if name == "basic_auth":  # the secret is "username:password"
+        return "authorization", f"Basic {base64.b64encode(secret.encode()).decode()}"
+    if name in ("api_key", "custom_header"):
+        return (rest.strip() or ("X-API-Key" if name == "api_key" else "X-Custom")).lower(), secret
+    return None
+
+
+def verify_credential(headers: dict[str, str], secret: str, kind: str = "") -> None:
+    """A Dograh webhook credential: `kind` is bearer_token, basic_auth, api_key[:<header>] or
+    custom_header:<header>; without one, Bearer or X-API-Key as before. Constant-time compare."""
+    if not kind:
+        verify_shared_secret(headers, secret)
+        return
+    expected = _expected_header(kind, secret)
+    if expected is None or not secret:
+        raise CallbackRejected("callback credential setting is not usable")
+    presented = headers.get(expected[0], "")
+    if not hmac.compare_digest(presented.encode(), expected[1].encode()):
         raise CallbackRejected("missing or wrong callback credential")

@@ -2,16 +2,21 @@
 
 An agent's `provider_agent_id` names the trigger and the workflow whose runs we read:
 `trigger:<trigger_uuid>:<workflow_id>` (the API Trigger node's path) or
-`workflow:<workflow_uuid>:<workflow_id>` (the stable agent UUID). Run reads carry no `status`:
-the outcome is `is_completed` plus `gathered_context.call_disposition`, and progress before that
-comes from the run `state` and the telephony callbacks logged on the run. The only push is a
-workflow webhook node posting after the run ends; it is unsigned, so the URL token (and, when
-configured, a shared secret in `Authorization: Bearer` or `X-API-Key`) authenticates it.
+`workflow:<workflow_uuid>:<workflow_id>` (the stable agent UUID). Run reads (api/routes/workflow.py)
+carry no `status` and no `state`: the outcome is `is_completed` plus
+`gathered_context.call_disposition`, progress before that the telephony callbacks logged on the
+run, and the fetchable links are `recording_public_url` / `transcript_public_url`. The only push is
+a workflow webhook node's delivery after the run ends (api/tasks/webhook_delivery.py): unsigned,
+authenticated by the URL token and, when configured, one of Dograh's credential headers
+(api/utils/credential_auth.py), retried with the same `X-Dograh-Delivery-Id`.
 """
 
 from __future__ import annotations
 
 import json
+import re
+
+from callops.extraction.transcript import canonical_turns
 
 from . import callback_auth, transport
 from .base import Placement, ProviderAdapter, ProviderError, StatusReport
@@ -25,7 +30,15 @@ DISPOSITION_MAP = {
 }
 CALLBACK_MAP = {"initiated": "initiated", "ringing": "ringing", "in-progress": "in_progress",
                 "answered": "in_progress"}
-STATE_MAP = {"initialized": "queued", "pending": "queued", "running": "in_progress", "in_progress": "in_progress"}
+# api/utils/transcript.py writes "[<timestamp>] user|assistant: <text>" lines.
+_STAMP_RE = re.compile(r"^\s*\[[^\]]*\]\s*", re.M)
+# Header first (api/tasks/webhook_delivery.py always sets it), then the default template's
+# `call_id` (api/services/workflow/dto.py), the docs' `run_id`, and the older `workflow_run_id`.
+RUN_ID_KEYS = ("call_id", "run_id", "workflow_run_id")
+
+
+def transcript_turns(text: str) -> list[dict]:
+    return canonical_turns(_STAMP_RE.sub("", text or ""))
 
 
 def parse_agent_id(value: str) -> tuple[str, str, str]:
@@ -61,16 +74,17 @@ def report_from_run(run: dict) -> StatusReport:
         usage = run.get("usage_info") or run.get("cost_info") or {}
         if usage.get("call_duration_seconds") is not None:
             fields["duration_seconds"] = int(float(usage["call_duration_seconds"]))
-        if run.get("recording_url"):
-            fields["recording_url"] = run["recording_url"]
+        # `recording_url` is a storage key; the public links are fetchable (api/routes/workflow.py).
+        if run.get("recording_public_url"):
+            fields["recording_url"] = run["recording_public_url"]
         if ctx:
             fields["provider_result"] = ctx
         reason = str(error or disposition)
     elif last_cb.lower() in CALLBACK_MAP:
         raw, status, reason = f"callback:{last_cb}", CALLBACK_MAP[last_cb.lower()], ""
     else:
-        state = str(run.get("state") or run.get("status") or "initialized")
-        raw, status, reason = f"state:{state}", STATE_MAP.get(state.lower(), "queued"), ""
+        # The run read has no `state` (api/routes/workflow.py): no telephony callback yet is queued.
+        raw, status, reason = "running" if callbacks else "initialized", "queued", ""
     return StatusReport(status=status, raw_status=raw, reason=reason, provider_call_id=run_id,
                         answered_by=answered_by, fields=fields, payload=run)
 
@@ -81,18 +95,35 @@ class Adapter(ProviderAdapter):
     poll_interval = 10.0
     max_call_seconds = 3600
     rate_limits = {"default": 300}  # not documented (self-hosted: the operator's); override per account
-    # The webhook node posts `workflow_run_id`, which is provider_call_id. provider_job_id holds the
+    # The webhook names the run (X-Dograh-Workflow-Run-Id), which is provider_call_id. provider_job_id holds the
     # workflow id, whose small integers collide with run ids of other calls.
     callback_id_field = "provider_call_id"
 
     def _headers(self) -> dict:
         return {"X-API-Key": self.credentials.get("api_key", "")}
 
+    def _caller_ids(self, call) -> dict:
+        """TriggerCallRequest's `telephony_configuration_id` / `from_phone_number_id`
+        (api/routes/public_agent.py). The configuration is an account setting (credential
+        `telephony_configuration_id`); a from_number maps to the Dograh phone-number id recorded as
+        that number's `provider_number_id` on this account."""
+        out: dict = {}
+        cfg = str(self.credentials.get("telephony_configuration_id") or "").strip()
+        if cfg.isdigit():
+            out["telephony_configuration_id"] = int(cfg)
+        if call.from_number:
+            number = self.account.phone_numbers.filter(e164=call.from_number).exclude(provider_number_id="").first()
+            if number is None or not number.provider_number_id.isdigit():
+                raise ProviderError(f"{call.from_number} has no Dograh phone number id on this account",
+                                    permanent=True, code="invalid_from_number")
+            out["from_phone_number_id"] = int(number.provider_number_id)
+        return out
+
     def place_call(self, call) -> Placement:
         id_kind, uuid, workflow_id = parse_agent_id(call.agent.provider_agent_id)
         path = f"/api/v1/public/agent/{uuid}" if id_kind == "trigger" else f"/api/v1/public/agent/workflow/{uuid}"
         body = {"phone_number": call.to_number,
-                "initial_context": {**call.context, "callops_call_id": str(call.public_id)}}
+                "initial_context": {**call.context, "callops_call_id": str(call.public_id)}, **self._caller_ids(call)}
         response = self._send("create", "POST", f"{self.base_url}{path}", headers=self._headers(), json=body)
         data = transport.json_body(response, KIND)
         run_id = data.get("workflow_run_id")
@@ -108,20 +139,37 @@ class Adapter(ProviderAdapter):
         response = self._send("read", "GET",
                               f"{self.base_url}/api/v1/workflow/{workflow_id}/runs/{call.provider_call_id}",
                               headers=self._headers())
-        return report_from_run(transport.json_body(response, KIND))
+        run = transport.json_body(response, KIND)
+        report = report_from_run(run)
+        if run.get("is_completed") and run.get("transcript_public_url"):
+            # Through transport (callops.lib.http), so the outbound URL guard vets the link.
+            got = transport.send(KIND, "GET", str(run["transcript_public_url"]))
+            report.fields["transcript"] = transcript_turns(got.text)
+        return report
 
     def parse_callback(self, body: bytes, headers: dict[str, str]) -> list[StatusReport]:
-        callback_auth.verify_shared_secret(headers, self.account.callback_secret)
+        callback_auth.verify_credential(headers, self.account.callback_secret,
+                                        str(self.credentials.get("callback_auth") or ""))
         payload = json.loads(body)
-        if not isinstance(payload, dict) or payload.get("workflow_run_id") in (None, ""):
-            raise ValueError("Dograh webhook without workflow_run_id")
+        if not isinstance(payload, dict):
+            raise ValueError("Dograh webhook body is not an object")
+        run_id = headers.get("x-dograh-workflow-run-id") or next(
+            (payload[k] for k in RUN_ID_KEYS if payload.get(k) not in (None, "")), "")
+        if run_id in (None, ""):
+            raise ValueError("Dograh webhook without a workflow run id")
         ctx = dict(payload.get("gathered_context") or {})
         if payload.get("call_disposition"):
             ctx.setdefault("call_disposition", payload["call_disposition"])
-        run = {"id": payload["workflow_run_id"], "is_completed": True, "gathered_context": ctx,
-               "usage_info": payload.get("cost_info") or {}, "recording_url": payload.get("recording_url")}
+        # A template payload carries no disposition: read the run (transcript, outcome) instead.
+        if not ctx.get("call_disposition"):
+            return [StatusReport(status="queued", raw_status="webhook", provider_call_id=str(run_id),
+                                 details_pending=True, payload=payload)]
+        run = {"id": run_id, "is_completed": True, "gathered_context": ctx,
+               "usage_info": payload.get("cost_info") or {},
+               "recording_public_url": payload.get("recording_public_url")}
         report = report_from_run(run)
         report.payload = payload
+        report.details_pending = True  # the transcript comes from the run read
         return [report]
 
     def test_connection(self) -> str:

@@ -108,7 +108,7 @@ def test_trillet_signed_callbacks(emulators, make_agent):
 
 
 def test_dograh_webhook_node_with_auth_header(emulators, make_agent):
-    emu = emulators("dograh", webhook_auth={"Authorization": "Bearer node-secret"})
+    emu = emulators("dograh", webhook_auth={"Authorization": "Bearer node-secret"}, payload="disposition")
     emu.script(NUMBER, "busy")
     agent = make_agent("dograh", emu, secret="node-secret")
     call = place(agent, NUMBER)
@@ -125,7 +125,7 @@ def test_dograh_webhook_node_with_auth_header(emulators, make_agent):
 def test_dograh_callback_ids_never_match_a_workflow_id(emulators, make_agent):
     """Run ids and workflow ids are both small integers: a webhook for run 42 must update the call
     whose run is 42, not a later call of workflow 42 (provider_job_id)."""
-    emu = emulators("dograh", first_run_id=42)  # the workflow id in TRIGGER_UUID's mapping is 42
+    emu = emulators("dograh", first_run_id=42, payload="disposition")  # the workflow id in TRIGGER_UUID's mapping is 42
     emu.script("+14155550001", "busy")
     agent = make_agent("dograh", emu)
     run_42 = place(agent, "+14155550001")
@@ -142,7 +142,8 @@ def test_dograh_callback_ids_never_match_a_workflow_id(emulators, make_agent):
     # A run id nobody has (it is only a workflow id here) is unknown, not "the call of workflow 7".
     Call.objects.filter(pk=run_43.pk).update(provider_job_id="7")
     stray = json.dumps({**json.loads(body), "workflow_run_id": 7}).encode()
-    assert _post(agent.provider_account, stray, headers).json() == {"received": 1, "applied": 0, "unknown": 1}
+    stray_headers = {**headers, "X-Dograh-Delivery-Id": "stray", "X-Dograh-Workflow-Run-Id": "7"}
+    assert _post(agent.provider_account, stray, stray_headers).json() == {"received": 1, "applied": 0, "unknown": 1}
 
 
 @pytest.mark.django_db(transaction=True)

@@ -270,7 +270,7 @@ def test_dograh_errors(emulators, make_agent):
     with pytest.raises(ProviderError) as missing:
         transport.send("dograh", "POST", f"{emu.url}/api/v1/public/agent/{TRIGGER_UUID}",
                          headers={"X-API-Key": emu.api_key}, json={})
-    assert missing.value.http_status == 422 and "body.phone_number: field required" in missing.value.message
+    assert missing.value.http_status == 422 and "body.phone_number: Field required" in missing.value.message
 
 
 def test_dograh_pre_dial_error(emulators, make_agent):
