@@ -189,24 +189,28 @@ class Emulator(Base):
 
     def _post(self, call_id: str, url: str, headers: dict, body: bytes):
         """One delivery: attempts until an answer outside the retryable set, or `max_attempts`."""
-        for attempt in range(1, self.max_attempts + 1):
-            sent = {**headers, "X-Dograh-Delivery-Attempt": str(attempt)}
-            status, answer = 0, b""
-            try:
-                r = self._http.post(url, content=body, headers={"Content-Type": "application/json", **sent})
-                status, answer = r.status_code, r.content[:2000]
-            except httpx.HTTPError:
-                pass
+        try:
+            for attempt in range(1, self.max_attempts + 1):
+                sent = {**headers, "X-Dograh-Delivery-Attempt": str(attempt)}
+                status, answer = 0, b""
+                try:
+                    r = self._http.post(url, content=body, headers={"Content-Type": "application/json", **sent})
+                    status, answer = r.status_code, r.content[:2000]
+                except httpx.HTTPError:
+                    pass
+                with self.lock:
+                    self.callbacks_sent.append((url, status))
+                    self.callback_log.append((call_id, status))
+                    self.callback_answers.append(answer)
+                    self.deliveries.append((sent["X-Dograh-Delivery-Id"], attempt, status))
+                if status and status not in RETRYABLE:
+                    break
+                self._stop.wait(self.retry_delay)
+        finally:
+            # As in core's _post: whatever ends the delivery, it no longer counts as pending, so
+            # a test waiting for callbacks to drain cannot hang on it.
             with self.lock:
-                self.callbacks_sent.append((url, status))
-                self.callback_log.append((call_id, status))
-                self.callback_answers.append(answer)
-                self.deliveries.append((sent["X-Dograh-Delivery-Id"], attempt, status))
-            if status and status not in RETRYABLE:
-                break
-            self._stop.wait(self.retry_delay)
-        with self.lock:
-            self._posts_unfinished -= 1
+                self._posts_unfinished -= 1
 
 
 RETRYABLE = {408, 425, 429, 500, 502, 503, 504}
