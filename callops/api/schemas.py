@@ -128,7 +128,7 @@ class CallOut(BaseModel):
     # {field: {"turn": index in the transcript, "text": that turn, "confidence": 0..1}}
     result_evidence: dict[str, Any] | None
     webhook_url: str | None
-    webhook_status: Literal["pending", "delivered", "failed"] | None
+    webhook_status: Literal["pending", "retrying", "delivered", "failed"] | None
     webhook_error: str | None
     error_code: str | None
     error_message: str | None

@@ -41,7 +41,9 @@ class ResultStatus(models.TextChoices):
 
 
 class WebhookStatus(models.TextChoices):
+    # The worst current state over the call's destinations (callops.webhooks.call_summary).
     PENDING = "pending", "Pending"
+    RETRYING = "retrying", "Retrying"
     DELIVERED = "delivered", "Delivered"
     FAILED = "failed", "Failed"
 
@@ -175,6 +177,9 @@ class Call(models.Model):
             # ignore `include` and use it as a plain (organization, created_at) index).
             models.Index(fields=["organization", "created_at"], name="call_org_created_cover",
                          include=["status", "agent", "provider", "answered_at", "result_status", "webhook_status"]),
+            # ?webhook_status=failed on the list's ordering (the dashboard's Webhook filter too).
+            models.Index(fields=["organization", "webhook_status", "-created_at", "-id"],
+                         name="call_org_webhook_recent"),
             # search by destination number.
             models.Index(fields=["organization", "to_number"], name="call_org_to"),
             # inbound callbacks and polls find the call by the provider's id.

@@ -30,6 +30,7 @@ from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
 from callops.accounts.models import Membership, Role
+from callops.webhooks import call_summary
 from callops.webhooks.models import DeliveryStatus, Notification, WebhookDelivery, WebhookEndpoint
 
 log = logging.getLogger(__name__)
@@ -86,8 +87,11 @@ def disable(endpoint: WebhookEndpoint, reason: str, *, notify_org: bool = True) 
             enabled=False, disabled_reason=reason[:300], disabled_at=now, updated_at=now)
         if not won:
             return False
-        WebhookDelivery.objects.filter(endpoint=endpoint, status=DeliveryStatus.PENDING).update(
+        held = Q(endpoint=endpoint, status=DeliveryStatus.PENDING)
+        call_ids = call_summary.calls_touched_by(held)
+        WebhookDelivery.objects.filter(held).update(
             status=DeliveryStatus.SKIPPED, next_attempt_at=None, last_error="endpoint disabled", updated_at=now)
+        call_summary.sync_call_status(call_ids)
         endpoint.refresh_from_db()
         if notify_org:
             notify(endpoint, Notification.Kind.DISABLED, f"Webhook endpoint {endpoint.url} was disabled: {reason}")

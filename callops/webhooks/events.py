@@ -17,11 +17,10 @@ from django.db import transaction
 from django.utils import timezone
 
 from callops.batches.representations import batch_to_dict
-from callops.calls.models import Call
 from callops.calls.representations import call_to_dict
 from callops.calls.signals import CALL_EVENT_TYPES
 from callops.lib.isotime import format as _iso
-from callops.webhooks import jobs
+from callops.webhooks import call_summary, jobs
 from callops.webhooks.models import DeliveryStatus, WebhookDelivery, WebhookEndpoint, WebhookEvent
 
 BATCH_EVENT_TYPES = ("batch.started", "batch.paused", "batch.completed", "batch.canceled")
@@ -57,12 +56,6 @@ def _fan_out(org, event: WebhookEvent, *, call_url: str = "", call=None) -> list
     rows = []
     if call_url:
         rows.append(WebhookDelivery(organization=org, event=event, call=call, url=call_url, next_attempt_at=now))
-        # The call's webhook_status follows its latest per-call delivery: a new one is pending again,
-        # whatever happened to the previous event's. This UPDATE holds the call's row lock until the
-        # event commits, and `delivery.record.sync_call_status` takes that lock before it reads the latest
-        # delivery, so a late result of an older delivery cannot overwrite it.
-        Call.objects.filter(pk=call.pk).update(webhook_status="pending", webhook_error="")
-        call.webhook_status, call.webhook_error = "pending", ""
     for endpoint in WebhookEndpoint.objects.filter(organization=org):
         if not endpoint.matches(event.type):
             continue
@@ -76,6 +69,10 @@ def _fan_out(org, event: WebhookEvent, *, call_url: str = "", call=None) -> list
                                         url=endpoint.url, next_attempt_at=now))
     for row in rows:
         row.save()  # not bulk_create: ids are needed on every backend
+    if call is not None and rows:
+        # The new deliveries are now their destinations' latest: the call's summary changes with
+        # them, in this transaction (call_summary locks the call row before it reads).
+        call.webhook_status, call.webhook_error = call_summary.sync_call_status([call.pk])[call.pk]
     due = [r.pk for r in rows if r.status == DeliveryStatus.PENDING]
     if due:
         transaction.on_commit(lambda: _enqueue(due))

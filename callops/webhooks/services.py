@@ -12,13 +12,13 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, cast
 
 from django.db import IntegrityError, transaction
-from django.db.models import F, QuerySet
+from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
 from callops.accounts.services import audit
 from callops.lib import netguard, standard_webhooks
 from callops.lib.queue import enqueue
-from callops.webhooks import endpoint_health, events, jobs
+from callops.webhooks import call_summary, endpoint_health, events, jobs
 from callops.webhooks import headers as header_rules
 from callops.webhooks.models import (
     DeliveryStatus,
@@ -185,7 +185,10 @@ def delete_endpoint(endpoint: WebhookEndpoint, *, actor: Actor = None) -> None:
             return  # deleted meanwhile by another request
         audit(endpoint.organization, "webhook_endpoint.deleted", actor=actor, target=endpoint.url,
               detail={"endpoint": str(endpoint.public_id)})
+        # Its deliveries go with it, so calls it kept from `delivered` are summarised again.
+        call_ids = call_summary.calls_touched_by(Q(endpoint=endpoint))
         endpoint.delete()
+        call_summary.sync_call_status(call_ids)
 
 
 def rotate_secret(endpoint: WebhookEndpoint, *, actor: Actor = None) -> str:

@@ -34,13 +34,13 @@ def test_webhook_status_follows_the_latest_delivery(personas, sink, make_call, r
     assert _status(call) == ("pending", "")
     run_jobs()
     assert _status(call) == ("delivered", "")
-    # The terminal event fails once (retry pending), then succeeds: pending with the error, then delivered.
+    # The terminal event fails once (retry pending), then succeeds: retrying with the error, then delivered.
     sink.respond(default=Reply(status=503))
     calls.apply_status(call, "in_progress", source=EventSource.POLL)
     calls.apply_status(call, "completed", source=EventSource.POLL)
     run_jobs()
     status, error = _status(call)
-    assert status == "pending" and error.startswith("HTTP 503")
+    assert status == "retrying" and error.startswith("HTTP 503")
     latest = WebhookDelivery.objects.filter(call=call, endpoint__isnull=True).latest("id")
     assert latest.event.type == "call.completed"
     sink.respond(default=Reply(status=200))

@@ -180,7 +180,7 @@ def test_blocked_address_is_refused_with_reason(personas, settings, sink, make_c
     assert d.attempts.get().error_kind == "blocked"
     assert "127.0.0.1 (loopback 127.0.0.0/8)" in d.last_error
     call.refresh_from_db()
-    assert call.webhook_status == "pending" and "a private address" in call.webhook_error
+    assert call.webhook_status == "retrying" and "a private address" in call.webhook_error
 
 
 def test_timeout_by_slow_drip_is_bounded(personas, settings, endpoint, sink, make_call, run_jobs):

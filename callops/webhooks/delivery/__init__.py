@@ -13,8 +13,9 @@ the URL actually used, and moves the delivery to delivered, to its next due time
 the schedule is used up.
 """
 
+from callops.webhooks.call_summary import sync_call_status
 from callops.webhooks.delivery.lease import claim, due_querysets, release
-from callops.webhooks.delivery.record import finish_recovery_if_complete, record_many, sync_call_status
+from callops.webhooks.delivery.record import finish_recovery_if_complete, record_many
 from callops.webhooks.delivery.schedule import MAX_AUTO_ATTEMPTS, parse_retry_after, retry_delay
 from callops.webhooks.delivery.worker import deliver_due
 

@@ -10,11 +10,11 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import connection, transaction
-from django.db.models import F, OuterRef, Subquery
+from django.db.models import F
 from django.utils import timezone
 
-from callops.calls.models import Call
 from callops.webhooks import endpoint_health
+from callops.webhooks.call_summary import sync_call_status
 from callops.webhooks.delivery.lease import Claimed
 from callops.webhooks.delivery.request import Outcome, clean_text
 from callops.webhooks.delivery.schedule import retry_delay
@@ -121,7 +121,7 @@ def record_many(items: list[Sent], token: str) -> None:
                 at=item.at, ok=outcome.ok, gone=outcome.gone, aborted=outcome.abort, final=final,
                 failing_attempt=failing, error=outcome.error, event_type=row.event_type,
                 delivery_public_id=str(row.public_id)))
-    call_ids = {i.row.call_id for i in items if i.row.call_id and not i.row.endpoint_id}
+    call_ids = {i.row.call_id for i in items if i.row.call_id}
     with transaction.atomic():
         locked = endpoint_health.lock(results)
         _insert_attempts(items)
@@ -202,25 +202,3 @@ def finish_recovery_if_complete(job_id: int, now=None) -> bool:
     return bool(RecoveryJob.objects.filter(pk=job_id, status=RecoveryJob.Status.RUNNING, marking_done=True,
                                            done__gte=F("marked")).update(status=RecoveryJob.Status.DONE,
                                                                          finished_at=now or timezone.now()))
-
-
-def sync_call_status(call_ids) -> None:
-    """The call's webhook_status/webhook_error follow its latest delivery to the per-call URL.
-
-    The call rows are locked first (in id order), then the latest delivery is read: a new event's
-    delivery (which sets the call back to `pending` under the same lock) cannot be overwritten by
-    the result of an older one.
-    """
-    ids = sorted(set(call_ids))
-    list(Call.objects.select_for_update().filter(pk__in=ids).order_by("pk").values_list("pk", flat=True))
-    latest = WebhookDelivery.objects.filter(call_id=OuterRef("pk"), endpoint__isnull=True).order_by("-id")
-    rows = Call.objects.filter(pk__in=ids).annotate(
-        d_status=Subquery(latest.values("status")[:1]), d_error=Subquery(latest.values("last_error")[:1]),
-    ).values_list("pk", "d_status", "d_error", "webhook_status", "webhook_error")
-    for pk, status, error, current, current_error in rows:
-        if status is None:
-            continue
-        status = {DeliveryStatus.DELIVERED: "delivered", DeliveryStatus.PENDING: "pending"}.get(status, "failed")
-        error = "" if status == "delivered" else (error or "")[:2000]
-        if (status, error) != (current, current_error):
-            Call.objects.filter(pk=pk).update(webhook_status=status, webhook_error=error)
