@@ -205,6 +205,9 @@ WEBHOOK_TIMEOUT_SECONDS = env.float("WEBHOOK_TIMEOUT_SECONDS", default=10.0)
 WEBHOOK_MAX_IN_FLIGHT_PER_HOST = env.int("WEBHOOK_MAX_IN_FLIGHT_PER_HOST", default=4)
 # A webhook host that timed out is skipped by every worker for this long.
 WEBHOOK_STALLED_HOST_COOLDOWN_SECONDS = env.float("WEBHOOK_STALLED_HOST_COOLDOWN_SECONDS", default=60.0)
+# When an endpoint recovers, its deliveries waiting for a back-off are brought forward at this many
+# per second (oldest due first), so the receiver that just came back is not hit by all at once.
+WEBHOOK_RECOVERY_NUDGE_PER_SECOND = env.int("WEBHOOK_RECOVERY_NUDGE_PER_SECOND", default=5)
 
 # --- API ----------------------------------------------------------------------------------------
 API_RATE_LIMIT_PER_MINUTE = env.int("API_RATE_LIMIT_PER_MINUTE", default=600)

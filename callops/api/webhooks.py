@@ -96,7 +96,8 @@ class RecoverIn(BaseModel):
     until: str | None = Field(None, description="ISO 8601; created before this time (default: now)",
                               json_schema_extra={"format": "date-time"})
     event_type: str | None = Field(None, description='an event type, or a prefix like "call.*"')
-    status: str | None = Field(None, description='"failed" or "skipped" (default: both)')
+    status: str | None = Field(None, description='"failed", "skipped" or "retrying" (waiting for an automatic '
+                                                 'retry after a failed attempt); default: all three')
     dry_run: bool | None = Field(None, description="only count what would be re-sent")
 
 
@@ -122,6 +123,8 @@ class RecoveryOut(BaseModel):
     done: int | None = Field(None, description="re-sends actually made")
     delivered: int | None = None
     count: int | None = Field(None, description="dry_run only: how many deliveries would be re-sent")
+    by_status: dict[str, int] | None = Field(None, description='dry_run only: the count split into "failed", '
+                                                               '"skipped" and "retrying"')
 
 
 class RecoveryListOut(BaseModel):
@@ -271,8 +274,9 @@ def _recover(request, data: dict, *, endpoint=None, allowed: set[str]):
     filters = {"since": since, "until": until, "endpoint": endpoint, "inline_only": inline_only,
                "event_type": event_type, "delivery_status": delivery_status}
     if dry_run:
-        return JsonResponse({"object": "webhook_recovery_count",
-                             "count": services.count_recoverable(request.org, **filters)})
+        by_status = services.count_recoverable_by_kind(request.org, **filters)
+        return JsonResponse({"object": "webhook_recovery_count", "count": sum(by_status.values()),
+                             "by_status": by_status})
     require_write(request)
     job = services.start_recovery(request.org, actor=_actor(request), **filters)
     return JsonResponse(recovery_to_dict(job), status=202)
@@ -281,8 +285,8 @@ def _recover(request, data: dict, *, endpoint=None, allowed: set[str]):
 @router.post("/webhook_recoveries",
              response={200: RecoveryOut, 202: RecoveryOut, **schemas.errors(*schemas.COMMON_ERRORS, 403, 404)},
              openapi_extra=_body_schema(OrgRecoverIn),
-             summary="Bulk re-send failed/skipped deliveries matching a filter (dry_run returns the count "
-                     "first; the re-send runs in the background, poll its progress)")
+             summary="Bulk re-send failed, skipped and retrying deliveries matching a filter (dry_run returns "
+                     "the count first; the re-send runs in the background, poll its progress)")
 def recover_org(request):
     return _recover(request, json_body(request),
                     allowed={"since", "until", "event_type", "status", "endpoint_id", "dry_run"})
@@ -291,7 +295,8 @@ def recover_org(request):
 @router.post("/webhook_endpoints/{endpoint_id}/recover",
              response={200: RecoveryOut, 202: RecoveryOut, **schemas.errors(*schemas.COMMON_ERRORS, 403, 404)},
              openapi_extra=_body_schema(RecoverIn),
-             summary="Re-send failed and skipped deliveries of a time window (dry_run counts them first)")
+             summary="Re-send failed, skipped and retrying deliveries of a time window (dry_run counts them "
+                     "first)")
 def recover(request, endpoint_id: str = schemas.path_id("endpoint_id")):
     require_write(request)
     endpoint = _get(WebhookEndpoint, request, endpoint_id, "webhook endpoint")

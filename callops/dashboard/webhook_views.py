@@ -110,8 +110,8 @@ def _recover_filters(request, source):
     return filters, errors, {"window": window, "endpoint": endpoint_value, "event_type": event_type, "status": status}
 
 
-def _count(org, filters) -> int:
-    return webhooks.count_recoverable(org, **filters)
+def _count(org, filters) -> dict[str, int]:
+    return webhooks.count_recoverable_by_kind(org, **filters)
 
 
 @org_required()
@@ -131,7 +131,8 @@ def failed_webhooks(request):
         if errors:
             messages.error(request, "; ".join(errors))
         else:
-            preview = _count(request.org, filters)
+            by_kind = _count(request.org, filters)
+            preview = {"total": sum(by_kind.values()), **by_kind}
     return render(request, "dashboard/webhooks.html", {
         "nav": "webhooks",
         "window": window,

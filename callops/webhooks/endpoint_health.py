@@ -10,6 +10,10 @@ Rules (from the Svix behaviour, with its gaps closed):
 - a delivery that runs out of retries sends an "exhausted" notice (at most one an hour per
   endpoint); a receiver that answers `webhook-delivery: abort-message` chose to stop that message,
   which says nothing about the endpoint's health, so it neither counts as a failure nor notifies;
+- when an endpoint recovers (an attempt succeeds after failures, and the endpoint is not failing
+  again by the end of the batch), its deliveries waiting for a back-off are brought forward
+  (`nudge_waiting`): spread at WEBHOOK_RECOVERY_NUDGE_PER_SECOND, at most NUDGE_MAX of them, never
+  later than they already were, so the backlog goes out within seconds without a thundering herd;
 - 410 Gone disables the endpoint; so does failing for WEBHOOK_DISABLE_AFTER_SECONDS (5 days) with
   no success: the most recent attempt failed, the streak began 5 days ago or more, and the endpoint
   is still being tried (an attempt within STREAK_GAP, or retries pending);
@@ -26,7 +30,8 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.core.mail import send_mail
 from django.db import transaction
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Case, DateTimeField, Exists, F, OuterRef, Q, Value, When
+from django.db.models.functions import Least
 from django.utils import timezone
 
 from callops.accounts.models import Membership, Role
@@ -40,6 +45,9 @@ EXHAUSTED_NOTICE_INTERVAL = timedelta(hours=1)
 # The retry schedule never leaves more than 10 h between attempts, so a day without any attempt
 # means nothing was being tried: the next failure starts a new streak.
 STREAK_GAP = timedelta(days=1)
+# Waiting deliveries one recovery brings forward (the rest keep their back-off, and a later bulk
+# "retry now" or their own schedule sends them): 2 minutes of sending at the default pace.
+NUDGE_MAX = 600
 
 
 def disable_after() -> timedelta:
@@ -147,10 +155,13 @@ def _walk(endpoint: WebhookEndpoint, results: list[Result]) -> None:
     streak = endpoint.consecutive_failures
     notices: list[tuple[str, str]] = []
     disable_reason = ""
+    recovered_at = None
     for r in results:
         if r.aborted and not r.gone:
             continue
         if r.ok:
+            if streak or failing_since is not None:
+                recovered_at = r.at
             last_success = r.at
             if notified:
                 notices.append((Notification.Kind.RECOVERED,
@@ -158,6 +169,7 @@ def _walk(endpoint: WebhookEndpoint, results: list[Result]) -> None:
             failing_since, notified, streak = None, False, 0
             continue
         streak += 1
+        recovered_at = None  # failing again: the backlog waits for its back-off
         if failing_since is None or (last_failure is not None and r.at - last_failure > STREAK_GAP):
             failing_since, notified = r.at, False
         last_failure = r.at
@@ -185,6 +197,32 @@ def _walk(endpoint: WebhookEndpoint, results: list[Result]) -> None:
         notify(endpoint, kind, message)
     if disable_reason:
         disable(endpoint, disable_reason)
+    elif recovered_at is not None:
+        nudge_waiting(endpoint.pk, recovered_at)
+
+
+def nudge_waiting(endpoint_id: int, now: datetime, *, per_second: int | None = None,
+                  limit: int = NUDGE_MAX) -> int:
+    """Bring forward an endpoint's deliveries waiting for an automatic retry; returns how many moved.
+
+    Soonest due first, `per_second` of them share each second from `now` on (the first ones are due
+    at once); a delivery already due sooner keeps its time. Their place in the retry schedule is
+    unchanged, so one that fails again backs off as it would have. Runs inside the recording
+    transaction with the endpoint row locked, like the rest of the health bookkeeping.
+    """
+    per_second = max(1, per_second or settings.WEBHOOK_RECOVERY_NUDGE_PER_SECOND)
+    ids = list(WebhookDelivery.objects.filter(
+        endpoint_id=endpoint_id, status=DeliveryStatus.PENDING, attempt_count__gt=0, next_attempt_at__gt=now,
+    ).order_by("next_attempt_at", "id").values_list("pk", flat=True)[:limit])
+    if not ids:
+        return 0
+    slots = [When(pk__in=ids[i:i + per_second], then=Value(now + timedelta(seconds=i // per_second)))
+             for i in range(0, len(ids), per_second)]
+    # One statement whatever the backlog: each id's slot is a CASE branch.
+    WebhookDelivery.objects.filter(pk__in=ids).update(
+        next_attempt_at=Least(F("next_attempt_at"), Case(*slots, output_field=DateTimeField())), updated_at=now)
+    log.info("endpoint %s recovered: %d waiting deliveries brought forward", endpoint_id, len(ids))
+    return len(ids)
 
 
 def long_failing():

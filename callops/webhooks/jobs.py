@@ -160,7 +160,7 @@ def recovery_job(job_id: int, chunk: int = 100) -> None:
     - `done` is counted by the delivery workers when a marked re-send was actually made.
     """
     # Breaks the cycle webhooks.services -> webhooks.jobs -> webhooks.services.
-    from callops.webhooks.services import RECOVERABLE_STATUSES, recoverable
+    from callops.webhooks.services import recoverable, recoverable_q
 
     now = timezone.now()
     stale = now - timedelta(seconds=settings.WEBHOOK_LEASE_SECONDS)
@@ -179,7 +179,7 @@ def recovery_job(job_id: int, chunk: int = 100) -> None:
             break
         now = timezone.now()
         with transaction.atomic():
-            marked = WebhookDelivery.objects.filter(pk__in=ids, status__in=RECOVERABLE_STATUSES).update(
+            marked = WebhookDelivery.objects.filter(recoverable_q(job.delivery_status), pk__in=ids).update(
                 manual_requested_at=now, manual_trigger=Trigger.BULK, recovery_job_id=job_id)
             last = ids[-1]
             RecoveryJob.objects.filter(pk=job_id).update(last_delivery_id=last, heartbeat_at=now,

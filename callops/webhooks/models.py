@@ -296,7 +296,7 @@ class WebhookAttempt(models.Model):
 
 
 class RecoveryJob(models.Model):
-    """A bulk re-send of failed/skipped deliveries matching a filter; progress is kept here.
+    """A bulk re-send of failed, skipped and retrying deliveries matching a filter; progress is kept here.
 
     `total` is the count shown before starting; `marked` how many rows the job asked to re-send;
     `done` how many of those re-sends were actually made (an attempt row exists), `delivered` how
@@ -316,7 +316,8 @@ class RecoveryJob(models.Model):
                                  related_name="recoveries")
     inline_only = models.BooleanField(default=False)  # only per-call / agent webhook URLs
     event_type = models.CharField(max_length=40, blank=True)
-    delivery_status = models.CharField(max_length=10, blank=True)  # "failed", "skipped", or both when blank
+    # "failed", "skipped", "retrying" (waiting for an automatic retry), or all three when blank.
+    delivery_status = models.CharField(max_length=10, blank=True)
     since = models.DateTimeField()
     until = models.DateTimeField(null=True, blank=True)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)

@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, cast
 
 from django.db import IntegrityError, transaction
-from django.db.models import F, Q, QuerySet
+from django.db.models import Count, F, Q, QuerySet
 from django.utils import timezone
 
 from callops.accounts.services import audit
@@ -296,7 +296,22 @@ def redeliver(delivery: WebhookDelivery, actor: Actor = None, *, trigger: str = 
     return delivery
 
 
-RECOVERABLE_STATUSES = (DeliveryStatus.FAILED, DeliveryStatus.SKIPPED)
+# What a bulk recovery may re-send: failed and skipped deliveries, and those still waiting for an
+# automatic retry after a failed attempt ("retrying": sending them now is the point after a
+# receiver's outage ends; if the re-send fails too, their automatic schedule carries on).
+RECOVERABLE_STATUSES = ("failed", "skipped", "retrying")
+
+
+def recoverable_q(delivery_status: str = "") -> Q:
+    """The deliveries a recovery with this `status` filter re-sends (blank: all three kinds)."""
+    kinds = {
+        "failed": Q(status=DeliveryStatus.FAILED),
+        "skipped": Q(status=DeliveryStatus.SKIPPED),
+        "retrying": Q(status=DeliveryStatus.PENDING, attempt_count__gt=0, next_attempt_at__isnull=False),
+    }
+    if delivery_status:
+        return kinds[delivery_status]
+    return kinds["failed"] | kinds["skipped"] | kinds["retrying"]
 
 
 def clean_recovery_filters(*, event_type: object = "", delivery_status: object = "") -> tuple[str, str]:
@@ -306,18 +321,17 @@ def clean_recovery_filters(*, event_type: object = "", delivery_status: object =
         raise WebhookInputError(f"event_type must be one of {', '.join(events.EVENT_TYPES)}, 'call.*' or 'batch.*'",
                                 {"event_type": "unknown event type"})
     if not isinstance(delivery_status, str) or (delivery_status and delivery_status not in RECOVERABLE_STATUSES):
-        raise WebhookInputError("status must be 'failed' or 'skipped' (or omitted for both)",
-                                {"status": "must be failed or skipped"})
+        raise WebhookInputError("status must be 'failed', 'skipped' or 'retrying' (or omitted for all three)",
+                                {"status": "must be failed, skipped or retrying"})
     return ("" if event_type == "*" else event_type), delivery_status
 
 
 def recoverable(org: Organization, *, since: datetime, until: datetime | None = None,
                 endpoint: WebhookEndpoint | None = None, inline_only: bool = False, event_type: str = "",
                 delivery_status: str = "") -> QuerySet[WebhookDelivery]:
-    """Deliveries that failed or were skipped in the window, to every destination unless an endpoint
-    (or only the per-call / agent URLs) is given."""
-    statuses = [delivery_status] if delivery_status else list(RECOVERABLE_STATUSES)
-    qs = WebhookDelivery.objects.filter(organization=org, created_at__gte=since, status__in=statuses)
+    """Deliveries that failed, were skipped or are waiting for a retry in the window, to every
+    destination unless an endpoint (or only the per-call / agent URLs) is given."""
+    qs = WebhookDelivery.objects.filter(recoverable_q(delivery_status), organization=org, created_at__gte=since)
     if until is not None:
         qs = qs.filter(created_at__lt=until)
     if endpoint is not None:
@@ -329,6 +343,12 @@ def recoverable(org: Organization, *, since: datetime, until: datetime | None = 
     elif event_type:
         qs = qs.filter(event__type=event_type)
     return qs
+
+
+def count_recoverable_by_kind(org: Organization, **filters: Any) -> dict[str, int]:
+    """{"failed": n, "skipped": n, "retrying": n}: what the confirm step tells before a recovery."""
+    qs = recoverable(org, **filters)
+    return qs.aggregate(**{kind: Count("pk", filter=recoverable_q(kind)) for kind in RECOVERABLE_STATUSES})
 
 
 def count_recoverable(org: Organization, **filters: Any) -> int:

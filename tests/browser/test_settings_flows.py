@@ -94,7 +94,7 @@ def test_failing_webhook_shows_in_triage_and_bulk_recovery_delivers_it(page, per
         page.get_by_role("button", name="Count deliveries").click()
         expect(page.get_by_test_id("recover-count")).to_have_text(str(owed))
         shot(page, "bulk-recover-count")
-        page.get_by_role("button", name="Start recovery").click()
+        page.get_by_role("button", name=f"Re-send {owed} now").click()
         expect(page.get_by_test_id("recovery-result")).to_contain_text(f"{owed} delivered", timeout=60_000)
         expect(page.get_by_test_id("recovery-progress")).not_to_have_attribute("hx-trigger", "every 1s",
                                                                                 timeout=60_000)

@@ -17,7 +17,7 @@ def test_health_and_failing_deliveries_listed(personas, unreachable_endpoint, fa
     (row,) = [h for h in r.context["health"] if h["endpoint"]]
     assert row["total"] == 1 and row["rate"] == 0 and row["failing"] >= 1 and row["last_error"]["error"] == "HTTP 503"
     assert str(d.public_id) in page and "HTTP 503" in page
-    assert "Redeliver" not in page and "Start recovery" not in page  # viewers read only
+    assert "Redeliver" not in page and "Retry now" not in page  # viewers read only
 
 
 def test_attempts_fragment_masks_custom_header_values(personas, unreachable_endpoint, failing_delivery):
@@ -46,7 +46,8 @@ def test_bulk_recovery_counts_first_then_runs_with_progress(personas, unreachabl
     d1, _d2 = failing_delivery("http", 500), failing_delivery("timeout", None)
     client = personas.member.client()
     r = client.get(URL, {"preview": "1", "endpoint": str(unreachable_endpoint.public_id), "window": "24h"})
-    assert r.context["preview"] == 2 and "Start recovery" in r.content.decode()
+    assert r.context["preview"] == {"total": 2, "failed": 2, "skipped": 0, "retrying": 0}
+    assert "Re-send 2 now" in r.content.decode()
     assert not RecoveryJob.objects.exists()  # counting changes nothing
     r = client.post(reverse("dashboard:webhooks_recover"), {"endpoint": str(unreachable_endpoint.public_id), "window": "24h"})
     job = RecoveryJob.objects.get()

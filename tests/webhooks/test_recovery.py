@@ -131,7 +131,7 @@ def test_dashboard_recovers_per_call_urls_only(personas, history, sink, run_jobs
     client = personas.member.client()
     page = client.get(reverse("dashboard:webhooks"), {"preview": "1", "endpoint": "inline", "window": "24h",
                                                       "status": "failed"})
-    assert page.context["preview"] == 1 and "Start recovery" in page.content.decode()
+    assert page.context["preview"]["total"] == 1 and "Re-send 1 now" in page.content.decode()
     resp = client.post(reverse("dashboard:webhooks_recover"), {"endpoint": "inline", "window": "24h",
                                                                 "status": "failed"})
     job = RecoveryJob.objects.get()
