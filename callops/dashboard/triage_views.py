@@ -1,4 +1,10 @@
-"""The triage page (failure groups of a window, callops.triage.groups) and its actions on a group."""
+"""The triage page (failure groups of a window, callops.triage.groups) and its actions on a group.
+
+Each group offers only the actions its cause allows (`Cause.allowed`), each with a confirm that says
+what will happen to how many rows; the service refuses any other action whatever is posted.
+"""
+
+from dataclasses import dataclass
 
 from django.contrib import messages
 from django.shortcuts import redirect, render
@@ -21,12 +27,68 @@ BULK_ACTIONS = {
 }
 MAX_KEY_CHARS = 400
 
+# Where each cause's fix is made (Cause.fix_at): the link shown beside its actions.
+FIX_LINKS = {
+    "providers": ("Open provider accounts", "dashboard:providers"),
+    "suppressions": ("Open the suppression list", "dashboard:suppressions"),
+    "endpoints": ("Open webhook endpoints", "dashboard:endpoints"),
+    "webhooks": ("Open webhooks", "dashboard:webhooks"),
+}
+
+
+@dataclass(frozen=True)
+class Action:
+    """One button of a group: its label and the confirm for the whole group and for ticked rows."""
+
+    name: str
+    label: str
+    confirm: str
+    confirm_ticked: str  # "{n}" is replaced by the number of ticked rows in the browser
+    primary: bool
+
+
+def _plural(n: int, one: str, many: str) -> str:
+    return one if n == 1 else many
+
+
+def _actions(group) -> list[Action]:
+    n = min(group.count, services.ACTION_CAP)
+    more = f" (the newest {services.ACTION_CAP} of {group.count}; the rest stay for another click)" \
+        if group.count > services.ACTION_CAP else ""
+    caution = f" {group.cause.caution}" if group.cause.caution else ""
+    out = []
+    for name in group.cause.allowed(group.kind):
+        if name == "retry":
+            what = (f"Dial {n} {_plural(n, 'call', 'calls')} of this group again{more}?", "Dial the ticked calls again "
+                    "({n} ticked)?", " Each is placed as a new call to the same number; a call already retried "
+                    "is skipped.", "Retry calls")
+        elif name == "rerun":
+            what = (f"Run extraction again for {n} {_plural(n, 'call', 'calls')} of this group{more}?",
+                    "Run extraction again for the ticked calls ({n} ticked)?", " Their current results are replaced.",
+                    "Re-run extraction")
+        else:
+            what = (f"Send {n} {_plural(n, 'delivery', 'deliveries')} of this group again now{more}?",
+                    "Send the ticked deliveries again now ({n} ticked)?", " Each keeps its original webhook id.",
+                    "Redeliver")
+        whole, ticked, effect, label = what
+        out.append(Action(name, label, whole + effect + caution, ticked + effect + caution,
+                          primary=not group.cause.caution))
+    return out
+
+
+def _decorate(groups) -> None:
+    for g in groups:
+        g.actions = _actions(g)
+        link = FIX_LINKS.get(g.cause.fix_at)
+        g.fix_link = (link[0], reverse(link[1])) if link else None
+
 
 @org_required()
 def triage(request):
     window = parse_window(request.GET.get("window"))
     show_reviewed = request.GET.get("reviewed") == "1"
     groups, hidden = build(request.org, window, show_reviewed=show_reviewed)
+    _decorate(groups)
     by_kind = {k: [g for g in groups if g.kind == k] for k in KINDS}
     return render(request, "dashboard/triage.html", {
         "nav": "triage",
@@ -58,8 +120,12 @@ def triage_action(request):
         messages.success(request, "Marked as reviewed. The group comes back if it happens again.")
         return _back(window)
     selected = [pid for pid in (parse_public_id(v) for v in request.POST.getlist("item")) if pid]
-    with request_origin(request):
-        outcome = BULK_ACTIONS[kind, action](request.org, key, window, actor=request.user, selected=selected)
+    try:
+        with request_origin(request):
+            outcome = BULK_ACTIONS[kind, action](request.org, key, window, actor=request.user, selected=selected)
+    except services.ActionNotAllowed as exc:
+        messages.error(request, f"Nothing was done. {exc}")
+        return _back(window)
     if action == "redeliver":
         _say_redelivered(request, outcome)
     else:

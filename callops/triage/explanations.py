@@ -4,9 +4,20 @@ Keys are what the rows carry: a call's `error_code` (from adapters, the stale sw
 its `hangup_cause`, its status; an extraction's error kind (classified from `result_error`); a
 webhook attempt's error kind. Unknown causes still get a sensible generic text, so a new error code
 never renders as a blank card.
+
+Each cause also says which bulk actions can help (`actions`), what must be true first for them to
+help (`caution`, said in the confirm), and where the fix is made (`fix_at`, a place the console
+links to). The actions follow the advice: a cause whose fix says a retry cannot help offers none,
+and `callops.triage.services` refuses an action the cause does not offer.
 """
 
 from dataclasses import dataclass
+
+RETRY, RERUN, REDELIVER = "retry", "rerun", "redeliver"
+# What a group of each kind offers when its cause does not say otherwise.
+DEFAULT_ACTIONS = {"call": (RETRY,), "extraction": (RERUN,), "webhook": (REDELIVER,)}
+# Places a fix is made, as `fix_at` names them (the console turns them into links).
+FIX_PLACES = ("providers", "suppressions", "endpoints", "webhooks")
 
 
 @dataclass(frozen=True)
@@ -15,8 +26,18 @@ class Cause:
     explanation: str
     fix: str
     tone: str = "danger"  # badge tone: danger (broken), warning (expected in some share), muted
-    # False when re-dialing cannot help (a calling rule refused the call): no retry is offered.
-    can_retry: bool = True
+    # The bulk actions that can help; None means the kind's usual one (DEFAULT_ACTIONS), () none.
+    actions: tuple[str, ...] | None = None
+    # What must be true before the action helps ("only after topping up"), said in its confirm.
+    caution: str = ""
+    fix_at: str = ""  # one of FIX_PLACES, or blank
+
+    def allowed(self, kind: str) -> tuple[str, ...]:
+        return DEFAULT_ACTIONS.get(kind, ()) if self.actions is None else self.actions
+
+    @property
+    def can_retry(self) -> bool:
+        return RETRY in self.allowed("call")
 
 
 # The error codes of calls a calling rule (callops.rules) canceled before any provider was asked.
@@ -31,30 +52,35 @@ CALL_CODES = {
         "The number is on your suppression (do-not-call) list, so callops canceled the call before any provider "
         "was asked. The call's timeline names the entry and its reason.",
         "Nothing to fix if the person asked not to be called. If the entry is wrong, remove it under "
-        "Settings → Suppression list and place a new call.", "muted", can_retry=False),
+        "Settings → Suppression list and place a new call.", "muted", actions=(), fix_at="suppressions"),
     "frequency_cap": Cause(
         _BLOCKED,
         "The number had already been called as often as your frequency cap allows, so the call was not placed.",
-        "Wait until the cap allows another call, or change the cap in the calling rules.", "muted", can_retry=False),
+        "Wait until the cap allows another call, or change the cap in the calling rules.", "muted", actions=()),
     "outside_hours": Cause(
         _BLOCKED,
         "It was outside your calling hours in the recipient's local time, so the call was not placed.",
         "Place the call inside the calling hours, or change the organization's calling hours.", "muted",
-        can_retry=False),
+        actions=()),
 
     "invalid_number": Cause(
         "Invalid number",
         "The destination number does not exist or is not in service, so the carrier refused to connect the call.",
-        "Check the number in your source data (country code, missing digits). Retrying will not help until the "
-        "number is corrected.", "warning"),
+        "Check the number in your source data (country code, missing digits) and place a new call to the "
+        "corrected number. Retrying would dial the same dead number again, so it is not offered.", "warning",
+        actions=()),
     "balance_low": Cause(
         "Provider out of balance",
         "The provider account ran out of credit, so the provider refused to place the call before dialing.",
-        "Top up the wallet in the provider's console, then retry these calls."),
+        "Top up the wallet in the provider's console, then retry these calls.",
+        caution="Only after the provider account has credit again: until then every retry fails the same way.",
+        fix_at="providers"),
     "insufficient_funds": Cause(
         "Provider out of balance",
         "The provider answered 402: the account has no credit or its plan does not allow more calls.",
-        "Top up or upgrade the provider account, then retry these calls."),
+        "Top up or upgrade the provider account, then retry these calls.",
+        caution="Only after the provider account has credit again: until then every retry fails the same way.",
+        fix_at="providers"),
     "rate_limited": Cause(
         "Provider rate limit",
         "The provider answered 429: too many requests in a short time for this account.",
@@ -64,14 +90,16 @@ CALL_CODES = {
         "PolyAI status expired",
         "PolyAI keeps a call's status for about two hours. This call was still live in callops when PolyAI stopped "
         "answering for it (404), so its outcome is unknown and it was marked failed.",
-        "Check the call in PolyAI's conversation history. Make sure the worker and sweeper run continuously so "
-        "calls are polled while PolyAI still has their status."),
+        "Check the call in PolyAI's conversation history, and place a new call only if it did not happen (a "
+        "retry is not offered: the person may already have been called). Make sure the worker and sweeper run "
+        "continuously so calls are polled while PolyAI still has their status.", actions=()),
     "stale": Cause(
         "Stale call",
         "The call stayed live longer than its provider's maximum call length and one last status check found no "
         "end, so callops failed it rather than leave it open forever.",
-        "Check the call in the provider's console. If the provider's callbacks are not reaching callops, verify the "
-        "callback URL shown on the provider account."),
+        "Check the call in the provider's console, and place a new call only if it did not happen (a retry is not "
+        "offered: the call was answered, so the person has been called). If the provider's callbacks are not "
+        "reaching callops, verify the callback URL shown on the provider account.", actions=(), fix_at="providers"),
     "placement_interrupted": Cause(
         "Placement interrupted",
         "The process placing this call stopped (a crash or a restart) before the provider received the request, "
@@ -82,12 +110,16 @@ CALL_CODES = {
     "auth_failed": Cause(
         "Bad provider credentials",
         "The provider rejected the API key (401): it is wrong, expired or revoked.",
-        "Open Settings → Providers, paste a valid key into the account and use “Test connection”, then retry."),
+        "Open Settings → Providers, paste a valid key into the account and use “Test connection”, then retry.",
+        caution="Only after a valid key is saved on the provider account: until then every retry is refused too.",
+        fix_at="providers"),
     "forbidden": Cause(
         "Provider refused access",
         "The key is valid but not allowed to do this (403), for example outbound calling is not enabled on the "
         "account or the agent belongs to another workspace.",
-        "Ask the provider to enable outbound calling for the key, or check the agent id and workspace."),
+        "Ask the provider to enable outbound calling for the key, or check the agent id and workspace, then retry.",
+        caution="Only after the provider allows the key to place these calls: until then every retry is refused too.",
+        fix_at="providers"),
     "provider_unavailable": Cause(
         "Provider unavailable",
         "The provider answered with a server error (5xx) while placing or tracking the call.",
@@ -99,7 +131,9 @@ CALL_CODES = {
     "timeout": Cause(
         "Provider timed out",
         "The provider did not answer in time. The request may or may not have been processed.",
-        "Check the provider console before retrying so nobody is called twice."),
+        "Check the provider console before retrying so nobody is called twice.",
+        caution="The provider may have placed some of these calls: check its console first, or someone may be "
+                "called twice."),
     "network_error": Cause(
         "Network error",
         "The connection to the provider broke in the middle of a request.",
@@ -108,15 +142,20 @@ CALL_CODES = {
         "Provider rejected the request",
         "The provider said the request was invalid (400/422): a bad number format, a missing agent setting or an "
         "unsupported option.",
-        "Read the provider's message on a sample call, fix the agent or the input, then retry."),
+        "Read the provider's message on a sample call, fix the agent or the input, then retry.",
+        caution="Only after the agent or the input is fixed: the same request is refused again.", fix_at="providers"),
     "invalid_agent": Cause(
         "Agent misconfigured",
         "The agent's provider-side id is not in the form this provider needs.",
-        "Edit the agent under Settings → Providers & agents and correct its provider agent id."),
+        "Edit the agent under Settings → Providers & agents and correct its provider agent id, then retry.",
+        caution="Only after the agent's provider agent id is corrected: until then every retry fails the same way.",
+        fix_at="providers"),
     "not_found": Cause(
         "Unknown at the provider",
         "The provider does not know the agent or the call (404).",
-        "Check the agent's provider id and that the provider account is the right one."),
+        "Check the agent's provider id and that the provider account is the right one, then retry.",
+        caution="Only after the agent or the provider account is corrected: until then every retry fails the same "
+                "way.", fix_at="providers"),
     "telephony_error": Cause(
         "Telephony error",
         "The carrier dropped or could not complete the call.",
@@ -143,7 +182,8 @@ HANGUP_CAUSES = {
     "machine_detected": Cause("Voicemail", "An answering machine picked up, so the agent hung up.",
                               "Retry at another time, or let the agent leave a message.", "warning"),
     "unallocated_number": Cause("Number not in service", "The carrier says the number is not allocated.",
-                                "Correct the number; retrying will not help.", "warning"),
+                                "Correct the number and place a new call; retrying would dial the same number, so it "
+                                "is not offered.", "warning", actions=()),
     "network_out_of_order": Cause("Carrier network problem", "The carrier's network dropped the call.",
                                   "Usually temporary; retry.", "danger"),
 }
@@ -161,27 +201,36 @@ EXTRACTION_KINDS = {
         "Empty transcript",
         "The call completed but the provider sent no transcript, so there was nothing to extract from.",
         "Check that the provider account returns transcripts (some need it enabled). Re-run extraction once the "
-        "transcript arrives.", "warning"),
+        "transcript arrives.", "warning",
+        caution="Only once the transcripts have arrived: without one the re-run fails the same way.",
+        fix_at="providers"),
     "no_conversation": Cause(
         "Callee never spoke",
         "The call connected but only the agent spoke, so the requested fields could not be filled.",
-        "Nothing to fix in callops; consider retrying the call.", "warning"),
+        "Nothing to fix in callops: with nothing said by the callee no extractor can fill the fields, so a re-run "
+        "is not offered. To reach the person, place a new call to them.", "warning", actions=()),
     "llm_failed": Cause(
         "LLM extractor failed",
         "The language model behind the extractor was unreachable, timed out or answered something that was not "
         "JSON.",
-        "Check LLM_BASE_URL, LLM_API_KEY and the model's status, then re-run extraction."),
+        "Check LLM_BASE_URL, LLM_API_KEY and the model's status, then re-run extraction.",
+        caution="Only after the language model answers again: until then the re-run fails the same way."),
     "provider_failed": Cause(
         "Provider extracted nothing",
         "The agent is set to use the provider's own extraction, and the provider sent no extracted data.",
-        "Enable extraction on the provider's agent, or switch the agent to the rules or LLM extractor."),
+        "Enable extraction on the provider's agent, or switch the agent to the rules or LLM extractor, then re-run "
+        "extraction.",
+        caution="Only after the agent's extractor is switched (or the provider sends extracted data): until then "
+                "the re-run finds nothing again.", fix_at="providers"),
     "rules_failed": Cause(
         "Rules extractor failed", "The built-in rules extractor could not process the transcript.",
         "Re-run extraction; if it keeps failing, switch the agent to the LLM extractor."),
     "nothing_parsed": Cause(
         "No field could be extracted",
         "The extractor ran but none of the requested fields could be read from the conversation.",
-        "Check the returns schema (field names and types) against what the agent actually asks."),
+        "Check the returns schema (field names and types) against what the agent actually asks, for the calls to "
+        "come. Re-running on the same conversation with the same schema gives the same answer, so it is not "
+        "offered.", actions=(), fix_at="providers"),
     "other": Cause("Extraction failed", "Extraction failed for a reason without a specific explanation.",
                    "Read the error on a sample call and re-run extraction."),
 }
@@ -191,7 +240,9 @@ WEBHOOK_KINDS = {
         "Webhook host blocked",
         "The endpoint URL resolves to a private or loopback address, which callops refuses to call so that "
         "customer URLs cannot reach internal services.",
-        "Use a public HTTPS URL. Self-hosters can allow a network with the OUTBOUND_ALLOW_PRIVATE setting."),
+        "Use a public HTTPS URL. Self-hosters can allow a network with the OUTBOUND_ALLOW_PRIVATE setting.",
+        caution="Only after the endpoint's URL is public (or allowed): until then the same address is refused.",
+        fix_at="endpoints"),
     "webhook_timeout": Cause(
         "Endpoint timing out",
         "The endpoint did not send a complete response within the delivery timeout.",
@@ -199,7 +250,9 @@ WEBHOOK_KINDS = {
     "webhook_gone": Cause(
         "410 Gone",
         "The endpoint answered 410 Gone, which means “stop sending”, so callops disabled it.",
-        "If the URL is still wanted, fix the receiver, re-enable the endpoint and bulk-recover the missed events."),
+        "If the URL is still wanted, fix the receiver, re-enable the endpoint and bulk-recover the missed events.",
+        caution="Only after the receiver is fixed and the endpoint re-enabled: it asked not to be sent anything.",
+        fix_at="webhooks"),
     "webhook_unreachable": Cause(
         "Endpoint unreachable",
         "callops could not connect to the endpoint (DNS failure, refused connection or TLS error).",
@@ -229,11 +282,13 @@ WEBHOOK_KINDS = {
         "These events were not sent because their endpoint is disabled (by a user, after 410 Gone, or after failing "
         "for days). They are kept and can be sent later.",
         "Fix the receiver, re-enable the endpoint under Webhooks, then redeliver this group or bulk-recover.",
-        "warning"),
+        "warning", caution="Only after the endpoint is re-enabled under Webhooks.", fix_at="webhooks"),
     "webhook_config": Cause(
         "Signing secret unreadable",
         "The endpoint's signing secret could not be decrypted with the configured ENCRYPTION_KEY.",
-        "Restore the previous key in ENCRYPTION_KEY (keys can be listed, newest first), or rotate the secret."),
+        "Restore the previous key in ENCRYPTION_KEY (keys can be listed, newest first), or rotate the secret, then "
+        "redeliver.",
+        caution="Only after the secret can be read again: until then nothing can be signed.", fix_at="endpoints"),
 }
 
 GENERIC = Cause("Unrecognised failure", "This failure has no specific explanation yet.",
@@ -251,7 +306,8 @@ def for_call(status: str, error_code: str, hangup_cause: str) -> Cause:
         return HANGUP_CAUSES[hangup_cause]
     base = STATUSES.get(status, GENERIC)
     if hangup_cause:
-        return Cause(f"{base.title}: {hangup_cause.replace('_', ' ')}", base.explanation, base.fix, base.tone)
+        return Cause(f"{base.title}: {hangup_cause.replace('_', ' ')}", base.explanation, base.fix, base.tone,
+                     base.actions, base.caution, base.fix_at)
     return base
 
 

@@ -3,7 +3,8 @@
 A bulk action works on the group's rows in the window (or on the ones ticked inside it), at most
 ACTION_CAP of them, through the service a single call or delivery uses (redial, extraction re-run,
 redelivery), and writes one audit entry for the whole action. Each returns what it did, for the
-caller to say. Audit entries take their address from `request_origin` (callops.accounts.services).
+caller to say. An action the group's cause does not offer (`Cause.allowed`: it cannot help, such as
+re-dialing invalid numbers) is refused with ActionNotAllowed before anything is touched. Audit entries take their address from `request_origin` (callops.accounts.services).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from callops.calls.services import CallActionError
 from callops.webhooks import services as webhooks
 from callops.webhooks.models import Trigger
 
-from . import sources, windows
+from . import explanations, sources, windows
 from .models import TriageReview
 
 if TYPE_CHECKING:
@@ -45,6 +46,32 @@ class Outcome:
     refused: list[str] = field(default_factory=list)
 
 
+class ActionNotAllowed(Exception):
+    """The group's cause does not offer this action, because it cannot help; the message says why."""
+
+
+_ACTION_WORDS = {explanations.RETRY: "retrying these calls", explanations.RERUN: "re-running extraction",
+                 explanations.REDELIVER: "redelivering"}
+
+
+def cause_of(kind: str, key: str) -> explanations.Cause:
+    """The cause a group's key stands for (what the triage page explains for that group)."""
+    if kind == "call":
+        status, error_code, hangup = (key.split(sources.SEP, 3) + ["", "", ""])[:3]
+        return explanations.for_call(status, error_code, hangup)
+    if kind == "extraction":
+        return explanations.for_extraction(key)
+    return explanations.for_webhook(key)
+
+
+def check_allowed(kind: str, key: str, action: str) -> explanations.Cause:
+    cause = cause_of(kind, key)
+    if action not in cause.allowed(kind):
+        raise ActionNotAllowed(f"{cause.title}: {_ACTION_WORDS.get(action, action)} cannot help, so it is not "
+                               f"offered. {cause.fix}")
+    return cause
+
+
 def _target(kind: str, key: str) -> str:
     return f"{kind}:{key}"[:200]
 
@@ -64,6 +91,7 @@ def review_group(org: Organization, kind: str, key: str, window: str, *, actor: 
 def redial_group(org: Organization, key: str, window: str, *, actor: User, selected: Sequence[str] = (),
                  now: datetime | None = None) -> Outcome:
     """Redial the group's failed, unanswered or busy calls; a call is redialled at most once, ever."""
+    check_allowed("call", key, explanations.RETRY)
     _, start, now = windows.bounds(window, now)
     label = actor.get_username()
     return _on_calls(org, "call", key, "retry", window, sources.calls_for_key(org, key, start, now), selected, actor,
@@ -73,6 +101,7 @@ def redial_group(org: Organization, key: str, window: str, *, actor: User, selec
 def rerun_group(org: Organization, key: str, window: str, *, actor: User, selected: Sequence[str] = (),
                 now: datetime | None = None) -> Outcome:
     """Run extraction again for the group's calls."""
+    check_allowed("extraction", key, explanations.RERUN)
     _, start, now = windows.bounds(window, now)
     label = actor.get_username()
     return _on_calls(org, "extraction", key, "rerun", window, sources.extractions_for_key(org, key, start, now),
@@ -98,6 +127,7 @@ def _on_calls(org: Organization, kind: str, key: str, action: str, window: str, 
 def redeliver_group(org: Organization, key: str, window: str, *, actor: User,
                     selected: Sequence[str] = (), now: datetime | None = None) -> Outcome:
     """Queue one more attempt of each of the group's deliveries that is still undelivered."""
+    check_allowed("webhook", key, explanations.REDELIVER)
     _, start, now = windows.bounds(window, now)
     qs = sources.deliveries_for_key(org, key, start, now)
     if selected:
