@@ -279,6 +279,11 @@ class ProviderAdapter:
         raise NotImplementedError
 
     # --- inbound callbacks -----------------------------------------------------------------------
+    def callback_lookups(self, report: StatusReport) -> list[dict]:
+        """Call field lookups that find the call a callback report names, tried in order (within
+        the account). By default only `callback_id_field`, never "any id that matches"."""
+        return [{self.callback_id_field: report.provider_call_id}] if report.provider_call_id else []
+
     def parse_callback(self, body: bytes, headers: dict[str, str]) -> list[StatusReport]:
         """Verify (raise CallbackRejected) and parse an inbound provider webhook."""
         raise CallbackRejected(f"{self.kind} does not send callbacks")

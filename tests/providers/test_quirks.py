@@ -201,7 +201,7 @@ def test_trillet_batch_job_id_differs_from_call_id(emulators, make_agent):
     done = [r for r in batch["reports"] if r.status == "completed"][0]
     failed = [r for r in batch["reports"] if r.status == "failed"][0]
     assert done.provider_call_id.startswith("ch_") and done.provider_call_id != done.fields["provider_job_id"]
-    assert failed.raw_status == "failed" and "Number busy" in failed.reason
+    assert (failed.raw_status, failed.reason) == ("failed", "Invalid phone number")
     assert done.fields["duration_seconds"] > 0
     cancelled = adapter.stop_batch(batch_id)
     assert cancelled["status"] == "cancelled" and cancelled["details"]["totalCalls"] == 2
