@@ -156,7 +156,7 @@ class Adapter(ProviderAdapter):
         obj.setdefault("_id", data.get("callId"))
         if "status" not in obj:
             obj["status"] = {"call.started": "active", "call.completed": "completed",
-                             "call.failed": "failed"}.get(envelope.get("event"), "")
+                             "call.failed": "failed"}.get(str(envelope.get("event") or ""), "")
         return [report_from(obj, job=False)]
 
     def callback_lookups(self, report: StatusReport) -> list[dict]:
