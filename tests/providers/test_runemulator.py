@@ -66,7 +66,7 @@ def test_runemulator_scripts_faults_and_provider_options():
         assert r.status_code == 429 and r.headers["retry-after"] == "3.0"
     finally:
         _stop(proc)
-    proc, base = _serve("trillet", "--api-key", "k", "--workspace-id", "ws_demo", "--script", "+14155550123=failed",
+    proc, base = _serve("trillet", "--api-key", "k", "--workspace-id", "ws_demo", "--script", "+14155550123=busy",
                         "--speed", "100")
     try:
         headers = {"x-api-key": "k", "x-workspace-id": "ws_test"}
