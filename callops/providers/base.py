@@ -304,6 +304,11 @@ class ProviderAdapter:
         raise ProviderError(f"{self.kind} cannot list its numbers", permanent=True, code="numbers_unsupported")
 
     # --- operations ------------------------------------------------------------------------------
+    @classmethod
+    def settings_problem(cls, credentials) -> tuple[str, str]:
+        """(field, problem) when the account's settings cannot make a request; ("", "") if they can."""
+        return "", ""
+
     def test_connection(self) -> str:
         """A cheap authenticated request; returns a short description or raises ProviderError."""
         raise NotImplementedError

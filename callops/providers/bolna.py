@@ -49,7 +49,7 @@ TRANSCRIPT_LABELS = {"assistant": "agent", "user": "user", "system": None, "assi
 _LABEL_RE = re.compile(r"^(assistant_tool_call|tool_response|assistant|user|system): ?(.*)$")
 # Hangup words of a zero-talk `completed` (hangup_reason, hangup_by, hangup_provider_code joined).
 _BUSY_RE = re.compile(r"\bbusy\b", re.I)
-_NO_ANSWER_RE = re.compile(r"no[ -_]?answer|not answered|unanswered|rejected|declined|cancel|timeout|timed out",
+_NO_ANSWER_RE = re.compile(r"no[ _-]?answer|not answered|unanswered|rejected|declined|cancel|timeout|timed out",
                            re.I)
 
 

@@ -104,18 +104,23 @@ class Adapter(ProviderAdapter):
     def _headers(self) -> dict:
         return {AUTH_HEADERS.get(self.variant, "X-PolyAi-Auth-Token"): self.credentials.get("api_key", "")}
 
+    @classmethod
+    def settings_problem(cls, credentials) -> tuple[str, str]:
+        variant = str(credentials.get("api_variant") or "outbound")
+        if variant not in VARIANTS:
+            return "api_variant", f"api_variant must be one of {', '.join(VARIANTS)}"
+        if variant == "agents" and credentials.get("environment") not in ENVIRONMENTS:
+            return "environment", f"the Agents API needs environment set to one of {', '.join(ENVIRONMENTS)}"
+        if variant == "connector" and not (credentials.get("account_id") and credentials.get("project_id")):
+            field = "project_id" if credentials.get("account_id") else "account_id"
+            return field, "the connector variant needs account_id and project_id"
+        return "", ""
+
     def _settings_problem(self, call=None) -> str:
-        creds = self.credentials
-        if self.variant not in VARIANTS:
-            return f"api_variant must be one of {', '.join(VARIANTS)}"
-        if self.variant == "agents":
-            if creds.get("environment") not in ENVIRONMENTS:
-                return f"the Agents API needs environment set to one of {', '.join(ENVIRONMENTS)}"
-            if call is not None and not call.agent.provider_agent_id:
-                return "the Agents API needs the agent's provider agent id (PolyAI agentId)"
-        if self.variant == "connector" and not (creds.get("account_id") and creds.get("project_id")):
-            return "the connector variant needs account_id and project_id"
-        return ""
+        problem = self.settings_problem(self.credentials)[1]
+        if not problem and self.variant == "agents" and call is not None and not call.agent.provider_agent_id:
+            problem = "the Agents API needs the agent's provider agent id (PolyAI agentId)"
+        return problem
 
     def _checked(self, call=None) -> None:
         problem = self._settings_problem(call)

@@ -132,3 +132,36 @@ def test_emulator_checks_the_variant_auth_header_exactly(variant, emulators):
         assert (r.status_code, r.json()) == (401, {"message": "Invalid or missing authentication token"})
     r = httpx.post(f"{emu.url}{path}", json=body, headers=headers)
     assert r.status_code == 200
+
+
+def test_variant_is_set_on_the_account_form(personas):
+    from django.urls import reverse
+
+    from callops.providers.models import ProviderAccount
+
+    client = personas.admin.client()
+    base = {"kind": "polyai", "name": "Poly", "api_key": "poly-secret-123", "rate_limit_per_minute": "",
+            "is_active": "on"}
+    r = client.post(reverse("dashboard:provider_new"), {**base, "api_variant": "agents"})
+    assert r.status_code == 400
+    assert "the Agents API needs environment set to one of sandbox, pre-release, live" in r.content.decode()
+    r = client.post(reverse("dashboard:provider_new"), {**base, "api_variant": "v9"})
+    assert r.status_code == 400 and "not one of the choices" in r.content.decode()
+    assert not ProviderAccount.objects.filter(kind="polyai").exists()
+    r = client.post(reverse("dashboard:provider_new"), {**base, "api_variant": "agents", "environment": "sandbox"})
+    assert r.status_code == 302
+    account = ProviderAccount.objects.get(name="Poly")
+    assert account.credentials == {"api_key": "poly-secret-123", "api_variant": "agents", "environment": "sandbox"}
+    edit = reverse("dashboard:provider_edit", args=[account.public_id])
+    page = client.get(edit).content.decode()
+    assert "Stored: agents" in page and "Stored: sandbox" in page and "poly-secret-123" not in page
+    # Switching to the connector needs its ids; blank fields keep what is stored.
+    r = client.post(edit, {"name": "Poly", "rate_limit_per_minute": "", "is_active": "on", "api_variant": "connector",
+                           "account_id": "acc-9"})
+    assert r.status_code == 400 and "the connector variant needs account_id and project_id" in r.content.decode()
+    r = client.post(edit, {"name": "Poly", "rate_limit_per_minute": "", "is_active": "on", "api_variant": "connector",
+                           "account_id": "acc-9", "project_id": "proj-9"})
+    assert r.status_code == 302
+    account.refresh_from_db()
+    assert account.credentials == {"api_key": "poly-secret-123", "api_variant": "connector", "environment": "sandbox",
+                                   "account_id": "acc-9", "project_id": "proj-9"}
