@@ -123,7 +123,8 @@ def report_from_execution(obj: dict) -> StatusReport:
         if isinstance(obj.get("total_cost"), (int, float)):
             # Bolna reports cents; the call object counts milli-cents as CallingBox does.
             fields["billing_amount_milli_cents"] = round(obj["total_cost"] * 1000)
-        if obj.get("extracted_data") is not None:
+        if obj.get("extracted_data") is not None and not zero_talk:
+            # Bolna still extracts from a call nobody talked on; that is not a result.
             fields["provider_result"] = obj["extracted_data"]
         transcript = transcript_turns(obj.get("transcript"))
         if transcript:

@@ -149,6 +149,8 @@ class Adapter(ProviderAdapter):
             # The stored "<batch>/<job>" is what the per-call read needs; the bare id must not replace it.
             report.fields.pop("provider_job_id", None)
             return [report]
+        if not str(envelope.get("event") or "call.").startswith("call."):
+            return []  # `sms.sent`, `sms.delivered`: well-formed, about no call; answered 200
         data = envelope.get("data")
         if not isinstance(data, dict):
             raise ValueError("Trillet callback without data")

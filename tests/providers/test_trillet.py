@@ -66,6 +66,10 @@ def test_signed_envelope_with_busy_text_ends_busy(emulators, make_agent):
     assert (response.status_code, response.json()) == (200, {"received": 1, "applied": 1, "unknown": 0})
     call = Call.objects.get(pk=call.pk)
     assert (call.status, call.provider_status) == ("busy", "failed")
+    # The webhook page's SMS events are about no call: answered 200, nothing applied.
+    sms = json.dumps({"event": "sms.delivered", "data": {"messageId": "m1", "to": NUMBER}}).encode()
+    response = _post(agent.provider_account, sms, {"X-Trillet-Signature": hmac_hex(SECRET, sms)})
+    assert (response.status_code, response.json()) == (200, {"received": 0, "applied": 0, "unknown": 0})
 
 
 def test_flat_job_callbacks_for_a_call_placed_alone(emulators, make_agent):
