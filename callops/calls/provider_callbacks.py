@@ -6,9 +6,10 @@ through the lifecycle function with source `callback`. Reports for ids we do not
 answer 200, so a provider does not retry them forever; duplicates and out-of-order reports are
 absorbed by the forward-only rule and recorded as ignored.
 
-A report finds its call by the one id field its adapter names (`callback_id_field`), never by
-"any id that matches": Dograh keeps the workflow id in provider_job_id, and workflow ids and run
-ids are both small integers, so a loose match would update another call.
+A report finds its call by the lookups its adapter names (`callback_lookups`: by default the one
+id field `callback_id_field`), never by "any id that matches": Dograh keeps the workflow id in
+provider_job_id, and workflow ids and run ids are both small integers, so a loose match would
+update another call. Trillet's flat job callbacks add their job id with the number dialed.
 
 It lives in `calls` because applying reports to calls is calls' work: the adapter only verifies
 and parses, so `providers` does not depend on the call services.
@@ -40,10 +41,11 @@ DELIVERY_SEEN_SECONDS = 7 * 24 * 3600
 
 
 def _find_call(account: ProviderAccount, adapter, report) -> Call | None:
-    if not report.provider_call_id:
-        return None
-    lookup = {adapter.callback_id_field: report.provider_call_id}
-    return Call.objects.filter(provider_account=account, **lookup).order_by("-id").first()
+    for lookup in adapter.callback_lookups(report):
+        call = Call.objects.filter(provider_account=account, **lookup).order_by("-id").first()
+        if call is not None:
+            return call
+    return None
 
 
 @csrf_exempt

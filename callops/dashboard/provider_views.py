@@ -78,9 +78,13 @@ def providers(request):
 def _account_form(request, *, account=None, error=None, values=None, status=200):
     if account is not None:
         try:
-            account.credentials_names = [k for k, v in account.credentials.items() if v]
+            stored = account.credentials
         except ValueError:
-            account.credentials_names = []
+            stored = {}
+        account.credentials_names = [k for k, v in stored.items() if v]
+        # Settings (not secrets) may be shown back: PolyAI's API variant and its ids.
+        settings_names = {f.name for f in services.CREDENTIAL_FIELDS.get(account.kind, []) if f.setting}
+        account.settings_values = {k: v for k, v in stored.items() if k in settings_names}
     return render(request, "dashboard/settings/provider_form.html", {
         "nav": "providers", "account": account, "error": error, "values": values or {},
         "kinds": ProviderKind.choices, "specs": _field_specs(),

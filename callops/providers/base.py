@@ -279,6 +279,11 @@ class ProviderAdapter:
         raise NotImplementedError
 
     # --- inbound callbacks -----------------------------------------------------------------------
+    def callback_lookups(self, report: StatusReport) -> list[dict]:
+        """Call field lookups that find the call a callback report names, tried in order (within
+        the account). By default only `callback_id_field`, never "any id that matches"."""
+        return [{self.callback_id_field: report.provider_call_id}] if report.provider_call_id else []
+
     def parse_callback(self, body: bytes, headers: dict[str, str]) -> list[StatusReport]:
         """Verify (raise CallbackRejected) and parse an inbound provider webhook."""
         raise CallbackRejected(f"{self.kind} does not send callbacks")
@@ -299,6 +304,11 @@ class ProviderAdapter:
         raise ProviderError(f"{self.kind} cannot list its numbers", permanent=True, code="numbers_unsupported")
 
     # --- operations ------------------------------------------------------------------------------
+    @classmethod
+    def settings_problem(cls, credentials) -> tuple[str, str]:
+        """(field, problem) when the account's settings cannot make a request; ("", "") if they can."""
+        return "", ""
+
     def test_connection(self) -> str:
         """A cheap authenticated request; returns a short description or raises ProviderError."""
         raise NotImplementedError

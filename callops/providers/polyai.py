@@ -7,6 +7,22 @@ job ends the call failed with that error code) only when the data could have exp
 was placed, or last seen live, about two hours ago or more. A 404 sooner than that (a call PolyAI
 has not recorded yet, a glitch behind its load balancer) is a transient error: polling backs off
 and retries, and a call that never reappears is failed `stale` by the sweep.
+
+PolyAI issues accounts one of three API variants (providers.md 2.3), chosen per account by the
+credential setting `api_variant`; the stored `api_key` is sent in the header the variant names:
+- `outbound` (default): `POST /v1/outbound-calling` `{to_number, metadata}` with
+  `X-PolyAi-Auth-Token`, answered `{call_sid}`; status `GET /v1/outbound-calling/{sid}/status`.
+- `agents` (the Agents API, base `https://api.us.poly.ai`): `POST /v1/agents/{agentId}/telephony/
+  outbound-calls` `{toNumber, environment, metadata}` with `X-API-KEY`, answered
+  `{callSid, status: "QUEUED"}`; status `GET …/outbound-calls/{callSid}/status?environment=…`.
+  `environment` (`sandbox`, `pre-release`, `live`) is required: the account setting
+  `environment`. The agent id is the callops agent's provider agent id.
+- `connector`: `POST /api/v1/{account_id}/{project_id}/outbound-call/trigger` `{phone_number}`
+  with `X-CONNECTOR-ID`, answered `{conversation_id}`; settings `account_id`, `project_id`. The
+  reference documents no status read for it, so the `/v1` status route is read with the same
+  header (unverified; README "### PolyAI").
+An account whose settings do not make a usable request fails the call `invalid_account_settings`
+before anything is sent.
 """
 
 from __future__ import annotations
@@ -20,6 +36,10 @@ from . import transport
 from .base import Placement, ProviderAdapter, ProviderError, StatusReport, _sync_speed
 
 KIND = "polyai"
+VARIANTS = ("outbound", "agents", "connector")
+ENVIRONMENTS = ("sandbox", "pre-release", "live")
+AGENTS_BASE_URL = "https://api.us.poly.ai"
+AUTH_HEADERS = {"outbound": "X-PolyAi-Auth-Token", "agents": "X-API-KEY", "connector": "X-CONNECTOR-ID"}
 SID_RE = re.compile(r"^OUT-[0-9A-Za-z-]{8,}$")
 STATUS_MAP = {
     "queued": "queued", "created": "queued",
@@ -73,15 +93,66 @@ class Adapter(ProviderAdapter):
     # figure on the provider account.
     rate_limits = {"default": 600}
 
-    def _headers(self) -> dict:
-        return {"X-PolyAi-Auth-Token": self.credentials.get("api_key", "")}
+    @property
+    def variant(self) -> str:
+        return str(self.credentials.get("api_variant") or "outbound")
 
-    def place_call(self, call) -> Placement:
+    def _base(self) -> str:
+        # The Agents API lives on its own host; a Base URL set on the account wins (regions, emulators).
+        return AGENTS_BASE_URL if self.variant == "agents" and not self.account.base_url else self.base_url
+
+    def _headers(self) -> dict:
+        return {AUTH_HEADERS.get(self.variant, "X-PolyAi-Auth-Token"): self.credentials.get("api_key", "")}
+
+    @classmethod
+    def settings_problem(cls, credentials) -> tuple[str, str]:
+        variant = str(credentials.get("api_variant") or "outbound")
+        if variant not in VARIANTS:
+            return "api_variant", f"api_variant must be one of {', '.join(VARIANTS)}"
+        if variant == "agents" and credentials.get("environment") not in ENVIRONMENTS:
+            return "environment", f"the Agents API needs environment set to one of {', '.join(ENVIRONMENTS)}"
+        if variant == "connector" and not (credentials.get("account_id") and credentials.get("project_id")):
+            field = "project_id" if credentials.get("account_id") else "account_id"
+            return field, "the connector variant needs account_id and project_id"
+        return "", ""
+
+    def _settings_problem(self, call=None) -> str:
+        problem = self.settings_problem(self.credentials)[1]
+        if not problem and self.variant == "agents" and call is not None and not call.agent.provider_agent_id:
+            problem = "the Agents API needs the agent's provider agent id (PolyAI agentId)"
+        return problem
+
+    def _checked(self, call=None) -> None:
+        problem = self._settings_problem(call)
+        if problem:
+            raise ProviderError(f"PolyAI account settings: {problem}", permanent=True, code="invalid_account_settings")
+
+    def _create_request(self, call) -> tuple[str, dict]:
+        """(url, body) of the create in the account's variant: only the fields that variant defines."""
         # Metadata reaches the agent as SIP headers: values must be strings.
         metadata = {str(k): v if isinstance(v, str) else json.dumps(v) for k, v in call.metadata.items()}
         metadata["callops_call_id"] = str(call.public_id)
-        response = self._send("create", "POST", f"{self.base_url}/v1/outbound-calling", headers=self._headers(),
-                              json={"to_number": call.to_number, "metadata": metadata})
+        creds = self.credentials
+        if self.variant == "agents":
+            return (f"{self._base()}/v1/agents/{call.agent.provider_agent_id}/telephony/outbound-calls",
+                    {"toNumber": call.to_number, "environment": creds["environment"], "metadata": metadata})
+        if self.variant == "connector":
+            return (f"{self._base()}/api/v1/{creds['account_id']}/{creds['project_id']}/outbound-call/trigger",
+                    {"phone_number": call.to_number})
+        return f"{self._base()}/v1/outbound-calling", {"to_number": call.to_number, "metadata": metadata}
+
+    def _status_request(self, call, sid: str) -> tuple[str, dict]:
+        """(url, query) of the status read in the account's variant."""
+        if self.variant == "agents":
+            agent_id = call.agent.provider_agent_id if call is not None else "_"
+            return (f"{self._base()}/v1/agents/{agent_id}/telephony/outbound-calls/{sid}/status",
+                    {"environment": self.credentials.get("environment", "")})
+        return f"{self._base()}/v1/outbound-calling/{sid}/status", {}
+
+    def place_call(self, call) -> Placement:
+        self._checked(call)
+        url, body = self._create_request(call)
+        response = self._send("create", "POST", url, headers=self._headers(), json=body)
         data = transport.json_body(response, KIND)
         sid = str(data.get("call_sid") or data.get("callSid") or data.get("conversation_id") or "")
         if not sid:
@@ -92,9 +163,10 @@ class Adapter(ProviderAdapter):
 
     def fetch_status(self, call) -> StatusReport:
         sid = call.provider_call_id
+        self._checked()
+        url, params = self._status_request(call, sid)
         try:
-            response = self._send("read", "GET", f"{self.base_url}/v1/outbound-calling/{sid}/status",
-                                  headers=self._headers())
+            response = self._send("read", "GET", url, headers=self._headers(), params=params or None)
         except ProviderError as exc:
             if exc.http_status == 404 and SID_RE.match(sid or ""):
                 if could_have_expired(call):
@@ -108,11 +180,12 @@ class Adapter(ProviderAdapter):
 
     def test_connection(self) -> str:
         # A well-formed SID that cannot exist: 404 proves the token works, 401 that it does not.
+        self._checked()
+        url, params = self._status_request(None, "OUT-00000000-0000-0000-0000-000000000000")
         try:
-            self._send("test", "GET", f"{self.base_url}/v1/outbound-calling/OUT-00000000-0000-0000-0000-000000000000"
-                       "/status", headers=self._headers())
+            self._send("test", "GET", url, headers=self._headers(), params=params or None)
         except ProviderError as exc:
             if exc.http_status == 404:
-                return "PolyAI reachable; token accepted"
+                return f"PolyAI reachable ({self.variant} API); token accepted"
             raise
-        return "PolyAI reachable; token accepted"
+        return f"PolyAI reachable ({self.variant} API); token accepted"

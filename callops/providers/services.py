@@ -33,6 +33,10 @@ class SecretField:
     name: str
     label: str
     help: str = ""
+    # A setting rather than a secret (PolyAI's API variant): shown as text or a choice, optional,
+    # and its stored value may be shown back. Stored with the credentials, where the adapter reads it.
+    setting: bool = False
+    choices: tuple[tuple[str, str], ...] = ()
 
 
 # What each kind needs; `callback_secret` is stored apart (it verifies inbound callbacks).
@@ -40,7 +44,18 @@ CREDENTIAL_FIELDS: dict[str, list[SecretField]] = {
     ProviderKind.SANDBOX: [],
     ProviderKind.CALLINGBOX: [SecretField("api_key", "API key", "sk_live_… from the CallingBox console")],
     ProviderKind.BOLNA: [SecretField("api_key", "API key", "bn-… from the Bolna dashboard")],
-    ProviderKind.POLYAI: [SecretField("api_key", "Auth token", "sent as X-PolyAi-Auth-Token")],
+    ProviderKind.POLYAI: [
+        SecretField("api_key", "Auth token", "sent as X-PolyAi-Auth-Token (outbound-calling API), X-API-KEY "
+                    "(Agents API) or X-CONNECTOR-ID (connector)"),
+        SecretField("api_variant", "API variant", "the API PolyAI issued this account", setting=True,
+                    choices=(("outbound", "Outbound calling (/v1/outbound-calling)"),
+                             ("agents", "Agents API (/v1/agents/…/telephony/outbound-calls)"),
+                             ("connector", "Connector (/api/v1/<account>/<project>/outbound-call/trigger)"))),
+        SecretField("environment", "Environment", "Agents API only", setting=True,
+                    choices=(("sandbox", "sandbox"), ("pre-release", "pre-release"), ("live", "live"))),
+        SecretField("account_id", "Account id", "connector only", setting=True),
+        SecretField("project_id", "Project id", "connector only", setting=True),
+    ],
     ProviderKind.TRILLET: [SecretField("api_key", "API key"), SecretField("workspace_id", "Workspace id")],
     ProviderKind.DOGRAH: [SecretField("api_key", "API key", "sent as X-API-Key")],
 }
@@ -114,14 +129,24 @@ def _secrets(kind: str, data: Mapping[str, Any]) -> tuple[dict[str, str], str]:
         if len(value) > 1000 or "\n" in value:
             raise ProviderInputError(f"{name}: must be a single line of at most 1000 characters",
                                      {name: "too long or several lines"})
+    for f in CREDENTIAL_FIELDS.get(kind, []):
+        if f.choices and values[f.name] and values[f.name] not in {v for v, _ in f.choices}:
+            raise ProviderInputError(f"{f.name}: choose one of the listed values", {f.name: "not one of the choices"})
     return values, callback
+
+
+def _settings_problems(kind: str, merged: Mapping[str, str]) -> dict[str, str]:
+    """Settings that together cannot make a request (the Agents API without an environment)."""
+    field, problem = adapter_class(kind).settings_problem(merged)
+    return {field: problem} if problem else {}
 
 
 def _missing_credentials(kind: str, given: Mapping[str, str], stored: Mapping[str, str]) -> dict[str, str]:
     """Each credential the provider needs that is neither given nor stored: an account without
     them saves fine and then fails every call it places."""
     return {f.name: f"enter the {f.label}; {ProviderKind(kind).label} needs it"
-            for f in CREDENTIAL_FIELDS.get(kind, []) if not given.get(f.name) and not stored.get(f.name)}
+            for f in CREDENTIAL_FIELDS.get(kind, [])
+            if not f.setting and not given.get(f.name) and not stored.get(f.name)}
 
 
 def _checked_new_account(org: Organization,
@@ -139,6 +164,7 @@ def _checked_new_account(org: Organization,
     if kind in ProviderKind.values:
         creds, callback = _secrets(kind, data)
         errors.update(_missing_credentials(kind, creds, {}))
+        errors.update(_settings_problems(kind, creds))
     if errors:
         raise ProviderInputError("; ".join(f"{k}: {v}" for k, v in errors.items()), errors)
     account = ProviderAccount(organization=org, **clean)
@@ -172,6 +198,7 @@ def update_account(account: ProviderAccount, data: Mapping[str, Any], *, actor: 
     except ValueError:  # stored with a key no longer configured: they must be entered again
         stored = {}
     missing = _missing_credentials(account.kind, creds, stored)
+    missing.update(_settings_problems(account.kind, {**stored, **{k: v for k, v in creds.items() if v}}))
     if missing:
         raise ProviderInputError("; ".join(f"{k}: {v}" for k, v in missing.items()), missing)
     changed_secrets = sorted(k for k, v in creds.items() if v) + (["callback_secret"] if callback else [])

@@ -5,9 +5,19 @@ A batch job has a `jobId` that is not the call-history id (`result.callId`); bot
 nothing overwrites). Job times are ms epoch, history times unix seconds. A finished job's
 `result` carries the conversation: `transcript` (one string) becomes the call's turn list when
 it names its speakers, and the whole `result` (`outcome`, `metadata`, ...) is kept as the
-provider's own extraction. Callbacks (per-call `callback_url`) are verified with
-`X-Trillet-Signature`, a hex HMAC-SHA256 of the body under the account's callback secret, when
-one is configured.
+provider's own extraction.
+
+Callbacks come in two shapes (README "### Trillet"): the `{event, data}` envelope of Trillet's
+webhook page, verified with `X-Trillet-Signature` (a hex HMAC-SHA256 of the body under the
+account's callback secret) when one is configured; and the flat job object (the body of
+`GET /v1/api/batch-calls/{batchId}/calls/{jobId}`), which Trillet does not sign: like Bolna's
+pushes it is authenticated by the account's unguessable callback token in the URL, which the view
+has already matched. A flat job finds its call by `result.callId`, else by its `jobId` and
+`phone_number` (a batch job's stored "<batchId>/<jobId>", or the `call_id` of a call placed alone).
+
+A `failed` whose `error` says the line was busy ("Number busy - unable to connect after 3
+attempts") or nobody answered ("No answer") ends `busy` / `no_answer`; the raw word and reason
+are kept.
 """
 
 from __future__ import annotations
@@ -15,6 +25,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 
 from callops.extraction.transcript import canonical_turns
 
@@ -29,6 +40,18 @@ STATUS_MAP = {
     "completed": "completed", "failed": "failed",
     "cancelled": "canceled",  # a job still waiting when its batch was cancelled
 }
+# `error` texts of a failed call that say what happened on the line (batch job status page).
+_BUSY_RE = re.compile(r"\bbusy\b", re.I)
+_NO_ANSWER_RE = re.compile(r"\bno[ -]?answer\b|\bnot answered\b|\bunanswered\b", re.I)
+
+
+def failed_outcome(error: str) -> str:
+    """The canonical status of a Trillet `failed` with this `error` text."""
+    if _BUSY_RE.search(error):
+        return "busy"
+    if _NO_ANSWER_RE.search(error):
+        return "no_answer"
+    return "failed"
 
 
 def report_from(obj: dict, *, job: bool) -> StatusReport:
@@ -47,7 +70,9 @@ def report_from(obj: dict, *, job: bool) -> StatusReport:
         fields["duration_seconds"] = int(float(obj["duration"]))
     elif not job and obj.get("startTime") and obj.get("endTime"):
         fields["duration_seconds"] = int(float(obj["endTime"]) - float(obj["startTime"]))  # unix seconds
-    error = obj.get("error") or ""
+    error = str(obj.get("error") or "")
+    if status == "failed":
+        status = failed_outcome(error)
     if status == "failed":
         fields["error_code"] = "call_failed"
         fields["error_message"] = error or raw
@@ -110,18 +135,43 @@ class Adapter(ProviderAdapter):
         return report_from(transport.json_body(response, KIND), job=False)
 
     def parse_callback(self, body: bytes, headers: dict[str, str]) -> list[StatusReport]:
-        if self.account.callback_secret:
-            callback_auth.verify_body(headers.get("x-trillet-signature", ""), body, self.account.callback_secret)
         envelope = json.loads(body)
-        data = envelope.get("data") if isinstance(envelope, dict) else None
+        if not isinstance(envelope, dict):
+            raise ValueError("Trillet callback is not an object")
+        signature = headers.get("x-trillet-signature", "")
+        is_job = "event" not in envelope and "jobId" in envelope
+        # The webhook envelope is signed when the account has a secret; a flat job object is not
+        # (the URL token is its credential), but one that arrives signed is checked all the same.
+        if self.account.callback_secret and (signature or not is_job):
+            callback_auth.verify_body(signature, body, self.account.callback_secret)
+        if is_job:
+            report = report_from(envelope, job=True)
+            # The stored "<batch>/<job>" is what the per-call read needs; the bare id must not replace it.
+            report.fields.pop("provider_job_id", None)
+            return [report]
+        if not str(envelope.get("event") or "call.").startswith("call."):
+            return []  # `sms.sent`, `sms.delivered`: well-formed, about no call; answered 200
+        data = envelope.get("data")
         if not isinstance(data, dict):
             raise ValueError("Trillet callback without data")
         obj = dict(data)
         obj.setdefault("_id", data.get("callId"))
         if "status" not in obj:
             obj["status"] = {"call.started": "active", "call.completed": "completed",
-                             "call.failed": "failed"}.get(envelope.get("event"), "")
+                             "call.failed": "failed"}.get(str(envelope.get("event") or ""), "")
         return [report_from(obj, job=False)]
+
+    def callback_lookups(self, report: StatusReport) -> list[dict]:
+        payload = report.payload if isinstance(report.payload, dict) else {}
+        lookups = super().callback_lookups(report)
+        if payload.get("jobId") and payload.get("phone_number"):
+            # A job without `result.callId` (not finished, or failed): a batch job by its batch's
+            # "<batch>/<job>", a call placed alone by the `call_id` its create answered; either
+            # only with the number it dials, so a job id reused across batches finds nothing wrong.
+            job, number = str(payload["jobId"]), str(payload["phone_number"])
+            lookups += [{"provider_job_id__endswith": f"/{job}", "to_number": number},
+                        {"provider_call_id": job, "to_number": number}]
+        return lookups
 
     def test_connection(self) -> str:
         response = self._send("test", "GET", f"{self.base_url}/v2/api/call-history", headers=self._headers(),

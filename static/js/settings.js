@@ -25,7 +25,7 @@
     document.querySelectorAll("fieldset.cred-set").forEach(function (set) {
       var on = set.getAttribute("data-kind") === kind;
       set.hidden = !on;
-      set.querySelectorAll("input").forEach(function (input) { input.disabled = !on; });
+      set.querySelectorAll("input, select").forEach(function (input) { input.disabled = !on; });
     });
   }
 

@@ -164,3 +164,24 @@ def test_provider_account_agent_and_member_invite(page, personas):
     expect(page.get_by_test_id("invite-link")).to_contain_text("/join/")
     expect(page.get_by_test_id("members")).to_contain_text("grace@acme.test")
     shot(page, "members-invited")
+
+
+def test_polyai_api_variant_is_chosen_on_the_account_form(page, personas):
+    from callops.providers.models import ProviderAccount
+
+    login(page, personas.owner.user.username)
+    page.get_by_role("link", name="Providers & agents").click()
+    page.get_by_role("link", name="New provider account").click()
+    page.get_by_label("Provider", exact=True).select_option("polyai")
+    page.get_by_label("Name", exact=True).fill("PolyAI agents")
+    page.locator("#c-polyai-api_key").fill("poly-browser-secret")
+    # The PolyAI fieldset's choices come alive with it (the script enables selects as well as inputs).
+    page.get_by_label("API variant").select_option("agents")
+    page.get_by_label("Environment").select_option("live")
+    page.get_by_role("button", name="Create account").click()
+    expect(page.get_by_test_id("accounts")).to_contain_text("PolyAI agents")
+    account = ProviderAccount.objects.get(name="PolyAI agents")
+    assert account.credentials == {"api_key": "poly-browser-secret", "api_variant": "agents", "environment": "live"}
+    page.locator("tr", has_text="PolyAI agents").get_by_role("link", name="Edit").click()
+    expect(page.get_by_test_id("setting-stored").first).to_have_text("Stored: agents")
+    assert "poly-browser-secret" not in page.content()

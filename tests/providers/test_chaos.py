@@ -161,5 +161,8 @@ def test_chaos_500_calls_through_worker_processes(emulators, make_agent, live_se
     # A repeated Dograh delivery id is answered `duplicate` and applies nothing.
     assert recorded == applied and applied + unknown == sum(a["received"] for a in answers if not a.get("duplicate"))
     assert any(a.get("duplicate") for a in answers)
+    # No well-formed vendor callback is refused: a 4xx is final for the vendor, so the push is lost.
+    refused = [(e.kind, cid, status) for e in emus.values() for cid, status in e.callback_log if 400 <= status < 500]
+    assert not refused, refused[:5]
     assert CallEvent.objects.filter(call_id__in=pks, source="callback", ignored=True).count() > 50
     print(f"chaos: {len(pks)} calls in {elapsed:.1f} s")

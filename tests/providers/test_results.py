@@ -80,11 +80,10 @@ def test_bolna_pushed_transcript_string_too(emulators, make_agent, clock):
     assert call.status == "completed" and {t["role"] for t in call.transcript} == {"agent", "user"}
 
 
-@pytest.mark.parametrize("outcome", ["voicemail", "completed_zero"])
-def test_provider_extractor_fails_a_call_without_conversation(outcome, emulators, make_agent, run_jobs, clock):
-    """Bolna still sends extracted_data for a voicemail or a rejected call; it is not a result."""
+def test_provider_extractor_fails_a_call_without_conversation(emulators, make_agent, run_jobs, clock):
+    """Bolna still sends extracted_data for a voicemail; it is not a result."""
     emu = emulators("bolna")
-    emu.script(NUMBER, outcome)
+    emu.script(NUMBER, "voicemail")
     agent = make_agent("bolna", emu)
     agent.returns, agent.extractor = {"interested": "boolean"}, "provider"
     agent.save()
@@ -93,6 +92,20 @@ def test_provider_extractor_fails_a_call_without_conversation(outcome, emulators
     call = _settle(call.pk, run_jobs, clock)
     assert call.result_status == "failed" and call.result == {"interested": None}
     assert "before any conversation" in call.result_error
+
+
+def test_rejected_call_keeps_no_extraction(emulators, make_agent, run_jobs, clock):
+    """A `completed` nobody talked on ends no_answer; Bolna's extracted_data for it is not kept."""
+    emu = emulators("bolna")
+    emu.script(NUMBER, "completed_zero")
+    agent = make_agent("bolna", emu)
+    agent.returns, agent.extractor = {"interested": "boolean"}, "provider"
+    agent.save()
+    call = _until_terminal(place(agent, NUMBER).pk, clock)
+    run_jobs()
+    call = Call.objects.get(pk=call.pk)
+    # Extraction runs for completed calls only: nothing pending, nothing stored.
+    assert (call.status, call.provider_result, call.result_status) == ("no_answer", None, "")
 
 
 # --- Trillet: the batch job's result ----------------------------------------------------------------

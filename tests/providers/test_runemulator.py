@@ -66,7 +66,7 @@ def test_runemulator_scripts_faults_and_provider_options():
         assert r.status_code == 429 and r.headers["retry-after"] == "3.0"
     finally:
         _stop(proc)
-    proc, base = _serve("trillet", "--api-key", "k", "--workspace-id", "ws_demo", "--script", "+14155550123=failed",
+    proc, base = _serve("trillet", "--api-key", "k", "--workspace-id", "ws_demo", "--script", "+14155550123=busy",
                         "--speed", "100")
     try:
         headers = {"x-api-key": "k", "x-workspace-id": "ws_test"}
@@ -103,6 +103,30 @@ def test_runemulator_refuses_options_of_another_provider():
         call_command("runemulator", "bolna", "--script", "+14155550123=nope")
     with pytest.raises(CommandError, match="KEY=VALUE"):
         call_command("runemulator", "dograh", "--trigger", "11111111-2222-3333-4444-555555555555")
+    with pytest.raises(CommandError, match="applies to polyai only"):
+        call_command("runemulator", "bolna", "--variant", "agents")
+    with pytest.raises(CommandError, match="applies to trillet only"):
+        call_command("runemulator", "polyai", "--callback-style", "job")
+    with pytest.raises(CommandError, match="applies to bolna only"):
+        call_command("runemulator", "trillet", "--push-id", "execution_id")
+
+
+def test_runemulator_serves_the_polyai_agents_api():
+    proc, base = _serve("polyai", "--api-key", "k", "--variant", "agents", "--environment", "sandbox")
+    try:
+        body = {"toNumber": "+14155550123", "environment": "sandbox"}
+        url = f"{base}/v1/agents/agent-1/telephony/outbound-calls"
+        created = httpx.post(url, json=body, headers={"X-API-KEY": "k"})
+        assert created.status_code == 200 and created.json()["status"] == "QUEUED"
+        sid = created.json()["callSid"]
+        status = httpx.get(f"{url}/{sid}/status", params={"environment": "sandbox"}, headers={"X-API-KEY": "k"})
+        assert status.json() == {"status": "QUEUED", "reason": ""}
+        # The outbound-calling route is not this account's API.
+        v1 = httpx.post(f"{base}/v1/outbound-calling", json={"to_number": "+14155550123"},
+                        headers={"X-PolyAi-Auth-Token": "k"})
+        assert (v1.status_code, v1.json()) == (401, {"message": "Invalid or missing authentication token"})
+    finally:
+        _stop(proc)
 
 
 def test_runemulator_lists_outcomes(capsys):

@@ -1,10 +1,29 @@
 """Bolna emulator: `bn-…` keys, execution ids, hyphenated statuses, unsigned pushes, batches.
 
-Quirks played: `call-disconnected` before `completed` (with null duration/cost/recording),
-`scheduled_at` with a `Z` suffix answers 500, less than 2 minutes ahead answers 400, stop works
-only while queued/scheduled, errors are `{"error": <int>, "message": …}`, the transcript is one
-string of "assistant: …" / "user: …" lines, and the older docs' `balance_low` spelling can be
-played (outcome `balance_low_old`).
+Strict where Bolna is, each behaviour from the page or code named:
+- Auth: `Authorization: Bearer <key>` exactly, else 401 `{"error": 1401, "message": "Access
+  denied"}` (Bolna's HTTP status page, seeds/001).
+- Errors: `{"error": <int>, "message": …}` (seeds/001; its example is `{"error": 1001, "message":
+  "agent_id is required"}`, so field errors use 1001). `POST /call` takes only the fields of the
+  make-call page (`agent_id`, `recipient_phone_number`, `from_phone_number`, `scheduled_at`,
+  `user_data`, `agent_data`, `bypass_call_guardrails`, `retry_config`; Bolna's CLI
+  `internal/api/calls.go` sends the first four and `user_data`); a missing, mistyped or unknown
+  field answers 400. Batch forms take only their documented parts.
+- `scheduled_at` with a `Z` suffix answers 500, less than 2 minutes ahead or unparsable 400 with
+  the page's messages (seeds/001 "Scheduling errors").
+- `call-disconnected` comes before `completed`, with null duration/cost/recording (seeds/001);
+  `completed` tracks telephony, not talk: outcomes `completed_zero*` end `completed` with
+  `conversation_duration` 0 and only the hangup fields telling what happened.
+- The transcript is the string `format_messages` writes (package `bolna`,
+  `bolna/helpers/utils.py`): `"<role>: " + content + "\n"` per message, content that may span
+  lines; outcome `completed_tools` adds the `system`, `assistant_tool_call` and `tool_response`
+  entries that function also writes.
+- Pushes: one unsigned POST per status change; the body is the execution object (`id`), or with
+  `push_id="execution_id"` the call-state form keyed `execution_id` with `provider`,
+  `from_number` and `to_number` (`bolna/agent_manager/task_manager.py` `_build_call_context`).
+- `GET /user/me`: `wallet` in cents and `concurrency {max, current}` (Bolna's CLI,
+  `internal/api/account.go`).
+- The older docs' `balance_low` spelling can be played (outcome `balance_low_old`).
 """
 
 from __future__ import annotations
@@ -12,6 +31,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 import time
 import uuid
 from datetime import UTC, datetime
@@ -25,8 +45,25 @@ CONVERSATION = ("assistant: Hi, this is Ava from Acme Dental. Are you still inte
                 "user: Yes, I am interested.\n"
                 "assistant: Great. Can you come in tomorrow at 3 pm?\n"
                 "user: Tomorrow at 3 works for me.\n"
-                "assistant: Perfect, see you then. Goodbye!")
-VOICEMAIL = "assistant: Hi, this is Ava from Acme Dental calling about your cleaning offer. Please call us back."
+                "assistant: Perfect, see you then. Goodbye!\n")
+# format_messages(..., use_system_prompt=True, include_tools=True): a prompt, a tool round trip and
+# a message whose content spans two lines.
+WITH_TOOLS = ("system: You are Ava, the Acme Dental assistant.\n"
+              "assistant: Hi, this is Ava from Acme Dental.\nWhich day suits you?\n"
+              "user: Tuesday, please.\n"
+              "assistant_tool_call: {'id': 'call_1', 'function': {'name': 'book', 'arguments': '{\"day\": \"Tue\"}'}}\n"
+              "tool_response: (call_1): booked\n"
+              "assistant: You are booked for Tuesday.\n")
+VOICEMAIL = "assistant: Hi, this is Ava from Acme Dental calling about your cleaning offer. Please call us back.\n"
+# POST /call fields and their JSON types (make-call page); anything else is refused.
+CALL_FIELDS: dict[str, type | tuple[type, ...]] = {
+    "agent_id": str, "recipient_phone_number": str, "from_phone_number": str, "scheduled_at": str,
+    "user_data": dict, "agent_data": dict, "bypass_call_guardrails": bool, "retry_config": dict}
+REQUIRED_CALL_FIELDS = ("agent_id", "recipient_phone_number")
+BATCH_FIELDS = {"agent_id", "file", "from_phone_numbers", "retry_config"}
+SCHEDULE_FIELDS = {"scheduled_at", "bypass_call_guardrails"}
+FIELD_ERROR = 1001
+E164 = re.compile(r"^\+[1-9]\d{6,14}$")
 
 
 class Emulator(Base):
@@ -34,9 +71,20 @@ class Emulator(Base):
     outcomes = {
         "completed": Outcome(_RING + [(6, "in-progress"), (36, "call-disconnected"), (40, "completed")], "completed",
                              {"conversation_duration": 30, "hangup_by": "Callee"}),
-        "completed_zero": Outcome(_RING + [(20, "completed")], "completed",
+        "completed_tools": Outcome(_RING + [(6, "in-progress"), (36, "call-disconnected"), (40, "completed")],
+                                   "completed", {"conversation_duration": 30, "hangup_by": "Callee",
+                                                 "transcript": WITH_TOOLS}),
+        # `completed` with nobody talking: the hangup fields tell what happened.
+        "completed_zero": Outcome(_RING + [(20, "completed")], "no_answer",
                                   {"conversation_duration": 0, "hangup_by": "Callee", "hangup_reason": "rejected",
                                    "hangup_provider_code": 3020, "transcript": ""}),
+        "completed_zero_busy": Outcome(_RING + [(5, "completed")], "busy",
+                                       {"conversation_duration": 0, "hangup_by": "Carrier",
+                                        "hangup_reason": "Busy Line", "hangup_provider_code": 3010, "transcript": ""}),
+        "completed_zero_failed": Outcome(_RING + [(5, "completed")], "failed",
+                                         {"conversation_duration": 0, "hangup_by": "Carrier",
+                                          "hangup_reason": "Network error", "hangup_provider_code": 5000,
+                                          "transcript": ""}),
         "voicemail": Outcome(_RING + [(8, "in-progress"), (15, "completed")], "completed",
                              {"conversation_duration": 7, "answered_by_voice_mail": True, "transcript": VOICEMAIL}),
         "no_answer": Outcome(_RING + [(30, "no-answer")], "no_answer", {"hangup_reason": "no answer"}),
@@ -62,8 +110,11 @@ class Emulator(Base):
         ("GET", r"/batches/(?P<id>[0-9a-f]{32})/executions", "batch_executions", "read"),
     ]
 
-    def __init__(self, **kw):
+    def __init__(self, *, push_id: str = "id", **kw):
+        if push_id not in ("id", "execution_id"):
+            raise ValueError("push_id must be id or execution_id")
         super().__init__(**kw)
+        self.push_id = push_id
         self.batches: dict[str, dict] = {}
 
     def authenticate(self, req):
@@ -112,12 +163,16 @@ class Emulator(Base):
             return self.error(400, "Scheduled time should be atleast 2 minutes in the future")
         return None
 
+    def field_error(self, message):
+        return 400, {"error": FIELD_ERROR, "message": message}, {}
+
     def create(self, req):
         body = req.json()
-        if not isinstance(body, dict) or not body.get("agent_id"):
-            return self.error(400, "agent_id is required")
-        if not body.get("recipient_phone_number"):
-            return self.error(400, "recipient_phone_number is required")
+        if not isinstance(body, dict):
+            return self.field_error("request body must be a JSON object")
+        problem = validate_call(body)
+        if problem:
+            return self.field_error(problem)
         bad = self._check_scheduled_at(body.get("scheduled_at"))
         if bad:
             return bad
@@ -141,13 +196,17 @@ class Emulator(Base):
         return 200, {"message": "done", "status": "stopped", "execution_id": call.id}, {}
 
     def me(self, req):
-        return 200, {"wallet": 100.0, "concurrency": {"max": 10, "current": 0}}, {}
+        return 200, {"id": "3c90c3cc-0d44-4b50-8888-8dd25736052a", "name": "Acme", "email": "ops@acme.test",
+                     "wallet": 9930.01, "concurrency": {"max": 10, "current": 0}}, {}
 
     # --- batches ---------------------------------------------------------------------------------
     def batch_create(self, req):
         form = req.form()
+        unknown = sorted(set(form) - BATCH_FIELDS)
+        if unknown:
+            return self.field_error(f"unknown field: {unknown[0]}")
         if not form.get("agent_id") or not form.get("file"):
-            return self.error(400, "agent_id and file are required")
+            return self.field_error("agent_id and file are required")
         rows = list(csv.DictReader(io.StringIO(form["file"][0].decode())))
         batch_id = uuid.uuid4().hex
         self.batches[batch_id] = {"agent_id": form["agent_id"][0], "rows": rows, "status": "created",
@@ -158,7 +217,13 @@ class Emulator(Base):
         batch = self.batches.get(req.params["id"])
         if batch is None:
             return self.error(404, "Batch not found")
-        value = (req.form().get("scheduled_at") or [None])[0]
+        form = req.form()
+        unknown = sorted(set(form) - SCHEDULE_FIELDS)
+        if unknown:
+            return self.field_error(f"unknown field: {unknown[0]}")
+        value = (form.get("scheduled_at") or [None])[0]
+        if value is None:
+            return self.field_error("scheduled_at is required")
         bad = self._check_scheduled_at(value)
         if bad:
             return bad
@@ -210,4 +275,25 @@ class Emulator(Base):
 
     def callback_messages(self, call, step):
         # One unsigned push per status change; the body is the execution object.
-        return [({}, json.dumps(self.render(call, step)).encode())]
+        body = self.render(call, step)
+        if self.push_id == "execution_id":
+            # The call-state form: `execution_id` instead of `id`, with the call context fields.
+            body = {"execution_id": body.pop("id"), **body, "provider": "plivo",
+                    "from_number": call.request.get("from_phone_number"), "to_number": call.number}
+        return [({}, json.dumps(body).encode())]
+
+
+def validate_call(body: dict) -> str:
+    """The first problem with a `POST /call` body, in Bolna's words; "" when it is acceptable."""
+    for name in REQUIRED_CALL_FIELDS:
+        if not body.get(name):
+            return f"{name} is required"
+    if not E164.match(str(body["recipient_phone_number"])):
+        return "recipient_phone_number must be in E.164 format"
+    for name, value in body.items():
+        kind = CALL_FIELDS.get(name)
+        if kind is None:
+            return f"unknown field: {name}"
+        if value is not None and (not isinstance(value, kind) or (kind is not bool and isinstance(value, bool))):
+            return f"{name} is invalid"
+    return ""

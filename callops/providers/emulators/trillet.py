@@ -1,5 +1,18 @@
 """Trillet emulator: `x-api-key` + `x-workspace-id`, call history (unix s) and batch jobs (ms).
 
+Strict where Trillet's pages are (no vendor code is published):
+- Auth: both `x-api-key` and `x-workspace-id` must be exact, else 401 (seeds/003 marks both
+  required; the rejection shape is undocumented).
+- `POST /v1/api/call` takes only the initiate-call page's fields (`to`, `call_agent_id`,
+  `callback_url`, `dynamic_variables`, `metadata`); a missing, mistyped or unknown one answers
+  400 `{"status": "error", "error": …}`.
+- A failed job carries its `error` text, e.g. "Number busy - unable to connect after 3 attempts"
+  (seeds/003, outcome `busy`) or "No answer" (outcome `no_answer`).
+- Callbacks: `callback_style="event"` posts the webhook page's `{event, data}` envelope, signed
+  with `X-Trillet-Signature` when a secret is set; `callback_style="job"` posts the flat job
+  object of seeds/003 unsigned, per-call ones to their `callback_url` and batch jobs to the
+  emulator's `callback_url`.
+
 A batch job's `jobId` differs from its call-history id (`result.callId`). A finished job's
 `result` is `{callId, transcript, outcome, metadata}` as the docs show it: `transcript` is one
 string ("Agent: …" / "Customer: …" lines; outcome `completed_plain` sends unlabelled text),
@@ -24,6 +37,11 @@ from .core import Emulator as Base
 from .core import Outcome
 
 BUSY_TEXT = "Number busy - unable to connect after 3 attempts"
+NO_ANSWER_TEXT = "No answer"
+# POST /v1/api/call fields and their JSON types (initiate-call page); anything else is refused.
+CALL_FIELDS: dict[str, type] = {"to": str, "call_agent_id": str, "callback_url": str, "dynamic_variables": dict,
+                                "metadata": dict}
+STYLES = ("event", "job")
 CONVERSATION = ("Agent: Hello {first_name}, this is an automated call from Acme Clinic about your appointment.\n"
                 "Customer: Hi, yes.\n"
                 "Agent: Can you confirm you will attend tomorrow at 3 pm?\n"
@@ -41,7 +59,10 @@ class Emulator(Base):
                                    {"transcript": PLAIN}),
         "voicemail": Outcome([(0, "queued"), (2, "active"), (12, "completed")], "completed",
                              {"answered_by_voicemail": True}),
-        "failed": Outcome([(0, "queued"), (2, "active"), (10, "failed")], "failed", {"error": BUSY_TEXT}),
+        "failed": Outcome([(0, "queued"), (2, "active"), (10, "failed")], "failed",
+                          {"error": "Invalid phone number"}),
+        "busy": Outcome([(0, "queued"), (10, "failed")], "busy", {"error": BUSY_TEXT}),
+        "no_answer": Outcome([(0, "queued"), (30, "failed")], "no_answer", {"error": NO_ANSWER_TEXT}),
         "ongoing": Outcome([(0, "queued"), (2, "ongoing"), (30, "completed")], "completed"),
     }
     JOB_WORDS = {"queued": "waiting", "ongoing": "active", "in-progress": "active"}
@@ -56,9 +77,12 @@ class Emulator(Base):
         ("DELETE", r"/v1/api/batch-calls/(?P<id>[^/]+)", "batch_cancel", "other"),
     ]
 
-    def __init__(self, *, workspace_id: str = "ws_test", **kw):
+    def __init__(self, *, workspace_id: str = "ws_test", callback_style: str = "event", **kw):
+        if callback_style not in STYLES:
+            raise ValueError(f"callback_style must be one of {', '.join(STYLES)}")
         super().__init__(**kw)
         self.workspace_id = workspace_id
+        self.callback_style = callback_style
         self.batches: dict[str, dict] = {}
 
     def authenticate(self, req):
@@ -73,11 +97,11 @@ class Emulator(Base):
         return 429, {"error": {"code": "rate_limit_exceeded", "message": "Too many requests",
                                "reset_at": int((time.time() + self.faults.retry_after) * 1000)}}, {}
 
-    def _times(self, call):
-        idx = self.step_index(call)
+    def _times(self, call, step=-1):
+        idx = self.step_index(call) if step < 0 else step
         times = {s: call.created + at / self.speed for at, s in call.outcome.steps[: idx + 1]}
         start = times.get("active") or times.get("ongoing")
-        end = self.ended_at(call)
+        end = self.ended_at(call) if step < 0 else (call.created + call.outcome.steps[idx][0] / self.speed)
         return start, end
 
     def history(self, call, step=-1) -> dict:
@@ -95,9 +119,9 @@ class Emulator(Base):
             obj["recordingUrl"] = "https://recordings.trillet.test/r.mp3"
         return obj
 
-    def job(self, call) -> dict:
-        raw = self.state(call)
-        start, end = self._times(call)
+    def job(self, call, step=-1) -> dict:
+        raw = self.raw_at(call, step)
+        start, end = self._times(call, step)
         obj = {"jobId": call.job_id, "status": self.JOB_WORDS.get(raw, raw), "phone_number": call.number,
                "startTime": int(start * 1000) if start else None}
         if raw in ("completed", "failed", "cancelled") and end:
@@ -117,8 +141,9 @@ class Emulator(Base):
 
     def create(self, req):
         body = req.json()
-        if not isinstance(body, dict) or not body.get("to") or not body.get("call_agent_id"):
-            return self.error(400, "to and call_agent_id are required")
+        problem = validate_call(body)
+        if problem:
+            return self.error(400, problem)
         call = self.new_call(f"ch_{uuid.uuid4().hex[:24]}", body["to"], callback_url=body.get("callback_url") or "",
                              request=body)
         return 200, {"status": "success", "call_id": call.id, "message": "Call initiated successfully"}, {}
@@ -210,6 +235,13 @@ class Emulator(Base):
 
     def callback_messages(self, call, step):
         raw = self.raw_at(call, step)
+        if self.callback_style == "job":
+            if not (call.callback_url or (call.batch_id and self.callback_url)):
+                return []
+            job = self.job(call, step)
+            if not call.batch_id:
+                job["jobId"] = call.id  # a call placed alone: its job is the call_id the create answered
+            return [({}, json.dumps(job).encode())]
         event = self.EVENTS.get(raw)
         if event is None or not call.callback_url:
             return []
@@ -221,3 +253,19 @@ class Emulator(Base):
         body = json.dumps({"event": event, "data": data}).encode()
         headers = {"X-Trillet-Signature": hmac_hex(self.secret, body)} if self.secret else {}
         return [(headers, body)]
+
+
+def validate_call(body) -> str:
+    """The first problem with a `POST /v1/api/call` body; "" when it is acceptable."""
+    if not isinstance(body, dict):
+        return "request body must be a JSON object"
+    for name in ("to", "call_agent_id"):
+        if not body.get(name):
+            return f"{name} is required"
+    for name, value in body.items():
+        kind = CALL_FIELDS.get(name)
+        if kind is None:
+            return f"unknown field: {name}"
+        if value is not None and not isinstance(value, kind):
+            return f"{name} must be {'an object' if kind is dict else 'a string'}"
+    return ""

@@ -21,7 +21,8 @@ from callops.providers.emulators.core import Faults
 # Options that only make sense for one provider, and the emulator argument each sets.
 ONLY_FOR = {"expiry_seconds": "polyai", "status_style": "polyai", "workspace_id": "trillet",
             "trigger": "dograh", "workflow": "dograh", "webhook_auth": "dograh", "first_run_id": "dograh",
-            "quota_exceeded": "dograh"}
+            "quota_exceeded": "dograh", "variant": "polyai", "environment": "polyai",
+            "callback_style": "trillet", "push_id": "bolna"}
 
 
 def _probability(value: str) -> float:
@@ -87,7 +88,15 @@ class Command(BaseCommand):
                           "(provider time; default 7200)")
         kind.add_argument("--status-style", choices=["v1", "upper", "legacy"],
                           help="PolyAI: queued/calling/success/failure, QUEUED/CALLING/…, or legacy words")
+        kind.add_argument("--variant", choices=["outbound", "agents", "connector"],
+                          help="PolyAI: the API the account was issued (default outbound)")
+        kind.add_argument("--environment", choices=["sandbox", "pre-release", "live"],
+                          help="PolyAI Agents API: the environment its agent is deployed to (default live)")
         kind.add_argument("--workspace-id", help="Trillet: the x-workspace-id to require (default ws_test)")
+        kind.add_argument("--callback-style", choices=["event", "job"],
+                          help="Trillet: signed {event, data} callbacks, or the unsigned flat job object")
+        kind.add_argument("--push-id", choices=["id", "execution_id"],
+                          help="Bolna: pushes name the execution `id` (execution object) or `execution_id`")
         kind.add_argument("--trigger", action="append", metavar="UUID=WORKFLOW_ID",
                           help="Dograh: an API-trigger uuid and the workflow id it runs (repeatable)")
         kind.add_argument("--workflow", action="append", metavar="UUID=WORKFLOW_ID",
