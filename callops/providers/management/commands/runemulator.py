@@ -21,7 +21,7 @@ from callops.providers.emulators.core import Faults
 # Options that only make sense for one provider, and the emulator argument each sets.
 ONLY_FOR = {"expiry_seconds": "polyai", "status_style": "polyai", "workspace_id": "trillet",
             "trigger": "dograh", "workflow": "dograh", "webhook_auth": "dograh", "first_run_id": "dograh",
-            "quota_exceeded": "dograh"}
+            "quota_exceeded": "dograh", "api": "callingbox", "echo_webhook_url": "callingbox"}
 
 
 def _probability(value: str) -> float:
@@ -96,6 +96,10 @@ class Command(BaseCommand):
                           help="Dograh: the auth header the webhook node sends, e.g. 'Authorization=Bearer s3cr3t'")
         kind.add_argument("--first-run-id", type=int, help="Dograh: first workflow run id (default 1001)")
         kind.add_argument("--quota-exceeded", action="store_true", help="Dograh: triggers answer 402 QUOTA_EXCEEDED")
+        kind.add_argument("--api", choices=["both", "prompt", "agent"],
+                          help="CallingBox: the create the account takes (default both; prompt = the SDK's fields only)")
+        kind.add_argument("--echo-webhook-url", choices=["full", "path", "none"],
+                          help="CallingBox: how call objects echo webhook_url (default full)")
 
     def handle(self, *args, **opts):
         provider = opts["provider"]
