@@ -269,3 +269,12 @@ def test_an_agent_account_that_drops_metadata_cannot_prove_absence(emulators, ma
     call.refresh_from_db()
     assert (call.status, call.error_code) == (CallStatus.FAILED, "placement_interrupted")
     assert placement.provider_call_id in call.error_message and emu.creates[NUMBER] == 1
+
+
+def test_runemulator_takes_the_api_options_for_callingbox_only():
+    from django.core.management import CommandError, call_command
+
+    with pytest.raises(CommandError, match="--api applies to callingbox only"):
+        call_command("runemulator", "bolna", "--api", "prompt")
+    with pytest.raises(CommandError, match="--echo-webhook-url applies to callingbox only"):
+        call_command("runemulator", "trillet", "--echo-webhook-url", "none")
