@@ -103,3 +103,74 @@ def test_errors_reach_the_sdk_as_its_exceptions(cb, emu):
                                                                              match="invalid API key"):
         bad.calls.list()
     assert emu.calls == {}
+
+
+def _receiver(answer):
+    """A loopback receiver answering `answer(headers)`; returns (url, what it saw, stop)."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    seen: list[dict] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self):
+            seen.append({"body": self.rfile.read(int(self.headers["Content-Length"])), **dict(self.headers)})
+            self.send_response(answer(seen[-1]))
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *a):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return f"http://127.0.0.1:{server.server_port}/hook", seen, server.shutdown
+
+
+def test_events_verify_with_the_sdk_and_are_retried_until_a_2xx(emulators):
+    from callingbox.resources.webhooks import Webhooks
+
+    from tests.helpers import wait_for
+
+    queued = iter([503, 400, 200])
+    url, seen, stop = _receiver(lambda h: next(queued) if h["CallingBox-Event-Type"] == "call.queued" else 200)
+    try:
+        emu = emulators("callingbox", api="prompt", secret="whsec_sdk", speed=1e6)  # the schedule in microseconds
+        emu.script(NUMBER, "busy")
+        with Callingbox(api_key=emu.api_key, base_url=emu.url) as cb:
+            created = cb.calls.create(NUMBER, webhook_url=url)
+        # call.queued, call.ringing and call.busy: the first one is answered 503, then 400, then 200.
+        wait_for(lambda: len(seen) == 5 and emu.pending_callbacks() == 0, "the deliveries and the retries")
+    finally:
+        stop()
+    by_type: dict[str, list] = {}
+    for h in seen:
+        by_type.setdefault(h["CallingBox-Event-Type"], []).append(h["CallingBox-Event-Id"])
+    assert sorted(by_type) == ["call.busy", "call.queued", "call.ringing"]
+    assert len(by_type["call.queued"]) == 3 and len(set(by_type["call.queued"])) == 1  # one event id, three tries
+    assert len(by_type["call.ringing"]) == len(by_type["call.busy"]) == 1
+    queued_id = by_type["call.queued"][0]
+    assert [(a, st) for e, a, st in emu.deliveries if e == queued_id] == [(1, 503), (2, 400), (3, 200)]
+    for h in seen:
+        assert (h["X-CallingBox-Event"], h["X-CallingBox-Call-Id"]) == (h["CallingBox-Event-Type"], created.id)
+        event = Webhooks.construct_event(h["body"], h["CallingBox-Signature"], "whsec_sdk", tolerance=0)
+        assert (event.id, event.type, event.api_version) == (h["CallingBox-Event-Id"], h["CallingBox-Event-Type"],
+                                                              "2026-04")
+        assert event.data["call"]["id"] == created.id and isinstance(event.created, int)
+
+
+def test_a_delivery_is_exhausted_after_eight_attempts(emulators):
+    from tests.helpers import wait_for
+
+    url, seen, stop = _receiver(lambda h: 500)
+    try:
+        emu = emulators("callingbox", api="prompt", speed=1e6)
+        emu.script(NUMBER, "canceled")  # two events: call.queued and call.canceled
+        emu.new_call("c-1", NUMBER, callback_url=url, request={"to": NUMBER})
+        wait_for(lambda: emu.pending_callbacks() == 0 and len(seen) >= 16, "eight attempts of each event")
+    finally:
+        stop()
+    events = sorted({e for e, _, _ in emu.deliveries})
+    assert len(events) == 2 and len(seen) == 16
+    for event in events:
+        assert [(a, st) for e, a, st in emu.deliveries if e == event] == [(n, 500) for n in range(1, 9)]

@@ -21,6 +21,12 @@
   parameters are ignored, as the API ignores what it does not define.
 - `GET /v1/calls/{id}/transcript` answers `{"segments": [...]}` (`Calls.retrieve_transcript`).
 - Numbers: the SDK's `resources/numbers.py` list / search_available / purchase shapes.
+- Events: the envelope `Webhooks.construct_event` parses (`id`, `type`, integer `created`,
+  `api_version`, `data.call`), signed `CallingBox-Signature: t=..,v1=..` as `_verify_signature`
+  checks; headers `CallingBox-Event-Id`, `CallingBox-Event-Type`, legacy `X-CallingBox-Event`,
+  `X-CallingBox-Call-Id`. A delivery is retried on any non-2xx answer or network error, on the
+  documented schedule (providers.md 2.1: immediately, +1 min, +5 min, +30 min, +2 h, +5 h, +10 h,
+  +24 h; divided by `speed`), with the same event id, then left `exhausted`.
 
 Extraction runs after the hangup: a `completed` call reads `result_status: pending` until its
 `completed:final` step, then `completed` with the outcome's `result` (or `failed` with null
@@ -36,6 +42,8 @@ import re
 import time
 import uuid
 from datetime import UTC, datetime
+
+import httpx
 
 from callops.providers.callback_auth import sign_timestamped
 
@@ -264,13 +272,16 @@ class Emulator(Base):
                 "inbound_returns": None, "inbound_webhook_url": None, "inbound_language": None,
                 "inbound_tools": None, "inbound_voicemail_action": "hangup"}
 
-    def __init__(self, *, api: str = "both", echo_webhook_url: str = "full", **kw):
+    def __init__(self, *, api: str = "both", echo_webhook_url: str = "full", max_attempts: int = 8, **kw):
         if api not in APIS:
             raise ValueError(f"api must be one of {APIS}")
         if echo_webhook_url not in ("full", "path", "none"):
             raise ValueError("echo_webhook_url must be full, path or none")
         super().__init__(**kw)
         self.api, self.echo_webhook_url = api, echo_webhook_url
+        self.max_attempts = max_attempts
+        self.deliveries: list[tuple[str, int, int]] = []  # (event id, attempt, HTTP status)
+        self._attempts: dict[str, int] = {}  # event id -> attempts so far
         self.order: list[str] = []  # call ids in creation order (the list's order, newest last)
         # Called with each accepted call before the create answers (tests: a worker dying then).
         self.on_create = None
@@ -347,5 +358,34 @@ class Emulator(Base):
                     "data": {"call": self.render(call, step)}}
         body = json.dumps(envelope).encode()
         headers = {"CallingBox-Signature": sign_timestamped(body, self.secret), "CallingBox-Event-Id": event_id,
-                   "CallingBox-Event-Type": event_type, "X-CallingBox-Call-Id": call.id}
+                   "CallingBox-Event-Type": event_type, "X-CallingBox-Event": event_type,
+                   "X-CallingBox-Call-Id": call.id}
         return [(headers, body)]
+
+    def _post(self, call_id: str, url: str, headers: dict, body: bytes):
+        """One delivery attempt. A non-2xx answer or a network error schedules the next attempt
+        on RETRY_SCHEDULE (held in `_delayed`, so no pool thread sleeps and the delivery still
+        counts as pending), with the same headers and event id, until `max_attempts`."""
+        status, answer = 0, b""
+        try:
+            r = self._http.post(url, content=body, headers={"Content-Type": "application/json", **headers})
+            status, answer = r.status_code, r.content[:2000]
+        except httpx.HTTPError:
+            pass
+        finally:
+            event_id = headers.get("CallingBox-Event-Id", "")
+            with self.lock:
+                self.callbacks_sent.append((url, status))
+                self.callback_log.append((call_id, status))
+                self.callback_answers.append(answer)
+                attempt = self._attempts[event_id] = self._attempts.get(event_id, 0) + 1
+                self.deliveries.append((event_id, attempt, status))
+                if not 200 <= status < 300 and attempt < min(self.max_attempts, len(RETRY_SCHEDULE)):
+                    wait = (RETRY_SCHEDULE[attempt] - RETRY_SCHEDULE[attempt - 1]) / self.speed
+                    self._delayed.append((time.time() + wait, call_id, url, headers, body))
+                # Scheduled before this attempt stops counting, so the delivery is never seen as done.
+                self._posts_unfinished -= 1
+
+
+# Delivery attempts, provider seconds after the event (providers.md 2.1 "Retries").
+RETRY_SCHEDULE = (0, 60, 300, 1800, 7200, 18000, 36000, 86400)
