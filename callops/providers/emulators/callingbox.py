@@ -10,7 +10,8 @@
     (required) and `to`, `from_number`, `instructions`, `context`, `webhook_url`, `metadata`;
     persona, language, returns, tools and voicemail_action are agent settings, refused per call.
   - `both` (the default): a body with `agent_id` is checked as agent-based, else as prompt-based.
-  Field types are checked (strings, objects, a list of tool objects); 201 with the call object.
+  Field types are checked (strings, objects, a list of tool objects), `language` is `en` or `es`
+  and `voicemail_action` `hangup` or `leave_message` (providers.md 2.1); 201 with the call object.
 - Call object: the SDK's `types/call.py` `Call` fields (`webhook_status`, `updated_at`, ...). On a
   prompt-based call `metadata` is CallingBox's own (`Call.from_dict` reads `language` from it), so
   it never carries the caller's keys; `webhook_url` is echoed as given (`echo_webhook_url="path"`
