@@ -327,7 +327,8 @@ def reconcile_placement(call_id: int) -> str:
     """A call claimed for dialing long enough ago that its placement must have ended, yet with no
     provider id: the worker placing it died mid-request. Ask the provider whether the call reached
     it: adopt the provider's call if so; if it certainly did not, release the claim so the call is
-    placed again; if the provider cannot tell, leave it (the stale check ends it). Every write is
+    placed again; if a provider that can look calls up cannot tell, fail it without dialing (one that
+    cannot look calls up leaves it to the stale check). Every write is
     conditional on the claim still being the one found here, so a concurrent reconcile or a late
     placement cannot make it dial twice."""
     call = (Call.objects.select_related("agent", "provider_account", "organization")
@@ -339,8 +340,10 @@ def reconcile_placement(call_id: int) -> str:
     try:
         found = adapter.find_placement(call, since=claim)
     except PlacementUnknown as exc:
-        log.warning("call %s: interrupted placement cannot be checked: %s", call.pk, exc)
-        return "unknown"
+        if not adapter.finds_placements:
+            log.warning("call %s: interrupted placement cannot be checked: %s", call.pk, exc)
+            return "unknown"
+        return _fail_unverified_placement(call, claim, str(exc))
     except ProviderError as exc:
         log.info("call %s: could not look up the interrupted placement (%s); trying later", call.pk, exc.code)
         return "error"
@@ -385,6 +388,29 @@ def reconcile_placement(call_id: int) -> str:
     if report is not None and report.status != CallStatus.QUEUED:
         apply_report(call, report, source=EventSource.POLL)
     return "adopted"
+
+
+def _fail_unverified_placement(call: Call, claim: datetime | None, why: str) -> str:
+    """An interrupted placement the provider's list could neither show nor rule out (an account
+    that does not echo callops' id, a list that ends early): the provider may have dialed it, so
+    placing it again could ring the person twice. Whatever its origin (API, schedule, batch,
+    retry), it fails `placement_interrupted` now, undialed by callops, with the reason on the
+    timeline, rather than sitting queued until the stale check."""
+    with transaction.atomic():
+        # Under the row lock and on the claim found: a placement answer recorded meanwhile wins.
+        if not Call.objects.select_for_update().filter(pk=call.pk, dial_claimed_at=claim, provider_call_id="",
+                                                       status=CallStatus.QUEUED).exists():
+            return "settled"
+        message = (f"the request placing this call was interrupted and {call.provider} could not show whether it "
+                   f"received it ({why}); callops did not dial it again: check the provider's console")
+        try:
+            apply_status(call, CallStatus.FAILED, source=EventSource.SYSTEM, reason=message[:500],
+                         note="placement interrupted; the provider may have the call, so it is not placed again",
+                         fields={"error_code": "placement_interrupted", "error_message": message[:500]},
+                         allowed_from=frozenset({CallStatus.QUEUED}))
+        except CallActionError:
+            return "settled"
+    return "unverified"
 
 
 def _retry_on_disconnect[T](write: Callable[[], T], attempts: int = 5) -> T | None:

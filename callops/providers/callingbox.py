@@ -43,6 +43,45 @@ STATUS_MAP = {s: s for s in ("queued", "initiated", "ringing", "in_progress", "c
 RESERVATION_STATUSES = frozenset({"reserved", "settled", "released"})
 
 
+# Account credential `create_api`: which create request the account's API takes. "agent" (the
+# documented agent-based create) or "prompt" (the SDK's create, for accounts that answer 400 to
+# `agent_id` and `metadata`); unset, each agent decides: one with a CallingBox agent id uses the
+# agent-based create, one without uses the prompt-based create.
+AGENT_API, PROMPT_API = "agent", "prompt"
+CREATE_APIS = (AGENT_API, PROMPT_API)
+
+
+def create_shape(agent) -> str:
+    """The create request (AGENT_API or PROMPT_API) a call of `agent` is placed with."""
+    setting = str(agent.provider_account.credentials.get("create_api") or "").strip().lower()
+    if setting in CREATE_APIS:
+        return setting
+    return AGENT_API if (agent.provider_agent_id or "").strip() else PROMPT_API
+
+
+def _names_callops_call(obj: dict, wanted: str) -> bool | None:
+    """Whether a listed call names callops call `wanted` (True), names another callops call
+    (False), or names none (None): by `metadata.callops_call_id` or the `callops_call_id` in the
+    `webhook_url` query (by the id, not the whole URL: PUBLIC_URL may have changed since)."""
+    metadata = obj.get("metadata")
+    ids = set()
+    if isinstance(metadata, dict) and metadata.get("callops_call_id"):
+        ids.add(str(metadata["callops_call_id"]))
+    ids.update(parse_qs(urlsplit(str(obj.get("webhook_url") or "")).query).get("callops_call_id", []))
+    if not ids:
+        return None
+    return wanted in ids
+
+
+def _could_be(obj: dict, call, shape: str) -> bool:
+    """Whether a listed call that names no callops id could still be `call`: none of the fields
+    the create sent (and the call object echoes) differ."""
+    echoed = {"prompt": call.instructions, "from_number": call.from_number, "context": call.context}
+    if shape == AGENT_API:
+        echoed = {"agent_id": call.agent.provider_agent_id, "from_number": call.from_number, "context": call.context}
+    return not any(value and obj.get(key) and obj.get(key) != value for key, value in echoed.items())
+
+
 def report_from_call(obj: dict, *, event_id: str = "") -> StatusReport:
     raw = str(obj.get("status") or "")
     status = STATUS_MAP.get(raw.lower())
@@ -83,34 +122,45 @@ class Adapter(ProviderAdapter):
     def _headers(self) -> dict:
         return {"Authorization": f"Bearer {self.credentials.get('api_key', '')}"}
 
-    # Only the prompt-based create (an agent with no CallingBox agent id) takes these per call;
-    # the agent-based one rejects them as agent settings.
+    # Only the prompt-based create takes these per call; the agent-based one rejects them as
+    # agent settings.
     per_call_options = frozenset({"language", "voicemail_action", "tools"})
 
     @classmethod
     def per_call_refusal(cls, option: str, agent) -> str | None:
-        if agent.provider_agent_id:
+        if create_shape(agent) == AGENT_API:
             return (f"the agent's provider (CallingBox) does not take {option} per call on an agent-based "
                     f"call; configure {'them' if option == 'tools' else 'it'} on the CallingBox agent, or use an "
                     "agent without a CallingBox agent id (prompt-based calls)")
         return super().per_call_refusal(option, agent)
 
     def place_call(self, call) -> Placement:
-        if call.agent.provider_agent_id:
-            body = {"agent_id": call.agent.provider_agent_id, "to": call.to_number,
-                    "webhook_url": self.account.callback_url, "metadata": {**call.metadata,
-                                                                           "callops_call_id": str(call.public_id)}}
-            if call.instructions and call.instructions != call.agent.instructions:
-                body["instructions"] = call.instructions
+        shape = create_shape(call.agent)
+        if shape == AGENT_API:
+            agent_id = (call.agent.provider_agent_id or "").strip()
+            if not agent_id:
+                # `"agent_id": ""` would be a 400 at best, a call with some default agent at worst.
+                raise ProviderError("this CallingBox account takes agent-based calls only (create_api=agent), and "
+                                    "the agent has no CallingBox agent id", permanent=True, code="agent_id_required")
+            body = self._agent_body(call, agent_id)
         else:
             body = self._prompt_body(call)
+        response = self._send("create", "POST", f"{self.base_url}/v1/calls", headers=self._headers(), json=body)
+        report = report_from_call(transport.json_body(response, KIND))
+        return Placement(provider_call_id=report.provider_call_id, report=report)
+
+    def _agent_body(self, call, agent_id: str) -> dict:
+        """The documented agent-based create: `agent_id`, `to`, `from_number`, `instructions`,
+        `context`, `webhook_url`, `metadata` (providers.md 2.1; not in the SDK)."""
+        body: dict = {"agent_id": agent_id, "to": call.to_number, "webhook_url": self.account.callback_url,
+                      "metadata": {**call.metadata, "callops_call_id": str(call.public_id)}}
+        if call.instructions and call.instructions != call.agent.instructions:
+            body["instructions"] = call.instructions
         if call.from_number:
             body["from_number"] = call.from_number
         if call.context:
             body["context"] = call.context
-        response = self._send("create", "POST", f"{self.base_url}/v1/calls", headers=self._headers(), json=body)
-        report = report_from_call(transport.json_body(response, KIND))
-        return Placement(provider_call_id=report.provider_call_id, report=report)
+        return body
 
     def _prompt_webhook_url(self, call) -> str:
         """The webhook URL of one prompt-based call: the account's callback route with the callops
@@ -124,15 +174,23 @@ class Adapter(ProviderAdapter):
         return f"{self.account.callback_url}?callops_call_id={call.public_id}"
 
     def _prompt_body(self, call) -> dict:
-        """The older, prompt-based create: the SDK's fields only (no agent_id, no metadata)."""
-        body: dict = {"to": call.to_number, "webhook_url": self._prompt_webhook_url(call)}
+        """The SDK's create (`resources/calls.py` `Calls.create`), its fields only: `to`, `prompt`
+        (callops' instructions), `context`, `returns`, `language`, `from_number`, `webhook_url`,
+        `voicemail_action`, `tools`. An account on this API answers 400 to `agent_id` or `metadata`."""
+        body: dict = {"to": call.to_number}
         if call.instructions:
             body["prompt"] = call.instructions
+        if call.context:
+            body["context"] = call.context
         if call.returns:
             body["returns"] = call.returns
-        for name in ("language", "voicemail_action"):
-            if getattr(call, name):
-                body[name] = getattr(call, name)
+        if call.language:
+            body["language"] = call.language
+        if call.from_number:
+            body["from_number"] = call.from_number
+        body["webhook_url"] = self._prompt_webhook_url(call)
+        if call.voicemail_action:
+            body["voicemail_action"] = call.voicemail_action
         if call.tools:
             body["tools"] = call.tools
         return body
@@ -146,45 +204,56 @@ class Adapter(ProviderAdapter):
 
     def find_placement(self, call, *, since):
         """Every call we place names its callops id: an agent-based one in `metadata.callops_call_id`,
-        a prompt-based one in its `webhook_url` (see _prompt_webhook_url). The account's list (newest
-        first) is read back past the claim time. Absence is only concluded from a list that provably
-        reaches back that far: a page older than the claim, or the provider saying there is no more."""
-        wanted, horizon = str(call.public_id), since - FIND_MARGIN
-        prompt_based = not call.agent.provider_agent_id
+        a prompt-based one in its `webhook_url` (see _prompt_webhook_url).
 
-        def ours(obj: dict) -> bool:
-            if not prompt_based:
-                return str((obj.get("metadata") or {}).get("callops_call_id")) == wanted
-            if "webhook_url" not in obj:
-                # A list that does not echo the URL cannot show this call absent.
-                raise PlacementUnknown("CallingBox's call list carries no webhook_url to find the call by")
-            # By the id in the query, not the whole URL: PUBLIC_URL may have changed since.
-            query = urlsplit(str(obj.get("webhook_url") or "")).query
-            return parse_qs(query).get("callops_call_id") == [wanted]
-        # `to` narrows the list where the API filters by it; where it does not, the scan below
-        # reads the whole list back to the claim, so the answer is right either way.
-        params = {"limit": 100, "to": call.to_number}
+        The list is the SDK's (`Calls.list`): newest first, `limit`, `starting_after` the last
+        id of a page, `{data, has_more}`; it has no `to` filter, so calls to the same number are
+        picked out here. It is read back to FIND_MARGIN before the claim. Absence is concluded
+        only from a read that could have found the call: one that reached past that window (or
+        that the provider says is complete), in which no call to this number inside the window
+        could be this one. A call to the same number in the window that names no callops id and
+        whose other fields (prompt, from_number, agent_id, context) do not rule it out might be
+        ours on an account that does not echo the id: then the answer is PlacementUnknown, never
+        None, so the call is not dialed a second time."""
+        wanted, horizon = str(call.public_id), since - FIND_MARGIN
+        shape = create_shape(call.agent)
+        unproven = ""
+        params: dict = {"limit": 100}
         for _ in range(FIND_PAGES):
             response = self._send("read", "GET", f"{self.base_url}/v1/calls", headers=self._headers(), params=params)
             page = transport.json_body(response, KIND)
+            # The SDK also reads a bare list and a `data` envelope without `has_more` (legacy shapes);
+            # neither says whether more calls follow, so neither alone proves absence.
             items = page.get("data") if isinstance(page, dict) else page
+            has_more = page.get("has_more") if isinstance(page, dict) else None
             if not isinstance(items, list):
                 raise PlacementUnknown("CallingBox answered the call list in an unexpected shape")
+            reached_back = False
             for obj in items:
-                if isinstance(obj, dict) and ours(obj):
+                if not isinstance(obj, dict):
+                    continue
+                created = isotime.parse(obj.get("created_at"))
+                if created is not None and created.tzinfo is not None and created < horizon:
+                    reached_back = True
+                    continue  # created before the claim: not this placement
+                if obj.get("to_number") not in (None, "", call.to_number):
+                    continue
+                named = _names_callops_call(obj, wanted)
+                if named is True:
                     report = report_from_call(obj)
                     return Placement(provider_call_id=report.provider_call_id, report=report)
-            created = [isotime.parse(obj.get("created_at")) for obj in items if isinstance(obj, dict)]
-            created = [c for c in created if c is not None and c.tzinfo is not None]
-            if created and min(created) < horizon:
-                return None  # read back past the claim: the call is not there
-            more, cursor = isinstance(page, dict) and page.get("has_more"), isinstance(page, dict) and \
-                page.get("next_cursor")
-            if isinstance(page, dict) and more is False:
-                return None  # the whole list was read
-            if not more or not cursor:
+                if named is None and not unproven and _could_be(obj, call, shape):
+                    unproven = (f"CallingBox call {obj.get('id')} to {call.to_number}, created inside the placement's "
+                                "window, names no callops call id (the account does not echo it), so it may be this "
+                                "call")
+            if reached_back or has_more is False:
+                if unproven:
+                    raise PlacementUnknown(unproven)
+                return None
+            last = items[-1].get("id") if items and isinstance(items[-1], dict) else None
+            if has_more is not True or not last:
                 raise PlacementUnknown("CallingBox's call list ended without reaching the claim time")
-            params = {"limit": 100, "to": call.to_number, "cursor": cursor}
+            params = {"limit": 100, "starting_after": str(last)}
         raise PlacementUnknown(f"more than {FIND_PAGES} pages of calls since the claim")
 
     def parse_callback(self, body: bytes, headers: dict[str, str]) -> list[StatusReport]:

@@ -102,11 +102,14 @@ CALL_CODES = {
         "reaching callops, verify the callback URL shown on the provider account.", actions=(), fix_at="providers"),
     "placement_interrupted": Cause(
         "Placement interrupted",
-        "The process placing this call stopped (a crash or a restart) before the provider received the request, "
-        "and the provider confirmed it has no such call. The call was made from the API or the dashboard, whose "
-        "caller saw an error, so callops did not dial it later on its own.",
-        "Retry the call if it is still wanted. Frequent cases point at web processes being killed mid-request "
-        "(memory limits, deploys without a graceful stop).", "warning"),
+        "The process placing this call stopped (a crash or a restart) before it recorded the provider's answer. "
+        "Either the provider confirmed it has no such call and the call was made from the API or the dashboard, "
+        "whose caller saw an error; or the provider's call list could not show whether it received the call (the "
+        "error message says so), and dialing again could have rung the person twice. Either way callops did not "
+        "dial it again on its own.",
+        "If the error message says the provider may have the call, look for it in the provider's console before "
+        "retrying. Otherwise retry the call if it is still wanted. Frequent cases point at processes being killed "
+        "mid-request (memory limits, deploys without a graceful stop).", "warning"),
     "auth_failed": Cause(
         "Bad provider credentials",
         "The provider rejected the API key (401): it is wrong, expired or revoked.",

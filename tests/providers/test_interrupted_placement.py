@@ -153,7 +153,7 @@ def test_a_prompt_based_callingbox_call_is_found_by_its_webhook_url(emulators, m
     # A list whose calls do not echo webhook_url proves nothing either way.
     render = emu.render
     emu.render = lambda c, step=-1: {k: v for k, v in render(c, step).items() if k != "webhook_url"}
-    with pytest.raises(PlacementUnknown, match="no webhook_url"):
+    with pytest.raises(PlacementUnknown, match="names no callops call id"):
         adapter.find_placement(call, since=call.dial_claimed_at)
     emu.render = render
 

@@ -1,4 +1,33 @@
-"""CallingBox emulator: Bearer `sk_…` keys, UUID ids, canonical status words, signed events.
+"""CallingBox emulator, strict where the official SDK (`callingbox` 0.1.0) defines the protocol.
+
+- Auth: `Authorization: Bearer <key>` exactly (`_client.py`), else 401 `{"error"}`; every error is
+  `{"error": "<message>"}`, the shape `_client.py` `_raise_for_status` parses (400, 401, 404, 5xx).
+- Create, `POST /v1/calls`, one of two shapes per account (`api`):
+  - `prompt`: the SDK's `resources/calls.py` `Calls.create` fields only: `to`, `prompt`, `context`,
+    `returns`, `language`, `from_number`, `webhook_url`, `voicemail_action`, `tools`. Any other
+    field (`agent_id`, `metadata`, `instructions`) is a 400 naming it.
+  - `agent`: the documented agent-based create (providers.md 2.1; not in the SDK): `agent_id`
+    (required) and `to`, `from_number`, `instructions`, `context`, `webhook_url`, `metadata`;
+    persona, language, returns, tools and voicemail_action are agent settings, refused per call.
+  - `both` (the default): a body with `agent_id` is checked as agent-based, else as prompt-based.
+  Field types are checked (strings, objects, a list of tool objects), `language` is `en` or `es`
+  and `voicemail_action` `hangup` or `leave_message` (providers.md 2.1); 201 with the call object.
+- Call object: the SDK's `types/call.py` `Call` fields (`webhook_status`, `updated_at`, ...). On a
+  prompt-based call `metadata` is CallingBox's own (`Call.from_dict` reads `language` from it), so
+  it never carries the caller's keys; `webhook_url` is echoed as given (`echo_webhook_url="path"`
+  drops its query, `"none"` the key, for accounts that echo less).
+- List, `GET /v1/calls` (`Calls.list`, `types/pagination.py`): newest first, `limit` (1-100,
+  default 20), `starting_after` / `ending_before` (call ids; an unknown id is a 400), answer
+  `{"data": [...], "has_more": bool}`. There is no `to` filter and no `next_cursor`: other query
+  parameters are ignored, as the API ignores what it does not define.
+- `GET /v1/calls/{id}/transcript` answers `{"segments": [...]}` (`Calls.retrieve_transcript`).
+- Numbers: the SDK's `resources/numbers.py` list / search_available / purchase shapes.
+- Events: the envelope `Webhooks.construct_event` parses (`id`, `type`, integer `created`,
+  `api_version`, `data.call`), signed `CallingBox-Signature: t=..,v1=..` as `_verify_signature`
+  checks; headers `CallingBox-Event-Id`, `CallingBox-Event-Type`, legacy `X-CallingBox-Event`,
+  `X-CallingBox-Call-Id`. A delivery is retried on any non-2xx answer or network error, on the
+  documented schedule (providers.md 2.1: immediately, +1 min, +5 min, +30 min, +2 h, +5 h, +10 h,
+  +24 h; divided by `speed`), with the same event id, then left `exhausted`.
 
 Extraction runs after the hangup: a `completed` call reads `result_status: pending` until its
 `completed:final` step, then `completed` with the outcome's `result` (or `failed` with null
@@ -15,6 +44,8 @@ import time
 import uuid
 from datetime import UTC, datetime
 
+import httpx
+
 from callops.providers.callback_auth import sign_timestamped
 
 from .core import Emulator as Base
@@ -26,6 +57,13 @@ FINAL = "completed:final"  # extraction finished; the call's status still reads 
 RESULT = {"appointment_confirmed": True, "party_size": 2}
 # Settings the agent-based create refuses per call.
 AGENT_SETTINGS = ("prompt", "language", "returns", "tools", "voicemail_action", "persona")
+# Each create shape's fields and their JSON types (see the module docstring for the sources).
+PROMPT_FIELDS = {"to": str, "prompt": str, "context": dict, "returns": dict, "language": str, "from_number": str,
+                 "webhook_url": str, "voicemail_action": str, "tools": list}
+AGENT_FIELDS = {"agent_id": str, "to": str, "from_number": str, "instructions": str, "context": dict,
+                "webhook_url": str, "metadata": dict}
+APIS = ("both", "prompt", "agent")
+TYPE_WORDS = {str: "a string", dict: "an object", list: "a list"}
 
 
 def _iso(ts: float | None):
@@ -51,6 +89,7 @@ class Emulator(Base):
         ("POST", r"/v1/calls", "create", "create"),
         ("GET", r"/v1/calls", "list_calls", "read"),
         ("GET", r"/v1/calls/(?P<id>[^/]+)", "read", "read"),
+        ("GET", r"/v1/calls/(?P<id>[^/]+)/transcript", "transcript", "read"),
         ("GET", r"/v1/numbers", "numbers", "other"),
         ("GET", r"/v1/numbers/available", "available_numbers", "other"),
         ("POST", r"/v1/numbers/purchase", "purchase_number", "other"),
@@ -90,15 +129,19 @@ class Emulator(Base):
         terminal = raw in ("completed", "no_answer", "busy", "canceled", "failed")
         answered = times.get("in_progress")
         ended = times.get(raw) if terminal else None
+        prompt_based = "agent_id" not in call.request
         obj = {
-            "id": call.id, "agent_id": call.request.get("agent_id"), "direction": "outbound",
+            "id": call.id, "direction": "outbound",
             "to_number": call.number, "from_number": call.request.get("from_number") or "+15550000000",
             "prompt": call.request.get("prompt") or "", "language": call.request.get("language"),
             "tools": call.request.get("tools"),
             # Echoed as given, as the SDK's Call reads them (webhook_url, context, returns).
             "webhook_url": call.request.get("webhook_url"), "context": call.request.get("context"),
             "returns": call.request.get("returns"),
-            "metadata": call.request.get("metadata") or {}, "status": raw,
+            # A prompt-based call's metadata is CallingBox's own (the SDK reads `language` there).
+            "metadata": ({"language": call.request["language"]} if call.request.get("language") else {})
+            if prompt_based else (call.request.get("metadata") or {}),
+            "status": raw,
             "answered_by": extra.get("answered_by") if terminal or raw == "in_progress" else None,
             "error_code": extra.get("error_code") if terminal else None,
             "error_message": extra.get("error_message") if terminal else None,
@@ -109,6 +152,15 @@ class Emulator(Base):
             "reservation_status": "reserved",
             "started_at": _iso(times.get("ringing")), "answered_at": _iso(answered), "ended_at": _iso(ended),
         }
+        if not prompt_based:
+            obj["agent_id"] = call.request["agent_id"]
+        if self.echo_webhook_url == "path" and obj["webhook_url"]:
+            obj["webhook_url"] = obj["webhook_url"].split("?", 1)[0]
+        elif self.echo_webhook_url == "none":
+            del obj["webhook_url"]
+        obj["webhook_status"] = "pending" if call.callback_url else ""
+        obj["webhook_error"] = None
+        obj["updated_at"] = _iso(ended or answered or times.get("ringing") or call.created)
         if terminal:
             obj["duration_seconds"] = int((ended - answered) * self.speed) if answered and ended else 0
             obj["billed_duration_seconds"] = obj["duration_seconds"]
@@ -116,24 +168,55 @@ class Emulator(Base):
             obj["reservation_status"] = "settled" if obj["duration_seconds"] else "released"
         return obj
 
+    def _check_fields(self, body: dict, fields: dict) -> tuple | None:
+        for key, value in body.items():
+            if key not in fields:
+                return self.error(400, f"unknown field {key!r}; this account's create takes "
+                                       f"{', '.join(sorted(fields))}")
+            if value is not None and not isinstance(value, fields[key]):
+                return self.error(400, f"{key} must be {TYPE_WORDS[fields[key]]}")
+        return None
+
     def create(self, req):
-        """Both create shapes: agent-based (`agent_id`; persona, language, returns, tools and
-        voicemail_action are agent settings and refused per call) and the older prompt-based one
-        the SDK speaks (no `agent_id`; `prompt`, `returns`, `language`, `voicemail_action`, `tools`)."""
-        body = req.json()
-        if not isinstance(body, dict) or not body.get("to"):
-            return self.error(400, "to is required")
-        if body.get("agent_id"):
+        """The account's create shape (`api`, see the module docstring): unknown fields, wrong
+        types and agent settings sent per call are 400s, before anything is dialed."""
+        try:
+            body = req.json()
+        except ValueError:
+            return self.error(400, "body must be JSON")
+        if not isinstance(body, dict):
+            return self.error(400, "body must be a JSON object")
+        agent_based = self.api == "agent" or (self.api == "both" and "agent_id" in body)
+        if agent_based:
             per_call = [k for k in AGENT_SETTINGS if k in body]
             if per_call:
                 return self.error(400, f"{per_call[0]} is an agent setting; it cannot be set per call")
-        elif body.get("voicemail_action") not in (None, "hangup", "leave_message"):
-            return self.error(400, "voicemail_action must be hangup or leave_message")
+            refused = self._check_fields(body, AGENT_FIELDS)
+            if refused:
+                return refused
+            if not body.get("agent_id"):
+                return self.error(400, "agent_id is required")
+        else:
+            refused = self._check_fields(body, PROMPT_FIELDS)
+            if refused:
+                return refused
+            if body.get("voicemail_action") not in (None, "hangup", "leave_message"):
+                return self.error(400, "voicemail_action must be hangup or leave_message")
+            if body.get("language") not in (None, "en", "es"):
+                return self.error(400, "language must be en or es")
+            if any(not isinstance(t, dict) for t in body.get("tools") or []):
+                return self.error(400, "tools must be a list of tool objects")
+        if not body.get("to"):
+            return self.error(400, "to is required")
         if not E164_US.match(str(body["to"])):
             return self.error(400, f"to must be a US number in E.164 format, got {body['to']!r}")
         if body["to"] in self.unplaceable:
             return self.error(502, "telephony provider could not place the call")
         call = self.new_call(str(uuid.uuid4()), body["to"], callback_url=body.get("webhook_url") or "", request=body)
+        with self.lock:
+            self.order.append(call.id)
+        if self.on_create is not None:
+            self.on_create(call)
         return 201, self.render(call, 0), {}
 
     def read(self, req):
@@ -143,20 +226,44 @@ class Emulator(Base):
         return 200, self.render(call), {}
 
     def list_calls(self, req):
-        """The account's calls, newest first; `limit` (≤ 100), an opaque `cursor`, and `to`."""
+        """The SDK's `Calls.list`: newest first, `limit`, `starting_after` / `ending_before`, `{data, has_more}`."""
         try:
-            limit = max(1, min(int(req.query.get("limit", 20)), 100))
-            start = int(req.query.get("cursor", 0))
+            limit = int(req.query.get("limit", 20))
         except ValueError:
-            return self.error(400, "limit and cursor must be integers")
-        to = req.query.get("to")
+            return self.error(400, "limit must be an integer")
+        if not 1 <= limit <= 100:
+            return self.error(400, "limit must be between 1 and 100")
         with self.lock:
-            calls = sorted((c for c in self.calls.values() if not to or c.number == to),
-                           key=lambda c: c.created, reverse=True)
-        page = calls[start:start + limit]
-        more = start + limit < len(calls)
-        return 200, {"data": [self.render(c) for c in page], "has_more": more,
-                     "next_cursor": str(start + limit) if more else None}, {}
+            ids = list(reversed(self.order))  # newest first, in creation order
+            calls = [self.calls[i] for i in ids]
+        after, before = req.query.get("starting_after"), req.query.get("ending_before")
+        if after and before:
+            return self.error(400, "pass starting_after or ending_before, not both")
+        for cursor in (after, before):
+            if cursor and cursor not in ids:
+                return self.error(400, f"no such call {cursor}")
+        if after:
+            rest = calls[ids.index(after) + 1:]
+            page, more = rest[:limit], len(rest) > limit
+        elif before:
+            rest = calls[:ids.index(before)]
+            page, more = rest[-limit:], len(rest) > limit
+        else:
+            page, more = calls[:limit], len(calls) > limit
+        return 200, {"data": [self.render(c) for c in page], "has_more": more}, {}
+
+    def transcript(self, req):
+        call = self.find(req.params["id"])
+        if call is None:
+            return self.error(404, f"call {req.params['id']} not found")
+        obj = self.render(call)
+        if obj["status"] != "completed" or call.outcome.extra.get("result_failed"):
+            return 200, {"segments": []}, {}
+        said = [("agent", "Hi, this is Acme calling to confirm your appointment."), ("user", "Yes, for two.")]
+        start = obj["answered_at"]
+        return 200, {"segments": [{"sequence_no": n, "role": role, "text": text, "started_at": start,
+                                   "ended_at": start, "duration_ms": 1500, "source": "stt" if role == "user" else "llm"}
+                                  for n, (role, text) in enumerate(said, 1)]}, {}
 
     # --- numbers: the SDK's PhoneNumber / AvailableNumber shapes --------------------------------
     def _number(self, e164: str, number_type: str = "local") -> dict:
@@ -166,8 +273,19 @@ class Emulator(Base):
                 "inbound_returns": None, "inbound_webhook_url": None, "inbound_language": None,
                 "inbound_tools": None, "inbound_voicemail_action": "hangup"}
 
-    def __init__(self, **kw):
+    def __init__(self, *, api: str = "both", echo_webhook_url: str = "full", max_attempts: int = 8, **kw):
+        if api not in APIS:
+            raise ValueError(f"api must be one of {APIS}")
+        if echo_webhook_url not in ("full", "path", "none"):
+            raise ValueError("echo_webhook_url must be full, path or none")
         super().__init__(**kw)
+        self.api, self.echo_webhook_url = api, echo_webhook_url
+        self.max_attempts = max_attempts
+        self.deliveries: list[tuple[str, int, int]] = []  # (event id, attempt, HTTP status)
+        self._attempts: dict[str, int] = {}  # event id -> attempts so far
+        self.order: list[str] = []  # call ids in creation order (the list's order, newest last)
+        # Called with each accepted call before the create answers (tests: a worker dying then).
+        self.on_create = None
         self.owned_numbers: list[dict] = [self._number(self.DEFAULT_NUMBER)]
 
     def _owned(self) -> list[dict]:
@@ -241,5 +359,34 @@ class Emulator(Base):
                     "data": {"call": self.render(call, step)}}
         body = json.dumps(envelope).encode()
         headers = {"CallingBox-Signature": sign_timestamped(body, self.secret), "CallingBox-Event-Id": event_id,
-                   "CallingBox-Event-Type": event_type, "X-CallingBox-Call-Id": call.id}
+                   "CallingBox-Event-Type": event_type, "X-CallingBox-Event": event_type,
+                   "X-CallingBox-Call-Id": call.id}
         return [(headers, body)]
+
+    def _post(self, call_id: str, url: str, headers: dict, body: bytes):
+        """One delivery attempt. A non-2xx answer or a network error schedules the next attempt
+        on RETRY_SCHEDULE (held in `_delayed`, so no pool thread sleeps and the delivery still
+        counts as pending), with the same headers and event id, until `max_attempts`."""
+        status, answer = 0, b""
+        try:
+            r = self._http.post(url, content=body, headers={"Content-Type": "application/json", **headers})
+            status, answer = r.status_code, r.content[:2000]
+        except httpx.HTTPError:
+            pass
+        finally:
+            event_id = headers.get("CallingBox-Event-Id", "")
+            with self.lock:
+                self.callbacks_sent.append((url, status))
+                self.callback_log.append((call_id, status))
+                self.callback_answers.append(answer)
+                attempt = self._attempts[event_id] = self._attempts.get(event_id, 0) + 1
+                self.deliveries.append((event_id, attempt, status))
+                if not 200 <= status < 300 and attempt < min(self.max_attempts, len(RETRY_SCHEDULE)):
+                    wait = (RETRY_SCHEDULE[attempt] - RETRY_SCHEDULE[attempt - 1]) / self.speed
+                    self._delayed.append((time.time() + wait, call_id, url, headers, body))
+                # Scheduled before this attempt stops counting, so the delivery is never seen as done.
+                self._posts_unfinished -= 1
+
+
+# Delivery attempts, provider seconds after the event (providers.md 2.1 "Retries").
+RETRY_SCHEDULE = (0, 60, 300, 1800, 7200, 18000, 36000, 86400)

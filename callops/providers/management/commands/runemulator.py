@@ -22,7 +22,8 @@ from callops.providers.emulators.core import Faults
 ONLY_FOR = {"expiry_seconds": "polyai", "status_style": "polyai", "workspace_id": "trillet",
             "trigger": "dograh", "workflow": "dograh", "webhook_auth": "dograh", "first_run_id": "dograh",
             "quota_exceeded": "dograh", "variant": "polyai", "environment": "polyai",
-            "callback_style": "trillet", "push_id": "bolna"}
+            "callback_style": "trillet", "push_id": "bolna",
+            "api": "callingbox", "echo_webhook_url": "callingbox"}
 
 
 def _probability(value: str) -> float:
@@ -105,6 +106,10 @@ class Command(BaseCommand):
                           help="Dograh: the auth header the webhook node sends, e.g. 'Authorization=Bearer s3cr3t'")
         kind.add_argument("--first-run-id", type=int, help="Dograh: first workflow run id (default 1001)")
         kind.add_argument("--quota-exceeded", action="store_true", help="Dograh: triggers answer 402 QUOTA_EXCEEDED")
+        kind.add_argument("--api", choices=["both", "prompt", "agent"],
+                          help="CallingBox: the create the account takes (default both; prompt = the SDK's fields only)")
+        kind.add_argument("--echo-webhook-url", choices=["full", "path", "none"],
+                          help="CallingBox: how call objects echo webhook_url (default full)")
 
     def handle(self, *args, **opts):
         provider = opts["provider"]
