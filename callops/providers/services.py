@@ -42,7 +42,15 @@ class SecretField:
 # What each kind needs; `callback_secret` is stored apart (it verifies inbound callbacks).
 CREDENTIAL_FIELDS: dict[str, list[SecretField]] = {
     ProviderKind.SANDBOX: [],
-    ProviderKind.CALLINGBOX: [SecretField("api_key", "API key", "sk_live_… from the CallingBox console")],
+    ProviderKind.CALLINGBOX: [
+        SecretField("api_key", "API key", "sk_live_… from the CallingBox console"),
+        # Not set: each agent decides (an agent with a CallingBox agent id uses the agent-based
+        # create). See `callingbox.create_shape`.
+        SecretField("create_api", "Create API", "not set: agents with a CallingBox agent id use the agent-based "
+                    "create, the others the prompt-based one", setting=True,
+                    choices=(("prompt", "Prompt-based (the SDK's fields: to, prompt, context, returns, …)"),
+                             ("agent", "Agent-based (agent_id and metadata)"))),
+    ],
     ProviderKind.BOLNA: [SecretField("api_key", "API key", "bn-… from the Bolna dashboard")],
     ProviderKind.POLYAI: [
         SecretField("api_key", "Auth token", "sent as X-PolyAi-Auth-Token (outbound-calling API), X-API-KEY "

@@ -278,3 +278,28 @@ def test_runemulator_takes_the_api_options_for_callingbox_only():
         call_command("runemulator", "bolna", "--api", "prompt")
     with pytest.raises(CommandError, match="--echo-webhook-url applies to callingbox only"):
         call_command("runemulator", "trillet", "--echo-webhook-url", "none")
+
+
+def test_create_api_is_set_on_the_account_form(personas):
+    from django.urls import reverse
+
+    from callops.providers.models import ProviderAccount
+
+    client = personas.admin.client()
+    base = {"kind": "callingbox", "name": "CB", "api_key": "sk_live_form", "rate_limit_per_minute": "",
+            "is_active": "on"}
+    r = client.post(reverse("dashboard:provider_new"), {**base, "create_api": "both"})
+    assert r.status_code == 400 and "not one of the choices" in r.content.decode()
+    assert not ProviderAccount.objects.filter(kind="callingbox", name="CB").exists()
+    r = client.post(reverse("dashboard:provider_new"), {**base, "create_api": "prompt"})
+    assert r.status_code == 302
+    account = ProviderAccount.objects.get(kind="callingbox", name="CB")
+    assert account.credentials == {"api_key": "sk_live_form", "create_api": "prompt"}
+    edit = reverse("dashboard:provider_edit", args=[account.public_id])
+    page = client.get(edit).content.decode()
+    assert "Stored: prompt" in page and "sk_live_form" not in page
+    # Blank keeps the stored key; the setting changes on its own.
+    r = client.post(edit, {"name": "CB", "rate_limit_per_minute": "", "is_active": "on", "create_api": "agent"})
+    assert r.status_code == 302
+    account.refresh_from_db()
+    assert account.credentials == {"api_key": "sk_live_form", "create_api": "agent"}
