@@ -3,7 +3,8 @@
  * - the reader's IANA timezone kept in the `tz` cookie so the server draws day boundaries and
  *   reads schedule inputs in that zone.
  * - copy buttons (with a select-and-press-Ctrl+C fallback where the clipboard API is missing),
- *   confirm prompts, auto-submitting selects, key/value rows in forms, the batch form's modes.
+ *   confirm prompts, the menu button that opens the navigation at phone width, auto-submitting
+ *   selects, key/value rows in forms, the batch form's modes.
  */
 (function () {
   "use strict";
@@ -69,6 +70,12 @@
   }
 
   function onClick(event) {
+    var toggle = event.target.closest("[data-nav-toggle]");
+    if (toggle) {
+      var open = document.body.classList.toggle("nav-open");
+      toggle.setAttribute("aria-expanded", open ? "true" : "false");
+      return;
+    }
     var copy = event.target.closest("[data-copy]");
     if (copy) {
       var text = copy.getAttribute("data-copy");
