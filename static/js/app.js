@@ -4,7 +4,7 @@
  *   reads schedule inputs in that zone.
  * - copy buttons (with a select-and-press-Ctrl+C fallback where the clipboard API is missing),
  *   confirm prompts, the menu button that opens the navigation at phone width, auto-submitting
- *   selects, key/value rows in forms, the batch form's modes.
+ *   selects, key/value rows in forms, the batch form's modes, focus on the first invalid field.
  */
 (function () {
   "use strict";
@@ -135,12 +135,17 @@
   document.addEventListener("click", onClick);
   document.addEventListener("submit", onSubmit);
   document.addEventListener("change", onChange);
+  // A form re-rendered with errors puts the cursor in its first invalid field.
+  function focusInvalid() {
+    var bad = document.querySelector("form[data-focus-invalid] [aria-invalid=\"true\"]");
+    if (bad) { bad.focus(); }
+  }
   function fillZones() {
     document.querySelectorAll("input[data-tz]").forEach(function (el) { el.value = zone; });
     document.querySelectorAll("select[data-agent-select]").forEach(syncModes);
   }
-  document.addEventListener("DOMContentLoaded", function () { localizeTimes(document); fillZones(); });
+  document.addEventListener("DOMContentLoaded", function () { localizeTimes(document); fillZones(); focusInvalid(); });
   // Fragments swapped in by htmx polling carry fresh <time> elements.
   document.addEventListener("htmx:afterSettle", function (event) { localizeTimes(event.target); });
-  if (document.readyState !== "loading") { localizeTimes(document); fillZones(); }
+  if (document.readyState !== "loading") { localizeTimes(document); fillZones(); focusInvalid(); }
 })();

@@ -15,7 +15,8 @@ def seed_console(personas, sandbox_agent, failed_call, failing_delivery):
     from callops.calls import services
     from callops.calls.models import Call, CallStatus, EventSource
 
-    sandbox_agent.returns = {"confirmed": "boolean", "reschedule_to": "string: a day and time the callee prefers"}
+    sandbox_agent.returns = {"confirmed": "boolean",
+                            "reschedule_to": {"type": "string", "description": "a day and time the callee prefers"}}
     sandbox_agent.save(update_fields=["returns"])
     completed = services.create_call(org=personas.org, agent=sandbox_agent, to_number="+12025550100",
                                      source=EventSource.API, context={"name": "Ada Lovelace", "plan": "gold"})
