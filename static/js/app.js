@@ -16,19 +16,25 @@
     document.cookie = "tz=" + encodeURIComponent(zone) + "; path=/; max-age=31536000; SameSite=Lax";
   }
 
-  var formats = {
-    datetime: { year: "numeric", month: "short", day: "2-digit", hour: "2-digit", minute: "2-digit", second: "2-digit" },
-    time: { month: "short", day: "2-digit", hour: "2-digit", minute: "2-digit", second: "2-digit" },
-    date: { year: "numeric", month: "short", day: "2-digit" }
-  };
+  // One way to write a moment everywhere, in the reader's zone: 2026-03-14 09:26:53 (a date alone:
+  // 2026-03-14). Built from parts, so the browser's locale cannot reorder it; the server writes the
+  // same shape in UTC before this runs.
+  var parts = new Intl.DateTimeFormat("en-US", { year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit",
+    minute: "2-digit", second: "2-digit", hourCycle: "h23", timeZone: zone });
+
+  function stamp(d, format) {
+    var p = {};
+    parts.formatToParts(d).forEach(function (part) { p[part.type] = part.value; });
+    var day = p.year + "-" + p.month + "-" + p.day;
+    return format === "date" ? day : day + " " + p.hour + ":" + p.minute + ":" + p.second;
+  }
 
   function localizeTimes(root) {
     var nodes = (root || document).querySelectorAll("time[datetime]:not([data-localized])");
     nodes.forEach(function (el) {
       var d = new Date(el.getAttribute("datetime"));
       if (isNaN(d)) { return; }
-      var opts = formats[el.dataset.format] || formats.datetime;
-      el.textContent = new Intl.DateTimeFormat(undefined, Object.assign({ hour12: false }, opts)).format(d);
+      el.textContent = stamp(d, el.dataset.format);
       el.setAttribute("data-localized", "1");
       if (!el.title) { el.title = d.toISOString().replace("T", " ").replace(/\.\d+Z$/, " UTC"); }
     });
@@ -129,6 +135,11 @@
   function onChange(event) {
     var el = event.target;
     if (el.matches && el.matches("select[data-autosubmit]")) { el.form.requestSubmit(); }
+    if (el.matches && el.matches("select[data-confirm-change]")) {
+      var option = el.options[el.selectedIndex];
+      if (window.confirm(option.getAttribute("data-question"))) { el.form.requestSubmit(); }
+      else { el.value = el.getAttribute("data-current"); }
+    }
     if (el.matches && el.matches("select[data-agent-select]")) { syncModes(el); }
   }
 
