@@ -14,6 +14,7 @@ def seed_console(personas, sandbox_agent, failed_call, failing_delivery):
     from callops.batches.batch_settings import clean_settings
     from callops.calls import services
     from callops.calls.models import Call, CallStatus, EventSource
+    from callops.webhooks.models import WebhookEndpoint
 
     sandbox_agent.returns = {"confirmed": "boolean",
                             "reschedule_to": {"type": "string", "description": "a day and time the callee prefers"}}
@@ -24,7 +25,8 @@ def seed_console(personas, sandbox_agent, failed_call, failing_delivery):
         services.apply_status(completed, step, source=EventSource.POLL, raw_status=step,
                               payload={"status": step, "call_id": "sbx-0001"})
     now = timezone.now()
-    Call.objects.filter(pk=completed.pk).update(answered_at=now - timedelta(seconds=45), ended_at=now)
+    Call.objects.filter(pk=completed.pk).update(answered_at=now - timedelta(seconds=45), ended_at=now,
+                                                duration_seconds=45)
     failed_call("invalid_number", to="+12025550102")
     failed_call("balance_low", to="+12025550105")
     failed_call("", status=CallStatus.NO_ANSWER, to="+12025550104")
@@ -32,7 +34,10 @@ def seed_console(personas, sandbox_agent, failed_call, failing_delivery):
         org=personas.org, agent=sandbox_agent, settings=clean_settings({"name": "March renewals"}),
         rows=recipient_lists.rows_from_json(["+14155550123", "+14155550124", "+14155550125"]),
         columns=["phone"], start=False)
-    failing_delivery("http", 503)
+    delivery = failing_delivery("http", 503)
+    # As the delivery worker leaves it after a failed attempt: the endpoint is in a failure streak.
+    WebhookEndpoint.objects.filter(pk=delivery.endpoint_id).update(failing_since=delivery.created_at,
+                                                                 last_failure_at=delivery.created_at)
     accounts.create_api_key(personas.org, "billing backend with a long descriptive name")
     completed.refresh_from_db()
     return {"call": completed, "batch": batch}
