@@ -214,7 +214,8 @@ def batch_preview_rejected(request, token):
     return response
 
 
-def _detail_context(request, batch):
+def _recipients_context(request, batch):
+    """One page of the recipient table (filtered by state and outcome, in file order)."""
     outcome = request.GET.get("outcome", "")
     state = request.GET.get("state", "")
     recipients = BatchRecipient.objects.filter(batch=batch).select_related("last_call").order_by("row_number")
@@ -227,9 +228,15 @@ def _detail_context(request, batch):
         recipients = recipients.filter(row_number__gt=int(after))
     rows = list(recipients[:PAGE + 1])
     next_after = rows[PAGE - 1].row_number if len(rows) > PAGE else None
+    query = {k: v for k, v in (("state", state), ("outcome", outcome), ("after", after)) if v}
+    return {"recipients": rows[:PAGE], "next_after": next_after, "outcome": outcome, "state": state,
+            "recipients_query": urlencode(query)}
+
+
+def _detail_context(request, batch):
     return {
         **_progress_context(request, batch),
-        "recipients": rows[:PAGE], "next_after": next_after, "outcome": outcome, "state": state,
+        **_recipients_context(request, batch),
         "rejections": list(batch.rejections.order_by("row_number")[:50]) if batch.rejected_count else [],
         "states": RecipientState.choices, "outcomes": ["completed", "no_answer", "busy", "failed", "canceled"],
         "redial_outcomes": services.REDIAL_OUTCOMES,
@@ -259,6 +266,16 @@ def batch_live(request, public_id):
     batch = _get_batch(request, public_id)
     context = _progress_context(request, batch)
     response = render(request, "dashboard/batches_detail.html#progress", context)
+    return stop_polling_if(not context["live"], response)
+
+
+@org_required()
+def batch_recipients(request, public_id):
+    """The recipient table's page, polled beside the progress fragment (at its own URL so the 2 s
+    progress poll stays one small query); HTTP 286 stops it once the batch is over."""
+    batch = _get_batch(request, public_id)
+    context = {**_progress_context(request, batch), **_recipients_context(request, batch)}
+    response = render(request, "dashboard/batches_detail.html#recipients", context)
     return stop_polling_if(not context["live"], response)
 
 

@@ -1,8 +1,9 @@
 """Calls-list filters read from the URL, and keyset pagination over (created_at, id).
 
 The list never counts the whole filtered set: it fetches one page plus one row to know whether
-another page exists, and counts at most COUNT_CAP rows for the "N calls" label. That keeps every
-page cheap with a million calls, on the `call_org_recent` / `call_org_status_recent` indexes.
+another page exists, and counts at most COUNT_CAP rows for the "N calls" label and for where a
+page starts. That keeps every page cheap with a million calls, on the `call_org_recent` /
+`call_org_status_recent` indexes.
 """
 
 import base64
@@ -21,6 +22,8 @@ from .tz import day_range
 PAGE_SIZE = 50
 COUNT_CAP = 1000
 PHONE_RE = re.compile(r"^\+?[0-9 ().-]{3,}$")
+# The start of a call id as the breadcrumb and support tickets show it ("6f0c1a2b", "6f0c1a2b-9d").
+ID_PREFIX_RE = re.compile(r"^[0-9a-f]{4,8}(-[0-9a-f-]{0,27})?$", re.IGNORECASE)
 
 
 @dataclass
@@ -113,16 +116,24 @@ def filtered_calls(org, f: CallFilters, tz):
 
 
 def _search(qs, q: str):
+    """Calls whose number contains the typed digits, whose id starts with the typed characters, or
+    whose provider call id is the text: one box for what an operator has at hand."""
     pid = parse_public_id(q)
     if pid:
         return qs.filter(public_id=pid)
+    match = Q(provider_call_id=q)  # support tickets often quote the provider's own id
     if PHONE_RE.match(q):
         digits = re.sub(r"[^0-9]", "", q)
-        # Stored numbers are E.164; a prefix match serves "+1415" as well as a full number, and
-        # stays on the (organization, to_number) index.
-        return qs.filter(to_number__startswith="+" + digits)
-    # Anything else: the provider's own call id, which support tickets often quote.
-    return qs.filter(provider_call_id=q)
+        if q.startswith("+"):
+            # A number typed from its start ("+1415") stays on the (organization, to_number) index.
+            match |= Q(to_number__startswith="+" + digits)
+        else:
+            # A fragment ("0105", the last digits a callee reads out) can sit anywhere in the
+            # number; this scans the organization's calls, which the filters above narrow first.
+            match |= Q(to_number__contains=digits)
+    if ID_PREFIX_RE.match(q):
+        match |= Q(public_id__startswith=q.lower())
+    return qs.filter(match)
 
 
 def encode_cursor(call) -> str:
@@ -142,6 +153,19 @@ def decode_cursor(value: str) -> tuple[datetime, int] | None:
         return None
 
 
+@dataclass
+class Page:
+    """One page of calls, newest first, and whether newer and older calls lie beyond it."""
+
+    rows: list
+    newer: bool
+    older: bool
+
+
+def _newer_than(at: datetime, pk: int) -> Q:
+    return Q(created_at__gt=at) | Q(created_at=at, id__gt=pk)
+
+
 def page_after(qs, cursor: tuple[datetime, int] | None, size: int | None = None):
     """One page of `qs` strictly after `cursor`, and whether more rows follow."""
     size = size or PAGE_SIZE
@@ -150,6 +174,28 @@ def page_after(qs, cursor: tuple[datetime, int] | None, size: int | None = None)
         qs = qs.filter(Q(created_at__lt=at) | Q(created_at=at, id__lt=pk))
     rows = list(qs[: size + 1])
     return rows[:size], len(rows) > size
+
+
+def page(qs, *, after: tuple[datetime, int] | None = None, before: tuple[datetime, int] | None = None,
+         oldest: bool = False, size: int | None = None) -> Page:
+    """The page just older than `after`, just newer than `before`, the oldest page, or else the
+    newest; always newest first. `qs` is ordered newest first."""
+    size = size or PAGE_SIZE
+    if before or oldest:
+        rising = qs.order_by("created_at", "id")
+        if before:
+            rising = rising.filter(_newer_than(*before))
+        rows = list(rising[: size + 1])
+        more = len(rows) > size
+        rows = rows[:size][::-1]
+        return Page(rows, newer=more, older=bool(before))
+    rows, more = page_after(qs, after, size)
+    return Page(rows, newer=after is not None, older=more)
+
+
+def rows_newer_than(qs, call, cap: int | None = None) -> tuple[int, bool]:
+    """How many rows of `qs` are newer than `call` (at most `cap`): where its page starts."""
+    return capped_count(qs.filter(_newer_than(call.created_at, call.pk)), cap)
 
 
 def capped_count(qs, cap: int | None = None) -> tuple[int, bool]:

@@ -11,6 +11,7 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
+from django_htmx.http import push_url
 
 from callops.accounts.decorators import org_required, require_role
 from callops.accounts.models import Role
@@ -102,31 +103,57 @@ def _batch_link(call):
     return (row[0], row[1] or str(row[0])) if row else None
 
 
+def _list_url(params) -> str:
+    """The calls list URL for these filters, without empty fields: what the address bar shows after
+    a filter changes, so a copied URL opens the same list."""
+    clean = params.copy()
+    for key in list(clean.keys()):
+        values = [v for v in clean.getlist(key) if v.strip()]
+        if values:
+            clean.setlist(key, values)
+        else:
+            del clean[key]
+    return reverse("dashboard:calls") + ("?" + clean.urlencode() if clean else "")
+
+
 @org_required()
 def call_list(request):
     tz = user_tz(request)
     f = call_filters.parse_filters(request.GET)
     qs = call_filters.filtered_calls(request.org, f, tz)
-    cursor = call_filters.decode_cursor(request.GET.get("after", ""))
-    rows, has_more = call_filters.page_after(qs.select_related("agent"), cursor)
+    after = call_filters.decode_cursor(request.GET.get("after", ""))
+    before = None if after else call_filters.decode_cursor(request.GET.get("before", ""))
+    oldest = not (after or before) and request.GET.get("page") == "oldest"
+    page = call_filters.page(qs.select_related("agent"), after=after, before=before, oldest=oldest)
     count, capped = call_filters.capped_count(qs)
     params = request.GET.copy()
-    params.pop("after", None)
-    next_url = ""
-    if has_more and rows:
-        nxt = params.copy()
-        nxt["after"] = call_filters.encode_cursor(rows[-1])
-        next_url = "?" + nxt.urlencode()
-    return render(request, "dashboard/calls/list.html", {
+    for key in ("after", "before", "page"):
+        params.pop(key, None)
+    here = _list_url(params)
+    join = "&" if "?" in here else "?"
+    rows = page.rows
+    first = 1
+    first_capped = False
+    if page.newer and rows:
+        newer, first_capped = call_filters.rows_newer_than(qs, rows[0])
+        first = newer + 1
+    nav = {
+        "newest": here if page.newer else "",
+        "newer": f"{here}{join}before={call_filters.encode_cursor(rows[0])}" if page.newer and rows else "",
+        "older": f"{here}{join}after={call_filters.encode_cursor(rows[-1])}" if page.older and rows else "",
+        "oldest": f"{here}{join}page=oldest" if page.older else "",
+    }
+    context = {
         "nav": "calls",
         "calls": rows,
         "f": f,
         "count": count,
         "capped": capped,
-        "paged": cursor is not None,
-        "first_url": "?" + params.urlencode() if params else "?",
-        "next_url": next_url,
-        "export_url": reverse("dashboard:calls_export") + ("?" + params.urlencode() if params else ""),
+        "first": first,
+        "last": first + len(rows) - 1,
+        "first_capped": first_capped,
+        "pages": nav,
+        "export_url": reverse("dashboard:calls_export") + here[len(reverse("dashboard:calls")):],
         "statuses": CallStatus.choices,
         "providers": ProviderKind.choices,
         "agents": list(scoped(Agent, request.org).order_by("name").values_list("public_id", "name")[:200]),
@@ -134,7 +161,12 @@ def call_list(request):
         "answered_by_choices": AnsweredBy.choices,
         "result_choices": [*ResultStatus.choices, ("none", "None")],
         "webhook_choices": [*WebhookStatus.choices, ("none", "None")],
-    })
+    }
+    if request.htmx and not request.htmx.history_restore_request:
+        # A filter changed: the results and the export link, and the address bar shows the clean URL.
+        response = render(request, "dashboard/calls/list.html#results", {**context, "oob": True})
+        return push_url(response, here)
+    return render(request, "dashboard/calls/list.html", context)
 
 
 @org_required()

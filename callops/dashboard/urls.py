@@ -82,6 +82,7 @@ urlpatterns = [
          name="batch_preview_rejected"),
     path("batches/<str:public_id>/", batch_views.batch_detail, name="batch_detail"),
     path("batches/<str:public_id>/live/", batch_views.batch_live, name="batch_live"),
+    path("batches/<str:public_id>/recipients/", batch_views.batch_recipients, name="batch_recipients"),
     path("batches/<str:public_id>/export.csv", batch_views.batch_export, name="batch_export"),
     path("batches/<str:public_id>/rejected.csv", batch_views.batch_rejected, name="batch_rejected"),
     path("batches/<str:public_id>/<str:action>/", batch_views.batch_action, name="batch_action"),

@@ -51,6 +51,23 @@ def _failing_q():
         status=DeliveryStatus.PENDING, attempt_count__gt=0)
 
 
+# Below this share of successful attempts in the window the rate is shown in red, and an endpoint
+# that is not failing right now is called Degraded rather than Healthy: the two never disagree.
+HEALTHY_RATE = 0.95
+
+
+def health_word(endpoint, rate) -> str:
+    """One word for the State column: disabled, paused, failing (a failure streak now), degraded
+    (delivering now, but below HEALTHY_RATE in the window), healthy, or idle (nothing was tried)."""
+    if endpoint.state in ("disabled", "paused"):
+        return endpoint.state
+    if endpoint.failing_since:
+        return "failing"
+    if rate is None:
+        return "idle"
+    return "degraded" if rate < HEALTHY_RATE else "healthy"
+
+
 def endpoint_health(org, since):
     """Per endpoint (and the inline-URL pseudo endpoint): attempts, success rate, last error."""
     endpoints = list(scoped(WebhookEndpoint, org).order_by("created_at", "id"))
@@ -70,8 +87,10 @@ def endpoint_health(org, since):
         if ep is None and not s and not failing.get(None):
             continue  # no inline-URL traffic at all: leave the row out
         total, ok = s.get("total", 0), s.get("ok", 0)
-        rows.append({"endpoint": ep, "total": total, "ok": ok, "rate": (ok / total) if total else None,
-                     "last_error": last_errors.get(pk), "failing": failing.get(pk, 0)})
+        rate = (ok / total) if total else None
+        rows.append({"endpoint": ep, "total": total, "ok": ok, "rate": rate, "low": rate is not None and rate < HEALTHY_RATE,
+                     "state": health_word(ep, rate) if ep else "", "last_error": last_errors.get(pk),
+                     "failing": failing.get(pk, 0)})
     return rows
 
 

@@ -24,6 +24,7 @@ from datetime import UTC, date, datetime, timedelta
 from callops.extraction.clock import as_call_time, call_time
 from callops.extraction.parsing import ENUM_SYNONYMS  # the callee may use these instead of an option
 from callops.extraction.schema import SchemaError, normalize_key, simple_form, validate_returns
+from callops.extraction.schema import field as schema_field
 
 # Scenario name -> per-field answer style ("mixed" draws one style per field).
 SCENARIOS = ("mixed", "cooperative", "hesitant", "change_of_mind", "clarify", "refusal", "empty", "voicemail",
@@ -79,10 +80,13 @@ def build_script(returns: dict, *, seed: str, when: datetime | None = None, cont
     when = as_call_time(when, when.tzinfo if when is not None and when.tzinfo else UTC)
     context = context or {}
     try:
-        # The object form's descriptions and synonyms do not change what the scripted callee says.
-        schema = {name: simple_form(spec) for name, spec in validate_returns(returns).items()}
+        valid = validate_returns(returns)
     except SchemaError:
-        schema = {}
+        valid = {}
+    # Synonyms do not change what the scripted callee says; a description changes what the agent
+    # asks (and, for text fields, what kind of answer comes back).
+    schema = {name: simple_form(spec) for name, spec in valid.items()}
+    descriptions = {name: schema_field(spec).description for name, spec in valid.items()}
     script = Script(scenario=scenario)
     callee = _context_value(context, ("name", "customer_name", "first_name", "contact_name")) or ""
     company = _context_value(context, ("company", "business", "business_name")) or company or "the clinic"
@@ -120,7 +124,7 @@ def build_script(returns: dict, *, seed: str, when: datetime | None = None, cont
         else:
             lead = rng.choice(["Got it. ", "Thanks. ", "Perfect. ", "Okay. ", "Thank you. "])
         first, refused = False, style == "refusal"
-        expected, field_turns = _field_turns(rng, name, spec, style, when, context)
+        expected, field_turns = _field_turns(rng, name, spec, style, when, context, descriptions.get(name, ""))
         if field_turns:
             field_turns[0]["text"] = lead + _lower_first(field_turns[0]["text"]) if lead.endswith(", ") \
                 else lead + field_turns[0]["text"]
@@ -135,11 +139,11 @@ def build_script(returns: dict, *, seed: str, when: datetime | None = None, cont
 
 # --- per-field dialogue ------------------------------------------------------------------------
 
-def _field_turns(rng, name, spec, style, when, context):
+def _field_turns(rng, name, spec, style, when, context, description=""):
     phrase = humanize(name)
     kind = spec if isinstance(spec, str) else ("enum" if isinstance(spec, list) else "list")
-    question = _question(rng, phrase, kind, spec)
-    value, say = _value(rng, name, phrase, kind, spec, when, context)
+    question = _question(rng, phrase, kind, spec, description)
+    value, say = _value(rng, name, phrase, kind, spec, when, context, description=description)
     turns = [_agent(question)]
     if style == "refusal":
         turns.append(_user(rng.choice(["I'd rather not say.", "I'm not comfortable sharing that.",
@@ -161,7 +165,8 @@ def _field_turns(rng, name, spec, style, when, context):
         turns.append(_user(say))
         return value, turns
     if style == "change_of_mind":
-        other, other_say = _value(rng, name, phrase, kind, spec, when, context, avoid=value)
+        other, other_say = _value(rng, name, phrase, kind, spec, when, context, avoid=value,
+                                  description=description)
         if other == value or kind == "list":
             turns.append(_user(say))
             return value, turns
@@ -188,10 +193,57 @@ def _change_mind(rng, kind, first_say, final_say):
     ])
 
 
-def _question(rng, phrase, kind, spec):
+# Words that make a text field a moment ("reschedule_to", "best_time"): the callee names a day and time.
+_WHEN_WORDS = {"reschedule", "rescheduled", "time", "when", "slot", "day", "date", "appointment", "callback",
+               "availability", "available"}
+# A field name that opens on one of these asks its own question ("is_available" -> "Are you available?").
+_BOOL_LEADS = {"is": "Are you {r}?", "are": "Are you {r}?", "has": "Do you have {r}?", "have": "Do you have {r}?",
+               "wants": "Do you want {r}?", "want": "Do you want {r}?", "needs": "Do you need {r}?",
+               "will": "Will you {r}?", "can": "Can you {r}?", "would": "Would you {r}?", "does": "Do you {r}?"}
+_PREPOSITIONS = ("to", "for", "at", "on", "by", "with")
+
+
+def _you(description: str) -> str:
+    """A description written about the callee, said to them: "the day the callee prefers" ->
+    "the day you prefer"."""
+    text = description.strip().rstrip(".")
+    text = re.sub(r"\b(?:the )?(?:callee|customer|caller|person|contact|recipient)\b(?:'s)?\s+(\w+?)s\b",
+                  lambda m: "you " + m.group(1), text, flags=re.I)
+    text = re.sub(r"\b(?:the )?(?:callee|customer|caller|person|contact|recipient)'s\b", "your", text, flags=re.I)
+    text = re.sub(r"\b(?:the )?(?:callee|customer|caller|person|contact|recipient)\b", "you", text, flags=re.I)
+    text = re.sub(r"\b(?:they|he or she)\b", "you", re.sub(r"\btheir\b", "your", text))
+    return text[:1].lower() + text[1:]
+
+
+def _is_moment(phrase: str, description: str) -> bool:
+    return bool(set(f"{phrase} {description}".lower().replace(",", " ").split()) & _WHEN_WORDS)
+
+
+def _yes_no_question(rng, phrase, description):
+    # One draw whichever wording wins, so the rest of the call stays the same for the same seed.
+    plain = rng.choice(["Can I put you down as {p}?", "Should I note you as {p}?", "Shall I mark you as {p}?",
+                        "Just to check: are we {p}?"]).format(p=phrase)
+    if description:
+        about = _you(description)
+        if about.split()[0] in ("whether", "if"):
+            return f"Could you tell me {about}?"
+        return f"Is it right that {about}?"
+    lead, _, rest = phrase.partition(" ")
+    if lead in _BOOL_LEADS and rest:
+        return _BOOL_LEADS[lead].format(r=rest)
+    return plain
+
+
+def _question(rng, phrase, kind, spec, description=""):
+    if kind == "boolean":
+        return _yes_no_question(rng, phrase, description)
+    if kind == "string" and (description or phrase.split()[-1] in _PREPOSITIONS):
+        rng.choice(range(3))  # the draw the plain wording would make, so the rest of the call is unchanged
+        if description:
+            return f"Could you tell me {_you(description)}?"
+        # "reschedule_to": "What day and time should we reschedule to?"
+        return f"What {'day and time' if _is_moment(phrase, '') else ''} should we {phrase}?".replace("  ", " ")
     templates = {
-        "boolean": ["Would you say yes to {p}?", "On {p}: is that a yes from you?", "Can I mark {p} as a yes?",
-                    "Just checking {p}, yes or no?"],
         "number": ["What {p} do you have in mind?", "Roughly what's the {p}?",
                    "Could you give me a figure for the {p}?"],
         "integer": ["And the {p}, how many?", "What's the {p}, roughly?", "How many for the {p}?"],
@@ -220,7 +272,7 @@ def _question(rng, phrase, kind, spec):
     return rng.choice(templates[kind]).format(p=phrase)
 
 
-def _value(rng, name, phrase, kind, spec, when, context, avoid=None):
+def _value(rng, name, phrase, kind, spec, when, context, avoid=None, description=""):
     """(canonical value, how the callee says it)."""
     given = _context_value(context, (name,))
     for _ in range(8):
@@ -301,6 +353,12 @@ def _value(rng, name, phrase, kind, spec, when, context, avoid=None):
                           if inner == "boolean" else _strip_lead(p[1]) for p in pairs]
             joined = spoken[0] if len(spoken) == 1 else ", ".join(spoken[:-1]) + " and " + spoken[-1]
             say = rng.choice(["{j}.", "I'd like {j}.", "{j}, please."]).format(j=joined)
+            say = say[0].upper() + say[1:]
+        elif _is_moment(phrase, description):
+            # A text field about a moment is answered with one, as said ("Thursday at 3pm").
+            _, spoken_day = _date_phrase(rng, when.date())
+            value = f"{spoken_day.removeprefix('on ')} at {rng.choice(rng.choice(_TIMES)[1])}".rstrip(".")
+            say = rng.choice(["{v}.", "{v}. That works better for me.", "{v}. Thanks."]).format(v=value)
             say = say[0].upper() + say[1:]
         else:
             value, say = _string_answer(rng, name)

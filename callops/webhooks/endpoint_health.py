@@ -5,8 +5,10 @@ Rules (from the Svix behaviour, with its gaps closed):
   success clears it (so a batch that holds a failure and then a success ends healthy);
 - a failure more than STREAK_GAP after the previous one starts a new streak: one exhausted
   delivery followed by quiet days is not "failing for days";
-- after a delivery's 4th failed automatic attempt the org is told the endpoint is failing (once
-  per failing period), and told again when it recovers;
+- the org is told the endpoint is failing when it turns Failing (the first failure of a streak,
+  the moment the Webhooks page starts saying so), once per failing period, and told again when it
+  recovers; waiting for a delivery's 4th attempt left a page saying Failing for half an hour before
+  anyone was told;
 - a delivery that runs out of retries sends an "exhausted" notice (at most one an hour per
   endpoint); a receiver that answers `webhook-delivery: abort-message` chose to stop that message,
   which says nothing about the endpoint's health, so it neither counts as a failure nor notifies;
@@ -40,7 +42,6 @@ from callops.webhooks.models import DeliveryStatus, Notification, WebhookDeliver
 
 log = logging.getLogger(__name__)
 
-FAILING_AFTER_ATTEMPTS = 4
 EXHAUSTED_NOTICE_INTERVAL = timedelta(hours=1)
 # The retry schedule never leaves more than 10 h between attempts, so a day without any attempt
 # means nothing was being tried: the next failure starts a new streak.
@@ -115,7 +116,6 @@ class Result:
     gone: bool = False
     aborted: bool = False
     final: bool = False  # the delivery ran out of automatic retries
-    failing_attempt: bool = False  # an automatic attempt numbered FAILING_AFTER_ATTEMPTS or later
     error: str = ""
     event_type: str = ""
     delivery_public_id: str = ""
@@ -176,7 +176,7 @@ def _walk(endpoint: WebhookEndpoint, results: list[Result]) -> None:
         if r.gone:
             disable_reason = f"the endpoint answered 410 Gone to delivery {r.delivery_public_id}"
             break
-        if r.failing_attempt and not notified:
+        if not notified:
             notified = True
             notices.append((Notification.Kind.FAILING,
                             f"Deliveries to {endpoint.url} are failing (last error: {r.error[:300]}). "

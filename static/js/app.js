@@ -3,7 +3,8 @@
  * - the reader's IANA timezone kept in the `tz` cookie so the server draws day boundaries and
  *   reads schedule inputs in that zone.
  * - copy buttons (with a select-and-press-Ctrl+C fallback where the clipboard API is missing),
- *   confirm prompts, auto-submitting selects, key/value rows in forms, the batch form's modes.
+ *   confirm prompts, the menu button that opens the navigation at phone width, auto-submitting
+ *   selects, key/value rows in forms, the batch form's modes, focus on the first invalid field.
  */
 (function () {
   "use strict";
@@ -15,19 +16,25 @@
     document.cookie = "tz=" + encodeURIComponent(zone) + "; path=/; max-age=31536000; SameSite=Lax";
   }
 
-  var formats = {
-    datetime: { year: "numeric", month: "short", day: "2-digit", hour: "2-digit", minute: "2-digit", second: "2-digit" },
-    time: { month: "short", day: "2-digit", hour: "2-digit", minute: "2-digit", second: "2-digit" },
-    date: { year: "numeric", month: "short", day: "2-digit" }
-  };
+  // One way to write a moment everywhere, in the reader's zone: 2026-03-14 09:26:53 (a date alone:
+  // 2026-03-14). Built from parts, so the browser's locale cannot reorder it; the server writes the
+  // same shape in UTC before this runs.
+  var parts = new Intl.DateTimeFormat("en-US", { year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit",
+    minute: "2-digit", second: "2-digit", hourCycle: "h23", timeZone: zone });
+
+  function stamp(d, format) {
+    var p = {};
+    parts.formatToParts(d).forEach(function (part) { p[part.type] = part.value; });
+    var day = p.year + "-" + p.month + "-" + p.day;
+    return format === "date" ? day : day + " " + p.hour + ":" + p.minute + ":" + p.second;
+  }
 
   function localizeTimes(root) {
     var nodes = (root || document).querySelectorAll("time[datetime]:not([data-localized])");
     nodes.forEach(function (el) {
       var d = new Date(el.getAttribute("datetime"));
       if (isNaN(d)) { return; }
-      var opts = formats[el.dataset.format] || formats.datetime;
-      el.textContent = new Intl.DateTimeFormat(undefined, Object.assign({ hour12: false }, opts)).format(d);
+      el.textContent = stamp(d, el.dataset.format);
       el.setAttribute("data-localized", "1");
       if (!el.title) { el.title = d.toISOString().replace("T", " ").replace(/\.\d+Z$/, " UTC"); }
     });
@@ -69,6 +76,12 @@
   }
 
   function onClick(event) {
+    var toggle = event.target.closest("[data-nav-toggle]");
+    if (toggle) {
+      var open = document.body.classList.toggle("nav-open");
+      toggle.setAttribute("aria-expanded", open ? "true" : "false");
+      return;
+    }
     var copy = event.target.closest("[data-copy]");
     if (copy) {
       var text = copy.getAttribute("data-copy");
@@ -122,18 +135,28 @@
   function onChange(event) {
     var el = event.target;
     if (el.matches && el.matches("select[data-autosubmit]")) { el.form.requestSubmit(); }
+    if (el.matches && el.matches("select[data-confirm-change]")) {
+      var option = el.options[el.selectedIndex];
+      if (window.confirm(option.getAttribute("data-question"))) { el.form.requestSubmit(); }
+      else { el.value = el.getAttribute("data-current"); }
+    }
     if (el.matches && el.matches("select[data-agent-select]")) { syncModes(el); }
   }
 
   document.addEventListener("click", onClick);
   document.addEventListener("submit", onSubmit);
   document.addEventListener("change", onChange);
+  // A form re-rendered with errors puts the cursor in its first invalid field.
+  function focusInvalid() {
+    var bad = document.querySelector("form[data-focus-invalid] [aria-invalid=\"true\"]");
+    if (bad) { bad.focus(); }
+  }
   function fillZones() {
     document.querySelectorAll("input[data-tz]").forEach(function (el) { el.value = zone; });
     document.querySelectorAll("select[data-agent-select]").forEach(syncModes);
   }
-  document.addEventListener("DOMContentLoaded", function () { localizeTimes(document); fillZones(); });
+  document.addEventListener("DOMContentLoaded", function () { localizeTimes(document); fillZones(); focusInvalid(); });
   // Fragments swapped in by htmx polling carry fresh <time> elements.
   document.addEventListener("htmx:afterSettle", function (event) { localizeTimes(event.target); });
-  if (document.readyState !== "loading") { localizeTimes(document); fillZones(); }
+  if (document.readyState !== "loading") { localizeTimes(document); fillZones(); focusInvalid(); }
 })();

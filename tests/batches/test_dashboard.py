@@ -181,7 +181,7 @@ def test_roles_tenancy_and_drafts(personas, sandbox_agent):
     assert viewer.get(reverse("dashboard:batch_new")).status_code == 403
     assert viewer.post(reverse("dashboard:batch_action", args=[batch.public_id, "start"])).status_code == 403
     outsider = personas.outsider.client()
-    for name in ("batch_detail", "batch_live", "batch_export", "batch_rejected"):
+    for name in ("batch_detail", "batch_live", "batch_recipients", "batch_export", "batch_rejected"):
         assert outsider.get(reverse(f"dashboard:{name}", args=[batch.public_id])).status_code == 404
     assert outsider.post(reverse("dashboard:batch_action", args=[batch.public_id, "start"])).status_code == 404
     assert str(batch.public_id) not in outsider.get(reverse("dashboard:batches")).content.decode()
@@ -221,6 +221,32 @@ def test_detail_live_exports_and_redial(personas, sandbox_agent):
     r = client.post(reverse("dashboard:batch_action", args=[batch.public_id, "redial"]), {"outcomes": ["canceled"]})
     again = Batch.objects.exclude(pk=batch.pk).get()
     assert r["Location"].endswith(f"/batches/{again.public_id}/") and again.recipient_count == 1
+
+
+def test_recipient_table_is_polled_with_its_filters_and_stops_when_the_batch_ends(personas, sandbox_agent):
+    from callops.batches import recipient_lists
+    from callops.batches.models import BatchRecipient, RecipientState
+
+    batch = batch_services.create_batch(org=personas.org, agent=sandbox_agent, settings=clean_settings({}),
+                                        rows=recipient_lists.rows_from_json(["+14155550123", "+14155550124"]),
+                                        columns=["phone"], start=False)
+    Batch.objects.filter(pk=batch.pk).update(status=BatchStatus.RUNNING)
+    BatchRecipient.objects.filter(batch=batch, row_number=1).update(state=RecipientState.DIALING)
+    client = personas.viewer.client()
+    url = reverse("dashboard:batch_recipients", args=[batch.public_id])
+    detail = client.get(reverse("dashboard:batch_detail", args=[batch.public_id]), {"state": "dialing"})
+    page = detail.content.decode()
+    assert f'id="batch-recipients" hx-get="{url}?state=dialing" hx-trigger="every 2s"' in page
+    r = client.get(url, {"state": "dialing"})
+    body = r.content.decode()
+    assert r.status_code == 200 and body.lstrip().startswith('<div id="batch-recipients"')
+    assert "+14155550123" in body and "+14155550124" not in body and "Calling" in body
+    BatchRecipient.objects.filter(batch=batch).update(state=RecipientState.DONE, outcome="completed")
+    Batch.objects.filter(pk=batch.pk).update(status=BatchStatus.COMPLETED)
+    r = client.get(url)
+    body = r.content.decode()
+    assert r.status_code == 286 and "hx-trigger" not in body
+    assert body.count('data-testid="recipient-state">Done<') == 2
 
 
 def test_batch_status_badges_have_one_distinct_colour_each(personas, sandbox_agent):

@@ -4,6 +4,7 @@ import csv
 import io
 
 import pytest
+from playwright.sync_api import expect
 
 from callops.calls.models import Call, CallStatus
 
@@ -22,8 +23,9 @@ def test_exporting_one_agents_calls_gives_its_result_fields_as_columns(page, per
     login(page, personas.viewer.user.username)
     page.goto(page.base_url + "/calls/")
     page.locator("#f-agent").select_option(str(sandbox_agent.public_id))
-    page.get_by_role("button", name="Apply").click()
+    # The filter applies on change; the export link follows it.
     page.wait_for_url(f"**agent={sandbox_agent.public_id}**")
+    expect(page.get_by_test_id("export-csv")).to_have_attribute("href", f"/calls/export.csv?agent={sandbox_agent.public_id}")
     with page.expect_download() as info:
         page.get_by_test_id("export-csv").click()
     with open(info.value.path(), encoding="utf-8") as f:

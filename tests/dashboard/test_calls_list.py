@@ -84,9 +84,87 @@ def test_keyset_pages_walk_every_call_once_newest_first(personas, make_call, mon
     while url:
         page = listed(client.get(url))
         seen += re.findall(r'class="mono row-link"[^>]*>([^<]+)<', page)
-        nxt = re.search(r'href="(\?[^"]+)" rel="next"', page)
-        url = reverse("dashboard:calls") + nxt.group(1).replace("&amp;", "&") if nxt else ""
+        nxt = re.search(r'href="([^"]+)" rel="next"', page)
+        url = nxt.group(1).replace("&amp;", "&") if nxt else ""
     assert seen == [c.to_number for c in calls]  # made oldest-last: age grows with i
+
+
+def _numbers(page):
+    import re
+
+    return re.findall(r'class="mono row-link"[^>]*>([^<]+)<', page)
+
+
+def _link(page, label):
+    import re
+
+    found = re.search(r'href="([^"]+)"[^>]*>' + re.escape(label) + "<", page)
+    return found.group(1).replace("&amp;", "&") if found else None
+
+
+def test_pages_go_newer_and_to_the_oldest_and_say_where_they_are(personas, make_call, monkeypatch):
+    from callops.dashboard import call_filters
+
+    monkeypatch.setattr(call_filters, "PAGE_SIZE", 3)
+    calls = [make_call(to=f"+1415555{1000 + i}", age=timedelta(minutes=i)) for i in range(8)]
+    numbers = [c.to_number for c in calls]  # newest first
+    client = personas.viewer.client()
+    first = listed(client.get(reverse("dashboard:calls")))
+    assert _numbers(first) == numbers[0:3]
+    assert "1–3 of 8" in first
+    assert _link(first, "« Newest") is None and _link(first, "‹ Newer") is None
+    second = listed(client.get(_link(first, "Older ›")))
+    assert _numbers(second) == numbers[3:6] and "4–6 of 8" in second
+    oldest = listed(client.get(_link(second, "Oldest »")))
+    assert _numbers(oldest) == numbers[5:8] and "6–8 of 8" in oldest
+    assert _link(oldest, "Older ›") is None and _link(oldest, "Oldest »") is None
+    back = listed(client.get(_link(oldest, "‹ Newer")))
+    assert _numbers(back) == numbers[2:5] and "3–5 of 8" in back
+    again = listed(client.get(_link(back, "‹ Newer")))
+    assert _numbers(again) == numbers[0:2] and "1–2 of 8" in again
+    assert _link(again, "‹ Newer") is None
+    assert _link(back, "« Newest") == reverse("dashboard:calls")
+
+
+def test_search_finds_a_number_fragment_and_an_id_prefix(personas, make_call):
+    a = make_call(to="+12025550105")
+    b = make_call(to="+12025550199")
+    client = personas.viewer.client()
+    url = reverse("dashboard:calls")
+    assert _numbers(listed(client.get(url, {"q": "0105"}))) == [a.to_number]
+    assert _numbers(listed(client.get(url, {"q": "555 01"}))) == [b.to_number, a.to_number]
+    short = str(b.public_id)[:8]
+    assert _numbers(listed(client.get(url, {"q": short}))) == [b.to_number]
+    assert _numbers(listed(client.get(url, {"q": short.upper()}))) == [b.to_number]
+    assert _numbers(listed(client.get(url, {"q": str(a.public_id)[:13]}))) == [a.to_number]
+    # A number typed from its start still matches only from the start.
+    assert _numbers(listed(client.get(url, {"q": "+1202"}))) == [b.to_number, a.to_number]
+    assert _numbers(listed(client.get(url, {"q": "+0105"}))) == []
+    # Another organization's call is never found by its id prefix.
+    assert "No calls match" in listed(personas.outsider.client().get(url, {"q": short}))
+
+
+def test_failed_rows_show_their_error_code(personas, failed_call, make_call):
+    failed_call("invalid_number", to="+12025550102")
+    make_call(to="+12025550100")
+    page = listed(personas.viewer.client().get(reverse("dashboard:calls")))
+    assert page.count('data-testid="error-code"') == 1
+    assert 'title="invalid_number happened">invalid_number</code>' in page
+
+
+def test_a_filter_change_from_htmx_gets_the_results_and_a_clean_url(personas, make_call):
+    make_call(to="+12025550105")
+    r = personas.viewer.client().get(reverse("dashboard:calls"), {"q": "0105", "provider": "", "from": ""},
+                                     HTTP_HX_REQUEST="true")
+    page = listed(r)
+    assert r["HX-Push-Url"] == reverse("dashboard:calls") + "?q=0105"
+    assert page.lstrip().startswith('<section class="card card-flush" id="call-results"')
+    assert "<form" not in page and "+12025550105" in page
+    assert f'href="{reverse("dashboard:calls_export")}?q=0105"' in page and 'hx-swap-oob="true"' in page
+    # Going back to a URL htmx no longer has cached gets the whole page.
+    r = personas.viewer.client().get(reverse("dashboard:calls"), {"q": "0105"}, HTTP_HX_REQUEST="true",
+                                     HTTP_HX_HISTORY_RESTORE_REQUEST="true")
+    assert "<form" in listed(r) and "HX-Push-Url" not in r
 
 
 def test_count_is_capped_not_a_full_count(personas, make_call, monkeypatch):

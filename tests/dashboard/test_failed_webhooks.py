@@ -96,3 +96,31 @@ def test_endpoint_state_actions_need_admin(personas, unreachable_endpoint):
     unreachable_endpoint.refresh_from_db()
     assert unreachable_endpoint.enabled and AuditEntry.objects.filter(action="webhook_endpoint.enabled",
                                                           ip_address="127.0.0.1").exists()
+
+
+@pytest.mark.parametrize(("state", "failing", "rate", "word"), [
+    ("disabled", True, 0.1, "disabled"), ("paused", False, 1.0, "paused"), ("active", True, 1.0, "failing"),
+    ("active", False, 0.12, "degraded"), ("active", False, 0.9499, "degraded"), ("active", False, 0.95, "healthy"),
+    ("active", False, None, "idle")])
+def test_health_word_never_says_healthy_beside_a_low_rate(state, failing, rate, word):
+    from types import SimpleNamespace
+
+    from callops.dashboard.webhook_views import health_word
+
+    endpoint = SimpleNamespace(state=state, failing_since=object() if failing else None)
+    assert health_word(endpoint, rate) == word
+
+
+def test_an_endpoint_delivering_again_after_many_failures_is_degraded_not_healthy(personas, unreachable_endpoint,
+                                                                                   failing_delivery):
+    from callops.webhooks.models import WebhookEndpoint
+
+    for _ in range(7):
+        failing_delivery("http", 503)
+    d = failing_delivery("http", 503)
+    d.attempts.create(number=2, url=d.url, request_body="{}", request_headers={}, response_status=200,
+                      duration_ms=5, succeeded=True)
+    WebhookEndpoint.objects.filter(pk=unreachable_endpoint.pk).update(failing_since=None)
+    page = personas.viewer.client().get(URL).content.decode()
+    assert 'data-testid="health-state">Degraded</span>' in page and "1 of 9 attempts succeeded" in page
+    assert 'class="text-danger">11.1%' in page and ">Healthy<" not in page

@@ -201,3 +201,84 @@ def test_call_detail_shows_tools_and_billing(personas, make_call):
     assert 'title="Hang &lt;up&gt;">end_call (builtin)</span>' in page
     assert '<dd data-testid="billing-amount"><span class="mono">9000</span>' in page
     assert "<dt>Credit reservation</dt><dd>settled</dd>" in page
+
+
+def _agent_with_returns(agent):
+    agent.instructions = "Confirm the appointment for {name}."
+    agent.returns = {"confirmed": "boolean",
+                     "method": {"type": "enum", "values": ["card", "bank_transfer"], "description": "how they pay",
+                                "synonyms": {"bank_transfer": ["ach"]}}}
+    agent.save()
+    return agent
+
+
+def test_form_shows_the_agents_instructions_returns_and_sandbox_numbers(personas, sandbox_agent):
+    from callops.calls.models import Agent
+    from callops.providers.models import ProviderAccount
+
+    _agent_with_returns(sandbox_agent)
+    client = personas.member.client()
+    page = client.get(reverse("dashboard:call_new")).content.decode()
+    assert ">Confirm the appointment for {name}.</textarea>" in page
+    assert page.count('data-testid="returns-row"') == 2
+    assert 'name="returns_name" value="method"' in page and 'name="returns_values" value="card, bank_transfer"' in page
+    assert 'name="returns_description" value="how they pay"' in page
+    assert 'data-testid="sandbox-numbers"' in page and "<code>+12025550103</code>" in page
+    # Choosing another agent (htmx) swaps in its fields; a provider other than the sandbox gets no test numbers.
+    account = ProviderAccount.objects.create(organization=personas.org, kind="bolna", name="Bolna")
+    other = Agent.objects.create(organization=personas.org, provider_account=account, name="Bolna agent",
+                                 provider_agent_id="3c1f0a2e-5b6d-4e7f-8a9b-0c1d2e3f4a5b", instructions="Be kind.")
+    part = client.get(reverse("dashboard:call_new"), {"agent_id": str(other.public_id)},
+                      HTTP_HX_REQUEST="true").content.decode()
+    assert part.lstrip().startswith('<div id="agent-fields">')
+    assert ">Be kind.</textarea>" in part and "sandbox-numbers" not in part and "returns-row" not in part
+
+
+def test_the_agents_returns_left_as_they_are_keep_its_whole_schema(personas, sandbox_agent):
+    agent = _agent_with_returns(sandbox_agent)
+    r = post(personas.member.client(), agent, returns_name=["confirmed", "method"], returns_type=["boolean", "enum"],
+             returns_values=["", "card,bank_transfer"], returns_description=["", "how they pay"])
+    assert r.status_code == 302
+    assert Call.objects.get().returns == agent.returns  # synonyms included
+
+
+def test_edited_returns_are_the_calls_own_with_descriptions(personas, sandbox_agent):
+    agent = _agent_with_returns(sandbox_agent)
+    r = post(personas.member.client(), agent, returns_name=["confirmed", "when"], returns_type=["boolean", "datetime"],
+             returns_values=["", ""], returns_description=["", "the new time they ask for"])
+    assert r.status_code == 302
+    assert Call.objects.get().returns == {"confirmed": "boolean",
+                                          "when": {"type": "datetime", "description": "the new time they ask for"}}
+
+
+def test_every_returns_error_is_reported_at_once_on_its_row(personas, sandbox_agent):
+    r = post(personas.member.client(), sandbox_agent,
+             returns_name=["9lives", "ok", "answer", "ok"], returns_type=["string", "boolean", "enum", "string"],
+             returns_values=["", "", "", ""], returns_description=["", "", "", ""])
+    assert r.status_code == 400
+    page = r.content.decode()
+    errors = re.findall(r'data-testid="returns-error">([^<]+)<', page)
+    assert len(errors) == 3
+    assert errors[0].startswith("9lives: field name") and "must start with a letter" in errors[0]
+    assert errors[1:] == ["answer: list the allowed values of &#x27;answer&#x27;, separated by commas",
+                          "ok: the field &#x27;ok&#x27; appears twice"]
+    assert page.count('aria-invalid="true" aria-describedby="err-returns-') == 3
+    assert Call.objects.count() == 0
+
+
+def test_a_national_number_is_read_in_the_default_country(personas, sandbox_agent):
+    client = personas.member.client()
+    r = post(client, sandbox_agent, to="(202) 555-0100", default_country="us")
+    assert r.status_code == 302 and Call.objects.get().to_number == "+12025550100"
+    r = post(client, sandbox_agent, to="020 7183 8750", default_country="XX")
+    assert r.status_code == 400 and "&#x27;XX&#x27; is not a two-letter country code" in r.content.decode()
+    r = post(client, sandbox_agent, to="555", default_country="GB")
+    assert r.status_code == 400 and 'id="err-to"' in r.content.decode()
+    assert Call.objects.count() == 1
+
+
+def test_placing_confirms_on_the_calls_page(personas, sandbox_agent):
+    r = post(personas.member.client(), sandbox_agent, follow=True)
+    call = Call.objects.get()
+    assert r.redirect_chain[-1][0] == reverse("dashboard:call_detail", args=[call.public_id])
+    assert "Call to +12025550100 placed with Sandbox agent. Its status updates below." in r.content.decode()

@@ -330,3 +330,19 @@ def test_payload_bodies_load_when_their_panel_opens(personas, make_call, outside
     assert client.get(reverse("dashboard:call_payload", args=[other.public_id, event.id])).status_code == 404
     created = call.events.filter(payload__isnull=True).first()
     assert client.get(reverse("dashboard:call_payload", args=[call.public_id, created.id])).status_code == 404
+
+
+def test_overview_defines_its_rates_and_guides_a_first_run(personas, sandbox_agent, make_call):
+    from callops.accounts import services as accounts
+
+    client = personas.viewer.client()
+    page = client.get(reverse("dashboard:overview")).content.decode()
+    assert 'data-testid="def-answer">Answered ÷ calls that ended (completed, no answer, busy, failed; not canceled).<' in page
+    assert 'data-testid="def-completion">Completed ÷ the same calls that ended.<' in page
+    assert 'data-testid="first-run"' in page
+    assert '<li class="step-done" data-testid="step-agent">' in page  # the sandbox agent exists
+    assert '<li class="" data-testid="step-key">' in page and '<li class="" data-testid="step-endpoint">' in page
+    accounts.create_api_key(personas.org, "backend")
+    assert '<li class="step-done" data-testid="step-key">' in client.get(reverse("dashboard:overview")).content.decode()
+    make_call()
+    assert 'data-testid="first-run"' not in client.get(reverse("dashboard:overview")).content.decode()

@@ -100,3 +100,37 @@ def test_every_type_and_list_type_round_trips_through_sandbox_and_rules():
                     assert value.lower() == expected.lower(), (scenario, i, name)
                 else:
                     assert value == expected, (scenario, i, name)
+
+
+def _agent_lines(script):
+    return [t["text"] for t in script.turns if t["role"] == "agent"]
+
+
+def test_the_agent_asks_each_field_in_words_from_its_name_type_and_description():
+    schema = {"confirmed": "boolean", "is_available": "boolean", "has_insurance": "boolean",
+              "wants_reminder": {"type": "boolean", "description": "whether the customer wants a text reminder"},
+              "reschedule_to": "string",
+              "new_time": {"type": "string", "description": "a day and time the callee prefers"}}
+    asked = [line for i in range(12) for line in _agent_lines(
+        build_script(schema, seed=f"q{i}", when=WHEN, scenario="cooperative"))]
+    assert not any("would you say yes to" in line.lower() or "yes to confirmed" in line for line in asked)
+    assert all(any(line.endswith(q) for line in asked) for q in (
+        "Are you available?", "Do you have insurance?", "Could you tell me whether you want a text reminder?",
+        "What day and time should we reschedule to?", "Could you tell me a day and time you prefer?"))
+    confirmed = {line.split(". ", 1)[-1].removeprefix("First, ").lower() for line in asked
+                 if line.endswith("confirmed?")}
+    assert confirmed == {"can i put you down as confirmed?", "should i note you as confirmed?",
+                         "shall i mark you as confirmed?", "just to check: are we confirmed?"}
+
+
+def test_a_text_field_about_a_moment_is_answered_with_a_day_and_time_and_extracted_as_said():
+    from callops.providers.sandbox_transcripts import _STRINGS
+
+    schema = {"confirmed": "boolean", "reschedule_to": "string"}
+    for i in range(15):
+        script = build_script(schema, seed=f"m{i}", when=WHEN, scenario="cooperative")
+        said = script.expected["reschedule_to"]
+        assert said not in _STRINGS["other"] and " at " in said, said
+        got = coerce(schema, extract_turns(script.turns, schema, WHEN), WHEN)[0]
+        assert got["reschedule_to"].lower().rstrip(".") == said.lower(), (i, script.turns)
+        assert got["confirmed"] is script.expected["confirmed"]

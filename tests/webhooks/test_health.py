@@ -133,3 +133,25 @@ def test_re_enabling_resets_the_streak(personas, endpoint):
     endpoint.refresh_from_db()
     assert endpoint.enabled and endpoint.failing_since is None
     assert jobs.endpoint_health.disable_long_failing() == 0
+
+
+def test_the_org_is_told_when_the_endpoint_turns_failing_not_three_attempts_later(personas, endpoint, sink,
+                                                                                   make_call, mailoutbox):
+    sink.respond(default=Reply(status=503))
+    make_call()
+    assert delivery.deliver_due() == 1  # the first attempt of the first delivery fails
+    endpoint.refresh_from_db()
+    assert endpoint.failing_since is not None and endpoint.failing_notified
+    notes = list(Notification.objects.filter(endpoint=endpoint).values_list("kind", "message"))
+    assert notes == [("failing", f"Deliveries to {endpoint.url} are failing (last error: HTTP 503: ok). Retries "
+                                 "continue; the endpoint is disabled after 5 day(s) without a success.")]
+    # More failures in the same streak tell nobody again.
+    make_call()
+    assert delivery.deliver_due() == 1
+    assert Notification.objects.filter(endpoint=endpoint, kind="failing").count() == 1
+    # A success is a recovery, said once.
+    sink.respond(default=Reply(status=204, body=b""))
+    make_call()
+    assert delivery.deliver_due() == 1
+    assert list(Notification.objects.filter(endpoint=endpoint).order_by("id").values_list("kind", flat=True)) == [
+        "failing", "recovered"]

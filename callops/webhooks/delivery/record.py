@@ -116,10 +116,9 @@ def record_many(items: list[Sent], token: str) -> None:
                 update["url"] = item.url
             failures.append((item, update))
         if row.endpoint_id:
-            failing = item.trigger == Trigger.AUTO and row.auto_attempts + 1 >= endpoint_health.FAILING_AFTER_ATTEMPTS
             results.setdefault(row.endpoint_id, []).append(endpoint_health.Result(
                 at=item.at, ok=outcome.ok, gone=outcome.gone, aborted=outcome.abort, final=final,
-                failing_attempt=failing, error=outcome.error, event_type=row.event_type,
+                error=outcome.error, event_type=row.event_type,
                 delivery_public_id=str(row.public_id)))
     call_ids = {i.row.call_id for i in items if i.row.call_id}
     with transaction.atomic():
