@@ -24,8 +24,9 @@ from django.db import IntegrityError, models, transaction
 from django.db.models import Case, CharField, Count, F, Max, Min, Q, Sum, Value, When
 from django.db.models.functions import Coalesce, Greatest, Least, Substr, TruncHour
 
-# Statuses triage groups as call failures; hangup cause and provider reason are kept only for them.
-PROBLEM_STATUSES = ("failed", "no_answer", "busy")
+# Statuses triage groups as call failures (canceled: when a calling rule canceled it); hangup cause
+# and provider reason are kept only for them.
+CAUSE_STATUSES = ("failed", "no_answer", "busy", "canceled")
 REASON_CHARS = 120
 # The kind of a failed extraction, read from the start of `result_error` (first match wins).
 EXTRACTION_CAUSES = (
@@ -69,7 +70,7 @@ def extraction_cause_of(status: str, result_status: str, result_error: str) -> s
 
 def key_of(row: dict[str, Any]) -> tuple:
     """The rollup tuple of one call, from its SOURCE_FIELDS."""
-    problem = row["status"] in PROBLEM_STATUSES
+    problem = row["status"] in CAUSE_STATUSES
     return (
         row["organization_id"], hour_of(row["created_at"]), row["provider_account_id"], row["provider"],
         row["agent_id"], row["batch_id"] or 0, row["status"], row["error_code"],
@@ -88,7 +89,7 @@ def sums_of(row: dict[str, Any]) -> tuple[int, ...]:
 
 def annotated(qs):
     """Calls annotated with their rollup dimensions in SQL (the same rules as `key_of`)."""
-    problem = Q(status__in=PROBLEM_STATUSES)
+    problem = Q(status__in=CAUSE_STATUSES)
     return qs.annotate(
         r_hour=TruncHour("created_at", tzinfo=UTC),
         r_batch=Coalesce("batch_id", 0),
