@@ -3,6 +3,7 @@ and checked and rebuilt by `manage.py rollups`."""
 
 import io
 import threading
+from collections import Counter
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -170,3 +171,39 @@ def test_hour_of_is_the_utc_hour():
     local = datetime(2026, 11, 1, 1, 30, tzinfo=ZoneInfo("America/New_York"))  # the first 01:30, EDT
     assert hour_of(local) == datetime(2026, 11, 1, 5, 0, tzinfo=UTC)
     assert hour_of(local.replace(fold=1)) == datetime(2026, 11, 1, 6, 0, tzinfo=UTC)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_status_changes_and_races_leave_no_drift(personas, sandbox_agent):
+    """Four writers at once: racing terminal reports on the same calls and moves of other calls
+    between the same tuples. Exactly one report wins per call and the counters equal the calls."""
+    calls = [services.create_call(org=personas.org, agent=sandbox_agent, to_number=f"+1415555020{i}")
+             for i in range(6)]
+    barrier = threading.Barrier(4)
+    errors = []
+
+    def writer(outcome):
+        try:
+            barrier.wait()
+            for call in calls:
+                services.apply_status(call.pk, CallStatus.RINGING, source=EventSource.POLL)
+                services.apply_status(call.pk, outcome, source=EventSource.POLL, fields={"duration_seconds": 5})
+        except Exception as exc:  # noqa: BLE001 - reported to the main thread
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=writer, args=(s,))
+               for s in (CallStatus.COMPLETED, CallStatus.FAILED, CallStatus.NO_ANSWER, CallStatus.BUSY)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert not errors
+    final = Counter(Call.objects.values_list("status", flat=True))
+    assert sum(final.values()) == 6 and not {"queued", "ringing"} & set(final)
+    counted: Counter = Counter()
+    for status, n in CallRollup.objects.filter(n__gt=0).values_list("status", "n"):
+        counted[status] += n
+    assert counted == final
+    assert rollup_reconcile.check() == []
