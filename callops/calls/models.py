@@ -3,11 +3,11 @@
 import uuid
 from datetime import timedelta
 
-from django.db import models, transaction
+from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
-from .rollups import CallQuerySet, apply, snapshot, touches
+from .rollups import CallQuerySet, apply, in_transaction, snapshot, touches
 
 
 class CallStatus(models.TextChoices):
@@ -200,7 +200,7 @@ class Call(models.Model):
         fields = kwargs.get("update_fields")
         if fields is not None and not touches(fields):
             return super().save(*args, **kwargs)
-        with transaction.atomic():
+        with in_transaction():
             mine = Call.objects.filter(pk=self.pk)
             before = [] if self._state.adding or self.pk is None else snapshot(mine.select_for_update())
             super().save(*args, **kwargs)

@@ -218,13 +218,19 @@ def snapshot(qs) -> list[dict[str, Any]]:
     return list(qs.values(*SOURCE_FIELDS))
 
 
+def in_transaction(using: str | None = None) -> transaction.Atomic:
+    """A transaction for a write and its deltas: the caller's own when there is one (no savepoint:
+    any error fails the whole write, as it must, and a status change saves two round trips)."""
+    return transaction.atomic(using=using, savepoint=False)
+
+
 class CallQuerySet(models.QuerySet):
     """Call rows whose writes keep the rollups in step (see the module docstring)."""
 
     def update(self, **kwargs: Any) -> int:
         if not touches(kwargs):
             return super().update(**kwargs)
-        with transaction.atomic(using=self.db):
+        with in_transaction(self.db):
             before = snapshot(self.order_by("pk").select_for_update())
             if not before:
                 return 0
@@ -235,14 +241,14 @@ class CallQuerySet(models.QuerySet):
             return done
 
     def bulk_create(self, objs: Any, *args: Any, **kwargs: Any) -> list[Any]:
-        with transaction.atomic(using=self.db):
+        with in_transaction(self.db):
             made = super().bulk_create(objs, *args, **kwargs)
             pks = [o.pk for o in made if o.pk is not None]
             apply([], snapshot(self.model._default_manager.filter(pk__in=pks)))
             return made
 
     def delete(self) -> tuple[int, dict[str, int]]:
-        with transaction.atomic(using=self.db):
+        with in_transaction(self.db):
             before = snapshot(self.order_by("pk").select_for_update())
             done = super().delete()
             apply(before, [])
