@@ -36,7 +36,7 @@ from _harness import DEFAULT_DB, DEFAULT_REDIS, bench_env  # noqa: E402
 
 # Modules of the benchmarks that are not benchmarks: shared helpers, and the settings, urlconf and
 # comparison views the API benchmark's server runs with.
-SKIP = {"_harness", "all", "dataset", "reliability", "settings", "urls", "views"}
+SKIP = {"_harness", "all", "dataset", "reliability", "scale", "settings", "urls", "views"}
 # Every benchmark runs at its own (specified) sizes; `--quick` shrinks the two longest for a fast
 # look (the figures are rates and ratios, so a smaller run measures the same thing, noisier).
 QUICK_ARGS = {"batches": ["--recipients", "2000"], "sync": ["--calls", "3000"]}

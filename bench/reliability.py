@@ -17,6 +17,9 @@ Private addresses are allowed (OUTBOUND_ALLOW_PRIVATE=127.0.0.1/32: the allow-li
 not port, so this covers the sink and emulator ports) only in the scenarios that need the sink or
 emulators; isolation and bad input run with an empty allow-list.
 
+After every scenario the call rollups are compared with the calls (`manage.py rollups --check`);
+any drift fails the scenario.
+
 Exit status is non-zero when any goal is missed or anything is lost. The table is also written to
 bench/results.md (its reliability section) and bench/results.json ("reliability").
 Run: `make reliability` (or `.venv/bin/python bench/reliability.py [--only load,outages] [--calls N] ...`).
@@ -117,6 +120,20 @@ def run_scenario(name: str, ctx, args):
         ctx.log_dir = ctx_log
 
 
+def check_rollups(result) -> None:
+    """`manage.py rollups --check` after the scenario: the counters must equal the calls."""
+    from django.db import connections
+
+    from callops.calls.rollup_reconcile import check
+
+    connections.close_all()  # a scenario may have terminated this process's backend: reconnect
+    drift = check()
+    result.counts["rollup drift"] = len(drift)
+    if drift:
+        result.passed = False
+        result.notes.extend(d.describe() for d in drift[:5])
+
+
 def fmt(v) -> str:
     return f"{v:g}" if isinstance(v, float) else str(v)
 
@@ -172,6 +189,7 @@ def main(argv=None) -> int:
         for name in names:
             print(f"== {name}", flush=True)
             r = run_scenario(name, ctx, args)
+            check_rollups(r)
             results.append(r)
             print(f"== {name}: {'PASS' if r.passed else 'FAIL'} in {r.seconds:.0f} s: "
                   + "; ".join(f"{k} {fmt(v)}" for k, v in r.counts.items()), flush=True)

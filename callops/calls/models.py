@@ -7,6 +7,8 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from .rollups import CallQuerySet, apply, in_transaction, snapshot, touches
+
 
 class CallStatus(models.TextChoices):
     QUEUED = "queued", "Queued"
@@ -167,6 +169,9 @@ class Call(models.Model):
 
     org_lookup = "organization"
 
+    # Its update, bulk_create and delete keep the rollups (CallRollup) in step; so does save().
+    objects = CallQuerySet.as_manager()
+
     class Meta:
         indexes = [
             # GET /v1/calls and the dashboard list: newest first within an org, id breaks ties.
@@ -195,6 +200,16 @@ class Call(models.Model):
 
     def __str__(self):
         return f"call {self.public_id} to {self.to_number} ({self.status})"
+
+    def save(self, *args, **kwargs):
+        fields = kwargs.get("update_fields")
+        if fields is not None and not touches(fields):
+            return super().save(*args, **kwargs)
+        with in_transaction():
+            mine = Call.objects.filter(pk=self.pk)
+            before = [] if self._state.adding or self.pk is None else snapshot(mine.select_for_update())
+            super().save(*args, **kwargs)
+            apply(before, snapshot(Call.objects.filter(pk=self.pk)))
 
     @property
     def is_terminal(self) -> bool:
@@ -266,3 +281,58 @@ class IdempotencyRecord(models.Model):
 
     def __str__(self):
         return f"Idempotency-Key {self.key}"
+
+
+class CallRollup(models.Model):
+    """How many of an organization's calls, created in one UTC hour, share one dimension tuple.
+
+    Kept by `callops.calls.rollups` in the same transaction as every write that changes a counted
+    field (the Call queryset's update, create and delete go through it), so the overview, triage
+    and batch summaries read a few thousand counters instead of every call in their window.
+    `manage.py rollups --check` compares them with the calls; `--rebuild` recomputes them.
+
+    Agent, provider account and batch are plain ids, not foreign keys: this is derived data, and
+    "no batch" is 0 rather than NULL because NULLs never conflict in a unique index, which would
+    let two concurrent first inserts of the same tuple make two rows.
+    """
+
+    organization = models.ForeignKey("accounts.Organization", on_delete=models.CASCADE, related_name="+")
+    hour = models.DateTimeField()  # the UTC hour the calls were created in
+    provider_account_pk = models.BigIntegerField()
+    provider = models.CharField(max_length=20)
+    agent_pk = models.BigIntegerField()
+    batch_pk = models.BigIntegerField(default=0)  # 0: not part of a batch
+    status = models.CharField(max_length=12)
+    # Triage's cause dimensions. Hangup cause and provider reason only for the statuses triage groups
+    # (otherwise ""), so that the free text of successful calls does not multiply the tuples.
+    error_code = models.CharField(max_length=64, blank=True)
+    hangup_cause = models.CharField(max_length=200, blank=True)
+    reason_key = models.CharField(max_length=120, blank=True)
+    result_status = models.CharField(max_length=10, blank=True)
+    extraction_cause = models.CharField(max_length=20, blank=True)  # failed extractions only
+    webhook_status = models.CharField(max_length=10, blank=True)
+
+    n = models.BigIntegerField(default=0)
+    answered = models.BigIntegerField(default=0)  # calls with answered_at
+    timed = models.BigIntegerField(default=0)  # calls with duration_seconds
+    talk_seconds = models.BigIntegerField(default=0)  # sum of duration_seconds
+    billed = models.BigIntegerField(default=0)  # calls with billing_amount_milli_cents
+    cost_milli_cents = models.BigIntegerField(default=0)  # sum of billing_amount_milli_cents
+    # Earliest and latest ended_at among the tuple's calls (triage's first and last seen).
+    first_ended_at = models.DateTimeField(null=True, blank=True)
+    last_ended_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            # The upsert's conflict target; its (organization, hour) prefix serves the overview's
+            # and triage's windows.
+            models.UniqueConstraint(
+                fields=["organization", "hour", "provider_account_pk", "provider", "agent_pk", "batch_pk", "status",
+                        "error_code", "hangup_cause", "reason_key", "result_status", "extraction_cause",
+                        "webhook_status"], name="callrollup_tuple"),
+        ]
+        # A batch's summary: its counters over all hours.
+        indexes = [models.Index(fields=["organization", "batch_pk"], name="callrollup_batch")]
+
+    def __str__(self):
+        return f"{self.n} {self.status} calls at {self.hour:%Y-%m-%d %H}:00 UTC"

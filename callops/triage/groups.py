@@ -1,7 +1,9 @@
 """Failure groups: what went wrong in a window, grouped by cause, with its trend and spread.
 
 Each source (callops.triage.sources) is grouped in the database: aggregate queries only, so the
-query count does not grow with the number of groups or rows. Each group has its count, the count in
+query count does not grow with the number of groups or rows. Call and extraction failures are
+counted from the hourly call rollups (callops.triage.counts), so their cost does not grow with the
+calls either; the samples are read from the calls. Each group has its count, the count in
 the previous window of the same length, first and last seen, the affected providers, agents and
 batches (for webhooks through the deliveries' calls, plus the endpoints), a few samples, and the
 plain-language explanation of its cause. A group marked reviewed is hidden until something new
@@ -22,7 +24,7 @@ from django.db.models.functions import RowNumber
 from callops.batches.models import Batch
 from callops.calls.models import Agent
 
-from . import explanations, sources, windows
+from . import counts, explanations, sources, windows
 from .models import TriageReview
 from .sources import CALL_KEY, SKIPPED_KEY, call_key
 
@@ -59,14 +61,6 @@ class Group:
         return f"g-{self.kind}-{hashlib.sha1(self.key.encode()).hexdigest()[:10]}"
 
 
-def _counted(qs, key_fields, seen_field, start):
-    """Group rows: (current count, previous count, first, last seen) per key, in one query."""
-    current = Q(created_at__gte=start)
-    return list(qs.values(*key_fields).annotate(
-        n=Count("pk", filter=current), prev=Count("pk", filter=~current),
-        first=Min(seen_field, filter=current), last=Max(seen_field, filter=current)).order_by())
-
-
 def _samples(qs, key_fields, time_field, fields, keys=None):
     """The latest SAMPLES rows of every group, in one query.
 
@@ -84,12 +78,8 @@ def _samples(qs, key_fields, time_field, fields, keys=None):
     return list(ranked.filter(rn__lte=SAMPLES).values(*key_fields, *fields))
 
 
-SPREAD = ("provider", "agent_id", "batch_id")
-
-
-def _grouped(base, key_fields, seen_field, start):
-    """One aggregate per (group, provider, agent, batch); folded here into group rows plus their spread."""
-    rows = _counted(base, [*key_fields, *SPREAD], seen_field, start)
+def _folded(rows, key_fields):
+    """Rows per (group, provider, agent, batch) folded into group rows plus their spread."""
     groups: dict = {}
     spread = []
     for r in rows:
@@ -107,8 +97,10 @@ def _grouped(base, key_fields, seen_field, start):
 
 
 def call_groups(org, prev_start, start, now) -> list[Group]:
+    # Counted from the hourly rollups; the samples are the calls themselves.
     base = sources.failed_calls(org, prev_start).filter(created_at__lt=now)
-    rows, spread = _grouped(base, CALL_KEY, "ended_at", start)
+    rows, spread = _folded(counts.counted(counts.failed_call_counters(org, prev_start, now), counts.CALL_COLUMNS,
+                                          start), CALL_KEY)
     if not rows:
         return []
     current = base.filter(created_at__gte=start)
@@ -122,7 +114,8 @@ def call_groups(org, prev_start, start, now) -> list[Group]:
 
 def extraction_groups(org, prev_start, start, now) -> list[Group]:
     base = sources.failed_extractions(org, prev_start).filter(created_at__lt=now)
-    rows, spread = _grouped(base, ["cause"], "ended_at", start)
+    rows, spread = _folded(counts.counted(counts.failed_extraction_counters(org, prev_start, now),
+                                          counts.EXTRACTION_COLUMNS, start), ["cause"])
     if not rows:
         return []
     current = base.filter(created_at__gte=start)
@@ -269,10 +262,9 @@ def problem_totals(org, window: str = "7d", *, now=None) -> dict[str, int]:
         at = reviews.get((kind, key[:300]))
         return not (at and last and last <= at)
 
-    calls = (sources.failed_calls(org, start).filter(created_at__lt=now).values(*CALL_KEY)
-             .annotate(n=Count("pk"), last=Max("ended_at")).order_by())
-    extractions = (sources.failed_extractions(org, start).filter(created_at__lt=now).values("cause")
-                   .annotate(n=Count("pk"), last=Max("ended_at")).order_by())
+    calls = counts.counted(counts.failed_call_counters(org, start, now), counts.CALL_COLUMNS, start, spread=False)
+    extractions = counts.counted(counts.failed_extraction_counters(org, start, now), counts.EXTRACTION_COLUMNS,
+                                 start, spread=False)
     attempts = (sources.failed_attempts(org, start).filter(delivery__created_at__lt=now).values("cause")
                 .annotate(n=Count("delivery_id", distinct=True), last=Max("created_at")).order_by())
     skipped = (sources.held_deliveries(org, start).filter(created_at__lt=now)

@@ -17,13 +17,13 @@ from django.db.models import Case, CharField, F, Q, Value, When
 from django.db.models.functions import Concat, Substr
 
 from callops.calls.models import Call, CallStatus, ResultStatus
+from callops.calls.rollups import EXTRACTION_CAUSES, OTHER_CAUSE, REASON_CHARS
 from callops.webhooks.models import DeliveryStatus, WebhookAttempt, WebhookDelivery
 
 from .explanations import CALLING_RULE_CODES
 
 PROBLEM_STATUSES = [CallStatus.FAILED, CallStatus.NO_ANSWER, CallStatus.BUSY]
 UNDELIVERED = [DeliveryStatus.PENDING, DeliveryStatus.FAILED, DeliveryStatus.SKIPPED]
-REASON_CHARS = 120
 SEP = "|"
 
 
@@ -59,14 +59,9 @@ def calls_for_key(org, key: str, since, until):
 
 # --- extractions -----------------------------------------------------------------------------------
 def _extraction_kind():
-    return Case(
-        When(result_error__startswith="empty transcript", then=Value("empty_transcript")),
-        When(result_error__startswith="the call ended before any conversation", then=Value("no_conversation")),
-        When(result_error__startswith="llm extractor", then=Value("llm_failed")),
-        When(result_error__startswith="provider extractor", then=Value("provider_failed")),
-        When(result_error__startswith="rules extractor", then=Value("rules_failed")),
-        When(result_error__startswith="no return field", then=Value("nothing_parsed")),
-        default=Value("other"), output_field=CharField())
+    # The same classification the call rollups count failed extractions by (callops.calls.rollups).
+    return Case(*[When(result_error__startswith=prefix, then=Value(cause)) for prefix, cause in EXTRACTION_CAUSES],
+                default=Value(OTHER_CAUSE), output_field=CharField())
 
 
 def failed_extractions(org, since):
