@@ -15,7 +15,9 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('accounts', '0001_initial'),
-        ('calls', '0001_initial'),
+        ('calls', '0002_webhook_status_retrying'),
+        # Counted after the webhook state backfill, so the webhook dimension starts right.
+        ('webhooks', '0002_backfill_call_webhook_status'),
     ]
 
     operations = [
