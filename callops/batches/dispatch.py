@@ -32,6 +32,7 @@ from django.db import transaction
 from django.db.models import Count, F, Q
 from django.utils import timezone
 
+from callops.accounts.services import audit
 from callops.calls import services
 from callops.calls.models import TERMINAL, Call, CallStatus, EventSource
 from callops.lib import number_zones, redisconn
@@ -226,6 +227,13 @@ def _dispatch(batch: Batch, now: datetime) -> list[int]:
             if len(created) >= n:
                 break
             try:
+                # Closed hours first, before a call row is made only to be rolled back.
+                gate.check_hours(org, r.phone, now, fallback_zone=batch.default_timezone)
+            except CallRefused as closed:
+                BatchRecipient.objects.filter(pk=r.pk, state=RecipientState.PENDING).update(
+                    next_attempt_at=closed.retry_at)
+                continue
+            try:
                 with transaction.atomic():
                     won = BatchRecipient.objects.filter(pk=r.pk, state=RecipientState.PENDING,
                                                         attempts=r.attempts).update(
@@ -248,6 +256,10 @@ def _dispatch(batch: Batch, now: datetime) -> list[int]:
                 # Deferred, not rejected: the recipient waits, untouched, until the rule allows it.
                 BatchRecipient.objects.filter(pk=r.pk, state=RecipientState.PENDING).update(
                     next_attempt_at=refused.retry_at)
+                audit(org, "batch.recipient_deferred", target=r.phone,
+                      detail={"code": refused.code, "message": refused.message, "batch_id": str(batch.public_id),
+                              "row": r.row_number,
+                              "retry_at": refused.retry_at.isoformat() if refused.retry_at else None})
                 continue
             # No scheduled_at: the generic scheduled-call sweep would race the pacer with a job per
             # call; the tick re-enqueues lost placements itself (_lost_placements).

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.db import connection
+from django.utils import timezone
 
 from callops.accounts.models import Organization
 
@@ -101,3 +102,11 @@ def recorded(call_public_id: uuid.UUID) -> bool:
 
 def note_answered(call_public_id: uuid.UUID) -> None:
     DialRecord.objects.filter(call_public_id=call_public_id, answered=False).update(answered=True)
+
+
+def purge_old_records(limit: int = 5000) -> int:
+    """Delete records no cap can count any more (older than 7 days), a bounded slice per sweep."""
+    ids = list(DialRecord.objects.filter(at__lt=timezone.now() - WEEK - DAY).values_list("pk", flat=True)[:limit])
+    if ids:
+        DialRecord.objects.filter(pk__in=ids).delete()
+    return len(ids)

@@ -106,7 +106,7 @@ def clean_changes(data: Any, base: CallingPolicy) -> dict[str, Any]:
         try:
             ZoneInfo(name)
             changes["time_zone"] = name
-        except (ZoneInfoNotFoundError, ValueError):
+        except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a name no file system accepts
             errors["time_zone"] = f"{name!r} is not an IANA time zone such as America/New_York"
     if "opt_out_detection" in data:
         if not isinstance(data["opt_out_detection"], bool):

@@ -152,6 +152,9 @@ def test_batch_defers_a_capped_recipient_to_when_the_cap_lifts(personas, sandbox
     assert capped_row.next_attempt_at == now + timedelta(hours=4)
     assert BatchRecipient.objects.get(batch=batch, phone="+12025550111").state == RecipientState.DIALING
     assert not Call.objects.filter(to_number=NUMBER).exists()
+    entry = AuditEntry.objects.get(action="batch.recipient_deferred")
+    assert (entry.target, entry.detail["code"], entry.detail["message"]) == (NUMBER, "frequency_cap", DAY_CAP)
+    assert entry.detail["retry_at"] == (now + timedelta(hours=4)).isoformat()
     # When the oldest call ages out, the next tick dials the recipient.
     later = now + timedelta(hours=4, seconds=1)
     done = dispatch.tick(batch.pk, now=later)
@@ -197,3 +200,9 @@ def test_cap_refusal_has_a_retry_time_and_suppression_none(personas, capped, clo
         gate.admit(personas.org, NUMBER, call_public_id=uuid.uuid4())
     assert refused.value.code == "frequency_cap"
     assert refused.value.retry_at == timezone.now() + timedelta(hours=21)
+
+
+def test_records_no_cap_can_count_are_purged(personas, clock):
+    _past_calls(personas.org, NUMBER, timedelta(days=8, seconds=1), timedelta(days=7, hours=23))
+    assert caps.purge_old_records() == 1
+    assert DialRecord.objects.count() == 1
