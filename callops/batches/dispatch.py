@@ -23,6 +23,7 @@ reads) are enqueued by its caller, `jobs.tick_batch`, so this module needs no qu
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import cast
@@ -37,6 +38,7 @@ from callops.calls import services
 from callops.calls.models import TERMINAL, Call, CallStatus, EventSource
 from callops.lib import number_zones, redisconn
 from callops.rules import gate
+from callops.rules import policy as calling_policy
 from callops.rules.gate import CallRefused, NumberBusy
 
 from . import provider_mode, provider_sync
@@ -221,14 +223,11 @@ def _dispatch(batch: Batch, now: datetime) -> list[int]:
             due = due.filter(tz__in=zones)
         agent = batch.agent
         org = batch.organization
-        # Recipients the calling rules hold back are skipped, so more than n are read to fill the
-        # n places.
-        for r in due.order_by("id")[:DISPATCH_LIMIT]:
-            if len(created) >= n:
-                break
+        rules = calling_policy.get(org)  # read once for the whole tick
+        for r in _candidates(due, n, lambda: len(created)):
             try:
                 # Closed hours first, before a call row is made only to be rolled back.
-                gate.check_hours(org, r.phone, now, fallback_zone=batch.default_timezone)
+                gate.check_hours(org, r.phone, now, fallback_zone=batch.default_timezone, rules=rules)
             except CallRefused as closed:
                 BatchRecipient.objects.filter(pk=r.pk, state=RecipientState.PENDING).update(
                     next_attempt_at=closed.retry_at)
@@ -249,7 +248,8 @@ def _dispatch(batch: Batch, now: datetime) -> list[int]:
                     # Without waiting for a number's lock: this tick holds the locks of the numbers
                     # it admitted until it commits, and two ticks waiting on each other would deadlock.
                     gate.admit(org, r.phone, call_public_id=call.public_id, now=now,
-                               fallback_zone=batch.default_timezone, check_suppression=False, wait=False)
+                               fallback_zone=batch.default_timezone, check_suppression=False, wait=False,
+                               rules=rules)
             except NumberBusy:
                 continue  # another call to the number is being admitted: the next tick asks again
             except CallRefused as refused:
@@ -267,6 +267,20 @@ def _dispatch(batch: Batch, now: datetime) -> list[int]:
             created.append(call.pk)
     Batch.objects.filter(pk=batch.pk).update(pace_tokens=tokens - len(created), pace_updated_at=now)
     return created
+
+
+def _candidates(due, n: int, made: Callable[[], int]) -> Iterator[BatchRecipient]:
+    """Due recipients in id order, a page of n at a time until n attempts are made: the calling
+    rules hold some back, and the next ones fill their places (at most DISPATCH_LIMIT read)."""
+    last_pk, read = 0, 0
+    while made() < n and read < DISPATCH_LIMIT:
+        page = list(due.filter(pk__gt=last_pk).order_by("id")[:min(n - made(), DISPATCH_LIMIT - read)])
+        if not page:
+            return
+        read += len(page)
+        for r in page:
+            last_pk = r.pk
+            yield r
 
 
 def _maybe_finish(batch: Batch, now: datetime) -> str:
