@@ -2,7 +2,7 @@
 PY := .venv/bin/python
 ARGS ?=
 
-BENCHES := bench bench-api bench-sync bench-webhooks bench-extraction bench-pages bench-batches reliability
+BENCHES := bench bench-api bench-sync bench-webhooks bench-extraction bench-pages bench-batches bench-rules reliability
 
 .PHONY: run test lint types bootstrap $(BENCHES)
 
@@ -32,7 +32,7 @@ reliability: bootstrap
 	@$(call run_bench,reliability)
 
 # Explicit rules: make never applies a pattern rule to a .PHONY target.
-bench-api bench-sync bench-webhooks bench-extraction bench-pages bench-batches: bootstrap
+bench-api bench-sync bench-webhooks bench-extraction bench-pages bench-batches bench-rules: bootstrap
 	@$(call run_bench,$(@:bench-%=%))
 
 define run_bench

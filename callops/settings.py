@@ -262,6 +262,7 @@ LOGGING = {
 SWEEPS = [
     "callops.calls.jobs.sweep_scheduled_calls",
     "callops.calls.jobs.purge_idempotency_records",
+    "callops.rules.caps.purge_old_records",
     "callops.calls.jobs.sweep_interrupted_placements",
     "callops.webhooks.jobs.sweep_due_deliveries",
 ]

@@ -126,7 +126,7 @@ def create_batch(request):
     if agent is None:
         raise ApiError(400, "agent_id must be the id of one of your agents", fields={"agent_id": "unknown agent"})
     try:
-        clean = clean_settings(data, agent=agent)
+        clean = clean_settings(data, agent=agent, org=request.org)
     except ValidationFailed as exc:
         raise ApiError(400, exc.message, fields=exc.fields)
     if table is None:

@@ -46,12 +46,14 @@ def _detail(call: Call, status: int = 200, *, reload: bool = True) -> JsonRespon
 def create_call(request):
     require_write(request)
     data = json_body(request)
+    outside_hours = _outside_hours(data)
     try:
         clean = validate_call_input(request.org, data)
     except ValidationFailed as exc:
         raise ApiError(400, exc.message, fields=exc.fields)
     try:
-        call = services.submit_call(request.org, clean, source=EventSource.API)
+        call = services.submit_call(request.org, clean, source=EventSource.API, outside_hours=outside_hours,
+                                    actor=f"API key {request.api_key.name}")
     except CallRefused as exc:
         raise ApiError(409, exc.message) from None
     if call.status == CallStatus.FAILED:
@@ -60,6 +62,20 @@ def create_call(request):
                        extra={"call_id": str(call.public_id)})
     # submit_call returns the row as it just wrote it: no need to read it back.
     return _detail(call, status=201, reload=False)
+
+
+def _outside_hours(data) -> str:
+    """Take `outside_hours` out of the body (it steers the calling rules, it is not part of the
+    call): "schedule" (the default) or "reject"."""
+    if not isinstance(data, dict) or "outside_hours" not in data:
+        return "schedule"
+    value = data.pop("outside_hours")
+    if value is None:
+        return "schedule"
+    if value not in services.OUTSIDE_HOURS_CHOICES:
+        raise ApiError(400, f"outside_hours must be schedule or reject, not {value!r}",
+                       fields={"outside_hours": "must be schedule or reject"})
+    return value
 
 
 def _csv(values: list[str] | None) -> list[str]:

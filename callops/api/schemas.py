@@ -88,6 +88,9 @@ class CallCreate(BaseModel):
         None, description='Extraction schema: field name → type, e.g. {"confirmed": "boolean"}')
     webhook_url: str | None = Field(None, description="http(s) URL that receives this call's events")
     scheduled_at: str | None = Field(None, description="ISO 8601 time in the future (Z or offset)")
+    outside_hours: Literal["schedule", "reject"] | None = Field(
+        None, description="When the call would go outside the organization's calling hours in the callee's "
+                          "zone: schedule it for the window's next opening (default) or refuse it with 409")
 
 
 class TimelineEventOut(BaseModel):

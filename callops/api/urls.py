@@ -3,6 +3,7 @@
 from .agents import router as agents_router
 from .base import api
 from .batches import router as batches_router
+from .calling_policy import router as calling_policy_router
 from .calls import router as calls_router
 from .numbers import router as numbers_router
 from .suppressions import router as suppressions_router
@@ -14,3 +15,4 @@ api.add_router("", webhooks_router)
 api.add_router("", batches_router)
 api.add_router("", numbers_router)
 api.add_router("", suppressions_router)
+api.add_router("", calling_policy_router)

@@ -14,6 +14,7 @@ import phonenumbers
 
 from callops.calls.validation import ValidationFailed, parse_when
 from callops.providers.registry import adapter_class
+from callops.rules import policy as calling_policy
 
 from . import provider_mode
 from .models import Batch
@@ -70,8 +71,10 @@ def _int(data, key, errors, *, lo, hi, default):
     return value
 
 
-def clean_settings(data: dict, *, agent=None, now: datetime | None = None) -> BatchSettings:
+def clean_settings(data: dict, *, agent=None, org=None, now: datetime | None = None) -> BatchSettings:
     """Validate batch settings from a flat dict (API JSON or form); ValidationFailed lists every problem.
+
+    With `org`, a calling window must lie within the organization's calling hours.
 
     Nested API objects (`window`, `retry`, `circuit_breaker`) are flattened by the caller.
     """
@@ -106,6 +109,9 @@ def clean_settings(data: dict, *, agent=None, now: datetime | None = None) -> Ba
         errors["window"] = "give both the start and the end hour of the calling window, or neither"
     elif s.window_start_hour is not None and s.window_start_hour >= (s.window_end_hour or 0):
         errors["window"] = "the calling window must end after it starts (hours 0-24, same day)"
+    elif org is not None and (outside := calling_policy.batch_window_problem(org, s.window_start_hour,
+                                                                             s.window_end_hour)):
+        errors["window"] = outside
     days = data.get("window_days") or []
     if isinstance(days, str):
         days = [d for d in days.replace(" ", "").split(",") if d]

@@ -23,6 +23,7 @@ reads) are enqueued by its caller, `jobs.tick_batch`, so this module needs no qu
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import cast
@@ -32,13 +33,16 @@ from django.db import transaction
 from django.db.models import Count, F, Q
 from django.utils import timezone
 
+from callops.accounts.services import audit
 from callops.calls import services
 from callops.calls.models import TERMINAL, Call, CallStatus, EventSource
-from callops.lib import redisconn
+from callops.lib import number_zones, redisconn
+from callops.rules import gate
+from callops.rules import policy as calling_policy
+from callops.rules.gate import CallRefused, NumberBusy
 
 from . import provider_mode, provider_sync
 from .models import Batch, BatchRecipient, BatchStatus, RecipientState
-from .recipient_validation import MAX_ZONES
 from .signals import announce
 
 log = logging.getLogger(__name__)
@@ -53,13 +57,8 @@ LOST_AFTER_SECONDS = 10  # a queued attempt not claimed by then had its placemen
 
 def recipient_zones(batch: Batch, zones: str) -> list[ZoneInfo]:
     """The zones a recipient's window is read in: its own (at most MAX_ZONES of them),
-    else the batch's default zone. Rows stored before that limit existed may hold long or cut
-    lists; those, and any name that is not a zone, also fall back to the default."""
-    names = [z for z in zones.split(";") if z]
-    if not names or len(names) > MAX_ZONES:
-        return [_zone(batch.default_timezone)]
-    found = [z for z in (_zone(n, None) for n in names) if z is not None]
-    return found or [_zone(batch.default_timezone)]
+    else the batch's default zone (callops.lib.number_zones.window_zones)."""
+    return number_zones.window_zones(zones, batch.default_timezone)
 
 
 def _zone(name: str, default="UTC"):
@@ -224,21 +223,64 @@ def _dispatch(batch: Batch, now: datetime) -> list[int]:
             due = due.filter(tz__in=zones)
         agent = batch.agent
         org = batch.organization
-        for r in due.order_by("id")[:n]:
-            won = BatchRecipient.objects.filter(pk=r.pk, state=RecipientState.PENDING, attempts=r.attempts).update(
-                state=RecipientState.DIALING, attempts=F("attempts") + 1, next_attempt_at=None)
-            if not won:
+        rules = calling_policy.get(org)  # read once for the whole tick
+        for r in _candidates(due, n, lambda: len(created)):
+            try:
+                # Closed hours first, before a call row is made only to be rolled back.
+                gate.check_hours(org, r.phone, now, fallback_zone=batch.default_timezone, rules=rules)
+            except CallRefused as closed:
+                BatchRecipient.objects.filter(pk=r.pk, state=RecipientState.PENDING).update(
+                    next_attempt_at=closed.retry_at)
                 continue
-            call = services.create_call(
-                org=org, agent=agent, to_number=r.phone, source=EventSource.SYSTEM, context=r.context,
-                metadata={"batch_id": str(batch.public_id), "batch_row": r.row_number}, batch=batch,
-                retry_of=Call(pk=r.last_call_id) if r.last_call_id else None, attempt=r.attempts + 1)
+            try:
+                with transaction.atomic():
+                    won = BatchRecipient.objects.filter(pk=r.pk, state=RecipientState.PENDING,
+                                                        attempts=r.attempts).update(
+                        state=RecipientState.DIALING, attempts=F("attempts") + 1, next_attempt_at=None)
+                    if not won:
+                        continue
+                    call = services.create_call(
+                        org=org, agent=agent, to_number=r.phone, source=EventSource.SYSTEM, context=r.context,
+                        metadata={"batch_id": str(batch.public_id), "batch_row": r.row_number}, batch=batch,
+                        retry_of=Call(pk=r.last_call_id) if r.last_call_id else None, attempt=r.attempts + 1)
+                    # The calling rules' caps and hours; a number suppressed since the import is
+                    # let through here and canceled at dial time, so its call's timeline says why.
+                    # Without waiting for a number's lock: this tick holds the locks of the numbers
+                    # it admitted until it commits, and two ticks waiting on each other would deadlock.
+                    gate.admit(org, r.phone, call_public_id=call.public_id, now=now,
+                               fallback_zone=batch.default_timezone, check_suppression=False, wait=False,
+                               rules=rules)
+            except NumberBusy:
+                continue  # another call to the number is being admitted: the next tick asks again
+            except CallRefused as refused:
+                # Deferred, not rejected: the recipient waits, untouched, until the rule allows it.
+                BatchRecipient.objects.filter(pk=r.pk, state=RecipientState.PENDING).update(
+                    next_attempt_at=refused.retry_at)
+                audit(org, "batch.recipient_deferred", target=r.phone,
+                      detail={"code": refused.code, "message": refused.message, "batch_id": str(batch.public_id),
+                              "row": r.row_number,
+                              "retry_at": refused.retry_at.isoformat() if refused.retry_at else None})
+                continue
             # No scheduled_at: the generic scheduled-call sweep would race the pacer with a job per
             # call; the tick re-enqueues lost placements itself (_lost_placements).
             BatchRecipient.objects.filter(pk=r.pk).update(last_call=call)
             created.append(call.pk)
     Batch.objects.filter(pk=batch.pk).update(pace_tokens=tokens - len(created), pace_updated_at=now)
     return created
+
+
+def _candidates(due, n: int, made: Callable[[], int]) -> Iterator[BatchRecipient]:
+    """Due recipients in id order, a page of n at a time until n attempts are made: the calling
+    rules hold some back, and the next ones fill their places (at most DISPATCH_LIMIT read)."""
+    last_pk, read = 0, 0
+    while made() < n and read < DISPATCH_LIMIT:
+        page = list(due.filter(pk__gt=last_pk).order_by("id")[:min(n - made(), DISPATCH_LIMIT - read)])
+        if not page:
+            return
+        read += len(page)
+        for r in page:
+            last_pk = r.pk
+            yield r
 
 
 def _maybe_finish(batch: Batch, now: datetime) -> str:
@@ -264,6 +306,8 @@ def _lost_placements(batch: Batch, now: datetime) -> list[int]:
     batch, so a slow queue is not flooded with copies of jobs that are merely waiting."""
     ids = list(Call.objects.filter(batch=batch, status=CallStatus.QUEUED, dial_claimed_at__isnull=True,
                                    created_at__lt=now - timedelta(seconds=LOST_AFTER_SECONDS))
+               # A call the calling rules deferred (scheduled_at ahead) is not lost: it is waiting.
+               .filter(Q(scheduled_at__isnull=True) | Q(scheduled_at__lte=now))
                .values_list("pk", flat=True)[:DISPATCH_LIMIT])
     if not ids:
         return []

@@ -35,6 +35,8 @@ from callops.calls.models import TERMINAL, Call, CallStatus, EventSource
 from callops.lib import redisconn
 from callops.providers.base import ProviderError
 from callops.providers.registry import adapter_for
+from callops.rules import gate
+from callops.rules.gate import CallRefused
 
 from .models import Batch, BatchRecipient, BatchStatus, RecipientState
 from .signals import announce
@@ -171,7 +173,11 @@ def submit_reserved(batch_id: int) -> str:
     if stopped_before_submission:
         cancel_reserved(batch)
         return ""
-    rows = list(_claimed_unsent(batch).order_by("pk").values_list("pk", "to_number", "context"))
+    rows = _screen(batch, list(_claimed_unsent(batch).order_by("pk").values_list("pk", "to_number", "context")))
+    if not rows:
+        # Every reserved recipient was held back by the calling rules: nothing to upload. The
+        # batch stays "pending" (never submitted again) and the fan-out calls the deferred ones.
+        return PENDING
     kind = batch.agent.provider
     column = PHONE_COLUMN[kind]
     contacts = [{column: phone, **{k: str(v) for k, v in (context or {}).items()}} for _, phone, context in rows]
@@ -203,6 +209,41 @@ def submit_reserved(batch_id: int) -> str:
     if Batch.objects.filter(pk=batch.pk, status=BatchStatus.STOPPED).exists():
         stop(batch)  # stopped while the list was on its way: tell the provider now
     return provider_batch_id
+
+
+def _screen(batch: Batch, rows: list[tuple[int, str, dict]]) -> list[tuple[int, str, dict]]:
+    """The calling rules at dial time, as for any other call: the rows the provider may dial.
+
+    The provider dials the whole list on its own schedule, so this is the last moment callops can
+    refuse a number. A suppressed one is canceled (error_code suppressed); one at a frequency cap
+    or outside the calling hours is canceled with that code and its recipient waits for the time
+    the rule allows, when callops' own fan-out calls it as the next attempt.
+    """
+    by_pk = {pk: (pk, phone, context) for pk, phone, context in rows}
+    allowed: set[int] = set()
+    calls = Call.objects.select_related("organization").filter(pk__in=list(by_pk)).order_by("to_number", "pk")
+    ordered = list(calls)
+    # In number order, a chunk per transaction: each admission holds its number's lock until commit.
+    for i in range(0, len(ordered), WRITE_CHUNK):
+        refused: list[tuple[Call, CallRefused]] = []
+        with transaction.atomic():
+            for call in ordered[i:i + WRITE_CHUNK]:
+                try:
+                    gate.admit(batch.organization, call.to_number, call_public_id=call.public_id,
+                               fallback_zone=batch.default_timezone)
+                    allowed.add(call.pk)
+                except CallRefused as exc:
+                    refused.append((call, exc))
+        for call, why in refused:
+            with transaction.atomic():
+                services.cancel_refused(call, why, source=EventSource.SYSTEM)
+                if why.retry_at is None:
+                    BatchRecipient.objects.filter(batch=batch, last_call_id=call.pk).update(
+                        state=RecipientState.DONE, outcome=CallStatus.CANCELED)
+                else:
+                    BatchRecipient.objects.filter(batch=batch, last_call_id=call.pk).update(
+                        state=RecipientState.PENDING, next_attempt_at=why.retry_at)
+    return [by_pk[pk] for pk, _, _ in rows if pk in allowed]
 
 
 def _fail_submission(batch: Batch, kind: str, exc, call_ids: list[int]) -> None:

@@ -12,21 +12,16 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 
 import phonenumbers
-from phonenumbers import timezone as pn_timezone
 from phonenumbers.phonenumberutil import _is_number_matching_desc
 
 from callops.calls.validation import _PHONE_REASONS
+from callops.lib.number_zones import MAX_ZONES, TZ_FIELD_CHARS, zones_for_number
 
 from .recipient_lists import E164, CsvError, Row
 
-# A number that maps to more zones than this is not tied to a place (toll-free +1 800 maps to 42
-# zones, a national mobile range to a whole country): its calling window is read in the batch's
-# default zone instead. Up to this many (an area code on a zone border) the window must be open
-# in each of them.
-MAX_ZONES = 3
-# BatchRecipient.tz holds at most this many characters; a zone list is never cut to fit (a cut
-# name is no zone at all), it falls back to the batch's default zone instead.
-TZ_FIELD_CHARS = 200
+# MAX_ZONES and TZ_FIELD_CHARS (callops.lib.number_zones) say which numbers are tied to a place;
+# re-exported here, where the batch code has always read them.
+__all__ = ["MAX_ZONES", "TZ_FIELD_CHARS", "Recipient", "Rejection", "Screening", "Validator", "recipient_zone"]
 # The most rows one batch can hold; a longer list is refused as a whole.
 MAX_ROWS = 500_000
 
@@ -138,12 +133,8 @@ class Validator:
 
 def recipient_zone(parsed) -> str:
     """The number's IANA zone(s), ";"-joined; "" (the batch's default zone) when the number is not
-    tied to a place: no known zone, or more than MAX_ZONES of them."""
-    zones = [z for z in pn_timezone.time_zones_for_geographical_number(parsed) if z != pn_timezone.UNKNOWN_TIMEZONE]
-    if not zones or len(zones) > MAX_ZONES:
-        return ""
-    joined = ";".join(zones)
-    return joined if len(joined) <= TZ_FIELD_CHARS else ""
+    tied to a place. The same derivation every call's calling hours use (callops.lib.number_zones)."""
+    return zones_for_number(parsed)
 
 
 _TYPE_DESCS = ("fixed_line", "mobile", "toll_free", "premium_rate", "shared_cost", "personal_number", "voip",

@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -167,6 +167,8 @@ def _has_returns(pk: int) -> bool:
 
 def _after_status_change(call: Call, old: str, new: str) -> None:
     """Side effects of an accepted change, inside its transaction."""
+    if new in (CallStatus.IN_PROGRESS, CallStatus.COMPLETED):
+        gate.note_answered(call.public_id)  # a conversation: the answered-call cap counts it
     if new == CallStatus.COMPLETED and call.result_status == ResultStatus.PENDING:
         # call.completed must carry the final result, so extraction emits it when it finishes.
         # Imported here, not at the top: callops.calls.results imports this module (record_event,
@@ -260,11 +262,13 @@ def place_call(call: Call, *, source: str = EventSource.SYSTEM, retry_transient:
 
 def _dial(call: Call, *, source: str, retry_transient: bool = False) -> Call:
     """The provider request of a call whose dial claim this process holds."""
-    # Asked again at dial time: a scheduled, retried or batch call may have been suppressed
-    # since it was created, and no provider may hear of it then.
-    refused = _refusal(call.organization, call.to_number)
+    # Asked again at dial time: a scheduled, retried or batch call may have been suppressed, or
+    # reached a cap or the end of the calling hours, since it was created; no provider hears of it.
+    refused = _admission(call)
     if refused is not None:
-        return _cancel_refused(call, refused, source=source)
+        if refused.retry_at is None:
+            return cancel_refused(call, refused, source=source)
+        return _defer_refused(call, refused)
     adapter = adapter_for(call.provider_account)
     try:
         placement = adapter.place_call(call)
@@ -426,15 +430,33 @@ def _retry_on_disconnect[T](write: Callable[[], T], attempts: int = 5) -> T | No
     return None  # only when attempts < 1
 
 
-def _refusal(org: Organization, number: str) -> CallRefused | None:
+def _admission(call: Call) -> CallRefused | None:
+    """The calling rules' answer for dialing this call now (gate.admit): None when it may go."""
     try:
-        gate.check_suppressed(org, number)
+        with transaction.atomic():
+            gate.admit(call.organization, call.to_number, call_public_id=call.public_id,
+                       fallback_zone=call.batch.default_timezone if call.batch is not None else None)
     except CallRefused as exc:
         return exc
     return None
 
 
-def _cancel_refused(call: Call, refused: CallRefused, *, source: str) -> Call:
+def _defer_refused(call: Call, refused: CallRefused) -> Call:
+    """Give back the dial claim of a call a cap or the calling hours hold back, due again when
+    the rule allows it (the scheduled-call sweep places it then)."""
+    assert refused.retry_at is not None
+    when = refused.retry_at
+    Call.objects.filter(pk=call.pk, status=CallStatus.QUEUED, dial_claimed_at=call.dial_claimed_at).update(
+        dial_claimed_at=None, scheduled_at=when, updated_at=timezone.now())
+    record_event(call, source=EventSource.SYSTEM, kind=CallEvent.Kind.NOTE,
+                 note=f"deferred to {when.isoformat()}: {refused.message}")
+    audit(call.organization, "call.deferred", target=str(call.public_id),
+          detail={"code": refused.code, "to_number": call.to_number, "message": refused.message,
+                  "retry_at": when.isoformat()})
+    return Call.objects.get(pk=call.pk)
+
+
+def cancel_refused(call: Call, refused: CallRefused, *, source: str) -> Call:
     """Cancel a claimed, never-dialed call that a calling rule refuses, with the rule's code."""
     audit(call.organization, "call.refused", target=str(call.public_id),
           detail={"code": refused.code, "to_number": call.to_number, "message": refused.message})
@@ -443,13 +465,38 @@ def _cancel_refused(call: Call, refused: CallRefused, *, source: str) -> Call:
                         fields={"error_code": refused.code, "error_message": refused.message[:500]}).call
 
 
-def refuse_if_blocked(org: Organization, number: str, *, actor: Any = None) -> None:
-    """Raise CallRefused (and audit it) before a call is even created for a refused number."""
-    refused = _refusal(org, number)
-    if refused is not None:
-        audit(org, "call.refused", actor=actor, target=number,
-              detail={"code": refused.code, "to_number": number, "message": refused.message})
-        raise refused
+OUTSIDE_HOURS_CHOICES = ("schedule", "reject")
+
+
+def screen_call(org: Organization, number: str, *, scheduled_at: datetime | None = None,
+                outside_hours: str = "schedule", actor: Any = None) -> datetime | None:
+    """Ask the calling rules before a call is created; CallRefused (audited) when they refuse.
+
+    Returns when the call is to go: `scheduled_at` as asked, or, when that moment (now for an
+    immediate call) is outside the calling hours and outside_hours is "schedule", the window's
+    next opening. The caps are previewed here for an immediate call only; `submit_call` asks
+    them again under the per-number lock, and a scheduled call meets them when it is dialed.
+    """
+    at = scheduled_at or timezone.now()
+    try:
+        gate.check_suppressed(org, number)
+        try:
+            gate.check_hours(org, number, at)
+        except CallRefused as closed:
+            if outside_hours == "reject":
+                raise
+            return closed.retry_at
+        if scheduled_at is None:
+            gate.check_caps(org, number, at)
+    except CallRefused as refused:
+        _audit_refusal(org, number, refused, actor)
+        raise
+    return scheduled_at
+
+
+def _audit_refusal(org: Organization, number: str, refused: CallRefused, actor: Any) -> None:
+    audit(org, "call.refused", actor=actor, target=number,
+          detail={"code": refused.code, "to_number": number, "message": refused.message})
 
 
 def cancel_call(call: Call, *, source: str, actor_label: str = "") -> Call:
@@ -479,17 +526,35 @@ def cancel_call(call: Call, *, source: str, actor_label: str = "") -> Call:
     return transition.call
 
 
-def submit_call(org: Organization, clean: CallInput, *, source: str) -> Call:
+def submit_call(org: Organization, clean: CallInput, *, source: str, outside_hours: str = "schedule",
+                actor: Any = None) -> Call:
     """Create a call from validated input and, unless it is scheduled, hand it to the provider now.
 
     Shared by the API and the dashboard form so both do exactly the same thing. An immediate call
     is created holding its dial claim: if this process dies before the provider request, the row
     is never dialed behind the caller's back (who saw an error and may retry); the stale sweep
     fails it instead.
+
+    The calling rules come first (screen_call): a refusal raises CallRefused and writes nothing.
     """
-    refuse_if_blocked(org, clean.to_number)
-    immediate = clean.scheduled_at is None
-    call = create_call(org=org, source=source, claim=immediate, **clean.as_kwargs())
-    if immediate:
-        call = _dial(call, source=source)
-    return call
+    scheduled = clean.scheduled_at
+    when = screen_call(org, clean.to_number, scheduled_at=clean.scheduled_at, outside_hours=outside_hours,
+                       actor=actor)
+    if when != clean.scheduled_at:
+        clean = replace(clean, scheduled_at=when)
+    if clean.scheduled_at is not None:
+        call = create_call(org=org, source=source, **clean.as_kwargs())
+        if when is not None and when != scheduled:
+            record_event(call, source=source, kind=CallEvent.Kind.NOTE,
+                         note=f"outside the calling hours: scheduled for the window's opening, {when.isoformat()}")
+        return call
+    try:
+        # The call row and its cap record commit together, under the number's lock (gate.admit):
+        # two requests at the cap never both get here, and a refused one leaves no row.
+        with transaction.atomic():
+            call = create_call(org=org, source=source, claim=True, **clean.as_kwargs())
+            gate.admit(org, clean.to_number, call_public_id=call.public_id)
+    except CallRefused as refused:
+        _audit_refusal(org, clean.to_number, refused, actor)
+        raise
+    return _dial(call, source=source)

@@ -157,7 +157,7 @@ def batch_preview(request, token):
         data.update({k: post.getlist(k) for k in LIST_FIELDS})
         data["start_at"] = _start_at(post, errors)
         try:
-            clean = clean_settings(data, agent=agent)
+            clean = clean_settings(data, agent=agent, org=request.org)
         except ValidationFailed as exc:
             errors.update({k: v for k, v in exc.fields.items() if k not in errors})
         if not errors:

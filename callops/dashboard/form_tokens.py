@@ -97,6 +97,12 @@ def complete(c: Claim, call) -> None:
                                                             response_body={"call_id": str(call.public_id)})
 
 
+def release(c: Claim) -> None:
+    """The placement was refused before anything was written: the token may be used again."""
+    assert c.record is not None  # only a won claim is released, and it holds its record
+    IdempotencyRecord.objects.filter(pk=c.record.pk).delete()
+
+
 def fail(c: Claim) -> None:
     """The placement raised: whether a call was created or dialed is unknown, so the token is kept
     (as the API keeps an Idempotency-Key after a 500) and a resubmission is told so."""

@@ -204,13 +204,23 @@ def new_call(request):
         except ValidationFailed as exc:
             errors = {**exc.fields, **errors}
         else:
-            try:
-                # Refused before the one-time token is spent, so the form shows why and can be fixed.
-                services.refuse_if_blocked(request.org, clean.to_number, actor=request.user)
-            except CallRefused as exc:
-                errors["to"] = exc.message
+            outside_hours = request.POST.get("outside_hours", "schedule")
+            if outside_hours not in services.OUTSIDE_HOURS_CHOICES:
+                errors["outside_hours"] = "choose whether to schedule or refuse a call outside the calling hours"
+            else:
+                try:
+                    # Refused before the one-time token is spent, so the form shows why and can be fixed.
+                    services.screen_call(request.org, clean.to_number, scheduled_at=clean.scheduled_at,
+                                         outside_hours=outside_hours, actor=request.user)
+                except CallRefused as exc:
+                    errors["to"] = exc.message
             if not errors:
-                return _place_once(request, token, clean, tz)
+                try:
+                    return _place_once(request, token, clean, tz, outside_hours)
+                except CallRefused as exc:
+                    # Another call to the number took the last place under the cap meanwhile.
+                    errors["to"] = exc.message
+            values["outside_hours"] = outside_hours
     context = {
         "nav": "calls",
         "agents": agents,
@@ -230,7 +240,7 @@ def new_call(request):
     return render(request, "dashboard/calls/new.html", context, status=400 if errors else 200)
 
 
-def _place_once(request, token, clean, tz):
+def _place_once(request, token, clean, tz, outside_hours="schedule"):
     """Place the call unless this form (its one-time token) already placed one.
 
     A double click, a resubmitted POST or the back button then submit again all carry the same
@@ -244,7 +254,11 @@ def _place_once(request, token, clean, tz):
         messages.error(request, claim.message)
         return redirect("dashboard:calls")
     try:
-        call = services.submit_call(request.org, clean, source=EventSource.USER)
+        call = services.submit_call(request.org, clean, source=EventSource.USER, outside_hours=outside_hours,
+                                    actor=request.user)
+    except CallRefused:
+        form_tokens.release(claim)  # nothing was created: the same form may be sent again
+        raise
     except Exception:
         form_tokens.fail(claim)  # the call row may exist and the provider may have been asked
         raise

@@ -3,6 +3,7 @@ from django.urls import path
 from . import (
     batch_views,
     call_views,
+    calling_policy_views,
     endpoint_views,
     new_call_views,
     notifications,
@@ -64,6 +65,7 @@ urlpatterns = [
     path("settings/agents/<str:agent_id>/default/", provider_views.agent_make_default, name="agent_make_default"),
     path("settings/numbers/", number_views.numbers_page, name="numbers"),
     path("settings/suppressions/", suppression_views.suppression_list, name="suppressions"),
+    path("settings/calling-rules/", calling_policy_views.calling_rules, name="calling_rules"),
     path("settings/suppressions/import/", suppression_views.suppression_import, name="suppression_import"),
     path("settings/suppressions/opt-out/", suppression_views.opt_out_setting, name="suppression_opt_out"),
     path("settings/suppressions/<str:suppression_id>/remove/", suppression_views.suppression_remove,

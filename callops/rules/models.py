@@ -57,10 +57,39 @@ class CallingPolicy(models.Model):
     # Frequency caps per number; None means no cap.
     max_calls_per_day = models.PositiveSmallIntegerField(null=True, blank=True)
     max_calls_per_week = models.PositiveSmallIntegerField(null=True, blank=True)
+    # Answered calls (someone picked up) per number per 7 days, on top of the caps above: a team
+    # may try a number a few times a day yet speak to its owner at most once a week.
+    max_answered_per_week = models.PositiveSmallIntegerField(null=True, blank=True)
     # Local calling hours in the recipient's zone; both None means calls may go at any hour.
     hours_start = models.TimeField(null=True, blank=True)
     hours_end = models.TimeField(null=True, blank=True)
+    # The zone the hours are read in for a number not tied to a place (toll-free, national mobile
+    # ranges) on a call outside any batch; a batch call uses its batch's zone.
+    time_zone = models.CharField(max_length=64, default="UTC")
     updated_at = models.DateTimeField(default=timezone.now)
 
     def __str__(self):
         return f"calling policy of {self.organization}"
+
+
+class DialRecord(models.Model):
+    """One call the calling rules let through to be dialed: what the frequency caps count.
+
+    Written by the rules gate under a per-number lock, in the same transaction as the check, so
+    two concurrent calls at the cap never both pass (see caps.py). It names its call by public id
+    (not a foreign key) so this app does not depend on the calls app; `answered` is set when the
+    call is answered, for the answered-call cap.
+    """
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="dial_records")
+    number = models.CharField(max_length=32)  # E.164
+    call_public_id = models.UUIDField(unique=True)
+    at = models.DateTimeField()
+    answered = models.BooleanField(default=False)
+
+    class Meta:
+        # Serves the cap check: one number's records of the last 7 days, oldest first.
+        indexes = [models.Index(fields=["organization", "number", "at"], name="dialrecord_number_recent")]
+
+    def __str__(self):
+        return f"{self.number} at {self.at:%Y-%m-%d %H:%M}"

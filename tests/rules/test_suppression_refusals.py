@@ -10,24 +10,9 @@ from callops.batches.recipient_lists import read_pasted
 from callops.calls import redial, services
 from callops.calls.jobs import enqueue_placements
 from callops.calls.models import Call, CallStatus
-from callops.providers import sandbox
 from callops.rules import suppressions
 
 SUPPRESSED = "+12025550100"
-
-
-@pytest.fixture
-def dials(monkeypatch):
-    """Numbers the sandbox provider was asked to dial."""
-    asked: list[str] = []
-    real = sandbox.Adapter.place_call
-
-    def spy(self, call):
-        asked.append(call.to_number)
-        return real(self, call)
-
-    monkeypatch.setattr(sandbox.Adapter, "place_call", spy)
-    return asked
 
 
 @pytest.fixture
