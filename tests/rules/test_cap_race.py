@@ -5,7 +5,9 @@ goes through submit_call, the path of an API or dashboard call. The harness forc
 interleaving: a writer that has counted waits (up to a bound) for the other to count too before it
 writes its record. With the per-number lock the second writer cannot count until the first has
 committed, so it sees the first call; the control test takes the lock away and shows that both
-writers then pass, so the race test is able to fail. On SQLite (the first-run database) the same
+writers then pass, so the race test is able to fail. The two writers place through different
+agents: calls of one agent in one hour share a rollup row, whose row lock would serialise them
+too and hide what the per-number lock does. On SQLite (the first-run database) the same
 race holds through BEGIN IMMEDIATE, which makes the second writer wait for the first.
 """
 
@@ -27,7 +29,7 @@ NUMBER = "+12025550100"
 RENDEZVOUS_SECONDS = 1.0
 
 
-def _race(org, agent, monkeypatch) -> list[str]:
+def _race(org, agents, monkeypatch) -> list[str]:
     counted = [threading.Event(), threading.Event()]
     real_over_cap = caps.over_cap
     mine = threading.local()
@@ -45,7 +47,7 @@ def _race(org, agent, monkeypatch) -> list[str]:
     def writer(i):
         mine.i = i
         try:
-            clean = validate_call_input(org, {"agent_id": str(agent.public_id), "to": NUMBER})
+            clean = validate_call_input(org, {"agent_id": str(agents[i].public_id), "to": NUMBER})
             services.submit_call(org, clean, source=EventSource.API)
             outcomes[i] = "placed"
         except CallRefused as exc:
@@ -65,14 +67,18 @@ def _race(org, agent, monkeypatch) -> list[str]:
 
 @pytest.fixture
 def at_the_cap_but_one(personas, sandbox_agent):
+    from callops.calls.models import Agent
+
     policy.update(personas.org, {"max_calls_per_day": 1})
-    return personas.org, sandbox_agent
+    second = Agent.objects.create(organization=personas.org, provider_account=sandbox_agent.provider_account,
+                                  name="Second sandbox agent", instructions="Confirm the appointment.")
+    return personas.org, [sandbox_agent, second]
 
 
 @pytest.mark.django_db(transaction=True)
 def test_two_concurrent_calls_at_the_cap_never_both_pass(at_the_cap_but_one, monkeypatch, short_db_connections):
-    org, agent = at_the_cap_but_one
-    outcomes = _race(org, agent, monkeypatch)
+    org, agents = at_the_cap_but_one
+    outcomes = _race(org, agents, monkeypatch)
     assert sorted(outcomes) == ["frequency_cap", "placed"], outcomes
     assert Call.objects.filter(to_number=NUMBER).count() == 1
     assert DialRecord.objects.filter(number=NUMBER).count() == 1
@@ -82,8 +88,8 @@ def test_two_concurrent_calls_at_the_cap_never_both_pass(at_the_cap_but_one, mon
 def test_without_the_lock_both_would_pass(at_the_cap_but_one, monkeypatch, short_db_connections):
     if connection.vendor != "postgresql":
         pytest.skip("SQLite serialises writing transactions itself (BEGIN IMMEDIATE): no lock to take away")
-    org, agent = at_the_cap_but_one
+    org, agents = at_the_cap_but_one
     monkeypatch.setattr(caps, "lock_number", lambda *a, **k: True)
-    outcomes = _race(org, agent, monkeypatch)
+    outcomes = _race(org, agents, monkeypatch)
     assert outcomes == ["placed", "placed"], outcomes
     assert DialRecord.objects.filter(number=NUMBER).count() == 2
