@@ -102,6 +102,17 @@ class TimelineEventOut(BaseModel):
     note: str | None
 
 
+class RoutingStepOut(BaseModel):
+    agent_id: str
+    provider: str
+    provider_account: str | None
+    outcome: str = Field(description="placed, or why the agent did not take the call: connection_refused, "
+                                     "provider_unavailable, rate_limited, balance_low, account_refused, "
+                                     "account_disabled, circuit_open, or the error that stopped routing")
+    error_code: str | None
+    at: datetime | None
+
+
 class CallOut(BaseModel):
     id: str
     object: Literal["call"]
@@ -148,6 +159,11 @@ class CallOut(BaseModel):
     billing_amount_milli_cents: int | None
     # CallingBox's credit reservation for the call; null when the provider does not say.
     reservation_status: Literal["reserved", "settled", "released"] | None
+    billing_currency: str | None = Field(description="ISO 4217 currency of billing_amount_milli_cents")
+    billing_estimated: bool | None = Field(
+        description="true: estimated from the provider account's price table; false: the provider's own figure")
+    routing_profile_id: str | None = Field(description="the routing profile that picked the agent")
+    routing: list[RoutingStepOut] = Field(description="the placement's routing steps, in order")
 
 
 class CallDetailOut(CallOut):

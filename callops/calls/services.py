@@ -23,7 +23,7 @@ from callops.providers.registry import adapter_for
 from callops.rules import gate
 from callops.rules.gate import CallRefused
 
-from . import opt_out_detection, signals
+from . import opt_out_detection, routing, signals
 from .models import RANK, TERMINAL, Call, CallEvent, CallStatus, EventSource, ResultStatus
 
 if TYPE_CHECKING:
@@ -265,11 +265,12 @@ def _dial(call: Call, *, source: str, retry_transient: bool = False) -> Call:
     refused = _refusal(call.organization, call.to_number)
     if refused is not None:
         return _cancel_refused(call, refused, source=source)
-    adapter = adapter_for(call.provider_account)
     try:
-        placement = adapter.place_call(call)
-    except ProviderError as exc:
-        definitely_not_placed = exc.http_status is not None or exc.code in ("connect_error", "rate_limited")
+        routed = routing.place(call, retry_transient=retry_transient)
+    except routing.RoutingFailed as failed:
+        exc = failed.error
+        definitely_not_placed = failed.all_transient or exc.http_status is not None or exc.code in (
+            "connect_error", "rate_limited")
         if retry_transient and not exc.permanent and definitely_not_placed:
             delay = exc.retry_after or 30
             Call.objects.filter(pk=call.pk).update(
@@ -283,13 +284,15 @@ def _dial(call: Call, *, source: str, retry_transient: bool = False) -> Call:
     # The provider has the call now: losing its id would leave a live call we can never follow, so
     # this write survives a dropped database connection (reconnect and try again). The id and the
     # "accepted" timeline line commit together, so a worker killed here leaves both or neither.
+    placement, adapter = routed.placement, routed.adapter
     report = placement.report
     queued_report = report if report is not None and report.status == CallStatus.QUEUED else None
     queued_at_provider = queued_report is not None
 
     now = timezone.now()
     update = dict(provider_call_id=placement.provider_call_id, provider_job_id=placement.provider_job_id,
-                  next_sync_at=now + timedelta(seconds=adapter.next_poll_delay(call)), updated_at=now)
+                  next_sync_at=now + timedelta(seconds=adapter.next_poll_delay(call)), updated_at=now,
+                  routing=routed.routing)
     if queued_report is not None:
         update["provider_status"] = queued_report.raw_status[:100]
         # A queued answer changes no status, but its billing words (CallingBox reserves credits

@@ -20,6 +20,7 @@ from callops.accounts.models import Role
 from callops.accounts.services import request_origin
 from callops.accounts.tenancy import scoped
 from callops.calls import agents as agent_services
+from callops.calls import routing
 from callops.calls.models import Agent
 from callops.providers import services
 from callops.providers.models import ProviderAccount, ProviderKind
@@ -27,7 +28,7 @@ from callops.providers.models import ProviderAccount, ProviderKind
 # Form values that may be echoed back after a validation error (never the secret ones).
 ECHO_ACCOUNT = ("kind", "name", "base_url", "rate_limit_per_minute")
 ECHO_AGENT = ("name", "provider_account", "provider_agent_id", "from_number", "webhook_url", "extractor",
-              "instructions", "returns")
+              "instructions", "returns", *agent_services.FALLBACK_FIELDS)
 
 
 def _field_specs():
@@ -178,6 +179,10 @@ def _agent_form(request, *, agent=None, error=None, values=None, status=200):
         "nav": "providers", "agent": agent, "error": error, "values": values or {},
         "accounts": scoped(ProviderAccount, request.org).order_by("name"),
         "extractors": [("", f"Organization default ({default})"), *services.EXTRACTOR_LABELS.items()],
+        "fallback_fields": [(name, (values or {}).get(name, ""), (getattr(error, "fields", None) or {}).get(name))
+                            for name in agent_services.FALLBACK_FIELDS],
+        "other_agents": scoped(Agent, request.org).exclude(pk=agent.pk if agent else None)
+        .select_related("provider_account").order_by("name"),
     }, status=status)
 
 
@@ -196,8 +201,11 @@ def agent_edit(request, agent):
         return _save_form(request, partial(agent_services.update_agent, agent, actor=request.user),
                           partial(_agent_form, agent=agent), echo=ECHO_AGENT, instance=agent,
                           saved=lambda agent: f"Agent “{agent.name}” saved.")
-    values = {k: getattr(agent, k) for k in ECHO_AGENT if k not in ("provider_account", "returns")}
+    values = {k: getattr(agent, k) for k in ECHO_AGENT
+              if k not in ("provider_account", "returns", *agent_services.FALLBACK_FIELDS)}
     values["provider_account"] = str(agent.provider_account.public_id)
     values["returns"] = json.dumps(agent.returns, indent=2) if agent.returns else ""
     values["is_active"] = agent.is_active
+    for name, fallback in zip(agent_services.FALLBACK_FIELDS, routing.fallbacks_of(agent), strict=False):
+        values[name] = str(fallback.public_id)
     return _agent_form(request, agent=agent, values=values)
