@@ -9,20 +9,21 @@ echoes a credential back.
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from functools import partial
 
 from django.contrib import messages
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_http_methods, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from callops.accounts.decorators import acts_on, org_required
 from callops.accounts.models import Role
-from callops.accounts.services import request_origin
+from callops.accounts.services import audit, request_origin
 from callops.accounts.tenancy import scoped
 from callops.calls import agents as agent_services
 from callops.calls import routing
 from callops.calls.models import Agent
-from callops.providers import services
+from callops.providers import circuits, services
 from callops.providers.models import ProviderAccount, ProviderKind
 
 # Form values that may be echoed back after a validation error (never the secret ones).
@@ -63,17 +64,47 @@ def providers(request):
         except ValueError:
             a.stored = ["(unreadable)"]
         a.has_callback_secret = bool(a.callback_secret_encrypted)
+    _with_health(accounts)
     agents = list(scoped(Agent, request.org).select_related("provider_account").order_by("name"))
     for ag in agents:
         ag.extractor_label = services.EXTRACTOR_LABELS.get(ag.extractor, ag.extractor)
+        ag.fallbacks = routing.fallbacks_of(ag)
     return render(request, "dashboard/settings/providers.html", {
-        "nav": "providers", "accounts": accounts, "agents": agents,
+        "nav": "providers", "accounts": accounts, "agents": agents, "health_window": circuits.window(),
         "can_manage": request.membership.allows(Role.ADMIN),
         "test_result": request.session.pop("provider_test", None),
         "extractor_choices": _default_extractor_choices(), "extractor_error": extractor_error,
         "default_extractor_label": services.EXTRACTOR_LABELS.get(request.org.default_extractor,
                                                                  request.org.default_extractor),
     }, status=400 if extractor_error else 200)
+
+
+def _with_health(accounts) -> None:
+    for a in accounts:
+        a.health = circuits.health(a.pk)
+        a.health_open_until = datetime.fromtimestamp(a.health.open_until, UTC) if a.health.open_until else None
+
+
+@require_GET
+@org_required()
+def provider_health(request):
+    """The provider page's health card, polled by htmx: live circuit states and error rates."""
+    accounts = list(scoped(ProviderAccount, request.org).order_by("name"))
+    _with_health(accounts)
+    return render(request, "dashboard/settings/providers.html#health", {
+        "accounts": accounts, "health_window": circuits.window(),
+        "can_manage": request.membership.allows(Role.ADMIN)})
+
+
+@require_POST
+@org_required()
+@acts_on(ProviderAccount, "account_id", label="provider account", role=Role.ADMIN)
+def provider_circuit_reset(request, account):
+    circuits.reset(account.pk)
+    audit(request.org, "provider_account.circuit_closed", actor=request.user, target=account.name,
+          detail={"account": str(account.public_id)})
+    messages.success(request, f"The circuit of “{account.name}” is closed; calls go to it again.")
+    return redirect("dashboard:providers")
 
 
 def _account_form(request, *, account=None, error=None, values=None, status=200):
