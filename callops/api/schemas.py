@@ -70,6 +70,9 @@ class CallCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
     agent_id: str | None = Field(None, min_length=1, description="UUID of one of your agents (GET /v1/agents); "
                                  "defaults to the organization's default agent", json_schema_extra={"format": "uuid"})
+    routing_profile_id: str | None = Field(None, min_length=1, json_schema_extra={"format": "uuid"},
+                                           description="instead of agent_id: a routing profile "
+                                                       "(/v1/routing_profiles) picks the agent from the call's id")
     to: str = Field(min_length=1, pattern=r"^\s*\+", description="Destination in E.164, e.g. +14155550123")
     from_number: str | None = Field(None, description="Caller id in E.164; defaults to the agent's")
     instructions: str | None = Field(None, description="Replaces the agent's default instructions")
@@ -226,6 +229,7 @@ class BatchOut(BaseModel):
     name: str | None
     status: BatchStatusLiteral
     agent_id: str
+    routing_profile_id: str | None = Field(description="the routing profile that picks each call's agent")
     mode: Literal["fanout", "provider"]
     pause_reason: str | None
     recipients: int

@@ -5,6 +5,7 @@ from .base import api
 from .batches import router as batches_router
 from .calls import router as calls_router
 from .numbers import router as numbers_router
+from .routing_profiles import router as routing_profiles_router
 from .suppressions import router as suppressions_router
 from .webhooks import router as webhooks_router
 
@@ -14,3 +15,4 @@ api.add_router("", webhooks_router)
 api.add_router("", batches_router)
 api.add_router("", numbers_router)
 api.add_router("", suppressions_router)
+api.add_router("", routing_profiles_router)

@@ -232,7 +232,8 @@ def _dispatch(batch: Batch, now: datetime) -> list[int]:
             call = services.create_call(
                 org=org, agent=agent, to_number=r.phone, source=EventSource.SYSTEM, context=r.context,
                 metadata={"batch_id": str(batch.public_id), "batch_row": r.row_number}, batch=batch,
-                retry_of=Call(pk=r.last_call_id) if r.last_call_id else None, attempt=r.attempts + 1)
+                retry_of=Call(pk=r.last_call_id) if r.last_call_id else None, attempt=r.attempts + 1,
+                routing_profile=batch.routing_profile)
             # No scheduled_at: the generic scheduled-call sweep would race the pacer with a job per
             # call; the tick re-enqueues lost placements itself (_lost_placements).
             BatchRecipient.objects.filter(pk=r.pk).update(last_call=call)

@@ -240,8 +240,12 @@ def bucket(call_id: uuid.UUID, total: int) -> int:
 
 def pick(profile: RoutingProfile, call_id: uuid.UUID) -> Agent:
     """The profile's agent for this call id, by weight."""
-    weights = [(w.agent, w.weight) for w in profile.weights.select_related("agent__provider_account")
-               .order_by("position") if w.weight > 0]
+    # Read once per profile instance: a batch tick picks for many calls with the same one.
+    weights = getattr(profile, "_picked_weights", None)
+    if weights is None:
+        weights = [(w.agent, w.weight) for w in profile.weights.select_related("agent__provider_account")
+                   .order_by("position") if w.weight > 0]
+        profile._picked_weights = weights  # type: ignore[attr-defined]
     if not weights:
         raise RoutingConfigError(f"routing profile {profile.name} has no agent with a weight above 0")
     point = bucket(call_id, sum(weight for _, weight in weights))

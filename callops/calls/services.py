@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -30,7 +31,7 @@ if TYPE_CHECKING:
     from callops.accounts.models import Organization
     from callops.batches.models import Batch
 
-    from .models import Agent
+    from .models import Agent, RoutingProfile
     from .validation import CallInput
 
 log = logging.getLogger(__name__)
@@ -212,15 +213,21 @@ def create_call(*, org: Organization, agent: Agent, to_number: str, source: str 
                 webhook_url: str = "", scheduled_at: datetime | None = None,
                 language: str = "", voicemail_action: str = "", tools: list[Any] | None = None,
                 batch: Batch | None = None, retry_of: Call | None = None, attempt: int = 1,
-                claim: bool = False) -> Call:
+                claim: bool = False, routing_profile: RoutingProfile | None = None,
+                public_id: uuid.UUID | None = None) -> Call:
     """Create a queued call (input already validated). Per-call values override the agent's.
 
     With `claim`, the row is created already holding its one-time dial claim (see submit_call).
+    With `routing_profile`, the profile picks the agent from the call's id (chosen here unless given).
     """
+    if routing_profile is not None and public_id is None:
+        public_id = uuid.uuid4()
+        agent = routing.pick(routing_profile, public_id)
     webhook_url = webhook_url or agent.webhook_url
     with transaction.atomic():
         call = Call.objects.create(
             organization=org, agent=agent, batch=batch, retry_of=retry_of, attempt=attempt,
+            routing_profile=routing_profile, **({"public_id": public_id} if public_id else {}),
             to_number=to_number, from_number=from_number or agent.from_number,
             instructions=instructions or agent.instructions, context=context or {}, metadata=metadata or {},
             returns=returns if returns else (agent.returns or {}),
