@@ -24,7 +24,7 @@ from callops.providers.registry import adapter_for
 from callops.rules import gate
 from callops.rules.gate import CallRefused
 
-from . import opt_out_detection, routing, signals
+from . import cost, opt_out_detection, routing, signals
 from .models import RANK, TERMINAL, Call, CallEvent, CallStatus, EventSource, ResultStatus
 
 if TYPE_CHECKING:
@@ -123,6 +123,7 @@ def apply_status(call: Call | int, status: str, *, source: str, raw_status: str 
                     Call.objects.filter(pk=pk).update(updated_at=timezone.now(), **blanks)
                     for k, v in blanks.items():
                         setattr(fresh, k, v)
+                cost.settle(fresh, details, accepted=False)
                 event = CallEvent.objects.create(
                     call=fresh, created_at=at, source=source, from_status=current, status=status,
                     raw_status=raw_status[:100], reason=reason, ignored=True,
@@ -153,6 +154,7 @@ def apply_status(call: Call | int, status: str, *, source: str, raw_status: str 
                 fresh.duration_seconds = max(0, int((fresh.ended_at - fresh.answered_at).total_seconds())) \
                     if fresh.answered_at else 0
                 Call.objects.filter(pk=pk).update(duration_seconds=fresh.duration_seconds)
+            cost.settle(fresh, details, accepted=True)
             event = CallEvent.objects.create(
                 call=fresh, created_at=at, source=source, from_status=current, status=status,
                 raw_status=raw_status[:100], reason=reason, note=note[:300], payload=payload,

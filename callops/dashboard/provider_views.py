@@ -23,11 +23,11 @@ from callops.accounts.tenancy import scoped
 from callops.calls import agents as agent_services
 from callops.calls import routing
 from callops.calls.models import Agent
-from callops.providers import circuits, services
-from callops.providers.models import ProviderAccount, ProviderKind
+from callops.providers import circuits, prices, services
+from callops.providers.models import PriceRounding, ProviderAccount, ProviderKind
 
 # Form values that may be echoed back after a validation error (never the secret ones).
-ECHO_ACCOUNT = ("kind", "name", "base_url", "rate_limit_per_minute")
+ECHO_ACCOUNT = ("kind", "name", "base_url", "rate_limit_per_minute", *prices.FIELDS)
 ECHO_AGENT = ("name", "provider_account", "provider_agent_id", "from_number", "webhook_url", "extractor",
               "instructions", "returns", *agent_services.FALLBACK_FIELDS)
 
@@ -119,6 +119,7 @@ def _account_form(request, *, account=None, error=None, values=None, status=200)
         # The kind whose credential fields show errors: the one chosen on the form, or the account's.
         "form_kind": (values or {}).get("kind") or (account.kind if account else ""),
         "account_rate_limit": services.documented_rate_limit(account.kind) if account else "",
+        "roundings": PriceRounding.choices,
     }, status=status)
 
 
@@ -161,7 +162,8 @@ def provider_edit(request, account):
                           partial(_account_form, account=account), echo=ECHO_ACCOUNT, instance=account,
                           saved=lambda account: f"Provider account “{account.name}” saved.")
     values = {"name": account.name, "base_url": account.base_url, "kind": account.kind,
-              "rate_limit_per_minute": account.rate_limit_per_minute, "is_active": account.is_active}
+              "rate_limit_per_minute": account.rate_limit_per_minute, "is_active": account.is_active,
+              **{name: getattr(account, name) for name in prices.FIELDS}}
     return _account_form(request, account=account, values=values)
 
 
