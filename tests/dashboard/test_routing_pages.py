@@ -52,3 +52,19 @@ def test_members_read_outsiders_get_404(personas, sandbox_agent):
     assert outsider.post(reverse("dashboard:routing_profile_delete", args=[profile.public_id])).status_code == 404
     assert "Mine" not in outsider.get(reverse("dashboard:routing_profiles")).content.decode()
     assert RoutingProfile.objects.filter(pk=profile.pk).exists()
+
+
+def test_the_new_batch_form_takes_a_routing_profile(personas, sandbox_agent, other):
+    from callops.batches.models import Batch
+    from tests.batches.test_dashboard import confirm, upload
+
+    profile = routing_profiles.create(personas.org, {"name": "Split", "agents": [
+        {"agent_id": str(sandbox_agent.public_id), "weight": 1}, {"agent_id": str(other.public_id), "weight": 1}]})
+    client = personas.member.client()
+    preview_url = upload(client, b"phone\n+14155550123\n")
+    assert f'<option value="{profile.public_id}">Split</option>' in client.get(preview_url).content.decode()
+    r = confirm(client, preview_url, sandbox_agent, action="hold", routing_profile_id="not-one")
+    assert r.status_code == 400 and "choose one of your routing profiles" in r.content.decode()
+    r = confirm(client, preview_url, sandbox_agent, action="hold", routing_profile_id=str(profile.public_id))
+    assert r.status_code == 302
+    assert Batch.objects.get().routing_profile == profile
