@@ -302,6 +302,13 @@ PLACEMENT_SETTLE_SECONDS = env.float("PLACEMENT_SETTLE_SECONDS", default=60.0)
 # API answers within bounded time), long enough for a batch upload to see the next minute's budget.
 PROVIDER_RATE_LIMIT_MAX_WAIT_SECONDS = env.float("PROVIDER_RATE_LIMIT_MAX_WAIT_SECONDS", default=2.0)
 PROVIDER_BATCH_RATE_LIMIT_MAX_WAIT_SECONDS = env.float("PROVIDER_BATCH_RATE_LIMIT_MAX_WAIT_SECONDS", default=65.0)
+# Provider circuits (callops.providers.circuits): per account, the last WINDOW placements and polls;
+# with at least MIN_SAMPLES of them and errors + 429s at ERROR_RATE or more, routing skips the
+# account for COOLDOWN seconds, then lets one probe through.
+PROVIDER_CIRCUIT_WINDOW = env.int("PROVIDER_CIRCUIT_WINDOW", default=50)
+PROVIDER_CIRCUIT_MIN_SAMPLES = env.int("PROVIDER_CIRCUIT_MIN_SAMPLES", default=20)
+PROVIDER_CIRCUIT_ERROR_RATE = env.float("PROVIDER_CIRCUIT_ERROR_RATE", default=0.5)
+PROVIDER_CIRCUIT_COOLDOWN_SECONDS = env.float("PROVIDER_CIRCUIT_COOLDOWN_SECONDS", default=60.0)
 # A call in a provider-side batch that the provider has not started dialing after this long is
 # given up as stale (the batch may be long; the stale clock starts when the provider dials).
 PROVIDER_BATCH_MAX_WAIT_SECONDS = env.float("PROVIDER_BATCH_MAX_WAIT_SECONDS", default=86400.0)

@@ -9,8 +9,10 @@ from typing import Literal
 
 from django.http import JsonResponse
 from ninja import Router
+from pydantic import Field
 
 from callops.accounts.tenancy import parse_public_id, scoped
+from callops.calls import routing
 from callops.calls.models import Agent
 from callops.calls.representations import agent_to_dict
 
@@ -26,6 +28,8 @@ Extractor = Literal["rules", "llm", "provider"]
 class AgentDetailOut(schemas.AgentOut):
     extractor: Extractor | None
     effective_extractor: Extractor
+    fallback_agent_ids: list[str] = Field(
+        description="the agents this agent's calls fail over to, in order, when a provider refuses before dialing")
 
 
 class AgentDetailListOut(schemas.AgentListOut):
@@ -36,7 +40,8 @@ class AgentDetailListOut(schemas.AgentListOut):
 def _agent(agent) -> dict:
     own = agent.extractor or None
     return {**agent_to_dict(agent), "returns": agent.returns or {}, "extractor": own,
-            "effective_extractor": own or agent.organization.default_extractor or "rules"}
+            "effective_extractor": own or agent.organization.default_extractor or "rules",
+            "fallback_agent_ids": [str(a.public_id) for a in routing.fallbacks_of(agent)]}
 
 
 @router.get("/agents", response={200: AgentDetailListOut, **schemas.errors(*schemas.COMMON_ERRORS)},

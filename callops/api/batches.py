@@ -12,7 +12,7 @@ from callops.batches import recipient_lists, services
 from callops.batches.batch_settings import clean_settings
 from callops.batches.models import Batch, BatchStatus
 from callops.batches.representations import batch_to_dict
-from callops.calls.models import Agent, Call, CallStatus
+from callops.calls.models import Agent, Call, CallStatus, RoutingProfile
 from callops.calls.representations import call_to_dict, rows_for_api
 from callops.calls.validation import ValidationFailed
 from callops.lib.nul_chars import has_nul
@@ -95,6 +95,7 @@ AGENT_ID_SCHEMA = {"type": "string", "minLength": 1, "format": "uuid"}
              openapi_extra={"requestBody": {"required": True, "content": {
                  "application/json": {"schema": {"type": "object", "required": ["agent_id", "recipients"],
                                                  "properties": {"agent_id": AGENT_ID_SCHEMA,
+                                                                "routing_profile_id": AGENT_ID_SCHEMA,
                                                                 "recipients": {"type": "array", "minItems": 1,
                                                                                "items": RECIPIENT_SCHEMA},
                                                                 "dry_run": {"type": "boolean"},
@@ -120,6 +121,19 @@ AGENT_ID_SCHEMA = {"type": "string", "minLength": 1, "format": "uuid"}
 def create_batch(request):
     require_write(request)
     data, table = _read_request(request)
+    profile = None
+    if data.get("routing_profile_id") not in (None, ""):
+        # Each call's agent is the profile's pick for it; agent_id, when left out, is its first agent.
+        profile_pid = parse_public_id(str(data["routing_profile_id"]))
+        profile = scoped(RoutingProfile, request.org).filter(public_id=profile_pid).first() if profile_pid else None
+        if profile is None:
+            raise ApiError(400, "routing_profile_id must be the id of one of your routing profiles",
+                           fields={"routing_profile_id": "unknown routing profile"})
+        if data.get("mode") == "provider":
+            raise ApiError(400, "a provider-run batch dials through one agent; it cannot use a routing profile",
+                           fields={"routing_profile_id": "not with mode provider"})
+        first = profile.weights.order_by("position").values_list("agent__public_id", flat=True).first()
+        data = {**data, "agent_id": data.get("agent_id") or str(first)}
     pid = parse_public_id(str(data.get("agent_id") or ""))
     agent = scoped(Agent, request.org).select_related("provider_account").filter(public_id=pid).first() \
         if pid else None
@@ -142,7 +156,7 @@ def create_batch(request):
                                  **services.preview(rows, default_region=clean.default_region, org=request.org)})
         batch = services.create_batch(org=request.org, agent=agent, settings=clean, rows=rows, columns=columns,
                                      phone_column=phone_column, created_by=f"API key {request.api_key.name}",
-                                     start=not _truthy(data.get("hold")))
+                                     start=not _truthy(data.get("hold")), routing_profile=profile)
     except recipient_lists.CsvError as exc:
         raise ApiError(400, str(exc), fields={"recipients" if table is None else "file": str(exc)})
     body = batch_to_dict(Batch.objects.select_related("agent").get(pk=batch.pk), progress=True)

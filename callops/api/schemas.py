@@ -70,6 +70,9 @@ class CallCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
     agent_id: str | None = Field(None, min_length=1, description="UUID of one of your agents (GET /v1/agents); "
                                  "defaults to the organization's default agent", json_schema_extra={"format": "uuid"})
+    routing_profile_id: str | None = Field(None, min_length=1, json_schema_extra={"format": "uuid"},
+                                           description="instead of agent_id: a routing profile "
+                                                       "(/v1/routing_profiles) picks the agent from the call's id")
     to: str = Field(min_length=1, pattern=r"^\s*\+", description="Destination in E.164, e.g. +14155550123")
     from_number: str | None = Field(None, description="Caller id in E.164; defaults to the agent's")
     instructions: str | None = Field(None, description="Replaces the agent's default instructions")
@@ -103,6 +106,17 @@ class TimelineEventOut(BaseModel):
     reason: str | None
     ignored: bool
     note: str | None
+
+
+class RoutingStepOut(BaseModel):
+    agent_id: str
+    provider: str
+    provider_account: str | None
+    outcome: str = Field(description="placed, or why the agent did not take the call: connection_refused, "
+                                     "provider_unavailable, rate_limited, balance_low, account_refused, "
+                                     "account_disabled, circuit_open, or the error that stopped routing")
+    error_code: str | None
+    at: datetime | None
 
 
 class CallOut(BaseModel):
@@ -151,6 +165,11 @@ class CallOut(BaseModel):
     billing_amount_milli_cents: int | None
     # CallingBox's credit reservation for the call; null when the provider does not say.
     reservation_status: Literal["reserved", "settled", "released"] | None
+    billing_currency: str | None = Field(description="ISO 4217 currency of billing_amount_milli_cents")
+    billing_estimated: bool | None = Field(
+        description="true: estimated from the provider account's price table; false: the provider's own figure")
+    routing_profile_id: str | None = Field(description="the routing profile that picked the agent")
+    routing: list[RoutingStepOut] = Field(description="the placement's routing steps, in order")
 
 
 class CallDetailOut(CallOut):
@@ -213,6 +232,7 @@ class BatchOut(BaseModel):
     name: str | None
     status: BatchStatusLiteral
     agent_id: str
+    routing_profile_id: str | None = Field(description="the routing profile that picks each call's agent")
     mode: Literal["fanout", "provider"]
     pause_reason: str | None
     recipients: int

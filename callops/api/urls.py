@@ -6,6 +6,7 @@ from .batches import router as batches_router
 from .calling_policy import router as calling_policy_router
 from .calls import router as calls_router
 from .numbers import router as numbers_router
+from .routing_profiles import router as routing_profiles_router
 from .suppressions import router as suppressions_router
 from .webhooks import router as webhooks_router
 
@@ -16,3 +17,4 @@ api.add_router("", batches_router)
 api.add_router("", numbers_router)
 api.add_router("", suppressions_router)
 api.add_router("", calling_policy_router)
+api.add_router("", routing_profiles_router)

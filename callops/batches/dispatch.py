@@ -242,7 +242,8 @@ def _dispatch(batch: Batch, now: datetime) -> list[int]:
                     call = services.create_call(
                         org=org, agent=agent, to_number=r.phone, source=EventSource.SYSTEM, context=r.context,
                         metadata={"batch_id": str(batch.public_id), "batch_row": r.row_number}, batch=batch,
-                        retry_of=Call(pk=r.last_call_id) if r.last_call_id else None, attempt=r.attempts + 1)
+                        retry_of=Call(pk=r.last_call_id) if r.last_call_id else None, attempt=r.attempts + 1,
+                        routing_profile=batch.routing_profile)
                     # The calling rules' caps and hours; a number suppressed since the import is
                     # let through here and canceled at dial time, so its call's timeline says why.
                     # Without waiting for a number's lock: this tick holds the locks of the numbers

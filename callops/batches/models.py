@@ -37,6 +37,10 @@ class Batch(models.Model):
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     organization = models.ForeignKey("accounts.Organization", on_delete=models.CASCADE, related_name="batches")
     agent = models.ForeignKey("calls.Agent", on_delete=models.PROTECT, related_name="batches")
+    # When set, each call's agent is the profile's pick for that call (callops.calls.routing),
+    # `agent` staying the batch's nominal one (shown on the batch, used by provider-run batches).
+    routing_profile = models.ForeignKey("calls.RoutingProfile", null=True, blank=True, on_delete=models.PROTECT,
+                                        related_name="batches")
     name = models.CharField(max_length=200, blank=True)
     status = models.CharField(max_length=20, choices=BatchStatus.choices, default=BatchStatus.CREATED)
     created_at = models.DateTimeField(default=timezone.now)

@@ -15,6 +15,7 @@ def batch_to_dict(batch: Batch, *, progress: bool = False) -> dict:
     data = {
         "id": str(batch.public_id), "object": "batch", "name": batch.name or None, "status": batch.status,
         "agent_id": str(batch.agent.public_id), "mode": batch.mode,
+        "routing_profile_id": str(batch.routing_profile.public_id) if batch.routing_profile else None,
         "pause_reason": batch.pause_reason or None,
         "recipients": batch.recipient_count, "rejected": batch.rejected_count, "duplicates": batch.duplicate_count,
         "total_rows": batch.total_rows,

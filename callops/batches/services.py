@@ -30,7 +30,7 @@ from .signals import announce
 
 if TYPE_CHECKING:
     from callops.accounts.models import Organization
-    from callops.calls.models import Agent
+    from callops.calls.models import Agent, RoutingProfile
 
     from .recipient_lists import Row
 
@@ -66,7 +66,8 @@ def preview(rows: Iterable[Row], *, default_region: str = "", limit: int = PREVI
 
 
 def create_batch(*, org: Organization, agent: Agent, settings: BatchSettings, rows: Iterable[Row], columns: list[str], phone_column: str = "",
-                 created_by: str = "", start: bool = True, now: datetime | None = None) -> Batch:
+                 created_by: str = "", start: bool = True, now: datetime | None = None,
+                 routing_profile: RoutingProfile | None = None) -> Batch:
     """Store a batch and its recipients in one transaction; nothing is kept if no row is valid.
 
     Rows are validated as they stream and written in chunks (insert_recipients), so memory stays
@@ -76,6 +77,7 @@ def create_batch(*, org: Organization, agent: Agent, settings: BatchSettings, ro
     zones: set[str] = set()
     with transaction.atomic():
         batch = Batch.objects.create(organization=org, agent=agent, created_by=created_by[:200],
+                                     routing_profile=routing_profile,
                                      columns=[c for c in columns if c], phone_column=phone_column,
                                      **settings.as_fields())
         ok: list[RecipientRow] = []

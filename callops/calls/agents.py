@@ -19,6 +19,7 @@ from callops.extraction.schema import SchemaError, validate_returns
 from callops.providers.models import ProviderAccount
 from callops.providers.services import ProviderInputError
 
+from . import routing
 from .models import Agent
 from .validation import ValidationFailed, join_field_errors, normalize_phone, validate_webhook_url
 
@@ -86,11 +87,40 @@ def _clean_returns(value) -> tuple[dict, str]:
         return {}, exc.message
 
 
+FALLBACK_FIELDS = [f"fallback_{i}" for i in range(1, 4)]
+
+
+def _clean_fallbacks(org, data: dict, agent=None) -> list[Agent] | None:
+    """The form's fallback agents in order (blanks skipped); None when the form has no such fields,
+    so a caller that does not manage fallbacks leaves them alone."""
+    if "fallbacks" not in data:
+        return None
+    chosen: list[Agent] = []
+    for name in FALLBACK_FIELDS:
+        value = (data.get(name) or "").strip()
+        if not value:
+            continue
+        pid = parse_public_id(value)
+        fb = Agent.objects.filter(organization=org, public_id=pid).select_related("provider_account").first() \
+            if pid else None
+        if fb is None:
+            raise ProviderInputError(f"{name}: choose one of your agents", {name: "choose one of your agents"})
+        if agent is not None and fb.pk == agent.pk:
+            raise ProviderInputError(f"{name}: an agent cannot be its own fallback", {name: "is this agent"})
+        if fb in chosen:
+            raise ProviderInputError(f"{name}: {fb.name} is already a fallback", {name: "chosen twice"})
+        chosen.append(fb)
+    return chosen
+
+
 def create_agent(org, data: dict, *, actor=None, ip=None):
     clean = _clean_agent(org, data)
+    fallbacks = _clean_fallbacks(org, data)
     try:
         with transaction.atomic():
             agent = Agent.objects.create(organization=org, **clean)
+            if fallbacks:
+                routing.set_fallbacks(agent, fallbacks)
             audit(org, "agent.created", actor=actor, ip=ip, target=agent.name,
                   detail={"agent": str(agent.public_id), "provider": agent.provider_account.kind})
     except IntegrityError:
@@ -100,12 +130,17 @@ def create_agent(org, data: dict, *, actor=None, ip=None):
 
 def update_agent(agent, data: dict, *, actor=None, ip=None):
     clean = _clean_agent(agent.organization, data)
+    fallbacks = _clean_fallbacks(agent.organization, data, agent)
     changed = sorted(k for k, v in clean.items() if getattr(agent, k) != v)
+    if fallbacks is not None and fallbacks != routing.fallbacks_of(agent):
+        changed.append("fallbacks")
     for k, v in clean.items():
         setattr(agent, k, v)
     try:
         with transaction.atomic():
             agent.save()
+            if fallbacks is not None:
+                routing.set_fallbacks(agent, fallbacks)
             if changed:
                 audit(agent.organization, "agent.updated", actor=actor, ip=ip, target=agent.name,
                       detail={"agent": str(agent.public_id), "fields": changed})

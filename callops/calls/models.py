@@ -146,6 +146,17 @@ class Call(models.Model):
     billing_amount_milli_cents = models.BigIntegerField(null=True, blank=True)
     # CallingBox's credit reservation for the call: reserved | settled | released ("" = unknown).
     reservation_status = models.CharField(max_length=10, blank=True)
+    # ISO 4217 code of billing_amount_milli_cents; estimated = worked out from the account's price
+    # table because the provider reported no cost (yet): a later provider figure replaces it.
+    billing_currency = models.CharField(max_length=3, blank=True)
+    billing_estimated = models.BooleanField(default=False)
+
+    # The placement's routing steps in order ({agent_id, provider, outcome, ...}); written only by
+    # the process holding the dial claim (callops.calls.routing). A few entries at most.
+    routing = models.JSONField(default=list, blank=True)
+    # The routing profile that picked this call's agent, if any.
+    routing_profile = models.ForeignKey("calls.RoutingProfile", null=True, blank=True, on_delete=models.SET_NULL,
+                                        related_name="calls")
 
     error_code = models.CharField(max_length=64, blank=True)
     error_message = models.TextField(blank=True)
@@ -336,3 +347,7 @@ class CallRollup(models.Model):
 
     def __str__(self):
         return f"{self.n} {self.status} calls at {self.hour:%Y-%m-%d %H}:00 UTC"
+
+
+# Django finds an app's models in its models module.
+from .routing_models import AgentFallback, RoutingProfile, RoutingWeight  # noqa: E402, F401

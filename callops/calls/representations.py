@@ -18,7 +18,8 @@ CALL_COLUMNS = (
     "result_status", "result_error", "result_evidence", "webhook_url", "webhook_status", "webhook_error", "error_code", "error_message",
     "hangup_cause", "provider", "provider_call_id", "provider_status", "provider_reason", "created_at", "updated_at",
     "scheduled_at", "started_at", "answered_at", "ended_at", "duration_seconds", "language", "voicemail_action",
-    "tools", "billed_duration_seconds", "billing_amount_milli_cents", "reservation_status",
+    "tools", "billed_duration_seconds", "billing_amount_milli_cents", "reservation_status", "billing_currency",
+    "billing_estimated", "routing", "routing_profile_id",
 )
 
 
@@ -29,7 +30,8 @@ def for_api(qs):
     would be a second full call row).
     """
     return qs.only(*CALL_COLUMNS).annotate(agent_pid=F("agent__public_id"), batch_pid=F("batch__public_id"),
-                                          retry_of_pid=F("retry_of__public_id"))
+                                          retry_of_pid=F("retry_of__public_id"),
+                                          routing_profile_pid=F("routing_profile__public_id"))
 
 
 def rows_for_api(qs) -> list:
@@ -39,7 +41,7 @@ def rows_for_api(qs) -> list:
     Python. Rows carry `pk` and every column call_to_dict reads.
     """
     columns = qs.values(*CALL_COLUMNS, agent_pid=F("agent__public_id"), batch_pid=F("batch__public_id"),
-                        retry_of_pid=F("retry_of__public_id"))
+                        retry_of_pid=F("retry_of__public_id"), routing_profile_pid=F("routing_profile__public_id"))
     return [SimpleNamespace(pk=row["id"], **row) for row in columns]
 
 
@@ -61,6 +63,12 @@ def _metadata(call) -> dict:
     if call.language and "language" not in call.metadata:
         return {"language": call.language, **call.metadata}
     return call.metadata
+
+
+def _routing_entry(entry: dict) -> dict:
+    return {"agent_id": entry.get("agent_id"), "provider": entry.get("provider"),
+            "provider_account": entry.get("provider_account"), "outcome": entry.get("outcome"),
+            "error_code": entry.get("error_code"), "at": entry.get("at")}
 
 
 def event_to_dict(event: CallEvent) -> dict:
@@ -125,6 +133,13 @@ def call_to_dict(call: Call, *, timeline: bool = False, events=None) -> dict:
         "billed_duration_seconds": call.billed_duration_seconds,
         "billing_amount_milli_cents": call.billing_amount_milli_cents,
         "reservation_status": _blank_to_none(call.reservation_status),
+        # The currency of billing_amount_milli_cents, and whether callops estimated it from the
+        # account's price table (true) or the provider reported it (false); null with no amount.
+        "billing_currency": (call.billing_currency or None) if call.billing_amount_milli_cents is not None else None,
+        "billing_estimated": call.billing_estimated if call.billing_amount_milli_cents is not None else None,
+        "routing_profile_id": _ref(call, "routing_profile"),
+        # The placement's routing steps in order; one entry for a call placed on its first agent.
+        "routing": [_routing_entry(e) for e in (call.routing or [])],
     }
     if timeline:
         events = events if events is not None else call.events.all()

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -23,14 +24,14 @@ from callops.providers.registry import adapter_for
 from callops.rules import gate
 from callops.rules.gate import CallRefused
 
-from . import opt_out_detection, signals
+from . import cost, opt_out_detection, routing, signals
 from .models import RANK, TERMINAL, Call, CallEvent, CallStatus, EventSource, ResultStatus
 
 if TYPE_CHECKING:
     from callops.accounts.models import Organization
     from callops.batches.models import Batch
 
-    from .models import Agent
+    from .models import Agent, RoutingProfile
     from .validation import CallInput
 
 log = logging.getLogger(__name__)
@@ -122,6 +123,7 @@ def apply_status(call: Call | int, status: str, *, source: str, raw_status: str 
                     Call.objects.filter(pk=pk).update(updated_at=timezone.now(), **blanks)
                     for k, v in blanks.items():
                         setattr(fresh, k, v)
+                cost.settle(fresh, details, accepted=False)
                 event = CallEvent.objects.create(
                     call=fresh, created_at=at, source=source, from_status=current, status=status,
                     raw_status=raw_status[:100], reason=reason, ignored=True,
@@ -152,6 +154,7 @@ def apply_status(call: Call | int, status: str, *, source: str, raw_status: str 
                 fresh.duration_seconds = max(0, int((fresh.ended_at - fresh.answered_at).total_seconds())) \
                     if fresh.answered_at else 0
                 Call.objects.filter(pk=pk).update(duration_seconds=fresh.duration_seconds)
+            cost.settle(fresh, details, accepted=True)
             event = CallEvent.objects.create(
                 call=fresh, created_at=at, source=source, from_status=current, status=status,
                 raw_status=raw_status[:100], reason=reason, note=note[:300], payload=payload,
@@ -214,15 +217,21 @@ def create_call(*, org: Organization, agent: Agent, to_number: str, source: str 
                 webhook_url: str = "", scheduled_at: datetime | None = None,
                 language: str = "", voicemail_action: str = "", tools: list[Any] | None = None,
                 batch: Batch | None = None, retry_of: Call | None = None, attempt: int = 1,
-                claim: bool = False) -> Call:
+                claim: bool = False, routing_profile: RoutingProfile | None = None,
+                public_id: uuid.UUID | None = None) -> Call:
     """Create a queued call (input already validated). Per-call values override the agent's.
 
     With `claim`, the row is created already holding its one-time dial claim (see submit_call).
+    With `routing_profile`, the profile picks the agent from the call's id (chosen here unless given).
     """
+    if routing_profile is not None and public_id is None:
+        public_id = uuid.uuid4()
+        agent = routing.pick(routing_profile, public_id)
     webhook_url = webhook_url or agent.webhook_url
     with transaction.atomic():
         call = Call.objects.create(
             organization=org, agent=agent, batch=batch, retry_of=retry_of, attempt=attempt,
+            routing_profile=routing_profile, **({"public_id": public_id} if public_id else {}),
             to_number=to_number, from_number=from_number or agent.from_number,
             instructions=instructions or agent.instructions, context=context or {}, metadata=metadata or {},
             returns=returns if returns else (agent.returns or {}),
@@ -269,11 +278,12 @@ def _dial(call: Call, *, source: str, retry_transient: bool = False) -> Call:
         if refused.retry_at is None:
             return cancel_refused(call, refused, source=source)
         return _defer_refused(call, refused)
-    adapter = adapter_for(call.provider_account)
     try:
-        placement = adapter.place_call(call)
-    except ProviderError as exc:
-        definitely_not_placed = exc.http_status is not None or exc.code in ("connect_error", "rate_limited")
+        routed = routing.place(call, retry_transient=retry_transient)
+    except routing.RoutingFailed as failed:
+        exc = failed.error
+        definitely_not_placed = failed.all_transient or exc.http_status is not None or exc.code in (
+            "connect_error", "rate_limited")
         if retry_transient and not exc.permanent and definitely_not_placed:
             delay = exc.retry_after or 30
             Call.objects.filter(pk=call.pk).update(
@@ -287,13 +297,15 @@ def _dial(call: Call, *, source: str, retry_transient: bool = False) -> Call:
     # The provider has the call now: losing its id would leave a live call we can never follow, so
     # this write survives a dropped database connection (reconnect and try again). The id and the
     # "accepted" timeline line commit together, so a worker killed here leaves both or neither.
+    placement, adapter = routed.placement, routed.adapter
     report = placement.report
     queued_report = report if report is not None and report.status == CallStatus.QUEUED else None
     queued_at_provider = queued_report is not None
 
     now = timezone.now()
     update = dict(provider_call_id=placement.provider_call_id, provider_job_id=placement.provider_job_id,
-                  next_sync_at=now + timedelta(seconds=adapter.next_poll_delay(call)), updated_at=now)
+                  next_sync_at=now + timedelta(seconds=adapter.next_poll_delay(call)), updated_at=now,
+                  routing=routed.routing)
     if queued_report is not None:
         update["provider_status"] = queued_report.raw_status[:100]
         # A queued answer changes no status, but its billing words (CallingBox reserves credits

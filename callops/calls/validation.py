@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import re
+import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -19,7 +20,8 @@ from callops.lib import isotime, netguard
 from callops.lib.nul_chars import has_nul
 from callops.providers.registry import adapter_class
 
-from .models import Agent
+from .models import Agent, RoutingProfile
+from .routing import RoutingConfigError, pick
 
 MAX_METADATA_BYTES = 16 * 1024
 MAX_CONTEXT_BYTES = 32 * 1024
@@ -84,6 +86,9 @@ class CallInput:
     language: str = ""
     voicemail_action: str = ""
     tools: list = field(default_factory=list)
+    # A call routed by a profile: its id is chosen first, because the profile picks the agent from it.
+    routing_profile: RoutingProfile | None = None
+    public_id: uuid.UUID | None = None
 
     def as_kwargs(self) -> dict:
         return {k: getattr(self, k) for k in self.__dataclass_fields__}
@@ -232,7 +237,7 @@ def validate_language(value) -> str:
 
 
 ALLOWED_FIELDS = {"agent_id", "to", "from_number", "instructions", "prompt", "context", "metadata", "returns",
-                  "webhook_url", "scheduled_at", "language", "voicemail_action", "tools"}
+                  "webhook_url", "scheduled_at", "language", "voicemail_action", "tools", "routing_profile_id"}
 
 
 def validate_call_input(org, data, *, now: datetime | None = None) -> CallInput:
@@ -249,7 +254,21 @@ def validate_call_input(org, data, *, now: datetime | None = None) -> CallInput:
 
     agent = None
     agent_id = data.get("agent_id")
-    if agent_id in (None, ""):
+    profile, public_id = None, None
+    if data.get("routing_profile_id") not in (None, ""):
+        pid = parse_public_id(str(data["routing_profile_id"]))
+        profile = RoutingProfile.objects.filter(organization=org, public_id=pid).first() if pid else None
+        if profile is None:
+            errors["routing_profile_id"] = f"no routing profile {data['routing_profile_id']} in this organization"
+        elif agent_id not in (None, ""):
+            errors["agent_id"] = "give agent_id or routing_profile_id, not both"
+        else:
+            public_id = uuid.uuid4()
+            try:
+                agent = pick(profile, public_id)
+            except RoutingConfigError as exc:
+                errors["routing_profile_id"] = str(exc)
+    elif agent_id in (None, ""):
         # The CallingBox SDK names no agent: the organization's default agent places the call.
         agent = Agent.objects.select_related("provider_account").filter(organization=org, is_default=True,
                                                                         is_active=True).first()
@@ -335,4 +354,5 @@ def validate_call_input(org, data, *, now: datetime | None = None) -> CallInput:
     assert agent is not None  # a missing or unknown agent is one of the errors above
     return CallInput(agent=agent, to_number=to_number, from_number=from_number, instructions=instructions,
                      context=context, metadata=metadata, returns=returns, webhook_url=webhook_url,
-                     scheduled_at=scheduled_at, language=language, voicemail_action=voicemail_action, tools=tools)
+                     scheduled_at=scheduled_at, language=language, voicemail_action=voicemail_action, tools=tools,
+                     routing_profile=profile, public_id=public_id)

@@ -20,7 +20,7 @@ from callops.batches import recipient_lists, recipient_validation, services
 from callops.batches.batch_settings import RETRYABLE, clean_settings, supports_provider_batches
 from callops.batches.models import Batch, BatchRecipient, BatchStatus, RecipientState
 from callops.batches.progress import progress
-from callops.calls.models import Agent
+from callops.calls.models import Agent, RoutingProfile
 from callops.calls.validation import ValidationFailed
 from callops.rules import suppressions
 
@@ -102,7 +102,7 @@ SETTING_FIELDS = ("name", "default_country", "timezone", "window_start_hour", "w
                   "calls_per_minute", "max_attempts", "retry_intervals", "breaker_threshold", "breaker_min_calls",
                   "breaker_window_seconds", "mode")
 # Every field the form shows an error beside; anything else clean_settings reports is listed on top.
-FORM_FIELDS = ("agent_id", "file", "phone_column", "start_at", "start_tz", "window", "window_days", "retry_on",
+FORM_FIELDS = ("agent_id", "routing_profile_id", "file", "phone_column", "start_at", "start_tz", "window", "window_days", "retry_on",
                *SETTING_FIELDS)
 
 
@@ -134,6 +134,7 @@ def batch_preview(request, token):
     draft = batch_drafts.load(request, token)
     agents = list(scoped(Agent, request.org).filter(is_active=True).select_related("provider_account")
                   .order_by("name"))
+    profiles = list(scoped(RoutingProfile, request.org).order_by("name"))
     reader_zone = getattr(user_tz(request), "key", "UTC")
     post = request.POST if request.method == "POST" else None
     source = post if post is not None else request.GET
@@ -153,6 +154,11 @@ def batch_preview(request, token):
         agent = next((a for a in agents if str(a.public_id) == post.get("agent_id")), None)
         if agent is None:
             errors["agent_id"] = "choose one of your agents"
+        profile = next((p for p in profiles if str(p.public_id) == post.get("routing_profile_id")), None)
+        if post.get("routing_profile_id") and profile is None:
+            errors["routing_profile_id"] = "choose one of your routing profiles"
+        elif profile is not None and post.get("mode") == "provider":
+            errors["routing_profile_id"] = "a provider-run batch dials through one agent; choose no routing profile"
         data = {k: post.get(k) for k in SETTING_FIELDS}
         data.update({k: post.getlist(k) for k in LIST_FIELDS})
         data["start_at"] = _start_at(post, errors)
@@ -165,7 +171,8 @@ def batch_preview(request, token):
             try:
                 batch = services.create_batch(org=request.org, agent=agent, settings=clean, rows=table.rows,
                                              columns=table.columns, phone_column=table.phone_column,
-                                             created_by=_actor(request), start=action == "start")
+                                             created_by=_actor(request), start=action == "start",
+                                             routing_profile=profile)
             except recipient_lists.CsvError as exc:
                 errors["file"] = str(exc)
             else:
@@ -184,6 +191,7 @@ def batch_preview(request, token):
     columns = preview["columns"] if preview else batch_drafts.columns(draft)
     return render(request, "dashboard/batches_new.html", {
         "nav": "batches", "step": "preview", "token": token, "draft": draft, "agents": agents, "v": values,
+        "routing_profiles": profiles,
         "errors": errors, "other_errors": {k: v for k, v in errors.items() if k not in FORM_FIELDS},
         "preview": preview, "columns": columns, "empty": empty,
         "phone_column": preview["phone_column"] if preview else (phone_column or ""),

@@ -9,25 +9,27 @@ echoes a credential back.
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from functools import partial
 
 from django.contrib import messages
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_http_methods, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from callops.accounts.decorators import acts_on, org_required
 from callops.accounts.models import Role
-from callops.accounts.services import request_origin
+from callops.accounts.services import audit, request_origin
 from callops.accounts.tenancy import scoped
 from callops.calls import agents as agent_services
+from callops.calls import routing
 from callops.calls.models import Agent
-from callops.providers import services
-from callops.providers.models import ProviderAccount, ProviderKind
+from callops.providers import circuits, prices, services
+from callops.providers.models import PriceRounding, ProviderAccount, ProviderKind
 
 # Form values that may be echoed back after a validation error (never the secret ones).
-ECHO_ACCOUNT = ("kind", "name", "base_url", "rate_limit_per_minute")
+ECHO_ACCOUNT = ("kind", "name", "base_url", "rate_limit_per_minute", *prices.FIELDS)
 ECHO_AGENT = ("name", "provider_account", "provider_agent_id", "from_number", "webhook_url", "extractor",
-              "instructions", "returns")
+              "instructions", "returns", *agent_services.FALLBACK_FIELDS)
 
 
 def _field_specs():
@@ -62,17 +64,47 @@ def providers(request):
         except ValueError:
             a.stored = ["(unreadable)"]
         a.has_callback_secret = bool(a.callback_secret_encrypted)
+    _with_health(accounts)
     agents = list(scoped(Agent, request.org).select_related("provider_account").order_by("name"))
     for ag in agents:
         ag.extractor_label = services.EXTRACTOR_LABELS.get(ag.extractor, ag.extractor)
+        ag.fallbacks = routing.fallbacks_of(ag)
     return render(request, "dashboard/settings/providers.html", {
-        "nav": "providers", "accounts": accounts, "agents": agents,
+        "nav": "providers", "accounts": accounts, "agents": agents, "health_window": circuits.window(),
         "can_manage": request.membership.allows(Role.ADMIN),
         "test_result": request.session.pop("provider_test", None),
         "extractor_choices": _default_extractor_choices(), "extractor_error": extractor_error,
         "default_extractor_label": services.EXTRACTOR_LABELS.get(request.org.default_extractor,
                                                                  request.org.default_extractor),
     }, status=400 if extractor_error else 200)
+
+
+def _with_health(accounts) -> None:
+    for a in accounts:
+        a.health = circuits.health(a.pk)
+        a.health_open_until = datetime.fromtimestamp(a.health.open_until, UTC) if a.health.open_until else None
+
+
+@require_GET
+@org_required()
+def provider_health(request):
+    """The provider page's health card, polled by htmx: live circuit states and error rates."""
+    accounts = list(scoped(ProviderAccount, request.org).order_by("name"))
+    _with_health(accounts)
+    return render(request, "dashboard/settings/providers.html#health", {
+        "accounts": accounts, "health_window": circuits.window(),
+        "can_manage": request.membership.allows(Role.ADMIN)})
+
+
+@require_POST
+@org_required()
+@acts_on(ProviderAccount, "account_id", label="provider account", role=Role.ADMIN)
+def provider_circuit_reset(request, account):
+    circuits.reset(account.pk)
+    audit(request.org, "provider_account.circuit_closed", actor=request.user, target=account.name,
+          detail={"account": str(account.public_id)})
+    messages.success(request, f"The circuit of “{account.name}” is closed; calls go to it again.")
+    return redirect("dashboard:providers")
 
 
 def _account_form(request, *, account=None, error=None, values=None, status=200):
@@ -91,6 +123,7 @@ def _account_form(request, *, account=None, error=None, values=None, status=200)
         # The kind whose credential fields show errors: the one chosen on the form, or the account's.
         "form_kind": (values or {}).get("kind") or (account.kind if account else ""),
         "account_rate_limit": services.documented_rate_limit(account.kind) if account else "",
+        "roundings": PriceRounding.choices,
     }, status=status)
 
 
@@ -133,7 +166,8 @@ def provider_edit(request, account):
                           partial(_account_form, account=account), echo=ECHO_ACCOUNT, instance=account,
                           saved=lambda account: f"Provider account “{account.name}” saved.")
     values = {"name": account.name, "base_url": account.base_url, "kind": account.kind,
-              "rate_limit_per_minute": account.rate_limit_per_minute, "is_active": account.is_active}
+              "rate_limit_per_minute": account.rate_limit_per_minute, "is_active": account.is_active,
+              **{name: getattr(account, name) for name in prices.FIELDS}}
     return _account_form(request, account=account, values=values)
 
 
@@ -182,6 +216,10 @@ def _agent_form(request, *, agent=None, error=None, values=None, status=200):
         "nav": "providers", "agent": agent, "error": error, "values": values or {},
         "accounts": scoped(ProviderAccount, request.org).order_by("name"),
         "extractors": [("", f"Organization default ({default})"), *services.EXTRACTOR_LABELS.items()],
+        "fallback_fields": [(name, (values or {}).get(name, ""), (getattr(error, "fields", None) or {}).get(name))
+                            for name in agent_services.FALLBACK_FIELDS],
+        "other_agents": scoped(Agent, request.org).exclude(pk=agent.pk if agent else None)
+        .select_related("provider_account").order_by("name"),
     }, status=status)
 
 
@@ -200,8 +238,11 @@ def agent_edit(request, agent):
         return _save_form(request, partial(agent_services.update_agent, agent, actor=request.user),
                           partial(_agent_form, agent=agent), echo=ECHO_AGENT, instance=agent,
                           saved=lambda agent: f"Agent “{agent.name}” saved.")
-    values = {k: getattr(agent, k) for k in ECHO_AGENT if k not in ("provider_account", "returns")}
+    values = {k: getattr(agent, k) for k in ECHO_AGENT
+              if k not in ("provider_account", "returns", *agent_services.FALLBACK_FIELDS)}
     values["provider_account"] = str(agent.provider_account.public_id)
     values["returns"] = json.dumps(agent.returns, indent=2) if agent.returns else ""
     values["is_active"] = agent.is_active
+    for name, fallback in zip(agent_services.FALLBACK_FIELDS, routing.fallbacks_of(agent), strict=False):
+        values[name] = str(fallback.public_id)
     return _agent_form(request, agent=agent, values=values)

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, ClassVar
 
 from django.conf import settings
 
-from . import ratelimit
+from . import circuits, ratelimit
 
 if TYPE_CHECKING:
     from callops.calls.models import Call
@@ -223,15 +223,24 @@ class ProviderAdapter:
         from . import transport
 
         self._take(op)
+        started = time.monotonic()
         try:
-            return transport.send(self.kind, method, url, **kw)
+            response = transport.send(self.kind, method, url, **kw)
         except ProviderError as exc:
+            self._observe(op, exc, started)
             if exc.code == "rate_limited" and exc.http_status == 429:
                 seconds = exc.retry_after if exc.retry_after is not None else DEFAULT_429_PAUSE_SECONDS
                 self._paused_until = max(self._paused_until, time.monotonic() + seconds)
                 if self.account.pk is not None:
                     ratelimit.pause(self.account.pk, seconds)
             raise
+        self._observe(op, None, started)
+        return response
+
+    def _observe(self, op: str, exc: ProviderError | None, started: float) -> None:
+        """Placements and polls feed the account's circuit (callops.providers.circuits)."""
+        if op in ("create", "read") and self.account.pk is not None:
+            circuits.record(self.account.pk, circuits.outcome_of(exc), time.monotonic() - started)
 
     # --- calls ---------------------------------------------------------------------------------
     # Of the per-call options (language, voicemail_action, tools), those this provider's create

@@ -74,6 +74,10 @@ def report_from_run(run: dict) -> StatusReport:
         usage = run.get("usage_info") or run.get("cost_info") or {}
         if usage.get("call_duration_seconds") is not None:
             fields["duration_seconds"] = int(float(usage["call_duration_seconds"]))
+        cost = (run.get("cost_info") or {}).get("total_cost_usd")
+        if isinstance(cost, (int, float)) and not isinstance(cost, bool):
+            # Dollars; the call object counts milli-cents as CallingBox does.
+            fields["billing_amount_milli_cents"] = round(cost * 100_000)
         # `recording_url` is a storage key; the public links are fetchable (api/routes/workflow.py).
         if run.get("recording_public_url"):
             fields["recording_url"] = run["recording_public_url"]

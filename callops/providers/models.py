@@ -18,6 +18,13 @@ class ProviderKind(models.TextChoices):
     DOGRAH = "dograh", "Dograh"
 
 
+class PriceRounding(models.TextChoices):
+    # How connected time becomes billed minutes: whole minutes rounded up (most carriers), or
+    # per second (the per-minute price prorated, rounded to the nearest milli-cent).
+    MINUTE = "minute", "Per started minute"
+    SECOND = "second", "Per second"
+
+
 def _callback_token() -> str:
     return secrets.token_urlsafe(24)
 
@@ -44,11 +51,23 @@ class ProviderAccount(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
 
+    # The price table, for calls whose provider reports no cost: a call's estimate is
+    # price_per_call + price_per_minute x connected minutes (rounded by price_rounding), in
+    # milli-cents of price_currency. Both blank = no table, no estimate.
+    price_currency = models.CharField(max_length=3, default="USD")
+    price_per_call_milli_cents = models.PositiveIntegerField(null=True, blank=True)
+    price_per_minute_milli_cents = models.PositiveIntegerField(null=True, blank=True)
+    price_rounding = models.CharField(max_length=10, choices=PriceRounding.choices, default=PriceRounding.MINUTE)
+
     class Meta:
         constraints = [models.UniqueConstraint(fields=["organization", "name"], name="provider_account_name_per_org")]
 
     def __str__(self):
         return f"{self.name} ({self.get_kind_display()})"
+
+    @property
+    def has_price_table(self) -> bool:
+        return self.price_per_call_milli_cents is not None or self.price_per_minute_milli_cents is not None
 
     @property
     def callback_url(self) -> str:

@@ -20,6 +20,7 @@ from callops.accounts.models import Organization
 from callops.accounts.services import audit
 from callops.lib import netguard
 
+from . import prices
 from .base import ProviderError
 from .models import ProviderAccount, ProviderKind
 from .registry import adapter_class, adapter_for
@@ -125,6 +126,8 @@ def _clean_account(data: Mapping[str, Any], *, creating: bool) -> dict[str, Any]
         except (TypeError, ValueError):
             errors["rate_limit_per_minute"] = "a whole number from 1 to 100000, or blank for the provider's limit"
     clean["is_active"] = bool(data.get("is_active", True))
+    if "price_currency" in data:  # the account form; other callers leave the price table alone
+        clean.update(prices.clean(data, errors))
     if errors:
         raise ProviderInputError("; ".join(f"{k}: {v}" for k, v in errors.items()), errors)
     return clean

@@ -63,6 +63,20 @@ CALL_CODES = {
         "Place the call inside the calling hours, or change the organization's calling hours.", "muted",
         actions=()),
 
+    "circuit_open": Cause(
+        "Provider circuit open",
+        "Most recent requests to the provider account failed (5xx, refused connections, timeouts or 429s), so "
+        "callops opened its circuit and sent it no calls for a cool-down; this call had no agent left to fall "
+        "back to. The provider page shows the account's error rate and when the circuit half-opens again.",
+        "Check the provider's status page and the account under Settings → Providers & agents. Give the agent a "
+        "fallback agent on another provider so calls move there while the circuit is open, then retry these "
+        "calls; the circuit closes by itself after one successful probe."),
+    "account_disabled": Cause(
+        "Provider account disabled",
+        "The agent's provider account is switched off in callops, so the call was not sent to the provider and "
+        "no fallback agent took it.",
+        "Activate the account under Settings → Providers & agents, or give the agent a fallback agent on another "
+        "account, then retry these calls."),
     "invalid_number": Cause(
         "Invalid number",
         "The destination number does not exist or is not in service, so the carrier refused to connect the call.",

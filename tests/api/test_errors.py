@@ -110,7 +110,7 @@ def test_csv_with_nul_bytes_is_not_a_crash(api, sandbox_agent, clock):
     bad = "+1415\ufffd555\ufffd0123"
     assert body == {
         "id": body["id"], "object": "batch", "name": None, "status": "created",
-        "agent_id": str(sandbox_agent.public_id), "mode": "fanout", "pause_reason": None,
+        "agent_id": str(sandbox_agent.public_id), "routing_profile_id": None, "mode": "fanout", "pause_reason": None,
         "recipients": 1, "rejected": 1, "duplicates": 0, "total_rows": 2, "start_at": None, "timezone": "UTC",
         "window": None, "max_concurrency": 10, "calls_per_minute": 60,
         "retry": {"max_attempts": 1, "intervals": [300], "on": ["no_answer", "busy", "failed"]},

@@ -63,8 +63,10 @@ class Emulator(Base):
 
     def __init__(self, *, triggers: dict | None = None, workflows: dict | None = None, webhook_auth: dict | None = None,
                  quota_exceeded: bool = False, first_run_id: int = 1001, payload: str = "default",
-                 max_attempts: int = 5, retry_delay: float = 0.05, **kw):
+                 max_attempts: int = 5, retry_delay: float = 0.05, cost_per_second_usd: float | None = None, **kw):
         super().__init__(**kw)
+        # Set: a finished run's cost_info carries total_cost_usd (hosted Dograh prices its runs).
+        self.cost_per_second_usd = cost_per_second_usd
         # trigger uuid -> workflow id, workflow uuid -> workflow id
         self.triggers = triggers or {}
         self.workflows = workflows or {}
@@ -134,11 +136,17 @@ class Emulator(Base):
                 "recording_public_url": f"{base}/recording" if talked else None,
                 "user_recording_public_url": None, "bot_recording_public_url": None,
                 "public_access_token": token,
-                "cost_info": {"call_duration_seconds": extra.get("duration", 0)} if done else {},
+                "cost_info": self._cost_info(extra.get("duration", 0)) if done else {},
                 "usage_info": {"call_duration_seconds": extra.get("duration", 0)} if done else {},
                 "created_at": call.created, "definition_id": 1,
                 "initial_context": call.request.get("initial_context") or {}, "gathered_context": ctx,
                 "call_type": "outbound", "logs": {"telephony_status_callbacks": callbacks}, "annotations": {}}
+
+    def _cost_info(self, duration) -> dict:
+        info: dict = {"call_duration_seconds": duration}
+        if self.cost_per_second_usd is not None:
+            info["total_cost_usd"] = round(float(duration) * self.cost_per_second_usd, 6)
+        return info
 
     @staticmethod
     def token(call) -> str:

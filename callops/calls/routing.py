@@ -1,0 +1,256 @@
+"""Routing a placement across providers: fallback agents, circuits, and weighted profiles.
+
+`place(call)` asks the call's agent's provider to dial, and when the provider refuses in a way
+that proves nobody was dialed, moves the call (same row, same `id`) to the agent's next fallback
+agent and asks again. What proves it:
+
+- the request never reached the provider (connection refused, DNS, TLS): `connect_error`;
+- the provider answered 5xx, or 429, or our own budget for the account stayed spent past its
+  bounded wait (`rate_limited`, raised before anything is sent);
+- the provider refused for money (402, `balance_low`, quota exceeded) or the account (401, 403,
+  or the account switched off in callops);
+- the account's circuit is open (callops.providers.circuits): nothing is sent at all.
+
+Never after a timeout or a dropped connection once the request was sent: the provider may have
+dialed. Then the provider is asked whether it has the call (the adapters' `find_placement`, the
+look-up the interrupted-placement sweep uses) and the call is adopted if so; if it is not listed,
+or the provider cannot tell, the call fails without a second dial, because a create the provider
+is still processing need not be listed yet.
+
+Each step is a line on the call's timeline and an entry of `Call.routing`. Only the process
+holding the call's dial claim runs this, and every write is conditional on that claim.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import uuid
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from callops.lib.isotime import format as iso
+from callops.providers import circuits
+from callops.providers.base import PlacementUnknown, ProviderAdapter, ProviderError
+from callops.providers.registry import adapter_for
+
+from .models import Agent, Call, CallEvent, EventSource
+from .routing_models import AgentFallback, RoutingProfile
+
+if TYPE_CHECKING:
+    from callops.providers.base import Placement
+
+log = logging.getLogger(__name__)
+
+# Codes after which the provider may have dialed: never fail over, look the call up instead.
+MAY_HAVE_DIALED = frozenset({"timeout", "network_error", "response_too_large", "bad_response"})
+# A call's routing list is bounded: background retries append a round each time.
+MAX_ROUTING_ENTRIES = 30
+MAX_FALLBACKS = 5
+
+
+class RoutingFailed(Exception):
+    """No agent placed the call; `error` is the last refusal (what the call fails with)."""
+
+    def __init__(self, error: ProviderError, *, all_transient: bool):
+        super().__init__(error.message)
+        self.error = error
+        # Every refusal was one a later try can get past (5xx, 429, refused connection, open circuit).
+        self.all_transient = all_transient
+
+
+@dataclass
+class Routed:
+    placement: Placement
+    adapter: ProviderAdapter
+    routing: list[dict[str, Any]]   # Call.routing as it is to be written with the provider's id
+
+
+def refusal_kind(exc: ProviderError) -> str | None:
+    """The routing outcome of a refusal that proves nobody was dialed; None for any other error."""
+    if exc.code == "connect_error":
+        return "connection_refused"
+    if exc.code == "rate_limited":
+        return "rate_limited"
+    if exc.http_status is not None and exc.http_status >= 500:
+        return "provider_unavailable"
+    if exc.http_status == 402 or exc.code in ("insufficient_funds", "balance_low", "quota_exceeded"):
+        return "balance_low"
+    if exc.http_status in (401, 403):
+        return "account_refused"
+    return None
+
+
+TRANSIENT_OUTCOMES = frozenset({"connection_refused", "rate_limited", "provider_unavailable", "circuit_open"})
+
+
+def chain(agent: Agent) -> list[Agent]:
+    """The agent, then its active fallback agents in order."""
+    fallbacks = [link.fallback for link in AgentFallback.objects.filter(agent=agent, fallback__is_active=True)
+                 .select_related("fallback__provider_account").order_by("position")]
+    return [agent, *fallbacks]
+
+
+def _entry(agent: Agent, outcome: str, **extra) -> dict[str, Any]:
+    return {"agent_id": str(agent.public_id), "agent": agent.name, "provider": agent.provider_account.kind,
+            "provider_account": agent.provider_account.name, "outcome": outcome, "at": iso(timezone.now()),
+            **{k: v for k, v in extra.items() if v not in (None, "")}}
+
+
+def _move_to(call: Call, agent: Agent, primary: Agent, original: tuple[str, str]) -> None:
+    """Point the claimed row at `agent`. Values the row took from the primary agent (its caller ID
+    and instructions, `original` as created) follow the agent; the caller's own stay."""
+    from_number, instructions = original
+    call.agent, call.provider_account = agent, agent.provider_account
+    call.provider = agent.provider_account.kind
+    call.from_number = agent.from_number if from_number == primary.from_number else from_number
+    call.instructions = (agent.instructions or instructions) if instructions == primary.instructions \
+        else instructions
+    Call.objects.filter(pk=call.pk, dial_claimed_at=call.dial_claimed_at).update(
+        agent=agent, provider_account=agent.provider_account, provider=call.provider,
+        from_number=call.from_number, instructions=call.instructions, updated_at=timezone.now())
+
+
+def _note(call: Call, note: str, *, payload=None) -> None:
+    CallEvent.objects.create(call=call, source=EventSource.SYSTEM, kind=CallEvent.Kind.NOTE,
+                             from_status=call.status, note=note[:300], payload=payload)
+
+
+def _save_routing(call: Call, routing: list[dict[str, Any]]) -> None:
+    call.routing = routing[-MAX_ROUTING_ENTRIES:]
+    Call.objects.filter(pk=call.pk, dial_claimed_at=call.dial_claimed_at).update(routing=call.routing)
+
+
+def place(call: Call, *, retry_transient: bool = False) -> Routed:
+    """Place a claimed call along its agent's chain; Routed, or RoutingFailed with the last refusal.
+
+    With `retry_transient` (the background path) a call every agent refused for a passing reason
+    is handed back on its first agent, so the retry starts from the top of the chain.
+    """
+    primary = call.agent
+    original = (call.from_number, call.instructions)
+    agents = chain(primary)
+    routing = list(call.routing or [])
+    last: ProviderError | None = None
+    all_transient = True
+    for position, agent in enumerate(agents):
+        if agent.pk != call.agent_id:
+            _move_to(call, agent, primary, original)
+        account = agent.provider_account
+        skipped = None
+        if not account.is_active:
+            skipped = ProviderError(f"the provider account {account.name} is disabled", permanent=True,
+                                    code="account_disabled")
+        elif not circuits.allow(account.pk):
+            skipped = ProviderError(f"the circuit of provider account {account.name} is open (recent requests "
+                                    "mostly failed); it is not sent calls until its cool-down ends",
+                                    permanent=False, code="circuit_open")
+        if skipped is not None:
+            outcome, error = skipped.code, skipped
+        else:
+            adapter = adapter_for(account)
+            try:
+                placement = adapter.place_call(call)
+            except ProviderError as exc:
+                outcome, error = refusal_kind(exc) or "", exc
+                if not outcome:
+                    return _stop(call, agent, adapter, exc, routing)
+            else:
+                routing.append(_entry(agent, "placed"))
+                if len(routing) > 1 or position:
+                    _note(call, f"routing: placed on {agent.name} ({account.get_kind_display()})")
+                return Routed(placement, adapter, routing[-MAX_ROUTING_ENTRIES:])
+        last = error
+        all_transient = all_transient and outcome in TRANSIENT_OUTCOMES
+        routing.append(_entry(agent, outcome, error_code=error.code, error_message=error.message[:300]))
+        following = agents[position + 1] if position + 1 < len(agents) else None
+        then = f"; trying {following.name}" if following else ""
+        _note(call, f"routing: {agent.name} ({account.get_kind_display()}) refused: {outcome}{then}",
+              payload={"error_code": error.code, "error_message": error.message[:300]})
+        _save_routing(call, routing)
+    assert last is not None  # the chain holds at least the call's own agent
+    if retry_transient and all_transient and call.agent_id != primary.pk:
+        _move_to(call, primary, primary, original)
+    raise RoutingFailed(last, all_transient=all_transient)
+
+
+def _stop(call: Call, agent: Agent, adapter: ProviderAdapter, exc: ProviderError,
+          routing: list[dict[str, Any]]) -> Routed:
+    """An error that does not prove nobody was dialed: look the call up, or fail with no second dial."""
+    if exc.code in MAY_HAVE_DIALED:
+        found = None
+        if adapter.finds_placements:
+            try:
+                found = adapter.find_placement(call, since=call.dial_claimed_at)
+            except (PlacementUnknown, ProviderError) as lookup:
+                log.info("call %s: placement lookup after %s failed: %s", call.pk, exc.code, lookup)
+        if found is not None:
+            routing.append(_entry(agent, "placed", note=f"found at the provider after {exc.code}"))
+            _note(call, f"routing: {agent.name} answered {exc.code}; the provider has the call, so it is kept "
+                        "(no second dial)")
+            return Routed(found, adapter, routing[-MAX_ROUTING_ENTRIES:])
+        routing.append(_entry(agent, exc.code, error_code=exc.code, error_message=exc.message[:300]))
+        _note(call, f"routing: {agent.name} answered {exc.code} after the request was sent; the provider may "
+                    "have dialed, so no other agent is tried")
+    else:
+        routing.append(_entry(agent, exc.code, error_code=exc.code, error_message=exc.message[:300]))
+    _save_routing(call, routing)
+    raise RoutingFailed(exc, all_transient=False)
+
+
+# --- fallback configuration ---------------------------------------------------------------------
+
+class RoutingConfigError(ValueError):
+    """Routing settings that cannot work (an agent of another organization, a loop, ...)."""
+
+
+def set_fallbacks(agent: Agent, fallbacks: list[Agent]) -> None:
+    """Replace the agent's fallback agents with `fallbacks`, in order."""
+    seen: set[int] = set()
+    for fb in fallbacks:
+        if fb.organization_id != agent.organization_id:
+            raise RoutingConfigError(f"no agent {fb.public_id} in this organization")
+        if fb.pk == agent.pk:
+            raise RoutingConfigError("an agent cannot be its own fallback")
+        if fb.pk in seen:
+            raise RoutingConfigError(f"agent {fb.name} is listed twice")
+        seen.add(fb.pk)
+    if len(fallbacks) > MAX_FALLBACKS:
+        raise RoutingConfigError(f"at most {MAX_FALLBACKS} fallback agents")
+    with transaction.atomic():
+        AgentFallback.objects.filter(agent=agent).delete()
+        AgentFallback.objects.bulk_create(
+            [AgentFallback(agent=agent, fallback=fb, position=i) for i, fb in enumerate(fallbacks)])
+
+
+def fallbacks_of(agent: Agent) -> list[Agent]:
+    return chain(agent)[1:]
+
+
+# --- weighted profiles --------------------------------------------------------------------------
+
+def bucket(call_id: uuid.UUID, total: int) -> int:
+    """A stable point in [0, total) for a call id: the same call always lands on the same agent."""
+    digest = hashlib.sha256(call_id.bytes).digest()
+    return int.from_bytes(digest[:8], "big") % total
+
+
+def pick(profile: RoutingProfile, call_id: uuid.UUID) -> Agent:
+    """The profile's agent for this call id, by weight."""
+    # Read once per profile instance: a batch tick picks for many calls with the same one.
+    weights = getattr(profile, "_picked_weights", None)
+    if weights is None:
+        weights = [(w.agent, w.weight) for w in profile.weights.select_related("agent__provider_account")
+                   .order_by("position") if w.weight > 0]
+        profile._picked_weights = weights  # type: ignore[attr-defined]
+    if not weights:
+        raise RoutingConfigError(f"routing profile {profile.name} has no agent with a weight above 0")
+    point = bucket(call_id, sum(weight for _, weight in weights))
+    for agent, weight in weights:
+        if point < weight:
+            return agent
+        point -= weight
+    raise AssertionError("unreachable: point is below the total")

@@ -1,0 +1,115 @@
+"""A call's normalised cost: the provider's own report where it gives one, else the account's
+price table (marked estimated), and a provider figure arriving after the end replaces the estimate."""
+
+import json
+
+import pytest
+from django.test import Client
+
+from callops.calls import services
+from callops.calls.models import Call, CallStatus
+from callops.providers import prices
+from callops.providers.emulators.core import Outcome
+from callops.providers.models import PriceRounding, ProviderAccount
+
+from .conftest import place
+from .test_per_call_options import _until_terminal
+
+pytestmark = pytest.mark.django_db
+NUMBER = "+14155550123"
+
+
+def _price(account, per_call=None, per_minute=None, rounding=PriceRounding.MINUTE, currency="USD"):
+    account.price_per_call_milli_cents, account.price_per_minute_milli_cents = per_call, per_minute
+    account.price_rounding, account.price_currency = rounding, currency
+    account.save()
+
+
+def test_the_price_table_rounds_by_its_rule():
+    account = ProviderAccount(kind="sandbox", price_per_call_milli_cents=500, price_per_minute_milli_cents=2000)
+    account.price_rounding = PriceRounding.MINUTE
+    assert [prices.estimate(account, s) for s in (0, 1, 60, 61, 125)] == [500, 2500, 2500, 4500, 6500]
+    account.price_rounding = PriceRounding.SECOND
+    # 500 a call, plus 2000 a minute prorated (33.33 a second, half up): 1 s -> 33, 45 s -> 1500, 125 s -> 4167.
+    assert [prices.estimate(account, s) for s in (0, 1, 45, 61, 125)] == [500, 533, 2000, 2533, 4667]
+    assert prices.estimate(ProviderAccount(kind="sandbox"), 60) is None  # no table, no estimate
+
+
+def test_callingbox_reports_its_own_cost(emulators, make_agent, clock):
+    agent = make_agent("callingbox", emulators("callingbox"))
+    _price(agent.provider_account, per_call=99999)  # a table never overrides the provider's figure
+    call = _until_terminal(place(agent, NUMBER).pk, clock)
+    assert call.status == CallStatus.COMPLETED and call.duration_seconds
+    assert (call.billing_amount_milli_cents, call.billing_currency, call.billing_estimated) == (
+        call.duration_seconds * 150, "USD", False)
+
+
+def test_dograh_cost_info_becomes_milli_cents(emulators, make_agent, clock):
+    agent = make_agent("dograh", emulators("dograh", cost_per_second_usd=0.002))
+    call = _until_terminal(place(agent, NUMBER).pk, clock)
+    assert call.status == CallStatus.COMPLETED and call.duration_seconds == 30
+    # 30 s x $0.002 = $0.06 = 6 cents = 6000 milli-cents
+    assert (call.billing_amount_milli_cents, call.billing_currency, call.billing_estimated) == (6000, "USD", False)
+
+
+def test_without_a_report_the_price_table_estimates(emulators, make_agent, clock):
+    agent = make_agent("dograh", emulators("dograh"))  # self-hosted Dograh: no cost in cost_info
+    _price(agent.provider_account, per_call=500, per_minute=2000, currency="EUR")
+    call = _until_terminal(place(agent, NUMBER).pk, clock)
+    assert call.duration_seconds == 30
+    assert (call.billing_amount_milli_cents, call.billing_currency, call.billing_estimated) == (2500, "EUR", True)
+
+
+def test_no_report_and_no_table_leaves_the_cost_unknown(sandbox_agent, api):
+    call = services.place_call(services.create_call(org=sandbox_agent.organization, agent=sandbox_agent,
+                                                    to_number="+12025550102"))
+    services.apply_status(call, CallStatus.BUSY, source="poll")
+    body = api.get(f"/v1/calls/{call.public_id}").json()
+    assert (body["billing_amount_milli_cents"], body["billing_currency"], body["billing_estimated"]) == (
+        None, None, None)
+
+
+def test_a_late_provider_cost_replaces_the_estimate(emulators, make_agent, api):
+    emu = emulators("bolna")
+    emu.script(NUMBER, Outcome([(0, "queued"), (1, "in-progress"), (2, "completed")], "completed",
+                               {"conversation_duration": 30}))
+    agent = make_agent("bolna", emu)
+    _price(agent.provider_account, per_call=0, per_minute=1000)
+    call = place(agent, NUMBER)
+    url = f"/callbacks/bolna/{agent.provider_account.callback_token}/"
+    execution = emu.render(emu.calls[call.provider_call_id], 2)
+    # Bolna's first `completed` can come before its cost is worked out: no total_cost yet.
+    first = {**execution, "total_cost": None}
+    assert Client().post(url, json.dumps(first), content_type="application/json").status_code == 200
+    call.refresh_from_db()
+    assert call.status == CallStatus.COMPLETED and call.duration_seconds == 30
+    assert (call.billing_amount_milli_cents, call.billing_estimated) == (1000, True)
+    body = api.get(f"/v1/calls/{call.public_id}").json()
+    assert (body["billing_amount_milli_cents"], body["billing_currency"], body["billing_estimated"]) == (
+        1000, "USD", True)
+    # Then the final figure: the report is a duplicate for the lifecycle, but its cost counts.
+    assert Client().post(url, json.dumps(execution), content_type="application/json").status_code == 200
+    call.refresh_from_db()
+    assert (call.billing_amount_milli_cents, call.billing_currency, call.billing_estimated) == (12500, "USD", False)
+    assert call.events.filter(status="completed", ignored=True).count() == 1
+    # A later copy of the first delivery does not bring the estimate back.
+    assert Client().post(url, json.dumps(first), content_type="application/json").status_code == 200
+    assert Call.objects.get(pk=call.pk).billing_amount_milli_cents == 12500
+
+
+def test_the_account_form_sets_the_price_table(personas, sandbox_agent):
+    from django.urls import reverse
+
+    account = sandbox_agent.provider_account
+    client = personas.admin.client()
+    url = reverse("dashboard:provider_edit", args=[account.public_id])
+    form = {"name": account.name, "is_active": "on", "price_currency": "eur", "price_per_call_milli_cents": "500",
+            "price_per_minute_milli_cents": "2000", "price_rounding": "second"}
+    assert client.post(url, form).status_code == 302
+    account.refresh_from_db()
+    assert (account.price_currency, account.price_per_call_milli_cents, account.price_per_minute_milli_cents,
+            account.price_rounding) == ("EUR", 500, 2000, "second")
+    r = client.post(url, {**form, "price_per_minute_milli_cents": "-1"})
+    assert r.status_code == 400 and "a whole number of milli-cents" in r.content.decode()
+    account.refresh_from_db()
+    assert account.price_per_minute_milli_cents == 2000

@@ -1,0 +1,89 @@
+"""Chaos with fallback agents: calls placed by real worker processes, killed and restarted while
+they work, on an agent whose provider refuses every placement (5xx) and whose fallback works.
+
+Every call must end on the fallback, the refusing provider must never create a call, and no
+number may be dialed twice across the two providers (the emulators count creates per number).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+
+import pytest
+
+from callops.calls import routing
+from callops.calls.models import TERMINAL, Call
+from callops.providers import circuits
+from callops.providers.emulators.core import Faults
+from tests.helpers import wait_for
+
+from .conftest import submit
+from .test_chaos import Processes, _database_url
+
+CALLS = 60
+SPEED = 100.0
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_worker_kills_with_a_refusing_provider_and_a_fallback_dial_each_number_once(
+        emulators, make_agent, live_server, short_db_connections, settings, tmp_path):
+    settings.PUBLIC_URL = live_server.url
+    settings.PROVIDER_SYNC_SPEED = SPEED
+    faults = Faults()
+    faults.force("500", "create", times=100_000)  # every create refused; reads (look-ups) answered
+    refusing = emulators("callingbox", speed=SPEED, faults=faults)
+    working = emulators("callingbox", speed=SPEED, spread_outcomes=True)
+    first, fallback = make_agent("callingbox", refusing), make_agent("callingbox", working)
+    routing.set_fallbacks(first, [fallback])
+
+    env = dict(os.environ, DATABASE_URL=_database_url(), REDIS_URL=settings.REDIS_URL, PUBLIC_URL=live_server.url,
+               PROVIDER_SYNC_SPEED=str(SPEED), PROVIDER_HTTP_TIMEOUT_SECONDS="1.0", SWEEP_INTERVAL_SECONDS="0.1",
+               PLACEMENT_SETTLE_SECONDS="5", ENCRYPTION_KEY=",".join(settings.ENCRYPTION_KEYS),
+               SECRET_KEY=settings.SECRET_KEY, LOG_LEVEL="WARNING")
+    procs = Processes(env, tmp_path)
+    calls = []
+    kills = 0
+    try:
+        procs.spawn("rqworker", "calls", "webhooks", "default")
+        procs.spawn("rqworker", "calls", "webhooks", "default")
+        procs.spawn("runsweeper")
+        for n in range(CALLS):
+            calls.append(submit(first, f"+1415{7000000 + n:07d}"))
+            if n % 15 == 7:
+                # Kill a worker mid-run (whatever it is doing) and start another in its place.
+                victim = procs.procs[kills % 2 if kills < 2 else len(procs.procs) - 1]
+                if victim.poll() is None:
+                    os.killpg(victim.pid, signal.SIGKILL)
+                    victim.wait(5)
+                    kills += 1
+                procs.spawn("rqworker", "calls", "webhooks", "default")
+            time.sleep(0.05)
+        pks = [c.pk for c in calls]
+
+        def settled():
+            live = Call.objects.filter(pk__in=pks).exclude(status__in=TERMINAL).count()
+            settled.state = f"{live} calls live"
+            return not live
+
+        settled.state = "not looked yet"
+        try:
+            wait_for(settled, "every call to end", timeout=600, interval=0.2)  # a safety net only
+        except AssertionError as exc:
+            pytest.fail(f"{exc} ({settled.state}):\n{procs.tail()}")
+    finally:
+        procs.stop()
+    assert kills >= 3
+    assert sum(refusing.creates.values()) == 0
+    numbers = {c.to_number for c in calls}
+    assert set(working.creates) == numbers and set(working.creates.values()) == {1}, working.creates
+    final = dict(Call.objects.filter(pk__in=pks).values_list("to_number", "status"))
+    wrong = {n: (final[n], working.expected_final(n)) for n in numbers if final[n] != working.expected_final(n)}
+    assert not wrong, wrong
+    assert set(Call.objects.filter(pk__in=pks).values_list("agent_id", flat=True)) == {fallback.pk}
+    # The refusals opened the refusing account's circuit: later calls skipped it without a request.
+    outcomes = [[s["outcome"] for s in c.routing] for c in Call.objects.filter(pk__in=pks)]
+    assert any(o[0] == "provider_unavailable" for o in outcomes) and any(o[0] == "circuit_open" for o in outcomes)
+    assert circuits.health(first.provider_account.pk).errors >= circuits.min_samples()
