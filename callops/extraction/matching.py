@@ -69,7 +69,7 @@ _START = {"start", "begin", "from", "earliest", "arrival", "arrive", "first", "m
 _END = {"end", "finish", "to", "until", "latest", "departure", "depart", "leave", "second", "max", "maximum", "high",
         "upper", "close", "checkout", "out", "last", "final", "remain", "remainder", "rest", "balance"}
 CLARIFY = re.compile(r"\b(?:repeat|say that again|come again|did you say|is that right|is that correct|just to "
-                      r"confirm|to confirm|you mean|catch that|one more time|sorry)\b|\b(?:right|correct)\?")
+                      r"confirm|to confirm|you mean|catch that|one more time|sorry(?! to hear| about that| for))\b|\b(?:right|correct)\?")
 OFFER = re.compile(r"\b(?:or|options?|available|openings?|we have|i have|choose|prefer|either)\b")
 
 
@@ -390,10 +390,12 @@ def string_answer(profile: Profile, reply: str) -> str | None:
                                                        r"not handy|can'?t find|no idea|no clue|not in front of me|not interested)\b",
                                                        first_sentence):
         return None
+    reason = bool(profile.words_all & REASON_WORDS)
+    if reason:
+        reply = _after_decision(reply)
     text = answers.clean_string(reply)
     if not text or _JUNK.match(text.lower().strip(" .!?")):
         return None
-    reason = bool(profile.words_all & REASON_WORDS)
     if is_name_field(profile):
         # "that'd be my vp, marcus", "my assistant dana": the name, not the role.
         named = named_person(text)
@@ -427,6 +429,17 @@ def string_answer(profile: Profile, reply: str) -> str | None:
         if not re.search(r"\d", first):
             return None  # a number, code or id has digits; "same number, yes" is not one
     return _finish(profile, first, reason)
+
+
+_DECISION = re.compile(r"^\W*(?:oh |um |uh |well )?(?:no|nope|nah|yes|yeah|sorry|unfortunately)?[,\s]*(?:i|we) (?:can'?t|cant|cannot|"
+                       r"won'?t|wont|couldn'?t|can not)(?: make it| do it| come| make)?(?: \w+day| that| then| tomorrow| today)?"
+                       r"[,.\s]+(?=(?:because|cause|since|as|i have|i'?ve got|i got|i'?m|we'?re|we have|my|our)\b)")
+
+
+def _after_decision(reply: str) -> str:
+    """"oh no i cant wednesday i have jury duty": for a reason, what follows the refusal."""
+    m = _DECISION.match(answers.norm(reply))
+    return answers.norm(reply)[m.end():] if m else reply
 
 
 REASON_WORDS = stems({"reason", "why", "cause", "complaint", "issue", "problem", "because"})

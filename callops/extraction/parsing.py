@@ -35,6 +35,7 @@ _TENS = r"(?:twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety)(?:[\s-]" + _
 _PAIR_RE = re.compile(rf"\b({_UNIT}|{_TEEN}|{_TENS})\s+({_TEEN}|{_TENS})\b(?![\s-]+(?:hundred|thousand|million|k\b|grand))")
 _CENTURY_RE = re.compile(rf"\b(nineteen|eighteen)\s+({_TEEN}|{_TENS})\b")
 _YEAR_RE = re.compile(rf"\btwenty\s+({_TEEN}|{_TENS})\b(?![\s-]+(?:hundred|thousand|million))")
+_DIGIT_WORDS = {w: i for i, w in enumerate("zero one two three four five six seven eight nine".split())} | {"oh": 0}
 _ORD = ("first|second|third|fourth|fifth|sixth|seventh|eighth|ninth|tenth|eleventh|twelfth|thirteenth|fourteenth|"
         "fifteenth|sixteenth|seventeenth|eighteenth|nineteenth|twentieth|thirtieth")
 _ORDINAL_RE = re.compile(rf"\b((?:twenty|thirty)[\s-])?({_ORD})\b")
@@ -67,6 +68,12 @@ def digits(text: str, pairs: str = "years") -> str:
     t = ordinals_to_digits(norm(text))
     t = _SCALED_RE.sub(lambda m: _fmt(float(m.group(1)) * _SCALES[m.group(2)]), t)
     t = _PRONOUN_ONE_RE.sub(r"\1 thing", t)  # "skip that one": a pronoun, not a quantity
+    # "one point two million": the digits after "point" one by one, before number-parser reads
+    # "two million" as one number; "a quarter million", "half a million": a fraction of the scale.
+    t = re.sub(rf"\bpoint((?:\s+(?:{_UNIT}|zero|oh|\d))+)\b",
+               lambda m: "point " + " ".join(str(_DIGIT_WORDS.get(w, w)) for w in m.group(1).split()), t)
+    t = re.sub(r"\b(?:a )?(quarter|half)(?: of)?(?: a)? (million|mil|thousand|grand|k|billion)\b",
+               lambda m: _fmt((0.25 if m.group(1) == "quarter" else 0.5) * _SCALES[m.group(2)]), t)
     for pattern, repl in ((r"\bhalf a dozen\b", "6"), (r"\b(?:a|one) (hundred|thousand|million)\b", r"one \1"),
                           (r"\b(?:a )?dozen\b", "12"), (r"\ba couple(?: of)?\b", "2")):
         t = re.sub(pattern, repl, t)
@@ -75,6 +82,7 @@ def digits(text: str, pairs: str = "years") -> str:
         t = (_PAIR_RE if pairs == "money" else _CENTURY_RE).sub(lambda m: f"{m.group(1)} hundred {m.group(2)}", t)
     t = _number_words(t)
     t = re.sub(r"(\d+) point ((?:\d )*\d)\b", lambda m: m.group(1) + "." + m.group(2).replace(" ", ""), t)
+    t = re.sub(r"\b(\d+\.\d+) (1000|1000000|1000000000)\b", lambda m: _fmt(float(m.group(1)) * int(m.group(2))), t)
     t = re.sub(r"(\d+) and a half\b", lambda m: str(int(m.group(1)) + 0.5), t)
     t = _SCALED_RANGE_RE.sub(lambda m: m.group(1) + " " + m.group(3) + m.group(2), t)
     t = _SCALED_RE.sub(lambda m: _fmt(float(m.group(1)) * _SCALES[m.group(2)]), t)

@@ -166,8 +166,11 @@ class _Conversation:
             yes_no_fields = [(p.relevance(last), p) for p in self.profiles if p.kind == "boolean"]
             top, asked = max(yes_no_fields, key=lambda f: f[0], default=(0, None))
             # ... unless the sentence is about another field ("Could you give me the number?").
+            # A free-text field that shares the question's words does not outrank it: a yes/no
+            # question is answered with a yes or no ("can you still make that?").
             if asked is not None and top >= TOPIC + 0.3 and asked.name not in out and top > max(
-                    q.relevance(last) for q in self.profiles if q.name in out):
+                    (q.relevance(last) - (0.5 if q.kind == "string" else 0) for q in self.profiles
+                     if q.name in out), default=0):
                 out[asked.name] = top
         for p in self.profiles:
             if p.name not in out and p.kind not in ("boolean", "string"):
