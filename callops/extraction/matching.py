@@ -44,9 +44,11 @@ _LEXICON = [
 ]
 # "remove me from the list" is an opt-out; "remove the old appliance" is an ordinary request.
 _REMOVE_ME = r"remove(?:d)? (?:me|us|you|them|him|her|my|this|the number|(?:\w+ )?from)"
-_NEGATIVE_FIELD = re.compile(r"\b(?:not|no|dont|don't|do_not|never|stop|opt_?out|unsubscribe|" + _REMOVE_ME
+# Out of order is the negative of working: "was the atm out of service?" "yep" makes atm_working false.
+_BROKEN = r"|broken|out of (?:service|order)|not working"
+_NEGATIVE_FIELD = re.compile(r"\b(?:not|no|dont|don't|do_not|never|stop|opt_?out|unsubscribe" + _BROKEN + "|" + _REMOVE_ME
                              + r"|decline)\b|^do_?not")
-_NEGATIVE_QUESTION = re.compile(r"\b(?:don'?t|dont|do not|not|no longer|never|stop|" + _REMOVE_ME
+_NEGATIVE_QUESTION = re.compile(r"\b(?:don'?t|dont|do not|not|no longer|never|stop" + _BROKEN + "|" + _REMOVE_ME
                                 + r"|off (?:the|your|our) list)\b")
 _PAST_FIELD = re.compile(r"\b(?:birth|born|dob|last|previous|ago|since|past|prior|was|were|happened|used)\b")
 EVENING = re.compile(r"\b(?:dinner|supper|evening|tonight|night|drinks|bar|restaurant|table|reservation)\b")
@@ -69,7 +71,7 @@ _START = {"start", "begin", "from", "earliest", "arrival", "arrive", "first", "m
 _END = {"end", "finish", "to", "until", "latest", "departure", "depart", "leave", "second", "max", "maximum", "high",
         "upper", "close", "checkout", "out", "last", "final", "remain", "remainder", "rest", "balance"}
 CLARIFY = re.compile(r"\b(?:repeat|say that again|come again|did you say|is that right|is that correct|just to "
-                      r"confirm|to confirm|you mean|catch that|one more time|sorry(?! to hear| about that| for))\b|\b(?:right|correct)\?")
+                      r"confirm|to confirm|you mean|catch that|one more time|(?<!i'm )(?<!im )(?<!so )sorry(?! to hear| about| for))\b|\b(?:right|correct)\?")
 OFFER = re.compile(r"\b(?:or|options?|available|openings?|we have|i have|choose|prefer|either)\b")
 
 
@@ -162,6 +164,8 @@ class Profile:
             score += 0.5
         if self.options and len({o for _, o, _ in answers.enum_mentions(text, self.options, self.item.synonyms)}) >= 2:
             score += 1.0
+        if self.item.kind == "string" and self.words_all & REASON_WORDS and _ASKS_WHY.search(text.lower()):
+            score += 1.2  # "What brought the score down?" asks for the reason, whatever its words
         if self.item.kind == "string" and is_name_field(self) and re.search(
                 r"\bwho\b|\b(?:his|her|their|the|your) name\b|\bname\b", text.lower()):
             score += 0.5  # "Do you remember who served you?" asks for a name
@@ -312,6 +316,10 @@ def echo(profile: Profile, reply: str):
         if stem(word) in profile.name_words:
             before = words[max(0, i - 3):i]
             found = not any(w in ("not", "no", "never", "dont", "isnt") or w.endswith("n't") for w in before)
+            # "the atm was broken" says atm_working is false
+            if re.match(r"(?:\w+ ){0,2}?(?:broken|out of (?:service|order)|not working|down)\b",
+                        " ".join(words[i + 1:i + 5])) and not profile.negative:
+                found = False
     return found
 
 
@@ -442,6 +450,8 @@ def _after_decision(reply: str) -> str:
     return answers.norm(reply)[m.end():] if m else reply
 
 
+_ASKS_WHY = re.compile(r"\bwhy\b|\bhow come\b|\bwhat (?:happened|brought|made|went wrong|was wrong|"
+                       r"was the (?:main |biggest )?(?:problem|issue|reason))\b")
 REASON_WORDS = stems({"reason", "why", "cause", "complaint", "issue", "problem", "because"})
 
 

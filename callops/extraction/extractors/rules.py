@@ -108,8 +108,10 @@ class _Conversation:
                 scores = {p.name: p.relevance(text) for p in self.profiles}
                 best = max(scores.values(), default=0)
                 words = set(re.findall(r"[a-z0-9']+", text.lower()))
+                # ... unless another field is asked for plainly ("I'm sorry. Is your internet working now?").
                 if current and CLARIFY.search(text.lower()) and not any(
-                        p.named_in(text, words) for p in self.profiles if scores[p.name] >= best - 1e-9):
+                        p.named_in(text, words) for p in self.profiles if scores[p.name] >= best - 1e-9) and not (
+                        best >= TOPIC + 1 and best > max(scores.get(n, 0) for n in current) + 1):
                     pass  # "sorry, just to confirm, was that the second one?" is still about the same field
                 elif current and asked_back and best < TOPIC + 0.5 and not _asks(text):
                     # "Can you still make it?" "Are you even open?" "We're open.": the first question
@@ -294,8 +296,8 @@ class _Conversation:
         return found[-best[1]][1] if best[0] > 0 else found[0][1]
 
     def _datetime(self, p: Profile, i: int, text: str, strength: float) -> None:
-        days = [d for _, d in kept(text, parsing.dates_with_spans(text, self.when, p.past, p.region))]
-        hms = [hm for _, hm in kept(text, parsing.times_with_spans(text, p.evening))]
+        days = _settled_on(parsing.digits(text), kept(text, parsing.dates_with_spans(text, self.when, p.past, p.region)))
+        hms = _settled_on(parsing.digits(text, pairs=""), kept(text, parsing.times_with_spans(text, p.evening)))
         if not days and not hms:
             return
         previous = next((c for c in reversed(self.cands[p.name]) if c.value), None)
@@ -408,7 +410,8 @@ class _Conversation:
                     continue
                 near = max(p.near(text, pos) + unit_fit(p, text, pos) for pos, _ in found)
                 if p.kind in ("email", "phone", "enum") or near >= 1:
-                    self.add(p, self._pick(p, text, found), i, 0.5 + 0.3 * min(near, 2))
+                    total = people_total(p, text) if p.kind in ("integer", "number") else None
+                    self.add(p, total if total is not None else self._pick(p, text, found), i, 0.5 + 0.3 * min(near, 2))
                 elif p.kind in ("date", "time") and not self.cands[p.name]:
                     same = [q for q in self.profiles if q.kind == p.kind]
                     mine = assign(same, text)[p.name] if len(same) > 1 else found
@@ -556,6 +559,16 @@ class _Conversation:
         best = max(c.confidence for c in found)
         strong = [c for c in found if c.confidence >= 0.6 * best]
         return max(strong, key=lambda c: c.order)
+
+
+def _settled_on(form: str, found: list) -> list:
+    """The values from the first one after the last correction on ("Eight pm. Seven thirty? No, make it
+    quarter to eight, the kids have class till seven fifteen": quarter to eight); all when none."""
+    marks = [m.end() for m in CORRECTION.finditer(form) if any(pos >= m.end() for pos, _ in found)]
+    if not marks:
+        return [v for _, v in found]
+    first = next(k for k, (pos, _) in enumerate(found) if pos >= marks[-1])
+    return [found[first][1]]
 
 
 def _asks(text: str) -> bool:
