@@ -4,7 +4,7 @@ A field's profile is the words of its name and description, their common synonym
 calls, the cues of its type ("how many", "what time") and its polarity ("do_not_call" is a
 negative field: "correct" to "you don't want to hear from us?" makes it true). The helpers read
 one turn: the values of a field's type in it, which of several values goes to which field, a yes
-or no against the question, a short free-text answer.
+or no against the question. Free-text answers are read in `free_text.py`.
 """
 
 from __future__ import annotations
@@ -51,7 +51,8 @@ _NEGATIVE_FIELD = re.compile(r"\b(?:not|no|dont|don't|do_not|never|stop|opt_?out
 _NEGATIVE_QUESTION = re.compile(r"\b(?:don'?t|dont|do not|not|no longer|never|stop" + _BROKEN + "|" + _REMOVE_ME
                                 + r"|off (?:the|your|our) list)\b")
 _PAST_FIELD = re.compile(r"\b(?:birth|born|dob|last|previous|ago|since|past|prior|was|were|happened|used)\b")
-EVENING = re.compile(r"\b(?:dinner|supper|evening|tonight|night|drinks|bar|restaurant|table|reservation)\b")
+EVENING = re.compile(r"\b(?:dinner|supper|evening|tonight|night|drinks|bar|restaurant|table|reservations?|trattoria|bistro|"
+                     r"brasserie|pizzeria|steakhouse|tavern|osteria|taverna|cantina)\b")
 _CUES = {
     "email": r"\be-?mail\b", "phone": r"\b(?:phone|number|cell|mobile|reach you|contact)\b",
     "date": r"\b(?:when|what day|which day|date|day)\b", "datetime": r"\b(?:when|what time|which day|day|date|time)\b",
@@ -325,139 +326,15 @@ def echo(profile: Profile, reply: str):
 
 _NAME_FIELD = stems({"name", "who", "contact", "person", "receiver", "recipient", "technician", "advisor", "agent",
                       "rep"})
-_JUNK = re.compile(r"^(?:sorry|no|non|nope|mate|yes|yeah|ok|okay|sure|hmm+|um+|uh+|ugh|hey|hi|hello|nothing|none|n/?a|"
-                   r"actually|honestly|really|definitely|please|thanks|thank you|"
-                   r"not really|that's it|thats it|that's all|(?:which|that|and|but|so)\s.*)$")
-_ROLE = (r"(?:assistant|vp|boss|manager|wife|husband|son|daughter|partner|colleague|friend|brother|sister|mum|mom|dad|"
-         r"cell|mobile|phone|number|line|cfo|ceo|md|neighbou?r|cousin|uncle|aunt|mother|father|nephew|niece|foreman|"
-         r"supervisor|receptionist|secretary|coworker|flatmate|roommate|guy|driver|husband's|wife's|office)")
-# Words that follow a role and are not a name ("my brother will take it").
-_NOT_NAME = _STOPWORDS | {"will", "can", "is", "does", "should", "would", "has", "usually", "normally", "takes", "gets",
-                          "handles", "signs", "deals", "knows", "lives", "works", "said", "says", "too", "also",
-                          "instead", "though", "actually", "please", "again", "there", "here", "now", "then"}
-_NAMED = (re.compile(rf"\b(?:my|our|his|her|the)\s+(?:\w+'s\s+)?(?:\w+\s+)?{_ROLE}(?:'s)?(?:\s+{_ROLE})?,?\s+([a-z]+)\b"),
-          re.compile(r"\b(?:ask for|speak to|speak with|talk to|named|called|name is|name's)\s+"
-                     r"(?:(?:big|little|old|young|mr|mrs|ms|miss|dr|doctor)\.?\s+)?([a-z]+)\b"))
-_HEDGE_WORDS = re.compile(r"^(?:ideally|hopefully|roughly|approximately|around|about|mostly|definitely|i'd say|"
-                          r"i would say|hey|hi|hello|sorry|look|listen|honestly|well|oh|ah)[,\s]+", re.I)
-_STATE = re.compile(r"^(?:i'?m|i am|we'?re|we are|i'?ll be|we'?ll be|i was|we were|because|cause|since|as|i have|"
-                    r"i'?ve got|i got|we have|we'?ve got)\s+(.+)$", re.I)
-# "moving to Brisbane for work in December": when it happens is not the reason.
-_WHEN_TAIL = re.compile(r"\s+(?:in|by|from|next|this|on|at the end of)\s+(?:the\s+)?(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|"
-                        r"nov|dec|mon|tue|wed|thu|fri|sat|sun|week|month|year|summer|spring|autumn|fall|winter)\w*"
-                        r"(?:\s+\w+)?$", re.I)
-_RELATIVE = re.compile(r"^(.{3,40}?)\s+(?:that|which|who)\s+\w+", re.I)
-
-
 def is_name_field(profile: Profile) -> bool:
     """A person's name: named so ("receiver_name") or described so ("name of the person to ask for")."""
     return bool((profile.name_words & _NAME_FIELD or stem("name") in profile.desc_words)
                 and not profile.words_all & stems({"business", "company", "employer", "firm", "insurer", "provider"}))
 
 
-def named_person(text: str) -> str | None:
-    """The name said beside a role: "my brother rahul will take it", "call my wife's cell, maria"."""
-    t = answers.norm(text)
-    for pattern in _NAMED:  # each on its own: "ask for my husband declan" holds both
-        for m in pattern.finditer(t):
-            name = m.group(1)
-            if name not in _NOT_NAME and not re.fullmatch(_ROLE, name) and len(name) > 1:
-                return name
-    return None
-
-
-def _finish(profile: Profile, text: str, reason: bool) -> str | None:
-    """The minimal answer: lead-ins, hedges, possessives and trailing explanation taken off."""
-    for _ in range(2):
-        text = answers.clean_string(_HEDGE_WORDS.sub("", text or "")) or ""
-    if reason:
-        m = _STATE.match(text)  # "I'm driving", "because the ATM was broken"
-        if m and len(m.group(1).split()) <= 9:
-            text = _WHEN_TAIL.sub("", m.group(1))
-    m = re.match(r"^(?:we use|we have|we've got|we're using|we are using|we go with|we went with|it's|it is|"
-                 r"we're with|we are with)\s+(.+)$", text, re.I)
-    if m:
-        head = _RELATIVE.match(m.group(1))
-        if head and len(head.group(1).split()) <= 4:  # "we use a mobile canner that comes out monthly"
-            text = re.sub(r"^(?:a|an|the)\s+", "", head.group(1), flags=re.I)
-        else:
-            text = m.group(1)
-    text = re.sub(r"^(?:by|in|around|before|from|until|after|on|early|late|mid)[\s-]+(?=(?:jan|feb|mar|apr|may|jun|jul|aug|"
-                  r"sep|oct|nov|dec|mon|tue|wed|thu|fri|sat|sun)\w*$)", "", text, flags=re.I)  # "by June"
-    if len(text.split()) <= 6:  # "my doctor cancelled the order"; articles stay ("the downtown office")
-        text = re.sub(r"^(?:my|our)\s+", "", text, flags=re.I)
-    text = text.strip(" .,!?")
-    if not text or _JUNK.match(text.lower()):
-        return None
-    return text
-
-
-def string_answer(profile: Profile, reply: str) -> str | None:
-    first_sentence = re.split(r"[.;!?]", answers.norm(reply).strip(" .,"), maxsplit=1)[0]
-    if answers.is_refusal(first_sentence) or re.search(r"\b(?:don'?t have (?:it|that|one)|didn'?t catch|have to (?:find|look)|"
-                                                       r"not handy|can'?t find|no idea|no clue|not in front of me|not interested)\b",
-                                                       first_sentence):
-        return None
-    reason = bool(profile.words_all & REASON_WORDS)
-    if reason:
-        reply = _after_decision(reply)
-    text = answers.clean_string(reply)
-    if not text or _JUNK.match(text.lower().strip(" .!?")):
-        return None
-    if is_name_field(profile):
-        # "that'd be my vp, marcus", "my assistant dana": the name, not the role.
-        named = named_person(text)
-        if named:
-            return named
-        text = re.sub(rf"\b(?:my|our|his|her|the)\s+(?:\w+'s\s+)?(?:\w+\s+)?{_ROLE}\b,?\s*",
-                      "", text, flags=re.I).strip(" ,.") or text
-        text = answers.clean_string(text) or text
-    if profile.words_all & stems({"occasion", "celebrate", "celebrating", "celebration"}):
-        m = OCCASION.search(answers.norm(reply))
-        if m:
-            return m.group(0)
-    if profile.words_all & stems({"relationship", "relation", "relate", "related"}):
-        m = RELATION.search(answers.norm(reply))
-        if m:
-            return m.group(1) or m.group(2)
-    # The first sentence holds the answer; what follows explains it.
-    first = re.split(r"(?<=[.!?])\s+", text)[0].strip(" .,!?")
-    finished = [_finish(profile, p, reason) for p in re.split(r",\s*", first)]
-    parts = [p for p in finished if p]
-    if not parts:
-        return None
-    first = parts[0]
-    if len(parts) > 1:
-        scored = [(len((profile.name_words | profile.desc_words) & _words(p)), -i, p) for i, p in enumerate(parts)]
-        best = max(scored)
-        first = best[2] if best[0] > 0 else min(parts, key=lambda p: (len(p.split()) > 4, len(p)))
-    if re.search(r"\b(?:code|number|zip|pin|id|reference|account|postcode)\b", f"{profile.name} "
-                 f"{profile.spec.description}".replace("_", " ").lower()):
-        first = re.sub(r"\b(\d) (?=\d\b)", r"\1", parsing.digits(first, pairs=False))
-        if not re.search(r"\d", first):
-            return None  # a number, code or id has digits; "same number, yes" is not one
-    return _finish(profile, first, reason)
-
-
-_DECISION = re.compile(r"^\W*(?:oh |um |uh |well )?(?:no|nope|nah|yes|yeah|sorry|unfortunately)?[,\s]*(?:i|we) (?:can'?t|cant|cannot|"
-                       r"won'?t|wont|couldn'?t|can not)(?: make it| do it| come| make)?(?: \w+day| that| then| tomorrow| today)?"
-                       r"[,.\s]+(?=(?:because|cause|since|as|i have|i'?ve got|i got|i'?m|we'?re|we have|my|our)\b)")
-
-
-def _after_decision(reply: str) -> str:
-    """"oh no i cant wednesday i have jury duty": for a reason, what follows the refusal."""
-    m = _DECISION.match(answers.norm(reply))
-    return answers.norm(reply)[m.end():] if m else reply
-
-
 _ASKS_WHY = re.compile(r"\bwhy\b|\bhow come\b|\bwhat (?:happened|brought|made|went wrong|was wrong|"
                        r"was the (?:main |biggest )?(?:problem|issue|reason))\b")
 REASON_WORDS = stems({"reason", "why", "cause", "complaint", "issue", "problem", "because"})
-
-
-def intent_only(sentence: str) -> bool:
-    t = answers.norm(sentence)
-    return bool(OPT_OUT.search(t)) or bool(re.match(r"^\W*(?:hey|hi|hello|sorry|thanks|thank you|okay|ok)\W*$", t))
 
 
 SPECIFIC = {"date", "datetime", "time", "email", "phone", "currency", "enum", "duration"}
@@ -588,18 +465,3 @@ def kept(text: str, found: list) -> list:
             continue
         out.append((pos, value))
     return out
-
-
-def string_items(text: str) -> list[str]:
-    items = []
-    for part in answers.split_list(re.sub(r"(?<=\w)[.!?]\s+", ", ", re.split(r"\s+but\s+", text)[0])):
-        if re.match(r"(?:i|i'?ve|i'?m|we|we'?ve|we'?re|it|it'?s|that|this|he|she|they|there|you)\b", part, re.I):
-            continue
-        cleaned = answers.clean_string(re.sub(r"^(?:mostly|some|a bit of|a little|also|plus|and)\s+", "", part,
-                                              flags=re.I))
-        if cleaned:  # "the risotto", "a tiramisu to share": the thing itself
-            cleaned = re.sub(r"\s+(?:to share|for the table|for me|for him|for her|for us|for the kids|please)$", "",
-                             re.sub(r"^(?:a|an|the|some|one|two)\s+", "", cleaned, flags=re.I), flags=re.I)
-        if cleaned and not answers.is_refusal(cleaned) and len(cleaned.split()) <= 4:
-            items.append(cleaned)
-    return items

@@ -185,3 +185,64 @@ def test_the_sandbox_callee_answers_the_new_types_and_the_rules_read_them(scenar
         got = coerce(schema, extract_turns(script.turns, schema, MONDAY), MONDAY)[0]
         got["tags"] = [t.lower() for t in got["tags"]] if got["tags"] else got["tags"]
         assert got == script.expected, script.turns
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("we did one point two million in revenue", [1_200_000]), ("about a quarter million, give or take", [250_000]),
+    ("half a million", [500_000]), ("two point five thousand", [2500]), ("three point seven five", [3.75]),
+])
+def test_decimals_and_fractions_said_with_a_scale(text, expected):
+    assert parsing.numbers_in(text) == expected
+
+
+def test_the_week_after_next_said_before_its_weekday():
+    assert parsing.parse_date("the week after next, the thursday if you can", MONDAY) == date(2026, 3, 19)
+    assert parsing.parse_date("next week, on the tuesday", MONDAY) == date(2026, 3, 10)
+
+
+def test_a_code_read_digit_by_digit_with_oh_for_zero():
+    got = extract_turns(turns("can i get the zip code on the account", "yeah its one oh zero two three"),
+                        {"zip_code": {"type": "string", "description": "postal code"}}, MONDAY)
+    assert got == {"zip_code": "10023"}
+
+
+def test_a_wh_question_after_a_yes_no_does_not_take_its_yes():
+    schema = {"pay_today": "boolean", "first_amount": "currency", "remaining_amount": "currency"}
+    got = extract_turns(turns("hi this is the payments assistant at cityline credit can you make a payment today",
+                              "not today no i get paid friday", "ok how much could you pay on friday",
+                              "maybe two fifty and the rest later",
+                              "so two hundred fifty on friday and the remaining one sixty two later is that right",
+                              "yeah thats right"), schema, MONDAY)
+    assert got == {"pay_today": False, "first_amount": {"amount": 250.0, "currency": "USD"},
+                   "remaining_amount": {"amount": 162.0, "currency": "USD"}}
+
+
+def test_the_agents_introduction_names_no_field():
+    schema = {"attending": {"type": "boolean", "description": "will attend the appointment"},
+              "text_reminder": {"type": "boolean", "description": "wants an sms reminder"}}
+    got = extract_turns(turns("Hello, this is the reminder assistant from Elm Dental. Will you be able to make it?",
+                              "Yes, I'll be there.", "And would you like a text reminder the day before?", "No thanks."),
+                        schema, MONDAY)
+    assert got == {"attending": True, "text_reminder": False}
+
+
+def test_a_dinner_time_at_a_trattoria_is_in_the_evening():
+    got = extract_turns(turns("hi this is the reservations line at trattoria luca what time works for you",
+                              "half past seven ideally"), {"booking_time": "time"}, MONDAY)
+    assert got == {"booking_time": "19:30"}
+
+
+def test_a_reason_is_what_follows_the_refusal_and_a_broken_thing_is_not_working():
+    schema = {"keeps_appointment": {"type": "boolean", "description": "keeps the original appointment"},
+              "reason": {"type": "string", "description": "why they cannot make the original time"},
+              "atm_working": "boolean"}
+    got = extract_turns(turns("your vaccination is on wednesday at nine can you still make that",
+                              "oh no i cant wednesday i have jury duty", "i'm sorry. was the atm out of service?",
+                              "yep"), schema, MONDAY)
+    assert got == {"keeps_appointment": False, "reason": "jury duty", "atm_working": False}
+
+
+def test_the_answer_said_first_and_explained_after():
+    got = extract_turns(turns("what could we do better", "honestly just the waiting room coffee, it was cold"),
+                        {"improvement": {"type": "string", "description": "what the shop could do better"}}, MONDAY)
+    assert got == {"improvement": "the waiting room coffee"}
