@@ -70,7 +70,10 @@ _NO = ["no", "nope", "nah", "not really", "i don't", "i dont", "i do not", "i ca
        "not right", "that's wrong", "wrong", "false", "not at all", "definitely not", "absolutely not",
        "of course not", "certainly not", "not anymore", "not any more", "i haven't", "i havent", "i didn't",
        "i didnt", "we haven't", "not yet", "no way", "not for me", "not today", "not now", "not gonna",
-       "i'm good", "im good", "pass", "no longer", "not really interested", "rather not", "i'll pass", "not me"]
+       "i'm good", "im good", "pass", "no longer", "not really interested", "rather not", "i'll pass", "not me",
+       # Keeping what one has, asked about a change: "i'd rather keep getting paper".
+       "i'd rather keep", "id rather keep", "i'd rather stick", "id rather stick", "i'll stick with", "ill stick with",
+       "leave it as it is", "keep it as it is"]
 _BOOL_RE = re.compile(r"(?<![\w'-])(" + "|".join(re.escape(p) for p in sorted(_YES + _NO, key=len, reverse=True))
                       + r")(?![\w'-])")
 _NO_SET = set(_NO)

@@ -23,7 +23,8 @@ from callops.extraction.matching import (
     stems,
 )
 
-_JUNK = re.compile(r"^(?:sorry|no|non|nope|mate|yes|yeah|ok|okay|sure|hmm+|um+|uh+|ugh|hey|hi|hello|nothing|none|n/?a|"
+_JUNK = re.compile(r"^(?:(?:no|nope|nah),? (?:that'?s it|thats it|that'?s all|thats all|nothing(?: else)?|i'?m good|all good)|"
+                   r"sorry|no|non|nope|mate|yes|yeah|ok|okay|sure|hmm+|um+|uh+|ugh|hey|hi|hello|nothing|none|n/?a|"
                    r"actually|honestly|really|definitely|please|thanks|thank you|"
                    r"not really|that's it|thats it|that's all|(?:which|that|and|but|so)\s.*)$")
 _ROLE = (r"(?:assistant|vp|boss|manager|wife|husband|son|daughter|partner|colleague|friend|brother|sister|mum|mom|dad|"

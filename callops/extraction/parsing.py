@@ -52,7 +52,7 @@ _NUMBER_RE = re.compile(r"(?<![\w.])(-)?(\d{1,3}(?:,\d{3})+|\d+)(\.\d+)?(?![\w:/
 
 def ordinals_to_digits(text: str) -> str:
     """'the twenty sixth' -> 'the 26th' (number-parser would drop the 'th')."""
-    return _ORDINAL_RE.sub(lambda m: _nth(parse_ordinal(m.group(0).replace("-", " "))) or m.group(0), text)
+    return _ORDINAL_RE.sub(lambda m: _nth(parse_ordinal(m.group(0).replace("-", " "), language="en")) or m.group(0), text)
 
 
 def _nth(n: int | None) -> str:
@@ -80,7 +80,7 @@ def digits(text: str, pairs: str = "years") -> str:
     if pairs:
         t = _YEAR_RE.sub(lambda m: f"twenty hundred {m.group(1)}", t)
         t = (_PAIR_RE if pairs == "money" else _CENTURY_RE).sub(lambda m: f"{m.group(1)} hundred {m.group(2)}", t)
-    t = _number_words(t)
+    t = _number_words(t, language="en")  # English: detecting the language costs most of the time
     t = re.sub(r"(\d+) point ((?:\d )*\d)\b", lambda m: m.group(1) + "." + m.group(2).replace(" ", ""), t)
     t = re.sub(r"\b(\d+\.\d+) (1000|1000000|1000000000)\b", lambda m: _fmt(float(m.group(1)) * int(m.group(2))), t)
     t = re.sub(r"(\d+) and a half\b", lambda m: str(int(m.group(1)) + 0.5), t)

@@ -246,3 +246,21 @@ def test_the_answer_said_first_and_explained_after():
     got = extract_turns(turns("what could we do better", "honestly just the waiting room coffee, it was cold"),
                         {"improvement": {"type": "string", "description": "what the shop could do better"}}, MONDAY)
     assert got == {"improvement": "the waiting room coffee"}
+
+
+def test_a_voicemail_greeting_is_no_person():
+    schema = {"is_voicemail": {"type": "boolean", "description": "the call went to voicemail"},
+              "human_answered": {"type": "boolean", "description": "a person answered the call"},
+              "confirmed": "boolean"}
+    got = extract_turns("user: the person you are trying to reach\nassistant: hello am i speaking with mr ortiz\n"
+                        "user: is not available at the tone please record your message\n"
+                        "assistant: hello this is metro pharmacy your prescription is ready goodbye", schema, MONDAY)
+    assert got == {"is_voicemail": True, "human_answered": False}
+
+
+def test_keeping_what_one_has_is_a_no_to_a_change_and_nothing_to_add_is_null():
+    schema = {"paperless": {"type": "boolean", "description": "switches to paperless billing"},
+              "other_comments": {"type": "string", "description": "anything else the callee said"}}
+    got = extract_turns(turns("would you like to switch to paperless billing", "id rather keep getting paper thanks",
+                              "is there anything else youd like to tell us", "no thats it"), schema, MONDAY)
+    assert got == {"paperless": False}

@@ -210,6 +210,7 @@ class _Conversation:
                 self._restatement(about, i, text)
         self._volunteered(topics)
         self._loosely_asked()
+        unasked.voicemail(self)
         unasked.intents(self)
         unasked.reasons(self)
         unasked.strings(self)

@@ -28,6 +28,33 @@ def _words_of(text: str) -> set[str]:
     return stems(re.findall(r"[a-z0-9']+", text.lower()))
 
 
+# A recorded greeting: the call reached voicemail, not a person.
+_GREETING = re.compile(r"\b(?:leave (?:a|your) (?:message|name)|after the (?:beep|tone)|at the tone|record your message|"
+                       r"voice ?mail|mailbox|(?:can'?t|cannot|unable to) (?:take|answer|come to) (?:your|the|my) (?:call|phone)|"
+                       r"(?:is|are) not available|you'?ve reached|you have reached)\b")
+_MACHINE_FIELD = stems({"voicemail", "machine", "answerphone", "mailbox", "message", "recording"})
+_HUMAN_FIELD = stems({"human", "person", "live", "someone", "anyone", "answer", "answered", "pick", "reach", "reached",
+                      "spoke", "speak", "connect", "connected"})
+
+
+def voicemail(conv) -> bool:
+    """Reads whether the callee's side is a recorded greeting (two of its phrases, or one with
+    nothing said that answers the agent); sets the booleans about it and answers the finding."""
+    said = [(i, answers.norm(t)) for i, (r, t) in enumerate(conv.turns) if r == "user"]
+    hits = [i for i, t in said for _ in _GREETING.finditer(t)]
+    if len(hits) < 2 and not (hits and len(said) <= 2):
+        return False
+    for p in conv.profiles:
+        if p.kind != "boolean" or any(c.value is not None for c in conv.cands[p.name]):
+            continue
+        words = p.name_words | p.desc_words
+        if words & _MACHINE_FIELD:
+            conv.add(p, not p.negative, hits[0], 2.0)
+        elif words & _HUMAN_FIELD and not words & stems({"wrong", "intend", "intended", "know"}):
+            conv.add(p, p.negative, hits[0], 2.0)
+    return True
+
+
 def intents(conv) -> None:
     """Two things people say without being asked, which booleans often record: asking not to be
     contacted again, and saying who is on the line (the person sought, or not)."""
