@@ -123,6 +123,7 @@ class Profile:
 
     def __init__(self, name: str, spec: Field, region: str, when, evening: bool):
         self.name, self.spec, self.region, self.when = name, spec, region, when
+        self.currency: str | None = None  # the one the conversation names, for bare amounts
         self.kind = spec.kind if spec.kind != "list" else "list"
         # A list field's item type (schema validation requires one), else the field itself.
         self.item: Field = cast(Field, spec.item) if spec.kind == "list" else spec
@@ -199,7 +200,7 @@ class Profile:
                 found = [(p, v) for p, v in found if self.range[0] <= v <= self.range[1]]
             return sorted(found, key=lambda f: f[0])
         if kind == "currency":
-            money = amounts.currencies_in(text, self.region)
+            money = amounts.currencies_in(text, self.region, self.currency)
             if self.words_all & stems({"salary", "income", "compensation", "ctc", "revenue", "base"}):
                 # "one eighty-five base": salaries are said in thousands.
                 money = [(p, dict(v, amount=v["amount"] * 1000) if v["amount"] < 1000 else v) for p, v in money]

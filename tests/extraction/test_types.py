@@ -264,3 +264,16 @@ def test_keeping_what_one_has_is_a_no_to_a_change_and_nothing_to_add_is_null():
     got = extract_turns(turns("would you like to switch to paperless billing", "id rather keep getting paper thanks",
                               "is there anything else youd like to tell us", "no thats it"), schema, MONDAY)
     assert got == {"paperless": False}
+
+
+def test_bare_amounts_are_in_the_currency_the_conversation_names():
+    schema = {"amount_now": {"type": "currency", "description": "amount paid today"}}
+    got = extract_turns(turns("Calling about invoice 2114 for three thousand two hundred euros. How much can you pay today?",
+                              "I can send two grand now."), schema, MONDAY, region="US")
+    assert got == {"amount_now": {"amount": 2000.0, "currency": "EUR"}}
+    assert amounts.named_currency("we got a dog, she's small, like fifteen pounds", "US") is None
+
+
+def test_a_length_of_time_is_not_an_amount():
+    assert amounts.currencies_in("a six month lease would be twenty five twenty five") == [
+        (25, {"amount": 2525.0, "currency": "USD"})]

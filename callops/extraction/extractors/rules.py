@@ -82,6 +82,9 @@ class _Conversation:
         whole = " ".join(t for _, t in self.turns)
         evening = bool(EVENING.search(whole.lower()))
         self.profiles = [Profile(name, spec, region, when, evening) for name, spec in schema_fields(schema).items()]
+        named = amounts.named_currency(whole, region)
+        for p in self.profiles:
+            p.currency = named
         self.when = when
         self.cands: dict[str, list[Candidate]] = {p.name: [] for p in self.profiles}
         self.kinds = {p.name: p.kind for p in self.profiles}
