@@ -436,6 +436,35 @@ def people_total(p: Profile, text: str) -> int | None:
     return sum(int(x) for x in parts) if len(parts) >= 2 else None
 
 
+_HEAD_COUNT = _TOTAL_FIELD | stems({"household", "attendee", "attend", "join", "joining", "coming", "travel"})
+_SELF = re.compile(r"\b(?:me|myself|i)\b")
+_PAIRS = re.compile(r"\b(?:(?:my|our|his|her|their|the) )?(?:parents|grandparents|in-laws|in laws|twins)\b")
+_ONE = re.compile(rf"\b(?:my|our|his|her|their) (?:\w+ )?{_KIN}\b")
+_SOME = re.compile(r"\b(?:kids|children|colleagues|friends|coworkers|co-workers|guests|family|people|others)\b")
+
+
+def people_listed(p: Profile, text: str) -> int | None:
+    """A head count said as the people: "just me" is one, "me and my husband" two, "me, my wife, her
+    parents and our two kids" six. None when a part has no number ("me and the kids")."""
+    if p.item.kind != "integer" or not p.words_all & _HEAD_COUNT or p.name_words & _PART_FIELD:
+        return None
+    t = parsing.digits(answers.norm(text))
+    counted = [(m.start(), m.end(), int(m.group(1))) for m in re.finditer(rf"\b(\d+) (?:\w+ )?(?:{_PERSONS}|{_KIN}s?|colleagues|"
+                                                                         r"friends|coworkers|guests|others)\b", t)]
+    if len(counted) != len(parsing.numbers_in(t)):
+        return None  # a number that counts no one: the ordinary reading applies
+    rest = t
+    for start, end, _ in counted:
+        rest = rest[:start] + " " * (end - start) + rest[end:]
+    pairs = len(_PAIRS.findall(rest))
+    rest = _PAIRS.sub(" ", rest)
+    ones = len(_ONE.findall(rest)) + (1 if _SELF.search(_ONE.sub(" ", rest)) else 0)
+    if _SOME.search(_ONE.sub(" ", rest)) or not (ones or pairs):
+        return None
+    total = ones + 2 * pairs + sum(n for _, _, n in counted)
+    return total if total >= 1 else None
+
+
 def unit_fit(p: Profile, text: str, position: int) -> float:
     """+1 when the noun after a number is the field's own ("three bedrooms"), -1 when it counts something else."""
     t = parsing.digits(text)

@@ -277,3 +277,17 @@ def test_bare_amounts_are_in_the_currency_the_conversation_names():
 def test_a_length_of_time_is_not_an_amount():
     assert amounts.currencies_in("a six month lease would be twenty five twenty five") == [
         (25, {"amount": 2525.0, "currency": "USD"})]
+
+
+@pytest.mark.parametrize("reply, expected", [
+    ("just me and my husband", 2), ("its just me", 1), ("me and two colleagues", 3),
+    ("me, my wife, her parents and our two kids", 6), ("me and the kids", None),
+])
+def test_a_head_count_said_as_the_people(reply, expected):
+    got = extract_turns(turns("how many people will be coming", reply),
+                        {"party_size": {"type": "integer", "description": "number of guests"}}, MONDAY)
+    assert got == ({"party_size": expected} if expected is not None else {})
+
+
+def test_a_bare_ordinal_answers_a_count_question():
+    assert extract_turns(turns("what floor are you on", "the fourth"), {"floor": "integer"}, MONDAY) == {"floor": 4}

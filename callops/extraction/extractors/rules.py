@@ -47,6 +47,7 @@ from callops.extraction.matching import (
     echo,
     kept,
     last_sentence,
+    people_listed,
     people_total,
     stems,
     unit_fit,
@@ -272,8 +273,13 @@ class _Conversation:
                         self.add(p, 0, i, strength)
                     elif found:
                         total = people_total(p, text) if p.item.kind in ("integer", "number") else None
+                        total = people_listed(p, text) if total is None else total  # "me and two colleagues"
                         self.add(p, total if total is not None else self._pick(p, text, found), i,
                                  strength + 0.2 * min(2, p.near(text, found[0][0])))
+                    elif p.item.kind == "integer" and (listed := people_listed(p, text)) is not None:
+                        self.add(p, listed, i, strength)  # "just me and my husband"
+                    elif p.item.kind == "integer" and (nth := _BARE_ORDINAL.match(parsing.digits(text))):
+                        self.add(p, int(nth.group(1)), i, strength)  # "what floor?" "the fourth"
                     elif refusal:
                         self.add(p, None, i, strength)
 
@@ -454,6 +460,8 @@ class _Conversation:
         return max(strong, key=lambda c: c.order)
 
 
+_BARE_ORDINAL = re.compile(r"^\W*(?:(?:um+|uh+|oh|its|it'?s|on|the|that'?s|we'?re on|i'?m on)\W+)*(\d{1,3})(?:st|nd|rd|th)"
+                           r"(?:\s+(?:one|floor|time|place))?\W*$")
 _INTRO = re.compile(r"\b(?:this is|i'?m|my name is)\s+(?:\w+\s+)?(?:the |an? |your )?(?:[\w'-]+\s+){0,3}?"
                     r"(?:assistant|agent|line|service|desk|team|department|bot)\s+(?:from|at|for|of|with)\s+"
                     r"(?:the\s+)?(?:[\w'&-]+\s+){0,3}?[\w'&-]+(?=[,.!?]|\s+(?:calling|here|about|regarding|to|with|and)\b|$)", re.I)
