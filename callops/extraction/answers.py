@@ -61,7 +61,9 @@ _YES = ["yes", "yeah", "yep", "yup", "ya", "yea", "sure", "correct", "absolutely
         "tell me more", "sounds interesting", "that might help", "might help", "i'd be interested",
         "i'm interested", "im interested", "interested", "i'm in", "happy to", "only if", "been looking",
         "we did", "it was", "they did", "she did", "he did",
-        "thinking about it"]
+        "thinking about it",
+        "uh huh", "mm hmm", "mhmm", "mm-hmm", "that's me", "thats me", "that is me", "speaking", "only on", "just on",
+        "don't mind", "dont mind", "i don't mind", "i dont mind", "not at all a problem"]
 _NO = ["no", "nope", "nah", "not really", "i don't", "i dont", "i do not", "i can't", "i cant", "i cannot",
        "i won't", "i wont", "i will not", "i'm not", "im not", "i am not", "we can't", "we cant", "we won't",
        "we don't", "we dont", "we're not", "don't think so", "i don't think so", "negative", "unfortunately not",
@@ -73,7 +75,9 @@ _NO = ["no", "nope", "nah", "not really", "i don't", "i dont", "i do not", "i ca
        "i'm good", "im good", "pass", "no longer", "not really interested", "rather not", "i'll pass", "not me",
        # Keeping what one has, asked about a change: "i'd rather keep getting paper".
        "i'd rather keep", "id rather keep", "i'd rather stick", "id rather stick", "i'll stick with", "ill stick with",
-       "leave it as it is", "keep it as it is"]
+       "leave it as it is", "keep it as it is",
+       "not at the moment", "not right now", "all set", "no need", "none", "please don't", "please dont",
+       "i quit", "i gave up", "gave it up", "not anymore thanks"]
 _BOOL_RE = re.compile(r"(?<![\w'-])(" + "|".join(re.escape(p) for p in sorted(_YES + _NO, key=len, reverse=True))
                       + r")(?![\w'-])")
 _NO_SET = set(_NO)

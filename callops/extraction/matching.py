@@ -272,6 +272,21 @@ def yes_no(profile: Profile, reply: str, question: str) -> bool | None:
             value = after[-1] if after else value
     if value is None and profile.words_all & _ATTEND and _MOVE.search(answers.norm(reply)):
         value = False  # "Will you be able to come?" "Can I come in the evening instead?"
+    q, r = answers.norm(question), answers.norm(reply)
+    either = re.search(r"\b([a-z]+) or ([a-z]+)\b", last_sentence(q))
+    if value is None and either:
+        # "Do you own or rent?" "We rent.": the other choice is a no to own_home.
+        mine, other = (either.group(1), either.group(2)) if stem(either.group(1)) in profile.words_all else \
+            (either.group(2), either.group(1)) if stem(either.group(2)) in profile.words_all else (None, None)
+        said = {stem(w) for w in re.findall(r"[a-z']+", r)}
+        if mine and stem(other) in said and stem(mine) not in said:
+            value = False
+        elif mine and stem(mine) in said:
+            value = True
+    if value is None and re.search(r"\bany\b", last_sentence(q)) and not answers.is_refusal(r) and \
+            not answers.is_non_answer(r) and len(re.findall(r"[a-z0-9]+", r)) >= 2 and \
+            not re.search(r"\b(?:not|no|never|none|nothing|nobody)\b|n'?t\b", r):
+        value = True  # "Any pets?" "Just a cat." / "Any claims?" "One, a fender bender."
     if value is None:
         value = echo(profile, reply)
         return value  # the field's own words carry the polarity

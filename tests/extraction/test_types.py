@@ -291,3 +291,25 @@ def test_a_head_count_said_as_the_people(reply, expected):
 
 def test_a_bare_ordinal_answers_a_count_question():
     assert extract_turns(turns("what floor are you on", "the fourth"), {"floor": "integer"}, MONDAY) == {"floor": 4}
+
+
+@pytest.mark.parametrize("question, reply, expected", [
+    ("would you be interested in a free quote", "not at the moment thanks", False),
+    ("would you be interested in a free quote", "were all set thanks", False),
+    ("do you have any pets", "just a cat", True),
+    ("do you have any pets", "none", False),
+    ("any claims in the last five years", "one, a fender bender in 2022", True),
+    ("do you own or rent", "we rent", False),
+    ("do you own or rent", "we own it", True),
+    ("do you smoke", "i quit two years ago", False),
+    ("do you agree to the terms", "uh huh", True),
+    ("am i speaking with the account holder", "thats me", True),
+    ("can we charge the card on file", "please dont i want to use a different card", False),
+    ("are you available next week", "only on tuesday", True),
+])
+def test_yes_and_no_in_the_words_people_use(question, reply, expected):
+    name = {"free quote": "interested_in_quote", "pets": "has_pet", "claims": "prior_claims", "own or rent": "owns_home",
+            "smoke": "smoker", "terms": "agrees_to_terms", "account holder": "is_account_holder",
+            "card on file": "charge_card_on_file", "available": "available_next_week"}
+    field = next(v for k, v in name.items() if k in question)
+    assert extract_turns(turns(question, reply), {field: "boolean"}, MONDAY) == {field: expected}
