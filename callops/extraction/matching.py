@@ -276,12 +276,13 @@ def yes_no(profile: Profile, reply: str, question: str) -> bool | None:
     either = re.search(r"\b([a-z]+) or ([a-z]+)\b", last_sentence(q))
     if value is None and either:
         # "Do you own or rent?" "We rent.": the other choice is a no to own_home.
-        mine, other = (either.group(1), either.group(2)) if stem(either.group(1)) in profile.words_all else \
-            (either.group(2), either.group(1)) if stem(either.group(2)) in profile.words_all else (None, None)
+        first, second = stem(either.group(1)), stem(either.group(2))
+        mine, other = (first, second) if first in profile.words_all else \
+            (second, first) if second in profile.words_all else ("", "")
         said = {stem(w) for w in re.findall(r"[a-z']+", r)}
-        if mine and stem(other) in said and stem(mine) not in said:
+        if mine and other in said and mine not in said:
             value = False
-        elif mine and stem(mine) in said:
+        elif mine and mine in said:
             value = True
     if value is None and re.search(r"\bany\b", last_sentence(q)) and not answers.is_refusal(r) and \
             not answers.is_non_answer(r) and len(re.findall(r"[a-z0-9]+", r)) >= 2 and \
