@@ -120,9 +120,16 @@ def spoken(option: str) -> str:
     return " ".join(spaced.replace("_", " ").replace("-", " ").split()).lower()
 
 
+# Options written short ("mon", "thu", "jan") are said in full.
+_SHORT = {"mon": "monday", "tue": "tuesday", "tues": "tuesday", "wed": "wednesday", "thu": "thursday", "thur": "thursday",
+          "thurs": "thursday", "fri": "friday", "sat": "saturday", "sun": "sunday", "jan": "january", "feb": "february",
+          "mar": "march", "apr": "april", "jun": "june", "jul": "july", "aug": "august", "sep": "september",
+          "sept": "september", "oct": "october", "nov": "november", "dec": "december"}
+
+
 def _forms(option: str, synonyms=None) -> list[str]:
     base = spoken(option)
-    forms = {base}
+    forms = {base} | ({_SHORT[base], _SHORT[base] + "s"} if base in _SHORT else set())
     if re.fullmatch(r"[a-z]+", base):
         forms |= {base + "s", base + "es"} | ({base[:-1] + "ies"} if base.endswith("y") else set())
     given = (synonyms or {}).get(option)

@@ -174,8 +174,13 @@ def string_items(text: str) -> list[str]:
     for part in answers.split_list(re.sub(r"(?<=\w)[.!?]\s+", ", ", re.split(r"\s+but\s+", text)[0])):
         if re.match(r"(?:i|i'?ve|i'?m|we|we'?ve|we'?re|it|it'?s|that|this|he|she|they|there|you)\b", part, re.I):
             continue
-        cleaned = answers.clean_string(re.sub(r"^(?:mostly|some|a bit of|a little|also|plus|and)\s+", "", part,
+        # "portuguese is my native", "decent spanish": the item, not what is said about it
+        part = re.sub(r"\s+(?:is|are|was|were)\s+.*$", "", part, flags=re.I)
+        cleaned = answers.clean_string(re.sub(r"^(?:mostly|some|a bit of|a little|also|plus|and|decent|basic|fluent|"
+                                              r"conversational|native|good|some basic|a little bit of)\s+", "", part,
                                               flags=re.I))
+        if cleaned and re.fullmatch(r"(?:no|nope|nah|none|nothing|not really)(?:\W+(?:none|nothing|thanks))*", cleaned, re.I):
+            continue  # "no none"
         if cleaned:  # "the risotto", "a tiramisu to share": the thing itself
             cleaned = re.sub(r"\s+(?:to share|for the table|for me|for him|for her|for us|for the kids|please)$", "",
                              re.sub(r"^(?:a|an|the|some|one|two)\s+", "", cleaned, flags=re.I), flags=re.I)

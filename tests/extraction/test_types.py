@@ -313,3 +313,20 @@ def test_yes_and_no_in_the_words_people_use(question, reply, expected):
             "card on file": "charge_card_on_file", "available": "available_next_week"}
     field = next(v for k, v in name.items() if k in question)
     assert extract_turns(turns(question, reply), {field: "boolean"}, MONDAY) == {field: expected}
+
+
+def test_list_items_without_what_is_said_about_them_and_short_enum_options_said_in_full():
+    languages = {"languages": {"type": "list", "items": "string", "description": "languages spoken"}}
+    assert extract_turns(turns("what languages do you speak", "english, portuguese is my native, and decent spanish"),
+                         languages, MONDAY) == {"languages": ["english", "portuguese", "spanish"]}
+    assert extract_turns(turns("any allergies", "no none"), {"allergies": {"type": "list", "items": "string"}},
+                         MONDAY) == {}
+    days = {"available_days": {"type": "list", "items": {"type": "enum", "values": ["mon", "tue", "wed", "thu"]}}}
+    assert extract_turns(turns("which days are you available", "monday tuesday and thursday"), days, MONDAY) == {
+        "available_days": ["mon", "tue", "thu"]}
+
+
+def test_enum_list_items_said_unasked():
+    services = {"services": {"type": "list", "items": {"type": "enum", "values": ["oil_change", "brakes", "wipers"]}}}
+    assert extract_turns(turns("what can we do for you", "an oil change, and check the brakes"), services, MONDAY) == {
+        "services": ["oil_change", "brakes"]}

@@ -416,6 +416,11 @@ class _Conversation:
                     if value is not None:
                         self.add(p, value, i, 0.5)
                     continue
+                if p.kind == "list" and p.item.kind == "enum" and not self.cands[p.name]:
+                    said = self._list(p, text)  # "an oil change and check the brakes", unasked
+                    if said:
+                        self.add(p, said, i, 0.4)
+                    continue
                 if p.kind in ("string", "list", "datetime"):
                     continue
                 found = kept(text, p.values(text))
