@@ -453,7 +453,9 @@ def people_total(p: Profile, text: str) -> int | None:
 
 
 _HEAD_COUNT = _TOTAL_FIELD | stems({"household", "attendee", "attend", "join", "joining", "coming", "travel"})
-_SELF = re.compile(r"\b(?:me|myself|i)\b")
+# The callee counting themselves in a list: "just me", "me and my husband", "my wife and i".
+_SELF = re.compile(r"\b(?:just|only|it'?s|its) (?:me|myself)\b|\b(?:me|myself),? and\b|\band (?:me|i|myself)\b|\bme,|"
+                   r"^\W*(?:me|myself)\W*$")
 _PAIRS = re.compile(r"\b(?:(?:my|our|his|her|their|the) )?(?:parents|grandparents|in-laws|in laws|twins)\b")
 _ONE = re.compile(rf"\b(?:my|our|his|her|their) (?:\w+ )?{_KIN}\b")
 _SOME = re.compile(r"\b(?:kids|children|colleagues|friends|coworkers|co-workers|guests|family|people|others)\b")
@@ -462,7 +464,7 @@ _SOME = re.compile(r"\b(?:kids|children|colleagues|friends|coworkers|co-workers|
 def people_listed(p: Profile, text: str) -> int | None:
     """A head count said as the people: "just me" is one, "me and my husband" two, "me, my wife, her
     parents and our two kids" six. None when a part has no number ("me and the kids")."""
-    if p.item.kind != "integer" or not p.words_all & _HEAD_COUNT or p.name_words & _PART_FIELD:
+    if p.item.kind != "integer" or not p.words_all & _HEAD_COUNT or p.name_words & _PART_FIELD or answers.is_refusal(text):
         return None
     t = parsing.digits(answers.norm(text))
     counted = [(m.start(), m.end(), int(m.group(1))) for m in re.finditer(rf"\b(\d+) (?:\w+ )?(?:{_PERSONS}|{_KIN}s?|colleagues|"

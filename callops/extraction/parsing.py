@@ -235,7 +235,7 @@ def _meridiem(k: int) -> str:
 _TIME_RE = re.compile("|".join([
     r"\b(?P<noon>noon|midday|midnight)\b",
     # "ten to six" is a window more often than 5:50: "to" takes minutes only as "quarter"/"N minutes".
-    rf"\b(?:(?P<half>half|quarter|\d{{1,2}})(?: minutes?)?\s+(?P<dir>past|after)|(?P<to>quarter|\d{{1,2}} minutes?)\s+"
+    rf"\b(?:(?P<half>half|quarter|\d{{1,2}})(?: minutes?)?\s+(?P<dir>past|after)|(?P<to>quarter|20|25|\d{{1,2}} minutes?)\s+"
     rf"(?:to|til|till))\s+(?P<h1>\d{{1,2}})\b{_meridiem(1)}",
     rf"\b(?P<h2>\d{{1,2}})(?::|\s)(?P<m2>[0-5]\d)(?!\d){_meridiem(2)}",
     rf"\b(?P<h3>\d{{1,2}})(?:\s*o'?\s?clock)?{_meridiem(3)}",
@@ -248,8 +248,16 @@ def _clock(hour: int, minute: int, meridiem: str) -> tuple[int, int] | None:
     return (found.hour, found.minute) if found else None
 
 
+# Words before a bare time that mark it as one: "say three", "like eight", "ten ish".
+_LEAD = r"(?:^|\b(?:at|around|about|by|from|until|till|til|before|after|between|for|say|like|maybe|ideally|probably|"\
+        r"call it|make it|um|uh)\s+)(?:(?:um|uh|like|about|around)\s+)?$"
+_PART_BEFORE = re.compile(r"\b(morning|afternoon|evening|tonight|night)\b[^.?!\d]{0,20}$")
+
+
 def times_with_spans(text: str, evening: bool = False) -> list[tuple[int, tuple[int, int]]]:
-    t = digits(text, pairs="")
+    # "half eight" is half past eight (British); not "half 8 hours".
+    t = re.sub(r"\bhalf (\d{1,2})\b(?! (?:hours?|minutes?|days?|weeks?|dozen|percent|price|off|of)\b)", r"half past \1",
+               digits(text, pairs=""))
     out = []
     for m in _TIME_RE.finditer(t):
         g = m.groupdict()
@@ -265,13 +273,15 @@ def times_with_spans(text: str, evening: bool = False) -> list[tuple[int, tuple[
             if g["to"]:
                 hour, minute = hour - 1, 60 - minute
         before = t[:m.start()]
+        lead = re.search(_LEAD, before) or re.search(r"[,.]\s*$", before) and _PART_BEFORE.search(before)
         if k == 2 and ":" not in m.group(0) and not ap and not part and not (
-                re.search(r"\b(?:at|around|about|by|from|until|till|til|before|after|between|for)\s+$", before)
-                or re.search(r"(?:\d|noon|am|pm|a m|p m)\s+(?:to|and|or|till|until|-)\s+$", before)):
+                lead or re.search(r"(?:\d|noon|am|pm|a m|p m)\s+(?:to|and|or|till|until|-)\s+$", before)):
             continue  # "two fifty" alone is a price more often than 2:50
         if k == 3 and not ap and not part and not re.search(r"o'?\s?clock", m.group(0)):
-            # A bare number is a time only after "at"/"around"/"by" and not before a quantity word.
-            if not (re.search(r"\b(?:at|around|about|by|after|before|until|till|til|from|between)\s+$", before)
+            # A bare number is a time only after "at"/"around"/"by"/"say", or as "ten ish", and not
+            # before a quantity word.
+            if not (lead and (before.strip() == "" and re.match(r"\s*-?\s*ish\b", t[m.end():]) or before.strip())
+                    or re.match(r"\s*-?\s*ish\b", t[m.end():])
                     or re.search(r"(?:\d|noon|am|pm|a m|p m)\s+(?:to|and|or|till|until|-)\s+$", before)
                     or re.match(r"\s+(?:to|and|till|until|-)\s+(?:\d{1,2}\b(?!\s*(?:people|guests|days?|weeks?))|noon)",
                                 t[m.end():])) \
@@ -283,6 +293,8 @@ def times_with_spans(text: str, evening: bool = False) -> list[tuple[int, tuple[
             meridiem = "pm" if ap.startswith("p") else "am"
         elif part:
             meridiem = "am" if "morning" in part else "pm"
+        elif (said := _PART_BEFORE.search(before)) and 1 <= hour <= 12:
+            meridiem = "am" if said.group(1) == "morning" else "pm"  # "friday morning, nine thirty"
         elif hour == 0 or hour > 12:
             meridiem = ""
         else:

@@ -282,6 +282,7 @@ def test_a_length_of_time_is_not_an_amount():
 @pytest.mark.parametrize("reply, expected", [
     ("just me and my husband", 2), ("its just me", 1), ("me and two colleagues", 3),
     ("me, my wife, her parents and our two kids", 6), ("me and the kids", None),
+    ("I'm not comfortable sharing that.", None), ("i think about six", 6),
 ])
 def test_a_head_count_said_as_the_people(reply, expected):
     got = extract_turns(turns("how many people will be coming", reply),
@@ -330,3 +331,13 @@ def test_enum_list_items_said_unasked():
     services = {"services": {"type": "list", "items": {"type": "enum", "values": ["oil_change", "brakes", "wipers"]}}}
     assert extract_turns(turns("what can we do for you", "an oil change, and check the brakes"), services, MONDAY) == {
         "services": ["oil_change", "brakes"]}
+
+
+@pytest.mark.parametrize("reply, expected", [
+    ("nine fifteen", "09:15"), ("ten ish", "10:00"), ("half eight", "08:30"), ("twenty to four", "15:40"),
+    ("sometime after lunch, say one thirty", "13:30"), ("first thing in the morning like eight", "08:00"),
+    ("evening, eight thirty", "20:30"), ("three oh three, five five five, oh one nine six", None),
+])
+def test_a_time_said_alone_as_the_answer(reply, expected):
+    got = extract_turns(turns("what time will you arrive", reply), {"arrival_time": "time"}, MONDAY)
+    assert got == ({"arrival_time": expected} if expected else {})
