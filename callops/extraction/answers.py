@@ -77,7 +77,8 @@ _NO = ["no", "nope", "nah", "not really", "i don't", "i dont", "i do not", "i ca
        "i'd rather keep", "id rather keep", "i'd rather stick", "id rather stick", "i'll stick with", "ill stick with",
        "leave it as it is", "keep it as it is",
        "not at the moment", "not right now", "all set", "no need", "none", "please don't", "please dont",
-       "i quit", "i gave up", "gave it up", "not anymore thanks"]
+       "i quit", "i gave up", "gave it up", "not anymore thanks",
+       "hold off", "cancel it", "need to cancel", "have to cancel", "not looking", "were not", "im not interested"]
 _BOOL_RE = re.compile(r"(?<![\w'-])(" + "|".join(re.escape(p) for p in sorted(_YES + _NO, key=len, reverse=True))
                       + r")(?![\w'-])")
 _NO_SET = set(_NO)

@@ -367,6 +367,15 @@ _YES_NO_END = re.compile(r"\b(?:right|correct|yes or no|is that|isn'?t it|okay|o
                          r"\bconfirm\b|^\W*(?:\w+,\s+)?(?:and |so |also )*(?:any|anything)\b")
 
 
+# Asked as a statement, as agents do in speech-to-text: "and youre ok with a text reminder", "happy
+# for us to leave it with a neighbour", "how about a quick demo", "shall i go ahead and renew".
+_DECLARATIVE = re.compile(r"^\W*(?:(?:and|so|ok|okay|great|perfect|then|right)[,\s]+)*(?:you'?re|youre|you are|you'?ll|youll|"
+                          r"you will|you'?d be|youd be|you'?ve|youve|happy|ok|okay|alright|fine|good) (?:\w+ )?"
+                          r"(?:ok|okay|fine|happy|good|with|for|to|be|still|going|planning|able|home|there|in)\b|"
+                          r"^\W*(?:(?:and|so|ok|okay)[,\s]+)*(?:how about|what about|shall (?:i|we)|want me to|would it be ok|"
+                          r"is it ok|ok if|okay if|mind if)\b|\b(?:just )?calling to confirm\b")
+
+
 def asks_yes_no(text: str) -> bool:
     """The last sentence asks for a yes or no: an auxiliary and its subject ("are you still able",
     "first, on the appointment: is that a yes") with no question word before it, or a tag ("right?")."""
@@ -374,7 +383,7 @@ def asks_yes_no(text: str) -> bool:
     m = _AUX_SUBJECT.search(sentence)
     if m and not _WH.search(sentence[:m.start()]):
         return True
-    if sentence.rstrip().endswith("?") and _AUX_FIRST.match(sentence):
+    if sentence.rstrip().endswith("?") and _AUX_FIRST.match(sentence) or _DECLARATIVE.search(sentence):
         return True
     return bool(_YES_NO_END.search(sentence))
 

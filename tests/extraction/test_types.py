@@ -341,3 +341,15 @@ def test_enum_list_items_said_unasked():
 def test_a_time_said_alone_as_the_answer(reply, expected):
     got = extract_turns(turns("what time will you arrive", reply), {"arrival_time": "time"}, MONDAY)
     assert got == ({"arrival_time": expected} if expected else {})
+
+
+@pytest.mark.parametrize("question, reply, expected", [
+    ("and youre ok with a text reminder", "yeah thats fine", True),
+    ("happy for us to leave it with a neighbour", "rather not to be honest", False),
+    ("how about a quick demo next week", "nah were not looking right now", False),
+    ("shall i go ahead and renew it for another year", "hold off for now", False),
+    ("just calling to confirm your appointment tomorrow at ten", "thats right see you then", True),
+])
+def test_a_yes_no_question_asked_as_a_statement(question, reply, expected):
+    assert extract_turns(turns(question, reply), {"agreed": {"type": "boolean", "description": "callee agrees"}},
+                         MONDAY) == {"agreed": expected}
