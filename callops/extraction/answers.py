@@ -191,7 +191,7 @@ _TRAILING_HEDGES = re.compile(
 # happens to start with them ("It's my mother's birthday, so ...").
 _LEAD_IN = re.compile(
     r"^(?:(?:my|her|his|its|their|the|our) name(?: is|'s)|this is|that would be|that'd be|thatd be|it would be|"
-    r"it'd be|it's gonna be|it will be|i'm|i am|call me|we use|we're with|we are with|"
+    r"it'd be|it's gonna be|it will be|i'm|im|i am|call me|we use|we're with|were with|we are with|"
     r"we're using|i'm with|i work at|i work for|we have|we've got|you can use|i'd like|i would like|"
     r"we're|we are|he's|she's|he is|she is|they're|it's called|its called|called|with|from)\s+", re.I)
 _SHORT_VALUE_WORDS = 6

@@ -39,7 +39,7 @@ _NAMED = (re.compile(rf"\b(?:my|our|his|her|the)\s+(?:\w+'s\s+)?(?:\w+\s+)?{_ROL
                      r"(?:(?:big|little|old|young|mr|mrs|ms|miss|dr|doctor)\.?\s+)?([a-z]+)\b"))
 _HEDGE_WORDS = re.compile(r"^(?:ideally|hopefully|roughly|approximately|around|about|mostly|definitely|i'd say|"
                           r"i would say|hey|hi|hello|sorry|look|listen|honestly|well|oh|ah)[,\s]+", re.I)
-_STATE = re.compile(r"^(?:i'?m|i am|we'?re|we are|i'?ll be|we'?ll be|i was|we were|because|cause|since|as|i have|"
+_STATE = re.compile(r"^(?:i'?m|im|i am|we'?re|we are|i'?ll be|we'?ll be|i was|we were|because|cause|since|as|i have|"
                     r"i'?ve got|i got|we have|we'?ve got)\s+(.+)$", re.I)
 # "moving to Brisbane for work in December": when it happens is not the reason.
 _WHEN_TAIL = re.compile(r"\s+(?:in|by|from|next|this|on|at the end of)\s+(?:the\s+)?(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|"
@@ -148,7 +148,9 @@ _DECISION = re.compile(r"^\W*(?:oh |um |uh |well )?(?:no|nope|nah|yes|yeah|sorry
 
 def _after_decision(reply: str) -> str:
     """"oh no i cant wednesday i have jury duty": for a reason, what follows the refusal."""
-    m = _DECISION.match(answers.norm(reply))
+    m = _DECISION.match(answers.norm(reply)) or re.match(
+        r"^\W*(?:no|nope|not really|not now|not right now|not a good time)[,.\s]+(?=(?:i'?m|im|we'?re|were)\b)",
+        answers.norm(reply))  # "not really im driving"
     return answers.norm(reply)[m.end():] if m else reply
 
 

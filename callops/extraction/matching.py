@@ -40,6 +40,10 @@ _LEXICON = [
     {"callback", "call", "back", "reach", "later", "time", "best"},
     {"stop", "remove", "list", "contact", "call", "unsubscribe", "opt"},
     {"allergy", "allergic", "dietary", "diet", "food"},
+    {"title", "role", "position", "job"}, {"provider", "carrier", "insurer", "supplier", "vendor", "with"},
+    {"language", "speak", "prefer"}, {"referral", "source", "hear", "heard", "find", "found"},
+    {"city", "move", "moving", "where", "relocate"}, {"vehicle", "car", "make", "model", "drive"},
+    {"payer", "pay", "paying", "who"}, {"unavailable", "good", "time", "now", "busy"},
     {"robot", "machine", "bot", "ai", "human", "automated", "recording", "computer", "artificial", "real"}, {"child", "children", "kid", "son", "daughter", "minor"}, {"seating", "seat", "table", "sit", "inside", "outside"},
 ]
 # "remove me from the list" is an opt-out; "remove the old appliance" is an ordinary request.

@@ -353,3 +353,16 @@ def test_a_time_said_alone_as_the_answer(reply, expected):
 def test_a_yes_no_question_asked_as_a_statement(question, reply, expected):
     assert extract_turns(turns(question, reply), {"agreed": {"type": "boolean", "description": "callee agrees"}},
                          MONDAY) == {"agreed": expected}
+
+
+def test_free_text_from_speech_to_text_without_apostrophes():
+    from callops.extraction.free_text import string_answer
+    from callops.extraction.matching import Profile
+    from callops.extraction.schema import fields
+
+    def read(name, description, reply):
+        spec = fields(validate_returns({name: {"type": "string", "description": description}}))[name]
+        return string_answer(Profile(name, spec, "US", MONDAY, False), reply)
+
+    assert read("reason", "why the callee is unavailable", "not really im driving") == "driving"
+    assert read("current_provider", "the callee's current provider", "uh were with comcast right now") == "comcast"
