@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from typing import Any, cast
 
-from callops.extraction import amounts, answers, contacts, parsing
+from callops.extraction import amounts, answers, contacts, parsing, times_of_day
 from callops.extraction.schema import Field
 
 _STOPWORDS = set("""a an the of for to do does did is are was were be been has have had by in on at and or with their
@@ -214,7 +214,7 @@ class Profile:
         if kind == "date":
             return [(p, d.isoformat()) for p, d in parsing.dates_with_spans(text, self.when, self.past, self.region)]
         if kind == "time":
-            return [(p, f"{h:02d}:{m:02d}") for p, (h, m) in parsing.times_with_spans(text, self.evening)]
+            return [(p, f"{h:02d}:{m:02d}") for p, (h, m) in times_of_day.times_with_spans(text, self.evening)]
         if kind == "email":
             return [(0, e) for e in contacts.emails_in(text)]
         if kind == "phone":

@@ -6,7 +6,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from callops.extraction import amounts, contacts, parsing
+from callops.extraction import amounts, contacts, parsing, times_of_day
 from callops.extraction.extractors.rules import extract_turns, read_transcript
 from callops.extraction.schema import coerce, validate_returns
 
@@ -58,12 +58,12 @@ def test_relative_dates_against_the_call(text, expected):
     ("ten past six in the evening", False, (18, 10)), ("10:30am", False, (10, 30)), ("3 people", False, None),
 ])
 def test_times_of_day(text, evening, expected):
-    assert parsing.parse_time(text, evening) == expected
+    assert times_of_day.parse_time(text, evening) == expected
 
 
 def test_a_window_said_as_a_range():
-    assert [hm for _, hm in parsing.times_with_spans("two to six")] == [(14, 0), (18, 0)]
-    assert [hm for _, hm in parsing.times_with_spans("between ten and two")] == [(10, 0), (14, 0)]
+    assert [hm for _, hm in times_of_day.times_with_spans("two to six")] == [(14, 0), (18, 0)]
+    assert [hm for _, hm in times_of_day.times_with_spans("between ten and two")] == [(10, 0), (14, 0)]
 
 
 @pytest.mark.parametrize("text, region, expected", [

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import cast
 
-from callops.extraction import amounts, answers, parsing
+from callops.extraction import amounts, answers, parsing, times_of_day
 from callops.extraction.clock import call_time, region_for
 from callops.extraction.free_text import string_answer, string_items
 from callops.extraction.matching import (
@@ -310,7 +310,7 @@ class _Conversation:
 
     def _datetime(self, p: Profile, i: int, text: str, strength: float) -> None:
         days = _settled_on(parsing.digits(text), kept(text, parsing.dates_with_spans(text, self.when, p.past, p.region)))
-        hms = _settled_on(parsing.digits(text, pairs=""), kept(text, parsing.times_with_spans(text, p.evening)))
+        hms = _settled_on(parsing.digits(text, pairs=""), kept(text, times_of_day.times_with_spans(text, p.evening)))
         if not days and not hms:
             return
         previous = next((c for c in reversed(self.cands[p.name]) if c.value), None)
@@ -325,9 +325,9 @@ class _Conversation:
         if hm is None:
             return
         if day is None:
-            day = self.when.date() if parsing.combine(self.when.date(), hm, self.when) >= self.when \
+            day = self.when.date() if times_of_day.combine(self.when.date(), hm, self.when) >= self.when \
                 else self.when.date() + timedelta(days=1)
-        self.add(p, parsing.combine(day, hm, self.when).isoformat(), i, strength + (0.2 if days and hms else 0))
+        self.add(p, times_of_day.combine(day, hm, self.when).isoformat(), i, strength + (0.2 if days and hms else 0))
 
     def _list(self, p: Profile, text: str):
         item = p.item
@@ -348,7 +348,7 @@ class _Conversation:
             if item.kind == "boolean":
                 found = [answers.parse_boolean(x) for x in parts]
             else:
-                moments = [parsing.parse_datetime(x, self.when, p.evening) for x in parts]
+                moments = [times_of_day.parse_datetime(x, self.when, p.evening) for x in parts]
                 found = [x.isoformat() if x else None for x in moments]
             return [x for x in found if x is not None] or None
         out = []
