@@ -43,14 +43,18 @@ def _code(word: str, region: str) -> str:
     return currency_of_region(region)
 
 
-def currencies_in(text: str, region: str = "US") -> list[tuple[int, dict]]:
-    """(position, {"amount", "currency"}) for every amount; the code from the words, else the region's."""
+def currencies_in(text: str, region: str = "US", default: str | None = None) -> list[tuple[int, dict]]:
+    """(position, {"amount", "currency"}) for every amount; the code from the words, else `default`
+    (the currency the conversation names), else the region's."""
     t = _CENTS_RE.sub(lambda m: f"{m.group(1)}.{int(m.group(2)):02d} dollars", digits(text, pairs="money"))
     t = re.sub(r"(?<=\d) (\d{2}) (?=dollars|bucks)", r".\1 ", t)  # "two thirty seven twelve dollars"
     marks = [(m.start(), m.end(), m.group(1)) for m in _CURRENCY_RE.finditer(t)]
     out = []
     for m in _NUMBER_RE.finditer(t):
-        if re.match(r"\s*(?:am|pm|a m\b|p m\b|st\b|nd\b|rd\b|th\b|%|percent)", t[m.end():]):
+        # "a six month lease", "12 weeks": a length of time, not an amount (unless marked "$6 month")
+        if re.match(r"\s*(?:am|pm|a m\b|p m\b|st\b|nd\b|rd\b|th\b|%|percent)", t[m.end():]) or (
+                re.match(r"\s*-?\s*(?:months?|years?|weeks?|days?|nights?|hours?|minutes?|pounds? (?:of|in weight))\b",
+                         t[m.end():]) and not re.search(r"[$€£₹]\s?$", t[:m.start()])):
             continue
         # The currency said right before ("$250", "rs 500") or just after ("250 dollars a month").
         near = [w for s, e, w in marks if 0 <= m.start() - e <= 1 or 0 <= s - m.end() <= 3]
@@ -59,8 +63,17 @@ def currencies_in(text: str, region: str = "US") -> list[tuple[int, dict]]:
                                                                                  norm(text)):
             amount *= 1000 if not re.search(r"lakh", norm(text)) else 100000  # "eight to twelve k. call it ten"
         out.append((m.start(), {"amount": amount, "currency": _code(near[0], region) if near
-                                else currency_of_region(region)}))
+                                else default or currency_of_region(region)}))
     return out
+
+
+def named_currency(text: str, region: str = "US") -> str | None:
+    """The one currency a conversation names ("invoice for three thousand two hundred euros"), which
+    its bare amounts are in ("two grand now"); None when it names none or several."""
+    # "she's small, like fifteen pounds": outside Britain pounds are a weight more often than money.
+    codes = {_code(m.group(1), region) for m in _CURRENCY_RE.finditer(digits(text, pairs="money"))
+             if not (m.group(1).startswith("pound") and (region or "").upper() != "GB")}
+    return codes.pop() if len(codes) == 1 else None
 
 
 def has_currency_word(text: str) -> bool:

@@ -61,7 +61,9 @@ _YES = ["yes", "yeah", "yep", "yup", "ya", "yea", "sure", "correct", "absolutely
         "tell me more", "sounds interesting", "that might help", "might help", "i'd be interested",
         "i'm interested", "im interested", "interested", "i'm in", "happy to", "only if", "been looking",
         "we did", "it was", "they did", "she did", "he did",
-        "thinking about it"]
+        "thinking about it",
+        "uh huh", "mm hmm", "mhmm", "mm-hmm", "that's me", "thats me", "that is me", "speaking", "only on", "just on",
+        "don't mind", "dont mind", "i don't mind", "i dont mind", "not at all a problem"]
 _NO = ["no", "nope", "nah", "not really", "i don't", "i dont", "i do not", "i can't", "i cant", "i cannot",
        "i won't", "i wont", "i will not", "i'm not", "im not", "i am not", "we can't", "we cant", "we won't",
        "we don't", "we dont", "we're not", "don't think so", "i don't think so", "negative", "unfortunately not",
@@ -70,7 +72,13 @@ _NO = ["no", "nope", "nah", "not really", "i don't", "i dont", "i do not", "i ca
        "not right", "that's wrong", "wrong", "false", "not at all", "definitely not", "absolutely not",
        "of course not", "certainly not", "not anymore", "not any more", "i haven't", "i havent", "i didn't",
        "i didnt", "we haven't", "not yet", "no way", "not for me", "not today", "not now", "not gonna",
-       "i'm good", "im good", "pass", "no longer", "not really interested", "rather not", "i'll pass", "not me"]
+       "i'm good", "im good", "pass", "no longer", "not really interested", "rather not", "i'll pass", "not me",
+       # Keeping what one has, asked about a change: "i'd rather keep getting paper".
+       "i'd rather keep", "id rather keep", "i'd rather stick", "id rather stick", "i'll stick with", "ill stick with",
+       "leave it as it is", "keep it as it is",
+       "not at the moment", "not right now", "all set", "no need", "none", "please don't", "please dont",
+       "i quit", "i gave up", "gave it up", "not anymore thanks",
+       "hold off", "cancel it", "need to cancel", "have to cancel", "not looking", "were not", "im not interested"]
 _BOOL_RE = re.compile(r"(?<![\w'-])(" + "|".join(re.escape(p) for p in sorted(_YES + _NO, key=len, reverse=True))
                       + r")(?![\w'-])")
 _NO_SET = set(_NO)
@@ -113,9 +121,16 @@ def spoken(option: str) -> str:
     return " ".join(spaced.replace("_", " ").replace("-", " ").split()).lower()
 
 
+# Options written short ("mon", "thu", "jan") are said in full.
+_SHORT = {"mon": "monday", "tue": "tuesday", "tues": "tuesday", "wed": "wednesday", "thu": "thursday", "thur": "thursday",
+          "thurs": "thursday", "fri": "friday", "sat": "saturday", "sun": "sunday", "jan": "january", "feb": "february",
+          "mar": "march", "apr": "april", "jun": "june", "jul": "july", "aug": "august", "sep": "september",
+          "sept": "september", "oct": "october", "nov": "november", "dec": "december"}
+
+
 def _forms(option: str, synonyms=None) -> list[str]:
     base = spoken(option)
-    forms = {base}
+    forms = {base} | ({_SHORT[base], _SHORT[base] + "s"} if base in _SHORT else set())
     if re.fullmatch(r"[a-z]+", base):
         forms |= {base + "s", base + "es"} | ({base[:-1] + "ies"} if base.endswith("y") else set())
     given = (synonyms or {}).get(option)
@@ -176,7 +191,7 @@ _TRAILING_HEDGES = re.compile(
 # happens to start with them ("It's my mother's birthday, so ...").
 _LEAD_IN = re.compile(
     r"^(?:(?:my|her|his|its|their|the|our) name(?: is|'s)|this is|that would be|that'd be|thatd be|it would be|"
-    r"it'd be|it's gonna be|it will be|i'm|i am|call me|we use|we're with|we are with|"
+    r"it'd be|it's gonna be|it will be|i'm|im|i am|call me|we use|we're with|were with|we are with|"
     r"we're using|i'm with|i work at|i work for|we have|we've got|you can use|i'd like|i would like|"
     r"we're|we are|he's|she's|he is|she is|they're|it's called|its called|called|with|from)\s+", re.I)
 _SHORT_VALUE_WORDS = 6

@@ -34,7 +34,7 @@ def emails_in(text: str) -> list[str]:
     t = " ".join(norm(text).replace(",", " ").split())
     if re.search(r"\bat\b|@", t):
         t = re.sub(r"\b(zero|oh|one|two|three|four|five|six|seven|eight|nine)\b",
-                   lambda m: _DIGIT_WORDS[m.group(1)], _number_words(t))
+                   lambda m: _DIGIT_WORDS[m.group(1)], _number_words(t, language="en"))
     # A word spelled out after it ("whitfield, w-h-i-t-f-i-e-l-d") is said once in the address.
     t = re.sub(r"\b([a-z](?:-[a-z])+)\b", lambda m: m.group(1).replace("-", ""), t)
     t = re.sub(r"\b([a-z]+) \1\b", r"\1", t)
@@ -67,7 +67,7 @@ def phones_in(text: str, region: str = "US") -> list[str]:
     t = norm(text).replace("plus ", "+")
     t = re.sub(r"\b(double|triple) (\w+)\b", lambda m: " ".join([m.group(2)] * (2 if m.group(1) == "double" else 3)), t)
     t = _number_words(re.sub(r"\b(zero|oh|one|two|three|four|five|six|seven|eight|nine)\b",
-                             lambda m: _DIGIT_WORDS[m.group(1)], t))
+                             lambda m: _DIGIT_WORDS[m.group(1)], t), language="en")
     found = []
     for m in _PHONE_RE.finditer(t):
         candidate = m.group(0).rstrip(".,- ")

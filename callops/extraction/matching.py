@@ -4,7 +4,7 @@ A field's profile is the words of its name and description, their common synonym
 calls, the cues of its type ("how many", "what time") and its polarity ("do_not_call" is a
 negative field: "correct" to "you don't want to hear from us?" makes it true). The helpers read
 one turn: the values of a field's type in it, which of several values goes to which field, a yes
-or no against the question, a short free-text answer.
+or no against the question. Free-text answers are read in `free_text.py`.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from typing import Any, cast
 
-from callops.extraction import amounts, answers, contacts, parsing
+from callops.extraction import amounts, answers, contacts, parsing, times_of_day
 from callops.extraction.schema import Field
 
 _STOPWORDS = set("""a an the of for to do does did is are was were be been has have had by in on at and or with their
@@ -40,16 +40,23 @@ _LEXICON = [
     {"callback", "call", "back", "reach", "later", "time", "best"},
     {"stop", "remove", "list", "contact", "call", "unsubscribe", "opt"},
     {"allergy", "allergic", "dietary", "diet", "food"},
+    {"title", "role", "position", "job"}, {"provider", "carrier", "insurer", "supplier", "vendor", "with"},
+    {"language", "speak", "prefer"}, {"referral", "source", "hear", "heard", "find", "found"},
+    {"city", "move", "moving", "where", "relocate"}, {"vehicle", "car", "make", "model", "drive"},
+    {"payer", "pay", "paying", "who"}, {"unavailable", "good", "time", "now", "busy"},
     {"robot", "machine", "bot", "ai", "human", "automated", "recording", "computer", "artificial", "real"}, {"child", "children", "kid", "son", "daughter", "minor"}, {"seating", "seat", "table", "sit", "inside", "outside"},
 ]
 # "remove me from the list" is an opt-out; "remove the old appliance" is an ordinary request.
 _REMOVE_ME = r"remove(?:d)? (?:me|us|you|them|him|her|my|this|the number|(?:\w+ )?from)"
-_NEGATIVE_FIELD = re.compile(r"\b(?:not|no|dont|don't|do_not|never|stop|opt_?out|unsubscribe|" + _REMOVE_ME
+# Out of order is the negative of working: "was the atm out of service?" "yep" makes atm_working false.
+_BROKEN = r"|broken|out of (?:service|order)|not working"
+_NEGATIVE_FIELD = re.compile(r"\b(?:not|no|dont|don't|do_not|never|stop|opt_?out|unsubscribe" + _BROKEN + "|" + _REMOVE_ME
                              + r"|decline)\b|^do_?not")
-_NEGATIVE_QUESTION = re.compile(r"\b(?:don'?t|dont|do not|not|no longer|never|stop|" + _REMOVE_ME
+_NEGATIVE_QUESTION = re.compile(r"\b(?:don'?t|dont|do not|not|no longer|never|stop" + _BROKEN + "|" + _REMOVE_ME
                                 + r"|off (?:the|your|our) list)\b")
 _PAST_FIELD = re.compile(r"\b(?:birth|born|dob|last|previous|ago|since|past|prior|was|were|happened|used)\b")
-EVENING = re.compile(r"\b(?:dinner|supper|evening|tonight|night|drinks|bar|restaurant|table|reservation)\b")
+EVENING = re.compile(r"\b(?:dinner|supper|evening|tonight|night|drinks|bar|restaurant|table|reservations?|trattoria|bistro|"
+                     r"brasserie|pizzeria|steakhouse|tavern|osteria|taverna|cantina)\b")
 _CUES = {
     "email": r"\be-?mail\b", "phone": r"\b(?:phone|number|cell|mobile|reach you|contact)\b",
     "date": r"\b(?:when|what day|which day|date|day)\b", "datetime": r"\b(?:when|what time|which day|day|date|time)\b",
@@ -69,7 +76,7 @@ _START = {"start", "begin", "from", "earliest", "arrival", "arrive", "first", "m
 _END = {"end", "finish", "to", "until", "latest", "departure", "depart", "leave", "second", "max", "maximum", "high",
         "upper", "close", "checkout", "out", "last", "final", "remain", "remainder", "rest", "balance"}
 CLARIFY = re.compile(r"\b(?:repeat|say that again|come again|did you say|is that right|is that correct|just to "
-                      r"confirm|to confirm|you mean|catch that|one more time|sorry)\b|\b(?:right|correct)\?")
+                      r"confirm|to confirm|you mean|catch that|one more time|(?<!i'm )(?<!im )(?<!so )sorry(?! to hear| about| for))\b|\b(?:right|correct)\?")
 OFFER = re.compile(r"\b(?:or|options?|available|openings?|we have|i have|choose|prefer|either)\b")
 
 
@@ -120,6 +127,7 @@ class Profile:
 
     def __init__(self, name: str, spec: Field, region: str, when, evening: bool):
         self.name, self.spec, self.region, self.when = name, spec, region, when
+        self.currency: str | None = None  # the one the conversation names, for bare amounts
         self.kind = spec.kind if spec.kind != "list" else "list"
         # A list field's item type (schema validation requires one), else the field itself.
         self.item: Field = cast(Field, spec.item) if spec.kind == "list" else spec
@@ -162,6 +170,8 @@ class Profile:
             score += 0.5
         if self.options and len({o for _, o, _ in answers.enum_mentions(text, self.options, self.item.synonyms)}) >= 2:
             score += 1.0
+        if self.item.kind == "string" and self.words_all & REASON_WORDS and _ASKS_WHY.search(text.lower()):
+            score += 1.2  # "What brought the score down?" asks for the reason, whatever its words
         if self.item.kind == "string" and is_name_field(self) and re.search(
                 r"\bwho\b|\b(?:his|her|their|the|your) name\b|\bname\b", text.lower()):
             score += 0.5  # "Do you remember who served you?" asks for a name
@@ -194,7 +204,7 @@ class Profile:
                 found = [(p, v) for p, v in found if self.range[0] <= v <= self.range[1]]
             return sorted(found, key=lambda f: f[0])
         if kind == "currency":
-            money = amounts.currencies_in(text, self.region)
+            money = amounts.currencies_in(text, self.region, self.currency)
             if self.words_all & stems({"salary", "income", "compensation", "ctc", "revenue", "base"}):
                 # "one eighty-five base": salaries are said in thousands.
                 money = [(p, dict(v, amount=v["amount"] * 1000) if v["amount"] < 1000 else v) for p, v in money]
@@ -204,7 +214,7 @@ class Profile:
         if kind == "date":
             return [(p, d.isoformat()) for p, d in parsing.dates_with_spans(text, self.when, self.past, self.region)]
         if kind == "time":
-            return [(p, f"{h:02d}:{m:02d}") for p, (h, m) in parsing.times_with_spans(text, self.evening)]
+            return [(p, f"{h:02d}:{m:02d}") for p, (h, m) in times_of_day.times_with_spans(text, self.evening)]
         if kind == "email":
             return [(0, e) for e in contacts.emails_in(text)]
         if kind == "phone":
@@ -266,6 +276,22 @@ def yes_no(profile: Profile, reply: str, question: str) -> bool | None:
             value = after[-1] if after else value
     if value is None and profile.words_all & _ATTEND and _MOVE.search(answers.norm(reply)):
         value = False  # "Will you be able to come?" "Can I come in the evening instead?"
+    q, r = answers.norm(question), answers.norm(reply)
+    either = re.search(r"\b([a-z]+) or ([a-z]+)\b", last_sentence(q))
+    if value is None and either:
+        # "Do you own or rent?" "We rent.": the other choice is a no to own_home.
+        first, second = stem(either.group(1)), stem(either.group(2))
+        mine, other = (first, second) if first in profile.words_all else \
+            (second, first) if second in profile.words_all else ("", "")
+        said = {stem(w) for w in re.findall(r"[a-z']+", r)}
+        if mine and other in said and mine not in said:
+            value = False
+        elif mine and mine in said:
+            value = True
+    if value is None and re.search(r"\bany\b", last_sentence(q)) and not answers.is_refusal(r) and \
+            not answers.is_non_answer(r) and len(re.findall(r"[a-z0-9]+", r)) >= 2 and \
+            not re.search(r"\b(?:not|no|never|none|nothing|nobody)\b|n'?t\b", r):
+        value = True  # "Any pets?" "Just a cat." / "Any claims?" "One, a fender bender."
     if value is None:
         value = echo(profile, reply)
         return value  # the field's own words carry the polarity
@@ -312,129 +338,24 @@ def echo(profile: Profile, reply: str):
         if stem(word) in profile.name_words:
             before = words[max(0, i - 3):i]
             found = not any(w in ("not", "no", "never", "dont", "isnt") or w.endswith("n't") for w in before)
+            # "the atm was broken" says atm_working is false
+            if re.match(r"(?:\w+ ){0,2}?(?:broken|out of (?:service|order)|not working|down)\b",
+                        " ".join(words[i + 1:i + 5])) and not profile.negative:
+                found = False
     return found
 
 
 _NAME_FIELD = stems({"name", "who", "contact", "person", "receiver", "recipient", "technician", "advisor", "agent",
                       "rep"})
-_JUNK = re.compile(r"^(?:sorry|no|non|nope|mate|yes|yeah|ok|okay|sure|hmm+|um+|uh+|ugh|hey|hi|hello|nothing|none|n/?a|"
-                   r"actually|honestly|really|definitely|please|thanks|thank you|"
-                   r"not really|that's it|thats it|that's all|(?:which|that|and|but|so)\s.*)$")
-_ROLE = (r"(?:assistant|vp|boss|manager|wife|husband|son|daughter|partner|colleague|friend|brother|sister|mum|mom|dad|"
-         r"cell|mobile|phone|number|line|cfo|ceo|md|neighbou?r|cousin|uncle|aunt|mother|father|nephew|niece|foreman|"
-         r"supervisor|receptionist|secretary|coworker|flatmate|roommate|guy|driver|husband's|wife's|office)")
-# Words that follow a role and are not a name ("my brother will take it").
-_NOT_NAME = _STOPWORDS | {"will", "can", "is", "does", "should", "would", "has", "usually", "normally", "takes", "gets",
-                          "handles", "signs", "deals", "knows", "lives", "works", "said", "says", "too", "also",
-                          "instead", "though", "actually", "please", "again", "there", "here", "now", "then"}
-_NAMED = (re.compile(rf"\b(?:my|our|his|her|the)\s+(?:\w+'s\s+)?(?:\w+\s+)?{_ROLE}(?:'s)?(?:\s+{_ROLE})?,?\s+([a-z]+)\b"),
-          re.compile(r"\b(?:ask for|speak to|speak with|talk to|named|called|name is|name's)\s+"
-                     r"(?:(?:big|little|old|young|mr|mrs|ms|miss|dr|doctor)\.?\s+)?([a-z]+)\b"))
-_HEDGE_WORDS = re.compile(r"^(?:ideally|hopefully|roughly|approximately|around|about|mostly|definitely|i'd say|"
-                          r"i would say|hey|hi|hello|sorry|look|listen|honestly|well|oh|ah)[,\s]+", re.I)
-_STATE = re.compile(r"^(?:i'?m|i am|we'?re|we are|i'?ll be|we'?ll be|i was|we were|because|cause|since|as|i have|"
-                    r"i'?ve got|i got|we have|we'?ve got)\s+(.+)$", re.I)
-# "moving to Brisbane for work in December": when it happens is not the reason.
-_WHEN_TAIL = re.compile(r"\s+(?:in|by|from|next|this|on|at the end of)\s+(?:the\s+)?(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|"
-                        r"nov|dec|mon|tue|wed|thu|fri|sat|sun|week|month|year|summer|spring|autumn|fall|winter)\w*"
-                        r"(?:\s+\w+)?$", re.I)
-_RELATIVE = re.compile(r"^(.{3,40}?)\s+(?:that|which|who)\s+\w+", re.I)
-
-
 def is_name_field(profile: Profile) -> bool:
     """A person's name: named so ("receiver_name") or described so ("name of the person to ask for")."""
     return bool((profile.name_words & _NAME_FIELD or stem("name") in profile.desc_words)
                 and not profile.words_all & stems({"business", "company", "employer", "firm", "insurer", "provider"}))
 
 
-def named_person(text: str) -> str | None:
-    """The name said beside a role: "my brother rahul will take it", "call my wife's cell, maria"."""
-    t = answers.norm(text)
-    for pattern in _NAMED:  # each on its own: "ask for my husband declan" holds both
-        for m in pattern.finditer(t):
-            name = m.group(1)
-            if name not in _NOT_NAME and not re.fullmatch(_ROLE, name) and len(name) > 1:
-                return name
-    return None
-
-
-def _finish(profile: Profile, text: str, reason: bool) -> str | None:
-    """The minimal answer: lead-ins, hedges, possessives and trailing explanation taken off."""
-    for _ in range(2):
-        text = answers.clean_string(_HEDGE_WORDS.sub("", text or "")) or ""
-    if reason:
-        m = _STATE.match(text)  # "I'm driving", "because the ATM was broken"
-        if m and len(m.group(1).split()) <= 9:
-            text = _WHEN_TAIL.sub("", m.group(1))
-    m = re.match(r"^(?:we use|we have|we've got|we're using|we are using|we go with|we went with|it's|it is|"
-                 r"we're with|we are with)\s+(.+)$", text, re.I)
-    if m:
-        head = _RELATIVE.match(m.group(1))
-        if head and len(head.group(1).split()) <= 4:  # "we use a mobile canner that comes out monthly"
-            text = re.sub(r"^(?:a|an|the)\s+", "", head.group(1), flags=re.I)
-        else:
-            text = m.group(1)
-    text = re.sub(r"^(?:by|in|around|before|from|until|after|on|early|late|mid)[\s-]+(?=(?:jan|feb|mar|apr|may|jun|jul|aug|"
-                  r"sep|oct|nov|dec|mon|tue|wed|thu|fri|sat|sun)\w*$)", "", text, flags=re.I)  # "by June"
-    if len(text.split()) <= 6:  # "my doctor cancelled the order"; articles stay ("the downtown office")
-        text = re.sub(r"^(?:my|our)\s+", "", text, flags=re.I)
-    text = text.strip(" .,!?")
-    if not text or _JUNK.match(text.lower()):
-        return None
-    return text
-
-
-def string_answer(profile: Profile, reply: str) -> str | None:
-    first_sentence = re.split(r"[.;!?]", answers.norm(reply).strip(" .,"), maxsplit=1)[0]
-    if answers.is_refusal(first_sentence) or re.search(r"\b(?:don'?t have (?:it|that|one)|didn'?t catch|have to (?:find|look)|"
-                                                       r"not handy|can'?t find|no idea|no clue|not in front of me|not interested)\b",
-                                                       first_sentence):
-        return None
-    text = answers.clean_string(reply)
-    if not text or _JUNK.match(text.lower().strip(" .!?")):
-        return None
-    reason = bool(profile.words_all & REASON_WORDS)
-    if is_name_field(profile):
-        # "that'd be my vp, marcus", "my assistant dana": the name, not the role.
-        named = named_person(text)
-        if named:
-            return named
-        text = re.sub(rf"\b(?:my|our|his|her|the)\s+(?:\w+'s\s+)?(?:\w+\s+)?{_ROLE}\b,?\s*",
-                      "", text, flags=re.I).strip(" ,.") or text
-        text = answers.clean_string(text) or text
-    if profile.words_all & stems({"occasion", "celebrate", "celebrating", "celebration"}):
-        m = OCCASION.search(answers.norm(reply))
-        if m:
-            return m.group(0)
-    if profile.words_all & stems({"relationship", "relation", "relate", "related"}):
-        m = RELATION.search(answers.norm(reply))
-        if m:
-            return m.group(1) or m.group(2)
-    # The first sentence holds the answer; what follows explains it.
-    first = re.split(r"(?<=[.!?])\s+", text)[0].strip(" .,!?")
-    finished = [_finish(profile, p, reason) for p in re.split(r",\s*", first)]
-    parts = [p for p in finished if p]
-    if not parts:
-        return None
-    first = parts[0]
-    if len(parts) > 1:
-        scored = [(len((profile.name_words | profile.desc_words) & _words(p)), -i, p) for i, p in enumerate(parts)]
-        best = max(scored)
-        first = best[2] if best[0] > 0 else min(parts, key=lambda p: (len(p.split()) > 4, len(p)))
-    if re.search(r"\b(?:code|number|zip|pin|id|reference|account|postcode)\b", f"{profile.name} "
-                 f"{profile.spec.description}".replace("_", " ").lower()):
-        first = re.sub(r"\b(\d) (?=\d\b)", r"\1", parsing.digits(first, pairs=False))
-        if not re.search(r"\d", first):
-            return None  # a number, code or id has digits; "same number, yes" is not one
-    return _finish(profile, first, reason)
-
-
+_ASKS_WHY = re.compile(r"\bwhy\b|\bhow come\b|\bwhat (?:happened|brought|made|went wrong|was wrong|"
+                       r"was the (?:main |biggest )?(?:problem|issue|reason))\b")
 REASON_WORDS = stems({"reason", "why", "cause", "complaint", "issue", "problem", "because"})
-
-
-def intent_only(sentence: str) -> bool:
-    t = answers.norm(sentence)
-    return bool(OPT_OUT.search(t)) or bool(re.match(r"^\W*(?:hey|hi|hello|sorry|thanks|thank you|okay|ok)\W*$", t))
 
 
 SPECIFIC = {"date", "datetime", "time", "email", "phone", "currency", "enum", "duration"}
@@ -450,6 +371,15 @@ _YES_NO_END = re.compile(r"\b(?:right|correct|yes or no|is that|isn'?t it|okay|o
                          r"\bconfirm\b|^\W*(?:\w+,\s+)?(?:and |so |also )*(?:any|anything)\b")
 
 
+# Asked as a statement, as agents do in speech-to-text: "and youre ok with a text reminder", "happy
+# for us to leave it with a neighbour", "how about a quick demo", "shall i go ahead and renew".
+_DECLARATIVE = re.compile(r"^\W*(?:(?:and|so|ok|okay|great|perfect|then|right)[,\s]+)*(?:you'?re|youre|you are|you'?ll|youll|"
+                          r"you will|you'?d be|youd be|you'?ve|youve|happy|ok|okay|alright|fine|good) (?:\w+ )?"
+                          r"(?:ok|okay|fine|happy|good|with|for|to|be|still|going|planning|able|home|there|in)\b|"
+                          r"^\W*(?:(?:and|so|ok|okay)[,\s]+)*(?:how about|what about|shall (?:i|we)|want me to|would it be ok|"
+                          r"is it ok|ok if|okay if|mind if)\b|\b(?:just )?calling to confirm\b")
+
+
 def asks_yes_no(text: str) -> bool:
     """The last sentence asks for a yes or no: an auxiliary and its subject ("are you still able",
     "first, on the appointment: is that a yes") with no question word before it, or a tag ("right?")."""
@@ -457,7 +387,7 @@ def asks_yes_no(text: str) -> bool:
     m = _AUX_SUBJECT.search(sentence)
     if m and not _WH.search(sentence[:m.start()]):
         return True
-    if sentence.rstrip().endswith("?") and _AUX_FIRST.match(sentence):
+    if sentence.rstrip().endswith("?") and _AUX_FIRST.match(sentence) or _DECLARATIVE.search(sentence):
         return True
     return bool(_YES_NO_END.search(sentence))
 
@@ -535,6 +465,37 @@ def people_total(p: Profile, text: str) -> int | None:
     return sum(int(x) for x in parts) if len(parts) >= 2 else None
 
 
+_HEAD_COUNT = _TOTAL_FIELD | stems({"household", "attendee", "attend", "join", "joining", "coming", "travel"})
+# The callee counting themselves in a list: "just me", "me and my husband", "my wife and i".
+_SELF = re.compile(r"\b(?:just|only|it'?s|its) (?:me|myself)\b|\b(?:me|myself),? and\b|\band (?:me|i|myself)\b|\bme,|"
+                   r"^\W*(?:me|myself)\W*$")
+_PAIRS = re.compile(r"\b(?:(?:my|our|his|her|their|the) )?(?:parents|grandparents|in-laws|in laws|twins)\b")
+_ONE = re.compile(rf"\b(?:my|our|his|her|their) (?:\w+ )?{_KIN}\b")
+_SOME = re.compile(r"\b(?:kids|children|colleagues|friends|coworkers|co-workers|guests|family|people|others)\b")
+
+
+def people_listed(p: Profile, text: str) -> int | None:
+    """A head count said as the people: "just me" is one, "me and my husband" two, "me, my wife, her
+    parents and our two kids" six. None when a part has no number ("me and the kids")."""
+    if p.item.kind != "integer" or not p.words_all & _HEAD_COUNT or p.name_words & _PART_FIELD or answers.is_refusal(text):
+        return None
+    t = parsing.digits(answers.norm(text))
+    counted = [(m.start(), m.end(), int(m.group(1))) for m in re.finditer(rf"\b(\d+) (?:\w+ )?(?:{_PERSONS}|{_KIN}s?|colleagues|"
+                                                                         r"friends|coworkers|guests|others)\b", t)]
+    if len(counted) != len(parsing.numbers_in(t)):
+        return None  # a number that counts no one: the ordinary reading applies
+    rest = t
+    for start, end, _ in counted:
+        rest = rest[:start] + " " * (end - start) + rest[end:]
+    pairs = len(_PAIRS.findall(rest))
+    rest = _PAIRS.sub(" ", rest)
+    ones = len(_ONE.findall(rest)) + (1 if _SELF.search(_ONE.sub(" ", rest)) else 0)
+    if _SOME.search(_ONE.sub(" ", rest)) or not (ones or pairs):
+        return None
+    total = ones + 2 * pairs + sum(n for _, _, n in counted)
+    return total if total >= 1 else None
+
+
 def unit_fit(p: Profile, text: str, position: int) -> float:
     """+1 when the noun after a number is the field's own ("three bedrooms"), -1 when it counts something else."""
     t = parsing.digits(text)
@@ -565,18 +526,3 @@ def kept(text: str, found: list) -> list:
             continue
         out.append((pos, value))
     return out
-
-
-def string_items(text: str) -> list[str]:
-    items = []
-    for part in answers.split_list(re.sub(r"(?<=\w)[.!?]\s+", ", ", re.split(r"\s+but\s+", text)[0])):
-        if re.match(r"(?:i|i'?ve|i'?m|we|we'?ve|we'?re|it|it'?s|that|this|he|she|they|there|you)\b", part, re.I):
-            continue
-        cleaned = answers.clean_string(re.sub(r"^(?:mostly|some|a bit of|a little|also|plus|and)\s+", "", part,
-                                              flags=re.I))
-        if cleaned:  # "the risotto", "a tiramisu to share": the thing itself
-            cleaned = re.sub(r"\s+(?:to share|for the table|for me|for him|for her|for us|for the kids|please)$", "",
-                             re.sub(r"^(?:a|an|the|some|one|two)\s+", "", cleaned, flags=re.I), flags=re.I)
-        if cleaned and not answers.is_refusal(cleaned) and len(cleaned.split()) <= 4:
-            items.append(cleaned)
-    return items

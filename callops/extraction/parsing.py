@@ -1,10 +1,10 @@
-"""Numbers, dates and times of day in spoken text.
+"""Numbers and dates in spoken text.
 
 The libraries do the reading: `number-parser` turns number words into digits and `dateparser`
 resolves dates against the call's time (RELATIVE_BASE, future preferred unless told otherwise).
 What is written here is only what they do not cover, said at each place: the spoken layer
-("two fifty", "1.5k", "half past seven", "the 14th") and finding a value inside a whole reply.
-Money and durations are in `amounts.py`, emails and phones (email-validator, phonenumbers) in
+("two fifty", "1.5k", "the 14th") and finding a value inside a whole reply. Times of day are in
+`times_of_day.py`, money and durations in `amounts.py`, emails and phones (email-validator, phonenumbers) in
 `contacts.py`, yes/no, enums and free text in `answers.py`.
 
 Every `*_in` finder answers all values in the text in order; callers take the last one, because
@@ -35,6 +35,7 @@ _TENS = r"(?:twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety)(?:[\s-]" + _
 _PAIR_RE = re.compile(rf"\b({_UNIT}|{_TEEN}|{_TENS})\s+({_TEEN}|{_TENS})\b(?![\s-]+(?:hundred|thousand|million|k\b|grand))")
 _CENTURY_RE = re.compile(rf"\b(nineteen|eighteen)\s+({_TEEN}|{_TENS})\b")
 _YEAR_RE = re.compile(rf"\btwenty\s+({_TEEN}|{_TENS})\b(?![\s-]+(?:hundred|thousand|million))")
+_DIGIT_WORDS = {w: i for i, w in enumerate("zero one two three four five six seven eight nine".split())} | {"oh": 0}
 _ORD = ("first|second|third|fourth|fifth|sixth|seventh|eighth|ninth|tenth|eleventh|twelfth|thirteenth|fourteenth|"
         "fifteenth|sixteenth|seventeenth|eighteenth|nineteenth|twentieth|thirtieth")
 _ORDINAL_RE = re.compile(rf"\b((?:twenty|thirty)[\s-])?({_ORD})\b")
@@ -51,7 +52,7 @@ _NUMBER_RE = re.compile(r"(?<![\w.])(-)?(\d{1,3}(?:,\d{3})+|\d+)(\.\d+)?(?![\w:/
 
 def ordinals_to_digits(text: str) -> str:
     """'the twenty sixth' -> 'the 26th' (number-parser would drop the 'th')."""
-    return _ORDINAL_RE.sub(lambda m: _nth(parse_ordinal(m.group(0).replace("-", " "))) or m.group(0), text)
+    return _ORDINAL_RE.sub(lambda m: _nth(parse_ordinal(m.group(0).replace("-", " "), language="en")) or m.group(0), text)
 
 
 def _nth(n: int | None) -> str:
@@ -67,14 +68,21 @@ def digits(text: str, pairs: str = "years") -> str:
     t = ordinals_to_digits(norm(text))
     t = _SCALED_RE.sub(lambda m: _fmt(float(m.group(1)) * _SCALES[m.group(2)]), t)
     t = _PRONOUN_ONE_RE.sub(r"\1 thing", t)  # "skip that one": a pronoun, not a quantity
+    # "one point two million": the digits after "point" one by one, before number-parser reads
+    # "two million" as one number; "a quarter million", "half a million": a fraction of the scale.
+    t = re.sub(rf"\bpoint((?:\s+(?:{_UNIT}|zero|oh|\d))+)\b",
+               lambda m: "point " + " ".join(str(_DIGIT_WORDS.get(w, w)) for w in m.group(1).split()), t)
+    t = re.sub(r"\b(?:a )?(quarter|half)(?: of)?(?: a)? (million|mil|thousand|grand|k|billion)\b",
+               lambda m: _fmt((0.25 if m.group(1) == "quarter" else 0.5) * _SCALES[m.group(2)]), t)
     for pattern, repl in ((r"\bhalf a dozen\b", "6"), (r"\b(?:a|one) (hundred|thousand|million)\b", r"one \1"),
                           (r"\b(?:a )?dozen\b", "12"), (r"\ba couple(?: of)?\b", "2")):
         t = re.sub(pattern, repl, t)
     if pairs:
         t = _YEAR_RE.sub(lambda m: f"twenty hundred {m.group(1)}", t)
         t = (_PAIR_RE if pairs == "money" else _CENTURY_RE).sub(lambda m: f"{m.group(1)} hundred {m.group(2)}", t)
-    t = _number_words(t)
+    t = _number_words(t, language="en")  # English: detecting the language costs most of the time
     t = re.sub(r"(\d+) point ((?:\d )*\d)\b", lambda m: m.group(1) + "." + m.group(2).replace(" ", ""), t)
+    t = re.sub(r"\b(\d+\.\d+) (1000|1000000|1000000000)\b", lambda m: _fmt(float(m.group(1)) * int(m.group(2))), t)
     t = re.sub(r"(\d+) and a half\b", lambda m: str(int(m.group(1)) + 0.5), t)
     t = _SCALED_RANGE_RE.sub(lambda m: m.group(1) + " " + m.group(3) + m.group(2), t)
     t = _SCALED_RE.sub(lambda m: _fmt(float(m.group(1)) * _SCALES[m.group(2)]), t)
@@ -192,6 +200,9 @@ def _resolve(m, base: datetime, past: bool, order: str) -> date | None:
 
 def dates_with_spans(text: str, when, past: bool = False, region: str = "US") -> list[tuple[int, date]]:
     t, base = digits(text), _base(when)
+    # "the week after next, the thursday": the weekday first, as the pattern reads it.
+    t = re.sub(rf"\b(?:the )?(week after next|next week),? (?:on |probably |maybe |ideally )?(?:the )?({_WEEKDAY})\b",
+               lambda m: f"{m.group(2)} {'the ' if 'after' in m.group(1) else ''}{m.group(1)}", t)
     order = "MDY" if (region or "US").upper() in ("US", "PH", "CA") else "DMY"
     out = []
     for m in _DATE_RE.finditer(t):
@@ -208,99 +219,3 @@ def dates_in(text: str, when, past: bool = False, region: str = "US") -> list[da
 def parse_date(text: str, when, past: bool = False, region: str = "US") -> date | None:
     found = dates_in(text, when, past, region)
     return found[-1] if found else None
-
-
-# --- times of day ------------------------------------------------------------------------------
-# Spoken forms ("half past seven", "eight thirty", "a quarter to nine", "nine a m") are turned
-# into "H:MM am" here, which dateparser does not read; dateparser then resolves that form. A
-# time without am/pm is read as people book things: 1-6 is afternoon, 7-11 morning, unless the
-# words around say evening (`evening=True`, e.g. a dinner booking).
-
-def _meridiem(k: int) -> str:
-    return (rf"(?:\s*(?P<ap{k}>a\.?\s?m\b\.?|p\.?\s?m\b\.?)|\s+(?P<part{k}>in the morning|in the afternoon|"
-            rf"in the evening|at night|tonight|this morning|this afternoon|this evening))?")
-
-
-_TIME_RE = re.compile("|".join([
-    r"\b(?P<noon>noon|midday|midnight)\b",
-    # "ten to six" is a window more often than 5:50: "to" takes minutes only as "quarter"/"N minutes".
-    rf"\b(?:(?P<half>half|quarter|\d{{1,2}})(?: minutes?)?\s+(?P<dir>past|after)|(?P<to>quarter|\d{{1,2}} minutes?)\s+"
-    rf"(?:to|til|till))\s+(?P<h1>\d{{1,2}})\b{_meridiem(1)}",
-    rf"\b(?P<h2>\d{{1,2}})(?::|\s)(?P<m2>[0-5]\d)(?!\d){_meridiem(2)}",
-    rf"\b(?P<h3>\d{{1,2}})(?:\s*o'?\s?clock)?{_meridiem(3)}",
-]))
-
-
-@lru_cache(maxsize=4096)
-def _clock(hour: int, minute: int, meridiem: str) -> tuple[int, int] | None:
-    found = dateparser.parse(f"{hour}:{minute:02d} {meridiem}".strip(), languages=["en"])
-    return (found.hour, found.minute) if found else None
-
-
-def times_with_spans(text: str, evening: bool = False) -> list[tuple[int, tuple[int, int]]]:
-    t = digits(text, pairs="")
-    out = []
-    for m in _TIME_RE.finditer(t):
-        g = m.groupdict()
-        if g["noon"]:
-            out.append((m.start(), (0, 0) if g["noon"] == "midnight" else (12, 0)))
-            continue
-        k = next(i for i in (1, 2, 3) if g[f"h{i}"])
-        hour, ap, part = int(g[f"h{k}"]), g[f"ap{k}"], g[f"part{k}"]
-        minute = int(g["m2"]) if k == 2 else 0
-        if k == 1:
-            before = g["half"] or g["to"]
-            minute = {"half": 30, "quarter": 15}.get(before) or int(before.split()[0])
-            if g["to"]:
-                hour, minute = hour - 1, 60 - minute
-        before = t[:m.start()]
-        if k == 2 and ":" not in m.group(0) and not ap and not part and not (
-                re.search(r"\b(?:at|around|about|by|from|until|till|til|before|after|between|for)\s+$", before)
-                or re.search(r"(?:\d|noon|am|pm|a m|p m)\s+(?:to|and|or|till|until|-)\s+$", before)):
-            continue  # "two fifty" alone is a price more often than 2:50
-        if k == 3 and not ap and not part and not re.search(r"o'?\s?clock", m.group(0)):
-            # A bare number is a time only after "at"/"around"/"by" and not before a quantity word.
-            if not (re.search(r"\b(?:at|around|about|by|after|before|until|till|til|from|between)\s+$", before)
-                    or re.search(r"(?:\d|noon|am|pm|a m|p m)\s+(?:to|and|or|till|until|-)\s+$", before)
-                    or re.match(r"\s+(?:to|and|till|until|-)\s+(?:\d{1,2}\b(?!\s*(?:people|guests|days?|weeks?))|noon)",
-                                t[m.end():])) \
-                    or re.match(r"\s*(?:%|percent|people|guests|days?|weeks?|months?|years?|dollars?|k\b)", t[m.end():]):
-                continue
-        if hour > 23 or minute > 59:
-            continue
-        if ap:
-            meridiem = "pm" if ap.startswith("p") else "am"
-        elif part:
-            meridiem = "am" if "morning" in part else "pm"
-        elif hour == 0 or hour > 12:
-            meridiem = ""
-        else:
-            meridiem = "pm" if (1 <= hour <= 6 or (evening and hour < 12)) else "am" if hour < 12 else "pm"
-        clock = _clock(hour % 24 if meridiem == "" else (hour if hour <= 12 else hour - 12) or 12, minute, meridiem)
-        if clock:
-            out.append((m.start(), clock))
-    return out
-
-
-def parse_time(text: str, evening: bool = False) -> tuple[int, int] | None:
-    found = times_with_spans(text, evening)
-    return found[-1][1] if found else None
-
-
-def combine(day: date, hm: tuple[int, int], when) -> datetime:
-    """The wall time on that day in the call's zone (zoneinfo picks the right DST offset)."""
-    tz = getattr(when, "tzinfo", None)
-    return datetime(day.year, day.month, day.day, hm[0], hm[1], tzinfo=tz)
-
-
-def parse_datetime(text: str, when, evening: bool = False) -> datetime | None:
-    """A date and a time of day from the text; a time alone means its next occurrence."""
-    hm = parse_time(text, evening)
-    if hm is None:
-        return None
-    day = parse_date(text, when)
-    if day is None:
-        if when is None:
-            return None
-        day = when.date() if combine(when.date(), hm, when) >= when else when.date() + timedelta(days=1)
-    return combine(day, hm, when)

@@ -30,7 +30,7 @@ from dataclasses import field as dc_field
 from datetime import date, datetime
 from typing import Any, NoReturn
 
-from . import amounts, answers, contacts, parsing
+from . import amounts, answers, contacts, parsing, times_of_day
 
 SCALAR_TYPES = ("string", "boolean", "number", "integer", "date", "time", "datetime", "email", "phone", "currency",
                 "duration")
@@ -328,7 +328,7 @@ def _coerce_time(value, f, when, region):
         m = re.fullmatch(r"\s*(\d{1,2}):(\d{2})(?::\d{2})?\s*", value)
         if m and int(m.group(1)) < 24 and int(m.group(2)) < 60:
             return f"{int(m.group(1)):02d}:{m.group(2)}"
-        found = parsing.parse_time(value)
+        found = times_of_day.parse_time(value)
         if found is not None:
             return f"{found[0]:02d}:{found[1]:02d}"
     raise CoercionError("not a time of day")
@@ -345,7 +345,7 @@ def _coerce_datetime(value, f, when, region):
             except ValueError:
                 parsed = None
         if parsed is None:
-            parsed = parsing.parse_datetime(text, when)
+            parsed = times_of_day.parse_datetime(text, when)
     if parsed is None:
         raise CoercionError("not a date and time")
     if parsed.tzinfo is None and tz is not None:

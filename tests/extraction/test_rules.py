@@ -4,7 +4,7 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from callops.extraction import answers, contacts, parsing
+from callops.extraction import answers, contacts, parsing, times_of_day
 from callops.extraction.extractors.rules import extract_turns
 from callops.extraction.schema import coerce
 
@@ -72,7 +72,7 @@ def test_dates_relative_to_the_call(text, expected):
     ("Wednesday", None),                                   # a date alone is not a date and time
 ])
 def test_datetimes_relative_to_the_call(text, expected):
-    assert parsing.parse_datetime(text, MONDAY) == expected
+    assert times_of_day.parse_datetime(text, MONDAY) == expected
 
 
 @pytest.mark.parametrize("text, expected", [

@@ -6,7 +6,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from callops.extraction import amounts, contacts, parsing
+from callops.extraction import amounts, contacts, parsing, times_of_day
 from callops.extraction.extractors.rules import extract_turns, read_transcript
 from callops.extraction.schema import coerce, validate_returns
 
@@ -58,12 +58,12 @@ def test_relative_dates_against_the_call(text, expected):
     ("ten past six in the evening", False, (18, 10)), ("10:30am", False, (10, 30)), ("3 people", False, None),
 ])
 def test_times_of_day(text, evening, expected):
-    assert parsing.parse_time(text, evening) == expected
+    assert times_of_day.parse_time(text, evening) == expected
 
 
 def test_a_window_said_as_a_range():
-    assert [hm for _, hm in parsing.times_with_spans("two to six")] == [(14, 0), (18, 0)]
-    assert [hm for _, hm in parsing.times_with_spans("between ten and two")] == [(10, 0), (14, 0)]
+    assert [hm for _, hm in times_of_day.times_with_spans("two to six")] == [(14, 0), (18, 0)]
+    assert [hm for _, hm in times_of_day.times_with_spans("between ten and two")] == [(10, 0), (14, 0)]
 
 
 @pytest.mark.parametrize("text, region, expected", [
@@ -185,3 +185,184 @@ def test_the_sandbox_callee_answers_the_new_types_and_the_rules_read_them(scenar
         got = coerce(schema, extract_turns(script.turns, schema, MONDAY), MONDAY)[0]
         got["tags"] = [t.lower() for t in got["tags"]] if got["tags"] else got["tags"]
         assert got == script.expected, script.turns
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("we did one point two million in revenue", [1_200_000]), ("about a quarter million, give or take", [250_000]),
+    ("half a million", [500_000]), ("two point five thousand", [2500]), ("three point seven five", [3.75]),
+])
+def test_decimals_and_fractions_said_with_a_scale(text, expected):
+    assert parsing.numbers_in(text) == expected
+
+
+def test_the_week_after_next_said_before_its_weekday():
+    assert parsing.parse_date("the week after next, the thursday if you can", MONDAY) == date(2026, 3, 19)
+    assert parsing.parse_date("next week, on the tuesday", MONDAY) == date(2026, 3, 10)
+
+
+def test_a_code_read_digit_by_digit_with_oh_for_zero():
+    got = extract_turns(turns("can i get the zip code on the account", "yeah its one oh zero two three"),
+                        {"zip_code": {"type": "string", "description": "postal code"}}, MONDAY)
+    assert got == {"zip_code": "10023"}
+
+
+def test_a_wh_question_after_a_yes_no_does_not_take_its_yes():
+    schema = {"pay_today": "boolean", "first_amount": "currency", "remaining_amount": "currency"}
+    got = extract_turns(turns("hi this is the payments assistant at cityline credit can you make a payment today",
+                              "not today no i get paid friday", "ok how much could you pay on friday",
+                              "maybe two fifty and the rest later",
+                              "so two hundred fifty on friday and the remaining one sixty two later is that right",
+                              "yeah thats right"), schema, MONDAY)
+    assert got == {"pay_today": False, "first_amount": {"amount": 250.0, "currency": "USD"},
+                   "remaining_amount": {"amount": 162.0, "currency": "USD"}}
+
+
+def test_the_agents_introduction_names_no_field():
+    schema = {"attending": {"type": "boolean", "description": "will attend the appointment"},
+              "text_reminder": {"type": "boolean", "description": "wants an sms reminder"}}
+    got = extract_turns(turns("Hello, this is the reminder assistant from Elm Dental. Will you be able to make it?",
+                              "Yes, I'll be there.", "And would you like a text reminder the day before?", "No thanks."),
+                        schema, MONDAY)
+    assert got == {"attending": True, "text_reminder": False}
+
+
+def test_a_dinner_time_at_a_trattoria_is_in_the_evening():
+    got = extract_turns(turns("hi this is the reservations line at trattoria luca what time works for you",
+                              "half past seven ideally"), {"booking_time": "time"}, MONDAY)
+    assert got == {"booking_time": "19:30"}
+
+
+def test_a_reason_is_what_follows_the_refusal_and_a_broken_thing_is_not_working():
+    schema = {"keeps_appointment": {"type": "boolean", "description": "keeps the original appointment"},
+              "reason": {"type": "string", "description": "why they cannot make the original time"},
+              "atm_working": "boolean"}
+    got = extract_turns(turns("your vaccination is on wednesday at nine can you still make that",
+                              "oh no i cant wednesday i have jury duty", "i'm sorry. was the atm out of service?",
+                              "yep"), schema, MONDAY)
+    assert got == {"keeps_appointment": False, "reason": "jury duty", "atm_working": False}
+
+
+def test_the_answer_said_first_and_explained_after():
+    got = extract_turns(turns("what could we do better", "honestly just the waiting room coffee, it was cold"),
+                        {"improvement": {"type": "string", "description": "what the shop could do better"}}, MONDAY)
+    assert got == {"improvement": "the waiting room coffee"}
+
+
+def test_a_voicemail_greeting_is_no_person():
+    schema = {"is_voicemail": {"type": "boolean", "description": "the call went to voicemail"},
+              "human_answered": {"type": "boolean", "description": "a person answered the call"},
+              "confirmed": "boolean"}
+    got = extract_turns("user: the person you are trying to reach\nassistant: hello am i speaking with mr ortiz\n"
+                        "user: is not available at the tone please record your message\n"
+                        "assistant: hello this is metro pharmacy your prescription is ready goodbye", schema, MONDAY)
+    assert got == {"is_voicemail": True, "human_answered": False}
+
+
+def test_keeping_what_one_has_is_a_no_to_a_change_and_nothing_to_add_is_null():
+    schema = {"paperless": {"type": "boolean", "description": "switches to paperless billing"},
+              "other_comments": {"type": "string", "description": "anything else the callee said"}}
+    got = extract_turns(turns("would you like to switch to paperless billing", "id rather keep getting paper thanks",
+                              "is there anything else youd like to tell us", "no thats it"), schema, MONDAY)
+    assert got == {"paperless": False}
+
+
+def test_bare_amounts_are_in_the_currency_the_conversation_names():
+    schema = {"amount_now": {"type": "currency", "description": "amount paid today"}}
+    got = extract_turns(turns("Calling about invoice 2114 for three thousand two hundred euros. How much can you pay today?",
+                              "I can send two grand now."), schema, MONDAY, region="US")
+    assert got == {"amount_now": {"amount": 2000.0, "currency": "EUR"}}
+    assert amounts.named_currency("we got a dog, she's small, like fifteen pounds", "US") is None
+
+
+def test_a_length_of_time_is_not_an_amount():
+    assert amounts.currencies_in("a six month lease would be twenty five twenty five") == [
+        (25, {"amount": 2525.0, "currency": "USD"})]
+
+
+@pytest.mark.parametrize("reply, expected", [
+    ("just me and my husband", 2), ("its just me", 1), ("me and two colleagues", 3),
+    ("me, my wife, her parents and our two kids", 6), ("me and the kids", None),
+    ("I'm not comfortable sharing that.", None), ("i think about six", 6),
+])
+def test_a_head_count_said_as_the_people(reply, expected):
+    got = extract_turns(turns("how many people will be coming", reply),
+                        {"party_size": {"type": "integer", "description": "number of guests"}}, MONDAY)
+    assert got == ({"party_size": expected} if expected is not None else {})
+
+
+def test_a_bare_ordinal_answers_a_count_question():
+    assert extract_turns(turns("what floor are you on", "the fourth"), {"floor": "integer"}, MONDAY) == {"floor": 4}
+
+
+@pytest.mark.parametrize("question, reply, expected", [
+    ("would you be interested in a free quote", "not at the moment thanks", False),
+    ("would you be interested in a free quote", "were all set thanks", False),
+    ("do you have any pets", "just a cat", True),
+    ("do you have any pets", "none", False),
+    ("any claims in the last five years", "one, a fender bender in 2022", True),
+    ("do you own or rent", "we rent", False),
+    ("do you own or rent", "we own it", True),
+    ("do you smoke", "i quit two years ago", False),
+    ("do you agree to the terms", "uh huh", True),
+    ("am i speaking with the account holder", "thats me", True),
+    ("can we charge the card on file", "please dont i want to use a different card", False),
+    ("are you available next week", "only on tuesday", True),
+])
+def test_yes_and_no_in_the_words_people_use(question, reply, expected):
+    name = {"free quote": "interested_in_quote", "pets": "has_pet", "claims": "prior_claims", "own or rent": "owns_home",
+            "smoke": "smoker", "terms": "agrees_to_terms", "account holder": "is_account_holder",
+            "card on file": "charge_card_on_file", "available": "available_next_week"}
+    field = next(v for k, v in name.items() if k in question)
+    assert extract_turns(turns(question, reply), {field: "boolean"}, MONDAY) == {field: expected}
+
+
+def test_list_items_without_what_is_said_about_them_and_short_enum_options_said_in_full():
+    languages = {"languages": {"type": "list", "items": "string", "description": "languages spoken"}}
+    assert extract_turns(turns("what languages do you speak", "english, portuguese is my native, and decent spanish"),
+                         languages, MONDAY) == {"languages": ["english", "portuguese", "spanish"]}
+    assert extract_turns(turns("any allergies", "no none"), {"allergies": {"type": "list", "items": "string"}},
+                         MONDAY) == {}
+    days = {"available_days": {"type": "list", "items": {"type": "enum", "values": ["mon", "tue", "wed", "thu"]}}}
+    assert extract_turns(turns("which days are you available", "monday tuesday and thursday"), days, MONDAY) == {
+        "available_days": ["mon", "tue", "thu"]}
+
+
+def test_enum_list_items_said_unasked():
+    services = {"services": {"type": "list", "items": {"type": "enum", "values": ["oil_change", "brakes", "wipers"]}}}
+    assert extract_turns(turns("what can we do for you", "an oil change, and check the brakes"), services, MONDAY) == {
+        "services": ["oil_change", "brakes"]}
+
+
+@pytest.mark.parametrize("reply, expected", [
+    ("nine fifteen", "09:15"), ("ten ish", "10:00"), ("half eight", "08:30"), ("twenty to four", "15:40"),
+    ("sometime after lunch, say one thirty", "13:30"), ("first thing in the morning like eight", "08:00"),
+    ("evening, eight thirty", "20:30"), ("three oh three, five five five, oh one nine six", None),
+])
+def test_a_time_said_alone_as_the_answer(reply, expected):
+    got = extract_turns(turns("what time will you arrive", reply), {"arrival_time": "time"}, MONDAY)
+    assert got == ({"arrival_time": expected} if expected else {})
+
+
+@pytest.mark.parametrize("question, reply, expected", [
+    ("and youre ok with a text reminder", "yeah thats fine", True),
+    ("happy for us to leave it with a neighbour", "rather not to be honest", False),
+    ("how about a quick demo next week", "nah were not looking right now", False),
+    ("shall i go ahead and renew it for another year", "hold off for now", False),
+    ("just calling to confirm your appointment tomorrow at ten", "thats right see you then", True),
+])
+def test_a_yes_no_question_asked_as_a_statement(question, reply, expected):
+    assert extract_turns(turns(question, reply), {"agreed": {"type": "boolean", "description": "callee agrees"}},
+                         MONDAY) == {"agreed": expected}
+
+
+def test_free_text_from_speech_to_text_without_apostrophes():
+    from callops.extraction.free_text import string_answer
+    from callops.extraction.matching import Profile
+    from callops.extraction.schema import fields
+
+    def read(name, description, reply):
+        spec = fields(validate_returns({name: {"type": "string", "description": description}}))[name]
+        return string_answer(Profile(name, spec, "US", MONDAY, False), reply)
+
+    assert read("reason", "why the callee is unavailable", "not really im driving") == "driving"
+    assert read("current_provider", "the callee's current provider", "uh were with comcast right now") == "comcast"

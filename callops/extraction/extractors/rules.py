@@ -29,37 +29,27 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import cast
 
-from callops.extraction import amounts, answers, parsing
+from callops.extraction import amounts, answers, parsing, times_of_day
 from callops.extraction.clock import call_time, region_for
+from callops.extraction.free_text import string_answer, string_items
 from callops.extraction.matching import (
     CLARIFY,
     CLOSING,
-    COMPANY,
     CORRECTION,
     EVENING,
-    IS_THEM,
-    NOT_THEM,
-    OCCASION,
     OFFER,
-    OPT_OUT,
-    REASON_WORDS,
     REJECT,
-    RELATION,
     SPECIFIC,
     Profile,
     asks_back,
     asks_yes_no,
     assign,
     echo,
-    intent_only,
-    is_name_field,
     kept,
     last_sentence,
-    named_person,
+    people_listed,
     people_total,
     stems,
-    string_answer,
-    string_items,
     unit_fit,
     who,
     yes_no,
@@ -67,7 +57,7 @@ from callops.extraction.matching import (
 from callops.extraction.schema import fields as schema_fields
 from callops.extraction.transcript import turns as normalise
 
-from . import ExtractionFailed
+from . import ExtractionFailed, unasked
 
 # How close a question must come to a field (its words, synonyms and type cues) to be about it.
 TOPIC = 0.8
@@ -93,8 +83,12 @@ class _Conversation:
         whole = " ".join(t for _, t in self.turns)
         evening = bool(EVENING.search(whole.lower()))
         self.profiles = [Profile(name, spec, region, when, evening) for name, spec in schema_fields(schema).items()]
+        named = amounts.named_currency(whole, region)
+        for p in self.profiles:
+            p.currency = named
         self.when = when
         self.cands: dict[str, list[Candidate]] = {p.name: [] for p in self.profiles}
+        self.kinds = {p.name: p.kind for p in self.profiles}
         self.days: dict[str, date] = {}
 
     def topics(self) -> list[dict[str, float]]:
@@ -105,13 +99,21 @@ class _Conversation:
         question, asked_back = "", False
         for i, (role, text) in enumerate(self.turns):
             if role == "agent":
-                scores = {p.name: p.relevance(text) for p in self.profiles}
+                # "This is the reminder assistant from Elm Dental" names no field: the agent's own
+                # introduction is not weighed.
+                asked = _INTRO.sub(" ", text)
+                scores = {p.name: p.relevance(asked) for p in self.profiles}
                 best = max(scores.values(), default=0)
-                words = set(re.findall(r"[a-z0-9']+", text.lower()))
+                words = set(re.findall(r"[a-z0-9']+", asked.lower()))
+                # ... unless another field is asked for plainly ("I'm sorry. Is your internet working now?").
                 if current and CLARIFY.search(text.lower()) and not any(
-                        p.named_in(text, words) for p in self.profiles if scores[p.name] >= best - 1e-9):
-                    pass  # "sorry, just to confirm, was that the second one?" is still about the same field
-                elif current and asked_back and best < TOPIC + 0.5 and not _asks(text):
+                        p.named_in(asked, words) for p in self.profiles if scores[p.name] >= best - 1e-9) and not (
+                        best >= TOPIC + 1 and best > max(scores.get(n, 0) for n in current) + 1):
+                    # "sorry, just to confirm, was that the second one?" is still about the same field;
+                    # "so 250 on friday, is that right?" confirms the values said, not an earlier yes/no.
+                    current = {n: v for n, v in current.items() if self.kinds[n] != "boolean" or scores[n] >= TOPIC} \
+                        or current
+                elif current and asked_back and best < TOPIC + 0.5 and not _asks(asked):
                     # "Can you still make it?" "Are you even open?" "We're open.": the first question
                     # still waits for its answer.
                     if i + 1 < len(self.turns):
@@ -119,7 +121,7 @@ class _Conversation:
                 elif best >= TOPIC:
                     # A runner-up joins when it is nearly as close, or the question names it in full
                     # ("your email and your phone number").
-                    current, question = self._about(scores, text, words), text
+                    current, question = self._about(scores, asked, words), text
                 elif not CLARIFY.search(text.lower()):
                     current = {}  # a new, unrelated question ("Anything else I can help with?")
                 asked_back = False
@@ -146,8 +148,15 @@ class _Conversation:
         def key(p):
             return ("list:" if p.kind == "list" else "") + family.get(p.item.kind, p.item.kind)
 
+        last = last_sentence(text)
+        # A yes/no field is asked by a yes/no question (or "who signs off?"), not by "how much could
+        # you pay on friday?", whose "yeah" would otherwise answer it.
+        yes_no_asked = asks_yes_no(last) or bool(re.search(r"\bwho\b", last)) or not _asks(text)
         for kind in {key(p) for p in self.profiles}:
             group = [p for p in self.profiles if key(p) == kind]
+            if kind == "boolean" and not yes_no_asked and any(key(q) != "boolean" and scores[q.name] >= TOPIC
+                                                               for q in self.profiles):
+                continue
             top = max(scores[p.name] for p in group)
             for p in group:
                 v = scores[p.name]
@@ -166,8 +175,11 @@ class _Conversation:
             yes_no_fields = [(p.relevance(last), p) for p in self.profiles if p.kind == "boolean"]
             top, asked = max(yes_no_fields, key=lambda f: f[0], default=(0, None))
             # ... unless the sentence is about another field ("Could you give me the number?").
+            # A free-text field that shares the question's words does not outrank it: a yes/no
+            # question is answered with a yes or no ("can you still make that?").
             if asked is not None and top >= TOPIC + 0.3 and asked.name not in out and top > max(
-                    q.relevance(last) for q in self.profiles if q.name in out):
+                    (q.relevance(last) - (0.5 if q.kind == "string" else 0) for q in self.profiles
+                     if q.name in out), default=0):
                 out[asked.name] = top
         for p in self.profiles:
             if p.name not in out and p.kind not in ("boolean", "string"):
@@ -202,9 +214,10 @@ class _Conversation:
                 self._restatement(about, i, text)
         self._volunteered(topics)
         self._loosely_asked()
-        self._intents()
-        self._reasons()
-        self._unasked_strings()
+        unasked.voicemail(self)
+        unasked.intents(self)
+        unasked.reasons(self)
+        unasked.strings(self)
         values, evidence = {}, {}
         for p in self.profiles:
             chosen = self._choose(self.cands[p.name])
@@ -260,8 +273,13 @@ class _Conversation:
                         self.add(p, 0, i, strength)
                     elif found:
                         total = people_total(p, text) if p.item.kind in ("integer", "number") else None
+                        total = people_listed(p, text) if total is None else total  # "me and two colleagues"
                         self.add(p, total if total is not None else self._pick(p, text, found), i,
                                  strength + 0.2 * min(2, p.near(text, found[0][0])))
+                    elif p.item.kind == "integer" and (listed := people_listed(p, text)) is not None:
+                        self.add(p, listed, i, strength)  # "just me and my husband"
+                    elif p.item.kind == "integer" and (nth := _BARE_ORDINAL.match(parsing.digits(text))):
+                        self.add(p, int(nth.group(1)), i, strength)  # "what floor?" "the fourth"
                     elif refusal:
                         self.add(p, None, i, strength)
 
@@ -291,8 +309,8 @@ class _Conversation:
         return found[-best[1]][1] if best[0] > 0 else found[0][1]
 
     def _datetime(self, p: Profile, i: int, text: str, strength: float) -> None:
-        days = [d for _, d in kept(text, parsing.dates_with_spans(text, self.when, p.past, p.region))]
-        hms = [hm for _, hm in kept(text, parsing.times_with_spans(text, p.evening))]
+        days = _settled_on(parsing.digits(text), kept(text, parsing.dates_with_spans(text, self.when, p.past, p.region)))
+        hms = _settled_on(parsing.digits(text, pairs=""), kept(text, times_of_day.times_with_spans(text, p.evening)))
         if not days and not hms:
             return
         previous = next((c for c in reversed(self.cands[p.name]) if c.value), None)
@@ -307,9 +325,9 @@ class _Conversation:
         if hm is None:
             return
         if day is None:
-            day = self.when.date() if parsing.combine(self.when.date(), hm, self.when) >= self.when \
+            day = self.when.date() if times_of_day.combine(self.when.date(), hm, self.when) >= self.when \
                 else self.when.date() + timedelta(days=1)
-        self.add(p, parsing.combine(day, hm, self.when).isoformat(), i, strength + (0.2 if days and hms else 0))
+        self.add(p, times_of_day.combine(day, hm, self.when).isoformat(), i, strength + (0.2 if days and hms else 0))
 
     def _list(self, p: Profile, text: str):
         item = p.item
@@ -330,7 +348,7 @@ class _Conversation:
             if item.kind == "boolean":
                 found = [answers.parse_boolean(x) for x in parts]
             else:
-                moments = [parsing.parse_datetime(x, self.when, p.evening) for x in parts]
+                moments = [times_of_day.parse_datetime(x, self.when, p.evening) for x in parts]
                 found = [x.isoformat() if x else None for x in moments]
             return [x for x in found if x is not None] or None
         out = []
@@ -398,6 +416,11 @@ class _Conversation:
                     if value is not None:
                         self.add(p, value, i, 0.5)
                     continue
+                if p.kind == "list" and p.item.kind == "enum" and not self.cands[p.name]:
+                    said = self._list(p, text)  # "an oil change and check the brakes", unasked
+                    if said:
+                        self.add(p, said, i, 0.4)
+                    continue
                 if p.kind in ("string", "list", "datetime"):
                     continue
                 found = kept(text, p.values(text))
@@ -405,7 +428,8 @@ class _Conversation:
                     continue
                 near = max(p.near(text, pos) + unit_fit(p, text, pos) for pos, _ in found)
                 if p.kind in ("email", "phone", "enum") or near >= 1:
-                    self.add(p, self._pick(p, text, found), i, 0.5 + 0.3 * min(near, 2))
+                    total = people_total(p, text) if p.kind in ("integer", "number") else None
+                    self.add(p, total if total is not None else self._pick(p, text, found), i, 0.5 + 0.3 * min(near, 2))
                 elif p.kind in ("date", "time") and not self.cands[p.name]:
                     same = [q for q in self.profiles if q.kind == p.kind]
                     mine = assign(same, text)[p.name] if len(same) > 1 else found
@@ -433,126 +457,29 @@ class _Conversation:
                 if any(c.value is not None for c in self.cands[p.name]):
                     break
 
-    def _intents(self) -> None:
-        """Two things people say without being asked, which booleans often record: asking not to be
-        contacted again, and saying who is on the line (the person sought, or not)."""
-        said = [(i, answers.norm(t)) for i, (r, t) in enumerate(self.turns) if r == "user"]
-        for p in self.profiles:
-            if p.kind != "boolean":
-                continue
-            words = p.name_words | p.desc_words
-            answered = any(c.value is not None for c in self.cands[p.name])
-            identity = words & stems({"intend", "intended", "sought", "seek", "wrong", "speak", "reach"})
-            if words & stems({"know", "knows", "acquaint", "familiar"}) and words & stems(
-                    {"person", "intend", "intended", "sought", "seek", "him", "her", "contact", "customer", "they"}):
-                if not answered:
-                    # "she's my cousin", "he was my flatmate": the answerer knows them; "no idea who
-                    # that is": they do not.
-                    for i, t in said:
-                        if RELATION.search(t):
-                            self.add(p, True, i, 0.6)
-                            break
-                        if re.search(r"\b(?:don'?t|dont|do not|never) (?:know|heard of) (?:him|her|them|any|anyone|a|who|"
-                                     r"that|this)\b|\bno conozco\b|\bno idea who\b", t):
-                            self.add(p, False, i, 0.6)
-                            break
-            elif not answered and re.search(r"\bask(?:ed|s)?[ _](?:whether|if|about|who|what|which|for)\b|"
-                                            r"\bwonder(?:ed|s)? (?:whether|if)\b",
-                                            f"{p.name} {p.spec.description}".lower()):
-                # "Am I talking to a robot?": the callee asked about the field's subject.
-                own = (p.name_words | p.desc_words | p.related) - stems({"ask", "asked", "callee", "whether", "question"})
-                hit = next((i for i, (r, t) in enumerate(self.turns) if r == "user" and asks_back(t)
-                            and own & _words_of(t)), None)
-                self.add(p, hit is not None, hit if hit is not None else (said[-1][0] if said else 0),
-                         0.6 if hit is not None else 0.3)
-            elif words & stems({"interest", "interested", "want", "keen"}) and not answered and any(
-                    OPT_OUT.search(t) for _, t in said):
-                self.add(p, False, said[-1][0], 0.5)  # who asks to be taken off the list is not interested
-            elif words & stems({"call", "contact", "list", "remove", "opt", "optout", "unsubscribe", "stop"}) and \
-                    p.negative and not (identity and not OPT_OUT.search(" ".join(words))):
-                hit = next((i for i, t in said if OPT_OUT.search(t)), None)
-                if hit is not None:  # an explicit request outweighs any reading of a yes or no
-                    self.add(p, True, hit, 9.0)
-                elif not answered:
-                    self.add(p, False, said[-1][0] if said else 0, 0.5)
-            elif words & stems({"intend", "intended", "sought", "seek", "right", "wrong", "person", "speak", "reach"}) \
-                    and not words & stems({"know", "knows", "relationship", "interest", "interested"}):
-                # Who answered is said at the start ("speaking", "no Aroha here, wrong number") and
-                # outweighs later yes/no replies to other questions.
-                for i, t in said[:3]:
-                    found = True if NOT_THEM.search(t) else False if IS_THEM.search(t) else None
-                    if found is not None:
-                        wrong = "wrong" in words or p.negative
-                        self.add(p, found == wrong, i, 9.0 if found else 0.5 + 2.0 * (not answered))
-                        break
-
-    def _reasons(self) -> None:
-        """A reason nobody asked for is usually the sentence that follows the callee's decision:
-        "No, don't renew. We're selling the house."."""
-        for p in self.profiles:
-            if p.kind != "string" or self.cands[p.name] or not p.words_all & REASON_WORDS:
-                continue
-            for i, (role, text) in enumerate(self.turns):
-                if role != "user" or i == 0 or not any(c.turn == i for cs in self.cands.values() for c in cs if c.value
-                                                      is not None):
-                    continue
-                for sentence in re.split(r"(?<=[.!?])\s+|,\s+(?=(?:i'?m|we'?re|because|cause|since)\b)", text):
-                    cleaned = string_answer(p, sentence)
-                    value_only = len(cleaned.split()) <= 3 and bool(parsing.numbers_in(cleaned)) if cleaned else True
-                    decision = re.match(r"^\W*(?:oh )?(?:no|nope|nah|yes|yeah|yep|sure|ok|okay)\b", answers.norm(sentence))
-                    because = decision and re.search(r"\b(?:because|cause|since|i have|i'?ve got|i got|i'?m|we'?re)\s+\w+",
-                                                     answers.norm(sentence)[decision.end():])
-                    if because and decision:  # "oh no i cant wednesday i have jury duty": the reason after the no
-                        sentence, decision = answers.norm(sentence)[decision.end() + because.start():], None
-                        cleaned = string_answer(p, sentence)
-                    if cleaned and not decision and not sentence.rstrip().endswith("?") and len(cleaned.split()) >= 2 and \
-                            not value_only and not (answers.parse_boolean(cleaned) is not None
-                                                    and len(cleaned.split()) <= 4) and not intent_only(sentence):
-                        self.add(p, cleaned, i, 0.3)
-                        break
-                if self.cands[p.name]:
-                    break
-
-    def _unasked_strings(self) -> None:
-        """Free text said in passing that a field of a known kind records: how the person on the line
-        relates to the one sought ("this is her son"), the occasion ("it's our tenth anniversary"),
-        a name beside a role ("my brother rahul will take it"), a company ("Kessler Bau GmbH"),
-        a competitor's offer ("an offer from HUK")."""
-        said = [(i, t) for i, (r, t) in enumerate(self.turns) if r == "user"]
-        for p in self.profiles:
-            if p.kind != "string" or any(c.value is not None for c in self.cands[p.name]):
-                continue
-            words = p.words_all
-            for i, text in said:
-                t = answers.norm(text)
-                value = None
-                if words & stems({"relationship", "relation", "relate", "related"}):
-                    m = RELATION.search(t)
-                    value = m and (m.group(1) or m.group(2))
-                elif words & stems({"occasion", "celebrate", "celebrating", "celebration", "event"}):
-                    # A personal occasion ("our anniversary") over the holiday it falls on ("valentine's").
-                    found = [m.group(0) for _, x in said for m in OCCASION.finditer(answers.norm(x))]
-                    found.sort(key=lambda w: "'" in w or w.endswith("party"))
-                    value = found[0] if found and found[0] in t else None
-                elif words & stems({"company", "business", "employer", "organisation", "organization", "firm"}):
-                    m = COMPANY.search(t)
-                    value = m and m.group(1)
-                elif words & stems({"competitor", "competing", "rival", "alternative", "other"}):
-                    m = re.search(r"\b(?:offer|quote|deal|price) (?:from|with|by) ((?:[a-z0-9&'-]+ ){0,2}?[a-z0-9&'-]+)"
-                                  r"(?= for| at| of|,|\.|$| which| that| and)", t)
-                    value = m and m.group(1)
-                elif is_name_field(p):
-                    value = named_person(t)
-                if value:
-                    self.add(p, value, i, 0.4)
-                    break
-
     def _choose(self, found: list[Candidate]) -> Candidate | None:
         if not found:
             return None
         best = max(c.confidence for c in found)
         strong = [c for c in found if c.confidence >= 0.6 * best]
         return max(strong, key=lambda c: c.order)
+
+
+_BARE_ORDINAL = re.compile(r"^\W*(?:(?:um+|uh+|oh|its|it'?s|on|the|that'?s|we'?re on|i'?m on)\W+)*(\d{1,3})(?:st|nd|rd|th)"
+                           r"(?:\s+(?:one|floor|time|place))?\W*$")
+_INTRO = re.compile(r"\b(?:this is|i'?m|my name is)\s+(?:\w+\s+)?(?:the |an? |your )?(?:[\w'-]+\s+){0,3}?"
+                    r"(?:assistant|agent|line|service|desk|team|department|bot)\s+(?:from|at|for|of|with)\s+"
+                    r"(?:the\s+)?(?:[\w'&-]+\s+){0,3}?[\w'&-]+(?=[,.!?]|\s+(?:calling|here|about|regarding|to|with|and)\b|$)", re.I)
+
+
+def _settled_on(form: str, found: list) -> list:
+    """The values from the first one after the last correction on ("Eight pm. Seven thirty? No, make it
+    quarter to eight, the kids have class till seven fifteen": quarter to eight); all when none."""
+    marks = [m.end() for m in CORRECTION.finditer(form) if any(pos >= m.end() for pos, _ in found)]
+    if not marks:
+        return [v for _, v in found]
+    first = next(k for k, (pos, _) in enumerate(found) if pos >= marks[-1])
+    return [found[first][1]]
 
 
 def _asks(text: str) -> bool:
