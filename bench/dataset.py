@@ -8,6 +8,23 @@ Rows are written by one INSERT … SELECT, so generating a million takes seconds
 from __future__ import annotations
 
 BENCH_ORG = "Bench"
+KINDS = ["sandbox", "callingbox", "bolna", "polyai", "trillet", "dograh"]
+
+
+def bench_agents(org) -> list:
+    """An account per provider kind in `org`, two agents on each (made once, then reused)."""
+    from callops.calls.models import Agent
+    from callops.providers.models import ProviderAccount
+
+    agents = []
+    for kind in KINDS:
+        account, _ = ProviderAccount.objects.get_or_create(organization=org, name=f"{kind} main",
+                                                           defaults={"kind": kind})
+        for i in range(2):
+            agent, _ = Agent.objects.get_or_create(organization=org, name=f"{kind} agent {i}",
+                                                   defaults={"provider_account": account})
+            agents.append(agent)
+    return agents
 
 
 def ensure(n_calls: int = 1_000_000, seed: float = 0.42) -> dict:
@@ -16,19 +33,10 @@ def ensure(n_calls: int = 1_000_000, seed: float = 0.42) -> dict:
 
     from callops.accounts import services as accounts
     from callops.accounts.models import Organization
-    from callops.calls.models import Agent, Call
-    from callops.providers.models import ProviderAccount
+    from callops.calls.models import Call
 
     org = Organization.objects.filter(name=BENCH_ORG).first() or accounts.create_organization(BENCH_ORG)
-    kinds = ["sandbox", "callingbox", "bolna", "polyai", "trillet", "dograh"]
-    agents = []
-    for kind in kinds:
-        account, _ = ProviderAccount.objects.get_or_create(organization=org, name=f"{kind} main",
-                                                           defaults={"kind": kind})
-        for i in range(2):
-            agent, _ = Agent.objects.get_or_create(organization=org, name=f"{kind} agent {i}",
-                                                   defaults={"provider_account": account})
-            agents.append(agent)
+    agents = bench_agents(org)
     have = Call.objects.filter(organization=org).count()
     if 0 < have < n_calls:
         Call.objects.filter(organization=org).delete()  # ids derive from the row number: start over

@@ -24,6 +24,7 @@ import time
 import uuid
 from datetime import UTC, datetime, timedelta
 
+import dataset
 from _harness import percentile, row
 
 GOAL = 1.3
@@ -31,7 +32,6 @@ GOAL = 1.3
 GENERATION = 2
 SPAN = timedelta(days=90)
 SEED = 42
-KINDS = ["sandbox", "callingbox", "bolna", "polyai", "trillet", "dograh"]
 BATCH_SHARE = 0.05  # of the calls belong to the data set's one batch
 ERRORS = ["invalid_number", "balance_low", "provider_error", "status_expired", "stale", "rate_limited"]
 EXTRACTION_ERRORS = ["empty transcript: nothing to extract", "llm extractor: timed out", "no return field parsed"]
@@ -109,21 +109,13 @@ def ensure(n: int) -> dict:
     from callops.accounts.models import Organization
     from callops.batches.models import Batch
     from callops.calls import rollup_reconcile
-    from callops.calls.models import Agent, Call, CallEvent, CallRollup
-    from callops.providers.models import ProviderAccount
+    from callops.calls.models import Call, CallEvent, CallRollup
 
     if connection.vendor != "postgresql":
         raise SystemExit("the scale data sets need PostgreSQL (set DATABASE_URL)")
     name = f"Bench scale {n} g{GENERATION}"
     org = Organization.objects.filter(name=name).first() or accounts.create_organization(name)
-    agents = []
-    for kind in KINDS:
-        account, _ = ProviderAccount.objects.get_or_create(organization=org, name=f"{kind} main",
-                                                           defaults={"kind": kind})
-        for i in range(2):
-            agent, _ = Agent.objects.get_or_create(organization=org, name=f"{kind} agent {i}",
-                                                   defaults={"provider_account": account})
-            agents.append(agent)
+    agents = dataset.bench_agents(org)
     batch, _ = Batch.objects.get_or_create(organization=org, name="bench batch",
                                            defaults={"agent": agents[0], "status": "completed"})
     have = Call.objects.filter(organization=org).count()
