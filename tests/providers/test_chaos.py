@@ -3,8 +3,9 @@ timeouts, duplicated and reordered callbacks), run by real processes: two `manag
 workers and `manage.py runsweeper` against a real Redis and the transactional test database,
 while the emulators (and the app receiving their callbacks) run in this process.
 
-Every call must end in the emulator's true final state, no number may be dialed twice (the
-emulators count creates per destination), and CallingBox's late results must reach the provider
+CallingBox runs on the SDK's prompt-based API, so its timed-out creates are interrupted
+placements on a prompt-based account. Every call must end in the emulator's true final state, no
+number may be dialed twice (the emulators count creates per destination), and CallingBox's late results must reach the provider
 extractor. Clocks are compressed (emulators and sync both run 100x), so a run takes well under
 a minute and a half on two cores.
 """
@@ -88,8 +89,13 @@ def test_chaos_500_calls_through_worker_processes(emulators, make_agent, live_se
         # A 1 % chance per read can miss a whole run; two forced read timeouts per provider make
         # sure the timeout path is exercised every time, and the random ones come on top.
         faults.force("timeout", "read", times=2)
-        emus[kind] = emulators(kind, speed=SPEED, faults=faults, spread_outcomes=True, secret=SECRET)
-        agents[kind] = make_agent(kind, emus[kind], secret=SECRET if kind in ("callingbox", "trillet") else "")
+        # CallingBox on the SDK's prompt-based API: its timed-out creates are interrupted placements
+        # that recovery must settle from the list (it pages, and matches by the webhook_url's id).
+        prompt = {"api": "prompt"} if kind == "callingbox" else {}
+        emus[kind] = emulators(kind, speed=SPEED, faults=faults, spread_outcomes=True, secret=SECRET, **prompt)
+        agents[kind] = make_agent(kind, emus[kind], secret=SECRET if kind in ("callingbox", "trillet") else "",
+                                  **({"credentials": {"api_key": emus[kind].api_key, "create_api": "prompt"}}
+                                     if prompt else {}))
         if kind in ("bolna", "dograh"):  # configured on the provider side, per agent / workflow node
             emus[kind].callback_url = agents[kind].provider_account.callback_url
     # CallingBox extracts after the hangup; its result must still reach the provider extractor.
