@@ -153,6 +153,25 @@ def ensure(n: int) -> dict:
     return {"org": org, "agents": agents, "batch": batch}
 
 
+# Tables whose rows grow with the calls: the calls, their timelines and their webhook traffic.
+CALL_TABLES = ("calls_call", "calls_callevent", "webhooks_webhookevent", "webhooks_webhookdelivery",
+               "webhooks_webhookattempt")
+
+
+def storage_per_call() -> str:
+    """Bytes on disk (tables, indexes, TOAST) of CALL_TABLES per stored call, every organization's;
+    RAW_PAYLOAD_RETENTION_DAYS (README "Retention") is what brings the timeline and attempt parts down."""
+    from django.db import connection
+
+    with connection.cursor() as cur:
+        cur.execute("SELECT " + ", ".join("pg_total_relation_size(%s)" for _ in CALL_TABLES), list(CALL_TABLES))
+        sizes = dict(zip(CALL_TABLES, cur.fetchone(), strict=True))
+        cur.execute("SELECT count(*) FROM calls_call")
+        calls = cur.fetchone()[0] or 1
+    parts = ", ".join(f"{table} {size / calls:,.0f}" for table, size in sizes.items())
+    return f"storage per call: {sum(sizes.values()) / calls:,.0f} bytes over {calls:,} calls ({parts})"
+
+
 def login(org):
     """A client signed in as an owner of `org` (one user per data set, so each has one organization)."""
     from django.test import Client
@@ -195,6 +214,7 @@ def run(bench: str, pages, rounds: dict[str, int]) -> int:
         measured[n] = {name: p95_ms(client, path, rounds[name]) for name, path in pages(data)}
         for name, value in measured[n].items():
             print(f"{bench} {name} p95 at {_label(n)}: {value:.2f} ms", flush=True)
+    print(storage_per_call(), flush=True)
     worst = 0.0
     for name in measured[small]:
         ratio = measured[large][name] / measured[small][name]

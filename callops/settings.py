@@ -332,6 +332,15 @@ SWEEPS += ["callops.batches.jobs.sweep_batches"]
 # API_MAX_BODY_BYTES.
 API_MAX_UPLOAD_BYTES = env.int("API_MAX_UPLOAD_BYTES", default=32 * 1024 * 1024)
 
+# --- Retention (callops.calls.retention, callops.webhooks.retention) ------------------------------
+# Raw provider payloads on call timelines and webhook attempt bodies older than this many days are
+# blanked, a bounded batch per sweep pass; calls, timelines and rollups are kept. 0 keeps them all.
+RAW_PAYLOAD_RETENTION_DAYS = env.int("RAW_PAYLOAD_RETENTION_DAYS", default=0)
+SWEEPS += [
+    "callops.calls.retention.sweep_old_payloads",
+    "callops.webhooks.retention.sweep_old_attempt_bodies",
+]
+
 # --- Production guard (runtime: scripts/, Procfile) ---------------------------------------------
 # The keys generated into var/ suit one machine. Production processes do not share a disk, so each
 # would mint its own: sessions would break across web processes and stored credentials would not

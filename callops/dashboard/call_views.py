@@ -28,6 +28,7 @@ from callops.calls.models import (
     WebhookStatus,
 )
 from callops.calls.services import CallActionError, cancel_call
+from callops.lib import retention
 from callops.providers.models import ProviderKind
 from callops.webhooks import services as webhooks
 from callops.webhooks.models import WebhookAttempt, WebhookDelivery
@@ -344,7 +345,10 @@ def call_payload(request, public_id, event_id):
     payload = call.events.filter(pk=event_id, payload__isnull=False).values_list("payload", flat=True).first()
     if payload is None:
         raise Http404("no such payload on this call")
-    return render(request, "dashboard/calls/detail.html#payload_body", {"payload": payload})
+    # {} is what retention leaves of an old payload: say so rather than show an empty object.
+    days = retention.retention_days()
+    return render(request, "dashboard/calls/detail.html#payload_body",
+                  {"payload": payload, "removed_after_days": days if payload == {} and days else 0})
 
 
 @org_required()

@@ -18,6 +18,7 @@ from django.views.decorators.http import require_POST
 from callops.accounts.decorators import acts_on, org_required
 from callops.accounts.models import Role
 from callops.accounts.tenancy import get_for_org, parse_public_id, scoped
+from callops.lib import retention
 from callops.triage.windows import WINDOW_LABELS, WINDOWS, parse_window
 from callops.webhooks import events as webhook_events
 from callops.webhooks import services as webhooks
@@ -180,7 +181,9 @@ def delivery_attempts(request, delivery):
     for a in attempts:
         a.shown_headers = [(k, v if k.lower() in SAFE_HEADERS else mask(v)) for k, v in
                            (a.request_headers or {}).items()]
-    return render(request, "dashboard/webhooks.html#attempts", {"delivery": delivery, "attempts": attempts})
+    # An attempt's request body is never empty when sent: "" is what retention leaves of an old one.
+    return render(request, "dashboard/webhooks.html#attempts", {"delivery": delivery, "attempts": attempts,
+                                                                "retention_days": retention.retention_days()})
 
 
 @require_POST

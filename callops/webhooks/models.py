@@ -268,6 +268,11 @@ class WebhookDelivery(models.Model):
         return f"delivery {self.public_id} ({self.status})"
 
 
+# Attempts still holding their bodies: a sent request body is never empty, and retention
+# (callops.webhooks.retention) blanks both bodies of an old attempt to "".
+ATTEMPT_BODY_KEPT = ~Q(request_body="")
+
+
 class WebhookAttempt(models.Model):
     # Indexed by whattempt_delivery (delivery, number), which also serves the foreign key.
     delivery = models.ForeignKey(WebhookDelivery, on_delete=models.CASCADE, related_name="attempts",
@@ -289,7 +294,12 @@ class WebhookAttempt(models.Model):
 
     class Meta:
         ordering = ["number", "id"]
-        indexes = [models.Index(fields=["delivery", "number"], name="whattempt_delivery")]
+        indexes = [
+            models.Index(fields=["delivery", "number"], name="whattempt_delivery"),
+            # The retention sweep (callops.webhooks.retention): the oldest attempts still holding
+            # their request body (never empty when sent); blanked ones leave the index.
+            models.Index(fields=["created_at"], name="whattempt_body_kept", condition=ATTEMPT_BODY_KEPT),
+        ]
 
     def __str__(self):
         return f"attempt {self.number} of delivery {self.delivery_id}"
