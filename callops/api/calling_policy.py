@@ -58,7 +58,7 @@ def read_policy(request):
               summary="Change the calling rules (only the fields given; null clears a cap or the hours)")
 def update_policy(request):
     require_write(request)
-    data = json_body(request)
+    data = json_body(request, required=True)
     try:
         changes = policy.clean_changes(data, policy.current(request.org))
     except policy.PolicyError as exc:
