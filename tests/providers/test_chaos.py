@@ -91,11 +91,16 @@ def test_chaos_500_calls_through_worker_processes(emulators, make_agent, live_se
         faults.force("timeout", "read", times=2)
         # CallingBox on the SDK's prompt-based API: its timed-out creates are interrupted placements
         # that recovery must settle from the list (it pages, and matches by the webhook_url's id).
-        prompt = {"api": "prompt"} if kind == "callingbox" else {}
-        emus[kind] = emulators(kind, speed=SPEED, faults=faults, spread_outcomes=True, secret=SECRET, **prompt)
+        options = {"api": "prompt"} if kind == "callingbox" else {}
+        # PolyAI's status read 404s 2 h (provider time) after the end: at 100x that is 72 s, which a
+        # busy two-core machine running the suite beside this test can overrun; ten times that keeps
+        # the test about losing nothing, not about how fast a loaded machine polls.
+        if kind == "polyai":
+            options = {"expiry_seconds": 72_000}
+        emus[kind] = emulators(kind, speed=SPEED, faults=faults, spread_outcomes=True, secret=SECRET, **options)
         agents[kind] = make_agent(kind, emus[kind], secret=SECRET if kind in ("callingbox", "trillet") else "",
                                   **({"credentials": {"api_key": emus[kind].api_key, "create_api": "prompt"}}
-                                     if prompt else {}))
+                                     if kind == "callingbox" else {}))
         if kind in ("bolna", "dograh"):  # configured on the provider side, per agent / workflow node
             emus[kind].callback_url = agents[kind].provider_account.callback_url
     # CallingBox extracts after the hangup; its result must still reach the provider extractor.
@@ -148,7 +153,9 @@ def test_chaos_500_calls_through_worker_processes(emulators, make_agent, live_se
     for kind in KINDS:
         dialed = emus[kind].creates
         assert len(dialed) == CALLS_PER_PROVIDER and set(dialed.values()) == {1}, kind
-    assert not Call.objects.filter(pk__in=pks, error_code__in=["stale", "status_expired"]).exists()
+    timed_out = list(Call.objects.filter(pk__in=pks, error_code__in=["stale", "status_expired"]).values_list(
+        "provider", "to_number", "error_code", "error_message"))
+    assert not timed_out, timed_out
     cb = emus["callingbox"]
     for call in Call.objects.filter(pk__in=completed_cb):
         silent = cb.outcome_for(call.to_number)[0] == "silent"  # CallingBox's own extraction failed
