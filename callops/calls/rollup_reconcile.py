@@ -94,6 +94,7 @@ def rebuild(*, org_id: int | None = None, since: datetime | None = None, until: 
     since, until = hour_bounds(since, until)
     with transaction.atomic():
         if connection.vendor == "postgresql":
+            # SQL because the ORM cannot lock a table: writers wait while the counts are redone.
             with connection.cursor() as cur:
                 cur.execute(f'LOCK TABLE "{rollup_model._meta.db_table}" IN EXCLUSIVE MODE')
         _scope(rollup_model.objects.all(), org_field="organization_id", time_field="hour", org_id=org_id,

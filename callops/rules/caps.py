@@ -50,6 +50,7 @@ def lock_number(org: Organization, number: str, *, wait: bool = True) -> bool:
         return True  # SQLite: BEGIN IMMEDIATE already serialises every writing transaction
     digest = hashlib.blake2b(f"callops.rules.cap:{org.pk}:{number}".encode(), digest_size=8).digest()
     key = int.from_bytes(digest, "big", signed=True)
+    # SQL because the ORM has no advisory locks; this is a lock, not a fast path.
     with connection.cursor() as cursor:
         if wait:
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", [key])

@@ -2,7 +2,7 @@
 call (same row, same id) to the next agent; a timeout after the request was sent never does."""
 
 import json
-import time
+import threading
 
 import pytest
 from django.utils import timezone
@@ -140,14 +140,18 @@ def test_a_timeout_after_sending_with_nothing_at_the_provider_fails_without_a_se
 def test_a_timeout_after_the_provider_created_the_call_adopts_it(pair, clock):
     first_emu, second_emu, first, second = pair
     create = first_emu.create
+    gave_up = threading.Event()
 
     def slow_create(req):
         answer = create(req)  # the provider dials ...
-        time.sleep(1.5)      # ... and answers after the client gave up
+        gave_up.wait(60)      # ... and answers only once the client has given up (a bound, not a pace)
         return answer
 
     first_emu.create = slow_create
-    call = _inline(first)
+    try:
+        call = _inline(first)
+    finally:
+        gave_up.set()
     call.refresh_from_db()
     assert first_emu.creates[TO] == 1 and second_emu.creates[TO] == 0
     assert call.agent_id == first.pk and call.provider_call_id == next(iter(first_emu.calls))
