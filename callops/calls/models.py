@@ -323,6 +323,7 @@ class CallRollup(models.Model):
     provider = models.CharField(max_length=20)
     agent_pk = models.BigIntegerField()
     batch_pk = models.BigIntegerField(default=0)  # 0: not part of a batch
+    routing_profile_pk = models.BigIntegerField(default=0)  # 0: no routing profile picked the agent
     status = models.CharField(max_length=12)
     # Triage's cause dimensions. Hangup cause and provider reason only for the statuses triage groups
     # (otherwise ""), so that the free text of successful calls does not multiply the tuples.
@@ -332,6 +333,8 @@ class CallRollup(models.Model):
     result_status = models.CharField(max_length=10, blank=True)
     extraction_cause = models.CharField(max_length=20, blank=True)  # failed extractions only
     webhook_status = models.CharField(max_length=10, blank=True)
+    # The currency of cost_milli_cents ("" for calls without a cost), so sums never mix currencies.
+    currency = models.CharField(max_length=3, blank=True)
 
     n = models.BigIntegerField(default=0)
     answered = models.BigIntegerField(default=0)  # calls with answered_at
@@ -339,6 +342,24 @@ class CallRollup(models.Model):
     talk_seconds = models.BigIntegerField(default=0)  # sum of duration_seconds
     billed = models.BigIntegerField(default=0)  # calls with billing_amount_milli_cents
     cost_milli_cents = models.BigIntegerField(default=0)  # sum of billing_amount_milli_cents
+    estimated = models.BigIntegerField(default=0)  # billed calls whose cost is an estimate (price table)
+    failovers = models.BigIntegerField(default=0)  # calls whose routing took more than one attempt
+    answer_waited = models.BigIntegerField(default=0)  # calls with both started_at and answered_at
+    answer_wait_seconds = models.BigIntegerField(default=0)  # their sum of answered_at - started_at
+    answered_talk_seconds = models.BigIntegerField(default=0)  # duration_seconds of answered calls
+    # Talk time histogram of answered calls with a duration (edges: rollups.TALK_EDGES), for p90.
+    talk_b00 = models.BigIntegerField(default=0)
+    talk_b01 = models.BigIntegerField(default=0)
+    talk_b02 = models.BigIntegerField(default=0)
+    talk_b03 = models.BigIntegerField(default=0)
+    talk_b04 = models.BigIntegerField(default=0)
+    talk_b05 = models.BigIntegerField(default=0)
+    talk_b06 = models.BigIntegerField(default=0)
+    talk_b07 = models.BigIntegerField(default=0)
+    talk_b08 = models.BigIntegerField(default=0)
+    talk_b09 = models.BigIntegerField(default=0)
+    talk_b10 = models.BigIntegerField(default=0)
+    talk_b11 = models.BigIntegerField(default=0)
     # Earliest and latest ended_at among the tuple's calls (triage's first and last seen).
     first_ended_at = models.DateTimeField(null=True, blank=True)
     last_ended_at = models.DateTimeField(null=True, blank=True)
@@ -348,9 +369,9 @@ class CallRollup(models.Model):
             # The upsert's conflict target; its (organization, hour) prefix serves the overview's
             # and triage's windows.
             models.UniqueConstraint(
-                fields=["organization", "hour", "provider_account_pk", "provider", "agent_pk", "batch_pk", "status",
-                        "error_code", "hangup_cause", "reason_key", "result_status", "extraction_cause",
-                        "webhook_status"], name="callrollup_tuple"),
+                fields=["organization", "hour", "provider_account_pk", "provider", "agent_pk", "batch_pk",
+                        "routing_profile_pk", "status", "error_code", "hangup_cause", "reason_key", "result_status",
+                        "extraction_cause", "webhook_status", "currency"], name="callrollup_tuple"),
         ]
         # A batch's summary: its counters over all hours.
         indexes = [models.Index(fields=["organization", "batch_pk"], name="callrollup_batch")]

@@ -15,13 +15,28 @@ the two and tests/calls/test_rollups.py checks them after real status changes.
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.db import IntegrityError, models, transaction
-from django.db.models import Case, CharField, Count, F, Max, Min, Q, Sum, Value, When
+from django.db.models import (
+    BigIntegerField,
+    Case,
+    CharField,
+    Count,
+    F,
+    Func,
+    IntegerField,
+    Max,
+    Min,
+    Q,
+    Sum,
+    Value,
+    When,
+)
 from django.db.models.functions import Coalesce, Greatest, Least, Substr, TruncHour
 
 # Statuses triage groups as call failures (canceled: when a calling rule canceled it); hangup cause
@@ -39,14 +54,25 @@ EXTRACTION_CAUSES = (
 )
 OTHER_CAUSE = "other"
 
-KEY_FIELDS = ("organization_id", "hour", "provider_account_pk", "provider", "agent_pk", "batch_pk", "status",
-              "error_code", "hangup_cause", "reason_key", "result_status", "extraction_cause", "webhook_status")
-SUM_FIELDS = ("n", "answered", "timed", "talk_seconds", "billed", "cost_milli_cents")
+# Talk time histogram of answered calls: bucket i counts durations in [EDGES[i], EDGES[i + 1]), the
+# last bucket everything from 1200 s up. Fixed edges, so any percentile is read from summed counters
+# without the calls: its resolution is the bucket width, 10 s below 30 s, 15 s to 1 min, 30 s to
+# 2 min, 1 min to 3 min, 2 min to 5 min, 5 min to 10 min, 10 min to 20 min (the comparison view
+# reports the upper edge of the bucket holding the percentile, the lower edge for the last one).
+TALK_EDGES = (0, 10, 20, 30, 45, 60, 90, 120, 180, 300, 600, 1200)
+TALK_BUCKETS = tuple(f"talk_b{i:02d}" for i in range(len(TALK_EDGES)))
+
+KEY_FIELDS = ("organization_id", "hour", "provider_account_pk", "provider", "agent_pk", "batch_pk",
+              "routing_profile_pk", "status", "error_code", "hangup_cause", "reason_key", "result_status",
+              "extraction_cause", "webhook_status", "currency")
+SUM_FIELDS = ("n", "answered", "timed", "talk_seconds", "billed", "cost_milli_cents", "estimated", "failovers",
+              "answer_waited", "answer_wait_seconds", "answered_talk_seconds", *TALK_BUCKETS)
 # The call fields the dimensions and sums are computed from: an update naming none of them leaves
 # the rollups as they are and costs nothing extra.
 SOURCE_FIELDS = ("pk", "organization_id", "created_at", "provider_account_id", "provider", "agent_id", "batch_id",
-                 "status", "error_code", "hangup_cause", "provider_reason", "result_status", "result_error",
-                 "webhook_status", "answered_at", "ended_at", "duration_seconds", "billing_amount_milli_cents")
+                 "routing_profile_id", "status", "error_code", "hangup_cause", "provider_reason", "result_status",
+                 "result_error", "webhook_status", "started_at", "answered_at", "ended_at", "duration_seconds",
+                 "billing_amount_milli_cents", "billing_currency", "billing_estimated", "routing")
 TRACKED = frozenset(f.removesuffix("_id") for f in SOURCE_FIELDS if f != "pk") | frozenset(
     f for f in SOURCE_FIELDS if f.endswith("_id"))
 
@@ -73,26 +99,79 @@ def key_of(row: dict[str, Any]) -> tuple:
     problem = row["status"] in CAUSE_STATUSES
     return (
         row["organization_id"], hour_of(row["created_at"]), row["provider_account_id"], row["provider"],
-        row["agent_id"], row["batch_id"] or 0, row["status"], row["error_code"],
+        row["agent_id"], row["batch_id"] or 0, row["routing_profile_id"] or 0, row["status"], row["error_code"],
         row["hangup_cause"] if problem else "",
         (row["provider_reason"] or "")[:REASON_CHARS] if problem and not row["error_code"] else "",
         row["result_status"], extraction_cause_of(row["status"], row["result_status"], row["result_error"]),
-        row["webhook_status"],
+        row["webhook_status"], row["billing_currency"] if row["billing_amount_milli_cents"] is not None else "",
     )
+
+
+def talk_bucket(seconds: int) -> int:
+    return bisect_right(TALK_EDGES, seconds) - 1
+
+
+def answer_wait_of(started: datetime | None, answered: datetime | None) -> int | None:
+    """Whole seconds from ringing to answer: between the two times truncated to the second (what
+    `_EpochSecond` computes in SQL, so both sides agree to the second)."""
+    if started is None or answered is None:
+        return None
+    return max(0, int(answered.timestamp()) - int(started.timestamp()))
 
 
 def sums_of(row: dict[str, Any]) -> tuple[int, ...]:
     duration, cost = row["duration_seconds"], row["billing_amount_milli_cents"]
-    return (1, int(row["answered_at"] is not None), int(duration is not None), duration or 0,
-            int(cost is not None), cost or 0)
+    answered = row["answered_at"] is not None
+    talked = answered and duration is not None
+    wait = answer_wait_of(row["started_at"], row["answered_at"])
+    routing = row["routing"]
+    histogram = [0] * len(TALK_BUCKETS)
+    if talked:
+        histogram[talk_bucket(duration)] = 1
+    return (1, int(answered), int(duration is not None), duration or 0,
+            int(cost is not None), cost or 0, int(cost is not None and row["billing_estimated"]),
+            # A failover: the placement took more than one routing attempt.
+            int(isinstance(routing, list) and len(routing) > 1),
+            int(wait is not None), wait or 0, duration if talked else 0, *histogram)
+
+
+class _EpochSecond(Func):
+    """Seconds since 1970 of a timestamp, truncated to the whole second (PostgreSQL and SQLite)."""
+
+    output_field = BigIntegerField()
+
+    def as_postgresql(self, compiler, connection, **extra):
+        return self.as_sql(compiler, connection, template="EXTRACT(EPOCH FROM DATE_TRUNC('second', %(expressions)s))::bigint",
+                           **extra)
+
+    def as_sqlite(self, compiler, connection, **extra):
+        return self.as_sql(compiler, connection, template="CAST(STRFTIME('%%%%s', %(expressions)s) AS INTEGER)",
+                           **extra)
 
 
 def annotated(qs):
     """Calls annotated with their rollup dimensions in SQL (the same rules as `key_of`)."""
     problem = Q(status__in=CAUSE_STATUSES)
+    talked = Q(answered_at__isnull=False, duration_seconds__isnull=False)
     return qs.annotate(
         r_hour=TruncHour("created_at", tzinfo=UTC),
         r_batch=Coalesce("batch_id", 0),
+        r_profile=Coalesce("routing_profile_id", 0),
+        r_currency=Case(When(billing_amount_milli_cents__isnull=False, then=F("billing_currency")),
+                        default=Value(""), output_field=CharField()),
+        r_estimated=Case(When(billing_amount_milli_cents__isnull=False, billing_estimated=True, then=1),
+                         default=0, output_field=IntegerField()),
+        # `routing -> 1 IS NOT NULL`: the list has a second entry.
+        r_failover=Case(When(routing__1__isnull=False, then=1), default=0, output_field=IntegerField()),
+        r_waited=Case(When(started_at__isnull=False, answered_at__isnull=False, then=1), default=0,
+                      output_field=IntegerField()),
+        r_wait=Case(When(started_at__isnull=False, answered_at__isnull=False,
+                         then=Greatest(_EpochSecond("answered_at") - _EpochSecond("started_at"), 0)),
+                    default=0, output_field=BigIntegerField()),
+        r_talk=Case(When(talked, then=F("duration_seconds")), default=0, output_field=BigIntegerField()),
+        **{f"r_{name}": Case(When(talked, duration_seconds__gte=lo, **(
+            {"duration_seconds__lt": TALK_EDGES[i + 1]} if i + 1 < len(TALK_EDGES) else {}), then=1),
+            default=0, output_field=IntegerField()) for i, (name, lo) in enumerate(zip(TALK_BUCKETS, TALK_EDGES, strict=True))},
         r_hangup=Case(When(problem, then=F("hangup_cause")), default=Value(""), output_field=CharField()),
         r_reason=Case(When(problem & Q(error_code=""), then=Substr("provider_reason", 1, REASON_CHARS)),
                       default=Value(""), output_field=CharField()),
@@ -104,8 +183,9 @@ def annotated(qs):
 
 
 # SQL aggregate of each rollup column over annotated calls, in KEY_FIELDS + SUM_FIELDS order.
-GROUP_BY = ("organization_id", "r_hour", "provider_account_id", "provider", "agent_id", "r_batch", "status",
-            "error_code", "r_hangup", "r_reason", "result_status", "r_cause", "webhook_status")
+GROUP_BY = ("organization_id", "r_hour", "provider_account_id", "provider", "agent_id", "r_batch", "r_profile",
+            "status", "error_code", "r_hangup", "r_reason", "result_status", "r_cause", "webhook_status",
+            "r_currency")
 
 
 def aggregate(qs):
@@ -114,6 +194,9 @@ def aggregate(qs):
         n=Count("pk"), answered=Count("answered_at"), timed=Count("duration_seconds"),
         talk_seconds=Coalesce(Sum("duration_seconds"), 0), billed=Count("billing_amount_milli_cents"),
         cost_milli_cents=Coalesce(Sum("billing_amount_milli_cents"), 0),
+        estimated=Sum("r_estimated"), failovers=Sum("r_failover"), answer_waited=Sum("r_waited"),
+        answer_wait_seconds=Sum("r_wait"), answered_talk_seconds=Sum("r_talk"),
+        **{name: Sum(f"r_{name}") for name in TALK_BUCKETS},
         first_ended_at=Min("ended_at"), last_ended_at=Max("ended_at")).order_by())
 
 
