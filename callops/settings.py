@@ -63,6 +63,7 @@ INSTALLED_APPS = [
     "callops.batches",
     "callops.webhooks",
     "callops.triage",
+    "callops.analytics",
     "callops.api",
     "callops.dashboard",
 ]

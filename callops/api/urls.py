@@ -1,6 +1,7 @@
 """Mounts the routers on the API object; the root URLconf includes `api.urls` at /v1/."""
 
 from .agents import router as agents_router
+from .analytics import router as analytics_router
 from .base import api
 from .batches import router as batches_router
 from .calling_policy import router as calling_policy_router
@@ -18,3 +19,4 @@ api.add_router("", numbers_router)
 api.add_router("", suppressions_router)
 api.add_router("", calling_policy_router)
 api.add_router("", routing_profiles_router)
+api.add_router("", analytics_router)
