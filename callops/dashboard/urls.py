@@ -4,6 +4,7 @@ from . import (
     batch_views,
     call_views,
     calling_policy_views,
+    comparison_views,
     endpoint_views,
     new_call_views,
     notifications,
@@ -36,6 +37,8 @@ urlpatterns = [
          name="delivery_redeliver"),
     # --- part 2: triage, failed webhooks, settings, notifications ---------------------------------
     path("triage/", triage_views.triage, name="triage"),
+    path("comparison/", comparison_views.comparison_page, name="comparison"),
+    path("comparison/export.csv", comparison_views.comparison_export, name="comparison_export"),
     path("triage/action/", triage_views.triage_action, name="triage_action"),
     path("webhooks/", webhook_views.failed_webhooks, name="webhooks"),
     path("webhooks/recover/", webhook_views.recover, name="webhooks_recover"),

@@ -2,6 +2,7 @@
 
 import json
 from datetime import UTC
+from decimal import Decimal
 
 from django import template
 from django.utils import timezone
@@ -120,3 +121,11 @@ def trend_class(value):
     if value is None or abs(value) < 0.0005:
         return "trend-flat"
     return "trend-up" if value > 0 else "trend-down"
+
+
+@register.filter
+def milli_cents(value):
+    """An amount in milli-cents (1/1000 of a cent) in whole currency units, to 1/100 of a cent."""
+    if value is None or value == "":
+        return "—"
+    return str((Decimal(int(value)) / Decimal(100_000)).quantize(Decimal("0.0001")))
