@@ -1,14 +1,15 @@
 """Dashboard pages benchmark (make bench-pages): cost flat as calls grow from 1M to 10M.
 
-Server time of the overview, a filtered calls list, a call detail page and a batch page, each
-requested through the whole Django stack (middleware, session, templates), over two data sets in
+Server time of the overview, a filtered calls list, a call detail page, a batch page and the
+comparison view (30 days by agent), each requested through the whole Django stack (middleware,
+session, templates), over two data sets in
 PostgreSQL: 1,000,000 and 10,000,000 calls spread over the same 90 days (bench/scale.py: made
 once with COPY and reused). Each page's p95 is printed at both sizes, then beside each other
 with their ratio 10M/1M.
 
-Goal: every page's 10M p95 at most 1.3× its 1M p95 (the overview and the batch page read the call
-rollups; the list and the detail page read indexed pages of rows). BENCH_SCALE scales both sizes
-down to try the code (BENCH_SCALE=0.001: 1,000 and 10,000 calls).
+Goal: every page's 10M p95 at most 1.3× its 1M p95 (the overview, the batch page and the
+comparison view read the call rollups; the list and the detail page read indexed pages of rows).
+BENCH_SCALE scales both sizes down to try the code (BENCH_SCALE=0.001: 1,000 and 10,000 calls).
 
 The last line is `pages: worst_ratio=<x> goal=1.3`; a miss exits 1.
 """
@@ -19,7 +20,7 @@ import sys
 
 from _harness import setup_django
 
-ROUNDS = {"overview": 40, "list": 200, "detail": 300, "batch": 60}
+ROUNDS = {"overview": 40, "list": 200, "detail": 300, "batch": 60, "comparison": 40}
 
 
 def detail_call(org):
@@ -52,6 +53,7 @@ def pages(data):
         ("list", f"/calls/?status=failed&status=no_answer&provider={agent.provider}&agent={agent.public_id}"),
         ("detail", f"/calls/{call.public_id}/"),
         ("batch", f"/batches/{data['batch'].public_id}/"),
+        ("comparison", "/comparison/?period=30d&group_by=agent"),
     ]
 
 
