@@ -41,8 +41,10 @@ COLUMNS = ("public_id", "organization_id", "agent_id", "provider_account_id", "p
            "webhook_error", "created_at", "updated_at", "started_at", "answered_at", "ended_at", "duration_seconds",
            "billing_amount_milli_cents", "error_code", "error_message", "hangup_cause", "answered_by",
            "provider_call_id", "provider_job_id", "provider_status", "provider_reason", "sync_failures", "language",
-           "voicemail_action", "tools", "reservation_status")
+           "voicemail_action", "tools", "reservation_status", "billing_currency", "billing_estimated", "routing")
 NULL = r"\N"
+PLACED = '[{"outcome": "placed"}]'
+FAILED_OVER = '[{"outcome": "provider_unavailable"}, {"outcome": "placed"}]'
 
 
 def sizes() -> tuple[int, int]:
@@ -88,6 +90,8 @@ def _rows(n: int, org_id: int, agents: list[tuple[int, int, str]], batch_id: int
         hangup = "no_answer" if status == "no_answer" else "busy" if status == "busy" else ""
         webhook = "" if agent_id not in hooked else "pending" if live else "delivered" if r3 < 0.99 else "failed"
         cost = str(int(r2 * 90000)) if status == "completed" else NULL
+        # A few calls failed over to a second agent; a third of the costs are price-table estimates.
+        routing = FAILED_OVER if r3 > 0.97 else PLACED
         values = (
             str(uuid.UUID(int=rnd.getrandbits(128), version=4)), str(org_id), str(agent_id), str(account_id), kind,
             str(batch_id) if in_batch else NULL, "1", "outbound", f"+1202555{s % 10000:04d}", "",
@@ -97,7 +101,7 @@ def _rows(n: int, org_id: int, agents: list[tuple[int, int, str]], batch_id: int
             ended.isoformat() if ended else NULL, NULL if duration is None else str(duration), cost, error,
             f"{error} happened" if error else "", hangup,
             ("human" if r3 < 0.8 else "unknown") if status == "completed" else "", f"bench-{s}", "", "", "", "0",
-            "", "", "[]", "")
+            "", "", "[]", "", "USD" if cost != NULL else "", "t" if cost != NULL and r3 < 0.33 else "f", routing)
         yield "\t".join(values) + "\n"
 
 
