@@ -163,12 +163,13 @@ class Cluster:
         self.crashes: dict[str, int] = {}
         self._stopping = threading.Event()
         threading.Thread(target=self._supervise, daemon=True).start()
-        deadline = time.time() + 60
+        # Every process imports Django at once: on a busy 2-core host that can take over a minute.
+        deadline = time.time() + 120
         pending = list(self.urls)
         while time.time() < deadline:
             for url in list(pending):
                 try:
-                    if httpx.get(url + "/healthz", timeout=2).status_code < 500:
+                    if httpx.get(url + "/healthz", timeout=5).status_code < 500:
                         pending.remove(url)
                 except httpx.HTTPError:
                     pass
