@@ -69,8 +69,6 @@ def parse_args(argv=None):
     p.add_argument("--failover-calls", type=int, default=600, help="failover: API-created calls (half scheduled)")
     p.add_argument("--failover-batches", type=int, default=4, help="failover: batches created through the API")
     p.add_argument("--failover-batch-size", type=int, default=100, help="failover: recipients per batch")
-    p.add_argument("--failover-kill-after", type=float, default=6, help="failover: seconds from the first create "
-                                                                        "to the kills")
     p.add_argument("--failover-timeout", type=float, default=300)
     p.add_argument("--fuzz-examples", type=int, default=15, help="schemathesis examples per operation")
     p.add_argument("--fuzz-seconds", type=int, default=150, help="schemathesis time budget")
