@@ -70,6 +70,8 @@ def parse_args(argv=None):
     p.add_argument("--failover-batches", type=int, default=4, help="failover: batches created through the API")
     p.add_argument("--failover-batch-size", type=int, default=100, help="failover: recipients per batch")
     p.add_argument("--failover-timeout", type=float, default=300)
+    p.add_argument("--failover-sweep-interval", type=float, default=1.0,
+                   help="failover: SWEEP_INTERVAL_SECONDS of its sweepers (the goal is 2 of them)")
     p.add_argument("--fuzz-examples", type=int, default=15, help="schemathesis examples per operation")
     p.add_argument("--fuzz-seconds", type=int, default=150, help="schemathesis time budget")
     p.add_argument("--settle-seconds", type=float, default=8)

@@ -215,22 +215,31 @@ class Cluster:
             self.workers[i] = self._spawn_worker(i)
             self.restarts += 1
 
-    def leading_sweeper(self) -> int | None:
-        """The index of the sweeper whose session holds the sweeper's leader lock, by PostgreSQL's
-        pg_locks (not by what the sweepers say), or None while no session holds it."""
+    def lock_holder(self, conn=None) -> tuple[int, int] | None:
+        """(sweeper index, backend pid) of the session holding the sweeper's leader lock, read from
+        PostgreSQL's pg_locks (not from what the sweepers say), or None while no session holds it.
+        `conn`: an open psycopg connection to poll with (a new one per call otherwise)."""
         import psycopg
 
         from callops.lib.leader_lock import lock_key
 
         key = lock_key("sweeper") & 0xFFFFFFFFFFFFFFFF  # pg_locks shows the bigint as two unsigned halves
-        with psycopg.connect(DB_URL, autocommit=True) as conn:
-            row = conn.execute("SELECT a.application_name FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
-                               "WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1 "
-                               "AND l.classid::bigint = %s AND l.objid::bigint = %s",
-                               (key >> 32, key & 0xFFFFFFFF)).fetchone()
+        sql = ("SELECT a.application_name, a.pid FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
+               "WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1 "
+               "AND l.classid::bigint = %s AND l.objid::bigint = %s")
+        if conn is None:
+            with psycopg.connect(DB_URL, autocommit=True) as own:
+                row = own.execute(sql, (key >> 32, key & 0xFFFFFFFF)).fetchone()
+        else:
+            row = conn.execute(sql, (key >> 32, key & 0xFFFFFFFF)).fetchone()
         if not row or not row[0].startswith("callops-sweeper"):
             return None
-        return int(row[0].removeprefix("callops-sweeper"))
+        return int(row[0].removeprefix("callops-sweeper")), row[1]
+
+    def leading_sweeper(self) -> int | None:
+        """The index of the sweeper holding the leader lock (see lock_holder), or None."""
+        holder = self.lock_holder()
+        return holder[0] if holder else None
 
     def kill_sweeper(self, i: int) -> None:
         """SIGKILL sweeper i, then start a replacement (as a process manager would)."""

@@ -60,38 +60,50 @@ def _org(emus: dict):
     return org, agents
 
 
-def _probe(agent, number: str) -> int:
-    """A call due now that only a sweep enqueues (nothing else hands it to the queue)."""
-    from django.utils import timezone
-
+def _probe(agent, number: str, due: float) -> int:
+    """A call falling due at `due` (a time.time()) that only a sweep enqueues (nothing else hands
+    a scheduled call to the queue)."""
     from callops.calls import services
 
     return services.create_call(org=agent.organization, agent=agent, to_number=number,
-                                scheduled_at=timezone.now()).pk
+                                scheduled_at=dt.datetime.fromtimestamp(due, dt.UTC)).pk
 
 
-def _picked_up(redis, pk: int) -> bool:
-    """Enqueued by a sweep (its enqueue lease is in Redis) or already taken by a worker."""
-    from callops.calls.models import Call
+class Watch:
+    """Polls, on connections of its own, who holds the leader lock and whether a probe call was
+    picked up: enqueued by a sweep (its enqueue lease is in Redis) or already taken by a worker."""
 
-    if redis.exists(f"callops:enqueued:place-call-{pk}"):
-        return True
-    return Call.objects.filter(pk=pk, dial_claimed_at__isnull=False).exists()
+    def __init__(self, cluster, redis_url: str):
+        import psycopg
+        import redis as redis_lib
 
+        self.cluster = cluster
+        self.db = psycopg.connect(cl.DB_URL, autocommit=True)
+        self.redis = redis_lib.Redis.from_url(redis_url)
 
-def _time_probe(redis, agent, number: str, timeout: float = 60) -> tuple[int, float | None]:
-    started = time.monotonic()
-    pk = _probe(agent, number)
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if _picked_up(redis, pk):
-            return pk, time.monotonic() - started
-        time.sleep(0.01)
-    return pk, None
+    def holder(self) -> tuple[int, int] | None:
+        return self.cluster.lock_holder(self.db)
+
+    def picked_up(self, pk: int) -> bool:
+        if self.redis.exists(f"callops:enqueued:place-call-{pk}"):
+            return True
+        row = self.db.execute("SELECT dial_claimed_at IS NOT NULL FROM calls_call WHERE id = %s", (pk,)).fetchone()
+        return bool(row and row[0])
+
+    def until_picked_up(self, pk: int, timeout: float = 60) -> float | None:
+        """time.time() at which the probe was seen picked up, or None."""
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if self.picked_up(pk):
+                return time.time()
+            time.sleep(0.005)
+        return None
+
+    def close(self) -> None:
+        self.db.close()
 
 
 def run(ctx, args) -> Result:
-    import redis as redis_lib
     from django.db import close_old_connections
 
     from callops.accounts import services as accounts
@@ -101,14 +113,14 @@ def run(ctx, args) -> Result:
     from callops.webhooks import services as webhooks
 
     t0 = time.time()
-    interval = float(cl.base_env(ctx.redis.url, [])["SWEEP_INTERVAL_SECONDS"])
+    interval = args.failover_sweep_interval
     sink = Sink()
     emus = {kind: emulator_class(kind)(speed=cl.SPEED, secret=SECRET, spread_outcomes=True).start()
             for kind in KINDS}
-    env = cl.base_env(ctx.redis.url, ["127.0.0.1/32"])
+    # The production default interval (1 s): the goal is stated in intervals.
+    env = {**cl.base_env(ctx.redis.url, ["127.0.0.1/32"]), "SWEEP_INTERVAL_SECONDS": str(interval)}
     cluster = cl.Cluster(env, workers=args.workers, web_workers=args.web_workers, log_dir=ctx.log_dir,
                          sweepers=2, webs=2)
-    redis = redis_lib.Redis.from_url(ctx.redis.url)
     counters: dict = {}
     notes: list[str] = []
     try:
@@ -128,9 +140,14 @@ def run(ctx, args) -> Result:
         first_leader = cluster.leading_sweeper()
         if first_leader is None:
             raise RuntimeError("no sweeper took the leader lock within 60 s")
+        watch = Watch(cluster, ctx.redis.url)
+        # The baseline: how long a call falling due waits for a sweep while the leader lives.
         n = number()
         numbers["callingbox"].append(n)
-        baseline_pk, baseline = _time_probe(redis, agents["callingbox"], n)
+        due = time.time() + 1.5
+        baseline_pk = _probe(agents["callingbox"], n, due)
+        seen = watch.until_picked_up(baseline_pk)
+        baseline = seen - due if seen is not None else None
 
         # Batches through the API, one per web process in turn; their ticks run in the leader.
         batch_ids: list[str] = []
@@ -187,31 +204,37 @@ def run(ctx, args) -> Result:
         while sum(statuses.values()) < len(plan) // 2 and any(t.is_alive() for t in threads):
             time.sleep(0.05)
         close_old_connections()
-        leader = cluster.leading_sweeper()
         live_before = Call.objects.filter(organization=org).exclude(status__in=TERMINAL).count()
         ahead = Call.objects.filter(organization=org, status="queued",
                                     scheduled_at__gt=dt.datetime.now(dt.UTC)).count()
         batches_running = Batch.objects.filter(organization=org, status=BatchStatus.RUNNING).count()
-        if leader is None:
+        # A probe call falls due 0.1 s after the kill, so only a sweep that runs after the kill can
+        # enqueue it; the time from the kill to its pickup is how long due work waited.
+        probe_number = number()
+        numbers["callingbox"].append(probe_number)
+        due = time.time() + 1.5
+        probe_pk = _probe(agents["callingbox"], probe_number, due)
+        held = watch.holder()
+        if held is None:
             raise RuntimeError("no sweeper held the leader lock at the kill")
-        killed_at = time.monotonic()
+        leader, leader_pid = held
+        time.sleep(max(0.0, due - 0.1 - time.time()))
+        killed_at = time.time()
         cluster.kill_sweeper(leader)
         victim = random.Random(7).randrange(len(cluster.workers))
         cluster.kill_worker(victim)
-        probe_number = number()
-        numbers["callingbox"].append(probe_number)
-        probe_pk = _probe(agents["callingbox"], probe_number)
         takeover = resumed = None
         new_leader = None
         deadline = time.time() + 60
         while time.time() < deadline and (takeover is None or resumed is None):
             if takeover is None:
-                holder = cluster.leading_sweeper()
-                if holder is not None:
-                    takeover, new_leader = time.monotonic() - killed_at, holder
-            if resumed is None and _picked_up(redis, probe_pk):
-                resumed = time.monotonic() - killed_at
-            time.sleep(0.01)
+                holder = watch.holder()
+                if holder is not None and holder[1] != leader_pid:  # another session holds it
+                    takeover, new_leader = time.time() - killed_at, holder[0]
+            if resumed is None and watch.picked_up(probe_pk):
+                resumed = time.time() - killed_at
+            time.sleep(0.005)
+        watch.close()
         for t in threads:
             t.join(600)
         submitted_in = time.time() - submit_start
@@ -230,7 +253,8 @@ def run(ctx, args) -> Result:
         batch_pks = set(Call.objects.filter(batch__organization=org).values_list("pk", flat=True))
         all_pks = sorted(set(pks) | batch_pks)
         live = wait_terminal(all_pks, bdeadline)
-        expected, received, missing = webhook_gaps(org, sink, time.time() + 60)
+        # Bounded, and returns as soon as every event has reached the sink.
+        expected, received, missing = webhook_gaps(org, sink, time.time() + 180)
 
         finals = dict(Call.objects.filter(organization=org).values_list("to_number", "status"))
         every = [(kind, n) for kind in KINDS for n in numbers[kind]]
