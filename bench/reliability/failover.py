@@ -123,6 +123,7 @@ def run(ctx, args) -> Result:
                          sweepers=2, webs=2)
     counters: dict = {}
     notes: list[str] = []
+    watch = None
     try:
         org, agents = _org(emus)
         key = accounts.create_api_key(org, "failover", scope="rw")[1]
@@ -234,7 +235,6 @@ def run(ctx, args) -> Result:
             if resumed is None and watch.picked_up(probe_pk):
                 resumed = time.time() - killed_at
             time.sleep(0.005)
-        watch.close()
         for t in threads:
             t.join(600)
         submitted_in = time.time() - submit_start
@@ -300,6 +300,8 @@ def run(ctx, args) -> Result:
                   and resumed is not None and resumed <= goal)
         return Result("failover (2 sweepers, 2 webs)", counters, passed, notes, time.time() - t0)
     finally:
+        if watch is not None:
+            watch.close()
         cluster.stop()
         for emu in emus.values():
             emu.stop()
