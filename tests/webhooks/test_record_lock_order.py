@@ -96,3 +96,77 @@ def test_a_failed_attempt_recorded_while_its_call_moves_on_does_not_deadlock(per
     assert WebhookDelivery.objects.filter(call=call, event__type="call.ringing").count() == 1
     endpoint.refresh_from_db()
     assert endpoint.consecutive_failures == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_recording_many_calls_takes_their_rollup_rows_in_key_order(personas, sandbox_agent, endpoint):
+    """Recording deliveries of several calls moves each call's webhook state, and with it the call
+    between rollup rows. Moved one call at a time (in call id order), the rows were taken in an
+    order no other writer shares; a writer taking them in key order (as every single rollup update
+    does) then deadlocked with the recorder, and the recorder fell back to one attempt at a time."""
+    if connection.vendor != "postgresql":
+        pytest.skip("row lock modes are PostgreSQL's")
+    from callops.calls import rollup_reconcile
+    from callops.calls.models import CallRollup
+    from callops.webhooks.delivery.request import Outcome as Sent_outcome
+
+    ringing = calls.create_call(org=personas.org, agent=sandbox_agent, to_number="+14155550100")
+    done = calls.create_call(org=personas.org, agent=sandbox_agent, to_number="+14155550101")
+    calls.apply_status(ringing.pk, CallStatus.RINGING, source=EventSource.SYSTEM)
+    calls.apply_status(done.pk, CallStatus.COMPLETED, source=EventSource.SYSTEM)
+    assert ringing.pk < done.pk  # call id order puts `ringing` first, key order `completed` first
+    token, rows = lease.claim()
+    items = [Sent(r, Trigger.AUTO, r.url, {}, r.body.encode(), Sent_outcome(True, status=200), timezone.now())
+             for r in rows]
+
+    def rollup(status: str, webhook_status: str):
+        return CallRollup.objects.select_for_update().filter(organization=personas.org, status=status,
+                                                             webhook_status=webhook_status)
+
+    errors: dict[str, BaseException] = {}
+    pids: dict[str, int] = {}
+    first_locked, go_on = threading.Event(), threading.Event()
+
+    def key_order_writer():
+        try:
+            with transaction.atomic():
+                assert list(rollup(CallStatus.COMPLETED, "pending"))
+                first_locked.set()
+                go_on.wait(60)
+                assert list(rollup(CallStatus.RINGING, "pending"))
+        except BaseException as exc:  # noqa: BLE001 - reported by the test below
+            errors["writer"] = exc
+        finally:
+            connection.close()
+
+    def recorder():
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_backend_pid()")
+                pids["recorder"] = cursor.fetchone()[0]
+            record_many(items, token)
+        except BaseException as exc:  # noqa: BLE001 - reported by the test below
+            errors["record"] = exc
+        finally:
+            connection.close()
+
+    writer = threading.Thread(target=key_order_writer)
+    writer.start()
+    recording = threading.Thread(target=recorder)
+    try:
+        assert first_locked.wait(60)
+        recording.start()
+        wait_for(lambda: "recorder" in pids and _waiting_on_a_lock(pids["recorder"]),
+                 "the recorder to wait for a rollup row", interval=0.02)
+    finally:
+        go_on.set()
+        writer.join(60)
+        if recording.ident is not None:
+            recording.join(60)
+    assert errors == {}
+
+    assert dict(Call.objects.filter(pk__in=[ringing.pk, done.pk]).values_list("pk", "webhook_status")) == {
+        ringing.pk: "delivered", done.pk: "delivered"}
+    assert set(WebhookDelivery.objects.filter(call__in=[ringing, done]).values_list("status", flat=True)) == {
+        DeliveryStatus.DELIVERED}
+    assert rollup_reconcile.check() == []
