@@ -12,6 +12,9 @@ nobody else. Each scenario starts its own gunicorn, RQ workers (`manage.py rqwor
   worker kill -9   --calls calls with webhooks to a loopback sink, a worker killed every --kill-every s
   outages          Redis killed and restarted empty, PostgreSQL backends terminated, mid-run
   provider faults  5xx, 429, timeouts, duplicated and reordered callbacks on all five emulators
+  failover         2 sweepers, 2 web processes, 3 workers: the leading sweeper and a worker kill -9'd
+                   mid-run; 0 lost, 0 double dials, every webhook delivered, due work resumed within
+                   2 sweep intervals
 
 Private addresses are allowed (OUTBOUND_ALLOW_PRIVATE=127.0.0.1/32: the allow-list is by address,
 not port, so this covers the sink and emulator ports) only in the scenarios that need the sink or
@@ -45,7 +48,7 @@ sys.path.insert(0, str(ROOT))
 # The sizes the suite is specified at; a smaller run (for a quick look) says so in its output.
 ISSUE_SIZES = {"calls": 5000}
 
-SCENARIOS = ["isolation", "bad_input", "load", "kill9", "outages", "provider_faults"]
+SCENARIOS = ["isolation", "bad_input", "load", "kill9", "outages", "provider_faults", "failover"]
 
 
 def parse_args(argv=None):
@@ -63,6 +66,12 @@ def parse_args(argv=None):
     p.add_argument("--fault-calls", type=int, default=40, help="provider faults: calls per provider (5 providers)")
     p.add_argument("--fault-rate", type=float, default=0.15, help="provider faults: share of 5xx and of 429 answers")
     p.add_argument("--fault-timeout", type=float, default=300)
+    p.add_argument("--failover-calls", type=int, default=600, help="failover: API-created calls (half scheduled)")
+    p.add_argument("--failover-batches", type=int, default=4, help="failover: batches created through the API")
+    p.add_argument("--failover-batch-size", type=int, default=100, help="failover: recipients per batch")
+    p.add_argument("--failover-timeout", type=float, default=300)
+    p.add_argument("--failover-sweep-interval", type=float, default=1.0,
+                   help="failover: SWEEP_INTERVAL_SECONDS of its sweepers (the goal is 2 of them)")
     p.add_argument("--fuzz-examples", type=int, default=15, help="schemathesis examples per operation")
     p.add_argument("--fuzz-seconds", type=int, default=150, help="schemathesis time budget")
     p.add_argument("--settle-seconds", type=float, default=8)
@@ -90,7 +99,7 @@ def setup(args):
 
 
 def run_scenario(name: str, ctx, args):
-    from bench.reliability import bad_input, isolation, load, provider_faults
+    from bench.reliability import bad_input, failover, isolation, load, provider_faults
     from bench.reliability.call_runs import kill_workers, outages, run_calls
     from bench.reliability.common import Result
 
@@ -113,6 +122,8 @@ def run_scenario(name: str, ctx, args):
                              timeout=args.outage_timeout, disrupt=outages, early=False)
         if name == "provider_faults":
             return provider_faults.run(ctx, args)
+        if name == "failover":
+            return failover.run(ctx, args)
         raise ValueError(f"unknown scenario {name}")
     except Exception:
         return Result(name, {"crashed": 1}, False, traceback.format_exc().splitlines()[-8:], time.time() - t0)
@@ -178,7 +189,8 @@ def main(argv=None) -> int:
 
     header = [f"Command: `make reliability` ({' '.join(sys.argv[1:]) or 'defaults'}); machine: {os.cpu_count()} CPUs; "
               f"database {cl.DB_NAME} (fresh), private redis-server; {args.workers} RQ workers, "
-              f"{args.web_workers} gunicorn workers x 4 threads, 1 sweeper per scenario."]
+              f"{args.web_workers} gunicorn workers x 4 threads, 1 sweeper per scenario (failover: 2 sweepers and "
+              f"2 gunicorns)."]
     for name, size in ISSUE_SIZES.items():
         if getattr(args, name) < size:
             header.append(f"Note: --{name} {getattr(args, name)} is below the specified {size}; the figures are "

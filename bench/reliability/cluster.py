@@ -5,6 +5,11 @@ kill and restart it without touching anyone else's Redis; gunicorn; several `man
 processes (each in its own process group so `kill -9` takes the work horse with it); and
 `manage.py runsweeper`. Every process gets the same environment: DATABASE_URL pointing at
 `callops_reliability`, the private REDIS_URL, fast sandbox/provider clocks and short leases.
+
+A cluster may run several web processes (separate gunicorn masters on their own ports) and several
+sweepers (one leads through the leader lock, the others stand by); each sweeper's database sessions
+carry its name as `application_name` (PGAPPNAME), so `leading_sweeper()` reads from PostgreSQL's
+own lock table which one holds the lock.
 """
 
 from __future__ import annotations
@@ -124,7 +129,7 @@ def base_env(redis_url: str, allow_private: list[str], public_url: str = "") -> 
 
 
 class Cluster:
-    """gunicorn + `workers` rqworkers + the sweeper, all against one env.
+    """`webs` gunicorns + `workers` rqworkers + `sweepers` sweepers, all against one env.
 
     Like the process manager a deployment has (systemd Restart=always, a PaaS restarting a crashed
     dyno), a supervisor thread starts again any worker or sweeper process that exits; each such
@@ -133,7 +138,7 @@ class Cluster:
     """
 
     def __init__(self, env: dict, workers: int = 3, web_workers: int = 2, log_dir: str = "/tmp",
-                 sweeper: bool = True):
+                 sweeper: bool = True, sweepers: int = 1, webs: int = 1):
         self.env = env
         self.log_dir = log_dir
         self.port = free_port()
@@ -142,28 +147,47 @@ class Cluster:
         self.web = self._spawn("web", [sys.executable, "-m", "gunicorn", "callops.wsgi", "-b", f"127.0.0.1:{self.port}",
                                        "-w", str(web_workers), "--threads", "4", "--log-level", "warning",
                                        "--timeout", "60"])
+        self.webs, self.urls = [self.web], [self.url]
+        for i in range(1, webs):
+            # The same command as the first web process, on a port of its own.
+            port = free_port()
+            argv = list(self.web.args)
+            argv[argv.index("-b") + 1] = f"127.0.0.1:{port}"
+            self.webs.append(self._spawn(f"web{i}", argv))
+            self.urls.append(f"http://127.0.0.1:{port}")
         self._lock = threading.Lock()
         self.workers = [self._spawn_worker(i) for i in range(workers)]
-        self.sweeper = self._spawn("sweeper", [sys.executable, "manage.py", "runsweeper"]) if sweeper else None
+        self.sweepers = [self._spawn_sweeper(i) for i in range(sweepers if sweeper else 0)]
         self.restarts = 0
+        self.sweeper_restarts = 0
         self.crashes: dict[str, int] = {}
         self._stopping = threading.Event()
         threading.Thread(target=self._supervise, daemon=True).start()
-        deadline = time.time() + 60
+        # Every process imports Django at once: on a busy 2-core host that can take over a minute.
+        deadline = time.time() + 120
+        pending = list(self.urls)
         while time.time() < deadline:
-            try:
-                if httpx.get(self.url + "/healthz", timeout=2).status_code < 500:
-                    return
-            except httpx.HTTPError:
-                pass
+            for url in list(pending):
+                try:
+                    if httpx.get(url + "/healthz", timeout=5).status_code < 500:
+                        pending.remove(url)
+                except httpx.HTTPError:
+                    pass
+            if not pending:
+                return
             time.sleep(0.2)
         self.stop()
-        raise RuntimeError("gunicorn did not start")
+        raise RuntimeError(f"gunicorn did not start at {', '.join(pending)}")
 
-    def _spawn(self, name: str, argv: list[str]) -> subprocess.Popen:
+    def _spawn(self, name: str, argv: list[str], env: dict | None = None) -> subprocess.Popen:
         log = open(os.path.join(self.log_dir, f"{name}.log"), "ab")
-        return subprocess.Popen(argv, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT,
+        return subprocess.Popen(argv, cwd=ROOT, env=env or self.env, stdout=log, stderr=subprocess.STDOUT,
                                 start_new_session=True)
+
+    def _spawn_sweeper(self, i: int) -> subprocess.Popen:
+        # Sweeper i's sessions are named in pg_stat_activity, which is how leading_sweeper() finds it.
+        return self._spawn(f"sweeper{i}", [sys.executable, "manage.py", "runsweeper"],
+                           env={**self.env, "PGAPPNAME": f"callops-sweeper{i}"})
 
     def _spawn_worker(self, i: int) -> subprocess.Popen:
         return self._spawn(f"worker{i}", [sys.executable, "manage.py", "rqworker", "calls", "webhooks", "default"])
@@ -175,9 +199,10 @@ class Cluster:
                     if w.poll() is not None:
                         self.crashes[f"worker exit {w.returncode}"] = self.crashes.get(f"worker exit {w.returncode}", 0) + 1
                         self.workers[i] = self._spawn_worker(i)
-                if self.sweeper is not None and self.sweeper.poll() is not None:
-                    self.crashes["sweeper exit"] = self.crashes.get("sweeper exit", 0) + 1
-                    self.sweeper = self._spawn("sweeper", [sys.executable, "manage.py", "runsweeper"])
+                for i, s in enumerate(self.sweepers):
+                    if s.poll() is not None:
+                        self.crashes["sweeper exit"] = self.crashes.get("sweeper exit", 0) + 1
+                        self.sweepers[i] = self._spawn_sweeper(i)
 
     def kill_worker(self, i: int) -> None:
         """SIGKILL the worker and its work horse (its process group), then start a replacement."""
@@ -189,6 +214,43 @@ class Cluster:
             self.workers[i].wait()
             self.workers[i] = self._spawn_worker(i)
             self.restarts += 1
+
+    def lock_holder(self, conn=None) -> tuple[int, int] | None:
+        """(sweeper index, backend pid) of the session holding the sweeper's leader lock, read from
+        PostgreSQL's pg_locks (not from what the sweepers say), or None while no session holds it.
+        `conn`: an open psycopg connection to poll with (a new one per call otherwise)."""
+        import psycopg
+
+        from callops.lib.leader_lock import lock_key
+
+        key = lock_key("sweeper") & 0xFFFFFFFFFFFFFFFF  # pg_locks shows the bigint as two unsigned halves
+        sql = ("SELECT a.application_name, a.pid FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
+               "WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1 "
+               "AND l.classid::bigint = %s AND l.objid::bigint = %s")
+        if conn is None:
+            with psycopg.connect(DB_URL, autocommit=True) as own:
+                row = own.execute(sql, (key >> 32, key & 0xFFFFFFFF)).fetchone()
+        else:
+            row = conn.execute(sql, (key >> 32, key & 0xFFFFFFFF)).fetchone()
+        if not row or not row[0].startswith("callops-sweeper"):
+            return None
+        return int(row[0].removeprefix("callops-sweeper")), row[1]
+
+    def leading_sweeper(self) -> int | None:
+        """The index of the sweeper holding the leader lock (see lock_holder), or None."""
+        holder = self.lock_holder()
+        return holder[0] if holder else None
+
+    def kill_sweeper(self, i: int) -> None:
+        """SIGKILL sweeper i, then start a replacement (as a process manager would)."""
+        with self._lock:
+            try:
+                os.killpg(self.sweepers[i].pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            self.sweepers[i].wait()
+            self.sweepers[i] = self._spawn_sweeper(i)
+            self.sweeper_restarts += 1
 
     def rss_mb(self) -> dict:
         """Current peak RSS (VmHWM) of web (master + workers) and of the rq worker process groups."""
@@ -224,7 +286,7 @@ class Cluster:
             self._stop_all()
 
     def _stop_all(self) -> None:
-        procs = [p for p in [self.web, self.sweeper, *self.workers] if p is not None]
+        procs = [*self.webs, *self.sweepers, *self.workers]
         for p in procs:
             try:
                 os.killpg(p.pid, signal.SIGTERM)

@@ -132,7 +132,7 @@ def reserve(batch_id: int, budget_seconds: float = RESERVE_BUDGET_SECONDS) -> in
         while True:
             with transaction.atomic():
                 # Only the batch row is locked (of=self), not the agent or organization it joins.
-                batch = Batch.objects.select_for_update(of=("self",)).select_related(
+                batch = Batch.objects.select_for_update(no_key=True, of=("self",)).select_related(
                     "agent__provider_account", "organization").filter(pk=batch_id).first()
                 if batch is None or not needs_reservation(batch):
                     break
@@ -159,7 +159,7 @@ def _claimed_unsent(batch: Batch):
 def submit_reserved(batch_id: int) -> str:
     """Step 2, after the commit that finished the reservation: upload the reserved list once."""
     with transaction.atomic():
-        batch = Batch.objects.select_for_update().filter(pk=batch_id).first()
+        batch = Batch.objects.select_for_update(no_key=True).filter(pk=batch_id).first()
         if batch is None or batch.provider_batch_id != PENDING:
             return batch.provider_batch_id if batch else ""
         if batch.status == BatchStatus.STOPPED:

@@ -181,7 +181,7 @@ def pause_batch(batch: Batch, *, reason: str = "", by: str = "") -> Batch:
 def _pause_at_provider(batch: Batch) -> None:
     """Refuse (BatchActionError) a pause the provider cannot carry out."""
     # Under the row lock, so a reservation finishing at the same moment is seen.
-    current = Batch.objects.select_for_update(of=("self",)).select_related("agent__provider_account").get(pk=batch.pk)
+    current = Batch.objects.select_for_update(no_key=True, of=("self",)).select_related("agent__provider_account").get(pk=batch.pk)
     refusal = provider_mode.pause_refusal(current)
     if refusal:
         raise BatchActionError(f"batch {batch.public_id} cannot be paused: {refusal}")
@@ -191,7 +191,7 @@ def resume_batch(batch: Batch, *, now: datetime | None = None) -> Batch:
     """paused → running; or back to scheduled when it was paused before its start time came."""
     now = now or timezone.now()
     with transaction.atomic():
-        current = Batch.objects.select_for_update().filter(pk=batch.pk).first()
+        current = Batch.objects.select_for_update(no_key=True).filter(pk=batch.pk).first()
         if current is None or current.status != BatchStatus.PAUSED:
             batch.refresh_from_db()
             raise BatchActionError(f"batch {batch.public_id} is {batch.status}; only a paused batch can be resumed")

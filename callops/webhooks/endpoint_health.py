@@ -127,6 +127,12 @@ def lock(results: dict[int, list[Result]]) -> dict[int, WebhookEndpoint]:
     An endpoint with only successes whose row *in the database* shows no failure gets one
     conditional UPDATE (no stale in-memory row decides it). Every other endpoint is locked, in id
     order (so two writers cannot deadlock), and returned for `apply`.
+
+    The lock is FOR NO KEY UPDATE, the mode an UPDATE of these columns takes anyway: it serialises
+    the writers of an endpoint's health but lets a status change insert a delivery for the endpoint
+    meanwhile (the foreign key check takes FOR KEY SHARE). A FOR UPDATE lock blocked that insert,
+    and since a status change locks its call before it fans out and the recorder locks the calls
+    after this, the two deadlocked (tests/webhooks/test_record_lock_order.py).
     """
     locked = {}
     for endpoint_id in sorted(results):
@@ -136,7 +142,7 @@ def lock(results: dict[int, list[Result]]) -> dict[int, WebhookEndpoint]:
             if WebhookEndpoint.objects.filter(pk=endpoint_id, failing_since__isnull=True,
                                               failing_notified=False).update(last_success_at=newest):
                 continue
-        endpoint = WebhookEndpoint.objects.select_for_update().filter(pk=endpoint_id).first()
+        endpoint = WebhookEndpoint.objects.select_for_update(no_key=True).filter(pk=endpoint_id).first()
         if endpoint is not None:
             locked[endpoint_id] = endpoint
     return locked

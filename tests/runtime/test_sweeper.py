@@ -5,6 +5,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from io import StringIO
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from django.db import OperationalError, connection
 from django.utils.module_loading import import_string
 
 from callops.calls.management.commands.runsweeper import Command
+from callops.lib import redisconn
 from callops.lib.leader_lock import leader_lock
 from tests.helpers import wait_for
 
@@ -130,10 +132,42 @@ def _start_sweeper(env):
     return proc, lines
 
 
-def test_many_sweepers_one_leads_and_a_standby_takes_over_when_the_leader_is_killed(tmp_path):
-    """Two real `runsweeper` processes on the configured database (PostgreSQL in CI, a SQLite file
-    otherwise): one sweeps, the other stands by; SIGKILL the leader and the standby leads."""
-    env = dict(os.environ, CALLOPS_VAR_DIR=str(tmp_path), SWEEP_INTERVAL_SECONDS="0.2", PYTHONUNBUFFERED="1")
+# Short enough to keep the test quick, long enough that "within 2 intervals" is a claim about the
+# standby's loop (it tries the lock on every tick) and not about a busy host's scheduling.
+INTERVAL = 1.5
+
+
+def _database_url() -> str:
+    s = connection.settings_dict
+    if connection.vendor == "sqlite":
+        return f"sqlite:///{s['NAME']}"
+    return f"postgres://{s['USER']}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
+
+
+def _due_call(agent, number: str) -> int:
+    """A queued call due now that nothing but a sweep hands to the queue."""
+    from django.utils import timezone
+
+    from callops.calls import services
+
+    return services.create_call(org=agent.organization, agent=agent, to_number=number,
+                                scheduled_at=timezone.now()).pk
+
+
+def _enqueued(pk: int) -> bool:
+    # The placement's enqueue lease (callops.lib.queue): set by the sweep that queued the call, and
+    # left in place because no worker runs here to take the job.
+    return bool(redisconn.client().exists(f"callops:enqueued:place-call-{pk}"))
+
+
+@pytest.mark.django_db(transaction=True)
+def test_many_sweepers_one_leads_and_a_standby_sweeps_due_work_within_two_intervals_of_a_kill(
+        tmp_path, sandbox_agent, settings):
+    """Two real `runsweeper` processes on the test database (PostgreSQL in CI: the advisory lock; a
+    SQLite file otherwise: the file lock): one sweeps, the other stands by. SIGKILL the leader; a
+    call falling due right after is enqueued by the standby within 2 sweep intervals of the kill."""
+    env = dict(os.environ, DATABASE_URL=_database_url(), REDIS_URL=settings.REDIS_URL, CALLOPS_VAR_DIR=str(tmp_path),
+               SWEEP_INTERVAL_SECONDS=str(INTERVAL), PYTHONUNBUFFERED="1", LOG_LEVEL="INFO")
     leader, leader_lines = _start_sweeper(env)
     standby = None
     try:
@@ -142,13 +176,19 @@ def test_many_sweepers_one_leads_and_a_standby_takes_over_when_the_leader_is_kil
         standby, standby_lines = _start_sweeper(env)
         wait_for(lambda: any("standing by" in line for line in standby_lines), "the second sweeper to stand by",
                  interval=0.05)
+        first = _due_call(sandbox_agent, "+14155550101")
+        wait_for(lambda: _enqueued(first), "the leader to enqueue a due call", interval=0.02)
         # It stays standing by while the leader lives: it never swept.
         assert not any("sweeper: leading" in line for line in standby_lines), "".join(standby_lines)
 
         leader.kill()
+        killed = time.monotonic()
+        second = _due_call(sandbox_agent, "+14155550102")
+        wait_for(lambda: _enqueued(second), "the standby to enqueue the call due after the kill", interval=0.02)
+        took = time.monotonic() - killed
         leader.wait()
-        wait_for(lambda: any("sweeper: leading" in line for line in standby_lines),
-                 "the standby to lead once the leader was killed", interval=0.05)
+        assert any("sweeper: leading" in line for line in standby_lines), "".join(standby_lines)
+        assert took <= 2 * INTERVAL, f"due work resumed {took:.2f} s after the kill; the bound is {2 * INTERVAL} s"
         standby.send_signal(signal.SIGTERM)
         assert standby.wait(60) == 0, "".join(standby_lines)
     finally:
