@@ -50,11 +50,15 @@ SCENARIOS = ["isolation", "bad_input", "load", "kill9", "outages", "provider_fau
 
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description="callops fault suite")
+    p.add_argument("scenarios", nargs="*", help="scenarios to run (as --only): `bench/reliability.py load`")
     p.add_argument("--only", default="", help=f"comma-separated subset of {','.join(SCENARIOS)}")
     p.add_argument("--workers", type=int, default=3, help="RQ worker processes per scenario")
-    p.add_argument("--web-workers", type=int, default=2, help="gunicorn worker processes (4 threads each)")
+    p.add_argument("--web-workers", type=int, default=2, help="gunicorn worker processes")
+    p.add_argument("--web-threads", type=int, default=4, help="threads per gunicorn worker (the load scenario)")
     p.add_argument("--clients", type=int, default=200, help="load: concurrent API clients")
-    p.add_argument("--load-seconds", type=float, default=60)
+    p.add_argument("--load-seconds", type=float, default=60, help="load: seconds of the mix per target")
+    p.add_argument("--load-rounds", type=int, default=3,
+                   help="load: alternating bare/API slices the seconds are split into")
     p.add_argument("--calls", type=int, default=5000, help="worker kill -9: calls in the run")
     p.add_argument("--kill-every", type=float, default=4.0, help="worker kill -9: seconds between kills")
     p.add_argument("--kill-timeout", type=float, default=600, help="worker kill -9: time bound, seconds")
@@ -170,7 +174,11 @@ def write_results(args, results, started: str, header: list[str]) -> None:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    names = [n for n in SCENARIOS if not args.only or n in args.only.split(",")]
+    chosen = [n for n in args.only.split(",") + args.scenarios if n]
+    unknown = sorted(set(chosen) - set(SCENARIOS))
+    if unknown:
+        raise SystemExit(f"unknown scenario {', '.join(unknown)}; choose from {', '.join(SCENARIOS)}")
+    names = [n for n in SCENARIOS if not chosen or n in chosen]
     started = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
     t0 = time.time()
     ctx = setup(args)
@@ -204,6 +212,9 @@ def main(argv=None) -> int:
           + (f"; failed: {', '.join(failed)}" if failed else ""))
     write_results(args, results, started, header)
     print(f"wrote {args.output}.md (reliability section) and {args.output}.json")
+    for r in results:  # the goals come last, one line each, as every benchmark prints them
+        if r.goal:
+            print(r.goal)
     return 1 if failed else 0
 
 

@@ -133,15 +133,18 @@ class Cluster:
     """
 
     def __init__(self, env: dict, workers: int = 3, web_workers: int = 2, log_dir: str = "/tmp",
-                 sweeper: bool = True):
+                 sweeper: bool = True, web_threads: int = 4):
         self.env = env
         self.log_dir = log_dir
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.env["PUBLIC_URL"] = self.env.get("PUBLIC_URL") or self.url
+        # The rest of gunicorn's tuning (worker class, keep-alive) comes from gunicorn.conf.py, as
+        # for the Procfile and `make run`.
+        self.web_config = f"{web_workers} workers x {web_threads} threads"
         self.web = self._spawn("web", [sys.executable, "-m", "gunicorn", "callops.wsgi", "-b", f"127.0.0.1:{self.port}",
-                                       "-w", str(web_workers), "--threads", "4", "--log-level", "warning",
-                                       "--timeout", "60"])
+                                       "-w", str(web_workers), "--threads", str(web_threads),
+                                       "--log-level", "warning", "--timeout", "60"])
         self._lock = threading.Lock()
         self.workers = [self._spawn_worker(i) for i in range(workers)]
         self.sweeper = self._spawn("sweeper", [sys.executable, "manage.py", "runsweeper"]) if sweeper else None
@@ -149,7 +152,8 @@ class Cluster:
         self.crashes: dict[str, int] = {}
         self._stopping = threading.Event()
         threading.Thread(target=self._supervise, daemon=True).start()
-        deadline = time.time() + 60
+        # Six Django processes import at once; on a busy 2-core host that alone can take a minute.
+        deadline = time.time() + 180
         while time.time() < deadline:
             try:
                 if httpx.get(self.url + "/healthz", timeout=2).status_code < 500:
