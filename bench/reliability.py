@@ -8,7 +8,9 @@ nobody else. Each scenario starts its own gunicorn, RQ workers (`manage.py rqwor
 
   isolation        every API operation and dashboard page with another org's ids and each role
   bad input        SSRF corpus, malformed CSVs, oversized bodies, schemathesis fuzzing (no allow-list)
-  load             --clients concurrent API clients for --load-seconds (creates, reads, lists)
+  load             --clients concurrent API clients for --load-seconds (creates, reads, lists), the
+                   same mix against a bare Django JSON view in the same gunicorn; goal: 0 5xx and
+                   the API's req/s at least 0.5x the bare view's (its goal line is printed last)
   worker kill -9   --calls calls with webhooks to a loopback sink, a worker killed every --kill-every s
   outages          Redis killed and restarted empty, PostgreSQL backends terminated, mid-run
   provider faults  5xx, 429, timeouts, duplicated and reordered callbacks on all five emulators
@@ -22,7 +24,7 @@ any drift fails the scenario.
 
 Exit status is non-zero when any goal is missed or anything is lost. The table is also written to
 bench/results.md (its reliability section) and bench/results.json ("reliability").
-Run: `make reliability` (or `.venv/bin/python bench/reliability.py [--only load,outages] [--calls N] ...`).
+Run: `make reliability` (or `.venv/bin/python bench/reliability.py [load outages | --only load,outages] [--calls N] ...`).
 """
 
 from __future__ import annotations
@@ -186,7 +188,8 @@ def main(argv=None) -> int:
 
     header = [f"Command: `make reliability` ({' '.join(sys.argv[1:]) or 'defaults'}); machine: {os.cpu_count()} CPUs; "
               f"database {cl.DB_NAME} (fresh), private redis-server; {args.workers} RQ workers, "
-              f"{args.web_workers} gunicorn workers x 4 threads, 1 sweeper per scenario."]
+              f"{args.web_workers} gunicorn workers x {args.web_threads} threads (the load scenario; 4 elsewhere), "
+              f"1 sweeper per scenario."]
     for name, size in ISSUE_SIZES.items():
         if getattr(args, name) < size:
             header.append(f"Note: --{name} {getattr(args, name)} is below the specified {size}; the figures are "
