@@ -8,5 +8,7 @@ from callops.urls import urlpatterns as product
 urlpatterns = [
     path("bench/baseline", views.baseline),
     path("bench/create-floor", views.create_floor),
+    path("bench/bare", views.bare),
+    path("bench/bare/<str:call_id>", views.bare),
     *product,
 ]

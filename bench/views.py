@@ -1,11 +1,12 @@
-"""The views the API benchmark measures beside POST /v1/calls: a bare Django JSON view (no auth,
-no database) and the floor of any call-creating POST.
+"""The views the benchmarks measure the API beside: bare Django JSON views (no auth, no database)
+and the floor of any call-creating POST.
 
 They are not part of the product: only the benchmarks' own web server routes them (bench/urls.py,
 through bench/settings.py).
 """
 
 import json
+import uuid
 
 from django.http import JsonResponse
 from django.views.decorators.csrf import csrf_exempt
@@ -18,6 +19,19 @@ from callops.calls.validation import validate_call_input
 @csrf_exempt
 def baseline(request):
     return JsonResponse({"ok": True, "echo": json.loads(request.body or b"{}")}, status=201)
+
+
+@csrf_exempt
+def bare(request, call_id: str | None = None):
+    """The load scenario's stand-in for POST /v1/calls, GET /v1/calls/{id} and GET /v1/calls: the
+    same methods, bodies and query strings through the same middleware, answered from memory. A
+    POST reads its JSON body and answers 201 with a fresh id, which the mix then reads."""
+    if request.method == "POST":
+        json.loads(request.body or b"{}")
+        return JsonResponse({"id": str(uuid.uuid4()), "status": "queued"}, status=201)
+    if call_id is not None:
+        return JsonResponse({"id": call_id, "status": "queued"})
+    return JsonResponse({"data": [], "has_more": False, "limit": int(request.GET.get("limit", 20))})
 
 
 @csrf_exempt

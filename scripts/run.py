@@ -6,7 +6,8 @@ process (gunicorn), an RQ worker with its scheduler, and the sweeper together. C
 stops everything and waits for it. A process that exits is restarted, as a platform's process
 manager would, after a delay that grows (to 30 s) while it keeps exiting quickly.
 
-Environment: PORT (default 8000), WEB_CONCURRENCY (gunicorn workers, default 2), plus everything
+Environment: PORT (default 8000), WEB_CONCURRENCY and WEB_THREADS (gunicorn workers and threads
+each, default 2 and 4: gunicorn.conf.py), plus everything
 settings.py reads.
 """
 
@@ -27,8 +28,9 @@ MANAGE = [PY, str(ROOT / "manage.py")]
 # The three long-lived processes (the Procfile's web, worker and sweeper).
 COMMANDS = {
     "web": lambda env, port: [
+        # Workers, threads, keep-alive and preloading come from gunicorn.conf.py (WEB_CONCURRENCY,
+        # WEB_THREADS), as for the Procfile.
         PY, "-m", "gunicorn", "callops.wsgi", "--bind", f"127.0.0.1:{port}",
-        "--workers", env.get("WEB_CONCURRENCY", "2"), "--threads", "4",
         "--graceful-timeout", "10", "--no-control-socket", "--access-logfile", "-"],
     "worker": lambda env, port: [*MANAGE, "rqworker", "calls", "webhooks", "default", "--with-scheduler"],
     "sweeper": lambda env, port: [*MANAGE, "runsweeper"],

@@ -138,15 +138,18 @@ class Cluster:
     """
 
     def __init__(self, env: dict, workers: int = 3, web_workers: int = 2, log_dir: str = "/tmp",
-                 sweeper: bool = True, sweepers: int = 1, webs: int = 1):
+                 sweeper: bool = True, sweepers: int = 1, webs: int = 1, web_threads: int = 4):
         self.env = env
         self.log_dir = log_dir
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.env["PUBLIC_URL"] = self.env.get("PUBLIC_URL") or self.url
+        # The rest of gunicorn's tuning (worker class, keep-alive) comes from gunicorn.conf.py, as
+        # for the Procfile and `make run`.
+        self.web_config = f"{web_workers} workers x {web_threads} threads"
         self.web = self._spawn("web", [sys.executable, "-m", "gunicorn", "callops.wsgi", "-b", f"127.0.0.1:{self.port}",
-                                       "-w", str(web_workers), "--threads", "4", "--log-level", "warning",
-                                       "--timeout", "60"])
+                                       "-w", str(web_workers), "--threads", str(web_threads),
+                                       "--log-level", "warning", "--timeout", "60"])
         self.webs, self.urls = [self.web], [self.url]
         for i in range(1, webs):
             # The same command as the first web process, on a port of its own.
@@ -164,7 +167,7 @@ class Cluster:
         self._stopping = threading.Event()
         threading.Thread(target=self._supervise, daemon=True).start()
         # Every process imports Django at once: on a busy 2-core host that can take over a minute.
-        deadline = time.time() + 120
+        deadline = time.time() + 180
         pending = list(self.urls)
         while time.time() < deadline:
             for url in list(pending):

@@ -16,6 +16,7 @@ class Result:
     passed: bool
     notes: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    goal: str = ""  # a scenario with a stated goal: its `<name>: <figures> goal=<goal> met|MISSED` line
 
 
 @dataclass

@@ -51,6 +51,7 @@ def check_suppressed(org: Organization, number: str) -> None:
 # "Read the organization's policy": a caller that asks for many numbers at once (a batch tick)
 # reads it once and passes it as `rules`.
 _READ = object()
+READ_POLICY = _READ  # the default of every `rules` parameter, for callers that pass theirs along
 
 
 def _rules(org: Organization, rules: Any) -> CallingPolicy | None:
@@ -66,10 +67,10 @@ def check_hours(org: Organization, number: str, at: datetime, *, fallback_zone: 
         raise CallRefused(shut.message, code=OUTSIDE_HOURS, retry_at=shut.opens_at)
 
 
-def check_caps(org: Organization, number: str, at: datetime) -> None:
+def check_caps(org: Organization, number: str, at: datetime, *, rules: Any = _READ) -> None:
     """CallRefused(code="frequency_cap") when the number is at a cap now. Without the lock, so a
     preview only: admission (`admit`) asks again under it."""
-    hit = caps.over_cap(policy.get(org), number, at)
+    hit = caps.over_cap(_rules(org, rules), number, at)
     if hit is not None:
         raise CallRefused(hit.message, code=FREQUENCY_CAP, retry_at=hit.retry_at)
 

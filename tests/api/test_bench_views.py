@@ -14,7 +14,7 @@ pytestmark = pytest.mark.django_db
 
 
 def test_benchmark_views_are_not_routed_by_default(api):
-    for path in ("/bench/baseline", "/bench/create-floor"):
+    for path in ("/bench/baseline", "/bench/create-floor", "/bench/bare"):
         assert api.post(path, {"to": "+14155550123"}).status_code == 404
 
 
@@ -41,3 +41,13 @@ def test_creation_floor_writes_the_call_row_and_nothing_else(api, sandbox_agent)
     bad = RequestFactory().post("/bench/create-floor", body, content_type="application/json",
                                 headers={"Authorization": "Bearer nope"})
     assert bench_views.create_floor(bad).status_code == 401 and Call.objects.count() == 1
+
+
+def test_the_bare_view_answers_the_load_mix_from_memory(api, django_assert_num_queries):
+    with override_settings(ROOT_URLCONF="bench.urls"), django_assert_num_queries(0):
+        created = api.post("/bench/bare", {"agent_id": "x", "to": "+14155550123"})
+        read = api.get(f"/bench/bare/{created.json()['id']}")
+        listed = api.get("/bench/bare", {"limit": 20})
+    assert created.status_code == 201 and created.json()["status"] == "queued"
+    assert read.status_code == 200 and read.json() == {"id": created.json()["id"], "status": "queued"}
+    assert listed.status_code == 200 and listed.json() == {"data": [], "has_more": False, "limit": 20}
