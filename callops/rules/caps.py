@@ -71,8 +71,10 @@ def over_cap(policy: CallingPolicy | None, number: str, now: datetime) -> CapHit
     if policy is None or (policy.max_calls_per_day is None and policy.max_calls_per_week is None
                           and policy.max_answered_per_week is None):
         return None
+    # No upper bound on `at`: `now` is read before lock_number may wait, and a call admitted
+    # while this one waited carries a later time that must still count against the cap.
     rows = list(DialRecord.objects.filter(organization_id=policy.organization_id, number=number,
-                                          at__gt=now - WEEK, at__lte=now)
+                                          at__gt=now - WEEK)
                 .order_by("at").values_list("at", "answered"))
     hits: list[CapHit] = []
     checks = (
