@@ -295,9 +295,26 @@ def yes_no(profile: Profile, reply: str, question: str) -> bool | None:
     if value is None:
         value = echo(profile, reply)
         return value  # the field's own words carry the polarity
-    if question and bool(_NEGATIVE_QUESTION.search(answers.norm(question))) != profile.negative:
+    negative_question = bool(question and _NEGATIVE_QUESTION.search(answers.norm(question)))
+    if negative_question and _NEGATED.search(last_sentence(answers.norm(question))):
+        # A negative question ("you don't have any pets, right?") is answered about its statement:
+        # "actually we will" / "yes I do" says it is wrong; "no, no pets" / "no, I don't" repeats the
+        # negation and so agrees with it. A bare "no" keeps the reading below (no, that's not so).
+        r = answers.norm(reply)
+        if _CONTRADICTS.search(r):
+            value = False
+        elif mentions and not mentions[0][1] and (sum(not v for _, v in mentions) >= 2 or re.search(
+                r"\b(?:not|never|none|nothing|nobody)\b|n'?t\b", r[mentions[0][0] + 2:])):
+            value = True
+    if negative_question != profile.negative:
         value = not value
     return value
+
+
+_NEGATED = re.compile(r"\b(?:not|never|no longer)\b|n'?t\b|\b(?:dont|wont|arent|isnt|havent|didnt|cant)\b")
+_CONTRADICTS = re.compile(r"\b(?:yes|yeah|actually),? (?:i|we|they|he|she) (?:do|will|would|am|are|is|can|did|have|does|need|want)"
+                          r"\b(?!\s*(?:not|n'?t)\b)|^\W*(?:well,? |oh,? )?(?:actually,? )?(?:i|we) (?:do|will|am|are|can|did)\b"
+                          r"(?!\s*(?:not|n'?t)\b)")
 
 
 _ATTEND = stems({"attend", "come", "make", "keep", "confirm", "confirmed", "original", "originally", "still", "show"})
@@ -377,7 +394,12 @@ _DECLARATIVE = re.compile(r"^\W*(?:(?:and|so|ok|okay|great|perfect|then|right)[,
                           r"you will|you'?d be|youd be|you'?ve|youve|happy|ok|okay|alright|fine|good) (?:\w+ )?"
                           r"(?:ok|okay|fine|happy|good|with|for|to|be|still|going|planning|able|home|there|in)\b|"
                           r"^\W*(?:(?:and|so|ok|okay)[,\s]+)*(?:how about|what about|shall (?:i|we)|want me to|would it be ok|"
-                          r"is it ok|ok if|okay if|mind if)\b|\b(?:just )?calling to confirm\b")
+                          r"is it ok|ok if|okay if|mind if)\b|\b(?:just )?calling to confirm\b|"
+                          # A negative statement about the callee is asked for a yes or no ("so you won't need
+                          # parking?", "and you dont have any pets"): agents say these as questions.
+                          r"^\W*(?:(?:and|so|ok|okay|just to confirm|to confirm)[,\s]+)*(?:you|you'?re|youre) (?:still )?"
+                          r"(?:won'?t|wont|don'?t|dont|do not|aren'?t|arent|are not|not|can'?t|cant|cannot|didn'?t|didnt|"
+                          r"haven'?t|havent|will not|wouldn'?t|wouldnt|no longer|never)\b")
 
 
 def asks_yes_no(text: str) -> bool:
