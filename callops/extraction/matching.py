@@ -60,8 +60,8 @@ EVENING = re.compile(r"\b(?:dinner|supper|evening|tonight|night|drinks|bar|resta
 _CUES = {
     "email": r"\be-?mail\b", "phone": r"\b(?:phone|number|cell|mobile|reach you|contact)\b",
     "date": r"\b(?:when|what day|which day|date|day)\b", "datetime": r"\b(?:when|what time|which day|day|date|time)\b",
-    "time": r"\b(?:what time|when|time|o'?clock)\b", "integer": r"\bhow many\b|\bscale\b|\bhow old\b",
-    "number": r"\bhow (?:many|much|long)\b|\bscale\b", "currency": r"\bhow much\b|\b(?:pay|cost|budget|price|amount)\b",
+    "time": r"\b(?:what time|when|time|o'?clock)\b", "integer": r"\bhow (?:many|old|big|large)\b|\bscale\b",
+    "number": r"\bhow (?:many|much|long|big|large)\b|\bscale\b", "currency": r"\bhow much\b|\b(?:pay|cost|budget|price|amount)\b",
     "duration": r"\bhow long\b", "boolean": r"^\W*(?:and\s+|so\s+)?(?:are|is|do|does|did|can|could|will|would|have|"
                                             r"has|should|shall|may|was|were)\b",
 }
@@ -89,7 +89,7 @@ def stem(word: str) -> str:
         word = word[:-2]
     if word in _IRREGULAR:
         word = _IRREGULAR[word]
-    for suffix, repl in (("ies", "y"), ("ing", ""), ("ed", ""), ("es", ""), ("s", ""), ("ly", "")):
+    for suffix, repl in (("ees", "ee"), ("ies", "y"), ("ing", ""), ("ed", ""), ("es", ""), ("s", ""), ("ly", "")):
         if len(word) > len(suffix) + 2 and word.endswith(suffix):
             word = word[: -len(suffix)] + repl
             if suffix in ("ing", "ed") and len(word) > 3 and word[-1] == word[-2] and word[-1] not in "lsz":
@@ -526,7 +526,8 @@ def unit_fit(p: Profile, text: str, position: int) -> float:
             or re.match(r"\S+ of us\b(?! (?:are|is|were|was|will|have|has|need|want|don'?t|can'?t|eat|prefer|would))",
                         t[position:])):  # "two of us are vegetarian" is part of the party
         return 1.0  # "a table for four", "five of us": a head count
-    m = re.match(r"\S+" + _UNITS.pattern, t[position:])
+    # "six of us, two of them are kids": the noun counted comes after "of them are".
+    m = re.match(r"\S+(?: of (?:them|those|us|which)(?: are| is| were| will be|'ll be)?)?" + _UNITS.pattern, t[position:])
     if not m:
         # A noun of the field's own right after the number ("across 3 plants"), known unit or not.
         after = re.match(r"\S+\s+([a-z']+)(?:\s+([a-z']+))?", t[position:])

@@ -32,7 +32,9 @@ from .answers import ENUM_SYNONYMS, norm  # noqa: F401  (ENUM_SYNONYMS: the sand
 _UNIT = r"(?:one|two|three|four|five|six|seven|eight|nine)"
 _TEEN = r"(?:ten|eleven|twelve|thirteen|fourteen|fifteen|sixteen|seventeen|eighteen|nineteen)"
 _TENS = r"(?:twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety)(?:[\s-]" + _UNIT + r")?"
-_PAIR_RE = re.compile(rf"\b({_UNIT}|{_TEEN}|{_TENS})\s+({_TEEN}|{_TENS})\b(?![\s-]+(?:hundred|thousand|million|k\b|grand))")
+# "twenty two fifty an hour" is 22.50: an hourly rate in pairs is dollars and cents (amounts.py).
+_PAIR_RE = re.compile(rf"\b({_UNIT}|{_TEEN}|{_TENS})\s+({_TEEN}|{_TENS})\b(?![\s-]+(?:hundred|thousand|million|k\b|grand))"
+                      r"(?!(?:\s+(?:dollars?|bucks|pounds?|euros?))?\s+(?:an?|per) (?:hour|hr)\b)")
 _CENTURY_RE = re.compile(rf"\b(nineteen|eighteen)\s+({_TEEN}|{_TENS})\b")
 _YEAR_RE = re.compile(rf"\btwenty\s+({_TEEN}|{_TENS})\b(?![\s-]+(?:hundred|thousand|million))")
 _DIGIT_WORDS = {w: i for i, w in enumerate("zero one two three four five six seven eight nine".split())} | {"oh": 0}
@@ -95,7 +97,8 @@ def _fmt(value: float) -> str:
 
 def numbers_with_spans(text: str) -> list[tuple[int, float]]:
     """(position in the digit form, value) for every quantity; times of day and ordinals excluded."""
-    t = digits(text)
+    # Digits read one by one ("four seven two nine one"): one number, at the same length.
+    t = re.sub(r"\b\d(?: \d\b){2,}(?![.,]\d)", lambda m: m.group(0).replace(" ", "").ljust(len(m.group(0))), digits(text))
     out = []
     for m in _NUMBER_RE.finditer(t):
         if re.match(r"\s*(?:am|pm|a\.?\s?m\b|p\.?\s?m\b|o'?clock|st\b|nd\b|rd\b|th\b)", t[m.end():]):
