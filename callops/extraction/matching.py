@@ -228,14 +228,22 @@ class Profile:
 def assign(profiles: list[Profile], text: str) -> dict[str, list[tuple[int, object]]]:
     """Several fields of one type and several values in one turn: each value to the field whose words
     stand nearest, the rest in order ("two fifty then and the rest end of the month")."""
-    found = profiles[0].values(text)
+    found = kept(text, profiles[0].values(text))  # a value turned down ("today no") goes to no field
     if len(profiles) == 1 or len(found) <= 1:
         return {p.name: found for p in profiles}
     out: dict[str, list] = {p.name: [] for p in profiles}
     taken = set()
     # The field's words near the value, and the noun counted ("3 bedrooms" vs "2 kids"); ties go to
     # the value said first.
-    pairs = sorted(((p.near(text, pos) + unit_fit(p, text, pos), -i, -j) for i, p in enumerate(profiles)
+    t = parsing.digits(text)
+
+    def rest_fit(p: Profile, pos: int) -> float:
+        """"... and the rest at the end of the month": what follows "the rest" is the later of two parts."""
+        if not re.search(r"\b(?:the rest|the remainder|remaining|the balance|the other half)\b", t[max(0, pos - 30):pos]):
+            return 0.0
+        return 1.0 if p.end_like else -1.0 if p.start_like else 0.0
+
+    pairs = sorted(((p.near(text, pos) + unit_fit(p, text, pos) + rest_fit(p, pos), -i, -j) for i, p in enumerate(profiles)
                     for j, (pos, _) in enumerate(found)), reverse=True)
     done = set()
     for score, i, j in pairs:

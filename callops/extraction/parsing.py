@@ -204,8 +204,11 @@ def _resolve(m, base: datetime, past: bool, order: str) -> date | None:
 def dates_with_spans(text: str, when, past: bool = False, region: str = "US") -> list[tuple[int, date]]:
     t, base = digits(text), _base(when)
     # "the week after next, the thursday": the weekday first, as the pattern reads it.
-    t = re.sub(rf"\b(?:the )?(week after next|next week),? (?:on |probably |maybe |ideally )?(?:the )?({_WEEKDAY})\b",
+    t = re.sub(rf"\b(?:the )?(week after next|next week)[,.]? (?:on |probably |maybe |ideally )?(?:the )?({_WEEKDAY})\b",
                lambda m: f"{m.group(2)} {'the ' if 'after' in m.group(1) else ''}{m.group(1)}", t)
+    # "april 3rd to 5th": the month said once for both ends of a range.
+    t = re.sub(rf"\b({_MONTH})\s+(\d{{1,2}}(?:st|nd|rd|th)?)(\s*(?:to|through|till|until|-)\s*)(\d{{1,2}}(?:st|nd|rd|th)?)\b",
+               r"\1 \2\3\1 \4", t)
     order = "MDY" if (region or "US").upper() in ("US", "PH", "CA") else "DMY"
     out = []
     for m in _DATE_RE.finditer(t):
