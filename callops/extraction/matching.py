@@ -272,6 +272,8 @@ def yes_no(profile: Profile, reply: str, question: str) -> bool | None:
     if re.search(r"\b(?:do|did) you (?:\w+ )?(?:know|recogni[sz]e|remember)\b", answers.norm(question)) and \
             _DONT_KNOW.search(answers.norm(reply)) and not mentions:
         mentions = [(0, False)]  # "Do you know him?" "No idea.": not a refusal, a no
+    if not mentions and (echoed := answers.aux_reply(masked)) is not None:
+        mentions = [(0, echoed)]  # "he was lovely", "we'll get a taxi"... read by the clause's negation
     if answers.is_refusal(reply) and not mentions:
         return None
     value = None
