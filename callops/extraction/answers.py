@@ -79,7 +79,8 @@ _NO = ["no", "nope", "nah", "not really", "i don't", "i dont", "i do not", "i ca
        "leave it as it is", "keep it as it is",
        "not at the moment", "not right now", "all set", "no need", "none", "please don't", "please dont",
        "i quit", "i gave up", "gave it up", "not anymore thanks",
-       "maybe not", "probably not", "prefer not", "i'd prefer you didn't", "id prefer you didnt", "prefer you didn't",
+       "maybe not", "probably not", "not all of it", "not all", "not the whole", "not the full", "not in full",
+       "not quite", "not exactly", "prefer not", "i'd prefer you didn't", "id prefer you didnt", "prefer you didn't",
        "prefer you didnt", "rather you didn't", "rather you didnt", "hold off", "cancel it", "need to cancel", "have to cancel", "not looking", "were not", "im not interested"]
 _BOOL_RE = re.compile(r"(?<![\w'-])(" + "|".join(re.escape(p) for p in sorted(_YES + _NO, key=len, reverse=True))
                       + r")(?![\w'-])")

@@ -32,7 +32,7 @@ _LEXICON = [
     {"reason", "why", "because", "cause", "happen", "issue", "problem", "wrong", "complaint"},
     {"renew", "continue", "stay", "keep", "cancel"}, {"start", "begin", "available", "join", "when"},
     {"experience", "year", "long", "work", "worked"}, {"recommend", "refer", "suggest", "friend"},
-    {"score", "rate", "rating", "scale", "satisfy", "satisfied", "ten", "overall"},
+    {"score", "rate", "rating", "scale", "satisfy", "satisfied", "satisfaction", "ten", "overall"},
     {"decision", "decide", "sign", "approve", "authority", "maker", "signoff", "final", "charge", "boss", "owner"},
     {"name", "who", "call", "called"}, {"address", "where", "street", "live", "located", "deliver"},
     {"duration", "long", "minute", "hour"}, {"employer", "company", "work", "job", "currently"},
@@ -448,7 +448,9 @@ IS_THEM = re.compile(r"^\W*(?:\w+\W+)?(?:yes|yeah|yep|speaking|this is (?:she|he
                       r"it'?s me|you'?ve got (?:him|her|me)|that would be me)\b|\bspeaking\b|\bthis is (?:she|he|him|her)\b")
 NOT_THEM = re.compile(r"\b(?:wrong number|no one (?:by|of) that name|nobody (?:by|of) that name|not here|isn'?t here|"
                        r"no \w+ here|doesn'?t live here|don'?t know (?:any|a|who)|this is (?:his|her|their) \w+|"
-                       r"not (?:him|her|me)|you have the wrong|you'?ve got the wrong|moved out|passed away)\b")
+                       r"not (?:him|her|me)|you have the wrong|you'?ve got the wrong|moved out|passed away|"
+                       # "No, he's my brother. He's not in right now."
+                       r"(?:he|she)(?:'?s| is) (?:my|our) \w+|(?:he|she)(?:'?s| is) (?:not|out)(?: (?:in|here|home|around|available))?)\b")
 
 
 _KIN = (r"(?:son|daughter|wife|husband|partner|mother|father|mum|mom|dad|brother|sister|cousin|aunt|uncle|nephew|niece|"
