@@ -142,6 +142,7 @@ _DATE_RE = re.compile("|".join([
     r"(?P<inn>\bin (?:a|an|\d+) (?:day|week)s?\b|\b(?:a|an|\d+) (?:day|week)s? from (?:today|now)\b)",
     rf"(?P<wd>\b(?:(?:next|this|last|on|coming|this coming)\s+)?{_WEEKDAY}(?:\s+(?:the\s+)?(?P<wdday>\d{{1,2}})"
     rf"(?:st|nd|rd|th))?(?P<wan>\s+(?:of\s+)?the week after next|\s+(?:of\s+)?next week)?)",
+    rf"(?P<nth>\b(?:the\s+)?(?P<nthn>1st|2nd|3rd|4th|last)\s+(?P<nthw>{_WEEKDAY})\s+(?:in|of)\s+(?P<nthm>{_MONTH})\b)",
     r"(?P<bare>\bthe\s+\d{1,2}(?:st|nd|rd|th)\b(?!\s+(?:one|thing|option|choice|slot|time|person|floor)\b))",
 ]))
 
@@ -174,6 +175,15 @@ def _resolve(m, base: datetime, past: bool, order: str) -> date | None:
             end = _month_end(first)
             return end if past or end >= today else _month_end(first.replace(year=first.year + 1))
         return _month_end(_month_end(today) + timedelta(days=1) if m.group("endnext") else today)
+    if m.group("nth"):  # "the second saturday in february": dateparser does not count weekdays in a month
+        first = _dateparse(m.group("nthm") + " 1", datetime(base.year, 1, 1), "future", order)
+        if first is None:
+            return None
+        if first < today.replace(day=1) and not past:
+            first = first.replace(year=first.year + 1)
+        days = [first + timedelta(days=k) for k in range(_month_end(first).day)
+                if _WEEKDAYS[(first + timedelta(days=k)).weekday()] == m.group("nthw")]
+        return days[-1] if m.group("nthn") == "last" else days[int(m.group("nthn")[0]) - 1]
     if m.group("bare") or m.group("wdday"):
         day_digits = re.search(r"\d+", m.group("bare") or m.group("wdday"))
         assert day_digits is not None  # both groups' patterns start with digits

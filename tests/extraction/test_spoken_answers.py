@@ -76,3 +76,52 @@ def test_part_of_the_party_counted_after_of_them():
     got = extract_turns(turns("How many people is the table for?", "Six of us, two of them are kids."),
                         schema, THURSDAY)
     assert got == {"party_size": 6, "children": 2}
+
+
+def test_a_moment_counted_from_the_call_and_a_time_before_its_day():
+    schema = {"callback_at": {"type": "datetime", "description": "when to call back"}}
+    got = extract_turns(turns("is now a good time", "not really can you call me back in like forty five minutes"),
+                        schema, THURSDAY)
+    assert got == {"callback_at": "2026-06-11T15:45:00+00:00"}
+    assert parsing.numbers_in("seven thirty tomorrow") == [7, 30]
+    from callops.extraction import times_of_day
+    assert times_of_day.times_with_spans("Let me check. Seven thirty tomorrow is available.", True) == [(14, (19, 30))]
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("The second Saturday in February, if you have it.", "2027-02-13"),
+    ("the last friday of june", "2026-06-26"),
+    ("the week after next. the monday", "2026-06-22"),
+    ("Two nights, June 20th to 22nd.", "2026-06-22"),
+])
+def test_dates_people_say_around_a_weekday_or_a_range(text, expected):
+    assert parsing.parse_date(text, THURSDAY).isoformat() == expected
+
+
+@pytest.mark.parametrize("field, description, question, reply, expected", [
+    ("driver_polite", "the driver was polite", "Was the driver polite?", "He was lovely actually.", True),
+    ("home", "someone is home in the window", "Will you be home on Thursday between 2 and 6?", "I should be.", True),
+    ("leave_at_door", "may leave it at the back door", "Can the driver leave it at the back door?",
+     "I'd prefer you didn't.", False),
+    ("order_again", "would order again", "Would you order from us again?", "Maybe not, to be honest.", False),
+    ("pays_in_full", "pays the full balance today", "Can you pay the full amount today?", "Not all of it.", False),
+])
+def test_yes_or_no_said_without_yes_or_no(field, description, question, reply, expected):
+    schema = {field: {"type": "boolean", "description": description}}
+    assert extract_turns(turns(question, reply), schema, THURSDAY) == {field: expected}
+
+
+def test_a_recorded_greeting_answers_no_question():
+    schema = {"reached_voicemail": {"type": "boolean", "description": "the call reached voicemail"},
+              "confirmed": {"type": "boolean", "description": "the patient confirmed"}}
+    got = extract_turns(turns("Hi, this is Lakeside Dental calling to confirm your appointment tomorrow at 9am.",
+                              "Hi, you've reached Marcus. I can't take your call right now, leave a message after "
+                              "the tone."), schema, THURSDAY)
+    assert got == {"reached_voicemail": True}
+
+
+def test_the_rest_goes_to_the_later_of_two_dates():
+    schema = {"first_payment_date": "date", "second_payment_date": "date"}
+    got = extract_turns(turns("when can you pay", "today no. i get paid on the 13th, i can do half then and the rest "
+                                                  "at the end of the month"), schema, THURSDAY)
+    assert got == {"first_payment_date": "2026-06-13", "second_payment_date": "2026-06-30"}

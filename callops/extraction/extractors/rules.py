@@ -337,6 +337,13 @@ class _Conversation:
         days = _settled_on(parsing.digits(text), kept(text, parsing.dates_with_spans(text, self.when, p.past, p.region)))
         hms = _settled_on(parsing.digits(text, pairs=""), kept(text, times_of_day.times_with_spans(text, p.evening)))
         if not days and not hms:
+            # "call me back in like forty five minutes": a moment counted from the call.
+            ahead = [secs for pos, secs in amounts.durations_with_spans(text) if re.search(
+                r"\bin (?:(?:like|about|around|maybe|roughly|say|another|an extra|the next)\s+)?$",
+                parsing.digits(text)[max(0, pos - 24):pos])]
+            if ahead and isinstance(self.when, datetime):
+                moment = (self.when + timedelta(seconds=ahead[-1])).replace(second=0, microsecond=0)
+                self.add(p, moment.isoformat(), i, strength)
             return
         previous = next((c for c in reversed(self.cands[p.name]) if c.value), None)
         prev_day = prev_hm = None
@@ -419,7 +426,9 @@ class _Conversation:
             if strength <= 0:
                 continue
             if p.kind == "datetime":
-                if not offer:
+                # An offer holds several moments ("9:00, 11:00 and 2:00"); one moment said back
+                # ("Seven thirty tomorrow is available") is the booking.
+                if not offer or len(times_of_day.times_with_spans(text, p.evening)) <= 1:
                     self._datetime(p, i, text, strength)
                 continue
             group = [q for q in same_type if q.name in strengths] or same_type
