@@ -48,6 +48,10 @@ def currencies_in(text: str, region: str = "US", default: str | None = None) -> 
     (the currency the conversation names), else the region's."""
     t = _CENTS_RE.sub(lambda m: f"{m.group(1)}.{int(m.group(2)):02d} dollars", digits(text, pairs="money"))
     t = re.sub(r"(?<=\d) (\d{2}) (?=dollars|bucks)", r".\1 ", t)  # "two thirty seven twelve dollars"
+    # "twelve pounds fifty", "twenty two fifty an hour": the pair after the unit, or before a rate per hour, is cents.
+    t = re.sub(r"\b(\d+) (dollars?|bucks|pounds?|euros?) (?:and )?(\d{2})\b(?!\s*(?:%|percent|[a-z]+s\b|of\b))",
+               r"\1.\3 \2", t)
+    t = re.sub(r"\b(\d{1,3}) (\d{2})(?= (?:(?:dollars?|bucks|pounds?|euros?) )?(?:an?|per) (?:hour|hr)\b)", r"\1.\2", t)
     marks = [(m.start(), m.end(), m.group(1)) for m in _CURRENCY_RE.finditer(t)]
     out = []
     for m in _NUMBER_RE.finditer(t):

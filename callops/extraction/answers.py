@@ -63,7 +63,8 @@ _YES = ["yes", "yeah", "yep", "yup", "ya", "yea", "sure", "correct", "absolutely
         "we did", "it was", "they did", "she did", "he did",
         "thinking about it",
         "uh huh", "mm hmm", "mhmm", "mm-hmm", "that's me", "thats me", "that is me", "speaking", "only on", "just on",
-        "don't mind", "dont mind", "i don't mind", "i dont mind", "not at all a problem"]
+        "don't mind", "dont mind", "i don't mind", "i dont mind", "not at all a problem",
+        "go on then", "go on", "should be", "i should be", "i'll manage", "ill manage", "i already have"]
 _NO = ["no", "nope", "nah", "not really", "i don't", "i dont", "i do not", "i can't", "i cant", "i cannot",
        "i won't", "i wont", "i will not", "i'm not", "im not", "i am not", "we can't", "we cant", "we won't",
        "we don't", "we dont", "we're not", "don't think so", "i don't think so", "negative", "unfortunately not",
@@ -78,7 +79,9 @@ _NO = ["no", "nope", "nah", "not really", "i don't", "i dont", "i do not", "i ca
        "leave it as it is", "keep it as it is",
        "not at the moment", "not right now", "all set", "no need", "none", "please don't", "please dont",
        "i quit", "i gave up", "gave it up", "not anymore thanks",
-       "hold off", "cancel it", "need to cancel", "have to cancel", "not looking", "were not", "im not interested"]
+       "maybe not", "probably not", "not all of it", "not all", "not the whole", "not the full", "not in full",
+       "not quite", "not exactly", "prefer not", "i'd prefer you didn't", "id prefer you didnt", "prefer you didn't",
+       "prefer you didnt", "rather you didn't", "rather you didnt", "hold off", "cancel it", "need to cancel", "have to cancel", "not looking", "were not", "im not interested"]
 _BOOL_RE = re.compile(r"(?<![\w'-])(" + "|".join(re.escape(p) for p in sorted(_YES + _NO, key=len, reverse=True))
                       + r")(?![\w'-])")
 _NO_SET = set(_NO)
@@ -106,6 +109,21 @@ def bool_mentions(text: str) -> list[tuple[int, bool]]:
     """(position, yes?) for each yes or no word, refusals and idioms removed."""
     t = _IDIOM_RE.sub(lambda m: " " * len(m.group(0)), _REFUSAL_RE.sub(lambda m: " " * len(m.group(0)), norm(text)))
     return [(m.start(), m.group(1) not in _NO_SET) for m in _BOOL_RE.finditer(t)]
+
+
+# A reply that echoes the question's auxiliary with a subject ("he was lovely", "we will", "I'd
+# prefer you didn't"): yes unless the clause is negated.
+_AUX_REPLY = re.compile(r"^\W*(?:(?:um+|uh+|oh|well|hmm+|honestly|actually)\W+)*(?:i|we|he|she|it|they|that)"
+                        r"(?:'?ll|'?d|'?ve|'?s|'?m|'?re|\s+(?:will|would|should|could|can|might|have|has|had|am|is|are|"
+                        r"was|were|do|does|did))\b(?:\s+(?:already|still|definitely|probably|really|certainly))?([^.!?,;]*)")
+
+
+def aux_reply(text: str) -> bool | None:
+    m = _AUX_REPLY.match(norm(text))
+    if not m or is_refusal(text):
+        return None
+    return not re.search(r"\b(?:not|never|no|nothing|none)\b|n'?t\b|\b(?:dont|didnt|wont|cant|isnt|wasnt)\b",
+                         norm(text)[:m.end()])
 
 
 def parse_boolean(text: str) -> bool | None:

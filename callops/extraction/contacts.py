@@ -32,17 +32,21 @@ _SPOKEN_EMAIL: list[tuple[str, _Replacement]] = [
 
 def emails_in(text: str) -> list[str]:
     t = " ".join(norm(text).replace(",", " ").split())
+    # "use my work one": a pronoun, not a digit of the address.
+    t = re.sub(r"\b(that|this|the|other|another|new|old|main|work|personal|private|business|home|school|office|"
+               r"usual|right|wrong|same|first|second) one\b", r"\1 thing", t)
     if re.search(r"\bat\b|@", t):
         t = re.sub(r"\b(zero|oh|one|two|three|four|five|six|seven|eight|nine)\b",
                    lambda m: _DIGIT_WORDS[m.group(1)], _number_words(t, language="en"))
     # A word spelled out after it ("whitfield, w-h-i-t-f-i-e-l-d") is said once in the address.
     t = re.sub(r"\b([a-z](?:-[a-z])+)\b", lambda m: m.group(1).replace("-", ""), t)
-    t = re.sub(r"\b([a-z]+) \1\b", r"\1", t)
+    t = re.sub(r"\b([a-z]{2,}) \1\b", r"\1", t)  # not a doubled letter spelled out ("k e l l y")
     for pattern, repl in _SPOKEN_EMAIL:
         t = re.sub(pattern, repl, t)
     # Letters and digits spelled one by one ("j o h n", "8 8") run together inside an address.
     t = re.sub(r"(?<![a-z0-9'])([a-z0-9])(?: (?=[a-z0-9](?![a-z0-9])))", r"\1", t)
     t = re.sub(r"([a-z0-9])\s+(?=\d+@)", r"\1", t)
+    t = re.sub(r"(?<![a-z0-9'])([b-z]) (?=[a-z0-9._-]+@)", r"\1", t)  # an initial before the name: "j smith at"
     out = []
     for candidate in _EMAIL_RE.findall(t.replace(" @", "@").replace("@ ", "@")):
         try:

@@ -32,7 +32,7 @@ _LEXICON = [
     {"reason", "why", "because", "cause", "happen", "issue", "problem", "wrong", "complaint"},
     {"renew", "continue", "stay", "keep", "cancel"}, {"start", "begin", "available", "join", "when"},
     {"experience", "year", "long", "work", "worked"}, {"recommend", "refer", "suggest", "friend"},
-    {"score", "rate", "rating", "scale", "satisfy", "satisfied", "ten", "overall"},
+    {"score", "rate", "rating", "scale", "satisfy", "satisfied", "satisfaction", "ten", "overall"},
     {"decision", "decide", "sign", "approve", "authority", "maker", "signoff", "final", "charge", "boss", "owner"},
     {"name", "who", "call", "called"}, {"address", "where", "street", "live", "located", "deliver"},
     {"duration", "long", "minute", "hour"}, {"employer", "company", "work", "job", "currently"},
@@ -60,8 +60,8 @@ EVENING = re.compile(r"\b(?:dinner|supper|evening|tonight|night|drinks|bar|resta
 _CUES = {
     "email": r"\be-?mail\b", "phone": r"\b(?:phone|number|cell|mobile|reach you|contact)\b",
     "date": r"\b(?:when|what day|which day|date|day)\b", "datetime": r"\b(?:when|what time|which day|day|date|time)\b",
-    "time": r"\b(?:what time|when|time|o'?clock)\b", "integer": r"\bhow many\b|\bscale\b|\bhow old\b",
-    "number": r"\bhow (?:many|much|long)\b|\bscale\b", "currency": r"\bhow much\b|\b(?:pay|cost|budget|price|amount)\b",
+    "time": r"\b(?:what time|when|time|o'?clock)\b", "integer": r"\bhow (?:many|old|big|large)\b|\bscale\b",
+    "number": r"\bhow (?:many|much|long|big|large)\b|\bscale\b", "currency": r"\bhow much\b|\b(?:pay|cost|budget|price|amount)\b",
     "duration": r"\bhow long\b", "boolean": r"^\W*(?:and\s+|so\s+)?(?:are|is|do|does|did|can|could|will|would|have|"
                                             r"has|should|shall|may|was|were)\b",
 }
@@ -89,7 +89,7 @@ def stem(word: str) -> str:
         word = word[:-2]
     if word in _IRREGULAR:
         word = _IRREGULAR[word]
-    for suffix, repl in (("ies", "y"), ("ing", ""), ("ed", ""), ("es", ""), ("s", ""), ("ly", "")):
+    for suffix, repl in (("ees", "ee"), ("ies", "y"), ("ing", ""), ("ed", ""), ("es", ""), ("s", ""), ("ly", "")):
         if len(word) > len(suffix) + 2 and word.endswith(suffix):
             word = word[: -len(suffix)] + repl
             if suffix in ("ing", "ed") and len(word) > 3 and word[-1] == word[-2] and word[-1] not in "lsz":
@@ -228,14 +228,22 @@ class Profile:
 def assign(profiles: list[Profile], text: str) -> dict[str, list[tuple[int, object]]]:
     """Several fields of one type and several values in one turn: each value to the field whose words
     stand nearest, the rest in order ("two fifty then and the rest end of the month")."""
-    found = profiles[0].values(text)
+    found = kept(text, profiles[0].values(text))  # a value turned down ("today no") goes to no field
     if len(profiles) == 1 or len(found) <= 1:
         return {p.name: found for p in profiles}
     out: dict[str, list] = {p.name: [] for p in profiles}
     taken = set()
     # The field's words near the value, and the noun counted ("3 bedrooms" vs "2 kids"); ties go to
     # the value said first.
-    pairs = sorted(((p.near(text, pos) + unit_fit(p, text, pos), -i, -j) for i, p in enumerate(profiles)
+    t = parsing.digits(text)
+
+    def rest_fit(p: Profile, pos: int) -> float:
+        """"... and the rest at the end of the month": what follows "the rest" is the later of two parts."""
+        if not re.search(r"\b(?:the rest|the remainder|remaining|the balance|the other half)\b", t[max(0, pos - 30):pos]):
+            return 0.0
+        return 1.0 if p.end_like else -1.0 if p.start_like else 0.0
+
+    pairs = sorted(((p.near(text, pos) + unit_fit(p, text, pos) + rest_fit(p, pos), -i, -j) for i, p in enumerate(profiles)
                     for j, (pos, _) in enumerate(found)), reverse=True)
     done = set()
     for score, i, j in pairs:
@@ -264,6 +272,8 @@ def yes_no(profile: Profile, reply: str, question: str) -> bool | None:
     if re.search(r"\b(?:do|did) you (?:\w+ )?(?:know|recogni[sz]e|remember)\b", answers.norm(question)) and \
             _DONT_KNOW.search(answers.norm(reply)) and not mentions:
         mentions = [(0, False)]  # "Do you know him?" "No idea.": not a refusal, a no
+    if not mentions and (echoed := answers.aux_reply(masked)) is not None:
+        mentions = [(0, echoed)]  # "he was lovely", "we'll get a taxi"... read by the clause's negation
     if answers.is_refusal(reply) and not mentions:
         return None
     value = None
@@ -295,9 +305,26 @@ def yes_no(profile: Profile, reply: str, question: str) -> bool | None:
     if value is None:
         value = echo(profile, reply)
         return value  # the field's own words carry the polarity
-    if question and bool(_NEGATIVE_QUESTION.search(answers.norm(question))) != profile.negative:
+    negative_question = bool(question and _NEGATIVE_QUESTION.search(answers.norm(question)))
+    if negative_question and _NEGATED.search(last_sentence(answers.norm(question))):
+        # A negative question ("you don't have any pets, right?") is answered about its statement:
+        # "actually we will" / "yes I do" says it is wrong; "no, no pets" / "no, I don't" repeats the
+        # negation and so agrees with it. A bare "no" keeps the reading below (no, that's not so).
+        r = answers.norm(reply)
+        if _CONTRADICTS.search(r):
+            value = False
+        elif mentions and not mentions[0][1] and (sum(not v for _, v in mentions) >= 2 or re.search(
+                r"\b(?:not|never|none|nothing|nobody)\b|n'?t\b", r[mentions[0][0] + 2:])):
+            value = True
+    if negative_question != profile.negative:
         value = not value
     return value
+
+
+_NEGATED = re.compile(r"\b(?:not|never|no longer)\b|n'?t\b|\b(?:dont|wont|arent|isnt|havent|didnt|cant)\b")
+_CONTRADICTS = re.compile(r"\b(?:yes|yeah|actually),? (?:i|we|they|he|she) (?:do|will|would|am|are|is|can|did|have|does|need|want)"
+                          r"\b(?!\s*(?:not|n'?t)\b)|^\W*(?:well,? |oh,? )?(?:actually,? )?(?:i|we) (?:do|will|am|are|can|did)\b"
+                          r"(?!\s*(?:not|n'?t)\b)")
 
 
 _ATTEND = stems({"attend", "come", "make", "keep", "confirm", "confirmed", "original", "originally", "still", "show"})
@@ -377,7 +404,12 @@ _DECLARATIVE = re.compile(r"^\W*(?:(?:and|so|ok|okay|great|perfect|then|right)[,
                           r"you will|you'?d be|youd be|you'?ve|youve|happy|ok|okay|alright|fine|good) (?:\w+ )?"
                           r"(?:ok|okay|fine|happy|good|with|for|to|be|still|going|planning|able|home|there|in)\b|"
                           r"^\W*(?:(?:and|so|ok|okay)[,\s]+)*(?:how about|what about|shall (?:i|we)|want me to|would it be ok|"
-                          r"is it ok|ok if|okay if|mind if)\b|\b(?:just )?calling to confirm\b")
+                          r"is it ok|ok if|okay if|mind if)\b|\b(?:just )?calling to confirm\b|"
+                          # A negative statement about the callee is asked for a yes or no ("so you won't need
+                          # parking?", "and you dont have any pets"): agents say these as questions.
+                          r"^\W*(?:(?:and|so|ok|okay|just to confirm|to confirm)[,\s]+)*(?:you|you'?re|youre) (?:still )?"
+                          r"(?:won'?t|wont|don'?t|dont|do not|aren'?t|arent|are not|not|can'?t|cant|cannot|didn'?t|didnt|"
+                          r"haven'?t|havent|will not|wouldn'?t|wouldnt|no longer|never)\b")
 
 
 def asks_yes_no(text: str) -> bool:
@@ -416,7 +448,9 @@ IS_THEM = re.compile(r"^\W*(?:\w+\W+)?(?:yes|yeah|yep|speaking|this is (?:she|he
                       r"it'?s me|you'?ve got (?:him|her|me)|that would be me)\b|\bspeaking\b|\bthis is (?:she|he|him|her)\b")
 NOT_THEM = re.compile(r"\b(?:wrong number|no one (?:by|of) that name|nobody (?:by|of) that name|not here|isn'?t here|"
                        r"no \w+ here|doesn'?t live here|don'?t know (?:any|a|who)|this is (?:his|her|their) \w+|"
-                       r"not (?:him|her|me)|you have the wrong|you'?ve got the wrong|moved out|passed away)\b")
+                       r"not (?:him|her|me)|you have the wrong|you'?ve got the wrong|moved out|passed away|"
+                       # "No, he's my brother. He's not in right now."
+                       r"(?:he|she)(?:'?s| is) (?:my|our) \w+|(?:he|she)(?:'?s| is) (?:not|out)(?: (?:in|here|home|around|available))?)\b")
 
 
 _KIN = (r"(?:son|daughter|wife|husband|partner|mother|father|mum|mom|dad|brother|sister|cousin|aunt|uncle|nephew|niece|"
@@ -504,7 +538,8 @@ def unit_fit(p: Profile, text: str, position: int) -> float:
             or re.match(r"\S+ of us\b(?! (?:are|is|were|was|will|have|has|need|want|don'?t|can'?t|eat|prefer|would))",
                         t[position:])):  # "two of us are vegetarian" is part of the party
         return 1.0  # "a table for four", "five of us": a head count
-    m = re.match(r"\S+" + _UNITS.pattern, t[position:])
+    # "six of us, two of them are kids": the noun counted comes after "of them are".
+    m = re.match(r"\S+(?: of (?:them|those|us|which)(?: are| is| were| will be|'ll be)?)?" + _UNITS.pattern, t[position:])
     if not m:
         # A noun of the field's own right after the number ("across 3 plants"), known unit or not.
         after = re.match(r"\S+\s+([a-z']+)(?:\s+([a-z']+))?", t[position:])

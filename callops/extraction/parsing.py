@@ -32,7 +32,9 @@ from .answers import ENUM_SYNONYMS, norm  # noqa: F401  (ENUM_SYNONYMS: the sand
 _UNIT = r"(?:one|two|three|four|five|six|seven|eight|nine)"
 _TEEN = r"(?:ten|eleven|twelve|thirteen|fourteen|fifteen|sixteen|seventeen|eighteen|nineteen)"
 _TENS = r"(?:twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety)(?:[\s-]" + _UNIT + r")?"
-_PAIR_RE = re.compile(rf"\b({_UNIT}|{_TEEN}|{_TENS})\s+({_TEEN}|{_TENS})\b(?![\s-]+(?:hundred|thousand|million|k\b|grand))")
+# "twenty two fifty an hour" is 22.50: an hourly rate in pairs is dollars and cents (amounts.py).
+_PAIR_RE = re.compile(rf"\b({_UNIT}|{_TEEN}|{_TENS})\s+({_TEEN}|{_TENS})\b(?![\s-]+(?:hundred|thousand|million|k\b|grand))"
+                      r"(?!(?:\s+(?:dollars?|bucks|pounds?|euros?))?\s+(?:an?|per) (?:hour|hr)\b)")
 _CENTURY_RE = re.compile(rf"\b(nineteen|eighteen)\s+({_TEEN}|{_TENS})\b")
 _YEAR_RE = re.compile(rf"\btwenty\s+({_TEEN}|{_TENS})\b(?![\s-]+(?:hundred|thousand|million))")
 _DIGIT_WORDS = {w: i for i, w in enumerate("zero one two three four five six seven eight nine".split())} | {"oh": 0}
@@ -95,7 +97,8 @@ def _fmt(value: float) -> str:
 
 def numbers_with_spans(text: str) -> list[tuple[int, float]]:
     """(position in the digit form, value) for every quantity; times of day and ordinals excluded."""
-    t = digits(text)
+    # Digits read one by one ("four seven two nine one"): one number, at the same length.
+    t = re.sub(r"\b\d(?: \d\b){2,}(?![.,]\d)", lambda m: m.group(0).replace(" ", "").ljust(len(m.group(0))), digits(text))
     out = []
     for m in _NUMBER_RE.finditer(t):
         if re.match(r"\s*(?:am|pm|a\.?\s?m\b|p\.?\s?m\b|o'?clock|st\b|nd\b|rd\b|th\b)", t[m.end():]):
@@ -139,6 +142,7 @@ _DATE_RE = re.compile("|".join([
     r"(?P<inn>\bin (?:a|an|\d+) (?:day|week)s?\b|\b(?:a|an|\d+) (?:day|week)s? from (?:today|now)\b)",
     rf"(?P<wd>\b(?:(?:next|this|last|on|coming|this coming)\s+)?{_WEEKDAY}(?:\s+(?:the\s+)?(?P<wdday>\d{{1,2}})"
     rf"(?:st|nd|rd|th))?(?P<wan>\s+(?:of\s+)?the week after next|\s+(?:of\s+)?next week)?)",
+    rf"(?P<nth>\b(?:the\s+)?(?P<nthn>1st|2nd|3rd|4th|last)\s+(?P<nthw>{_WEEKDAY})\s+(?:in|of)\s+(?P<nthm>{_MONTH})\b)",
     r"(?P<bare>\bthe\s+\d{1,2}(?:st|nd|rd|th)\b(?!\s+(?:one|thing|option|choice|slot|time|person|floor)\b))",
 ]))
 
@@ -171,6 +175,15 @@ def _resolve(m, base: datetime, past: bool, order: str) -> date | None:
             end = _month_end(first)
             return end if past or end >= today else _month_end(first.replace(year=first.year + 1))
         return _month_end(_month_end(today) + timedelta(days=1) if m.group("endnext") else today)
+    if m.group("nth"):  # "the second saturday in february": dateparser does not count weekdays in a month
+        first = _dateparse(m.group("nthm") + " 1", datetime(base.year, 1, 1), "future", order)
+        if first is None:
+            return None
+        if first < today.replace(day=1) and not past:
+            first = first.replace(year=first.year + 1)
+        days = [first + timedelta(days=k) for k in range(_month_end(first).day)
+                if _WEEKDAYS[(first + timedelta(days=k)).weekday()] == m.group("nthw")]
+        return days[-1] if m.group("nthn") == "last" else days[int(m.group("nthn")[0]) - 1]
     if m.group("bare") or m.group("wdday"):
         day_digits = re.search(r"\d+", m.group("bare") or m.group("wdday"))
         assert day_digits is not None  # both groups' patterns start with digits
@@ -201,8 +214,11 @@ def _resolve(m, base: datetime, past: bool, order: str) -> date | None:
 def dates_with_spans(text: str, when, past: bool = False, region: str = "US") -> list[tuple[int, date]]:
     t, base = digits(text), _base(when)
     # "the week after next, the thursday": the weekday first, as the pattern reads it.
-    t = re.sub(rf"\b(?:the )?(week after next|next week),? (?:on |probably |maybe |ideally )?(?:the )?({_WEEKDAY})\b",
+    t = re.sub(rf"\b(?:the )?(week after next|next week)[,.]? (?:on |probably |maybe |ideally )?(?:the )?({_WEEKDAY})\b",
                lambda m: f"{m.group(2)} {'the ' if 'after' in m.group(1) else ''}{m.group(1)}", t)
+    # "april 3rd to 5th": the month said once for both ends of a range.
+    t = re.sub(rf"\b({_MONTH})\s+(\d{{1,2}}(?:st|nd|rd|th)?)(\s*(?:to|through|till|until|-)\s*)(\d{{1,2}}(?:st|nd|rd|th)?)\b",
+               r"\1 \2\3\1 \4", t)
     order = "MDY" if (region or "US").upper() in ("US", "PH", "CA") else "DMY"
     out = []
     for m in _DATE_RE.finditer(t):

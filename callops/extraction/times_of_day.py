@@ -70,7 +70,10 @@ def times_with_spans(text: str, evening: bool = False) -> list[tuple[int, tuple[
         before = t[:m.start()]
         lead = re.search(_LEAD, before) or re.search(r"[,.]\s*$", before) and _PART_BEFORE.search(before)
         if k == 2 and ":" not in m.group(0) and not ap and not part and not (
-                lead or re.search(r"(?:\d|noon|am|pm|a m|p m)\s+(?:to|and|or|till|until|-)\s+$", before)):
+                lead or re.search(r"(?:\d|noon|am|pm|a m|p m)\s+(?:to|and|or|till|until|-)\s+$", before)
+                # "seven thirty tomorrow", "eight fifteen on friday": a day after it makes it a time
+                or re.match(r"\s+(?:today|tonight|tomorrow|on (?:the|\w+day)|this (?:morning|afternoon|evening)|"
+                            r"(?:mon|tues|wednes|thurs|fri|satur|sun)day)\b", t[m.end():])):
             continue  # "two fifty" alone is a price more often than 2:50
         if k == 3 and not ap and not part and not re.search(r"o'?\s?clock", m.group(0)):
             # A bare number is a time only after "at"/"around"/"by"/"say", or as "ten ish", and not

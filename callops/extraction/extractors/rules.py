@@ -96,9 +96,12 @@ class _Conversation:
         out: list[dict[str, float]] = []
         current: dict[str, float] = {}
         self.carried = {}  # turn -> the question its topic was asked in, when a statement came between
+        self.asides: dict[int, tuple[Profile, float]] = {}  # turn -> a yes/no asked beside the topic
         question, asked_back = "", False
+        aside: tuple[Profile, float] | None = None
         for i, (role, text) in enumerate(self.turns):
             if role == "agent":
+                aside = None
                 # "This is the reminder assistant from Elm Dental" names no field: the agent's own
                 # introduction is not weighed.
                 asked = _INTRO.sub(" ", text)
@@ -122,6 +125,7 @@ class _Conversation:
                     # A runner-up joins when it is nearly as close, or the question names it in full
                     # ("your email and your phone number").
                     current, question = self._about(scores, asked, words), text
+                    aside = self._yes_no_aside(asked, current)
                 elif not CLARIFY.search(text.lower()):
                     current = {}  # a new, unrelated question ("Anything else I can help with?")
                 asked_back = False
@@ -131,8 +135,22 @@ class _Conversation:
                 asked_back = (asks_back(text) or answers.is_non_answer(text)) and \
                     not answers.bool_mentions(text) and not any(p.values(text) for p in self.profiles
                                                                 if p.kind not in ("boolean", "string", "list"))
+                if aside is not None:
+                    self.asides[i] = aside
             out.append(current)
         return out
+
+    def _yes_no_aside(self, text: str, current: dict[str, float]) -> tuple[Profile, float] | None:
+        """A turn that states a value and ends on a yes/no ("The new rent would be $1,650. Does that work
+        for you?", "Shall I email you the brochure?"): the yes/no field it comes nearest, for a reply
+        that gives no value of the topic's own ("Yeah, that's fine", "Yes please")."""
+        if not asks_yes_no(last_sentence(text)):
+            return None
+        options = [(p.relevance(text), p) for p in self.profiles if p.kind == "boolean" and p.name not in current]
+        if not options or any(self.kinds[n] == "boolean" for n in current):
+            return None
+        score, best = max(options, key=lambda o: o[0])
+        return (best, score) if score >= TOPIC + 0.3 and sum(s >= score - 1e-9 for s, _ in options) == 1 else None
 
     def _about(self, scores: dict, text: str, words: set) -> dict[str, float]:
         """The fields a question is about. Fields of one type compete: a runner-up joins when it is
@@ -209,7 +227,14 @@ class _Conversation:
         for i, (role, text) in enumerate(self.turns):
             about = [(by_name[n], v) for n, v in topics[i].items()]
             if role == "user":
-                self._answer(about, i, text, self.carried.get(i) or self._question_before(i))
+                question = self.carried.get(i) or self._question_before(i)
+                self._answer(about, i, text, question)
+                if i in self.asides and not any(c.turn == i and c.value is not None
+                                                for n in topics[i] for c in self.cands[n]):
+                    p, strength = self.asides[i]
+                    value = yes_no(p, text, question)
+                    if value is not None:
+                        self.add(p, value, i, strength)
             else:
                 self._restatement(about, i, text)
         self._volunteered(topics)
@@ -312,6 +337,13 @@ class _Conversation:
         days = _settled_on(parsing.digits(text), kept(text, parsing.dates_with_spans(text, self.when, p.past, p.region)))
         hms = _settled_on(parsing.digits(text, pairs=""), kept(text, times_of_day.times_with_spans(text, p.evening)))
         if not days and not hms:
+            # "call me back in like forty five minutes": a moment counted from the call.
+            ahead = [secs for pos, secs in amounts.durations_with_spans(text) if re.search(
+                r"\bin (?:(?:like|about|around|maybe|roughly|say|another|an extra|the next)\s+)?$",
+                parsing.digits(text)[max(0, pos - 24):pos])]
+            if ahead and isinstance(self.when, datetime):
+                moment = (self.when + timedelta(seconds=ahead[-1])).replace(second=0, microsecond=0)
+                self.add(p, moment.isoformat(), i, strength)
             return
         previous = next((c for c in reversed(self.cands[p.name]) if c.value), None)
         prev_day = prev_hm = None
@@ -394,7 +426,9 @@ class _Conversation:
             if strength <= 0:
                 continue
             if p.kind == "datetime":
-                if not offer:
+                # An offer holds several moments ("9:00, 11:00 and 2:00"); one moment said back
+                # ("Seven thirty tomorrow is available") is the booking.
+                if not offer or len(times_of_day.times_with_spans(text, p.evening)) <= 1:
                     self._datetime(p, i, text, strength)
                 continue
             group = [q for q in same_type if q.name in strengths] or same_type

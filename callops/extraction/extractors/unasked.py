@@ -44,6 +44,9 @@ def voicemail(conv) -> bool:
     hits = [i for i, t in said for _ in _GREETING.finditer(t)]
     if len(hits) < 2 and not (hits and len(said) <= 2):
         return False
+    # A recorded greeting answers no question ("you've reached Marcus" is no yes to "can you confirm?").
+    for p in conv.profiles:
+        conv.cands[p.name] = [c for c in conv.cands[p.name] if c.turn not in hits]
     for p in conv.profiles:
         if p.kind != "boolean" or any(c.value is not None for c in conv.cands[p.name]):
             continue
