@@ -17,7 +17,7 @@ from callops.accounts.services import audit
 from callops.accounts.tenancy import parse_public_id
 from callops.lib.isotime import format as iso
 
-from .models import Agent
+from .models import Agent, Call
 from .routing_models import RoutingProfile, RoutingWeight
 
 MAX_AGENTS = 10
@@ -129,6 +129,9 @@ def delete(profile: RoutingProfile, *, actor=None) -> None:
         with transaction.atomic():
             audit(profile.organization, "routing_profile.deleted", actor=actor, target=profile.name,
                   detail={"profile": str(profile.public_id)})
+            # Through the Call queryset rather than the delete's own SET NULL (which bypasses it), so
+            # the rollups move these calls to "no profile" in this transaction and stay equal to them.
+            Call.objects.filter(routing_profile=profile).update(routing_profile=None)
             profile.delete()
     except ProtectedError:
         raise ProfileError(f"routing profile {profile.name} is used by a batch; it cannot be deleted",

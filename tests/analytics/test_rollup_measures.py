@@ -130,3 +130,18 @@ def test_time_to_answer_is_whole_seconds_between_truncated_times_in_sql_too(pers
     # 12:00:00.9 to 12:00:05.1: whole seconds 0 to 5.
     assert CallRollup.objects.get(organization=personas.org, n__gt=0).answer_wait_seconds == 5
     assert rollup_reconcile.check() == []
+
+
+def test_deleting_a_routing_profile_moves_its_calls_to_no_profile_without_drift(personas, sandbox_agent):
+    from callops.calls import routing_profiles
+
+    profile = RoutingProfile.objects.create(organization=personas.org, name="Gone soon")
+    call = Call.objects.create(organization=personas.org, agent=sandbox_agent, provider="sandbox",
+                               provider_account=sandbox_agent.provider_account, to_number="+14155550100",
+                               routing_profile=profile)
+    assert list(CallRollup.objects.filter(n__gt=0).values_list("routing_profile_pk", "n")) == [(profile.pk, 1)]
+    routing_profiles.delete(profile)
+    call.refresh_from_db()
+    assert call.routing_profile_id is None
+    assert list(CallRollup.objects.filter(n__gt=0).values_list("routing_profile_pk", "n")) == [(0, 1)]
+    assert rollup_reconcile.check() == []
