@@ -280,6 +280,8 @@ def _dial(call: Call, *, source: str, retry_transient: bool = False) -> Call:
         return _defer_refused(call, refused)
     try:
         routed = routing.place(call, retry_transient=retry_transient)
+    except routing.ClaimLost:
+        return Call.objects.get(pk=call.pk)  # the placement that superseded ours owns the row
     except routing.RoutingFailed as failed:
         exc = failed.error
         definitely_not_placed = failed.all_transient or exc.http_status is not None or exc.code in (
@@ -376,10 +378,14 @@ def reconcile_placement(call_id: int) -> str:
                              allowed_from=frozenset({CallStatus.QUEUED}))
             except CallActionError:
                 return "settled"
+            _settle_routing(call, "placement_interrupted", error_code="not_received")
             return "failed"
+        # Placed again on the agent it was being placed on (the one the row names), from there on
+        # along that agent's chain.
         released = Call.objects.filter(pk=call.pk, dial_claimed_at=claim, provider_call_id="",
-                                       status=CallStatus.QUEUED).update(dial_claimed_at=None,
-                                                                        scheduled_at=timezone.now())
+                                       status=CallStatus.QUEUED).update(
+            dial_claimed_at=None, scheduled_at=timezone.now(),
+            routing=routing.settle_interrupted(call.routing, "interrupted", error_code="not_received"))
         if not released:
             return "settled"
         record_event(call, source=EventSource.SYSTEM, kind=CallEvent.Kind.NOTE,
@@ -393,7 +399,9 @@ def reconcile_placement(call_id: int) -> str:
     with transaction.atomic():
         adopted = Call.objects.filter(pk=call.pk, dial_claimed_at=claim, provider_call_id="").update(
             provider_call_id=found.provider_call_id, provider_job_id=found.provider_job_id,
-            next_sync_at=timezone.now(), updated_at=timezone.now())
+            next_sync_at=timezone.now(), updated_at=timezone.now(),
+            routing=routing.settle_interrupted(call.routing, "placed",
+                                               note="found at the provider after an interrupted placement"))
         if not adopted:
             return "settled"
         CallEvent.objects.create(call=call, source=EventSource.SYSTEM, kind=CallEvent.Kind.NOTE,
@@ -426,7 +434,14 @@ def _fail_unverified_placement(call: Call, claim: datetime | None, why: str) -> 
                          allowed_from=frozenset({CallStatus.QUEUED}))
         except CallActionError:
             return "settled"
+        _settle_routing(call, "placement_interrupted", error_code="unverified")
     return "unverified"
+
+
+def _settle_routing(call: Call, outcome: str, *, error_code: str) -> None:
+    """The `sending` routing entry a dead worker left, settled as `outcome` once the call failed."""
+    Call.objects.filter(pk=call.pk).update(
+        routing=routing.settle_interrupted(call.routing, outcome, error_code=error_code))
 
 
 def _retry_on_disconnect[T](write: Callable[[], T], attempts: int = 5) -> T | None:
