@@ -44,7 +44,7 @@ from callops.providers import circuits
 from callops.providers.base import PlacementUnknown, ProviderAdapter, ProviderError
 from callops.providers.registry import adapter_for
 
-from .models import Agent, Call, CallEvent, EventSource
+from .models import Agent, Call, CallEvent, CallStatus, EventSource
 from .routing_models import AgentFallback, RoutingProfile
 
 if TYPE_CHECKING:
@@ -232,6 +232,49 @@ def _stop(call: Call, agent: Agent, adapter: ProviderAdapter, exc: ProviderError
         routing.append(_entry(agent, exc.code, error_code=exc.code, error_message=exc.message[:300]))
     _save_routing(call, routing)
     raise RoutingFailed(exc, all_transient=False)
+
+
+# Failures a provider reports after accepting a create that still prove nobody was dialed: Bolna
+# queues the call, then ends it `balance-low` when the wallet cannot pay for the dial.
+REFUSED_AFTER_ACCEPT = frozenset({"balance_low"})
+
+
+def refused_after_accept(call: Call, *, error_code: str, error_message: str, raw_status: str,
+                         payload=None) -> CallEvent | None:
+    """Move a queued call whose provider reported `error_code` (in REFUSED_AFTER_ACCEPT) before
+    dialing to its agent's first fallback: the provider's id is dropped, the claim released and
+    the call due now, so the placement sweep dials it there (along that agent's chain). The
+    timeline note is returned; None, changing nothing, when there is no fallback or the row moved
+    on meanwhile (the write is conditional on the status and the provider id read here)."""
+    agent = call.agent
+    fallbacks = fallbacks_of(agent)
+    if call.status != CallStatus.QUEUED or not call.provider_call_id or not fallbacks:
+        return None
+    following = fallbacks[0]
+    entries = [dict(e) for e in (call.routing or [])]
+    if entries and entries[-1].get("outcome") == "placed" and entries[-1].get("agent_id") == str(agent.public_id):
+        entries.pop()  # accepted, then refused: one step, as a refusal at create would be
+    entries.append(_entry(agent, "balance_low", error_code=error_code, error_message=error_message[:300],
+                          note=f"reported {raw_status} after accepting the call, before dialing"))
+    from_number = following.from_number if call.from_number == agent.from_number else call.from_number
+    instructions = (following.instructions or call.instructions) if call.instructions == agent.instructions \
+        else call.instructions
+    now = timezone.now()
+    with transaction.atomic():
+        moved = Call.objects.filter(pk=call.pk, status=CallStatus.QUEUED, provider_call_id=call.provider_call_id).update(
+            agent=following, provider_account=following.provider_account, provider=following.provider_account.kind,
+            from_number=from_number, instructions=instructions, provider_call_id="", provider_job_id="",
+            provider_status=raw_status[:100], dial_claimed_at=None, scheduled_at=now, next_sync_at=None,
+            routing=entries[-MAX_ROUTING_ENTRIES:], updated_at=now)
+        if not moved:
+            return None
+        return CallEvent.objects.create(
+            call=call, source=EventSource.SYSTEM, kind=CallEvent.Kind.NOTE, from_status=call.status,
+            raw_status=raw_status[:100],
+            note=(f"routing: {agent.name} ({agent.provider_account.get_kind_display()}) reported {raw_status} before "
+                  f"dialing anyone; trying {following.name}")[:300],
+            payload={"error_code": error_code, "error_message": error_message[:300],
+                     "provider_call_id": call.provider_call_id, "report": payload})
 
 
 def settle_interrupted(entries: list[dict[str, Any]] | None, outcome: str, *, note: str = "",

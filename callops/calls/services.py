@@ -194,6 +194,16 @@ def apply_report(call: Call, report: StatusReport, *, source: str) -> Transition
     Adapters only return reports; applying them to calls is done here (and in
     `callops.calls.status_sync` and `callops.calls.provider_callbacks`), never in `providers`.
     """
+    if report.status == CallStatus.FAILED and report.fields.get("error_code") in routing.REFUSED_AFTER_ACCEPT:
+        note = routing.refused_after_accept(call, error_code=report.fields["error_code"],
+                                            error_message=str(report.fields.get("error_message") or report.raw_status),
+                                            raw_status=report.raw_status or "", payload=report.payload)
+        if note is not None:
+            # Not at the top: callops.calls.jobs imports this module (cycle calls.jobs -> calls.services).
+            from .jobs import enqueue_placements
+
+            enqueue_placements([call.pk])
+            return Transition(call=Call.objects.get(pk=call.pk), accepted=False, event=note)
     fields = dict(report.fields)
     if report.answered_by:
         fields["answered_by"] = report.answered_by
