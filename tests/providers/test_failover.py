@@ -262,3 +262,22 @@ def test_bolnas_balance_low_without_a_fallback_fails_the_call(emulators, make_ag
     assert drive([call.pk])
     call.refresh_from_db()
     assert (call.status, call.error_code) == (CallStatus.FAILED, "balance_low") and emu.creates[TO] == 1
+
+
+def test_a_replayed_key_after_every_agent_refused_answers_the_same_502_and_asks_no_one(pair, api):
+    """The key covers the whole routed placement, failed ones too: the replay neither dials nor
+    asks either provider again, and names the same call."""
+    first_emu, second_emu, first, second = pair
+    first_emu.faults.force("500", "create")
+    second_emu.faults.force("500", "create")
+    body = {"to": TO, "agent_id": str(first.public_id)}
+    failed = api.post("/v1/calls", body, headers={"Idempotency-Key": "route-502"})
+    assert failed.status_code == 502, failed.content
+    asked = (sum(first_emu.requests.values()), sum(second_emu.requests.values()))
+    assert asked == (1, 1)
+    replay = api.post("/v1/calls", body, headers={"Idempotency-Key": "route-502"})
+    assert (replay.status_code, replay["Idempotent-Replayed"], replay.json()) == (502, "true", failed.json())
+    assert (sum(first_emu.requests.values()), sum(second_emu.requests.values())) == asked
+    call = Call.objects.get(to_number=TO)
+    assert failed.json()["call_id"] == str(call.public_id) and call.status == CallStatus.FAILED
+    assert [e["outcome"] for e in call.routing] == ["provider_unavailable", "provider_unavailable"]
