@@ -281,3 +281,18 @@ def test_a_replayed_key_after_every_agent_refused_answers_the_same_502_and_asks_
     call = Call.objects.get(to_number=TO)
     assert failed.json()["call_id"] == str(call.public_id) and call.status == CallStatus.FAILED
     assert [e["outcome"] for e in call.routing] == ["provider_unavailable", "provider_unavailable"]
+
+
+def test_the_call_page_shows_each_routing_step_and_its_timeline_lines(pair, personas):
+    from django.urls import reverse
+    from django.utils.html import escape
+
+    first_emu, second_emu, first, second = pair
+    first_emu.faults.force("500", "create")
+    call = _inline(first)
+    page = personas.viewer.client().get(reverse("dashboard:call_detail", args=[call.public_id])).content.decode()
+    assert (f'<dd data-testid="routing">{first.name} (callingbox): provider_unavailable → '
+            f'{second.name} (bolna): placed</dd>') in page
+    for note in (f"routing: {first.name} (CallingBox) refused: provider_unavailable; trying {second.name}",
+                 f"routing: placed on {second.name} (Bolna)"):
+        assert escape(note) in page
