@@ -114,7 +114,10 @@ class RoutingStepOut(BaseModel):
     provider_account: str | None
     outcome: str = Field(description="placed, or why the agent did not take the call: connection_refused, "
                                      "provider_unavailable, rate_limited, balance_low, account_refused, "
-                                     "account_disabled, circuit_open, or the error that stopped routing")
+                                     "account_disabled, circuit_open, or the error that stopped routing; "
+                                     "sending while the request to the agent's provider is out; after an "
+                                     "interrupted placement, interrupted (never received, placed again) or "
+                                     "placement_interrupted (the call failed without a second dial)")
     error_code: str | None
     at: datetime | None
 

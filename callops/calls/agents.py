@@ -87,12 +87,15 @@ def _clean_returns(value) -> tuple[dict, str]:
         return {}, exc.message
 
 
-FALLBACK_FIELDS = [f"fallback_{i}" for i in range(1, 4)]
+FALLBACK_FIELDS = [f"fallback_{i}" for i in range(1, routing.MAX_FALLBACKS + 1)]
 
 
 def _clean_fallbacks(org, data: dict, agent=None) -> list[Agent] | None:
-    """The form's fallback agents in order (blanks skipped); None when the form has no such fields,
-    so a caller that does not manage fallbacks leaves them alone."""
+    """The fallback agents in order: the API's `fallback_agent_ids` list, or the form's
+    `fallback_<n>` selects (blanks skipped). None when neither is given, so a caller that does not
+    manage fallbacks leaves them alone."""
+    if "fallback_agent_ids" in data:
+        return _clean_fallback_ids(org, data["fallback_agent_ids"], agent)
     if "fallbacks" not in data:
         return None
     chosen: list[Agent] = []
@@ -110,6 +113,36 @@ def _clean_fallbacks(org, data: dict, agent=None) -> list[Agent] | None:
         if fb in chosen:
             raise ProviderInputError(f"{name}: {fb.name} is already a fallback", {name: "chosen twice"})
         chosen.append(fb)
+    return chosen
+
+
+def _clean_fallback_ids(org, ids, agent=None) -> list[Agent]:
+    """`fallback_agent_ids`: a list of at most MAX_FALLBACKS ids of other agents of `org`, each once.
+    Every problem is named by its index; an id of another organization's agent reads as unknown."""
+    field = "fallback_agent_ids"
+    if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
+        raise ProviderInputError(f"{field}: a list of agent ids is required", {field: "must be a list of agent ids"})
+    if len(ids) > routing.MAX_FALLBACKS:
+        raise ProviderInputError(f"{field}: at most {routing.MAX_FALLBACKS} fallback agents",
+                                 {field: f"at most {routing.MAX_FALLBACKS} agents"})
+    pids = [parse_public_id(i) for i in ids]
+    found = {a.public_id: a for a in Agent.objects.filter(organization=org, public_id__in=[p for p in pids if p])
+             .select_related("provider_account")}
+    errors: dict[str, str] = {}
+    chosen: list[Agent] = []
+    for n, pid in enumerate(pids):
+        key = f"{field}[{n}]"
+        fb = found.get(pid) if pid else None
+        if fb is None:
+            errors[key] = "no such agent in this organization"
+        elif agent is not None and fb.pk == agent.pk:
+            errors[key] = "an agent cannot be its own fallback"
+        elif fb in chosen:
+            errors[key] = "the agent is listed twice"
+        else:
+            chosen.append(fb)
+    if errors:
+        raise ProviderInputError(join_field_errors(errors), errors)
     return chosen
 
 

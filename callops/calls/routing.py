@@ -19,6 +19,13 @@ is still processing need not be listed yet.
 
 Each step is a line on the call's timeline and an entry of `Call.routing`. Only the process
 holding the call's dial claim runs this, and every write is conditional on that claim.
+
+Before each provider request, one committed write points the row at the agent and account about
+to be asked and appends a `sending` entry for the attempt. A worker killed while the request is
+out leaves exactly that on the row, so the interrupted-placement sweep asks the provider that was
+asked (adopting the call there, or proving it absent) and settles the entry
+(`settle_interrupted`). If that write finds the claim gone (the sweep gave it up and someone else
+placed the call), nothing is sent: `ClaimLost`.
 """
 
 from __future__ import annotations
@@ -37,7 +44,7 @@ from callops.providers import circuits
 from callops.providers.base import PlacementUnknown, ProviderAdapter, ProviderError
 from callops.providers.registry import adapter_for
 
-from .models import Agent, Call, CallEvent, EventSource
+from .models import Agent, Call, CallEvent, CallStatus, EventSource
 from .routing_models import AgentFallback, RoutingProfile
 
 if TYPE_CHECKING:
@@ -50,6 +57,14 @@ MAY_HAVE_DIALED = frozenset({"timeout", "network_error", "response_too_large", "
 # A call's routing list is bounded: background retries append a round each time.
 MAX_ROUTING_ENTRIES = 30
 MAX_FALLBACKS = 5
+
+
+# The outcome of an attempt whose request is out (or was, when the process placing it stopped).
+SENDING = "sending"
+
+
+class ClaimLost(Exception):
+    """This process no longer holds the call's dial claim: another placement owns the row."""
 
 
 class RoutingFailed(Exception):
@@ -100,18 +115,34 @@ def _entry(agent: Agent, outcome: str, **extra) -> dict[str, Any]:
             **{k: v for k, v in extra.items() if v not in (None, "")}}
 
 
-def _move_to(call: Call, agent: Agent, primary: Agent, original: tuple[str, str]) -> None:
-    """Point the claimed row at `agent`. Values the row took from the primary agent (its caller ID
-    and instructions, `original` as created) follow the agent; the caller's own stay."""
+def _move_to(call: Call, agent: Agent, primary: Agent, original: tuple[str, str],
+             routing: list[dict[str, Any]] | None = None) -> bool:
+    """Point the claimed row at `agent` (and, given, write `routing` with it); False when the claim
+    is no longer ours. Values the row took from the primary agent (its caller ID and instructions,
+    `original` as created) follow the agent; the caller's own stay."""
     from_number, instructions = original
     call.agent, call.provider_account = agent, agent.provider_account
     call.provider = agent.provider_account.kind
     call.from_number = agent.from_number if from_number == primary.from_number else from_number
     call.instructions = (agent.instructions or instructions) if instructions == primary.instructions \
         else instructions
-    Call.objects.filter(pk=call.pk, dial_claimed_at=call.dial_claimed_at).update(
+    extra: dict[str, Any] = {}
+    if routing is not None:
+        call.routing = extra["routing"] = routing[-MAX_ROUTING_ENTRIES:]
+    return bool(Call.objects.filter(pk=call.pk, dial_claimed_at=call.dial_claimed_at).update(
         agent=agent, provider_account=agent.provider_account, provider=call.provider,
-        from_number=call.from_number, instructions=call.instructions, updated_at=timezone.now())
+        from_number=call.from_number, instructions=call.instructions, updated_at=timezone.now(), **extra))
+
+
+def _begin_attempt(call: Call, agent: Agent, primary: Agent, original: tuple[str, str],
+                   routing: list[dict[str, Any]]) -> None:
+    """Commit, before the request leaves, which agent and account are asked (the row's agent and
+    provider_account) and a `sending` entry for it. Outside a transaction (the worker and the API
+    place calls in autocommit) so a worker killed mid-request leaves it for recovery to read."""
+    routing.append(_entry(agent, SENDING))
+    if not _move_to(call, agent, primary, original, routing):
+        log.error("call %s: dial claim lost before asking %s; not sent", call.pk, agent.provider_account.name)
+        raise ClaimLost(call.pk)
 
 
 def _note(call: Call, note: str, *, payload=None) -> None:
@@ -137,8 +168,6 @@ def place(call: Call, *, retry_transient: bool = False) -> Routed:
     last: ProviderError | None = None
     all_transient = True
     for position, agent in enumerate(agents):
-        if agent.pk != call.agent_id:
-            _move_to(call, agent, primary, original)
         account = agent.provider_account
         skipped = None
         if not account.is_active:
@@ -149,17 +178,21 @@ def place(call: Call, *, retry_transient: bool = False) -> Routed:
                                     "mostly failed); it is not sent calls until its cool-down ends",
                                     permanent=False, code="circuit_open")
         if skipped is not None:
+            if agent.pk != call.agent_id and not _move_to(call, agent, primary, original):
+                raise ClaimLost(call.pk)
             outcome, error = skipped.code, skipped
         else:
             adapter = adapter_for(account)
+            _begin_attempt(call, agent, primary, original, routing)
             try:
                 placement = adapter.place_call(call)
             except ProviderError as exc:
+                routing.pop()  # the `sending` entry: this attempt's outcome replaces it
                 outcome, error = refusal_kind(exc) or "", exc
                 if not outcome:
                     return _stop(call, agent, adapter, exc, routing)
             else:
-                routing.append(_entry(agent, "placed"))
+                routing[-1] = _entry(agent, "placed")
                 if len(routing) > 1 or position:
                     _note(call, f"routing: placed on {agent.name} ({account.get_kind_display()})")
                 return Routed(placement, adapter, routing[-MAX_ROUTING_ENTRIES:])
@@ -199,6 +232,61 @@ def _stop(call: Call, agent: Agent, adapter: ProviderAdapter, exc: ProviderError
         routing.append(_entry(agent, exc.code, error_code=exc.code, error_message=exc.message[:300]))
     _save_routing(call, routing)
     raise RoutingFailed(exc, all_transient=False)
+
+
+# Failures a provider reports after accepting a create that still prove nobody was dialed: Bolna
+# queues the call, then ends it `balance-low` when the wallet cannot pay for the dial.
+REFUSED_AFTER_ACCEPT = frozenset({"balance_low"})
+
+
+def refused_after_accept(call: Call, *, error_code: str, error_message: str, raw_status: str,
+                         payload=None) -> CallEvent | None:
+    """Move a queued call whose provider reported `error_code` (in REFUSED_AFTER_ACCEPT) before
+    dialing to its agent's first fallback: the provider's id is dropped, the claim released and
+    the call due now, so the placement sweep dials it there (along that agent's chain). The
+    timeline note is returned; None, changing nothing, when there is no fallback or the row moved
+    on meanwhile (the write is conditional on the status and the provider id read here)."""
+    agent = call.agent
+    fallbacks = fallbacks_of(agent)
+    if call.status != CallStatus.QUEUED or not call.provider_call_id or not fallbacks:
+        return None
+    following = fallbacks[0]
+    entries = [dict(e) for e in (call.routing or [])]
+    if entries and entries[-1].get("outcome") == "placed" and entries[-1].get("agent_id") == str(agent.public_id):
+        entries.pop()  # accepted, then refused: one step, as a refusal at create would be
+    entries.append(_entry(agent, "balance_low", error_code=error_code, error_message=error_message[:300],
+                          note=f"reported {raw_status} after accepting the call, before dialing"))
+    from_number = following.from_number if call.from_number == agent.from_number else call.from_number
+    instructions = (following.instructions or call.instructions) if call.instructions == agent.instructions \
+        else call.instructions
+    now = timezone.now()
+    with transaction.atomic():
+        moved = Call.objects.filter(pk=call.pk, status=CallStatus.QUEUED, provider_call_id=call.provider_call_id).update(
+            agent=following, provider_account=following.provider_account, provider=following.provider_account.kind,
+            from_number=from_number, instructions=instructions, provider_call_id="", provider_job_id="",
+            provider_status=raw_status[:100], dial_claimed_at=None, scheduled_at=now, next_sync_at=None,
+            routing=entries[-MAX_ROUTING_ENTRIES:], updated_at=now)
+        if not moved:
+            return None
+        return CallEvent.objects.create(
+            call=call, source=EventSource.SYSTEM, kind=CallEvent.Kind.NOTE, from_status=call.status,
+            raw_status=raw_status[:100],
+            note=(f"routing: {agent.name} ({agent.provider_account.get_kind_display()}) reported {raw_status} before "
+                  f"dialing anyone; trying {following.name}")[:300],
+            payload={"error_code": error_code, "error_message": error_message[:300],
+                     "provider_call_id": call.provider_call_id, "report": payload})
+
+
+def settle_interrupted(entries: list[dict[str, Any]] | None, outcome: str, *, note: str = "",
+                       error_code: str = "") -> list[dict[str, Any]]:
+    """`Call.routing` with the attempt a dead worker left `sending` settled as `outcome` by the
+    interrupted-placement sweep (`placed` when the provider had the call). Unchanged without one."""
+    entries = [dict(e) for e in (entries or [])]
+    if entries and entries[-1].get("outcome") == SENDING:
+        last = entries[-1]
+        last.update(outcome=outcome, at=iso(timezone.now()))
+        last.update({k: v for k, v in (("note", note), ("error_code", error_code)) if v})
+    return entries
 
 
 # --- fallback configuration ---------------------------------------------------------------------

@@ -195,6 +195,16 @@ def apply_report(call: Call, report: StatusReport, *, source: str) -> Transition
     Adapters only return reports; applying them to calls is done here (and in
     `callops.calls.status_sync` and `callops.calls.provider_callbacks`), never in `providers`.
     """
+    if report.status == CallStatus.FAILED and report.fields.get("error_code") in routing.REFUSED_AFTER_ACCEPT:
+        note = routing.refused_after_accept(call, error_code=report.fields["error_code"],
+                                            error_message=str(report.fields.get("error_message") or report.raw_status),
+                                            raw_status=report.raw_status or "", payload=report.payload)
+        if note is not None:
+            # Not at the top: callops.calls.jobs imports this module (cycle calls.jobs -> calls.services).
+            from .jobs import enqueue_placements
+
+            enqueue_placements([call.pk])
+            return Transition(call=Call.objects.get(pk=call.pk), accepted=False, event=note)
     fields = dict(report.fields)
     if report.answered_by:
         fields["answered_by"] = report.answered_by
@@ -285,6 +295,8 @@ def _dial(call: Call, *, source: str, retry_transient: bool = False, admitted: b
         return _defer_refused(call, refused)
     try:
         routed = routing.place(call, retry_transient=retry_transient)
+    except routing.ClaimLost:
+        return Call.objects.get(pk=call.pk)  # the placement that superseded ours owns the row
     except routing.RoutingFailed as failed:
         exc = failed.error
         definitely_not_placed = failed.all_transient or exc.http_status is not None or exc.code in (
@@ -381,10 +393,14 @@ def reconcile_placement(call_id: int) -> str:
                              allowed_from=frozenset({CallStatus.QUEUED}))
             except CallActionError:
                 return "settled"
+            _settle_routing(call, "placement_interrupted", error_code="not_received")
             return "failed"
+        # Placed again on the agent it was being placed on (the one the row names), from there on
+        # along that agent's chain.
         released = Call.objects.filter(pk=call.pk, dial_claimed_at=claim, provider_call_id="",
-                                       status=CallStatus.QUEUED).update(dial_claimed_at=None,
-                                                                        scheduled_at=timezone.now())
+                                       status=CallStatus.QUEUED).update(
+            dial_claimed_at=None, scheduled_at=timezone.now(),
+            routing=routing.settle_interrupted(call.routing, "interrupted", error_code="not_received"))
         if not released:
             return "settled"
         record_event(call, source=EventSource.SYSTEM, kind=CallEvent.Kind.NOTE,
@@ -398,7 +414,9 @@ def reconcile_placement(call_id: int) -> str:
     with transaction.atomic():
         adopted = Call.objects.filter(pk=call.pk, dial_claimed_at=claim, provider_call_id="").update(
             provider_call_id=found.provider_call_id, provider_job_id=found.provider_job_id,
-            next_sync_at=timezone.now(), updated_at=timezone.now())
+            next_sync_at=timezone.now(), updated_at=timezone.now(),
+            routing=routing.settle_interrupted(call.routing, "placed",
+                                               note="found at the provider after an interrupted placement"))
         if not adopted:
             return "settled"
         CallEvent.objects.create(call=call, source=EventSource.SYSTEM, kind=CallEvent.Kind.NOTE,
@@ -431,7 +449,14 @@ def _fail_unverified_placement(call: Call, claim: datetime | None, why: str) -> 
                          allowed_from=frozenset({CallStatus.QUEUED}))
         except CallActionError:
             return "settled"
+        _settle_routing(call, "placement_interrupted", error_code="unverified")
     return "unverified"
+
+
+def _settle_routing(call: Call, outcome: str, *, error_code: str) -> None:
+    """The `sending` routing entry a dead worker left, settled as `outcome` once the call failed."""
+    Call.objects.filter(pk=call.pk).update(
+        routing=routing.settle_interrupted(call.routing, outcome, error_code=error_code))
 
 
 def _retry_on_disconnect[T](write: Callable[[], T], attempts: int = 5) -> T | None:

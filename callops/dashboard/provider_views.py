@@ -220,6 +220,7 @@ def _agent_form(request, *, agent=None, error=None, values=None, status=200):
                             for name in agent_services.FALLBACK_FIELDS],
         "other_agents": scoped(Agent, request.org).exclude(pk=agent.pk if agent else None)
         .select_related("provider_account").order_by("name"),
+        "fallbacks": routing.fallbacks_of(agent) if agent else [],
     }, status=status)
 
 

@@ -50,6 +50,22 @@ def parse_agent_id(value: str) -> tuple[str, str, str]:
     return parts[0], parts[1], parts[2]
 
 
+def dograh_cost_milli_cents(cost_info) -> int | None:
+    """The run's cost from the run read's `cost_info`, in milli-cents of US dollars.
+
+    The run read answers `format_public_cost_info(run.cost_info, run.usage_info)`
+    (api/services/workflow/run_usage_response.py): `{"dograh_token_usage", "call_duration_seconds"}`
+    or null, where `dograh_token_usage` is the run's `total_cost_usd` × 100, i.e. US cents ("1 cent
+    = 1 token", api/db/organization_usage_client.py). The open-source server never writes a run's
+    cost_info, so it answers 0 tokens for every run: 0 is no figure, and the price table estimates."""
+    if not isinstance(cost_info, dict):
+        return None
+    tokens = cost_info.get("dograh_token_usage")
+    if isinstance(tokens, bool) or not isinstance(tokens, (int, float)) or tokens <= 0:
+        return None
+    return round(tokens * 1000)  # cents -> milli-cents, as CallingBox counts
+
+
 def report_from_run(run: dict) -> StatusReport:
     ctx = run.get("gathered_context") or {}
     disposition = str(ctx.get("call_disposition") or ctx.get("mapped_call_disposition") or "")
@@ -74,10 +90,9 @@ def report_from_run(run: dict) -> StatusReport:
         usage = run.get("usage_info") or run.get("cost_info") or {}
         if usage.get("call_duration_seconds") is not None:
             fields["duration_seconds"] = int(float(usage["call_duration_seconds"]))
-        cost = (run.get("cost_info") or {}).get("total_cost_usd")
-        if isinstance(cost, (int, float)) and not isinstance(cost, bool):
-            # Dollars; the call object counts milli-cents as CallingBox does.
-            fields["billing_amount_milli_cents"] = round(cost * 100_000)
+        cost = dograh_cost_milli_cents(run.get("cost_info"))
+        if cost is not None:
+            fields["billing_amount_milli_cents"] = cost
         # `recording_url` is a storage key; the public links are fetchable (api/routes/workflow.py).
         if run.get("recording_public_url"):
             fields["recording_url"] = run["recording_public_url"]

@@ -70,7 +70,10 @@ CALL_CODES = {
         "back to. The provider page shows the account's error rate and when the circuit half-opens again.",
         "Check the provider's status page and the account under Settings → Providers & agents. Give the agent a "
         "fallback agent on another provider so calls move there while the circuit is open, then retry these "
-        "calls; the circuit closes by itself after one successful probe."),
+        "calls; the circuit closes by itself after one successful probe.",
+        caution="Only once the circuit has closed or the agent has a fallback on another provider: until then "
+                "every retry is refused the same way.",
+        fix_at="providers"),
     "account_disabled": Cause(
         "Provider account disabled",
         "The agent's provider account is switched off in callops, so the call was not sent to the provider and "

@@ -87,3 +87,7 @@ def test_an_admin_sets_up_a_routing_profile_and_a_fallback(page, personas):
     page.get_by_role("button", name="Save").click()
     expect(page.get_by_test_id("fallbacks-Bolna agent")).to_have_text("Falls back to CallingBox agent")
     assert routing.fallbacks_of(bolna) == [callingbox]
+    # The agent's page states the chain.
+    page.goto(page.base_url + f"/settings/agents/{bolna.public_id}/")
+    expect(page.get_by_test_id("fallback-chain")).to_have_text("Calls fail over to CallingBox agent (CallingBox).")
+    expect(page.get_by_label("Fallback 1")).to_have_value(str(callingbox.public_id))

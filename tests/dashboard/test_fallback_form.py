@@ -27,10 +27,14 @@ def test_fallbacks_are_set_in_order_shown_and_cleared(personas, sandbox_agent, a
     page = client.get(url).content.decode()
     assert f'<option value="{third.public_id}" selected>Third (Dograh)</option>' in page
     assert f'<option value="{sandbox_agent.public_id}"' not in page  # never offered as its own fallback
+    assert '<p class="small" data-testid="fallback-chain">Calls fail over to Third (Dograh), then Second (Bolna).</p>' \
+        in page
+    assert page.count('<select id="a-fallback_') == routing.MAX_FALLBACKS
     body = api.get(f"/v1/agents/{sandbox_agent.public_id}").json()
     assert body["fallback_agent_ids"] == [str(third.public_id), str(second.public_id)]
     assert client.post(url, {**data, "fallback_1": "", "fallback_3": ""}).status_code == 302
     assert routing.fallbacks_of(sandbox_agent) == []
+    assert "No fallback agents: a refused placement fails the call." in client.get(url).content.decode()
 
 
 def test_a_bad_fallback_changes_nothing(personas, sandbox_agent, outsider_agent):

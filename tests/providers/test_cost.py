@@ -113,3 +113,74 @@ def test_the_account_form_sets_the_price_table(personas, sandbox_agent):
     assert r.status_code == 400 and "a whole number of milli-cents" in r.content.decode()
     account.refresh_from_db()
     assert account.price_per_minute_milli_cents == 2000
+
+
+# The run read of a finished run, key for key as Dograh's `get_workflow_run` answers it
+# (api/routes/workflow.py): `cost_info` is `format_public_cost_info(run.cost_info, run.usage_info)`
+# and `usage_info` is `format_public_usage_info(run.usage_info)` (run_usage_response.py).
+DOGRAH_RUN = {
+    "id": 1001, "workflow_id": 42, "name": "WR-TEL-1001", "mode": "twilio", "is_completed": True,
+    "transcript_url": None, "recording_url": None, "user_recording_url": None, "bot_recording_url": None,
+    "transcript_public_url": None, "recording_public_url": None, "user_recording_public_url": None,
+    "bot_recording_public_url": None, "public_access_token": None,
+    "cost_info": {"dograh_token_usage": 6.25, "call_duration_seconds": 30},
+    "usage_info": {"llm": {}, "tts": {}, "stt": {}, "call_duration_seconds": 30.4},
+    "created_at": "2026-12-07T15:00:00Z", "definition_id": 1,
+    "initial_context": {"callops_call_id": "x"},
+    "gathered_context": {"call_disposition": "user_hangup", "mapped_call_disposition": "user_hangup"},
+    "call_type": "outbound", "logs": {"telephony_status_callbacks": []}, "annotations": {},
+}
+
+
+def test_dograh_token_usage_is_cents_from_the_providers_report():
+    from callops.providers.dograh import report_from_run
+
+    report = report_from_run(DOGRAH_RUN)
+    # 6.25 Dograh tokens ("1 cent = 1 token") = 6.25 cents = 6250 milli-cents.
+    assert (report.status, report.fields["billing_amount_milli_cents"], report.fields["duration_seconds"]) == (
+        "completed", 6250, 30)
+
+
+@pytest.mark.parametrize("cost_info", [{"dograh_token_usage": 0, "call_duration_seconds": 30}, None])
+def test_dograh_without_a_priced_run_gives_no_cost(cost_info):
+    """The open-source server never writes a run's cost_info: the read says 0 tokens (or null)."""
+    from callops.providers.dograh import report_from_run
+
+    report = report_from_run({**DOGRAH_RUN, "cost_info": cost_info})
+    assert "billing_amount_milli_cents" not in report.fields and report.fields["duration_seconds"] == 30
+
+
+def test_the_dograh_emulator_reads_runs_in_the_public_shape(emulators, make_agent, clock):
+    emu = emulators("dograh", cost_per_second_usd=0.002)
+    call = _until_terminal(place(make_agent("dograh", emu), NUMBER).pk, clock)
+    run = emu.run(emu.calls[call.provider_call_id])
+    assert run["cost_info"] == {"dograh_token_usage": 6.0, "call_duration_seconds": 30}
+    assert run["usage_info"] == {"llm": {}, "tts": {}, "stt": {}, "call_duration_seconds": 30}
+    assert set(run) == set(DOGRAH_RUN)
+
+
+def test_bolnas_cost_arrives_with_completed_after_call_disconnected(emulators, make_agent, api):
+    """Bolna's own order (seeds/001): `call-disconnected` with null duration and cost, then
+    `completed` with them. The first is no end for callops and no estimate is made; the second
+    brings the provider's figure."""
+    emu = emulators("bolna")
+    emu.script(NUMBER, emu.outcomes["completed"])
+    agent = make_agent("bolna", emu)
+    _price(agent.provider_account, per_call=0, per_minute=1000)
+    call = place(agent, NUMBER)
+    url = f"/callbacks/bolna/{agent.provider_account.callback_token}/"
+    emu_call = emu.calls[call.provider_call_id]
+    steps = [raw for _, raw in emu_call.outcome.steps]
+    disconnected = emu.render(emu_call, steps.index("call-disconnected"))
+    assert (disconnected["total_cost"], disconnected["conversation_duration"]) == (None, None)
+    for step in (steps.index("in-progress"), steps.index("call-disconnected")):
+        body = json.dumps(emu.render(emu_call, step))
+        assert Client().post(url, body, content_type="application/json").status_code == 200
+    call.refresh_from_db()
+    assert call.status == CallStatus.IN_PROGRESS and call.provider_status == "call-disconnected"
+    assert (call.billing_amount_milli_cents, call.billing_estimated) == (None, False)
+    completed = json.dumps(emu.render(emu_call, steps.index("completed")))
+    assert Client().post(url, completed, content_type="application/json").status_code == 200
+    body = api.get(f"/v1/calls/{call.public_id}").json()
+    assert (body["status"], body["duration_seconds"], body["billing_amount_milli_cents"], body["billing_currency"],
+            body["billing_estimated"]) == ("completed", 30, 12500, "USD", False)

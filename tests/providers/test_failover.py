@@ -224,3 +224,75 @@ def test_fallbacks_are_checked(make_agent, emulators, personas, outsider_agent):
     with pytest.raises(routing.RoutingConfigError, match="in this organization"):
         routing.set_fallbacks(agent, [outsider_agent])
     assert routing.fallbacks_of(agent) == []
+
+
+def test_bolnas_balance_low_after_accepting_moves_the_call_to_the_fallback(emulators, make_agent, drive, api):
+    """Bolna queues a create, then ends it `balance-low` (the wallet cannot pay for the dial): nobody
+    was dialed, so the same call is placed on the fallback instead of failing."""
+    bolna_emu, cb_emu = emulators("bolna"), emulators("callingbox")
+    bolna_emu.script(TO, bolna_emu.outcomes["balance_low"])
+    first, second = make_agent("bolna", bolna_emu), make_agent("callingbox", cb_emu)
+    routing.set_fallbacks(first, [second])
+    created = api.post("/v1/calls", {"to": TO, "agent_id": str(first.public_id)})
+    assert created.status_code == 201 and created.json()["status"] == "queued"
+    call = Call.objects.get(public_id=created.json()["id"])
+    execution = call.provider_call_id
+    assert drive([call.pk])
+    call.refresh_from_db()
+    assert (call.status, call.agent_id, call.provider) == (cb_emu.expected_final(TO), second.pk, "callingbox")
+    assert call.provider_call_id in cb_emu.calls
+    assert bolna_emu.creates[TO] == 1 and cb_emu.creates[TO] == 1  # Bolna never dialed: one dial in all
+    assert [(e["agent_id"], e["provider"], e["outcome"], e.get("error_code")) for e in call.routing] == [
+        (str(first.public_id), "bolna", "balance_low", "balance_low"),
+        (str(second.public_id), "callingbox", "placed", None)]
+    notes = list(call.events.filter(note__startswith="routing: ").order_by("id"))
+    assert [n.note for n in notes] == [
+        f"routing: {first.name} (Bolna) reported balance-low before dialing anyone; trying {second.name}",
+        f"routing: placed on {second.name} (CallingBox)"]
+    assert notes[0].payload["provider_call_id"] == execution
+    assert not call.events.filter(status=CallStatus.FAILED).exists()  # never failed on the way
+    body = api.get(f"/v1/calls/{call.public_id}").json()
+    assert body["id"] == created.json()["id"] and [s["outcome"] for s in body["routing"]] == ["balance_low", "placed"]
+
+
+def test_bolnas_balance_low_without_a_fallback_fails_the_call(emulators, make_agent, drive):
+    emu = emulators("bolna")
+    emu.script(TO, emu.outcomes["balance_low"])
+    call = services.place_call(new_call(make_agent("bolna", emu), TO))
+    assert drive([call.pk])
+    call.refresh_from_db()
+    assert (call.status, call.error_code) == (CallStatus.FAILED, "balance_low") and emu.creates[TO] == 1
+
+
+def test_a_replayed_key_after_every_agent_refused_answers_the_same_502_and_asks_no_one(pair, api):
+    """The key covers the whole routed placement, failed ones too: the replay neither dials nor
+    asks either provider again, and names the same call."""
+    first_emu, second_emu, first, second = pair
+    first_emu.faults.force("500", "create")
+    second_emu.faults.force("500", "create")
+    body = {"to": TO, "agent_id": str(first.public_id)}
+    failed = api.post("/v1/calls", body, headers={"Idempotency-Key": "route-502"})
+    assert failed.status_code == 502, failed.content
+    asked = (sum(first_emu.requests.values()), sum(second_emu.requests.values()))
+    assert asked == (1, 1)
+    replay = api.post("/v1/calls", body, headers={"Idempotency-Key": "route-502"})
+    assert (replay.status_code, replay["Idempotent-Replayed"], replay.json()) == (502, "true", failed.json())
+    assert (sum(first_emu.requests.values()), sum(second_emu.requests.values())) == asked
+    call = Call.objects.get(to_number=TO)
+    assert failed.json()["call_id"] == str(call.public_id) and call.status == CallStatus.FAILED
+    assert [e["outcome"] for e in call.routing] == ["provider_unavailable", "provider_unavailable"]
+
+
+def test_the_call_page_shows_each_routing_step_and_its_timeline_lines(pair, personas):
+    from django.urls import reverse
+    from django.utils.html import escape
+
+    first_emu, second_emu, first, second = pair
+    first_emu.faults.force("500", "create")
+    call = _inline(first)
+    page = personas.viewer.client().get(reverse("dashboard:call_detail", args=[call.public_id])).content.decode()
+    assert (f'<dd data-testid="routing">{first.name} (callingbox): provider_unavailable → '
+            f'{second.name} (bolna): placed</dd>') in page
+    for note in (f"routing: {first.name} (CallingBox) refused: provider_unavailable; trying {second.name}",
+                 f"routing: placed on {second.name} (Bolna)"):
+        assert escape(note) in page

@@ -143,3 +143,29 @@ def test_webhook_groups_show_affected_providers_agents_and_batches(personas, fai
     WebhookDelivery.objects.filter(pk=in_batch.pk).update(call=None)
     (group,) = [g for g in groups_of(personas.viewer.client())[0] if g.key == "webhook_server_error"]
     assert group.batches == [(batch.public_id, "Renewals", 1)] and group.providers == [("sandbox", 1)]
+
+
+def test_an_open_circuit_is_a_cause_with_its_fix(personas, sandbox_agent, api):
+    """A call refused because its only agent's circuit is open: grouped as its own cause, with
+    the explanation, the fix, the link to the provider page, and a retry that warns first."""
+    from django.utils.html import escape
+
+    from callops.providers import circuits
+
+    for _ in range(circuits.min_samples()):
+        circuits.record(sandbox_agent.provider_account.pk, circuits.ERROR, 0.1)
+    r = api.post("/v1/calls", {"to": "+12025550104", "agent_id": str(sandbox_agent.public_id)})
+    assert r.status_code == 502 and r.json()["call_id"]
+    call = Call.objects.get(public_id=r.json()["call_id"])
+    assert (call.status, call.error_code) == (CallStatus.FAILED, "circuit_open")
+    assert [e["outcome"] for e in call.routing] == ["circuit_open"]
+
+    groups, page = groups_of(personas.admin.client())  # admins see the actions and the fix link
+    (group,) = [g for g in groups if g.cause.title == "Provider circuit open"]
+    assert group.count == 1 and group.providers == [("sandbox", 1)]
+    assert [s["public_id"] for s in group.samples] == [call.public_id]
+    cause = explanations.for_call("failed", "circuit_open", "")
+    assert group.cause == cause and cause.fix_at == "providers" and cause.caution
+    assert escape(cause.explanation) in page and escape(cause.fix) in page  # autoescaped, as every template
+    assert f'data-testid="fix-link" href="{reverse("dashboard:providers")}">Open provider accounts</a>' in page
+    assert [a.name for a in group.actions] == ["retry"]

@@ -65,7 +65,8 @@ class Emulator(Base):
                  quota_exceeded: bool = False, first_run_id: int = 1001, payload: str = "default",
                  max_attempts: int = 5, retry_delay: float = 0.05, cost_per_second_usd: float | None = None, **kw):
         super().__init__(**kw)
-        # Set: a finished run's cost_info carries total_cost_usd (hosted Dograh prices its runs).
+        # Set: a finished run has a stored total_cost_usd (hosted Dograh prices its runs), which the run
+        # read answers as `dograh_token_usage` (cents); unset, the open-source server: no cost, 0 tokens.
         self.cost_per_second_usd = cost_per_second_usd
         # trigger uuid -> workflow id, workflow uuid -> workflow id
         self.triggers = triggers or {}
@@ -127,6 +128,8 @@ class Emulator(Base):
                 ctx["tags"] = ["not_connected", f"telephony_{disposition}"]
                 callbacks.append({"status": disposition, "timestamp": time.time()})
         base = f"{self.url}/api/v1/public/download/workflow/{token}"
+        # The run's usage_info as the pipeline stores it (per-service usage and the duration).
+        usage = {"llm": {}, "tts": {}, "stt": {}, "call_duration_seconds": extra.get("duration", 0)} if done else {}
         return {"id": int(call.id), "workflow_id": int(call.job_id), "name": f"WR-TEL-{call.id}",
                 "mode": "twilio", "is_completed": done,
                 "transcript_url": f"transcripts/{call.id}.txt" if talked else None,
@@ -136,17 +139,19 @@ class Emulator(Base):
                 "recording_public_url": f"{base}/recording" if talked else None,
                 "user_recording_public_url": None, "bot_recording_public_url": None,
                 "public_access_token": token,
-                "cost_info": self._cost_info(extra.get("duration", 0)) if done else {},
-                "usage_info": {"call_duration_seconds": extra.get("duration", 0)} if done else {},
+                "cost_info": public_cost_info(self._stored_cost_info(extra.get("duration", 0)) if done else {},
+                                              usage),
+                "usage_info": public_usage_info(usage),
                 "created_at": call.created, "definition_id": 1,
                 "initial_context": call.request.get("initial_context") or {}, "gathered_context": ctx,
                 "call_type": "outbound", "logs": {"telephony_status_callbacks": callbacks}, "annotations": {}}
 
-    def _cost_info(self, duration) -> dict:
-        info: dict = {"call_duration_seconds": duration}
-        if self.cost_per_second_usd is not None:
-            info["total_cost_usd"] = round(float(duration) * self.cost_per_second_usd, 6)
-        return info
+    def _stored_cost_info(self, duration) -> dict:
+        """The run's stored cost_info: empty on the open-source server (nothing writes it), a
+        `total_cost_usd` where the operator prices runs (hosted Dograh)."""
+        if self.cost_per_second_usd is None:
+            return {}
+        return {"total_cost_usd": round(float(duration) * self.cost_per_second_usd, 6)}
 
     @staticmethod
     def token(call) -> str:
@@ -185,13 +190,13 @@ class Emulator(Base):
         if self.payload_style == "disposition":
             return {"workflow_run_id": run["id"], "workflow_run_name": run["name"], "workflow_id": run["workflow_id"],
                     "initial_context": run["initial_context"], "gathered_context": ctx,
-                    "cost_info": run["usage_info"], "recording_url": run["recording_url"],
+                    "cost_info": run["usage_info"] or {}, "recording_url": run["recording_url"],
                     "call_disposition": ctx.get("call_disposition")}
         if self.payload_style == "docs":
             return {"run_id": str(run["id"])}
         # Jinja renders each `{{...}}` of the spec default to a string; a missing value renders empty.
         return {"call_id": str(run["id"]), "first_name": str(run["initial_context"].get("first_name") or ""),
-                "rsvp": str(ctx.get("rsvp") or ""), "duration": str(run["usage_info"].get("call_duration_seconds", "")),
+                "rsvp": str(ctx.get("rsvp") or ""), "duration": str((run["usage_info"] or {}).get("call_duration_seconds", "")),
                 "recording_url": run["recording_url"] or "", "user_recording_url": "", "bot_recording_url": "",
                 "transcript_url": run["transcript_url"] or ""}
 
@@ -243,3 +248,30 @@ def validate_trigger(body) -> list[dict]:
             out.append({"type": f"{kind.__name__}_type", "loc": ["body", k],
                         "msg": f"Input should be a valid {kind.__name__}", "input": v})
     return out
+
+
+def public_usage_info(usage_info: dict | None) -> dict | None:
+    """api/services/workflow/run_usage_response.py `format_public_usage_info`, as the run read answers."""
+    if not usage_info:
+        return None
+    return {"llm": usage_info.get("llm") or {}, "tts": usage_info.get("tts") or {},
+            "stt": usage_info.get("stt") or {}, "call_duration_seconds": usage_info.get("call_duration_seconds")}
+
+
+def public_cost_info(cost_info: dict | None, usage_info: dict | None) -> dict | None:
+    """api/services/workflow/run_usage_response.py `format_public_cost_info`: the run read's
+    `cost_info` is `{"dograh_token_usage", "call_duration_seconds"}` (tokens are US cents) or null."""
+    duration = None
+    if usage_info and usage_info.get("call_duration_seconds") is not None:
+        duration = int(round(usage_info.get("call_duration_seconds") or 0))
+    elif cost_info and cost_info.get("call_duration_seconds") is not None:
+        duration = int(round(cost_info.get("call_duration_seconds") or 0))
+    tokens: float = 0
+    if cost_info:
+        if "dograh_token_usage" in cost_info:
+            tokens = cost_info.get("dograh_token_usage") or 0
+        elif "total_cost_usd" in cost_info:
+            tokens = round(float(cost_info.get("total_cost_usd", 0)) * 100, 2)
+    if duration is None and tokens == 0:
+        return None
+    return {"dograh_token_usage": tokens, "call_duration_seconds": duration}
