@@ -6,15 +6,19 @@ The emulator runs in its own process (so it does not share our GIL), seeded with
 calls whose status reads `calling`.
 
 1. Catch-up. --calls in-flight calls sit in the database as `queued` with their poll due; the
-   sweep enqueues `sync_calls` jobs (50 calls each) and --workers real RQ worker processes run
-   them (select, shared rate-limit budget in Redis, GET, apply the change through the lifecycle
-   function with its timeline event and webhook event, set the next poll) until every call is
-   up to date. Reports the wall time from the first sweep.
+   sweep enqueues `sync_calls` jobs (50 calls each) and --workers real RQ worker processes,
+   already started and waiting, run them (select, shared rate-limit budget in Redis, GET, apply
+   the job's reports in one transaction through the lifecycle rules with their timeline and
+   webhook events, set the next poll) until every call is up to date. Reports the wall time from
+   the first sweep.
 2. Throughput. Baseline: a plain httpx.Client loop GETting the same status URLs (no database, no
    Redis). Measured: `sync_calls` polls of the same calls (the steady state: nothing new).
    Ratio = polls/s ÷ baseline GETs/s, best of three rounds each (goal ≥ 0.5).
+3. The goal line: catch-up calls/s ÷ one worker's steady-state polls/s from step 2 of the same
+   run (goal ≥ 0.3): how much slower than polling a call costs bringing it up to date.
 `--latency` adds a fixed provider response time to both sides (real providers are 50–300 ms
-away; the default 0 measures pure overhead). The last line is `sync: ratio=<x> goal=0.5`.
+away; the default 0 measures pure overhead). The last line is `sync: catchup_ratio=<x> goal=0.3`;
+a miss of either goal exits non-zero.
 """
 
 from __future__ import annotations
@@ -31,7 +35,8 @@ sys.path.insert(0, str(ROOT))
 
 from bench._harness import bench_env, free_port, row, setup_django  # noqa: E402
 
-GOAL = 0.5
+GOAL = 0.5  # steady-state polls/s ÷ bare GETs/s
+CATCHUP_GOAL = 0.3  # catch-up calls/s ÷ steady-state polls/s of one worker
 API_KEY = "bench-key"
 
 
@@ -127,34 +132,49 @@ def run(port: int, args) -> None:
         for i in range(args.calls)], batch_size=2000)
     pks = list(Call.objects.filter(organization=org).order_by("pk").values_list("pk", flat=True))
 
-    # 1. catch-up: every call is behind (queued here, calling at the provider). The sweep
-    #    enqueues the due polls; --workers real RQ worker processes drain the queue.
+    # 1. catch-up: every call is behind (queued here, calling at the provider). --workers real RQ
+    #    worker processes are started first and wait on the queue, as in production, where workers
+    #    run before a backlog forms (their start-up, Django and the RQ registration, seconds on a
+    #    busy host, is printed but not counted). The sweep enqueues the due polls; they drain them.
     import django_rq
+    from rq import Worker
 
     queue = django_rq.get_queue("calls")
     queue.empty()
-    t0 = time.perf_counter()
-    while sweep_due_syncs(limit=5000):
-        pass
-    enqueued = time.perf_counter() - t0
-    rounds = 0
-    behind_q = Call.objects.filter(organization=org).exclude(status=CallStatus.INITIATED)
-    while True:
-        rounds += 1
-        workers = [subprocess.Popen([sys.executable, "manage.py", "rqworker", "calls", "--burst"], cwd=ROOT,
-                                    env=bench_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-                   for _ in range(args.workers)]
+    t_start = time.perf_counter()
+    workers = [subprocess.Popen([sys.executable, "manage.py", "rqworker", "calls"], cwd=ROOT, env=bench_env(),
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+               for _ in range(args.workers)]
+    try:
+        while Worker.count(queue=queue) < args.workers:
+            assert all(w.poll() is None for w in workers), "a worker exited while starting"
+            time.sleep(0.05)
+        started = time.perf_counter() - t_start
+        t0 = time.perf_counter()
+        while sweep_due_syncs(limit=5000):
+            pass
+        enqueued = time.perf_counter() - t0
+        sweeps = 1
+        behind_q = Call.objects.filter(organization=org).exclude(status=CallStatus.INITIATED)
+        while True:
+            time.sleep(0.1)
+            if queue.count or queue.started_job_registry.count:
+                continue
+            behind = behind_q.count()
+            if not behind or time.perf_counter() - t0 > 3600:
+                break
+            # A failed job (or poll) leaves its calls leased or backed off; the sweep picks them up
+            # again when that runs out, exactly as in production. The wait counts.
+            if sweep_due_syncs(limit=5000):
+                sweeps += 1
+        catch_up = time.perf_counter() - t0
+    finally:
         for w in workers:
-            w.wait(timeout=3600)
-        behind = behind_q.count()
-        if not behind or rounds > 5:
-            break
-        # A failed job (or poll) leaves its calls leased or backed off; the sweep picks them up
-        # again when that runs out, exactly as in production. The wait counts.
-        while not sweep_due_syncs(limit=5000):
-            time.sleep(0.5)
-    catch_up = time.perf_counter() - t0
+            w.terminate()
+        for w in workers:
+            w.wait(timeout=60)
     assert behind == 0, f"{behind} calls not brought up to date"
+    failed_jobs = queue.failed_job_registry.count
 
     # 2. throughput, steady state
     sample = pks[: args.sample]
@@ -177,11 +197,17 @@ def run(port: int, args) -> None:
 
     print(f"database {'postgresql' if 'postgres' in bench_env()['DATABASE_URL'] else 'sqlite'}, "
           f"emulator latency {args.latency * 1000:.0f} ms, {args.calls} calls, sample {len(sample)}")
+    caught = args.calls / catch_up
+    catchup_ratio = caught / polled
     print(f"catch-up: {args.calls} in-flight calls brought up to date by {args.workers} RQ workers in "
-          f"{catch_up:.1f} s ({args.calls / catch_up:.0f} calls/s; sweeps enqueued them in {enqueued:.2f} s; "
-          f"{rounds} worker round{'s' if rounds > 1 else ''})")
+          f"{catch_up:.1f} s ({caught:.0f} calls/s; sweeps enqueued them in {enqueued:.2f} s, the workers "
+          f"had taken {started:.1f} s to start; {sweeps} sweep{'s' if sweeps > 1 else ''}; {failed_jobs} failed jobs)")
     print(row("status polls/s per worker (steady state)", polled, raw, "req/s", ratio, f">= {GOAL}"))
-    print(f"sync: ratio={ratio:.2f} goal={GOAL}")
+    print(row(f"catch-up calls/s ({args.workers} workers) vs 1 worker's polls", caught, polled, "calls/s",
+              catchup_ratio, f">= {CATCHUP_GOAL}"))
+    print(f"sync: catchup_ratio={catchup_ratio:.2f} goal={CATCHUP_GOAL}")
+    if ratio < GOAL or catchup_ratio < CATCHUP_GOAL:
+        sys.exit(1)
 
 
 if __name__ == "__main__":

@@ -16,7 +16,9 @@ the two and tests/calls/test_rollups.py checks them after real status changes.
 from __future__ import annotations
 
 from bisect import bisect_right
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -237,11 +239,57 @@ def apply(before: Sequence[dict[str, Any]], after: Sequence[dict[str, Any]]) -> 
             d.sums = [a + sign * b for a, b in zip(d.sums, sums_of(row), strict=True)]
             if row["ended_at"] is not None:
                 (d.added_ends if sign > 0 else d.removed_ends).append(row["ended_at"])
+    pending = _deferred.get()
+    if pending is not None:
+        # Inside `deferred()`: added up with the transaction's other deltas, written at its end.
+        for key, d in deltas.items():
+            _merge(pending.setdefault(key, Delta()), d)
+        return
+    _write(deltas)
+
+
+def _write(deltas: dict[tuple, Delta]) -> None:
     # Always in the same order, so two transactions moving calls between the same tuples lock the
     # rollup rows in one order and cannot deadlock on them.
     for key in sorted(deltas, key=_sort_key):
         if not deltas[key].empty():
             _add(key, deltas[key])
+
+
+def _merge(into: Delta, d: Delta) -> None:
+    into.sums = [a + b for a, b in zip(into.sums, d.sums, strict=True)]
+    into.added_ends += d.added_ends
+    into.removed_ends += d.removed_ends
+
+
+# The deltas of the innermost `deferred()` block of this thread (None outside one).
+_deferred: ContextVar[dict[tuple, Delta] | None] = ContextVar("rollup_deltas", default=None)
+
+
+@contextmanager
+def deferred() -> Iterator[None]:
+    """Add up every rollup delta of the block and write them when it ends: one UPDATE per distinct
+    tuple, however many calls moved, taking each rollup row's lock only just before the commit.
+
+    Use inside the transaction of the block's writes (the deltas are written in it, so a rollup is
+    still never ahead of or behind a committed call). All the calls of one agent, hour and status
+    share a rollup row, so a job moving 50 of them queued -> initiated makes 2 UPDATEs instead of
+    100, and concurrent jobs wait on that row only for the moment between their flush and their
+    commit, not for the whole job. On an exception nothing is written (the transaction rolls back
+    with the calls). Nested blocks join the outermost one.
+    """
+    if _deferred.get() is not None:
+        yield
+        return
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("rollups.deferred() outside a transaction would write the deltas after the calls commit")
+    pending: dict[tuple, Delta] = {}
+    token = _deferred.set(pending)
+    try:
+        yield
+    finally:
+        _deferred.reset(token)
+    _write(pending)
 
 
 def _sort_key(key: tuple) -> tuple:

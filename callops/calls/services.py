@@ -103,11 +103,7 @@ def apply_status(call: Call | int, status: str, *, source: str, raw_status: str 
     status = CallStatus(status)
     pk = call.pk if isinstance(call, Call) else call
     at = at or timezone.now()
-    details = {k: v for k, v in (fields or {}).items() if k in DETAIL_FIELDS and v is not None}
-    if raw_status:
-        details.setdefault("provider_status", raw_status[:100])
-    if reason:
-        details.setdefault("provider_reason", reason)
+    details = detail_values(fields, raw_status, reason)
 
     for _ in range(10):
         current = Call.objects.filter(pk=pk).values_list("status", flat=True).first()
@@ -160,17 +156,27 @@ def apply_status(call: Call | int, status: str, *, source: str, raw_status: str 
                 call=fresh, created_at=at, source=source, from_status=current, status=status,
                 raw_status=raw_status[:100], reason=reason, note=note[:300], payload=payload,
             )
-            _after_status_change(fresh, current, status)
+            after_status_change(fresh, current, status)
         return Transition(fresh, True, event)
     raise RuntimeError(f"call {pk}: status update kept losing races")
+
+
+def detail_values(fields: dict[str, Any] | None, raw_status: str, reason: str) -> dict[str, Any]:
+    """The call fields a report writes (DETAIL_FIELDS it carries, and the provider's words)."""
+    details = {k: v for k, v in (fields or {}).items() if k in DETAIL_FIELDS and v is not None}
+    if raw_status:
+        details.setdefault("provider_status", raw_status[:100])
+    if reason:
+        details.setdefault("provider_reason", reason)
+    return details
 
 
 def _has_returns(pk: int) -> bool:
     return bool(Call.objects.filter(pk=pk).values_list("returns", flat=True).first())
 
 
-def _after_status_change(call: Call, old: str, new: str) -> None:
-    """Side effects of an accepted change, inside its transaction."""
+def after_status_change(call: Call, old: str, new: str) -> None:
+    """Side effects of an accepted change, inside its transaction (also called by bulk_reports)."""
     if new in (CallStatus.IN_PROGRESS, CallStatus.COMPLETED):
         gate.note_answered(call.public_id)  # a conversation: the answered-call cap counts it
     if new == CallStatus.COMPLETED and call.result_status == ResultStatus.PENDING:
@@ -205,14 +211,20 @@ def apply_report(call: Call, report: StatusReport, *, source: str) -> Transition
 
             enqueue_placements([call.pk])
             return Transition(call=Call.objects.get(pk=call.pk), accepted=False, event=note)
+    fields = report_fields(call, report)
+    return apply_status(call, report.status, source=source, raw_status=report.raw_status or "",
+                        reason=report.reason or "", fields=fields, payload=report.payload,
+                        at=report.occurred_at)
+
+
+def report_fields(call: Call, report: StatusReport) -> dict[str, Any]:
+    """The detail fields of a report for `call` (apply_status's `fields`)."""
     fields = dict(report.fields)
     if report.answered_by:
         fields["answered_by"] = report.answered_by
     if report.provider_call_id and not call.provider_call_id:
         fields["provider_call_id"] = report.provider_call_id
-    return apply_status(call, report.status, source=source, raw_status=report.raw_status or "",
-                        reason=report.reason or "", fields=fields, payload=report.payload,
-                        at=report.occurred_at)
+    return fields
 
 
 def record_event(call: Call, *, source: str, note: str, kind: str = CallEvent.Kind.ACTION,

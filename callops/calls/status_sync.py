@@ -34,9 +34,10 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from callops.lib.queue import enqueue
-from callops.providers.base import ProviderError, _sync_speed
+from callops.providers.base import ProviderAdapter, ProviderError, StatusReport, _sync_speed
 from callops.providers.registry import KINDS, adapter_class, adapter_for
 
+from . import bulk_reports
 from . import results as extraction
 from . import services as call_services
 from .models import ACTIVE, RANK, Call, CallEvent, CallStatus, EventSource
@@ -79,6 +80,7 @@ def sync_calls(call_ids: list[int], *, reconcile: bool = False) -> dict[int, str
     A reconcile (a stale call's last look) skips the budget: it happens once per call.
     """
     results: dict[int, str] = {}
+    changed: list[tuple[Call, StatusReport, ProviderAdapter]] = []   # (call, report with news, adapter)
     calls = list(Call.objects.select_related("provider_account", "agent").filter(pk__in=call_ids).order_by("pk"))
     quiet: dict[float, list[int]] = {}   # next-poll delay -> calls with nothing new
     now = timezone.now()
@@ -107,14 +109,37 @@ def sync_calls(call_ids: list[int], *, reconcile: bool = False) -> dict[int, str
             if call.is_terminal:
                 results[call.pk] = _follow_details(call, adapter, now)
             else:
-                results[call.pk] = _poll(call, adapter, now, quiet)
+                report = _poll(call, adapter, now, quiet)
+                if isinstance(report, str):
+                    results[call.pk] = report
+                else:
+                    changed.append((call, report, adapter))
+    # Every poll is in: the reports with news are applied together, in one transaction.
+    applied = bulk_reports.apply_reports([(call, report) for call, report, _ in changed], source=EventSource.POLL,
+                                         one=lambda call, report: apply_provider_report(call, report,
+                                                                                        source=EventSource.POLL))
+    for call, report, adapter in changed:
+        fresh = applied.get(call.pk)
+        if fresh is None:
+            results[call.pk] = "gone"
+        elif isinstance(fresh, Exception):
+            # Not applied: the call keeps the sweep's lease and is polled again when it runs out.
+            results[call.pk] = "error:apply"
+        elif fresh.status in ACTIVE:
+            quiet.setdefault(adapter.next_poll_delay(fresh), []).append(fresh.pk)
+            results[call.pk] = fresh.status
+        else:
+            follow = _follow_until(fresh, report, adapter, now)
+            Call.objects.filter(pk=fresh.pk).update(last_synced_at=now, sync_failures=0, next_sync_at=follow)
+            results[call.pk] = fresh.status
     for delay, pks in quiet.items():
         Call.objects.filter(pk__in=pks, status__in=ACTIVE).update(
             next_sync_at=now + timedelta(seconds=delay), last_synced_at=now, sync_failures=0)
     return results
 
 
-def _poll(call: Call, adapter, now, quiet: dict) -> str:
+def _poll(call: Call, adapter, now, quiet: dict) -> str | StatusReport:
+    """Read one live call: what happened, or the report to apply when the provider has news."""
     if not call.provider_call_id and not call.provider_job_id:
         # Not handed to the provider (yet): placement owns it; nothing to poll. (A Trillet batch
         # job has only its job id until it finishes.)
@@ -147,13 +172,7 @@ def _poll(call: Call, adapter, now, quiet: dict) -> str:
         # duplicates, so it is not applied; the next poll is set with the batch.
         quiet.setdefault(adapter.next_poll_delay(call), []).append(call.pk)
         return call.status
-    call = apply_provider_report(call, report, source=EventSource.POLL)
-    if call.status in ACTIVE:
-        quiet.setdefault(adapter.next_poll_delay(call), []).append(call.pk)
-    else:
-        follow = _follow_until(call, report, adapter, now)
-        Call.objects.filter(pk=call.pk).update(last_synced_at=now, sync_failures=0, next_sync_at=follow)
-    return call.status
+    return report
 
 
 def _follow_until(call: Call, report, adapter, now):
