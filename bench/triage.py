@@ -15,7 +15,7 @@ import sys
 
 from _harness import setup_django
 
-ROUNDS = {"24h": 15, "7d": 8}
+ROUNDS = {"24h": 40, "7d": 30}
 
 
 def pages(data):
