@@ -207,7 +207,7 @@ _LEAD_IN = re.compile(
     r"we're using|i'm with|i work at|i work for|we have|we've got|you can use|i'd like|i would like|"
     r"we're|we are|he's|she's|he is|she is|they're|it's called|its called|called|with|from)\s+", re.I)
 _SHORT_VALUE_WORDS = 6
-_CORRECTION_RE = re.compile(r"(?:\bactually,?\s+no[.,]?|\bno,? wait,?|\bwait,? no,?|\bsorry,? i mean|\bi mean,|"
+_CORRECTION_RE = re.compile(r"(?:\bactually,?\s+no[.,]?|\bno,? wait,?|\bwait,? no,?|\bsorry,? i mean|\bi mean,|\bno,? sorry,|"
                             r"\bno no,?|\bscratch that,?|\bactually,)\s+", re.I)
 
 

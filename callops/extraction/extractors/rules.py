@@ -248,7 +248,7 @@ class _Conversation:
                         self.add(p, value, i, strength)
             elif kind == "string":
                 p, strength = max(group, key=lambda g: g[1])
-                value = string_answer(p, text)
+                value = string_answer(p, text, question)
                 if value is not None or refusal:
                     self.add(p, value, i, strength)
             elif kind.startswith("list:"):
