@@ -266,21 +266,50 @@ def intent_only(sentence: str) -> bool:
     return bool(OPT_OUT.search(t)) or bool(re.match(r"^\W*(?:hey|hi|hello|sorry|thanks|thank you|okay|ok)\W*$", t))
 
 
+# Said before a list and not part of it: "let's do the chicken", "both of them so bella and max".
+_LIST_LEAD = re.compile(r"^(?:(?:let'?s (?:do|go with|have|get)|lets (?:do|go with|have|get)|we'?ll (?:have|take|do|go with)|"
+                        r"i'?ll (?:have|take|do|go with)|we'?d like|i'?d like|can (?:we|i) (?:get|have|do)|we want|i want|"
+                        r"we need|i need|we (?:usually |mostly )?(?:use|get|have|do)|i (?:usually |mostly )?(?:use|get|have|do)|"
+                        r"(?:both|all|all three|the two|the three)(?: of them| of those| of us)?,?(?: so| that'?s| which is| namely)?)\s+)+",
+                        re.I)
+# What is said about an item and is not the item: its level, how often, a hedge.
+_ITEM_LEAD = re.compile(r"^(?:(?:mostly|mainly|some|a bit of|a little|a little bit of|also|plus|and|decent|basic|fluent|"
+                        r"conversational|native|good|some basic|sometimes|usually|occasionally|often|obviously|definitely|"
+                        r"just|only|maybe|probably|honestly|then|like)\s+)+", re.I)
+_ITEM_TAIL = re.compile(r"(?:\s+(?:to share|for the table|for me|for him|for her|for us|for the kids|please|obviously|fluently|"
+                        r"mostly|mainly|sometimes|occasionally|too|as well|also|though|really|i think|i guess|if possible|"
+                        r"if you can|if you have (?:it|them|one)|of course|now and then|every so often|mornings?|afternoons?|"
+                        r"evenings?|nights?))+$", re.I)
+_NONE_ITEMS = re.compile(r"(?:no|nope|nah|none|nothing|not really|not that i know of|not that i'?m aware of)"
+                         r"(?:\W+(?:no|none|nothing|thanks|at all|really|whatsoever))*", re.I)
+# "one guest is allergic to nuts": the allergen, not the guest.
+_ALLERGY = re.compile(r"\b(?:allergic|allergy|allergies|intolerant|intolerance|sensitive|sensitivity)\s+(?:to|is|are)\s+(.+)$", re.I)
+
+
 def string_items(text: str) -> list[str]:
     items = []
-    for part in answers.split_list(re.sub(r"(?<=\w)[.!?]\s+", ", ", re.split(r"\s+but\s+", text)[0])):
+    body = re.sub(r"(?<=\w)[.!?]\s+", ", ", re.split(r"\s+but\s+", text)[0])
+    body = _LIST_LEAD.sub("", answers.clean_string(body) or "")
+    for part in answers.split_list(body):
+        allergy = _ALLERGY.search(part)
+        if allergy:
+            part = allergy.group(1)
         if re.match(r"(?:i|i'?ve|i'?m|we|we'?ve|we'?re|it|it'?s|that|this|he|she|they|there|you)\b", part, re.I):
             continue
         # "portuguese is my native", "decent spanish": the item, not what is said about it
         part = re.sub(r"\s+(?:is|are|was|were)\s+.*$", "", part, flags=re.I)
-        cleaned = answers.clean_string(re.sub(r"^(?:mostly|some|a bit of|a little|also|plus|and|decent|basic|fluent|"
-                                              r"conversational|native|good|some basic|a little bit of)\s+", "", part,
-                                              flags=re.I))
-        if cleaned and re.fullmatch(r"(?:no|nope|nah|none|nothing|not really)(?:\W+(?:none|nothing|thanks))*", cleaned, re.I):
-            continue  # "no none"
-        if cleaned:  # "the risotto", "a tiramisu to share": the thing itself
-            cleaned = re.sub(r"\s+(?:to share|for the table|for me|for him|for her|for us|for the kids|please)$", "",
-                             re.sub(r"^(?:a|an|the|some|one|two)\s+", "", cleaned, flags=re.I), flags=re.I)
+        part = _LIST_LEAD.sub("", part)
+        cleaned = answers.clean_string(_ITEM_TAIL.sub("", _ITEM_LEAD.sub("", part)))
+        if not cleaned or _NONE_ITEMS.fullmatch(cleaned) or re.fullmatch(answers._FILLER, cleaned, re.I):
+            continue  # "no none", "honestly"
+        # "the risotto", "a veggie one", "my grandmother's china cabinet": the thing itself
+        cleaned = re.sub(r"^(?:a|an|the|some|one|two|my|our|his|her|their)\s+(?:\w+'s\s+)?", "", cleaned, flags=re.I)
+        cleaned = re.sub(r"(?<=\w)\s+ones?$", "", _ITEM_TAIL.sub("", cleaned))
+        cleaned = _ITEM_LEAD.sub("", cleaned).strip(" ,.")
+        if _JUNK.match(cleaned.lower()) or re.fullmatch(r"(?:i )?(?:almost |nearly |totally )?forgot|my bad|oops", cleaned, re.I):
+            continue  # "oh and the mirror too, sorry, almost forgot"
+        if len(cleaned.split()) <= 2 and answers.parse_boolean(cleaned) is not None:
+            continue  # "Perfect.", "yes please": an acknowledgement, not an item
         if cleaned and not answers.is_refusal(cleaned) and len(cleaned.split()) <= 4:
             items.append(cleaned)
     return items

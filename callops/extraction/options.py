@@ -107,7 +107,10 @@ def _same_word(said: str, own: str) -> bool:
     if stem(said) == stem(own):
         return True
     short, long_ = sorted((said, own), key=len)
-    return len(short) >= 5 and long_.startswith(short) and len(long_) - len(short) <= 3
+    if len(short) >= 5 and long_.startswith(short) and len(long_) - len(short) <= 3:
+        return True
+    # A kind of the thing said in one word: "peanut" or "walnut" for nut, "shellfish" for fish.
+    return len(own) >= 3 and said.endswith(own) and 0 < len(said) - len(own) <= 5
 
 
 # Words people use for the words options are written with ("filing together" for married_joint).
@@ -141,9 +144,10 @@ def by_words(reply: str, choices) -> str | None:
 
 # "fully onsite wouldn't be", "monday i have a thing", "mornings are tough": an option turned down
 # where it is said.
-_TURNED_DOWN = re.compile(r"[\w'-]+(?:\s+[\w'-]+)?(?:'s|'re|\s+is|\s+are)?\s+(?:no\b|not\b|doesn'?t|don'?t|won'?t|wouldn'?t|"
-                          r"isn'?t|aren'?t|can'?t|is out|is bad|are bad|is taken|i have|i'?ve got|i'?m busy|"
-                          r"(?:is|are) (?:a hassle|tough|hard|difficult|a pain|impossible|tricky|no good)|takes)")
+_TURNED_DOWN = re.compile(r"[\w'-]+(?:\s+(?!but\b|and\b|or\b)[\w'-]+)?(?:(?:'s|'re|\s+is|\s+are)\s+(?:no|not)\b|\s+(?:no|nope)\W*(?:$|[.,!?])|"
+                          r"(?:'s|'re|\s+is|\s+are)?\s+(?:doesn'?t|don'?t|won'?t|wouldn'?t|isn'?t|aren'?t|can'?t|is out|is bad|"
+                          r"are bad|is taken|i have|i'?ve got|i'?m busy|(?:is|are) (?:a hassle|tough|hard|difficult|a pain|"
+                          r"impossible|tricky|no good)|takes))")
 
 
 def turned_down(text: str, position: int) -> bool:
@@ -193,3 +197,39 @@ def asked_for(p: Profile, question: str) -> float:
         if len(named) >= 2:
             bonus += 1.0
     return bonus
+
+
+_WEEK = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+_SPANS = ((re.compile(r"\b(?:week ?days|weekday|mon(?:day)? (?:to|through|thru|-) fri(?:day)?)\b"), range(5)),
+          (re.compile(r"\b(?:week ?ends?)\b"), range(5, 7)),
+          (re.compile(r"\b(?:every ?day|any ?day|all week|seven days|7 days|daily|any day of the week)\b"), range(7)))
+
+
+def _weekday(option: str) -> int | None:
+    said = answers.spoken(option)
+    said = answers._SHORT.get(said, said)
+    return _WEEK.index(said) if said in _WEEK else None
+
+
+def listed(text: str, choices, synonyms=None) -> list[str]:
+    """The options a reply lists: each one named and not turned down, the days a span stands for
+    ("weekdays except wednesday", "weekends"), and a part naming none by a word of its own ("my son
+    has a peanut allergy" for nut_allergy)."""
+    t = answers.norm(text)
+    mentions = answers.enum_mentions(t, choices, synonyms)
+    seen = [o for pos, o, negated in mentions if not negated and not turned_down(t, pos)]
+    refused = {o for _, o, negated in mentions if negated}
+    days = {d: o for o in choices if (d := _weekday(o)) is not None}
+    if len(days) >= 5:
+        for pattern, span in _SPANS:
+            if pattern.search(t):
+                seen += [days[d] for d in span if d in days]
+    if not seen or len(seen) < len(answers.split_list(t)):
+        for part in answers.split_list(t):
+            if not answers.enum_mentions(part, choices, synonyms) and (hit := by_words(part, choices)):
+                seen.append(hit)
+    out: list[str] = []
+    for option in seen:
+        if option not in out and option not in refused:
+            out.append(option)
+    return out

@@ -122,6 +122,9 @@ class _Conversation:
                     # A runner-up joins when it is nearly as close, or the question names it in full
                     # ("your email and your phone number").
                     current, question = self._about(scores, asked, words), text
+                elif current and _MORE.search(asked.lower()) and any(self.kinds[n] == "list" for n in current):
+                    # "The piano and a glass table. Anything else?": more items for the same list.
+                    current = {n: v for n, v in current.items() if self.kinds[n] == "list"}
                 elif not CLARIFY.search(text.lower()):
                     current = {}  # a new, unrelated question ("Anything else I can help with?")
                 asked_back = False
@@ -254,6 +257,10 @@ class _Conversation:
             elif kind.startswith("list:"):
                 for p, strength in group:
                     value = self._list(p, text)
+                    earlier = next((c.value for c in reversed(self.cands[p.name]) if c.value), None)
+                    if value and earlier and _ADDED.search(answers.norm(text)):
+                        # "Oh, and the mirror too": added to the items already said.
+                        value = list(earlier) + [v for v in value if v not in earlier]
                     if value is not None or refusal:
                         self.add(p, value, i, strength)
             elif kind == "datetime":
@@ -350,11 +357,7 @@ class _Conversation:
         if answers.is_refusal(text):
             return None
         if item.kind == "enum":
-            seen = []
-            for _, option, negated in answers.enum_mentions(text, item.values, item.synonyms):
-                if not negated and option not in seen:
-                    seen.append(option)
-            return seen or None
+            return options.listed(text, item.values, item.synonyms) or None
         if item.kind == "string":
             return string_items(text) or None
         if item.kind in ("boolean", "datetime"):
@@ -481,6 +484,9 @@ class _Conversation:
         return max(strong, key=lambda c: c.order)
 
 
+_MORE = re.compile(r"\b(?:anything|anyone|anybody|something|any) else\b|\bwhat else\b|\bany (?:others?|more)\b")
+_ADDED = re.compile(r"^\W*(?:(?:oh|ah|um+|uh+|yes|yeah|actually|right)[,.\s]+)*(?:and|also|plus)\b|\b(?:too|as well|also)\W*"
+                    r"(?:$|[,.!?])")
 _BARE_ORDINAL = re.compile(r"^\W*(?:(?:um+|uh+|oh|its|it'?s|on|the|that'?s|we'?re on|i'?m on)\W+)*(\d{1,3})(?:st|nd|rd|th)"
                            r"(?:\s+(?:one|floor|time|place))?\W*$")
 _INTRO = re.compile(r"\b(?:this is|i'?m|my name is)\s+(?:\w+\s+)?(?:the |an? |your )?(?:[\w'-]+\s+){0,3}?"
