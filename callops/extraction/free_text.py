@@ -306,7 +306,8 @@ def string_items(text: str) -> list[str]:
         cleaned = re.sub(r"^(?:a|an|the|some|one|two|my|our|his|her|their)\s+(?:\w+'s\s+)?", "", cleaned, flags=re.I)
         cleaned = re.sub(r"(?<=\w)\s+ones?$", "", _ITEM_TAIL.sub("", cleaned))
         cleaned = _ITEM_LEAD.sub("", cleaned).strip(" ,.")
-        if _JUNK.match(cleaned.lower()) or re.fullmatch(r"(?:i )?(?:almost |nearly |totally )?forgot|my bad|oops", cleaned, re.I):
+        if _JUNK.match(cleaned.lower()) or re.fullmatch(r"(?:i )?(?:almost |nearly |totally )?forgot|my bad|oops|(?:good)?bye|see you|cheers",
+                                                         cleaned, re.I):
             continue  # "oh and the mirror too, sorry, almost forgot"
         if len(cleaned.split()) <= 2 and answers.parse_boolean(cleaned) is not None:
             continue  # "Perfect.", "yes please": an acknowledgement, not an item

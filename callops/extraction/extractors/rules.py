@@ -122,7 +122,9 @@ class _Conversation:
                     # A runner-up joins when it is nearly as close, or the question names it in full
                     # ("your email and your phone number").
                     current, question = self._about(scores, asked, words), text
-                elif current and _MORE.search(asked.lower()) and any(self.kinds[n] == "list" for n in current):
+                elif current and _MORE.search(asked.lower()) and not re.search(r"\bhelp\b|\bfor you\b|\bthat'?s (?:all|everything)\b",
+                                                                               asked.lower()) \
+                        and any(self.kinds[n] == "list" for n in current):
                     # "The piano and a glass table. Anything else?": more items for the same list.
                     current = {n: v for n, v in current.items() if self.kinds[n] == "list"}
                 elif not CLARIFY.search(text.lower()):
