@@ -259,7 +259,7 @@ class _Conversation:
             elif kind.startswith("list:"):
                 for p, strength in group:
                     value = self._list(p, text)
-                    earlier = next((c.value for c in reversed(self.cands[p.name]) if c.value), None)
+                    earlier = next((c.value for c in reversed(self.cands[p.name]) if isinstance(c.value, list)), None)
                     if value and earlier and _ADDED.search(answers.norm(text)):
                         # "Oh, and the mirror too": added to the items already said.
                         value = list(earlier) + [v for v in value if v not in earlier]

@@ -126,7 +126,7 @@ def reasons(conv) -> None:
                     cleaned = string_answer(p, sentence)
                 # The reading strips the decision itself ("no thanks we rent" is "we rent"); a cleaned
                 # answer that still opens on it is the decision, not a reason.
-                opens_on_decision = bool(decision) and answers.norm(cleaned or "").split()[:1] == \
+                opens_on_decision = decision is not None and answers.norm(cleaned or "").split()[:1] == \
                     answers.norm(sentence)[decision.start():].split()[:1]
                 if cleaned and not opens_on_decision and not only_decision(sentence) and not sentence.rstrip().endswith("?") and \
                         not asks_back(sentence) and len(cleaned.split()) >= 2 and \
