@@ -25,6 +25,11 @@ ENUM_SYNONYMS = {
     "english": ("in english",), "spanish": ("in spanish", "español"),
     "indoor": ("inside", "indoors"), "outdoor": ("outside", "outdoors", "patio", "terrace"),
     "no preference": ("either", "any", "don't mind", "doesn't matter", "whatever"),
+    # A middle answer to a satisfaction scale: "somewhere in the middle", "so-so".
+    "neutral": ("in the middle", "so so", "average", "neither", "middling", "okay i guess", "ok i guess"),
+    "quarterly": ("every quarter", "every three months", "each quarter", "per quarter"),
+    "weekly": ("every week", "each week", "per week", "once a week"),
+    "daily": ("every day", "each day", "per day"),
 }
 
 
@@ -173,8 +178,15 @@ def enum_mentions(text: str, choices, synonyms=None) -> list[tuple[int, str, boo
         # option) stands for that option only.
         for form in (f for f in _forms(option, synonyms) if f == spoken(option) or f not in names):
             for m in re.finditer(r"(?<![\w])" + re.escape(form) + r"(?![\w])", t):
-                candidates.append((m.start(), m.end(), option))
-    for start, end, option in sorted(candidates, key=lambda c: (-(c[1] - c[0]), c[0])):
+                candidates.append((m.start(), m.end(), option, 0))
+        words = spoken(option).split()
+        if len(words) > 1:
+            # An option of several words said with a few between ("keep your current cover" for
+            # keep_current, "upgrade to the premium plan"); an exact form outranks it.
+            gapped = r"\s+(?:[\w']+\s+){0,2}?".join(re.escape(w) for w in words)
+            for m in re.finditer(r"(?<![\w])" + gapped + r"(?![\w])", t):
+                candidates.append((m.start(), m.end(), option, 1))
+    for start, end, option, _ in sorted(candidates, key=lambda c: (c[3], -(c[1] - c[0]), c[0])):
         if any(s < end and start < e for s, e in claimed):
             continue
         claimed.append((start, end))
@@ -213,7 +225,7 @@ _LEAD_IN = re.compile(
     r"we're using|i'm with|i work at|i work for|we have|we've got|you can use|i'd like|i would like|"
     r"we're|we are|he's|she's|he is|she is|they're|it's called|its called|called|with|from)\s+", re.I)
 _SHORT_VALUE_WORDS = 6
-_CORRECTION_RE = re.compile(r"(?:\bactually,?\s+no[.,]?|\bno,? wait,?|\bwait,? no,?|\bsorry,? i mean|\bi mean,|"
+_CORRECTION_RE = re.compile(r"(?:\bactually,?\s+no[.,]?|\bno,? wait,?|\bwait,? no,?|\bsorry,? i mean|\bi mean,|\bno,? sorry,|"
                             r"\bno no,?|\bscratch that,?|\bactually,)\s+", re.I)
 
 

@@ -20,6 +20,7 @@ from callops.extraction.matching import (
     Profile,
     _words,
     is_name_field,
+    stem,
     stems,
 )
 
@@ -35,15 +36,24 @@ _NOT_NAME = _STOPWORDS | {"will", "can", "is", "does", "should", "would", "has",
                           "handles", "signs", "deals", "knows", "lives", "works", "said", "says", "too", "also",
                           "instead", "though", "actually", "please", "again", "there", "here", "now", "then"}
 _NAMED = (re.compile(rf"\b(?:my|our|his|her|the)\s+(?:\w+'s\s+)?(?:\w+\s+)?{_ROLE}(?:'s)?(?:\s+{_ROLE})?,?\s+([a-z]+)\b"),
-          re.compile(r"\b(?:ask for|speak to|speak with|talk to|named|called|name is|name's)\s+"
+          re.compile(r"\b(?:ask for|speak to|speak with|talk to|named|called|name is|name's|names|name was|goes by)\s+"
                      r"(?:(?:big|little|old|young|mr|mrs|ms|miss|dr|doctor)\.?\s+)?([a-z]+)\b"))
-_HEDGE_WORDS = re.compile(r"^(?:ideally|hopefully|roughly|approximately|around|about|mostly|definitely|i'd say|"
-                          r"i would say|hey|hi|hello|sorry|look|listen|honestly|well|oh|ah)[,\s]+", re.I)
+_HEDGE_WORDS = re.compile(r"^(?:ideally|hopefully|roughly|approximately|around|about|mostly|definitely|i'd say|id say|"
+                          r"i would say|hey|hi|hello|sorry|look|listen|honestly|well|oh|ah|kind of|sort of|kinda|sorta|"
+                          r"probably|maybe|perhaps|basically|usually|normally|generally|mainly|i think|i guess)[,\s]+", re.I)
+# Said after the value and not part of it: "the forty two mostly", "quiet room if possible",
+# "behind the side gate would be best".
+_TAIL_HEDGES = re.compile(r"(?:[\s,]+(?:mostly|usually|normally|generally|mainly|obviously|fluently|sometimes|"
+                          r"occasionally|as well|too|also|though|really|i think|i guess|i suppose|if possible|"
+                          r"if you can|if you could|if you have (?:it|one|them)|if that'?s (?:ok|okay|possible|alright)|"
+                          r"(?:would|will|'?d) be (?:best|great|good|ideal|perfect|lovely|nice)|is (?:best|ideal|fine|good)|"
+                          r"works(?: best)?|please|thanks|thank you))+$", re.I)
 _STATE = re.compile(r"^(?:i'?m|im|i am|we'?re|we are|i'?ll be|we'?ll be|i was|we were|because|cause|since|as|i have|"
                     r"i'?ve got|i got|we have|we'?ve got)\s+(.+)$", re.I)
 # "moving to Brisbane for work in December": when it happens is not the reason.
-_WHEN_TAIL = re.compile(r"\s+(?:in|by|from|next|this|on|at the end of)\s+(?:the\s+)?(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|"
-                        r"nov|dec|mon|tue|wed|thu|fri|sat|sun|week|month|year|summer|spring|autumn|fall|winter)\w*"
+_WHEN_TAIL = re.compile(r"\s+(?:in|by|from|next|this|that|on|till|until|at the end of)\s+(?:the\s+)?(?:next\s+|this\s+|end of\s+)?"
+                        r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec|mon|tue|wed|thu|fri|sat|sun|week|month|year|"
+                        r"summer|spring|autumn|fall|winter|morning|afternoon|evening|night|weekend|day)\w*"
                         r"(?:\s+\w+)?$", re.I)
 _RELATIVE = re.compile(r"^(.{3,40}?)\s+(?:that|which|who)\s+\w+", re.I)
 
@@ -51,7 +61,8 @@ _RELATIVE = re.compile(r"^(.{3,40}?)\s+(?:that|which|who)\s+\w+", re.I)
 
 def named_person(text: str) -> str | None:
     """The name said beside a role: "my brother rahul will take it", "call my wife's cell, maria"."""
-    t = answers.norm(text)
+    # Fillers between the role and the name ("my neighbour um her names priya") are not names.
+    t = re.sub(r"\b(?:um+|uh+|er+m?|hmm+|like|you know)\b,?\s*", "", answers.norm(text))
     for pattern in _NAMED:  # each on its own: "ask for my husband declan" holds both
         for m in pattern.finditer(t):
             name = m.group(1)
@@ -63,7 +74,7 @@ def named_person(text: str) -> str | None:
 def _finish(profile: Profile, text: str, reason: bool) -> str | None:
     """The minimal answer: lead-ins, hedges, possessives and trailing explanation taken off."""
     for _ in range(2):
-        text = answers.clean_string(_HEDGE_WORDS.sub("", text or "")) or ""
+        text = answers.clean_string(_TAIL_HEDGES.sub("", _HEDGE_WORDS.sub("", text or "").strip(" .,!?"))) or ""
     if reason:
         m = _STATE.match(text)  # "I'm driving", "because the ATM was broken"
         if m and len(m.group(1).split()) <= 9:
@@ -86,7 +97,40 @@ def _finish(profile: Profile, text: str, reason: bool) -> str | None:
     return text
 
 
-def string_answer(profile: Profile, reply: str) -> str | None:
+# A recorded greeting: the call reached voicemail, and nothing in it answers a question.
+GREETING = re.compile(r"\b(?:leave (?:a|your) (?:message|name)|after the (?:beep|tone)|at the tone|record your message|"
+                      r"voice ?mail|mailbox|(?:can'?t|cannot|unable to) (?:take|answer|come to) (?:your|the|my) (?:call|phone)|"
+                      r"(?:is|are) not available|you'?ve reached|you have reached)\b")
+# "No, nothing really, it was great": nothing to report, whatever praise follows.
+_NOTHING = re.compile(r"^\W*(?:(?:no|nope|nah|not really|nothing|none|not that i can think of|i can'?t think of anything|"
+                      r"can'?t think of anything)(?:[\s,.!]+|$))+(?:really|at all|to be honest|honestly)?[\s,.!]*")
+_PRAISE = re.compile(r"^\W*(?:(?:it|that|everything|all|it all|the \w+)\s+(?:was|were|is|'s|went)\s+(?:\w+\s+)?"
+                     r"(?:great|good|fine|perfect|lovely|excellent|brilliant|amazing|wonderful|fantastic|spot on|smooth)|"
+                     r"(?:all|everything) (?:good|fine|great|perfect)\b|(?:thanks|thank you|you guys were great|keep it up)\W*$)")
+
+
+def _echo_removed(reply: str, question: str) -> str:
+    """"What could you do better... hmm, I'd say answer the phone faster": the callee repeating the
+    question before answering it is not the answer."""
+    m = re.match(r"^\W*([^.?!,…]{3,80}?)(?:\.\.\.|…|\?|,|\.)\s*(\S.*)$", reply)
+    if not m or not question:
+        return reply
+    said = {stem(w) for w in re.findall(r"[a-z0-9']+", m.group(1).lower()) if w not in _STOPWORDS}
+    asked = {stem(w) for w in re.findall(r"[a-z0-9']+", question.lower())}
+    if len(m.group(1).split()) >= 3 and said and len(said & asked) >= 0.7 * len(said):
+        return m.group(2)
+    return reply
+
+
+def string_answer(profile: Profile, reply: str, question: str = "") -> str | None:
+    if GREETING.search(answers.norm(reply)):
+        return None
+    reply = _echo_removed(reply, question)
+    nothing = _NOTHING.match(answers.norm(reply))
+    if nothing:
+        rest = answers.norm(reply)[nothing.end():]
+        if not rest.strip(" .,!?") or _PRAISE.match(rest):
+            return None  # "No, nothing really, it was great."
     first_sentence = re.split(r"[.;!?]", answers.norm(reply).strip(" .,"), maxsplit=1)[0]
     if answers.is_refusal(first_sentence) or re.search(r"\b(?:don'?t have (?:it|that|one)|didn'?t catch|have to (?:find|look)|"
                                                        r"not handy|can'?t find|no idea|no clue|not in front of me|not interested)\b",
@@ -114,8 +158,12 @@ def string_answer(profile: Profile, reply: str) -> str | None:
         m = RELATION.search(answers.norm(reply))
         if m:
             return m.group(1) or m.group(2)
-    # The first sentence holds the answer; what follows explains it.
-    first = re.split(r"(?<=[.!?])\s+", text)[0].strip(" .,!?")
+    # The first sentence holds the answer; what follows explains it. For a reason, a first sentence
+    # that only says the decision ("No, don't renew. We're selling the house.") is not it.
+    sentences = [x for x in re.split(r"(?<=[.!?])\s+", text) if x.strip(" .,!?")]
+    while reason and len(sentences) > 1 and _ONLY_DECISION.match(answers.norm(sentences[0])):
+        sentences = sentences[1:]
+    first = (sentences[0] if sentences else text).strip(" .,!?")
     raw = re.split(r",\s*", first)
     finished = [_finish(profile, p, reason) for p in raw]
     parts = [p for p in finished if p]
@@ -130,7 +178,14 @@ def string_answer(profile: Profile, reply: str) -> str | None:
         opener = parts[0] if len(raw) == 2 and finished[0] and not re.match(
             r"(?:i|i'?m|i'?ve|we|we'?re|it|it'?s|that|this|he|she|they|there)\b", raw[0], re.I) and re.match(
             r"(?:it|that|this|they|he|she) (?:was|is|were|are|'s)\b", raw[1], re.I) else None
-        first = best[2] if best[0] > 0 else opener or min(parts, key=lambda p: (len(p.split()) > 4, len(p)))
+        # Else the first that says something of its own: what follows a comma is usually its detail
+        # ("behind the side gate, by the bins", "a big red suitcase, hard shell"), unless the first
+        # only judges ("it was lovely, everyone loved the croissants").
+        # A part that opens on a yes or no answers the question asked, not this field ("no we switched
+        # in the fall, it's cigna now").
+        said = [p for p in parts if not _PRAISE.match(p) and not re.match(r"(?:it|that|this)(?:'s| is| was)? (?:like|about)\b", p)
+                and not re.match(r"(?:no|nope|nah|yes|yeah|yep|not)\b", p, re.I)]
+        first = best[2] if best[0] > 0 else opener or (said[0] if said else parts[0])
     if re.search(r"\b(?:code|number|zip|pin|id|reference|account|postcode)\b", f"{profile.name} "
                  f"{profile.spec.description}".replace("_", " ").lower()):
         # "one oh zero two three": "oh" among digits is a zero
@@ -146,12 +201,52 @@ _DECISION = re.compile(r"^\W*(?:oh |um |uh |well )?(?:no|nope|nah|yes|yeah|sorry
                        r"[,.\s]+(?=(?:because|cause|since|as|i have|i'?ve got|i got|i'?m|we'?re|we have|my|our)\b)")
 
 
+# The decision a reason follows: "no thanks", "not this year", "i totally forgot", "i need to move it,".
+_OPENER = re.compile(r"^\W*(?:(?:oh|ah|um+|uh+|well|hmm+|so)[,.\s]+)*(?:(?:no|nope|nah|sorry|unfortunately|thanks|thank you|"
+                     r"no thank you|not this (?:year|time|month|week)|not (?:now|today|right now|at the moment|really)|"
+                     r"i'?m afraid not|(?:i|we) (?:totally |completely |clean )?forgot|oh no)(?:[,.!\s]+|$))+")
+_DECIDED = re.compile(r"^\W*(?:(?:oh|ah|um+|uh+|well|actually|so)[,.\s]+)*(?:(?:i|we)(?:'?ll| will)? (?:need|have|want|got|"
+                      r"had|'?ve got|'?d like) to|(?:i|we) (?:need|must|should)|(?:i'?m|im|we'?re|were) (?:gonna|going to))\s+"
+                      r"(?:move|change|cancel|reschedule|push|switch|stop|leave|drop|skip|postpone|go)\b[^,.;!?]*?"
+                      r"(?:[,.;!]\s+|\s+(?=because\b|cause\b|since\b|as\b))")
+_BECAUSE = re.compile(r"\b(?:because|cause|'cause|since)\s+(?=\w+\s+\w+)")
+_SO_THAT = re.compile(r"\s+so\s+(?=(?:its|it'?s|it|we|we'?re|i|i'?m|im|they|there|that|the)\b)")
+
+
+_ONLY_DECISION = re.compile(r"^(?:(?:oh|ah|um+|uh+|well|right|okay|ok|so)[,.\s]+)*(?:(?:no|nope|nah|yes|yeah|yep|sure|sorry)[,.\s]*)?"
+                            r"(?:(?:please )?(?:don'?t|do not) \w+(?: it| that| them)?(?: please)?|(?:i|we) (?:don'?t|do not|no longer) "
+                            r"(?:need|want) (?:it|that|this|them)(?: anymore| any more)?|(?:just )?cancel (?:it|that)(?: please)?|"
+                            r"(?:i|we) (?:can'?t|cannot|won'?t) (?:make it|come|do it)|(?:i|we) (?:need|have) to (?:cancel|move|change|"
+                            r"reschedule)(?: it| that)?|no|nope|yes|yeah|oh|right|okay|not anymore|not this (?:year|time))\W*$")
+
+
+def only_decision(sentence: str) -> bool:
+    """"No, don't renew.", "just cancel it": a decision with no reason in it."""
+    return bool(_ONLY_DECISION.match(answers.norm(sentence)))
+
+
 def _after_decision(reply: str) -> str:
-    """"oh no i cant wednesday i have jury duty": for a reason, what follows the refusal."""
-    m = _DECISION.match(answers.norm(reply)) or re.match(
+    """"oh no i cant wednesday i have jury duty", "no thanks we rent so its not our roof",
+    "I need to move it, my flight got changed": for a reason, what follows the decision, up to its
+    consequence ("so its not our roof")."""
+    t = answers.norm(reply)
+    m = _DECISION.match(t) or re.match(
         r"^\W*(?:no|nope|not really|not now|not right now|not a good time)[,.\s]+(?=(?:i'?m|im|we'?re|were)\b)",
-        answers.norm(reply))  # "not really im driving"
-    return answers.norm(reply)[m.end():] if m else reply
+        t)  # "not really im driving"
+    rest = t[m.end():] if m else None
+    if rest is None:
+        for pattern in (_OPENER, _DECIDED):
+            m = pattern.match(t)
+            if m and len(t[m.end():].split()) >= 2:
+                t = t[m.end():]
+                rest = t
+    if rest is None:
+        return reply
+    because = _BECAUSE.search(rest)
+    if because and because.start() > 0 and _DECIDED.match(rest[:because.start()] + " because "):
+        rest = rest[because.end():]  # "im gonna switch to another company because they quoted me way cheaper"
+    head = _SO_THAT.split(rest, maxsplit=1)[0]
+    return head if len(head.split()) >= 2 else rest
 
 
 _DIGIT_WORD = re.compile(r"^(?:\d+|zero|oh|o|one|two|three|four|five|six|seven|eight|nine)$")
@@ -171,21 +266,51 @@ def intent_only(sentence: str) -> bool:
     return bool(OPT_OUT.search(t)) or bool(re.match(r"^\W*(?:hey|hi|hello|sorry|thanks|thank you|okay|ok)\W*$", t))
 
 
+# Said before a list and not part of it: "let's do the chicken", "both of them so bella and max".
+_LIST_LEAD = re.compile(r"^(?:(?:let'?s (?:do|go with|have|get)|lets (?:do|go with|have|get)|we'?ll (?:have|take|do|go with)|"
+                        r"i'?ll (?:have|take|do|go with)|we'?d like|i'?d like|can (?:we|i) (?:get|have|do)|we want|i want|"
+                        r"we need|i need|we (?:usually |mostly )?(?:use|get|have|do)|i (?:usually |mostly )?(?:use|get|have|do)|"
+                        r"(?:both|all|all three|the two|the three)(?: of them| of those| of us)?,?(?: so| that'?s| which is| namely)?)\s+)+",
+                        re.I)
+# What is said about an item and is not the item: its level, how often, a hedge.
+_ITEM_LEAD = re.compile(r"^(?:(?:mostly|mainly|some|a bit of|a little|a little bit of|also|plus|and|decent|basic|fluent|"
+                        r"conversational|native|good|some basic|sometimes|usually|occasionally|often|obviously|definitely|"
+                        r"just|only|maybe|probably|honestly|then|like)\s+)+", re.I)
+_ITEM_TAIL = re.compile(r"(?:\s+(?:to share|for the table|for me|for him|for her|for us|for the kids|please|obviously|fluently|"
+                        r"mostly|mainly|sometimes|occasionally|too|as well|also|though|really|i think|i guess|if possible|"
+                        r"if you can|if you have (?:it|them|one)|of course|now and then|every so often|mornings?|afternoons?|"
+                        r"evenings?|nights?))+$", re.I)
+_NONE_ITEMS = re.compile(r"(?:no|nope|nah|none|nothing|not really|not that i know of|not that i'?m aware of)"
+                         r"(?:\W+(?:no|none|nothing|thanks|at all|really|whatsoever))*", re.I)
+# "one guest is allergic to nuts": the allergen, not the guest.
+_ALLERGY = re.compile(r"\b(?:allergic|allergy|allergies|intolerant|intolerance|sensitive|sensitivity)\s+(?:to|is|are)\s+(.+)$", re.I)
+
+
 def string_items(text: str) -> list[str]:
     items = []
-    for part in answers.split_list(re.sub(r"(?<=\w)[.!?]\s+", ", ", re.split(r"\s+but\s+", text)[0])):
+    body = re.sub(r"(?<=\w)[.!?]\s+", ", ", re.split(r"\s+but\s+", text)[0])
+    body = _LIST_LEAD.sub("", answers.clean_string(body) or "")
+    for part in answers.split_list(body):
+        allergy = _ALLERGY.search(part)
+        if allergy:
+            part = allergy.group(1)
         if re.match(r"(?:i|i'?ve|i'?m|we|we'?ve|we'?re|it|it'?s|that|this|he|she|they|there|you)\b", part, re.I):
             continue
         # "portuguese is my native", "decent spanish": the item, not what is said about it
         part = re.sub(r"\s+(?:is|are|was|were)\s+.*$", "", part, flags=re.I)
-        cleaned = answers.clean_string(re.sub(r"^(?:mostly|some|a bit of|a little|also|plus|and|decent|basic|fluent|"
-                                              r"conversational|native|good|some basic|a little bit of)\s+", "", part,
-                                              flags=re.I))
-        if cleaned and re.fullmatch(r"(?:no|nope|nah|none|nothing|not really)(?:\W+(?:none|nothing|thanks))*", cleaned, re.I):
-            continue  # "no none"
-        if cleaned:  # "the risotto", "a tiramisu to share": the thing itself
-            cleaned = re.sub(r"\s+(?:to share|for the table|for me|for him|for her|for us|for the kids|please)$", "",
-                             re.sub(r"^(?:a|an|the|some|one|two)\s+", "", cleaned, flags=re.I), flags=re.I)
+        part = _LIST_LEAD.sub("", part)
+        cleaned = answers.clean_string(_ITEM_TAIL.sub("", _ITEM_LEAD.sub("", part)))
+        if not cleaned or _NONE_ITEMS.fullmatch(cleaned) or re.fullmatch(answers._FILLER, cleaned, re.I):
+            continue  # "no none", "honestly"
+        # "the risotto", "a veggie one", "my grandmother's china cabinet": the thing itself
+        cleaned = re.sub(r"^(?:a|an|the|some|one|two|my|our|his|her|their)\s+(?:\w+'s\s+)?", "", cleaned, flags=re.I)
+        cleaned = re.sub(r"(?<=\w)\s+ones?$", "", _ITEM_TAIL.sub("", cleaned))
+        cleaned = _ITEM_LEAD.sub("", cleaned).strip(" ,.")
+        if _JUNK.match(cleaned.lower()) or re.fullmatch(r"(?:i )?(?:almost |nearly |totally )?forgot|my bad|oops|(?:good)?bye|see you|cheers",
+                                                         cleaned, re.I):
+            continue  # "oh and the mirror too, sorry, almost forgot"
+        if len(cleaned.split()) <= 2 and answers.parse_boolean(cleaned) is not None:
+            continue  # "Perfect.", "yes please": an acknowledgement, not an item
         if cleaned and not answers.is_refusal(cleaned) and len(cleaned.split()) <= 4:
             items.append(cleaned)
     return items

@@ -228,6 +228,9 @@ class Profile:
 def assign(profiles: list[Profile], text: str) -> dict[str, list[tuple[int, object]]]:
     """Several fields of one type and several values in one turn: each value to the field whose words
     stand nearest, the rest in order ("two fifty then and the rest end of the month")."""
+    if len({p.options for p in profiles}) > 1:
+        # Enum fields with options of their own: each reads its own options, none shares them out.
+        return {p.name: kept(text, p.values(text)) for p in profiles}
     found = kept(text, profiles[0].values(text))  # a value turned down ("today no") goes to no field
     if len(profiles) == 1 or len(found) <= 1:
         return {p.name: found for p in profiles}

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import cast
 
-from callops.extraction import amounts, answers, parsing, times_of_day
+from callops.extraction import amounts, answers, options, parsing, times_of_day
 from callops.extraction.clock import call_time, region_for
 from callops.extraction.free_text import string_answer, string_items
 from callops.extraction.matching import (
@@ -105,7 +105,7 @@ class _Conversation:
                 # "This is the reminder assistant from Elm Dental" names no field: the agent's own
                 # introduction is not weighed.
                 asked = _INTRO.sub(" ", text)
-                scores = {p.name: p.relevance(asked) for p in self.profiles}
+                scores = {p.name: p.relevance(asked) + options.asked_for(p, asked) for p in self.profiles}
                 best = max(scores.values(), default=0)
                 words = set(re.findall(r"[a-z0-9']+", asked.lower()))
                 # ... unless another field is asked for plainly ("I'm sorry. Is your internet working now?").
@@ -126,6 +126,11 @@ class _Conversation:
                     # ("your email and your phone number").
                     current, question = self._about(scores, asked, words), text
                     aside = self._yes_no_aside(asked, current)
+                elif current and _MORE.search(asked.lower()) and not re.search(r"\bhelp\b|\bfor you\b|\bthat'?s (?:all|everything)\b",
+                                                                               asked.lower()) \
+                        and any(self.kinds[n] == "list" for n in current):
+                    # "The piano and a glass table. Anything else?": more items for the same list.
+                    current = {n: v for n, v in current.items() if self.kinds[n] == "list"}
                 elif not CLARIFY.search(text.lower()):
                     current = {}  # a new, unrelated question ("Anything else I can help with?")
                 asked_back = False
@@ -273,12 +278,16 @@ class _Conversation:
                         self.add(p, value, i, strength)
             elif kind == "string":
                 p, strength = max(group, key=lambda g: g[1])
-                value = string_answer(p, text)
+                value = string_answer(p, text, question)
                 if value is not None or refusal:
                     self.add(p, value, i, strength)
             elif kind.startswith("list:"):
                 for p, strength in group:
                     value = self._list(p, text)
+                    earlier = next((c.value for c in reversed(self.cands[p.name]) if isinstance(c.value, list)), None)
+                    if value and earlier and _ADDED.search(answers.norm(text)):
+                        # "Oh, and the mirror too": added to the items already said.
+                        value = list(earlier) + [v for v in value if v not in earlier]
                     if value is not None or refusal:
                         self.add(p, value, i, strength)
             elif kind == "datetime":
@@ -292,6 +301,10 @@ class _Conversation:
                 assigned = assign([p for p, _ in group], text)
                 for p, strength in group:
                     found = kept(text, assigned[p.name])
+                    if p.item.kind == "enum":
+                        # Enum positions are in the normalised text: an option turned down where it is
+                        # said ("mornings are tough, so afternoon", "fully onsite wouldn't be") is no answer.
+                        found = [(pos, v) for pos, v in found if not options.turned_down(text, pos)]
                     first = re.split(r"[.!?]", parsing.digits(text), maxsplit=1)[0]
                     if p.item.kind in ("integer", "number") and not refusal and _NONE.match(first) and \
                             not parsing.numbers_in(first) and re.search(r"\b(?:any|how many)\b", question.lower()):
@@ -305,6 +318,9 @@ class _Conversation:
                         self.add(p, listed, i, strength)  # "just me and my husband"
                     elif p.item.kind == "integer" and (nth := _BARE_ORDINAL.match(parsing.digits(text))):
                         self.add(p, int(nth.group(1)), i, strength)  # "what floor?" "the fourth"
+                    elif p.item.kind == "enum" and (meant := options.loosely(
+                            text, question, p.options, p.item.synonyms, p.spec.description)):
+                        self.add(p, meant, i, strength)  # "the second one", "the one with flood cover"
                     elif refusal:
                         self.add(p, None, i, strength)
 
@@ -323,12 +339,21 @@ class _Conversation:
             marks += [k for k in (m.start(1) if m.group(1) else m.start(2) for m in _CONCLUSION.finditer(t))
                       if any(pos < k for pos, _ in found)]  # "okay, so 250 today" is no conclusion
             marks = sorted(m for m in marks if any(pos >= m for pos, _ in found))
+        if marks and p.item.kind == "enum":
+            # "GIRO. No wait, GIRO takes days. PayNow.": a correction replaces what was said before it,
+            # so the first option after it that was not already said.
+            before = {v for pos, v in found if pos < marks[-1]}
+            after = [v for pos, v in found if pos >= marks[-1]]
+            return next((v for v in after if v not in before), after[0])
         if marks:  # "three nights. no, four": the first value after the last correction
             return next(v for pos, v in found if pos >= marks[-1])
         if p.item.kind in ("email", "phone", "date", "time"):
             return found[-1][1]
         if p.item.kind == "enum":
-            return found[0][1]  # "afternoon is best, i'm at work in the mornings"
+            # "afternoon is best, i'm at work in the mornings": the first, unless another stands by the
+            # field's own words ("marketing calls stopped, and account notices by text").
+            near = [p.near(text, pos) for pos, _ in found]
+            return found[near.index(max(near))][1] if max(near) >= near[0] + 1 else found[0][1]
         scored = [(p.near(text, pos) + unit_fit(p, text, pos), -k) for k, (pos, _) in enumerate(found)]
         best = max(scored)
         return found[-best[1]][1] if best[0] > 0 else found[0][1]
@@ -366,11 +391,7 @@ class _Conversation:
         if answers.is_refusal(text):
             return None
         if item.kind == "enum":
-            seen = []
-            for _, option, negated in answers.enum_mentions(text, item.values, item.synonyms):
-                if not negated and option not in seen:
-                    seen.append(option)
-            return seen or None
+            return options.listed(text, item.values, item.synonyms) or None
         if item.kind == "string":
             return string_items(text) or None
         if item.kind in ("boolean", "datetime"):
@@ -499,6 +520,9 @@ class _Conversation:
         return max(strong, key=lambda c: c.order)
 
 
+_MORE = re.compile(r"\b(?:anything|anyone|anybody|something|any) else\b|\bwhat else\b|\bany (?:others?|more)\b")
+_ADDED = re.compile(r"^\W*(?:(?:oh|ah|um+|uh+|yes|yeah|actually|right)[,.\s]+)*(?:and|also|plus)\b|\b(?:too|as well|also)\W*"
+                    r"(?:$|[,.!?])")
 _BARE_ORDINAL = re.compile(r"^\W*(?:(?:um+|uh+|oh|its|it'?s|on|the|that'?s|we'?re on|i'?m on)\W+)*(\d{1,3})(?:st|nd|rd|th)"
                            r"(?:\s+(?:one|floor|time|place))?\W*$")
 _INTRO = re.compile(r"\b(?:this is|i'?m|my name is)\s+(?:\w+\s+)?(?:the |an? |your )?(?:[\w'-]+\s+){0,3}?"

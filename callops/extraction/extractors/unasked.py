@@ -9,7 +9,8 @@ from __future__ import annotations
 import re
 
 from callops.extraction import answers, parsing
-from callops.extraction.free_text import intent_only, named_person, string_answer
+from callops.extraction.free_text import GREETING as _GREETING
+from callops.extraction.free_text import intent_only, named_person, only_decision, string_answer
 from callops.extraction.matching import (
     COMPANY,
     IS_THEM,
@@ -28,10 +29,6 @@ def _words_of(text: str) -> set[str]:
     return stems(re.findall(r"[a-z0-9']+", text.lower()))
 
 
-# A recorded greeting: the call reached voicemail, not a person.
-_GREETING = re.compile(r"\b(?:leave (?:a|your) (?:message|name)|after the (?:beep|tone)|at the tone|record your message|"
-                       r"voice ?mail|mailbox|(?:can'?t|cannot|unable to) (?:take|answer|come to) (?:your|the|my) (?:call|phone)|"
-                       r"(?:is|are) not available|you'?ve reached|you have reached)\b")
 _MACHINE_FIELD = stems({"voicemail", "machine", "answerphone", "mailbox", "message", "recording"})
 _HUMAN_FIELD = stems({"human", "person", "live", "someone", "anyone", "answer", "answered", "pick", "reach", "reached",
                       "spoke", "speak", "connect", "connected"})
@@ -130,7 +127,12 @@ def reasons(conv) -> None:
                 if because and decision:  # "oh no i cant wednesday i have jury duty": the reason after the no
                     sentence, decision = answers.norm(sentence)[decision.end() + because.start():], None
                     cleaned = string_answer(p, sentence)
-                if cleaned and not decision and not sentence.rstrip().endswith("?") and len(cleaned.split()) >= 2 and \
+                # The reading strips the decision itself ("no thanks we rent" is "we rent"); a cleaned
+                # answer that still opens on it is the decision, not a reason.
+                opens_on_decision = decision is not None and answers.norm(cleaned or "").split()[:1] == \
+                    answers.norm(sentence)[decision.start():].split()[:1]
+                if cleaned and not opens_on_decision and not only_decision(sentence) and not sentence.rstrip().endswith("?") and \
+                        not asks_back(sentence) and len(cleaned.split()) >= 2 and \
                         not value_only and not (answers.parse_boolean(cleaned) is not None
                                                 and len(cleaned.split()) <= 4) and not intent_only(sentence):
                     conv.add(p, cleaned, i, 0.3)
