@@ -28,6 +28,11 @@ from callops.rules.gate import CallRefused
 from . import cost, opt_out_detection, routing, signals
 from .models import RANK, TERMINAL, Call, CallEvent, CallStatus, EventSource, ResultStatus
 
+# OUTSIDE_HOURS_CHOICES and screen_call are asked through services by the API and the new-call form.
+from .screening import OUTSIDE_HOURS_CHOICES as OUTSIDE_HOURS_CHOICES
+from .screening import audit_refusal
+from .screening import screen_call as screen_call
+
 if TYPE_CHECKING:
     from callops.accounts.models import Organization
     from callops.batches.models import Batch
@@ -519,40 +524,6 @@ def cancel_refused(call: Call, refused: CallRefused, *, source: str) -> Call:
                         fields={"error_code": refused.code, "error_message": refused.message[:500]}).call
 
 
-OUTSIDE_HOURS_CHOICES = ("schedule", "reject")
-
-
-def screen_call(org: Organization, number: str, *, scheduled_at: datetime | None = None,
-                outside_hours: str = "schedule", actor: Any = None, rules: Any = gate.READ_POLICY) -> datetime | None:
-    """Ask the calling rules before a call is created; CallRefused (audited) when they refuse.
-
-    Returns when the call is to go: `scheduled_at` as asked, or, when that moment (now for an
-    immediate call) is outside the calling hours and outside_hours is "schedule", the window's
-    next opening. The caps are previewed here for an immediate call only; `submit_call` asks
-    them again under the per-number lock, and a scheduled call meets them when it is dialed.
-    """
-    at = scheduled_at or timezone.now()
-    try:
-        gate.check_suppressed(org, number)
-        try:
-            gate.check_hours(org, number, at, rules=rules)
-        except CallRefused as closed:
-            if outside_hours == "reject":
-                raise
-            return closed.retry_at
-        if scheduled_at is None:
-            gate.check_caps(org, number, at, rules=rules)
-    except CallRefused as refused:
-        _audit_refusal(org, number, refused, actor)
-        raise
-    return scheduled_at
-
-
-def _audit_refusal(org: Organization, number: str, refused: CallRefused, actor: Any) -> None:
-    audit(org, "call.refused", actor=actor, target=number,
-          detail={"code": refused.code, "to_number": number, "message": refused.message})
-
-
 def cancel_call(call: Call, *, source: str, actor_label: str = "") -> Call:
     """Cancel a call nobody has answered yet; CallActionError when it is too late."""
     call.refresh_from_db()
@@ -611,6 +582,6 @@ def submit_call(org: Organization, clean: CallInput, *, source: str, outside_hou
             call = create_call(org=org, source=source, claim=True, **clean.as_kwargs())
             gate.admit(org, clean.to_number, call_public_id=call.public_id, rules=rules)
     except CallRefused as refused:
-        _audit_refusal(org, clean.to_number, refused, actor)
+        audit_refusal(org, clean.to_number, refused, actor)
         raise
     return _dial(call, source=source, admitted=True)
