@@ -17,7 +17,7 @@ class Bar:
     value: int
 
 
-def _nice_max(n: int, ticks: int = 4) -> int:
+def nice_max(n: int, ticks: int = 4) -> int:
     """The smallest 1/2/5×10^k step times `ticks` that covers n, so every tick is a round number."""
     step = 1
     while step * ticks < n:
@@ -28,10 +28,15 @@ def _nice_max(n: int, ticks: int = 4) -> int:
     return step * ticks
 
 
+def y_ticks(top: int, pad_top: float, plot_h: float) -> list[dict]:
+    """Five grid lines from 0 to `top` (a nice_max), as y positions and values."""
+    return [{"y": round(pad_top + plot_h - plot_h * k / 4, 1), "value": int(top * k / 4)} for k in range(5)]
+
+
 def stacked_days(days, width=640, height=230, pad_left=40, pad_bottom=24, pad_top=8):
     """Geometry for a stacked bar per day: bars, y-axis ticks and x labels."""
     totals = [sum(v.values()) for _, v in days]
-    top = _nice_max(max(totals, default=0))
+    top = nice_max(max(totals, default=0))
     plot_h = height - pad_bottom - pad_top
     plot_w = width - pad_left - 8
     slot = plot_w / max(len(days), 1)
@@ -50,7 +55,6 @@ def stacked_days(days, width=640, height=230, pad_left=40, pad_bottom=24, pad_to
                             f"{day:%a %b %d}: {n} {label.lower()}", n))
         labels.append({"x": round(x + bar_w / 2, 1), "y": height - 6, "text": f"{day:%a %d}",
                        "total": totals[i]})
-    ticks = [{"y": round(pad_top + plot_h - plot_h * k / 4, 1), "value": int(top * k / 4)} for k in range(5)]
-    return {"width": width, "height": height, "bars": bars, "labels": labels, "ticks": ticks,
+    return {"width": width, "height": height, "bars": bars, "labels": labels, "ticks": y_ticks(top, pad_top, plot_h),
             "x0": pad_left, "x1": width - 8,
             "legend": [(key, label) for key, label, _ in CHART_SERIES]}

@@ -2,21 +2,9 @@
 CHART_GROUPS groups, the rest as "Other"). The template draws it as SVG; colours come from CSS
 classes, so no style or markup is built here."""
 
-from dataclasses import dataclass
-
 from callops.analytics.comparison import CHART_GROUPS, Comparison
 
-from .charts import _nice_max
-
-
-@dataclass
-class Bar:
-    x: float
-    y: float
-    width: float
-    height: float
-    series: str
-    label: str
+from .charts import Bar, nice_max, y_ticks
 
 
 def stacked(result: Comparison, width=720, height=240, pad_left=44, pad_bottom=26, pad_top=8):
@@ -25,7 +13,7 @@ def stacked(result: Comparison, width=720, height=240, pad_left=44, pad_bottom=2
     legend = [(f"g{i}", name) for i, name in enumerate(names)] + ([("other", "Other")] if has_other else [])
     tz = result.period.tz
     hourly = result.period.interval == "hour"
-    top = _nice_max(max((b.calls for b in result.buckets), default=0))
+    top = nice_max(max((b.calls for b in result.buckets), default=0))
     plot_h = height - pad_bottom - pad_top
     plot_w = width - pad_left - 8
     slot = plot_w / max(len(result.buckets), 1)
@@ -48,10 +36,10 @@ def stacked(result: Comparison, width=720, height=240, pad_left=44, pad_bottom=2
             y -= h
             series, name = ("other", "Other") if index < 0 else (f"g{index}", names[index])
             bars.append(Bar(round(x, 1), round(y, 1), round(bar_w, 1), round(h, 1), series,
-                            f"{when}: {n} {'call' if n == 1 else 'calls'} on {name}"))
+                            f"{when}: {n} {'call' if n == 1 else 'calls'} on {name}", n))
         if i % every == 0:
             labels.append({"x": round(x + bar_w / 2, 1), "y": height - 8,
                            "text": f"{local:%H:%M}" if hourly else f"{local:%b %d}"})
-    ticks = [{"y": round(pad_top + plot_h - plot_h * k / 4, 1), "value": int(top * k / 4)} for k in range(5)]
-    return {"width": width, "height": height, "bars": bars, "labels": labels, "ticks": ticks, "x0": pad_left,
+    return {"width": width, "height": height, "bars": bars, "labels": labels, "ticks": y_ticks(top, pad_top, plot_h),
+            "x0": pad_left,
             "x1": width - 8, "legend": legend, "total": sum(b.calls for b in result.buckets)}

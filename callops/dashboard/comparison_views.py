@@ -55,6 +55,7 @@ def comparison_page(request):
         "group_by": group_by, "group_choices": comparison.GROUP_LABELS.items(),
         "group_label": comparison.GROUP_LABELS[group_by], "chart": comparison_chart.stacked(result),
         "tz_name": str(result.period.tz),
+        "chart_title": f"Calls per {result.period.interval} by {comparison.GROUP_LABELS[group_by].lower()}",
     }
     template = "dashboard/comparison.html"
     if request.htmx and not request.htmx.history_restore_request:
