@@ -4,9 +4,10 @@ import uuid
 from datetime import timedelta
 
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils import timezone
 
+from . import failure_keys
 from .rollups import CallQuerySet, apply, in_transaction, snapshot, touches
 
 
@@ -212,6 +213,17 @@ class Call(models.Model):
             models.Index(fields=["scheduled_at"], name="call_scheduled_due",
                          condition=Q(status="queued", dial_claimed_at__isnull=True)),
             models.Index(fields=["batch", "status"], name="call_batch_status"),
+            # Triage's samples and bulk actions: one failure group's calls, newest first. The
+            # group's key leads, so a page of five stops after five rows however many failures the
+            # window holds; with only (organization, status, created_at), PostgreSQL read every
+            # failure of the status in the window and filtered it: 11 groups took 299 ms over the
+            # last 24 h of 10,000,000 calls (bench/triage.py), ten times their time at 1,000,000.
+            models.Index(F("organization"), F("status"), F("error_code"), F("hangup_cause"), failure_keys.reason_key(),
+                         F("created_at").desc(), F("id").desc(), name="call_failure_recent",
+                         condition=failure_keys.FAILURE_ROWS),
+            # The same for failed extractions, keyed by their kind.
+            models.Index(F("organization"), failure_keys.extraction_kind(), F("created_at").desc(), F("id").desc(),
+                         name="call_extraction_failure_recent", condition=failure_keys.FAILED_EXTRACTION_ROWS),
         ]
 
     def __str__(self):

@@ -98,14 +98,13 @@ def _folded(rows, key_fields):
 
 def call_groups(org, prev_start, start, now) -> list[Group]:
     # Counted from the hourly rollups; the samples are the calls themselves.
-    base = sources.failed_calls(org, prev_start).filter(created_at__lt=now)
     rows, spread = _folded(counts.counted(counts.failed_call_counters(org, prev_start, now), counts.CALL_COLUMNS,
                                           start), CALL_KEY)
     if not rows:
         return []
-    current = base.filter(created_at__gte=start)
-    samples = _samples(current, CALL_KEY, "created_at",
-                       ["public_id", "to_number", "ended_at", "provider", "agent__name", "error_message",
+    # Each key narrows the sample query to one group, so the group index serves it.
+    samples = _samples(sources.group_calls(org, start, now), CALL_KEY, "created_at",
+                       ["public_id", "to_number", "ended_at", "provider", "agent_id", "error_message",
                         "provider_reason", "status"], keys=[tuple(r[k] for k in CALL_KEY) for r in rows])
     return _assemble(org, "call", rows, call_key, spread, samples,
                      lambda r: explanations.for_call(r["status"], r["error_code"], r["hangup_cause"]),
@@ -120,7 +119,7 @@ def extraction_groups(org, prev_start, start, now) -> list[Group]:
         return []
     current = base.filter(created_at__gte=start)
     samples = _samples(current, ["cause"], "created_at",
-                       ["public_id", "to_number", "ended_at", "provider", "agent__name", "result_error", "status"],
+                       ["public_id", "to_number", "ended_at", "provider", "agent_id", "result_error", "status"],
                        keys=[(r["cause"],) for r in rows])
     return _assemble(org, "extraction", rows, lambda r: r["cause"], spread, samples,
                      lambda r: explanations.for_extraction(r["cause"]), lambda r: r["cause"])
@@ -202,7 +201,10 @@ def _skipped_group(org, prev_start, start, now) -> list[Group]:
 
 
 def _assemble(org, kind, rows, key_of, spread, samples, cause_of, detail_of) -> list[Group]:
-    agent_ids = {s["agent_id"] for s in spread}
+    # The samples carry agent ids, named here from the same read as the spread's: joining the
+    # agents into the sample query let PostgreSQL, misjudging a large group as two rows, hash-join
+    # all of it (21,329 rows, 69 ms at 10,000,000 calls) instead of stopping after five.
+    agent_ids = {s["agent_id"] for s in spread} | {s["agent_id"] for s in samples}
     batch_ids = {s["batch_id"] for s in spread if s["batch_id"]}
     agent_names = dict(Agent.objects.filter(organization=org, pk__in=agent_ids).values_list("pk", "name"))
     batches = {pk: (pid, name) for pk, pid, name in
@@ -225,7 +227,7 @@ def _assemble(org, kind, rows, key_of, spread, samples, cause_of, detail_of) -> 
         g.providers = sorted(providers.items(), key=lambda x: -x[1])
         g.agents = sorted(agents.items(), key=lambda x: -x[1])
         g.batches = sorted(((pid, name, n) for (pid, name), n in batch_counts.items()), key=lambda x: -x[2])
-        g.samples = [s for s in samples if key_of(s) == key]
+        g.samples = [{**s, "agent__name": agent_names.get(s["agent_id"], "?")} for s in samples if key_of(s) == key]
         groups.append(g)
     return groups
 

@@ -14,10 +14,10 @@ same rows for one group.
 from __future__ import annotations
 
 from django.db.models import Case, CharField, F, Q, Value, When
-from django.db.models.functions import Concat, Substr
+from django.db.models.functions import Concat
 
+from callops.calls import failure_keys
 from callops.calls.models import Call, CallStatus, ResultStatus
-from callops.calls.rollups import EXTRACTION_CAUSES, OTHER_CAUSE, REASON_CHARS
 from callops.webhooks.models import DeliveryStatus, WebhookAttempt, WebhookDelivery
 
 from .explanations import CALLING_RULE_CODES
@@ -28,46 +28,39 @@ SEP = "|"
 
 
 # --- calls -----------------------------------------------------------------------------------------
-def _reason_key():
-    # Provider reason only distinguishes groups that have no error code (PolyAI failures, for one);
-    # with a code, the code says it and free-text reasons would split one cause into many groups.
-    return Case(When(error_code="", then=Substr("provider_reason", 1, REASON_CHARS)), default=Value(""),
-                output_field=CharField())
-
-
 CALL_KEY = ("status", "error_code", "hangup_cause", "reason_key")
-
-
-# Windows are on created_at everywhere (as on the calls list), which the (organization, status,
-# created_at) index serves; first and last seen are when the failures happened (ended_at).
-def failed_calls(org, since):
-    # Calls a calling rule canceled count too (the "blocked by calling rules" cause).
-    blocked = Q(status=CallStatus.CANCELED, error_code__in=CALLING_RULE_CODES)
-    return (Call.objects.filter(Q(status__in=PROBLEM_STATUSES) | blocked, organization=org, created_at__gte=since)
-            .annotate(reason_key=_reason_key()))
 
 
 def call_key(row) -> str:
     return SEP.join(str(row[k] or "") for k in CALL_KEY)
 
 
+def group_calls(org, since, until):
+    """The calls of the statuses triage groups in [since, until), for a query narrowed to one
+    group's key (failed, unanswered and busy calls, and canceled ones a calling rule canceled).
+
+    The rule for canceled calls is left to the key, which names its status and error code (see
+    calls_for_key): as an OR here it made PostgreSQL scan every failure in the window twice
+    instead of walking the failure-group index (call_failure_recent) for one key. Windows are on
+    created_at everywhere, as on the calls list; first and last seen are when the failures
+    happened (ended_at)."""
+    return (Call.objects.filter(failure_keys.FAILURE_ROWS, organization=org, created_at__gte=since,
+                                created_at__lt=until).annotate(reason_key=failure_keys.reason_key()))
+
+
 def calls_for_key(org, key: str, since, until):
     status, error_code, hangup, reason = (key.split(SEP, 3) + ["", "", "", ""])[:4]
-    return failed_calls(org, since).filter(created_at__lt=until, status=status, error_code=error_code,
-                                           hangup_cause=hangup, reason_key=reason)
+    if status == CallStatus.CANCELED and error_code not in CALLING_RULE_CODES:
+        return Call.objects.none()  # only calling rules make a canceled call a failure
+    return group_calls(org, since, until).filter(status=status, error_code=error_code, hangup_cause=hangup,
+                                                 reason_key=reason)
 
 
 # --- extractions -----------------------------------------------------------------------------------
-def _extraction_kind():
-    # The same classification the call rollups count failed extractions by (callops.calls.rollups).
-    return Case(*[When(result_error__startswith=prefix, then=Value(cause)) for prefix, cause in EXTRACTION_CAUSES],
-                default=Value(OTHER_CAUSE), output_field=CharField())
-
-
 def failed_extractions(org, since):
     return (Call.objects.filter(organization=org, status=CallStatus.COMPLETED, result_status=ResultStatus.FAILED,
                                 created_at__gte=since)
-            .annotate(cause=_extraction_kind()))
+            .annotate(cause=failure_keys.extraction_kind()))
 
 
 def extractions_for_key(org, key: str, since, until):
