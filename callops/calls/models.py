@@ -8,7 +8,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from . import failure_keys
-from .rollups import CallQuerySet, apply, in_transaction, snapshot, touches
+from .rollups import CAUSE_STATUSES, CallQuerySet, apply, in_transaction, snapshot, touches
 
 
 class CallStatus(models.TextChoices):
@@ -334,7 +334,11 @@ class CallRollup(models.Model):
     let two concurrent first inserts of the same tuple make two rows.
     """
 
-    organization = models.ForeignKey("accounts.Organization", on_delete=models.CASCADE, related_name="+")
+    # No index of its own: the tuple's unique index starts with it. Given a single-column one,
+    # PostgreSQL read every counter of the organization and filtered the window: triage's 7-day
+    # counters took 74 ms at 10,000,000 calls against 26 ms through the tuple's index.
+    organization = models.ForeignKey("accounts.Organization", on_delete=models.CASCADE, related_name="+",
+                                     db_index=False)
     hour = models.DateTimeField()  # the UTC hour the calls were created in
     provider_account_pk = models.BigIntegerField()
     provider = models.CharField(max_length=20)
@@ -390,8 +394,17 @@ class CallRollup(models.Model):
                         "routing_profile_pk", "status", "error_code", "hangup_cause", "reason_key", "result_status",
                         "extraction_cause", "webhook_status", "currency"], name="callrollup_tuple"),
         ]
-        # A batch's summary: its counters over all hours.
-        indexes = [models.Index(fields=["organization", "batch_pk"], name="callrollup_batch")]
+        indexes = [
+            # A batch's summary: its counters over all hours.
+            models.Index(fields=["organization", "batch_pk"], name="callrollup_batch"),
+            # Triage's windows read only the failures' counters (callops.triage.counts), a fifth of
+            # an hour's: 14.6 ms for 14 days at 10,000,000 calls (13.0 ms at 1,000,000) against
+            # 26 ms through the tuple's index, which holds every status.
+            models.Index(fields=["organization", "hour"], name="callrollup_failures",
+                         condition=Q(status__in=CAUSE_STATUSES)),
+            models.Index(fields=["organization", "hour"], name="callrollup_extraction_failures",
+                         condition=failure_keys.FAILED_EXTRACTION_ROWS),
+        ]
 
     def __str__(self):
         return f"{self.n} {self.status} calls at {self.hour:%Y-%m-%d %H}:00 UTC"

@@ -38,6 +38,8 @@ def test_calls_grouped_by_cause_with_trend_and_explanation(personas, failed_call
     assert (balance.count, balance.previous, balance.trend) == (3, 1, 2)
     assert balance.providers == [("sandbox", 3)] and balance.agents == [("Sandbox agent", 3)]
     assert len(balance.samples) == 3 and balance.first_seen <= balance.last_seen
+    # Samples are read without the agents and named afterwards: each still shows its agent.
+    assert [s["agent__name"] for s in balance.samples] == ["Sandbox agent"] * 3
     assert by_title["Invalid number"].count == 1
     assert by_title["Nobody answered"].count == 1
     # No error code: the provider's reason keeps the group apart and is shown.

@@ -4,11 +4,12 @@ from datetime import timedelta
 
 import pytest
 from django.test import RequestFactory
+from django.utils import timezone
 
 from callops.accounts.models import AuditEntry
 from callops.accounts.services import request_origin
 from callops.calls.models import Call, CallStatus, ResultStatus
-from callops.triage import services
+from callops.triage import services, sources
 from callops.triage.models import TriageReview
 from callops.webhooks.models import WebhookDelivery
 
@@ -111,3 +112,18 @@ def test_review_group_records_who_and_the_origin_and_a_second_review_replaces_th
     assert TriageReview.objects.get() == second
     assert second.reviewed_at > first.reviewed_at and second.reviewed_by is None
     assert second.reviewed_by_label == "system"
+
+
+def test_a_canceled_group_holds_only_calls_a_calling_rule_canceled(personas, failed_call):
+    """A key names its status and error code; without the OR of the grouping, a canceled key
+    must still take only calls a calling rule canceled."""
+    now = timezone.now()
+    ruled = failed_call("suppressed", status=CallStatus.CANCELED)
+    failed_call("", status=CallStatus.CANCELED, to="+12025550104")  # canceled by a person: no failure
+    failed_call("user_hangup", status=CallStatus.CANCELED, to="+12025550106")  # a code, but no calling rule
+    org = personas.org
+    since = now - timedelta(days=1)
+    until = now + timedelta(minutes=1)
+    assert list(sources.calls_for_key(org, "canceled|suppressed||", since, until)) == [ruled]
+    assert list(sources.calls_for_key(org, "canceled|||", since, until)) == []
+    assert list(sources.calls_for_key(org, "canceled|user_hangup||", since, until)) == []
