@@ -38,7 +38,13 @@ from django.utils import timezone
 
 from callops.accounts.models import Membership, Role
 from callops.webhooks import call_summary
-from callops.webhooks.models import DeliveryStatus, Notification, WebhookDelivery, WebhookEndpoint
+from callops.webhooks.models import (
+    DeliveryStatus,
+    Notification,
+    WebhookDelivery,
+    WebhookEndpoint,
+    lock_in_id_order,
+)
 
 log = logging.getLogger(__name__)
 
@@ -224,6 +230,7 @@ def nudge_waiting(endpoint_id: int, now: datetime, *, per_second: int | None = N
         return 0
     slots = [When(pk__in=ids[i:i + per_second], then=Value(now + timedelta(seconds=i // per_second)))
              for i in range(0, len(ids), per_second)]
+    lock_in_id_order(ids)
     # One statement whatever the backlog: each id's slot is a CASE branch.
     WebhookDelivery.objects.filter(pk__in=ids).update(
         next_attempt_at=Least(F("next_attempt_at"), Case(*slots, output_field=DateTimeField())), updated_at=now)

@@ -20,7 +20,7 @@ from rq.job import Job, JobStatus
 from callops.lib import redisconn
 from callops.lib.queue import enqueue
 from callops.webhooks import delivery, endpoint_health
-from callops.webhooks.models import RecoveryJob, Trigger, WebhookDelivery
+from callops.webhooks.models import RecoveryJob, Trigger, WebhookDelivery, lock_in_id_order
 
 log = logging.getLogger(__name__)
 
@@ -179,6 +179,7 @@ def recovery_job(job_id: int, chunk: int = 100) -> None:
             break
         now = timezone.now()
         with transaction.atomic():
+            lock_in_id_order(ids)  # as the workers recording attempts lock them
             marked = WebhookDelivery.objects.filter(recoverable_q(job.delivery_status), pk__in=ids).update(
                 manual_requested_at=now, manual_trigger=Trigger.BULK, recovery_job_id=job_id)
             last = ids[-1]

@@ -142,3 +142,34 @@ def test_dashboard_recovers_per_call_urls_only(personas, history, sink, run_jobs
     assert len(sink.requests) == 2 and "?" not in sink.requests[1].path  # the per-call URL, re-sent
     progress = client.get(reverse("dashboard:recovery_progress", args=[job.public_id]))
     assert progress.status_code == 286 and "1 of 1 re-sent" in progress.content.decode()
+
+
+def _delivery_writes(ctx, ids) -> list[str]:
+    """The statements of `ctx` that lock or update deliveries, shortened to what they do."""
+    out = []
+    for q in ctx.captured_queries:
+        sql = q["sql"]
+        if sql.startswith('UPDATE "webhooks_webhookdelivery"'):
+            out.append("update")
+        elif 'FROM "webhooks_webhookdelivery"' in sql and "FOR NO KEY UPDATE" in sql:
+            # values_list("pk") orders by its first column: ORDER BY 1, the id.
+            assert sql.split(" FOR NO KEY UPDATE")[0].endswith('AS "pk" FROM "webhooks_webhookdelivery" WHERE '
+                                                                f'"webhooks_webhookdelivery"."id" IN ({", ".join(ids)}) '
+                                                                'ORDER BY 1 ASC'), sql
+            out.append("lock in id order")
+    return out
+
+
+def test_marking_locks_its_chunk_in_id_order_before_updating_it(api, history):
+    """Recovery marking and the workers recording attempts change overlapping sets of deliveries;
+    both lock them in ascending id order first, so neither can deadlock the other."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    assert api.post("/v1/webhook_recoveries", {"since": SINCE}).status_code == 202
+    flush_on_commit()
+    with CaptureQueriesContext(connection) as ctx:
+        jobs.recovery_job(RecoveryJob.objects.get().pk)
+    ids = [str(pk) for pk in WebhookDelivery.objects.order_by("pk").values_list("pk", flat=True)]
+    assert _delivery_writes(ctx, ids) == ["lock in id order", "update"]
+    assert WebhookDelivery.objects.filter(manual_requested_at__isnull=False).count() == 4

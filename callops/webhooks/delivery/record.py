@@ -18,7 +18,14 @@ from callops.webhooks.call_summary import sync_call_status
 from callops.webhooks.delivery.lease import Claimed
 from callops.webhooks.delivery.request import Outcome, clean_text
 from callops.webhooks.delivery.schedule import retry_delay
-from callops.webhooks.models import DeliveryStatus, RecoveryJob, Trigger, WebhookAttempt, WebhookDelivery
+from callops.webhooks.models import (
+    DeliveryStatus,
+    RecoveryJob,
+    Trigger,
+    WebhookAttempt,
+    WebhookDelivery,
+    lock_in_id_order,
+)
 
 log = logging.getLogger(__name__)
 
@@ -123,6 +130,7 @@ def record_many(items: list[Sent], token: str) -> None:
     call_ids = {i.row.call_id for i in items if i.row.call_id}
     with transaction.atomic():
         locked = endpoint_health.lock(results)
+        lock_in_id_order([i.row.pk for i in items])
         _insert_attempts(items)
         for item, update in failures:
             qs = WebhookDelivery.objects.filter(pk=item.row.pk)
