@@ -386,11 +386,13 @@ class Notification(models.Model):
         return f"{self.kind}: {self.message[:60]}"
 
 
-def lock_in_id_order(pks) -> None:
+def lock_in_id_order(pks) -> set[int]:
     """Lock these deliveries' rows in ascending id order; every writer that changes several
     deliveries in one transaction does this first. An UPDATE ... WHERE id IN (...) locks rows in
     whatever order its plan reads them, so two writers taking overlapping sets that way deadlocked:
     a recovery marking a chunk while a worker recorded attempts of the same deliveries
-    (bench/reliability.py bad_input). Taken in one order, the second writer waits for the first."""
-    list(WebhookDelivery.objects.select_for_update(no_key=True).filter(pk__in=pks).order_by("pk")
-         .values_list("pk", flat=True))
+    (bench/reliability.py bad_input). Taken in one order, the second writer waits for the first.
+
+    Returns the ids found: a delivery deleted meanwhile (with its endpoint) has no row to lock."""
+    return set(WebhookDelivery.objects.select_for_update(no_key=True).filter(pk__in=pks).order_by("pk")
+               .values_list("pk", flat=True))

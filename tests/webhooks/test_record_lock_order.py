@@ -170,3 +170,84 @@ def test_recording_many_calls_takes_their_rollup_rows_in_key_order(personas, san
     assert set(WebhookDelivery.objects.filter(call__in=[ringing, done]).values_list("status", flat=True)) == {
         DeliveryStatus.DELIVERED}
     assert rollup_reconcile.check() == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_recording_and_another_writer_of_the_same_deliveries_take_them_in_id_order(personas, sandbox_agent,
+                                                                                    endpoint):
+    """A recovery marking a chunk locks its deliveries in id order. The recorder used to update
+    failed deliveries one by one in the order they were sent: with the newer delivery first, it
+    held that row while waiting for the older one, which the marking held while waiting for the
+    newer: a deadlock. Now the recorder locks them in id order first, so it waits for the whole
+    marking instead."""
+    if connection.vendor != "postgresql":
+        pytest.skip("row lock modes are PostgreSQL's")
+    from callops.webhooks.models import lock_in_id_order
+
+    for n in range(2):
+        calls.create_call(org=personas.org, agent=sandbox_agent, to_number=f"+1415555010{n}")
+    token, rows = lease.claim()
+    rows = sorted(rows, key=lambda r: -r.pk)  # sent newest first
+    older, newer = rows[-1].pk, rows[0].pk
+    items = [Sent(r, Trigger.AUTO, r.url, {}, r.body.encode(), Outcome(False, status=500, error="HTTP 500"),
+                  timezone.now()) for r in rows]
+
+    errors: dict[str, BaseException] = {}
+    pids: dict[str, int] = {}
+    older_locked, go_on = threading.Event(), threading.Event()
+
+    def marking():
+        try:
+            with transaction.atomic():
+                assert lock_in_id_order([older]) == {older}
+                older_locked.set()
+                go_on.wait(60)
+                assert lock_in_id_order([older, newer]) == {older, newer}
+                WebhookDelivery.objects.filter(pk__in=[older, newer]).update(manual_trigger=Trigger.BULK)
+        except BaseException as exc:  # noqa: BLE001 - reported by the test below
+            errors["marking"] = exc
+        finally:
+            connection.close()
+
+    def recorder():
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_backend_pid()")
+                pids["recorder"] = cursor.fetchone()[0]
+            record_many(items, token)
+        except BaseException as exc:  # noqa: BLE001 - reported by the test below
+            errors["record"] = exc
+        finally:
+            connection.close()
+
+    writer = threading.Thread(target=marking)
+    writer.start()
+    recording = threading.Thread(target=recorder)
+    try:
+        assert older_locked.wait(60)
+        recording.start()
+        wait_for(lambda: "recorder" in pids and _waiting_on_a_lock(pids["recorder"]),
+                 "the recorder to wait for the older delivery", interval=0.02)
+    finally:
+        go_on.set()
+        writer.join(60)
+        if recording.ident is not None:
+            recording.join(60)
+    assert errors == {}
+    assert sorted(WebhookAttempt.objects.values_list("delivery_id", "succeeded")) == [(older, False), (newer, False)]
+    assert set(WebhookDelivery.objects.filter(pk__in=[older, newer]).values_list("attempt_count", "last_error")) == {
+        (1, "HTTP 500")}
+
+
+@pytest.mark.django_db
+def test_an_attempt_at_a_delivery_deleted_in_flight_is_dropped_and_the_others_recorded(personas, sandbox_agent,
+                                                                                        endpoint):
+    for n in range(2):
+        calls.create_call(org=personas.org, agent=sandbox_agent, to_number=f"+1415555010{n}")
+    token, rows = lease.claim()
+    gone, kept = rows
+    WebhookDelivery.objects.filter(pk=gone.pk).delete()  # e.g. with its endpoint, while being sent
+    record_many([Sent(r, Trigger.AUTO, r.url, {}, r.body.encode(), Outcome(True, status=200), timezone.now())
+                 for r in rows], token)
+    assert list(WebhookAttempt.objects.values_list("delivery_id", "succeeded")) == [(kept.pk, True)]
+    assert WebhookDelivery.objects.get(pk=kept.pk).status == DeliveryStatus.DELIVERED

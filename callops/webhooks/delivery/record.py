@@ -130,8 +130,10 @@ def record_many(items: list[Sent], token: str) -> None:
     call_ids = {i.row.call_id for i in items if i.row.call_id}
     with transaction.atomic():
         locked = endpoint_health.lock(results)
-        lock_in_id_order([i.row.pk for i in items])
-        _insert_attempts(items)
+        present = lock_in_id_order([i.row.pk for i in items])
+        # A delivery deleted while it was in flight (its endpoint was removed) has nothing left to
+        # record; its attempt row would only break the foreign key and the whole batch with it.
+        _insert_attempts([i for i in items if i.row.pk in present])
         for item, update in failures:
             qs = WebhookDelivery.objects.filter(pk=item.row.pk)
             if token:
