@@ -30,6 +30,53 @@ def _waiting_on_a_lock(pid: int) -> bool:
     return bool(row) and row[0] == "Lock"
 
 
+def _record_while(first, rest, items, token, waiting_for: str) -> dict[str, BaseException]:
+    """Another writer runs `first()` in a transaction and holds what it locked; record_many(items,
+    token) starts and is seen waiting on a lock (`waiting_for` says which); then the writer goes
+    on with `rest()` and commits. Returns what either raised (empty: neither was a deadlock victim)."""
+    errors: dict[str, BaseException] = {}
+    pids: dict[str, int] = {}
+    locked, go_on = threading.Event(), threading.Event()
+
+    def writer():
+        try:
+            with transaction.atomic():
+                first()
+                locked.set()
+                go_on.wait(60)
+                rest()
+        except BaseException as exc:  # noqa: BLE001 - returned to the test
+            errors["writer"] = exc
+        finally:
+            connection.close()
+
+    def recorder():
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_backend_pid()")
+                pids["recorder"] = cursor.fetchone()[0]
+            record_many(items, token)
+        except BaseException as exc:  # noqa: BLE001 - returned to the test
+            errors["record"] = exc
+        finally:
+            connection.close()
+
+    writing = threading.Thread(target=writer)
+    writing.start()
+    recording = threading.Thread(target=recorder)
+    try:
+        assert locked.wait(60)
+        recording.start()
+        wait_for(lambda: "recorder" in pids and _waiting_on_a_lock(pids["recorder"]), waiting_for, interval=0.02)
+    finally:
+        go_on.set()
+        writing.join(60)
+        if recording.ident is not None:
+            recording.join(60)
+    assert not writing.is_alive() and not recording.is_alive()
+    return errors
+
+
 @pytest.mark.django_db(transaction=True)
 def test_a_failed_attempt_recorded_while_its_call_moves_on_does_not_deadlock(personas, sandbox_agent, endpoint):
     if connection.vendor != "postgresql":
@@ -41,50 +88,13 @@ def test_a_failed_attempt_recorded_while_its_call_moves_on_does_not_deadlock(per
     sent = Sent(row, Trigger.AUTO, row.url, {}, row.body.encode(), Outcome(False, status=500, error="HTTP 500"),
                 timezone.now())
 
-    errors: dict[str, BaseException] = {}
-    pids: dict[str, int] = {}
-    call_locked, go_on, recorded = threading.Event(), threading.Event(), threading.Event()
+    def first():
+        # The first write of apply_status, held open at the point before its fan-out.
+        Call.objects.filter(pk=call.pk).update(updated_at=timezone.now())
 
-    def status_change():
-        try:
-            with transaction.atomic():
-                # The first write of apply_status, held open at the point before its fan-out.
-                Call.objects.filter(pk=call.pk).update(updated_at=timezone.now())
-                call_locked.set()
-                go_on.wait(60)
-                calls.apply_status(call.pk, CallStatus.RINGING, source=EventSource.SYSTEM)
-        except BaseException as exc:  # noqa: BLE001 - reported by the test below
-            errors["status change"] = exc
-        finally:
-            connection.close()
-
-    def recorder():
-        try:
-            with connection.cursor() as cursor:
-                cursor.execute("SELECT pg_backend_pid()")
-                pids["recorder"] = cursor.fetchone()[0]
-            record_many([sent], token)
-        except BaseException as exc:  # noqa: BLE001 - reported by the test below
-            errors["record"] = exc
-        finally:
-            recorded.set()
-            connection.close()
-
-    writer = threading.Thread(target=status_change)
-    writer.start()
-    try:
-        assert call_locked.wait(60)
-        recording = threading.Thread(target=recorder)
-        recording.start()
-        # The recorder has locked what it locks before the call, and now waits for the call row.
-        wait_for(lambda: "recorder" in pids and _waiting_on_a_lock(pids["recorder"]),
-                 "the recorder to wait for the call row", interval=0.02)
-    finally:
-        go_on.set()
-        writer.join(60)
-    recording.join(60)
-    assert recorded.is_set()
-    assert errors == {}
+    # The recorder has locked what it locks before the call, and then waits for the call row.
+    assert _record_while(first, lambda: calls.apply_status(call.pk, CallStatus.RINGING, source=EventSource.SYSTEM),
+                         [sent], token, "the recorder to wait for the call row") == {}
 
     delivery = WebhookDelivery.objects.get(pk=row.pk)
     assert (delivery.status, delivery.attempt_count, delivery.auto_attempts, delivery.claim_token,
@@ -123,47 +133,13 @@ def test_recording_many_calls_takes_their_rollup_rows_in_key_order(personas, san
         return CallRollup.objects.select_for_update().filter(organization=personas.org, status=status,
                                                              webhook_status=webhook_status)
 
-    errors: dict[str, BaseException] = {}
-    pids: dict[str, int] = {}
-    first_locked, go_on = threading.Event(), threading.Event()
+    def lock(status):
+        def take():
+            assert list(rollup(status, "pending"))
+        return take
 
-    def key_order_writer():
-        try:
-            with transaction.atomic():
-                assert list(rollup(CallStatus.COMPLETED, "pending"))
-                first_locked.set()
-                go_on.wait(60)
-                assert list(rollup(CallStatus.RINGING, "pending"))
-        except BaseException as exc:  # noqa: BLE001 - reported by the test below
-            errors["writer"] = exc
-        finally:
-            connection.close()
-
-    def recorder():
-        try:
-            with connection.cursor() as cursor:
-                cursor.execute("SELECT pg_backend_pid()")
-                pids["recorder"] = cursor.fetchone()[0]
-            record_many(items, token)
-        except BaseException as exc:  # noqa: BLE001 - reported by the test below
-            errors["record"] = exc
-        finally:
-            connection.close()
-
-    writer = threading.Thread(target=key_order_writer)
-    writer.start()
-    recording = threading.Thread(target=recorder)
-    try:
-        assert first_locked.wait(60)
-        recording.start()
-        wait_for(lambda: "recorder" in pids and _waiting_on_a_lock(pids["recorder"]),
-                 "the recorder to wait for a rollup row", interval=0.02)
-    finally:
-        go_on.set()
-        writer.join(60)
-        if recording.ident is not None:
-            recording.join(60)
-    assert errors == {}
+    assert _record_while(lock(CallStatus.COMPLETED), lock(CallStatus.RINGING), items, token,
+                         "the recorder to wait for a rollup row") == {}
 
     assert dict(Call.objects.filter(pk__in=[ringing.pk, done.pk]).values_list("pk", "webhook_status")) == {
         ringing.pk: "delivered", done.pk: "delivered"}
@@ -192,48 +168,15 @@ def test_recording_and_another_writer_of_the_same_deliveries_take_them_in_id_ord
     items = [Sent(r, Trigger.AUTO, r.url, {}, r.body.encode(), Outcome(False, status=500, error="HTTP 500"),
                   timezone.now()) for r in rows]
 
-    errors: dict[str, BaseException] = {}
-    pids: dict[str, int] = {}
-    older_locked, go_on = threading.Event(), threading.Event()
+    def rest():
+        assert lock_in_id_order([older, newer]) == {older, newer}
+        WebhookDelivery.objects.filter(pk__in=[older, newer]).update(manual_trigger=Trigger.BULK)
 
-    def marking():
-        try:
-            with transaction.atomic():
-                assert lock_in_id_order([older]) == {older}
-                older_locked.set()
-                go_on.wait(60)
-                assert lock_in_id_order([older, newer]) == {older, newer}
-                WebhookDelivery.objects.filter(pk__in=[older, newer]).update(manual_trigger=Trigger.BULK)
-        except BaseException as exc:  # noqa: BLE001 - reported by the test below
-            errors["marking"] = exc
-        finally:
-            connection.close()
+    def first():
+        assert lock_in_id_order([older]) == {older}
 
-    def recorder():
-        try:
-            with connection.cursor() as cursor:
-                cursor.execute("SELECT pg_backend_pid()")
-                pids["recorder"] = cursor.fetchone()[0]
-            record_many(items, token)
-        except BaseException as exc:  # noqa: BLE001 - reported by the test below
-            errors["record"] = exc
-        finally:
-            connection.close()
-
-    writer = threading.Thread(target=marking)
-    writer.start()
-    recording = threading.Thread(target=recorder)
-    try:
-        assert older_locked.wait(60)
-        recording.start()
-        wait_for(lambda: "recorder" in pids and _waiting_on_a_lock(pids["recorder"]),
-                 "the recorder to wait for the older delivery", interval=0.02)
-    finally:
-        go_on.set()
-        writer.join(60)
-        if recording.ident is not None:
-            recording.join(60)
-    assert errors == {}
+    assert _record_while(first, rest, items, token,
+                         "the recorder to wait for the older delivery") == {}
     assert sorted(WebhookAttempt.objects.values_list("delivery_id", "succeeded")) == [(older, False), (newer, False)]
     assert set(WebhookDelivery.objects.filter(pk__in=[older, newer]).values_list("attempt_count", "last_error")) == {
         (1, "HTTP 500")}
