@@ -277,6 +277,8 @@ def yes_no(profile: Profile, reply: str, question: str) -> bool | None:
         mentions = [(0, False)]  # "Do you know him?" "No idea.": not a refusal, a no
     if not mentions and (echoed := answers.aux_reply(masked)) is not None:
         mentions = [(0, echoed)]  # "he was lovely", "we'll get a taxi"... read by the clause's negation
+    if not mentions and _DECLINED.search(answers.norm(reply)):
+        mentions = [(0, False)]  # "Would you like a reminder?" "I'd rather not.": declining the offer
     if answers.is_refusal(reply) and not mentions:
         return None
     value = None
@@ -324,6 +326,8 @@ def yes_no(profile: Profile, reply: str, question: str) -> bool | None:
     return value
 
 
+# Declining what was asked, not declining to answer ("I'd rather not say").
+_DECLINED = re.compile(r"\b(?:rather|prefer(?:red)?) not\b(?!(?: to)? (?:say|answer|share|give|tell|disclose|comment|discuss|get into))")
 _NEGATED = re.compile(r"\b(?:not|never|no longer)\b|n'?t\b|\b(?:dont|wont|arent|isnt|havent|didnt|cant)\b")
 _CONTRADICTS = re.compile(r"\b(?:yes|yeah|actually),? (?:i|we|they|he|she) (?:do|will|would|am|are|is|can|did|have|does|need|want)"
                           r"\b(?!\s*(?:not|n'?t)\b)|^\W*(?:well,? |oh,? )?(?:actually,? )?(?:i|we) (?:do|will|am|are|can|did)\b"
@@ -392,6 +396,11 @@ SPECIFIC = {"date", "datetime", "time", "email", "phone", "currency", "enum", "d
 _AUX_SUBJECT = re.compile(r"\b(?:are|is|do|does|did|can|could|will|would|have|has|should|shall|was|were|may|am)\s+"
                           r"(?:you|that|it|this|there|he|she|we|they|your|the|everything|anyone|someone|anything|"
                           r"anybody|somebody|something|everyone|i|now|today|tomorrow|this)\b")
+# "sorry about that were any items damaged", "would a payment plan help": an auxiliary and a subject
+# with its determiner ask only where a clause starts, not in "your total is a hundred dollars".
+_AUX_DETERMINER = re.compile(r"(?:^|[,;:]\s*|\b(?:that|so|and|okay|ok|great|thanks|then|now|also|right|well|sorry|"
+                             r"alright|perfect|sure|noted|lovely|understood)\s+)(?:are|is|do|does|did|can|could|will|"
+                             r"would|should|shall|was|were)\s+(?:any|a|an|my|our|his|her|their|these|those|all|some)\b")
 # A sentence that opens on an auxiliary and ends on "?" asks for a yes or no ("Is now a good time?").
 _AUX_FIRST = re.compile(r"^\W*(?:(?:and|so|also|ok|okay|great|perfect|thanks|thank you|sorry|then|well|now|oh|right)"
                         r"[,\s]+)*(?:is|are|do|does|did|can|could|will|would|have|has|should|shall|was|were|may|am|"
@@ -420,6 +429,9 @@ def asks_yes_no(text: str) -> bool:
     "first, on the appointment: is that a yes") with no question word before it, or a tag ("right?")."""
     sentence = last_sentence(text)
     m = _AUX_SUBJECT.search(sentence)
+    if m and not _WH.search(sentence[:m.start()]):
+        return True
+    m = _AUX_DETERMINER.search(sentence)
     if m and not _WH.search(sentence[:m.start()]):
         return True
     if sentence.rstrip().endswith("?") and _AUX_FIRST.match(sentence) or _DECLARATIVE.search(sentence):

@@ -1,0 +1,40 @@
+"""Replies as people give them, beyond the earlier rounds (tests/extraction/corpus/dev/dev_12.json in
+small): questions in unpunctuated speech-to-text, offers declined without a "no", lists, free text."""
+
+from datetime import UTC, datetime
+
+import pytest
+
+from callops.extraction.extractors.rules import extract_turns
+
+WEDNESDAY = datetime(2026, 6, 10, 16, 0, tzinfo=UTC)
+
+
+def turns(*lines):
+    return [{"role": "agent" if i % 2 == 0 else "user", "text": t} for i, t in enumerate(lines)]
+
+
+def one(kind: str, description: str, question: str, reply: str):
+    schema = {"field": {"type": kind, "description": description}}
+    return extract_turns(turns(question, reply), schema, WEDNESDAY).get("field")
+
+
+@pytest.mark.parametrize("description, question, reply, expected", [
+    ("any items damaged", "sorry about that were any items damaged", "no everything else was fine", False),
+    ("wants a payment plan", "im sorry to hear that would a payment plan help", "yeah that would help actually", True),
+    ("accepts overnight routes", "Great. Are you okay with overnight routes?", "Hmm, I'd prefer not to be honest.", False),
+])
+def test_yes_no_asked_without_punctuation_or_declined_without_a_no(description, question, reply, expected):
+    assert one("boolean", description, question, reply) is expected
+
+
+def test_declining_to_answer_is_not_a_no():
+    assert one("boolean", "has other quotes", "Have you had other quotes?", "I'd rather not say.") is None
+
+
+def test_a_statement_with_has_a_asks_nothing():
+    schema = {"keeps_original": {"type": "boolean", "description": "keeps the original appointment"}}
+    got = extract_turns(turns("Can you still make Monday at nine?", "No, I have work. Can I come in the evening?",
+                              "Dr Sen has a slot at seven fifteen on Monday evening.", "Seven fifteen is okay."),
+                        schema, WEDNESDAY)
+    assert got.get("keeps_original") is False
