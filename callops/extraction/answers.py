@@ -216,7 +216,9 @@ _LEADING_FILLERS = re.compile(rf"^(?:{_FILLER}[\s,.:!…-]+)+", re.I)
 _TRAILING_HEDGES = re.compile(
     r"(?:[\s,.?!]+(?:i think|i guess|i believe|or something(?: like that)?|something like that|"
     r"if i remember(?: right| correctly)?|probably|maybe|you know|i'm not sure|im not sure|"
-    r"(?:or )?so|thanks|thank you|please|now|currently|these days|at the moment|right now))+[\s.?!]*$", re.I)
+    r"(?:or )?so|thanks|thank you|please|now|currently|these days|at the moment|right now|for sure|i reckon|"
+    r"i suppose|to be honest|honestly|anyway|anyways|i'd say|id say|give or take|more or less|or whatever|"
+    r"and stuff|and all that|kind of thing|if that makes sense|i believe so|i think so))+[\s.?!]*$", re.I)
 # Lead-ins dropped only before a short value ("It's Maria Lopez"), not from a sentence that
 # happens to start with them ("It's my mother's birthday, so ...").
 _LEAD_IN = re.compile(

@@ -51,10 +51,27 @@ _TAIL_HEDGES = re.compile(r"(?:[\s,]+(?:mostly|usually|normally|generally|mainly
 _STATE = re.compile(r"^(?:i'?m|im|i am|we'?re|we are|i'?ll be|we'?ll be|i was|we were|because|cause|since|as|i have|"
                     r"i'?ve got|i got|we have|we'?ve got)\s+(.+)$", re.I)
 # "moving to Brisbane for work in December": when it happens is not the reason.
-_WHEN_TAIL = re.compile(r"\s+(?:in|by|from|next|this|that|on|till|until|at the end of)\s+(?:the\s+)?(?:next\s+|this\s+|end of\s+)?"
+_WHEN_TAIL = re.compile(r"\s+(?:in|by|from|next|this|that|on|till|until|last|at the end of)\s+(?:the\s+)?(?:next\s+|this\s+|end of\s+)?"
                         r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec|mon|tue|wed|thu|fri|sat|sun|week|month|year|"
                         r"summer|spring|autumn|fall|winter|morning|afternoon|evening|night|weekend|day)\w*"
                         r"(?:\s+\w+)?$", re.I)
+_CONSEQUENCE = re.compile(r"(?<=\S)\s+(?:so|which means|and now)\s+(?:things|it|its|it'?s|that|we|we'?re|i|i'?m|im|"
+                          r"money|the|there)\b.*$", re.I)
+_EXPLANATION = re.compile(r"(?<=\S)\s+(?:because|cause|'cause|since|as)\s+(?:i|we|it|its|it'?s|they|the|my|our|there|"
+                          r"that|he|she|you)\b.*$", re.I)
+# Speech-to-text runs sentences together: "the wait was kind of long i was sitting there like forty
+# minutes" is a statement, then a new one where a subject and its verb start again.
+_NEW_CLAUSE = re.compile(r"\s+(?=(?:i|we|they|he|she) (?:was|were|had|am|'?m|'?ve|have|got|just|mean)\b)", re.I)
+
+
+def _first_clause(text: str) -> str:
+    for m in _NEW_CLAUSE.finditer(text):
+        head = text[:m.start()]
+        if len(head.split()) >= 4 and re.search(r"\b(?:was|is|were|are)\b|'s\b", head, re.I):
+            return head
+    return text
+
+
 _RELATIVE = re.compile(r"^(.{3,40}?)\s+(?:that|which|who)\s+\w+", re.I)
 
 
@@ -79,6 +96,14 @@ def _finish(profile: Profile, text: str, reason: bool) -> str | None:
         m = _STATE.match(text)  # "I'm driving", "because the ATM was broken"
         if m and len(m.group(1).split()) <= 9:
             text = _WHEN_TAIL.sub("", m.group(1))
+        # "i lost my job last month so things are tight": what happened, not who or its consequence
+        text = _CONSEQUENCE.sub("", text)
+        text = _WHEN_TAIL.sub("", re.sub(r"^(?:i|we)\s+(?=\w+ed\b|lost|got|had|broke|forgot|found|left|moved|went|took|"
+                                          r"made|fell|hurt|dont|don'?t|didnt|didn'?t|cant|can'?t|never|just|really)",
+                                          "", text, flags=re.I)) or text
+    else:
+        # "add flood cover because we had water in the basement": the answer, not why
+        text = _EXPLANATION.sub("", text)
     m = re.match(r"^(?:we use|we have|we've got|we're using|we are using|we go with|we went with|it's|it is|"
                  r"we're with|we are with)\s+(.+)$", text, re.I)
     if m:
@@ -102,7 +127,7 @@ GREETING = re.compile(r"\b(?:leave (?:a|your) (?:message|name)|after the (?:beep
                       r"voice ?mail|mailbox|(?:can'?t|cannot|unable to) (?:take|answer|come to) (?:your|the|my) (?:call|phone)|"
                       r"(?:is|are) not available|you'?ve reached|you have reached)\b")
 # "No, nothing really, it was great": nothing to report, whatever praise follows.
-_NOTHING = re.compile(r"^\W*(?:(?:no|nope|nah|not really|nothing|none|not that i can think of|i can'?t think of anything|"
+_NOTHING = re.compile(r"^\W*(?:(?:honestly|um+|uh+|oh|well|hmm+|erm?)[\s,.!]+)*(?:(?:no|nope|nah|not really|nothing|none|not that i can think of|i can'?t think of anything|"
                       r"can'?t think of anything)(?:[\s,.!]+|$))+(?:really|at all|to be honest|honestly)?[\s,.!]*")
 _PRAISE = re.compile(r"^\W*(?:(?:it|that|everything|all|it all|the \w+)\s+(?:was|were|is|'s|went)\s+(?:\w+\s+)?"
                      r"(?:great|good|fine|perfect|lovely|excellent|brilliant|amazing|wonderful|fantastic|spot on|smooth)|"
@@ -163,7 +188,7 @@ def string_answer(profile: Profile, reply: str, question: str = "") -> str | Non
     sentences = [x for x in re.split(r"(?<=[.!?])\s+", text) if x.strip(" .,!?")]
     while reason and len(sentences) > 1 and _ONLY_DECISION.match(answers.norm(sentences[0])):
         sentences = sentences[1:]
-    first = (sentences[0] if sentences else text).strip(" .,!?")
+    first = _first_clause((sentences[0] if sentences else text).strip(" .,!?"))
     raw = re.split(r",\s*", first)
     finished = [_finish(profile, p, reason) for p in raw]
     parts = [p for p in finished if p]

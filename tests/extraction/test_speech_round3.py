@@ -38,3 +38,18 @@ def test_a_statement_with_has_a_asks_nothing():
                               "Dr Sen has a slot at seven fifteen on Monday evening.", "Seven fifteen is okay."),
                         schema, WEDNESDAY)
     assert got.get("keeps_original") is False
+
+
+@pytest.mark.parametrize("kind, description, question, reply, expected", [
+    ("string", "what they enjoyed most", "what did you enjoy most about your meal", "oh the desserts for sure", "the desserts"),
+    ("string", "what could be improved", "anything we could improve", "honestly not really it was all great", None),
+    ("string", "what they want to change", "anything youd like to change",
+     "maybe add flood cover because we had water in the basement last spring", "add flood cover"),
+    ("string", "why the payment is late", "why was the payment late",
+     "yeah sorry i lost my job last month so things are tight", "lost my job"),
+    ("string", "what could be improved", "what could we improve",
+     "the wait was kind of long i was sitting there like forty minutes", "the wait was kind of long"),
+])
+def test_free_text_keeps_the_answer_without_hedges_explanations_or_run_on_sentences(kind, description, question, reply,
+                                                                                   expected):
+    assert one(kind, description, question, reply) == expected
