@@ -12,6 +12,7 @@ import re
 
 from callops.extraction import answers, parsing
 from callops.extraction.matching import (
+    _ASKS_WHY,
     _STOPWORDS,
     OCCASION,
     OPT_OUT,
@@ -161,7 +162,8 @@ def string_answer(profile: Profile, reply: str, question: str = "") -> str | Non
                                                        r"not handy|can'?t find|no idea|no clue|not in front of me|not interested)\b",
                                                        first_sentence):
         return None
-    reason = bool(profile.words_all & REASON_WORDS)
+    # A reason field, or any free text asked for with "why" / "what happened": the answer is a reason.
+    reason = bool(profile.words_all & REASON_WORDS) or bool(_ASKS_WHY.search(answers.norm(question)))
     if reason:
         reply = _after_decision(reply)
     text = answers.clean_string(reply)
