@@ -53,3 +53,24 @@ def test_a_statement_with_has_a_asks_nothing():
 def test_free_text_keeps_the_answer_without_hedges_explanations_or_run_on_sentences(kind, description, question, reply,
                                                                                    expected):
     assert one(kind, description, question, reply) == expected
+
+
+def test_questions_no_field_names_are_tied_to_the_open_fields_by_order():
+    schema = {"liked_most": {"type": "string", "description": "what the customer liked most"},
+              "complaint": {"type": "string", "description": "main complaint"},
+              "repeat_buyer": {"type": "boolean", "description": "would buy again"}}
+    got = extract_turns(turns("What stood out for you so far?", "I'd say how quiet it is, honestly.",
+                              "And what's been frustrating?", "The lid is hard to get off.",
+                              "Would you buy from us again?", "Probably, yeah."), schema, WEDNESDAY)
+    assert got == {"liked_most": "how quiet it is", "complaint": "The lid is hard to get off", "repeat_buyer": True}
+
+
+def test_an_unclaimed_yes_no_between_answered_fields_answers_the_yes_no_field_between_them():
+    schema = {"keeps_cover": {"type": "boolean", "description": "keeps the same cover"},
+              "accepts_increase": {"type": "boolean", "description": "accepts the price increase"},
+              "change_requested": {"type": "string", "description": "what they want to change"}}
+    got = extract_turns(turns("do you want to keep the same cover", "yeah i suppose so",
+                              "it goes up by about four percent is that okay", "ugh fine",
+                              "is there anything about the policy youd like to change", "no thats all"),
+                        schema, WEDNESDAY)
+    assert got.get("accepts_increase") is True and got.get("change_requested") is None

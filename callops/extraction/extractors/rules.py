@@ -57,7 +57,7 @@ from callops.extraction.matching import (
 from callops.extraction.schema import fields as schema_fields
 from callops.extraction.transcript import turns as normalise
 
-from . import ExtractionFailed, unasked
+from . import ExtractionFailed, ordered, unasked
 
 # How close a question must come to a field (its words, synonyms and type cues) to be about it.
 TOPIC = 0.8
@@ -248,6 +248,7 @@ class _Conversation:
         unasked.intents(self)
         unasked.reasons(self)
         unasked.strings(self)
+        ordered.tie_by_order(self, topics, TOPIC)
         values, evidence = {}, {}
         for p in self.profiles:
             chosen = self._choose(self.cands[p.name])
