@@ -73,6 +73,14 @@ def _first_clause(text: str) -> str:
     return text
 
 
+# A name, then what is said about its owner: "tom at number six ...", "the concierge marco was amazing".
+_LEADING_NAME = re.compile(r"^(?:(?:yeah|yes|oh|um+|uh+)[,\s]+)*(?:(?:the|our|my|your) [a-z]+ )?([a-z]+(?: [a-z]+)?)(?=\s+"
+                           r"(?:at|from|in|on|is|was|'s|usually|always|will|can|who|does|did|takes|said|he|she|and|would|"
+                           r"should|might|could|has|had|handles|deals|over|next door|downstairs|upstairs)\b)", re.I)
+# A bare judgement beside what it is about ("it was lovely, everyone loved the croissants").
+_JUDGEMENT = re.compile(r"(?:really |so |very |pretty |just )?(?:great|good|fine|lovely|amazing|excellent|perfect|brilliant|"
+                        r"wonderful|fantastic|ok|okay|alright|nice|awesome|terrible|awful|bad|horrible|meh)", re.I)
+_PLACE_WORDS = stems({"place", "where", "location", "spot", "leave", "safe"})
 _RELATIVE = re.compile(r"^(.{3,40}?)\s+(?:that|which|who)\s+\w+", re.I)
 
 
@@ -106,13 +114,21 @@ def _finish(profile: Profile, text: str, reason: bool) -> str | None:
         # "add flood cover because we had water in the basement": the answer, not why
         text = _EXPLANATION.sub("", text)
     m = re.match(r"^(?:we use|we have|we've got|we're using|we are using|we go with|we went with|it's|it is|"
-                 r"we're with|we are with)\s+(.+)$", text, re.I)
+                 r"we're with|we are with|(?:we|i) (?:talked|spoke) (?:to|with)|(?:we|i) looked at|(?:we|i) tried|"
+                 r"(?:we|i) switched to|(?:we|i) got (?:a quote|quotes|one) from|(?:we'?re|i'?m|we are|i am) (?:at|with))"
+                 r"\s+(.+)$", text, re.I)
     if m:
         head = _RELATIVE.match(m.group(1))
         if head and len(head.group(1).split()) <= 4:  # "we use a mobile canner that comes out monthly"
             text = re.sub(r"^(?:a|an|the)\s+", "", head.group(1), flags=re.I)
         else:
             text = m.group(1)
+    # "you can leave it behind the bin": where, not the permission; "under garcia": the name
+    text = re.sub(r"^(?:you can|you could|you may|feel free to)\s+", "", text, flags=re.I)
+    if profile.words_all & _PLACE_WORDS:
+        text = re.sub(r"^(?:just\s+)?(?:leave|put|drop|pop)\s+(?:it|them)\s+(?=\w)", "", text, flags=re.I)
+    if is_name_field(profile):
+        text = re.sub(r"^(?:under|it'?s under|book it under|put it under)\s+(?=\w)", "", text, flags=re.I)
     text = re.sub(r"^(?:by|in|around|before|from|until|after|on|early|late|mid)[\s-]+(?=(?:jan|feb|mar|apr|may|jun|jul|aug|"
                   r"sep|oct|nov|dec|mon|tue|wed|thu|fri|sat|sun)\w*$)", "", text, flags=re.I)  # "by June"
     if len(text.split()) <= 6:  # "my doctor cancelled the order"; articles stay ("the downtown office")
@@ -129,7 +145,7 @@ GREETING = re.compile(r"\b(?:leave (?:a|your) (?:message|name)|after the (?:beep
                       r"(?:is|are) not available|you'?ve reached|you have reached)\b")
 # "No, nothing really, it was great": nothing to report, whatever praise follows.
 _NOTHING = re.compile(r"^\W*(?:(?:honestly|um+|uh+|oh|well|hmm+|erm?)[\s,.!]+)*(?:(?:no|nope|nah|not really|nothing|none|not that i can think of|i can'?t think of anything|"
-                      r"can'?t think of anything)(?:[\s,.!]+|$))+(?:really|at all|to be honest|honestly)?[\s,.!]*")
+                      r"can'?t think of anything|really|at all|honestly)(?:[\s,.!]+|$))+(?:really|at all|to be honest|honestly)?[\s,.!]*")
 _PRAISE = re.compile(r"^\W*(?:(?:it|that|everything|all|it all|the \w+)\s+(?:was|were|is|'s|went)\s+(?:\w+\s+)?"
                      r"(?:great|good|fine|perfect|lovely|excellent|brilliant|amazing|wonderful|fantastic|spot on|smooth)|"
                      r"(?:all|everything) (?:good|fine|great|perfect)\b|(?:thanks|thank you|you guys were great|keep it up)\W*$)")
@@ -177,6 +193,9 @@ def string_answer(profile: Profile, reply: str, question: str = "") -> str | Non
         text = re.sub(rf"\b(?:my|our|his|her|the)\s+(?:\w+'s\s+)?(?:\w+\s+)?{_ROLE}\b,?\s*",
                       "", text, flags=re.I).strip(" ,.") or text
         text = answers.clean_string(text) or text
+        lead = _LEADING_NAME.match(text)
+        if lead and lead.group(1).lower() not in _NOT_NAME:
+            return lead.group(1)  # "Tom at number six usually takes stuff", "the concierge marco was amazing"
     if profile.words_all & stems({"occasion", "celebrate", "celebrating", "celebration"}):
         m = OCCASION.search(answers.norm(reply))
         if m:
@@ -210,7 +229,7 @@ def string_answer(profile: Profile, reply: str, question: str = "") -> str | Non
         # only judges ("it was lovely, everyone loved the croissants").
         # A part that opens on a yes or no answers the question asked, not this field ("no we switched
         # in the fall, it's cigna now").
-        said = [p for p in parts if not _PRAISE.match(p) and not re.match(r"(?:it|that|this)(?:'s| is| was)? (?:like|about)\b", p)
+        said = [p for p in parts if not _PRAISE.match(p) and not _JUDGEMENT.fullmatch(p) and not re.match(r"(?:it|that|this)(?:'s| is| was)? (?:like|about)\b", p)
                 and not re.match(r"(?:no|nope|nah|yes|yeah|yep|not)\b", p, re.I)]
         first = best[2] if best[0] > 0 else opener or (said[0] if said else parts[0])
     if re.search(r"\b(?:code|number|zip|pin|id|reference|account|postcode)\b", f"{profile.name} "

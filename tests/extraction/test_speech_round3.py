@@ -74,3 +74,19 @@ def test_an_unclaimed_yes_no_between_answered_fields_answers_the_yes_no_field_be
                               "is there anything about the policy youd like to change", "no thats all"),
                         schema, WEDNESDAY)
     assert got.get("accepts_increase") is True and got.get("change_requested") is None
+
+
+@pytest.mark.parametrize("description, question, reply, expected", [
+    ("name of the neighbour", "Is there a neighbour who could take it?", "Yeah, Tom at number six usually takes stuff for me.",
+     "Tom"),
+    ("name of a staff member who stood out", "did anyone on our team stand out",
+     "yeah the concierge marco was amazing he booked everything for us", "marco"),
+    ("name on the booking", "what name should i put the table under", "under garcia thanks", "garcia"),
+    ("other vendor considered", "Have you looked at other vendors for this?", "We talked to Looker, but it was too pricey.",
+     "Looker"),
+    ("where to leave the parcel", "If you're out, where can we leave the parcel?",
+     "You can leave it behind the green bin by the side door.", "behind the green bin by the side door"),
+    ("what could be better", "is there anything we could have done better", "nothing really no", None),
+])
+def test_names_vendors_and_places_without_what_is_said_around_them(description, question, reply, expected):
+    assert one("string", description, question, reply) == expected

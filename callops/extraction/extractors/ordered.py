@@ -37,8 +37,10 @@ def tie_by_order(conv, topics: list[dict[str, float]], floor: float) -> None:
     """Answers unclaimed questions for the fields still open, in schema order within each gap."""
     profiles = conv.profiles
     anchors = {p.name: _answered(conv, p.name, floor) for p in profiles}
-    # A field answered only in passing or left null by a question stays open; one refused stays settled.
-    asked = {p.name for p in profiles if any(c.confidence >= floor for c in conv.cands[p.name])}
+    # A field with a value, or one a question left null, is settled; a yes/no said only in passing
+    # ("this is her husband" read as a no) stays open.
+    asked = {p.name for p in profiles if any(c.confidence >= floor for c in conv.cands[p.name])
+             or (p.kind != "boolean" and any(c.value not in (None, []) for c in conv.cands[p.name]))}
     questions = [i for i, (role, text) in enumerate(conv.turns)
                  if role == "agent" and not topics[i] and i + 1 < len(conv.turns) and conv.turns[i + 1][0] == "user"
                  and _asks(text) and not CLOSING.search(text.lower()) and not _ABOUT_THE_CALL.search(text.lower())]
@@ -53,7 +55,10 @@ def tie_by_order(conv, topics: list[dict[str, float]], floor: float) -> None:
             if i in used or not low < i + 1 < high:
                 continue
             question, reply = conv.turns[i][1], conv.turns[i + 1][1]
-            if (p.kind == "boolean") != asks_yes_no(last_sentence(question)):
+            yes_no = asks_yes_no(last_sentence(question))
+            # "Was there anything that wasn't right?" asks for the thing as much as for a yes or no.
+            if p.kind == "boolean" and not yes_no or p.kind != "boolean" and yes_no and not re.search(
+                    r"\bany(?:thing|one|body|where)?\b", last_sentence(question)):
                 continue
             count = len(conv.cands[p.name])
             conv._answer([(p, STRENGTH)], i + 1, reply, question)
