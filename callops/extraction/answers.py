@@ -69,8 +69,10 @@ _YES = ["yes", "yeah", "yep", "yup", "ya", "yea", "sure", "correct", "absolutely
         "thinking about it",
         "uh huh", "mm hmm", "mhmm", "mm-hmm", "that's me", "thats me", "that is me", "speaking", "only on", "just on",
         "don't mind", "dont mind", "i don't mind", "i dont mind", "not at all a problem",
-        "go on then", "go on", "should be", "i should be", "i'll manage", "ill manage", "i already have"]
-_NO = ["no", "nope", "nah", "not really", "i don't", "i dont", "i do not", "i can't", "i cant", "i cannot",
+        "go on then", "go on", "should be", "i should be", "i'll manage", "ill manage", "i already have",
+        # A conditional yes is recorded at face value: "maybe if it's a lot cheaper", "as long as it's on time".
+        "maybe if", "as long as", "so long as", "provided", "if it's cheaper", "if its cheaper"]
+_NO = ["yeah no", "yeah nah", "yea no", "no", "nope", "nah", "not really", "i don't", "i dont", "i do not", "i can't", "i cant", "i cannot",
        "i won't", "i wont", "i will not", "i'm not", "im not", "i am not", "we can't", "we cant", "we won't",
        "we don't", "we dont", "we're not", "don't think so", "i don't think so", "negative", "unfortunately not",
        "no thanks", "no thank you", "that won't work", "won't work", "wont work", "doesn't work",
@@ -105,6 +107,8 @@ def is_non_answer(text: str) -> bool:
     return bool(_NON_ANSWER_RE.match(t)) or short_question
 
 
+_YEAH_NO_PROBLEM = re.compile(r"\b(?:yeah|yea) (?=no (?:problem|worries|bother|trouble|doubt|question|rush)s?\b)")
+_CONDITIONAL = {"maybe if", "as long as", "so long as", "provided", "if it's cheaper", "if its cheaper", "only if"}
 # Idioms that hold a yes/no word and answer nothing ("not gonna lie").
 _IDIOM_RE = re.compile(r"\b(?:(?:i'?m )?not (?:gonna|going to) lie|no offen[cs]e|no doubt about it|no kidding|"
                        r"no pressure|no rush|no worries)\b")
@@ -112,8 +116,12 @@ _IDIOM_RE = re.compile(r"\b(?:(?:i'?m )?not (?:gonna|going to) lie|no offen[cs]e
 
 def bool_mentions(text: str) -> list[tuple[int, bool]]:
     """(position, yes?) for each yes or no word, refusals and idioms removed."""
+    unsure = bool(_REFUSAL_RE.search(norm(text)))
     t = _IDIOM_RE.sub(lambda m: " " * len(m.group(0)), _REFUSAL_RE.sub(lambda m: " " * len(m.group(0)), norm(text)))
-    return [(m.start(), m.group(1) not in _NO_SET) for m in _BOOL_RE.finditer(t)]
+    t = _YEAH_NO_PROBLEM.sub(lambda m: " " * len(m.group(0)), t)  # "yeah no problem" is a yes
+    # "not sure, maybe if the parking gets sorted" is undecided; "maybe if it's cheaper" alone is a yes.
+    return [(m.start(), m.group(1) not in _NO_SET) for m in _BOOL_RE.finditer(t)
+            if not (unsure and m.group(1) in _CONDITIONAL)]
 
 
 # A reply that echoes the question's auxiliary with a subject ("he was lovely", "we will", "I'd

@@ -325,9 +325,13 @@ _ITEM_LEAD = re.compile(r"^(?:(?:mostly|mainly|some|a bit of|a little|a little b
 _ITEM_TAIL = re.compile(r"(?:\s+(?:to share|for the table|for me|for him|for her|for us|for the kids|please|obviously|fluently|"
                         r"mostly|mainly|sometimes|occasionally|too|as well|also|though|really|i think|i guess|if possible|"
                         r"if you can|if you have (?:it|them|one)|of course|now and then|every so often|mornings?|afternoons?|"
-                        r"evenings?|nights?))+$", re.I)
+                        r"evenings?|nights?|a bit|a lot|lately|recently|a little))+$", re.I)
 _NONE_ITEMS = re.compile(r"(?:no|nope|nah|none|nothing|not really|not that i know of|not that i'?m aware of)"
                          r"(?:\W+(?:no|none|nothing|thanks|at all|really|whatsoever))*", re.I)
+_SAID_OF = re.compile(r"^(?:he|she|it|they|one of (?:us|them)|(?:my|our|his|her|their) \w+)(?:'s| is| are| has| was| were)?"
+                      r"(?:\s+been)?\s+(?!(?:a|an|the|not|no|fine|ok|okay|good)\b)(\w.*)$", re.I)
+_CANT_HAVE = re.compile(r"^.*?\b(?:can'?t|cant|cannot|doesn'?t|doesnt|don'?t|dont|won'?t|wont) (?:have|eat|do|drink|take|"
+                        r"stand|handle)\s+(\w.*)$", re.I)
 # "one guest is allergic to nuts": the allergen, not the guest.
 _ALLERGY = re.compile(r"\b(?:allergic|allergy|allergies|intolerant|intolerance|sensitive|sensitivity)\s+(?:to|is|are)\s+(.+)$", re.I)
 
@@ -340,7 +344,13 @@ def string_items(text: str) -> list[str]:
         allergy = _ALLERGY.search(part)
         if allergy:
             part = allergy.group(1)
-        if re.match(r"(?:i|i'?ve|i'?m|we|we'?ve|we'?re|it|it'?s|that|this|he|she|they|there|you)\b", part, re.I):
+        # "my son cant have peanuts", "one of us is vegan", "she's been limping a bit": the item said of someone
+        said_of = _CANT_HAVE.match(part) or _SAID_OF.match(part)
+        if said_of:
+            part = said_of.group(1)
+        if re.match(r"(?:i|i'?ve|i'?m|we|we'?ve|we'?re|it|it'?s|that|this|he|she|they|there|you)\b", part, re.I) or \
+                re.fullmatch(r"(?:any|all|either|both|none|each)(?: one)?(?: of (?:those|them|these|the above))?|whatever|"
+                             r"anything|everything|the lot", part.strip(" .,"), re.I):
             continue
         # "portuguese is my native", "decent spanish": the item, not what is said about it
         part = re.sub(r"\s+(?:is|are|was|were)\s+.*$", "", part, flags=re.I)

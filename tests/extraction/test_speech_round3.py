@@ -90,3 +90,26 @@ def test_an_unclaimed_yes_no_between_answered_fields_answers_the_yes_no_field_be
 ])
 def test_names_vendors_and_places_without_what_is_said_around_them(description, question, reply, expected):
     assert one("string", description, question, reply) == expected
+
+
+@pytest.mark.parametrize("question, reply, expected", [
+    ("would you like us to freeze it instead", "yeah no i think just cancel it", False),
+    ("Would you like breakfast included?", "Yeah no, we'll eat out.", False),
+    ("and are you able to lift fifty pounds", "oh yeah no problem", True),
+    ("would you be open to a demo next week", "maybe if its a lot cheaper than what we pay now", True),
+    ("would you stay with us again", "honestly? not sure. maybe if the parking thing gets sorted out", None),
+])
+def test_yeah_no_and_conditional_yeses(question, reply, expected):
+    assert one("boolean", "the thing asked", question, reply) is expected
+
+
+@pytest.mark.parametrize("question, reply, expected", [
+    ("any allergies or dietary needs i should note", "one of us is vegan and my son cant have peanuts", ["vegan", "peanuts"]),
+    ("Anything you'd like the vet to look at?", "Her ears and her teeth, and she's been limping a bit.",
+     ["ears", "teeth", "limping"]),
+    ("Which regions would you be willing to drive?", "The northeast, the midwest or the south, any of those.",
+     ["northeast", "midwest", "south"]),
+])
+def test_list_items_said_of_someone_and_without_any_of_those(question, reply, expected):
+    schema = {"items": {"type": "list", "items": "string", "description": "what was listed"}}
+    assert sorted(extract_turns(turns(question, reply), schema, WEDNESDAY)["items"]) == sorted(expected)
