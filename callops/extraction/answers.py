@@ -84,7 +84,7 @@ _NO = ["yeah no", "yeah nah", "yea no", "no", "nope", "nah", "not really", "i do
        # Keeping what one has, asked about a change: "i'd rather keep getting paper".
        "i'd rather keep", "id rather keep", "i'd rather stick", "id rather stick", "i'll stick with", "ill stick with",
        "leave it as it is", "keep it as it is",
-       "not at the moment", "not right now", "all set", "no need", "none", "please don't", "please dont",
+       "not at the moment", "not right now", "not this time", "not this year", "not for now", "not just now", "all set", "no need", "none", "please don't", "please dont",
        "i quit", "i gave up", "gave it up", "not anymore thanks",
        "maybe not", "probably not", "not all of it", "not all", "not the whole", "not the full", "not in full",
        "not quite", "not exactly", "prefer not", "i'd prefer you didn't", "id prefer you didnt", "prefer you didn't",
@@ -126,9 +126,9 @@ def bool_mentions(text: str) -> list[tuple[int, bool]]:
 
 # A reply that echoes the question's auxiliary with a subject ("he was lovely", "we will", "I'd
 # prefer you didn't"): yes unless the clause is negated.
-_AUX_REPLY = re.compile(r"^\W*(?:(?:um+|uh+|oh|well|hmm+|honestly|actually)\W+)*(?:i|we|he|she|it|they|that)"
+_AUX_REPLY = re.compile(r"^\W*(?:(?:um+|uh+|oh|well|hmm+|honestly|actually)\W+)*(?:i|we|he|she|it|they|that|there)"
                         r"(?:'?ll|'?d|'?ve|'?s|'?m|'?re|\s+(?:will|would|should|could|can|might|have|has|had|am|is|are|"
-                        r"was|were|do|does|did))\b(?:\s+(?:already|still|definitely|probably|really|certainly))?([^.!?,;]*)")
+                        r"was|were|do|does|did))(?:n'?t)?\b(?:\s+(?:already|still|definitely|probably|really|certainly))?([^.!?,;]*)")
 
 
 def aux_reply(text: str) -> bool | None:

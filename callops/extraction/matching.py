@@ -47,7 +47,8 @@ _LEXICON = [
     {"robot", "machine", "bot", "ai", "human", "automated", "recording", "computer", "artificial", "real"}, {"child", "children", "kid", "son", "daughter", "minor"}, {"seating", "seat", "table", "sit", "inside", "outside"},
 ]
 # "remove me from the list" is an opt-out; "remove the old appliance" is an ordinary request.
-_REMOVE_ME = r"remove(?:d)? (?:me|us|you|them|him|her|my|this|the number|(?:\w+ )?from)"
+_REMOVE_ME = (r"remove(?:d)? (?:me|us|you|them|him|her|my|this|the number|(?:\w+ )?from)|"
+              r"take (?:me|us|you|them|him|her|this number|the number) off|opt (?:me |you |us )?out")
 # Out of order is the negative of working: "was the atm out of service?" "yep" makes atm_working false.
 _BROKEN = r"|broken|out of (?:service|order)|not working"
 _NEGATIVE_FIELD = re.compile(r"\b(?:not|no|dont|don't|do_not|never|stop|opt_?out|unsubscribe" + _BROKEN + "|" + _REMOVE_ME
@@ -517,7 +518,7 @@ def people_total(p: Profile, text: str) -> int | None:
 _HEAD_COUNT = _TOTAL_FIELD | stems({"household", "attendee", "attend", "join", "joining", "coming", "travel"})
 # The callee counting themselves in a list: "just me", "me and my husband", "my wife and i".
 _SELF = re.compile(r"\b(?:just|only|it'?s|its) (?:me|myself)\b|\b(?:me|myself),? and\b|\band (?:me|i|myself)\b|\bme,|"
-                   r"^\W*(?:me|myself)\W*$")
+                   r"^\W*(?:me|myself)\W*$|^\W*(?:(?:um+|uh+|well|so)\W+)?(?:me|myself)\s+(?=(?:my|our|and|plus)\b)")
 _PAIRS = re.compile(r"\b(?:(?:my|our|his|her|their|the) )?(?:parents|grandparents|in-laws|in laws|twins)\b")
 _ONE = re.compile(rf"\b(?:my|our|his|her|their) (?:\w+ )?{_KIN}\b")
 _SOME = re.compile(r"\b(?:kids|children|colleagues|friends|coworkers|co-workers|guests|family|people|others)\b")

@@ -113,3 +113,20 @@ def test_yeah_no_and_conditional_yeses(question, reply, expected):
 def test_list_items_said_of_someone_and_without_any_of_those(question, reply, expected):
     schema = {"items": {"type": "list", "items": "string", "description": "what was listed"}}
     assert sorted(extract_turns(turns(question, reply), schema, WEDNESDAY)["items"]) == sorted(expected)
+
+
+@pytest.mark.parametrize("description, question, reply, expected", [
+    ("building has a lift", "Is there a lift in the building?", "There isn't one, sorry, it's stairs only.", False),
+    ("adds a nail trim", "Would you like us to add a nail trim for each?", "Not this time, thanks.", False),
+    ("wants no more marketing calls", "Should I take you off our marketing calls?", "Please do.", True),
+])
+def test_more_ways_of_saying_yes_and_no(description, question, reply, expected):
+    assert one("boolean", description, question, reply) is expected
+
+
+@pytest.mark.parametrize("description, question, reply, expected", [
+    ("number of guests", "how many of you will be staying", "me my wife and our two kids", 4),
+    ("visits this year", "How many times have you visited us this year?", "This is my third time, I think.", 3),
+])
+def test_counts_said_as_people_or_as_an_ordinal(description, question, reply, expected):
+    assert one("integer", description, question, reply) == expected

@@ -317,8 +317,9 @@ class _Conversation:
                                  strength + 0.2 * min(2, p.near(text, found[0][0])))
                     elif p.item.kind == "integer" and (listed := people_listed(p, text)) is not None:
                         self.add(p, listed, i, strength)  # "just me and my husband"
-                    elif p.item.kind == "integer" and (nth := _BARE_ORDINAL.match(parsing.digits(text))):
-                        self.add(p, int(nth.group(1)), i, strength)  # "what floor?" "the fourth"
+                    elif p.item.kind == "integer" and (nth := _BARE_ORDINAL.match(parsing.digits(text)) or
+                                                       _NTH_TIME.search(parsing.digits(answers.norm(text)))):
+                        self.add(p, int(nth.group(1)), i, strength)  # "what floor?" "the fourth"; "my third time"
                     elif p.item.kind == "enum" and (meant := options.loosely(
                             text, question, p.options, p.item.synonyms, p.spec.description)):
                         self.add(p, meant, i, strength)  # "the second one", "the one with flood cover"
@@ -526,6 +527,9 @@ _ADDED = re.compile(r"^\W*(?:(?:oh|ah|um+|uh+|yes|yeah|actually|right)[,.\s]+)*(
                     r"(?:$|[,.!?])")
 _BARE_ORDINAL = re.compile(r"^\W*(?:(?:um+|uh+|oh|its|it'?s|on|the|that'?s|we'?re on|i'?m on)\W+)*(\d{1,3})(?:st|nd|rd|th)"
                            r"(?:\s+(?:one|floor|time|place))?\W*$")
+# "How many times have you visited?" "This is my third time.": the count said as an ordinal.
+_NTH_TIME = re.compile(r"\b(?:my|our|the|his|her|their) (\d{1,3})(?:st|nd|rd|th) (?:time|visit|stay|order|booking|"
+                       r"appointment|year|trip|call)\b")
 _INTRO = re.compile(r"\b(?:this is|i'?m|my name is)\s+(?:\w+\s+)?(?:the |an? |your )?(?:[\w'-]+\s+){0,3}?"
                     r"(?:assistant|agent|line|service|desk|team|department|bot)\s+(?:from|at|for|of|with)\s+"
                     r"(?:the\s+)?(?:[\w'&-]+\s+){0,3}?[\w'&-]+(?=[,.!?]|\s+(?:calling|here|about|regarding|to|with|and)\b|$)", re.I)
