@@ -33,6 +33,16 @@ def _answered(conv, name: str, floor: float) -> list[int]:
     return [c.turn for c in conv.cands[name] if c.value not in (None, []) and c.confidence >= floor]
 
 
+def _free(conv, topic: dict[str, float], i: int) -> bool:
+    """No field claims the question, or each field it brushed was answered more plainly elsewhere
+    ("where are you working at the moment" brushing "can work weekends", asked later)."""
+    for name, strength in topic.items():
+        chosen = conv._choose(conv.cands[name])
+        if chosen is None or chosen.turn == i + 1 or chosen.confidence <= strength:
+            return False
+    return True
+
+
 def tie_by_order(conv, topics: list[dict[str, float]], floor: float) -> None:
     """Answers unclaimed questions for the fields still open, in schema order within each gap."""
     profiles = conv.profiles
@@ -42,7 +52,7 @@ def tie_by_order(conv, topics: list[dict[str, float]], floor: float) -> None:
     asked = {p.name for p in profiles if any(c.confidence >= floor for c in conv.cands[p.name])
              or (p.kind != "boolean" and any(c.value not in (None, []) for c in conv.cands[p.name]))}
     questions = [i for i, (role, text) in enumerate(conv.turns)
-                 if role == "agent" and not topics[i] and i + 1 < len(conv.turns) and conv.turns[i + 1][0] == "user"
+                 if role == "agent" and _free(conv, topics[i], i) and i + 1 < len(conv.turns) and conv.turns[i + 1][0] == "user"
                  and _asks(text) and not CLOSING.search(text.lower()) and not _ABOUT_THE_CALL.search(text.lower())]
     used: set[int] = set()
     for k, p in enumerate(profiles):
