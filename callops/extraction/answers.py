@@ -135,8 +135,10 @@ def aux_reply(text: str) -> bool | None:
     m = _AUX_REPLY.match(norm(text))
     if not m or is_refusal(text):
         return None
-    return not re.search(r"\b(?:not|never|no|nothing|none)\b|n'?t\b|\b(?:dont|didnt|wont|cant|isnt|wasnt)\b",
-                         norm(text)[:m.end()])
+    # "it's been a nightmare", "he was useless": the clause judges, and the judgement is the answer
+    return not re.search(r"\b(?:not|never|no|nothing|none)\b|n'?t\b|\b(?:dont|didnt|wont|cant|isnt|wasnt)\b|"
+                         r"\b(?:nightmare|terrible|awful|horrible|useless|rubbish|disaster|dreadful|frustrating|a mess|"
+                         r"a pain|hopeless|appalling|shocking)\b", norm(text)[:m.end()])
 
 
 def parse_boolean(text: str) -> bool | None:

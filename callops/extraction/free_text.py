@@ -123,6 +123,10 @@ def _finish(profile: Profile, text: str, reason: bool) -> str | None:
             text = re.sub(r"^(?:a|an|the)\s+", "", head.group(1), flags=re.I)
         else:
             text = m.group(1)
+    # "oh sorry no it was tess not jess": the corrected value, without the correction around it
+    text = re.sub(r"^(?:(?:oh|sorry|actually|wait)[,\s]+)*(?:no|nope)[,\s]+(?=(?:it'?s|its|it was|it is|that'?s|thats|"
+                  r"the|my|our)\b)", "", text, flags=re.I)
+    text = answers.clean_string(re.sub(r"(?<=\w)[,\s]+not (?:the |a )?[a-z]+$", "", text, flags=re.I)) or text
     # "you can leave it behind the bin": where, not the permission; "under garcia": the name
     text = re.sub(r"^(?:you can|you could|you may|feel free to)\s+", "", text, flags=re.I)
     if profile.words_all & _PLACE_WORDS:

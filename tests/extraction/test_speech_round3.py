@@ -130,3 +130,20 @@ def test_more_ways_of_saying_yes_and_no(description, question, reply, expected):
 ])
 def test_counts_said_as_people_or_as_an_ordinal(description, question, reply, expected):
     assert one("integer", description, question, reply) == expected
+
+
+def test_a_judging_clause_answers_a_yes_no_about_being_happy():
+    assert one("boolean", "happy with the current provider", "And are you happy with them?",
+               "It's been a nightmare, to be honest.") is False
+
+
+def test_a_corrected_name_without_the_correction_around_it():
+    assert one("string", "name of the server", "so jess was your server", "oh sorry no it was tess not jess") == "tess"
+
+
+def test_an_unasked_reason_after_a_comma():
+    schema = {"renews": {"type": "boolean", "description": "keeps the plan"},
+              "reason": {"type": "string", "description": "why they are leaving"}}
+    got = extract_turns(turns("Would you like to keep it?", "No, cancel it please, we barely watch anything now."),
+                        schema, WEDNESDAY)
+    assert got == {"renews": False, "reason": "we barely watch anything now"}

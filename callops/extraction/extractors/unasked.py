@@ -118,7 +118,7 @@ def reasons(conv) -> None:
             if role != "user" or i == 0 or not any(c.turn == i for cs in conv.cands.values() for c in cs if c.value
                                                   is not None):
                 continue
-            for sentence in re.split(r"(?<=[.!?])\s+|,\s+(?=(?:i'?m|we'?re|because|cause|since)\b)", text):
+            for sentence in re.split(r"(?<=[.!?])\s+|,\s+(?=(?:i'?m|we'?re|because|cause|since|we|they|its|it'?s|my|our|there'?s)\b)", text):
                 cleaned = string_answer(p, sentence)
                 value_only = len(cleaned.split()) <= 3 and bool(parsing.numbers_in(cleaned)) if cleaned else True
                 decision = re.match(r"^\W*(?:oh )?(?:no|nope|nah|yes|yeah|yep|sure|ok|okay)\b", answers.norm(sentence))
