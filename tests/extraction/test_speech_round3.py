@@ -146,4 +146,4 @@ def test_an_unasked_reason_after_a_comma():
               "reason": {"type": "string", "description": "why they are leaving"}}
     got = extract_turns(turns("Would you like to keep it?", "No, cancel it please, we barely watch anything now."),
                         schema, WEDNESDAY)
-    assert got == {"renews": False, "reason": "we barely watch anything now"}
+    assert got == {"renews": False, "reason": "we barely watch anything"}
