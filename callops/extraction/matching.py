@@ -304,7 +304,7 @@ def yes_no(profile: Profile, reply: str, question: str) -> bool | None:
             value = False
         elif mine and mine in said:
             value = True
-    if value is None and re.search(r"\bany\b", last_sentence(q)) and not answers.is_refusal(r) and \
+    if value is None and re.search(r"\bany(?:thing|one|body)?\b", last_sentence(q)) and not answers.is_refusal(r) and \
             not answers.is_non_answer(r) and len(re.findall(r"[a-z0-9]+", r)) >= 2 and \
             not re.search(r"\b(?:not|no|never|none|nothing|nobody)\b|n'?t\b", r):
         value = True  # "Any pets?" "Just a cat." / "Any claims?" "One, a fender bender."

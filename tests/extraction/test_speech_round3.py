@@ -147,3 +147,10 @@ def test_an_unasked_reason_after_a_comma():
     got = extract_turns(turns("Would you like to keep it?", "No, cancel it please, we barely watch anything now."),
                         schema, WEDNESDAY)
     assert got == {"renews": False, "reason": "we barely watch anything"}
+
+
+def test_something_named_in_reply_to_an_anything_question_is_a_yes():
+    schema = {"adding_pet": {"type": "boolean", "description": "a pet joins the household"}}
+    got = extract_turns(turns("great. anything else change in the household?", "oh, we got a dog. she's small"),
+                        schema, WEDNESDAY)
+    assert got == {"adding_pet": True}
