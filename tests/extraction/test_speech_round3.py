@@ -154,3 +154,11 @@ def test_something_named_in_reply_to_an_anything_question_is_a_yes():
     got = extract_turns(turns("great. anything else change in the household?", "oh, we got a dog. she's small"),
                         schema, WEDNESDAY)
     assert got == {"adding_pet": True}
+
+
+def test_a_moved_booking_does_not_keep_the_original():
+    schema = {"keeps_original_slot": {"type": "boolean", "description": "keeps the monday slot"},
+              "rescheduled_to": {"type": "datetime", "description": "the new appointment"}}
+    got = extract_turns(turns("You're booked for Monday at nine.", "Oh, Monday's not gonna work, my grandson has a thing.",
+                              "We have Thursday at eight thirty.", "Thursday at eight thirty then."), schema, WEDNESDAY)
+    assert got.get("keeps_original_slot") is False and got.get("rescheduled_to")

@@ -57,7 +57,7 @@ from callops.extraction.matching import (
 from callops.extraction.schema import fields as schema_fields
 from callops.extraction.transcript import turns as normalise
 
-from . import ExtractionFailed, ordered, unasked
+from . import ExtractionFailed, implied, ordered, unasked
 
 # How close a question must come to a field (its words, synonyms and type cues) to be about it.
 TOPIC = 0.8
@@ -249,6 +249,7 @@ class _Conversation:
         unasked.reasons(self)
         unasked.strings(self)
         ordered.tie_by_order(self, topics, TOPIC)
+        implied.moved_booking(self)
         values, evidence = {}, {}
         for p in self.profiles:
             chosen = self._choose(self.cands[p.name])
