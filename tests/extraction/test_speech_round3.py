@@ -162,3 +162,14 @@ def test_a_moved_booking_does_not_keep_the_original():
     got = extract_turns(turns("You're booked for Monday at nine.", "Oh, Monday's not gonna work, my grandson has a thing.",
                               "We have Thursday at eight thirty.", "Thursday at eight thirty then."), schema, WEDNESDAY)
     assert got.get("keeps_original_slot") is False and got.get("rescheduled_to")
+
+
+@pytest.mark.parametrize("said, expected", [
+    ("yes please. sharon dot b, just the letter b, at yahoo dot com", ["sharon.b@yahoo.com"]),
+    ("k dot weber at nordlicht minus logistik dot de", ["k.weber@nordlicht-logistik.de"]),
+    ("its j dash smith at gmail dot com all lowercase", ["j-smith@gmail.com"]),
+])
+def test_spoken_emails_with_minus_and_letter_clarifications(said, expected):
+    from callops.extraction import contacts
+
+    assert contacts.emails_in(said) == expected
