@@ -173,3 +173,10 @@ def test_spoken_emails_with_minus_and_letter_clarifications(said, expected):
     from callops.extraction import contacts
 
     assert contacts.emails_in(said) == expected
+
+
+def test_an_unasked_one_word_state_after_the_decision_is_the_reason():
+    schema = {"callback_at": {"type": "time", "description": "when to call back"},
+              "reason_unavailable": {"type": "string", "description": "why the callee cannot talk now"}}
+    got = extract_turns(turns("Is now a good time?", "Not really, I'm driving. Call me back at lunch."), schema, WEDNESDAY)
+    assert got.get("reason_unavailable") == "driving"
