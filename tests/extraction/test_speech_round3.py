@@ -180,3 +180,11 @@ def test_an_unasked_one_word_state_after_the_decision_is_the_reason():
               "reason_unavailable": {"type": "string", "description": "why the callee cannot talk now"}}
     got = extract_turns(turns("Is now a good time?", "Not really, I'm driving. Call me back at lunch."), schema, WEDNESDAY)
     assert got.get("reason_unavailable") == "driving"
+
+
+def test_an_elliptical_follow_up_is_a_yes_no_question():
+    schema = {"email_ok": {"type": "boolean", "description": "keeps email offers"},
+              "phone_ok": {"type": "boolean", "description": "keeps phone calls"}}
+    got = extract_turns(turns("Would you like to keep getting our offers by email?", "I guess so, yeah.",
+                              "And by phone?", "No, please stop calling me."), schema, WEDNESDAY)
+    assert got == {"email_ok": True, "phone_ok": False}

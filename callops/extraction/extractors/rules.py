@@ -274,7 +274,8 @@ class _Conversation:
             if kind == "boolean":
                 for p, strength in group:
                     last = last_sentence(question)
-                    value = yes_no(p, text, question) if asks_yes_no(last) else \
+                    # "And by phone?" after a yes/no question is one too, in short.
+                    value = yes_no(p, text, question) if asks_yes_no(last) or _ELLIPTICAL.match(last) else \
                         who(text) if re.search(r"\bwho\b", last) else echo(p, text)
                     if value is not None or refusal:
                         self.add(p, value, i, strength)
@@ -523,6 +524,7 @@ class _Conversation:
         return max(strong, key=lambda c: c.order)
 
 
+_ELLIPTICAL = re.compile(r"^(?!.*\b(?:when|where|which|who|why)\b)(?!.*\bwhat (?!about))(?!.*\bhow (?!about))\W*(?:and|or|what about|how about)?\s*(?:by|via|on|for|with|over)?\s*(?:\w+\s*){1,2}\?$")
 _MORE = re.compile(r"\b(?:anything|anyone|anybody|something|any) else\b|\bwhat else\b|\bany (?:others?|more)\b")
 _ADDED = re.compile(r"^\W*(?:(?:oh|ah|um+|uh+|yes|yeah|actually|right)[,.\s]+)*(?:and|also|plus)\b|\b(?:too|as well|also)\W*"
                     r"(?:$|[,.!?])")
