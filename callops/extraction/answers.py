@@ -45,7 +45,9 @@ _REFUSAL_RE = re.compile(
     r"not comfortable(?: sharing| saying| giving)?(?: that)?|(?:can|could) we skip|skip (?:that|this)|"
     r"i (?:don'?t|do not|dont) (?:know|remember|recall|have (?:it|that|one))|(?:i'?m )?not sure|no idea|"
     r"no comment|none of your business|pass on that|can'?t remember|couldn'?t (?:tell|say)|no clue|"
-    r"not (?:telling|saying)|haven'?t decided|not (?:decided|certain)|dunno|have to (?:find|look (?:it )?up|check)|"
+    r"not (?:telling|saying)|haven'?t decided|not (?:decided|certain)|dunno|(?:have|need) to think(?: about it)?|"
+    r"(?:i'?ll|let me) think about it|"
+    r"have to (?:find|look (?:it )?up|check)|"
     r"don'?t have (?:it|that|one)(?: on me| handy| with me| here)?|not handy|can'?t find|didn'?t catch)\b")
 _NON_ANSWER_RE = re.compile(
     r"^(?:sorry,? )?(?:what was that|can you repeat|could you repeat|come again|pardon|hold on|hang on|"
@@ -71,8 +73,14 @@ _YES = ["yes", "yeah", "yep", "yup", "ya", "yea", "sure", "correct", "absolutely
         "don't mind", "dont mind", "i don't mind", "i dont mind", "not at all a problem",
         "go on then", "go on", "should be", "i should be", "i'll manage", "ill manage", "i already have",
         # A conditional yes is recorded at face value: "maybe if it's a lot cheaper", "as long as it's on time".
-        "maybe if", "as long as", "so long as", "provided", "if it's cheaper", "if its cheaper"]
-_NO = ["yeah no", "yeah nah", "yea no", "no", "nope", "nah", "not really", "i don't", "i dont", "i do not", "i can't", "i cant", "i cannot",
+        "maybe if", "as long as", "so long as", "provided", "if it's cheaper", "if its cheaper",
+        "wouldnt miss it", "already have", "already did", "i already did", "all good now", "sorted now"]
+_NO = ["yeah no", "yeah nah", "yea no", "no", "nope",
+       # Said instead of a no: something prevents it, it fell short, it still fails.
+       "something came up", "something's come up", "somethings come up", "something has come up",
+       "not particularly", "could have been better", "could've been better", "couldve been better", "could be better",
+       "not great", "not good", "still not", "not working", "still broken", "i would not", "i wouldn't",
+       "i wouldnt", "we would not", "we wouldn't", "we wouldnt", "nah", "not really", "i don't", "i dont", "i do not", "i can't", "i cant", "i cannot",
        "i won't", "i wont", "i will not", "i'm not", "im not", "i am not", "we can't", "we cant", "we won't",
        "we don't", "we dont", "we're not", "don't think so", "i don't think so", "negative", "unfortunately not",
        "no thanks", "no thank you", "that won't work", "won't work", "wont work", "doesn't work",

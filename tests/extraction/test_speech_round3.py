@@ -188,3 +188,17 @@ def test_an_elliptical_follow_up_is_a_yes_no_question():
     got = extract_turns(turns("Would you like to keep getting our offers by email?", "I guess so, yeah.",
                               "And by phone?", "No, please stop calling me."), schema, WEDNESDAY)
     assert got == {"email_ok": True, "phone_ok": False}
+
+
+@pytest.mark.parametrize("description, question, reply, expected", [
+    ("will attend", "can you still make it on thursday", "wouldnt miss it", True),
+    ("will attend", "can you still make it on thursday", "unfortunately something came up", False),
+    ("satisfied", "were you happy with the service", "not particularly", False),
+    ("satisfied", "were you happy with the service", "could have been better", False),
+    ("issue resolved", "is the problem sorted now", "still not working", False),
+    ("recommend", "would you recommend us", "already have", True),
+    ("recommend", "would you recommend us", "i would not", False),
+    ("recommend", "would you recommend us", "id have to think about it", None),
+])
+def test_yes_and_no_said_as_what_happened_or_how_it_went(description, question, reply, expected):
+    assert one("boolean", description, question, reply) is expected
