@@ -47,7 +47,8 @@ _HEDGE_WORDS = re.compile(r"^(?:ideally|hopefully|roughly|approximately|around|a
 _TAIL_HEDGES = re.compile(r"(?:[\s,]+(?:mostly|usually|normally|generally|mainly|obviously|fluently|sometimes|"
                           r"occasionally|as well|too|also|though|really|i think|i guess|i suppose|if possible|"
                           r"if you can|if you could|if you have (?:it|one|them)|if that'?s (?:ok|okay|possible|alright)|"
-                          r"(?:would|will|'?d) be (?:best|great|good|ideal|perfect|lovely|nice)|is (?:best|ideal|fine|good)|"
+                          r"(?:would|will|'?d) be (?:best|better|great|good|ideal|perfect|lovely|nice|easier)|(?:is|are) (?:best|better|ideal|fine|good|easier)|"
+                          r"unfortunately|anymore|any more|to be fair|sadly|luckily|"
                           r"works(?: best)?|please|thanks|thank you))+$", re.I)
 _STATE = re.compile(r"^(?:i'?m|im|i am|we'?re|we are|i'?ll be|we'?ll be|i was|we were|because|cause|since|as|i have|"
                     r"i'?ve got|i got|we have|we'?ve got)\s+(.+)$", re.I)
@@ -137,6 +138,12 @@ def _finish(profile: Profile, text: str, reason: bool) -> str | None:
                   r"sep|oct|nov|dec|mon|tue|wed|thu|fri|sat|sun)\w*$)", "", text, flags=re.I)  # "by June"
     if len(text.split()) <= 6:  # "my doctor cancelled the order"; articles stay ("the downtown office")
         text = re.sub(r"^(?:my|our)\s+", "", text, flags=re.I)
+    text = re.sub(r"\b(?!(?:oh|one|two|three|four|five|six|seven|eight|nine|zero|no|bye|very|really|so)\b)([a-z]{2,}) \1\b", r"\1",
+                  text, flags=re.I)  # "sarah sarah jones": said twice; digits stay ("four four one nine")
+    text = re.sub(r"^(?:a|an)\s+(?=\w+\s+\w)", "", text, flags=re.I)  # "a 2019 honda civic"; "the" stays
+    allergy = _ALLERGY.search(text)
+    if allergy and profile.words_all & stems({"allergy", "allergies", "allergic", "intolerance", "dietary"}):
+        text = allergy.group(1)  # "hes allergic to penicillin"
     text = text.strip(" .,!?")
     if not text or _JUNK.match(text.lower()):
         return None
@@ -151,6 +158,8 @@ GREETING = re.compile(r"\b(?:leave (?:a|your) (?:message|name)|after the (?:beep
 _NOTHING = re.compile(r"^\W*(?:(?:honestly|um+|uh+|oh|well|hmm+|erm?)[\s,.!]+)*(?:(?:no|nope|nah|not really|nothing|none|not that i can think of|i can'?t think of anything|"
                       r"can'?t think of anything|really|at all|honestly)(?:[\s,.!]+|$))+(?:really|at all|to be honest|honestly)?[\s,.!]*")
 _PRAISE = re.compile(r"^\W*(?:(?:it|that|everything|all|it all|the \w+)\s+(?:was|were|is|'s|went)\s+(?:\w+\s+)?"
+                     r"(?:great|good|fine|perfect|lovely|excellent|brilliant|amazing|wonderful|fantastic|spot on|smooth)|"
+                     r"(?:its|thats|it'?s|that'?s)\s+(?:\w+\s+)?"
                      r"(?:great|good|fine|perfect|lovely|excellent|brilliant|amazing|wonderful|fantastic|spot on|smooth)|"
                      r"(?:all|everything) (?:good|fine|great|perfect)\b|(?:thanks|thank you|you guys were great|keep it up)\W*$)")
 
@@ -177,6 +186,11 @@ def string_answer(profile: Profile, reply: str, question: str = "") -> str | Non
         rest = answers.norm(reply)[nothing.end():]
         if not rest.strip(" .,!?") or _PRAISE.match(rest):
             return None  # "No, nothing really, it was great."
+    # "um i dunno maybe more parking": not knowing, then a tentative answer, which is the answer
+    tentative = re.match(r"^\W*(?:(?:um+|uh+|oh|well|hmm+)\W+)*(?:i dunno|i don'?t know|dont know|not sure|no idea)[,.\s]+"
+                         r"((?:maybe|probably|perhaps|i guess|i suppose|i'?d say)\s+\w+\s+\w+.*)$", answers.norm(reply))
+    if tentative:
+        reply = tentative.group(1)
     first_sentence = re.split(r"[.;!?]", answers.norm(reply).strip(" .,"), maxsplit=1)[0]
     if answers.is_refusal(first_sentence) or re.search(r"\b(?:don'?t have (?:it|that|one)|didn'?t catch|have to (?:find|look)|"
                                                        r"not handy|can'?t find|no idea|no clue|not in front of me|not interested)\b",

@@ -202,3 +202,17 @@ def test_an_elliptical_follow_up_is_a_yes_no_question():
 ])
 def test_yes_and_no_said_as_what_happened_or_how_it_went(description, question, reply, expected):
     assert one("boolean", description, question, reply) is expected
+
+
+@pytest.mark.parametrize("description, question, reply, expected", [
+    ("current energy supplier", "who supplies your energy", "british gas unfortunately", "british gas"),
+    ("callee's name", "and your name please", "its sarah sarah jones", "sarah jones"),
+    ("best time to call", "whens a good time to reach you", "evenings are better", "evenings"),
+    ("what could be improved", "what could we do better", "um i dunno maybe more parking", "more parking"),
+    ("what could be improved", "what could we do better", "nothing its fine", None),
+    ("allergies", "does he have any allergies", "yeah hes allergic to penicillin", "penicillin"),
+    ("vehicle model", "what car do you drive", "a 2019 honda civic", "2019 honda civic"),
+    ("gate code", "whats the gate code", "pound four four one nine", "pound 4419"),
+])
+def test_free_text_trims_tails_repeats_articles_and_tentative_answers(description, question, reply, expected):
+    assert one("string", description, question, reply) == expected

@@ -30,7 +30,9 @@ def _asks(text: str) -> bool:
 
 
 def _answered(conv, name: str, floor: float) -> list[int]:
-    return [c.turn for c in conv.cands[name] if c.value not in (None, []) and c.confidence >= floor]
+    """Where the field's chosen answer was said (a weaker reading elsewhere does not bound the gap)."""
+    chosen = conv._choose(conv.cands[name])
+    return [chosen.turn] if chosen is not None and chosen.value not in (None, []) and chosen.confidence >= floor else []
 
 
 def _free(conv, topic: dict[str, float], i: int) -> bool:
