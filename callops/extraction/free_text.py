@@ -343,7 +343,7 @@ _ITEM_LEAD = re.compile(r"^(?:(?:mostly|mainly|some|a bit of|a little|a little b
 _ITEM_TAIL = re.compile(r"(?:\s+(?:to share|for the table|for me|for him|for her|for us|for the kids|please|obviously|fluently|"
                         r"mostly|mainly|sometimes|occasionally|too|as well|also|though|really|i think|i guess|if possible|"
                         r"if you can|if you have (?:it|them|one)|of course|now and then|every so often|mornings?|afternoons?|"
-                        r"evenings?|nights?|a bit|a lot|lately|recently|a little))+$", re.I)
+                        r"evenings?|nights?|a bit|a lot|lately|recently|a little|for (?:most|all|the most part|everything)(?: things| of it)?))+$", re.I)
 _NONE_ITEMS = re.compile(r"(?:no|nope|nah|none|nothing|not really|not that i know of|not that i'?m aware of)"
                          r"(?:\W+(?:no|none|nothing|thanks|at all|really|whatsoever))*", re.I)
 _SAID_OF = re.compile(r"^(?:he|she|it|they|one of (?:us|them)|(?:my|our|his|her|their) \w+)(?:'s| is| are| has| was| were)?"
@@ -356,7 +356,15 @@ _ALLERGY = re.compile(r"\b(?:allergic|allergy|allergies|intolerant|intolerance|s
 
 def string_items(text: str) -> list[str]:
     items = []
+    # "mainly cleaning but also maybe gardening": "but also" adds an item; a bare "but" starts a comment
+    text = re.sub(r"\s+but (?:also|as well)\s+", ", ", text, flags=re.I)
     body = re.sub(r"(?<=\w)[.!?]\s+", ", ", re.split(r"\s+but\s+", text)[0])
+    # Speech-to-text drops the commas: "a sofa two armchairs and a coffee table", "mondays wednesdays and fridays"
+    body = re.sub(r"(?<=[a-z]{2}) (?!a (?:bit|lot|little|while|tad|day|week|month|year)\b)"
+                  r"(?=(?:a|an|two|three|four|five|six|some|a couple of|a few|another) [a-z])", ", ", body,
+                  flags=re.I)
+    body = re.sub(r"\b((?:mon|tues|wednes|thurs|fri|satur|sun)days?) (?=(?:mon|tues|wednes|thurs|fri|satur|sun)day)", r"\1, ",
+                  body, flags=re.I)
     body = _LIST_LEAD.sub("", answers.clean_string(body) or "")
     for part in answers.split_list(body):
         allergy = _ALLERGY.search(part)

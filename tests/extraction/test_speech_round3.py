@@ -216,3 +216,15 @@ def test_yes_and_no_said_as_what_happened_or_how_it_went(description, question, 
 ])
 def test_free_text_trims_tails_repeats_articles_and_tentative_answers(description, question, reply, expected):
     assert one("string", description, question, reply) == expected
+
+
+@pytest.mark.parametrize("question, reply, expected", [
+    ("what are we moving for you", "a sofa two armchairs and a coffee table", ["armchairs", "coffee table", "sofa"]),
+    ("which days work for you", "mondays wednesdays and fridays", ["fridays", "mondays", "wednesdays"]),
+    ("which services are you interested in", "mainly cleaning but also maybe gardening", ["cleaning", "gardening"]),
+    ("what tools do you use today", "we use slack, jira, and google sheets for most things", ["google sheets", "jira", "slack"]),
+    ("anything for the vet to look at", "her ears and she's been limping a bit", ["ears", "limping"]),
+])
+def test_lists_said_without_commas_or_with_but_also(question, reply, expected):
+    schema = {"items": {"type": "list", "items": "string", "description": "what was listed"}}
+    assert sorted(extract_turns(turns(question, reply), schema, WEDNESDAY)["items"]) == expected
