@@ -94,8 +94,17 @@ def named_person(text: str) -> str | None:
         for m in pattern.finditer(t):
             name = m.group(1)
             if name not in _NOT_NAME and not re.fullmatch(_ROLE, name) and len(name) > 1:
+                # "a guy called peter mills": a surname said with the name when it is introduced as one
+                surname = re.match(r"\s+([a-z]{2,})\s*(?:[,.!?]|$)", t[m.end():])
+                if m.group(0).split()[0] in ("called", "named", "name") and surname and \
+                        surname.group(1) not in _NOT_NAME | _NOT_SURNAME:
+                    return f"{name} {surname.group(1)}"
                 return name
     return None
+
+
+_NOT_SURNAME = {"hes", "shes", "its", "thats", "theyre", "who", "he", "she", "i", "we", "from", "at", "in", "on", "or",
+                "but", "and", "thanks", "please", "sir", "mate", "ok", "okay", "yeah", "yes", "no", "right"}
 
 
 def _finish(profile: Profile, text: str, reason: bool) -> str | None:

@@ -228,3 +228,12 @@ def test_free_text_trims_tails_repeats_articles_and_tentative_answers(descriptio
 def test_lists_said_without_commas_or_with_but_also(question, reply, expected):
     schema = {"items": {"type": "list", "items": "string", "description": "what was listed"}}
     assert sorted(extract_turns(turns(question, reply), schema, WEDNESDAY)["items"]) == expected
+
+
+@pytest.mark.parametrize("reply, expected", [
+    ("its a guy called peter mills", "peter mills"),
+    ("just ask for dave hes the manager", "dave"),
+    ("her names priya", "priya"),
+])
+def test_a_surname_is_kept_when_the_name_is_introduced_as_one(reply, expected):
+    assert one("string", "name of the contact", "who should we ask for", reply) == expected
