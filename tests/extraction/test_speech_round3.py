@@ -237,3 +237,10 @@ def test_lists_said_without_commas_or_with_but_also(question, reply, expected):
 ])
 def test_a_surname_is_kept_when_the_name_is_introduced_as_one(reply, expected):
     assert one("string", "name of the contact", "who should we ask for", reply) == expected
+
+
+def test_a_week_today_is_seven_days_on():
+    from callops.extraction import parsing
+
+    assert [d for _, d in parsing.dates_with_spans("a week today", WEDNESDAY, False, "GB")] == [
+        datetime(2026, 6, 17).date()]
