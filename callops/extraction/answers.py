@@ -45,7 +45,9 @@ _REFUSAL_RE = re.compile(
     r"not comfortable(?: sharing| saying| giving)?(?: that)?|(?:can|could) we skip|skip (?:that|this)|"
     r"i (?:don'?t|do not|dont) (?:know|remember|recall|have (?:it|that|one))|(?:i'?m )?not sure|no idea|"
     r"no comment|none of your business|pass on that|can'?t remember|couldn'?t (?:tell|say)|no clue|"
-    r"not (?:telling|saying)|haven'?t decided|not (?:decided|certain)|dunno|have to (?:find|look (?:it )?up|check)|"
+    r"not (?:telling|saying)|haven'?t decided|not (?:decided|certain)|dunno|(?:have|need) to think(?: about it)?|"
+    r"(?:i'?ll|let me) think about it|"
+    r"have to (?:find|look (?:it )?up|check)|"
     r"don'?t have (?:it|that|one)(?: on me| handy| with me| here)?|not handy|can'?t find|didn'?t catch)\b")
 _NON_ANSWER_RE = re.compile(
     r"^(?:sorry,? )?(?:what was that|can you repeat|could you repeat|come again|pardon|hold on|hang on|"
@@ -69,8 +71,16 @@ _YES = ["yes", "yeah", "yep", "yup", "ya", "yea", "sure", "correct", "absolutely
         "thinking about it",
         "uh huh", "mm hmm", "mhmm", "mm-hmm", "that's me", "thats me", "that is me", "speaking", "only on", "just on",
         "don't mind", "dont mind", "i don't mind", "i dont mind", "not at all a problem",
-        "go on then", "go on", "should be", "i should be", "i'll manage", "ill manage", "i already have"]
-_NO = ["no", "nope", "nah", "not really", "i don't", "i dont", "i do not", "i can't", "i cant", "i cannot",
+        "go on then", "go on", "should be", "i should be", "i'll manage", "ill manage", "i already have",
+        # A conditional yes is recorded at face value: "maybe if it's a lot cheaper", "as long as it's on time".
+        "maybe if", "as long as", "so long as", "provided", "if it's cheaper", "if its cheaper",
+        "wouldnt miss it", "already have", "already did", "i already did", "all good now", "sorted now"]
+_NO = ["yeah no", "yeah nah", "yea no", "no", "nope",
+       # Said instead of a no: something prevents it, it fell short, it still fails.
+       "something came up", "something's come up", "somethings come up", "something has come up",
+       "not particularly", "could have been better", "could've been better", "couldve been better", "could be better",
+       "not great", "not good", "still not", "not working", "still broken", "i would not", "i wouldn't",
+       "i wouldnt", "we would not", "we wouldn't", "we wouldnt", "nah", "not really", "i don't", "i dont", "i do not", "i can't", "i cant", "i cannot",
        "i won't", "i wont", "i will not", "i'm not", "im not", "i am not", "we can't", "we cant", "we won't",
        "we don't", "we dont", "we're not", "don't think so", "i don't think so", "negative", "unfortunately not",
        "no thanks", "no thank you", "that won't work", "won't work", "wont work", "doesn't work",
@@ -82,7 +92,7 @@ _NO = ["no", "nope", "nah", "not really", "i don't", "i dont", "i do not", "i ca
        # Keeping what one has, asked about a change: "i'd rather keep getting paper".
        "i'd rather keep", "id rather keep", "i'd rather stick", "id rather stick", "i'll stick with", "ill stick with",
        "leave it as it is", "keep it as it is",
-       "not at the moment", "not right now", "all set", "no need", "none", "please don't", "please dont",
+       "not at the moment", "not right now", "not this time", "not this year", "not for now", "not just now", "all set", "no need", "none", "please don't", "please dont",
        "i quit", "i gave up", "gave it up", "not anymore thanks",
        "maybe not", "probably not", "not all of it", "not all", "not the whole", "not the full", "not in full",
        "not quite", "not exactly", "prefer not", "i'd prefer you didn't", "id prefer you didnt", "prefer you didn't",
@@ -105,6 +115,8 @@ def is_non_answer(text: str) -> bool:
     return bool(_NON_ANSWER_RE.match(t)) or short_question
 
 
+_YEAH_NO_PROBLEM = re.compile(r"\b(?:yeah|yea) (?=no (?:problem|worries|bother|trouble|doubt|question|rush)s?\b)")
+_CONDITIONAL = {"maybe if", "as long as", "so long as", "provided", "if it's cheaper", "if its cheaper", "only if"}
 # Idioms that hold a yes/no word and answer nothing ("not gonna lie").
 _IDIOM_RE = re.compile(r"\b(?:(?:i'?m )?not (?:gonna|going to) lie|no offen[cs]e|no doubt about it|no kidding|"
                        r"no pressure|no rush|no worries)\b")
@@ -112,23 +124,29 @@ _IDIOM_RE = re.compile(r"\b(?:(?:i'?m )?not (?:gonna|going to) lie|no offen[cs]e
 
 def bool_mentions(text: str) -> list[tuple[int, bool]]:
     """(position, yes?) for each yes or no word, refusals and idioms removed."""
+    unsure = bool(_REFUSAL_RE.search(norm(text)))
     t = _IDIOM_RE.sub(lambda m: " " * len(m.group(0)), _REFUSAL_RE.sub(lambda m: " " * len(m.group(0)), norm(text)))
-    return [(m.start(), m.group(1) not in _NO_SET) for m in _BOOL_RE.finditer(t)]
+    t = _YEAH_NO_PROBLEM.sub(lambda m: " " * len(m.group(0)), t)  # "yeah no problem" is a yes
+    # "not sure, maybe if the parking gets sorted" is undecided; "maybe if it's cheaper" alone is a yes.
+    return [(m.start(), m.group(1) not in _NO_SET) for m in _BOOL_RE.finditer(t)
+            if not (unsure and m.group(1) in _CONDITIONAL)]
 
 
 # A reply that echoes the question's auxiliary with a subject ("he was lovely", "we will", "I'd
 # prefer you didn't"): yes unless the clause is negated.
-_AUX_REPLY = re.compile(r"^\W*(?:(?:um+|uh+|oh|well|hmm+|honestly|actually)\W+)*(?:i|we|he|she|it|they|that)"
+_AUX_REPLY = re.compile(r"^\W*(?:(?:um+|uh+|oh|well|hmm+|honestly|actually)\W+)*(?:i|we|he|she|it|they|that|there)"
                         r"(?:'?ll|'?d|'?ve|'?s|'?m|'?re|\s+(?:will|would|should|could|can|might|have|has|had|am|is|are|"
-                        r"was|were|do|does|did))\b(?:\s+(?:already|still|definitely|probably|really|certainly))?([^.!?,;]*)")
+                        r"was|were|do|does|did))(?:n'?t)?\b(?:\s+(?:already|still|definitely|probably|really|certainly))?([^.!?,;]*)")
 
 
 def aux_reply(text: str) -> bool | None:
     m = _AUX_REPLY.match(norm(text))
     if not m or is_refusal(text):
         return None
-    return not re.search(r"\b(?:not|never|no|nothing|none)\b|n'?t\b|\b(?:dont|didnt|wont|cant|isnt|wasnt)\b",
-                         norm(text)[:m.end()])
+    # "it's been a nightmare", "he was useless": the clause judges, and the judgement is the answer
+    return not re.search(r"\b(?:not|never|no|nothing|none)\b|n'?t\b|\b(?:dont|didnt|wont|cant|isnt|wasnt)\b|"
+                         r"\b(?:nightmare|terrible|awful|horrible|useless|rubbish|disaster|dreadful|frustrating|a mess|"
+                         r"a pain|hopeless|appalling|shocking)\b", norm(text)[:m.end()])
 
 
 def parse_boolean(text: str) -> bool | None:
@@ -216,7 +234,9 @@ _LEADING_FILLERS = re.compile(rf"^(?:{_FILLER}[\s,.:!…-]+)+", re.I)
 _TRAILING_HEDGES = re.compile(
     r"(?:[\s,.?!]+(?:i think|i guess|i believe|or something(?: like that)?|something like that|"
     r"if i remember(?: right| correctly)?|probably|maybe|you know|i'm not sure|im not sure|"
-    r"(?:or )?so|thanks|thank you|please|now|currently|these days|at the moment|right now))+[\s.?!]*$", re.I)
+    r"(?:or )?so|thanks|thank you|please|now|currently|these days|at the moment|right now|for sure|i reckon|"
+    r"i suppose|to be honest|honestly|anyway|anyways|i'd say|id say|give or take|more or less|or whatever|"
+    r"and stuff|and all that|kind of thing|if that makes sense|i believe so|i think so))+[\s.?!]*$", re.I)
 # Lead-ins dropped only before a short value ("It's Maria Lopez"), not from a sentence that
 # happens to start with them ("It's my mother's birthday, so ...").
 _LEAD_IN = re.compile(

@@ -23,7 +23,7 @@ _EMAIL_RE = re.compile(r"[a-z0-9][a-z0-9._%+-]*@[a-z0-9-]+(?:\.[a-z0-9-]+)*\.[a-
 _Replacement = str | Callable[[re.Match[str]], str]
 _SPOKEN_EMAIL: list[tuple[str, _Replacement]] = [
     (r"\b([a-z]) as in [a-z]+\b", r"\1"), (r"\s+(?:dot|period|point)\s+", "."),
-    (r"\s*\b(?:underscore|under score)\b\s*", "_"), (r"\s*\b(?:dash|hyphen)\b\s*", "-"),
+    (r"\s*\b(?:underscore|under score)\b\s*", "_"), (r"\s*\b(?:dash|hyphen|minus)\b\s*", "-"),
     (r"\s*\bplus\b\s*", "+"),
     # "at lakeshore logistics dot com": the domain said as words, written as one.
     (r"\s+(?:at|@)\s+((?:[a-z0-9-]+ ){0,3}[a-z0-9-]+)(?=\.[a-z]{2,})",
@@ -38,6 +38,9 @@ def emails_in(text: str) -> list[str]:
     if re.search(r"\bat\b|@", t):
         t = re.sub(r"\b(zero|oh|one|two|three|four|five|six|seven|eight|nine)\b",
                    lambda m: _DIGIT_WORDS[m.group(1)], _number_words(t, language="en"))
+    # "sharon dot b, just the letter b, at yahoo": the clarification of a letter is not part of the address
+    t = re.sub(r"\s+(?:just |that'?s |thats )?(?:the )?letter [a-z]\b|\s+(?:all )?(?:lower ?case|in lower ?case|no spaces)\b",
+               "", t)
     # A word spelled out after it ("whitfield, w-h-i-t-f-i-e-l-d") is said once in the address.
     t = re.sub(r"\b([a-z](?:-[a-z])+)\b", lambda m: m.group(1).replace("-", ""), t)
     t = re.sub(r"\b([a-z]{2,}) \1\b", r"\1", t)  # not a doubled letter spelled out ("k e l l y")

@@ -12,6 +12,7 @@ import re
 
 from callops.extraction import answers, parsing
 from callops.extraction.matching import (
+    _ASKS_WHY,
     _STOPWORDS,
     OCCASION,
     OPT_OUT,
@@ -46,15 +47,41 @@ _HEDGE_WORDS = re.compile(r"^(?:ideally|hopefully|roughly|approximately|around|a
 _TAIL_HEDGES = re.compile(r"(?:[\s,]+(?:mostly|usually|normally|generally|mainly|obviously|fluently|sometimes|"
                           r"occasionally|as well|too|also|though|really|i think|i guess|i suppose|if possible|"
                           r"if you can|if you could|if you have (?:it|one|them)|if that'?s (?:ok|okay|possible|alright)|"
-                          r"(?:would|will|'?d) be (?:best|great|good|ideal|perfect|lovely|nice)|is (?:best|ideal|fine|good)|"
+                          r"(?:would|will|'?d) be (?:best|better|great|good|ideal|perfect|lovely|nice|easier)|(?:is|are) (?:best|better|ideal|fine|good|easier)|"
+                          r"unfortunately|anymore|any more|to be fair|sadly|luckily|"
                           r"works(?: best)?|please|thanks|thank you))+$", re.I)
 _STATE = re.compile(r"^(?:i'?m|im|i am|we'?re|we are|i'?ll be|we'?ll be|i was|we were|because|cause|since|as|i have|"
                     r"i'?ve got|i got|we have|we'?ve got)\s+(.+)$", re.I)
 # "moving to Brisbane for work in December": when it happens is not the reason.
-_WHEN_TAIL = re.compile(r"\s+(?:in|by|from|next|this|that|on|till|until|at the end of)\s+(?:the\s+)?(?:next\s+|this\s+|end of\s+)?"
+_WHEN_TAIL = re.compile(r"\s+(?:in|by|from|next|this|that|on|till|until|last|at the end of)\s+(?:the\s+)?(?:next\s+|this\s+|end of\s+)?"
                         r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec|mon|tue|wed|thu|fri|sat|sun|week|month|year|"
                         r"summer|spring|autumn|fall|winter|morning|afternoon|evening|night|weekend|day)\w*"
                         r"(?:\s+\w+)?$", re.I)
+_CONSEQUENCE = re.compile(r"(?<=\S)\s+(?:so|which means|and now)\s+(?:things|it|its|it'?s|that|we|we'?re|i|i'?m|im|"
+                          r"money|the|there)\b.*$", re.I)
+_EXPLANATION = re.compile(r"(?<=\S)\s+(?:because|cause|'cause|since|as)\s+(?:i|we|it|its|it'?s|they|the|my|our|there|"
+                          r"that|he|she|you)\b.*$", re.I)
+# Speech-to-text runs sentences together: "the wait was kind of long i was sitting there like forty
+# minutes" is a statement, then a new one where a subject and its verb start again.
+_NEW_CLAUSE = re.compile(r"\s+(?=(?:i|we|they|he|she) (?:was|were|had|am|'?m|'?ve|have|got|just|mean)\b)", re.I)
+
+
+def _first_clause(text: str) -> str:
+    for m in _NEW_CLAUSE.finditer(text):
+        head = text[:m.start()]
+        if len(head.split()) >= 4 and re.search(r"\b(?:was|is|were|are)\b|'s\b", head, re.I):
+            return head
+    return text
+
+
+# A name, then what is said about its owner: "tom at number six ...", "the concierge marco was amazing".
+_LEADING_NAME = re.compile(r"^(?:(?:yeah|yes|oh|um+|uh+)[,\s]+)*(?:(?:the|our|my|your) [a-z]+ )?([a-z]+(?: [a-z]+)?)(?=\s+"
+                           r"(?:at|from|in|on|is|was|'s|usually|always|will|can|who|does|did|takes|said|he|she|and|would|"
+                           r"should|might|could|has|had|handles|deals|over|next door|downstairs|upstairs)\b)", re.I)
+# A bare judgement beside what it is about ("it was lovely, everyone loved the croissants").
+_JUDGEMENT = re.compile(r"(?:really |so |very |pretty |just )?(?:great|good|fine|lovely|amazing|excellent|perfect|brilliant|"
+                        r"wonderful|fantastic|ok|okay|alright|nice|awesome|terrible|awful|bad|horrible|meh)", re.I)
+_PLACE_WORDS = stems({"place", "where", "location", "spot", "leave", "safe"})
 _RELATIVE = re.compile(r"^(.{3,40}?)\s+(?:that|which|who)\s+\w+", re.I)
 
 
@@ -67,8 +94,17 @@ def named_person(text: str) -> str | None:
         for m in pattern.finditer(t):
             name = m.group(1)
             if name not in _NOT_NAME and not re.fullmatch(_ROLE, name) and len(name) > 1:
+                # "a guy called peter mills": a surname said with the name when it is introduced as one
+                surname = re.match(r"\s+([a-z]{2,})\s*(?:[,.!?]|$)", t[m.end():])
+                if m.group(0).split()[0] in ("called", "named", "name") and surname and \
+                        surname.group(1) not in _NOT_NAME | _NOT_SURNAME:
+                    return f"{name} {surname.group(1)}"
                 return name
     return None
+
+
+_NOT_SURNAME = {"hes", "shes", "its", "thats", "theyre", "who", "he", "she", "i", "we", "from", "at", "in", "on", "or",
+                "but", "and", "thanks", "please", "sir", "mate", "ok", "okay", "yeah", "yes", "no", "right"}
 
 
 def _finish(profile: Profile, text: str, reason: bool) -> str | None:
@@ -79,18 +115,44 @@ def _finish(profile: Profile, text: str, reason: bool) -> str | None:
         m = _STATE.match(text)  # "I'm driving", "because the ATM was broken"
         if m and len(m.group(1).split()) <= 9:
             text = _WHEN_TAIL.sub("", m.group(1))
+        # "i lost my job last month so things are tight": what happened, not who or its consequence
+        text = _CONSEQUENCE.sub("", text)
+        text = _WHEN_TAIL.sub("", re.sub(r"^(?:i|we)\s+(?=\w+ed\b|lost|got|had|broke|forgot|found|left|moved|went|took|"
+                                          r"made|fell|hurt|dont|don'?t|didnt|didn'?t|cant|can'?t|never|just|really)",
+                                          "", text, flags=re.I)) or text
+    else:
+        # "add flood cover because we had water in the basement": the answer, not why
+        text = _EXPLANATION.sub("", text)
     m = re.match(r"^(?:we use|we have|we've got|we're using|we are using|we go with|we went with|it's|it is|"
-                 r"we're with|we are with)\s+(.+)$", text, re.I)
+                 r"we're with|we are with|(?:we|i) (?:talked|spoke) (?:to|with)|(?:we|i) looked at|(?:we|i) tried|"
+                 r"(?:we|i) switched to|(?:we|i) got (?:a quote|quotes|one) from|(?:we'?re|i'?m|we are|i am) (?:at|with))"
+                 r"\s+(.+)$", text, re.I)
     if m:
         head = _RELATIVE.match(m.group(1))
         if head and len(head.group(1).split()) <= 4:  # "we use a mobile canner that comes out monthly"
             text = re.sub(r"^(?:a|an|the)\s+", "", head.group(1), flags=re.I)
         else:
             text = m.group(1)
+    # "oh sorry no it was tess not jess": the corrected value, without the correction around it
+    text = re.sub(r"^(?:(?:oh|sorry|actually|wait)[,\s]+)*(?:no|nope)[,\s]+(?=(?:it'?s|its|it was|it is|that'?s|thats|"
+                  r"the|my|our)\b)", "", text, flags=re.I)
+    text = answers.clean_string(re.sub(r"(?<=\w)[,\s]+not (?:the |a )?[a-z]+$", "", text, flags=re.I)) or text
+    # "you can leave it behind the bin": where, not the permission; "under garcia": the name
+    text = re.sub(r"^(?:you can|you could|you may|feel free to)\s+", "", text, flags=re.I)
+    if profile.words_all & _PLACE_WORDS:
+        text = re.sub(r"^(?:just\s+)?(?:leave|put|drop|pop)\s+(?:it|them)\s+(?=\w)", "", text, flags=re.I)
+    if is_name_field(profile):
+        text = re.sub(r"^(?:under|it'?s under|book it under|put it under)\s+(?=\w)", "", text, flags=re.I)
     text = re.sub(r"^(?:by|in|around|before|from|until|after|on|early|late|mid)[\s-]+(?=(?:jan|feb|mar|apr|may|jun|jul|aug|"
                   r"sep|oct|nov|dec|mon|tue|wed|thu|fri|sat|sun)\w*$)", "", text, flags=re.I)  # "by June"
     if len(text.split()) <= 6:  # "my doctor cancelled the order"; articles stay ("the downtown office")
         text = re.sub(r"^(?:my|our)\s+", "", text, flags=re.I)
+    text = re.sub(r"\b(?!(?:oh|one|two|three|four|five|six|seven|eight|nine|zero|no|bye|very|really|so)\b)([a-z]{2,}) \1\b", r"\1",
+                  text, flags=re.I)  # "sarah sarah jones": said twice; digits stay ("four four one nine")
+    text = re.sub(r"^(?:a|an)\s+(?=\w+\s+\w)", "", text, flags=re.I)  # "a 2019 honda civic"; "the" stays
+    allergy = _ALLERGY.search(text)
+    if allergy and profile.words_all & stems({"allergy", "allergies", "allergic", "intolerance", "dietary"}):
+        text = allergy.group(1)  # "hes allergic to penicillin"
     text = text.strip(" .,!?")
     if not text or _JUNK.match(text.lower()):
         return None
@@ -102,9 +164,11 @@ GREETING = re.compile(r"\b(?:leave (?:a|your) (?:message|name)|after the (?:beep
                       r"voice ?mail|mailbox|(?:can'?t|cannot|unable to) (?:take|answer|come to) (?:your|the|my) (?:call|phone)|"
                       r"(?:is|are) not available|you'?ve reached|you have reached)\b")
 # "No, nothing really, it was great": nothing to report, whatever praise follows.
-_NOTHING = re.compile(r"^\W*(?:(?:no|nope|nah|not really|nothing|none|not that i can think of|i can'?t think of anything|"
-                      r"can'?t think of anything)(?:[\s,.!]+|$))+(?:really|at all|to be honest|honestly)?[\s,.!]*")
+_NOTHING = re.compile(r"^\W*(?:(?:honestly|um+|uh+|oh|well|hmm+|erm?)[\s,.!]+)*(?:(?:no|nope|nah|not really|nothing|none|not that i can think of|i can'?t think of anything|"
+                      r"can'?t think of anything|really|at all|honestly)(?:[\s,.!]+|$))+(?:really|at all|to be honest|honestly)?[\s,.!]*")
 _PRAISE = re.compile(r"^\W*(?:(?:it|that|everything|all|it all|the \w+)\s+(?:was|were|is|'s|went)\s+(?:\w+\s+)?"
+                     r"(?:great|good|fine|perfect|lovely|excellent|brilliant|amazing|wonderful|fantastic|spot on|smooth)|"
+                     r"(?:its|thats|it'?s|that'?s)\s+(?:\w+\s+)?"
                      r"(?:great|good|fine|perfect|lovely|excellent|brilliant|amazing|wonderful|fantastic|spot on|smooth)|"
                      r"(?:all|everything) (?:good|fine|great|perfect)\b|(?:thanks|thank you|you guys were great|keep it up)\W*$)")
 
@@ -131,12 +195,18 @@ def string_answer(profile: Profile, reply: str, question: str = "") -> str | Non
         rest = answers.norm(reply)[nothing.end():]
         if not rest.strip(" .,!?") or _PRAISE.match(rest):
             return None  # "No, nothing really, it was great."
+    # "um i dunno maybe more parking": not knowing, then a tentative answer, which is the answer
+    tentative = re.match(r"^\W*(?:(?:um+|uh+|oh|well|hmm+)\W+)*(?:i dunno|i don'?t know|dont know|not sure|no idea)[,.\s]+"
+                         r"((?:maybe|probably|perhaps|i guess|i suppose|i'?d say)\s+\w+\s+\w+.*)$", answers.norm(reply))
+    if tentative:
+        reply = tentative.group(1)
     first_sentence = re.split(r"[.;!?]", answers.norm(reply).strip(" .,"), maxsplit=1)[0]
     if answers.is_refusal(first_sentence) or re.search(r"\b(?:don'?t have (?:it|that|one)|didn'?t catch|have to (?:find|look)|"
                                                        r"not handy|can'?t find|no idea|no clue|not in front of me|not interested)\b",
                                                        first_sentence):
         return None
-    reason = bool(profile.words_all & REASON_WORDS)
+    # A reason field, or any free text asked for with "why" / "what happened": the answer is a reason.
+    reason = bool(profile.words_all & REASON_WORDS) or bool(_ASKS_WHY.search(answers.norm(question)))
     if reason:
         reply = _after_decision(reply)
     text = answers.clean_string(reply)
@@ -150,6 +220,9 @@ def string_answer(profile: Profile, reply: str, question: str = "") -> str | Non
         text = re.sub(rf"\b(?:my|our|his|her|the)\s+(?:\w+'s\s+)?(?:\w+\s+)?{_ROLE}\b,?\s*",
                       "", text, flags=re.I).strip(" ,.") or text
         text = answers.clean_string(text) or text
+        lead = _LEADING_NAME.match(text)
+        if lead and lead.group(1).lower() not in _NOT_NAME:
+            return lead.group(1)  # "Tom at number six usually takes stuff", "the concierge marco was amazing"
     if profile.words_all & stems({"occasion", "celebrate", "celebrating", "celebration"}):
         m = OCCASION.search(answers.norm(reply))
         if m:
@@ -163,7 +236,7 @@ def string_answer(profile: Profile, reply: str, question: str = "") -> str | Non
     sentences = [x for x in re.split(r"(?<=[.!?])\s+", text) if x.strip(" .,!?")]
     while reason and len(sentences) > 1 and _ONLY_DECISION.match(answers.norm(sentences[0])):
         sentences = sentences[1:]
-    first = (sentences[0] if sentences else text).strip(" .,!?")
+    first = _first_clause((sentences[0] if sentences else text).strip(" .,!?"))
     raw = re.split(r",\s*", first)
     finished = [_finish(profile, p, reason) for p in raw]
     parts = [p for p in finished if p]
@@ -183,7 +256,7 @@ def string_answer(profile: Profile, reply: str, question: str = "") -> str | Non
         # only judges ("it was lovely, everyone loved the croissants").
         # A part that opens on a yes or no answers the question asked, not this field ("no we switched
         # in the fall, it's cigna now").
-        said = [p for p in parts if not _PRAISE.match(p) and not re.match(r"(?:it|that|this)(?:'s| is| was)? (?:like|about)\b", p)
+        said = [p for p in parts if not _PRAISE.match(p) and not _JUDGEMENT.fullmatch(p) and not re.match(r"(?:it|that|this)(?:'s| is| was)? (?:like|about)\b", p)
                 and not re.match(r"(?:no|nope|nah|yes|yeah|yep|not)\b", p, re.I)]
         first = best[2] if best[0] > 0 else opener or (said[0] if said else parts[0])
     if re.search(r"\b(?:code|number|zip|pin|id|reference|account|postcode)\b", f"{profile.name} "
@@ -279,22 +352,40 @@ _ITEM_LEAD = re.compile(r"^(?:(?:mostly|mainly|some|a bit of|a little|a little b
 _ITEM_TAIL = re.compile(r"(?:\s+(?:to share|for the table|for me|for him|for her|for us|for the kids|please|obviously|fluently|"
                         r"mostly|mainly|sometimes|occasionally|too|as well|also|though|really|i think|i guess|if possible|"
                         r"if you can|if you have (?:it|them|one)|of course|now and then|every so often|mornings?|afternoons?|"
-                        r"evenings?|nights?))+$", re.I)
+                        r"evenings?|nights?|a bit|a lot|lately|recently|a little|for (?:most|all|the most part|everything)(?: things| of it)?))+$", re.I)
 _NONE_ITEMS = re.compile(r"(?:no|nope|nah|none|nothing|not really|not that i know of|not that i'?m aware of)"
                          r"(?:\W+(?:no|none|nothing|thanks|at all|really|whatsoever))*", re.I)
+_SAID_OF = re.compile(r"^(?:he|she|it|they|one of (?:us|them)|(?:my|our|his|her|their) \w+)(?:'s| is| are| has| was| were)?"
+                      r"(?:\s+been)?\s+(?!(?:a|an|the|not|no|fine|ok|okay|good)\b)(\w.*)$", re.I)
+_CANT_HAVE = re.compile(r"^.*?\b(?:can'?t|cant|cannot|doesn'?t|doesnt|don'?t|dont|won'?t|wont) (?:have|eat|do|drink|take|"
+                        r"stand|handle)\s+(\w.*)$", re.I)
 # "one guest is allergic to nuts": the allergen, not the guest.
 _ALLERGY = re.compile(r"\b(?:allergic|allergy|allergies|intolerant|intolerance|sensitive|sensitivity)\s+(?:to|is|are)\s+(.+)$", re.I)
 
 
 def string_items(text: str) -> list[str]:
     items = []
+    # "mainly cleaning but also maybe gardening": "but also" adds an item; a bare "but" starts a comment
+    text = re.sub(r"\s+but (?:also|as well)\s+", ", ", text, flags=re.I)
     body = re.sub(r"(?<=\w)[.!?]\s+", ", ", re.split(r"\s+but\s+", text)[0])
+    # Speech-to-text drops the commas: "a sofa two armchairs and a coffee table", "mondays wednesdays and fridays"
+    body = re.sub(r"(?<=[a-z]{2}) (?!a (?:bit|lot|little|while|tad|day|week|month|year)\b)"
+                  r"(?=(?:a|an|two|three|four|five|six|some|a couple of|a few|another) [a-z])", ", ", body,
+                  flags=re.I)
+    body = re.sub(r"\b((?:mon|tues|wednes|thurs|fri|satur|sun)days?) (?=(?:mon|tues|wednes|thurs|fri|satur|sun)day)", r"\1, ",
+                  body, flags=re.I)
     body = _LIST_LEAD.sub("", answers.clean_string(body) or "")
     for part in answers.split_list(body):
         allergy = _ALLERGY.search(part)
         if allergy:
             part = allergy.group(1)
-        if re.match(r"(?:i|i'?ve|i'?m|we|we'?ve|we'?re|it|it'?s|that|this|he|she|they|there|you)\b", part, re.I):
+        # "my son cant have peanuts", "one of us is vegan", "she's been limping a bit": the item said of someone
+        said_of = _CANT_HAVE.match(part) or _SAID_OF.match(part)
+        if said_of:
+            part = said_of.group(1)
+        if re.match(r"(?:i|i'?ve|i'?m|we|we'?ve|we'?re|it|it'?s|that|this|he|she|they|there|you)\b", part, re.I) or \
+                re.fullmatch(r"(?:any|all|either|both|none|each)(?: one)?(?: of (?:those|them|these|the above))?|whatever|"
+                             r"anything|everything|the lot", part.strip(" .,"), re.I):
             continue
         # "portuguese is my native", "decent spanish": the item, not what is said about it
         part = re.sub(r"\s+(?:is|are|was|were)\s+.*$", "", part, flags=re.I)

@@ -47,7 +47,8 @@ _LEXICON = [
     {"robot", "machine", "bot", "ai", "human", "automated", "recording", "computer", "artificial", "real"}, {"child", "children", "kid", "son", "daughter", "minor"}, {"seating", "seat", "table", "sit", "inside", "outside"},
 ]
 # "remove me from the list" is an opt-out; "remove the old appliance" is an ordinary request.
-_REMOVE_ME = r"remove(?:d)? (?:me|us|you|them|him|her|my|this|the number|(?:\w+ )?from)"
+_REMOVE_ME = (r"remove(?:d)? (?:me|us|you|them|him|her|my|this|the number|(?:\w+ )?from)|"
+              r"take (?:me|us|you|them|him|her|this number|the number) off|opt (?:me |you |us )?out")
 # Out of order is the negative of working: "was the atm out of service?" "yep" makes atm_working false.
 _BROKEN = r"|broken|out of (?:service|order)|not working"
 _NEGATIVE_FIELD = re.compile(r"\b(?:not|no|dont|don't|do_not|never|stop|opt_?out|unsubscribe" + _BROKEN + "|" + _REMOVE_ME
@@ -277,6 +278,8 @@ def yes_no(profile: Profile, reply: str, question: str) -> bool | None:
         mentions = [(0, False)]  # "Do you know him?" "No idea.": not a refusal, a no
     if not mentions and (echoed := answers.aux_reply(masked)) is not None:
         mentions = [(0, echoed)]  # "he was lovely", "we'll get a taxi"... read by the clause's negation
+    if not mentions and _DECLINED.search(answers.norm(reply)):
+        mentions = [(0, False)]  # "Would you like a reminder?" "I'd rather not.": declining the offer
     if answers.is_refusal(reply) and not mentions:
         return None
     value = None
@@ -301,7 +304,7 @@ def yes_no(profile: Profile, reply: str, question: str) -> bool | None:
             value = False
         elif mine and mine in said:
             value = True
-    if value is None and re.search(r"\bany\b", last_sentence(q)) and not answers.is_refusal(r) and \
+    if value is None and re.search(r"\bany(?:thing|one|body)?\b", last_sentence(q)) and not answers.is_refusal(r) and \
             not answers.is_non_answer(r) and len(re.findall(r"[a-z0-9]+", r)) >= 2 and \
             not re.search(r"\b(?:not|no|never|none|nothing|nobody)\b|n'?t\b", r):
         value = True  # "Any pets?" "Just a cat." / "Any claims?" "One, a fender bender."
@@ -324,6 +327,8 @@ def yes_no(profile: Profile, reply: str, question: str) -> bool | None:
     return value
 
 
+# Declining what was asked, not declining to answer ("I'd rather not say").
+_DECLINED = re.compile(r"\b(?:rather|prefer(?:red)?) not\b(?!(?: to)? (?:say|answer|share|give|tell|disclose|comment|discuss|get into))")
 _NEGATED = re.compile(r"\b(?:not|never|no longer)\b|n'?t\b|\b(?:dont|wont|arent|isnt|havent|didnt|cant)\b")
 _CONTRADICTS = re.compile(r"\b(?:yes|yeah|actually),? (?:i|we|they|he|she) (?:do|will|would|am|are|is|can|did|have|does|need|want)"
                           r"\b(?!\s*(?:not|n'?t)\b)|^\W*(?:well,? |oh,? )?(?:actually,? )?(?:i|we) (?:do|will|am|are|can|did)\b"
@@ -392,6 +397,11 @@ SPECIFIC = {"date", "datetime", "time", "email", "phone", "currency", "enum", "d
 _AUX_SUBJECT = re.compile(r"\b(?:are|is|do|does|did|can|could|will|would|have|has|should|shall|was|were|may|am)\s+"
                           r"(?:you|that|it|this|there|he|she|we|they|your|the|everything|anyone|someone|anything|"
                           r"anybody|somebody|something|everyone|i|now|today|tomorrow|this)\b")
+# "sorry about that were any items damaged", "would a payment plan help": an auxiliary and a subject
+# with its determiner ask only where a clause starts, not in "your total is a hundred dollars".
+_AUX_DETERMINER = re.compile(r"(?:^|[,;:]\s*|\b(?:that|so|and|okay|ok|great|thanks|then|now|also|right|well|sorry|"
+                             r"alright|perfect|sure|noted|lovely|understood)\s+)(?:are|is|do|does|did|can|could|will|"
+                             r"would|should|shall|was|were)\s+(?:any|a|an|my|our|his|her|their|these|those|all|some)\b")
 # A sentence that opens on an auxiliary and ends on "?" asks for a yes or no ("Is now a good time?").
 _AUX_FIRST = re.compile(r"^\W*(?:(?:and|so|also|ok|okay|great|perfect|thanks|thank you|sorry|then|well|now|oh|right)"
                         r"[,\s]+)*(?:is|are|do|does|did|can|could|will|would|have|has|should|shall|was|were|may|am|"
@@ -420,6 +430,9 @@ def asks_yes_no(text: str) -> bool:
     "first, on the appointment: is that a yes") with no question word before it, or a tag ("right?")."""
     sentence = last_sentence(text)
     m = _AUX_SUBJECT.search(sentence)
+    if m and not _WH.search(sentence[:m.start()]):
+        return True
+    m = _AUX_DETERMINER.search(sentence)
     if m and not _WH.search(sentence[:m.start()]):
         return True
     if sentence.rstrip().endswith("?") and _AUX_FIRST.match(sentence) or _DECLARATIVE.search(sentence):
@@ -505,7 +518,7 @@ def people_total(p: Profile, text: str) -> int | None:
 _HEAD_COUNT = _TOTAL_FIELD | stems({"household", "attendee", "attend", "join", "joining", "coming", "travel"})
 # The callee counting themselves in a list: "just me", "me and my husband", "my wife and i".
 _SELF = re.compile(r"\b(?:just|only|it'?s|its) (?:me|myself)\b|\b(?:me|myself),? and\b|\band (?:me|i|myself)\b|\bme,|"
-                   r"^\W*(?:me|myself)\W*$")
+                   r"^\W*(?:me|myself)\W*$|^\W*(?:(?:um+|uh+|well|so)\W+)?(?:me|myself)\s+(?=(?:my|our|and|plus)\b)")
 _PAIRS = re.compile(r"\b(?:(?:my|our|his|her|their|the) )?(?:parents|grandparents|in-laws|in laws|twins)\b")
 _ONE = re.compile(rf"\b(?:my|our|his|her|their) (?:\w+ )?{_KIN}\b")
 _SOME = re.compile(r"\b(?:kids|children|colleagues|friends|coworkers|co-workers|guests|family|people|others)\b")

@@ -126,7 +126,7 @@ def parse_integer(text: str):
 # --- dates -------------------------------------------------------------------------------------
 # dateparser resolves what is found here. Written by hand: finding the date inside a reply
 # (dateparser's own search reads "we" as Wednesday), a bare day "the 14th" (dateparser answers a
-# wrong month for "the 2nd"), "the week after next", "end of the month" and "a week from today".
+# wrong month for "the 2nd"), "the week after next", "end of the month" and "a week from today" / "a week today".
 
 _MONTH = r"(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sept?(?:ember)?|" \
          r"oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)"
@@ -139,7 +139,7 @@ _DATE_RE = re.compile("|".join([
     rf"(?P<dm>\b(?:the\s+)?{_DAY}\s+(?:of\s+)?{_MONTH}\b(?:,?\s+\d{{4}}\b)?)",
     rf"(?P<end>\b(?:the\s+)?end of (?:the |this )?(?:(?P<endnext>next )?month|(?P<endm>{_MONTH}))\b)",
     r"(?P<rel>\b(?:the )?day after tomorrow\b|\btoday\b|\btonight\b|\btomorrow\b|\byesterday\b)",
-    r"(?P<inn>\bin (?:a|an|\d+) (?:day|week)s?\b|\b(?:a|an|\d+) (?:day|week)s? from (?:today|now)\b)",
+    r"(?P<inn>\bin (?:a|an|\d+) (?:day|week)s?\b|\b(?:a|an|\d+) (?:day|week)s? (?:from (?:today|now)|today)\b)",
     rf"(?P<wd>\b(?:(?:next|this|last|on|coming|this coming)\s+)?{_WEEKDAY}(?:\s+(?:the\s+)?(?P<wdday>\d{{1,2}})"
     rf"(?:st|nd|rd|th))?(?P<wan>\s+(?:of\s+)?the week after next|\s+(?:of\s+)?next week)?)",
     rf"(?P<nth>\b(?:the\s+)?(?P<nthn>1st|2nd|3rd|4th|last)\s+(?P<nthw>{_WEEKDAY})\s+(?:in|of)\s+(?P<nthm>{_MONTH})\b)",
@@ -196,7 +196,7 @@ def _resolve(m, base: datetime, past: bool, order: str) -> date | None:
                     return candidate
         return None
     if m.group("inn"):
-        span = re.sub(r"(a|an|\d+) (day|week)s? from (?:today|now)", r"in \1 \2", span)
+        span = re.sub(r"(a|an|\d+) (day|week)s? (?:from (?:today|now)|today)", r"in \1 \2", span)  # "a week today"
     if m.group("wd") and m.group("wan"):
         weekday = next(i for i, d in enumerate(_WEEKDAYS) if d in span)
         monday = today - timedelta(days=today.weekday()) + timedelta(weeks=2 if "after" in m.group("wan") else 1)

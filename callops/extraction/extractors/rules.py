@@ -57,7 +57,7 @@ from callops.extraction.matching import (
 from callops.extraction.schema import fields as schema_fields
 from callops.extraction.transcript import turns as normalise
 
-from . import ExtractionFailed, unasked
+from . import ExtractionFailed, implied, ordered, unasked
 
 # How close a question must come to a field (its words, synonyms and type cues) to be about it.
 TOPIC = 0.8
@@ -248,6 +248,8 @@ class _Conversation:
         unasked.intents(self)
         unasked.reasons(self)
         unasked.strings(self)
+        ordered.tie_by_order(self, topics, TOPIC)
+        implied.moved_booking(self)
         values, evidence = {}, {}
         for p in self.profiles:
             chosen = self._choose(self.cands[p.name])
@@ -272,7 +274,8 @@ class _Conversation:
             if kind == "boolean":
                 for p, strength in group:
                     last = last_sentence(question)
-                    value = yes_no(p, text, question) if asks_yes_no(last) else \
+                    # "And by phone?" after a yes/no question is one too, in short.
+                    value = yes_no(p, text, question) if asks_yes_no(last) or _ELLIPTICAL.match(last) else \
                         who(text) if re.search(r"\bwho\b", last) else echo(p, text)
                     if value is not None or refusal:
                         self.add(p, value, i, strength)
@@ -316,8 +319,9 @@ class _Conversation:
                                  strength + 0.2 * min(2, p.near(text, found[0][0])))
                     elif p.item.kind == "integer" and (listed := people_listed(p, text)) is not None:
                         self.add(p, listed, i, strength)  # "just me and my husband"
-                    elif p.item.kind == "integer" and (nth := _BARE_ORDINAL.match(parsing.digits(text))):
-                        self.add(p, int(nth.group(1)), i, strength)  # "what floor?" "the fourth"
+                    elif p.item.kind == "integer" and (nth := _BARE_ORDINAL.match(parsing.digits(text)) or
+                                                       _NTH_TIME.search(parsing.digits(answers.norm(text)))):
+                        self.add(p, int(nth.group(1)), i, strength)  # "what floor?" "the fourth"; "my third time"
                     elif p.item.kind == "enum" and (meant := options.loosely(
                             text, question, p.options, p.item.synonyms, p.spec.description)):
                         self.add(p, meant, i, strength)  # "the second one", "the one with flood cover"
@@ -520,11 +524,15 @@ class _Conversation:
         return max(strong, key=lambda c: c.order)
 
 
+_ELLIPTICAL = re.compile(r"^(?!.*\b(?:when|where|which|who|why)\b)(?!.*\bwhat (?!about))(?!.*\bhow (?!about))\W*(?:and|or|what about|how about)?\s*(?:by|via|on|for|with|over)?\s*(?:\w+\s*){1,2}\?$")
 _MORE = re.compile(r"\b(?:anything|anyone|anybody|something|any) else\b|\bwhat else\b|\bany (?:others?|more)\b")
 _ADDED = re.compile(r"^\W*(?:(?:oh|ah|um+|uh+|yes|yeah|actually|right)[,.\s]+)*(?:and|also|plus)\b|\b(?:too|as well|also)\W*"
                     r"(?:$|[,.!?])")
 _BARE_ORDINAL = re.compile(r"^\W*(?:(?:um+|uh+|oh|its|it'?s|on|the|that'?s|we'?re on|i'?m on)\W+)*(\d{1,3})(?:st|nd|rd|th)"
                            r"(?:\s+(?:one|floor|time|place))?\W*$")
+# "How many times have you visited?" "This is my third time.": the count said as an ordinal.
+_NTH_TIME = re.compile(r"\b(?:my|our|the|his|her|their) (\d{1,3})(?:st|nd|rd|th) (?:time|visit|stay|order|booking|"
+                       r"appointment|year|trip|call)\b")
 _INTRO = re.compile(r"\b(?:this is|i'?m|my name is)\s+(?:\w+\s+)?(?:the |an? |your )?(?:[\w'-]+\s+){0,3}?"
                     r"(?:assistant|agent|line|service|desk|team|department|bot)\s+(?:from|at|for|of|with)\s+"
                     r"(?:the\s+)?(?:[\w'&-]+\s+){0,3}?[\w'&-]+(?=[,.!?]|\s+(?:calling|here|about|regarding|to|with|and)\b|$)", re.I)

@@ -118,7 +118,8 @@ def reasons(conv) -> None:
             if role != "user" or i == 0 or not any(c.turn == i for cs in conv.cands.values() for c in cs if c.value
                                                   is not None):
                 continue
-            for sentence in re.split(r"(?<=[.!?])\s+|,\s+(?=(?:i'?m|we'?re|because|cause|since)\b)", text):
+            for sentence in re.split(r"(?<=[.!?])\s+|,\s+(?=(?:i'?m|we'?re|because|cause|since|we|they|its|it'?s|my|our|there'?s)\b)", text,
+                                flags=re.I):
                 cleaned = string_answer(p, sentence)
                 value_only = len(cleaned.split()) <= 3 and bool(parsing.numbers_in(cleaned)) if cleaned else True
                 decision = re.match(r"^\W*(?:oh )?(?:no|nope|nah|yes|yeah|yep|sure|ok|okay)\b", answers.norm(sentence))
@@ -132,7 +133,8 @@ def reasons(conv) -> None:
                 opens_on_decision = decision is not None and answers.norm(cleaned or "").split()[:1] == \
                     answers.norm(sentence)[decision.start():].split()[:1]
                 if cleaned and not opens_on_decision and not only_decision(sentence) and not sentence.rstrip().endswith("?") and \
-                        not asks_back(sentence) and len(cleaned.split()) >= 2 and \
+                        not asks_back(sentence) and (len(cleaned.split()) >= 2 or re.match(
+                            r"^\W*(?:i'?m|im|we'?re|because|cause)\s+\w+\W*$", answers.norm(sentence))) and \
                         not value_only and not (answers.parse_boolean(cleaned) is not None
                                                 and len(cleaned.split()) <= 4) and not intent_only(sentence):
                     conv.add(p, cleaned, i, 0.3)
