@@ -294,6 +294,10 @@ PROVIDER_HTTP_TIMEOUT_SECONDS = env.float("PROVIDER_HTTP_TIMEOUT_SECONDS", defau
 # Divides every provider's poll cadence, backoff and maximum call length; tests and emulator
 # demos compress time with it, production leaves it at 1.
 PROVIDER_SYNC_SPEED = env.float("PROVIDER_SYNC_SPEED", default=1.0)
+# How long a call may stay live after the provider started it before it is reconciled and, if the
+# provider still has no final status, failed `stale`. 0: each provider's own maximum call length
+# (an hour for the hosted providers, 30 minutes for the sandbox's calls).
+PROVIDER_MAX_CALL_SECONDS = env.float("PROVIDER_MAX_CALL_SECONDS", default=0.0)
 # A call claimed for dialing this long ago with no provider id had its placement interrupted (a
 # worker died mid-request); it is then looked up at the provider. Longer than any placement can
 # take: a bounded provider request plus the wait for the account's request budget.

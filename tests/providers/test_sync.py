@@ -273,6 +273,13 @@ def test_stale_clock_starts_when_the_provider_starts_the_call(emulators, make_ag
     # A list the provider never gets to is given up on after PROVIDER_BATCH_MAX_WAIT_SECONDS.
     settings.PROVIDER_BATCH_MAX_WAIT_SECONDS = 2 * 3600
     assert waiting.pk in set(stale_calls("trillet")[1].values_list("pk", flat=True))
+    # PROVIDER_MAX_CALL_SECONDS replaces the provider's own limit: at 4 h, none has run too long.
+    settings.PROVIDER_BATCH_MAX_WAIT_SECONDS = 86400
+    settings.PROVIDER_MAX_CALL_SECONDS = 4 * 3600
+    single, batched = stale_calls("trillet")
+    assert (list(single), list(batched)) == ([], [])
+    settings.PROVIDER_MAX_CALL_SECONDS = 2 * 3600
+    assert set(stale_calls("trillet")[1].values_list("pk", flat=True)) == {started_long_ago.pk, dialing_long_ago.pk}
 
 
 def test_waiting_calls_of_a_long_provider_batch_are_not_failed(emulators, make_agent, run_jobs, settings, clock):
