@@ -32,6 +32,7 @@ from callops.batches.models import Batch
 from callops.calls.models import TERMINAL, Agent, CallRollup, CallStatus, ResultStatus, RoutingProfile
 from callops.calls.rollups import TALK_BUCKETS, TALK_EDGES
 from callops.lib import isotime
+from callops.lib.aggregate_memory import hash_room
 from callops.providers.models import ProviderAccount
 
 from .periods import Period
@@ -235,7 +236,9 @@ def compare(org, group_by: str, period: Period) -> Comparison:
     dim = DIMENSION[group_by]
     groups: dict[int, Group] = {}
     sums = {name: Sum(name) for name in MEASURES}
-    for r in _rows(org, period, "status", "result_status", "currency", pk=F(dim)).annotate(**sums):
+    with hash_room():
+        totals = list(_rows(org, period, "status", "result_status", "currency", pk=F(dim)).annotate(**sums))
+    for r in totals:
         _fold(groups.setdefault(r["pk"], Group(r["pk"])), r)
     _name(groups.values(), org, group_by)
     ordered = sorted(groups.values(), key=lambda g: (-g.calls, g.name, g.pk))
@@ -246,8 +249,9 @@ def _series(org, period: Period, dim: str, groups: list[Group]) -> list[Bucket]:
     index = {g.pk: i for i, g in enumerate(groups)}
     buckets = {key: Bucket(start, end, by_group=[0] * len(groups)) for key, start, end in period.buckets()}
     bucket = F("hour") if period.interval == "hour" else TruncDate("hour", tzinfo=period.tz)
-    rows = _rows(org, period, "status", pk=F(dim), bucket=bucket).annotate(
-        n=Sum("n"), answered=Sum("answered"), failovers=Sum("failovers"))
+    with hash_room():
+        rows = list(_rows(org, period, "status", pk=F(dim), bucket=bucket).annotate(
+            n=Sum("n"), answered=Sum("answered"), failovers=Sum("failovers")))
     for r in rows:
         b = buckets[r["bucket"]]
         b.calls += r["n"]

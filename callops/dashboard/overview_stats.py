@@ -19,6 +19,7 @@ from django.db.models.functions import TruncDate
 
 from callops.accounts.tenancy import scoped
 from callops.calls.models import ACTIVE, TERMINAL, Agent, Call, CallRollup, CallStatus
+from callops.lib.aggregate_memory import hash_room
 
 from .tz import start_of_day, today
 
@@ -76,11 +77,12 @@ def build_overview(org, tz, days: int = 7) -> Overview:
     day0 = today(tz)
     week_first = day0 - timedelta(days=days - 1)
     prev_start = start_of_day(tz, day0 - timedelta(days=2 * days - 1))
-    rows = (CallRollup.objects.filter(organization=org, hour__gte=prev_start, n__gt=0)
-            .annotate(day=TruncDate("hour", tzinfo=tz))
-            .values("day", "status", "provider", agent_id=F("agent_pk"))
-            .annotate(calls=Sum("n"), answered_calls=Sum("answered"))
-            .order_by())
+    with hash_room():
+        rows = list(CallRollup.objects.filter(organization=org, hour__gte=prev_start, n__gt=0)
+                    .annotate(day=TruncDate("hour", tzinfo=tz))
+                    .values("day", "status", "provider", agent_id=F("agent_pk"))
+                    .annotate(calls=Sum("n"), answered_calls=Sum("answered"))
+                    .order_by())
 
     ov = Overview()
     grid = {day0 - timedelta(days=i): {key: 0 for key, _, _ in CHART_SERIES} for i in range(days)}
