@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 
 from callops.extraction import answers, parsing
+from callops.extraction.lead_ins import frame_removed
 from callops.extraction.matching import (
     _ASKS_WHY,
     _STOPWORDS,
@@ -24,6 +25,7 @@ from callops.extraction.matching import (
     stem,
     stems,
 )
+from callops.extraction.spoken_lists import determiners_split, run_on_items
 
 _JUNK = re.compile(r"^(?:(?:no|nope|nah),? (?:that'?s it|thats it|that'?s all|thats all|nothing(?: else)?|i'?m good|all good)|"
                    r"sorry|no|non|nope|mate|yes|yeah|ok|okay|sure|hmm+|um+|uh+|ugh|hey|hi|hello|nothing|none|n/?a|"
@@ -189,7 +191,7 @@ def _echo_removed(reply: str, question: str) -> str:
 def string_answer(profile: Profile, reply: str, question: str = "") -> str | None:
     if GREETING.search(answers.norm(reply)):
         return None
-    reply = _echo_removed(reply, question)
+    reply = frame_removed(_echo_removed(reply, question), question)  # "the main reason was ..."
     nothing = _NOTHING.match(answers.norm(reply))
     if nothing:
         rest = answers.norm(reply)[nothing.end():]
@@ -374,6 +376,7 @@ def string_items(text: str) -> list[str]:
                   flags=re.I)
     body = re.sub(r"\b((?:mon|tues|wednes|thurs|fri|satur|sun)days?) (?=(?:mon|tues|wednes|thurs|fri|satur|sun)day)", r"\1, ",
                   body, flags=re.I)
+    body = determiners_split(body)  # "the couch the bookshelf"
     body = _LIST_LEAD.sub("", answers.clean_string(body) or "")
     for part in answers.split_list(body):
         allergy = _ALLERGY.search(part)
@@ -403,5 +406,5 @@ def string_items(text: str) -> list[str]:
         if len(cleaned.split()) <= 2 and answers.parse_boolean(cleaned) is not None:
             continue  # "Perfect.", "yes please": an acknowledgement, not an item
         if cleaned and not answers.is_refusal(cleaned) and len(cleaned.split()) <= 4:
-            items.append(cleaned)
+            items.extend(run_on_items(cleaned))  # "invoicing time tracking": two items
     return items

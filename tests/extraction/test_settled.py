@@ -1,0 +1,70 @@
+"""Lists said without commas, summaries the callee corrects, yes/no settled by approving a statement,
+and free text after a frame that announces it (tests/extraction/corpus/dev/dev_13.json in small)."""
+
+from datetime import UTC, datetime
+
+import pytest
+
+from callops.extraction.extractors.rules import extract_turns
+from callops.extraction.free_text import string_items
+from callops.extraction.lead_ins import frame_removed
+
+WEDNESDAY = datetime(2026, 6, 10, 16, 0, tzinfo=UTC)
+
+
+def turns(*lines):
+    return [{"role": "agent" if i % 2 == 0 else "user", "text": t} for i, t in enumerate(lines)]
+
+
+@pytest.mark.parametrize("reply, items", [
+    ("mostly invoicing time tracking and expense reports", ["invoicing", "time tracking", "expense reports"]),
+    ("we need live chat reporting and a mobile app", ["live chat", "reporting", "mobile app"]),
+    ("uh the couch the bookshelf and um two lamps", ["couch", "bookshelf", "lamps"]),
+    ("the kitchen the hallway and both bathrooms", ["kitchen", "hallway", "bathrooms"]),
+    ("cleaning the windows and the back of the house", ["cleaning the windows", "back of the house"]),
+    ("tuesday thursday and saturday mornings", ["tuesday", "thursday", "saturday"]),
+])
+def test_list_items_said_without_commas(reply, items):
+    assert string_items(reply) == items
+
+
+@pytest.mark.parametrize("reply, question, span", [
+    ("um the main reason was honestly the price it just went up too much", "", "the price it just went up too much"),
+    ("um id prefer something on a higher floor if possible", "", "something on a higher floor if possible"),
+    ("yeah my main complaint is the engineer turned up two hours late", "", "the engineer turned up two hours late"),
+    ("what could you improve um id say the parking situation", "and what could we improve", "the parking situation"),
+    ("i would like to cancel", "", "i would like to cancel"),
+])
+def test_the_frame_before_a_free_text_answer_goes(reply, question, span):
+    assert frame_removed(reply, question) == span
+
+
+def test_a_corrected_summary_takes_the_correction_and_keeps_the_rest():
+    schema = {"party_size": {"type": "integer", "description": "number of people"},
+              "time": {"type": "time", "description": "time of the booking"}}
+    got = extract_turns(turns("How many people and what time?", "four of us at seven please",
+                              "So that's a table for four at seven this evening?",
+                              "actually make it five, my sister is coming too"), schema, WEDNESDAY)
+    assert got == {"party_size": 5, "time": "19:00"}
+
+
+def test_a_corrected_count_goes_to_the_count_whose_noun_is_said():
+    schema = {"rooms": {"type": "integer", "description": "number of rooms"},
+              "nights": {"type": "integer", "description": "number of nights"}}
+    got = extract_turns(turns("how many rooms and for how many nights", "two rooms three nights",
+                              "so just to confirm two rooms for three nights", "oh actually make it one room we can share"),
+                        schema, WEDNESDAY)
+    assert got == {"rooms": 1, "nights": 3}
+
+
+@pytest.mark.parametrize("description, statement, reply, expected", [
+    ("whether the patient confirms the appointment", "Your appointment is on Friday at 10 a.m. with Dr. Lee.",
+     "friday's fine", True),
+    ("whether a high chair is needed", "For the little one we'd add a high chair to the table.", "oh lovely thank you", True),
+    ("whether a high chair is needed", "For the little one we'd add a high chair to the table.", "no thanks we bring our own",
+     False),
+    ("whether the customer moves to paperless bills", "We'd also switch you to paperless bills by email.", "okay", None),
+])
+def test_a_statement_is_settled_by_approving_or_declining_it(description, statement, reply, expected):
+    schema = {"field": {"type": "boolean", "description": description}}
+    assert extract_turns(turns(statement, reply), schema, WEDNESDAY).get("field") is expected
