@@ -512,7 +512,9 @@ def people_total(p: Profile, text: str) -> int | None:
     if re.search(r"\b\d+ (?:of us|people|persons|guests|in total|total|all up|altogether)\b|\bparty of \d+|\bso \d+", t):
         return None  # the total is said
     parts = re.findall(rf"\b(\d+) (?:\w+ )?{_PERSONS}\b", t)
-    return sum(int(x) for x in parts) if len(parts) >= 2 else None
+    # "two adults and the baby": a person said without a number is one
+    singles = [] if not parts else re.findall(r"\b(?:the|a|an|our|my|one) (?:baby|toddler|little one|infant|child|kid|teen)\b", t)
+    return sum(int(x) for x in parts) + len(singles) if len(parts) + len(singles) >= 2 else None
 
 
 _HEAD_COUNT = _TOTAL_FIELD | stems({"household", "attendee", "attend", "join", "joining", "coming", "travel"})

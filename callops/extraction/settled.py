@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 
 from callops.extraction import answers, parsing
-from callops.extraction.matching import asks_yes_no, assign, echo, kept, last_sentence, unit_fit
+from callops.extraction.matching import asks_yes_no, assign, echo, kept, last_sentence, stems, unit_fit
 
 _LEAD = r"^\W*(?:(?:oh|ah|um+|uh+|well|yeah|yes|ok|okay|right|that|that'?s|thats|it'?s|its|this|(?:the )?[a-z]+'?s|(?:the )?[a-z]+ is)[,.\s]+)*"
 # Approval of what was just said, not an acknowledgement of having heard it.
@@ -88,6 +88,12 @@ def corrected_summaries(conv) -> None:
             conv.cands[p.name][-1].order += 0.5
 
 
+# A field about attending or keeping a booking, and a statement that says the booking's slot.
+_ATTEND = stems({"attend", "come", "confirm", "confirmed", "keep", "still", "show"})
+_SLOT = re.compile(r"\b(?:(?:mon|tues|wednes|thurs|fri|satur|sun)day|tomorrow|today|tonight)\b|\b\d{1,2}(?::\d\d)?\s*(?:am|pm|a\.m|p\.m)|"
+                   r"o'?clock|\bat (?:\d|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|noon)\b")
+
+
 def _asks(text: str) -> bool:
     return text.rstrip().endswith("?") or asks_yes_no(text) or bool(
         re.search(r"\b(?:what|when|where|which|who|how|why)\b", last_sentence(text)))
@@ -111,6 +117,8 @@ def statements_accepted(conv) -> None:
             if role != "agent" or conv.turns[i + 1][0] != "user" or _asks(text):
                 continue
             mine = p.relevance(text)
+            if mine < 0.5 and p.words_all & _ATTEND and _SLOT.search(answers.norm(text)):
+                mine = 0.5  # "it's friday the twenty ninth at three forty." "friday's fine": the slot is kept
             if mine < 0.5 or mine < max(q.relevance(text) for q in conv.profiles if q.kind == "boolean") - 1e-9:
                 continue
             value = accepted(p, conv.turns[i + 1][1])
