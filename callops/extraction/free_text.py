@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 
 from callops.extraction import answers, parsing
-from callops.extraction.lead_ins import frame_removed
+from callops.extraction.lead_ins import frame_removed, judged_removed
 from callops.extraction.matching import (
     _ASKS_WHY,
     _STOPWORDS,
@@ -21,6 +21,7 @@ from callops.extraction.matching import (
     RELATION,
     Profile,
     _words,
+    asks_yes_no,
     is_name_field,
     stem,
     stems,
@@ -65,14 +66,17 @@ _EXPLANATION = re.compile(r"(?<=\S)\s+(?:because|cause|'cause|since|as)\s+(?:i|w
                           r"that|he|she|you)\b.*$", re.I)
 # Speech-to-text runs sentences together: "the wait was kind of long i was sitting there like forty
 # minutes" is a statement, then a new one where a subject and its verb start again.
-_NEW_CLAUSE = re.compile(r"\s+(?=(?:i|we|they|he|she) (?:was|were|had|am|'?m|'?ve|have|got|just|mean)\b)", re.I)
+_NEW_CLAUSE = re.compile(r"\s+(?=(?:i|we|they|he|she) (?:was|were|had|am|'?m|'?ve|have|got|just|mean|[a-z]{3,}ed)\b)", re.I)
 
 
 def _first_clause(text: str) -> str:
     for m in _NEW_CLAUSE.finditer(text):
         head = text[:m.start()]
+        if re.search(r"\b(?:and|but|so|or|then)$", head, re.I) and re.match(r"\s+\w+ [a-z]{3,}ed\b", text[m.start():], re.I) \
+                and not re.match(r"\s+\w+ (?:was|were|had)\b", text[m.start():], re.I):
+            continue  # "great but he arrived late": a clause joined on is part of the statement
         if len(head.split()) >= 4 and re.search(r"\b(?:was|is|were|are)\b|'s\b", head, re.I):
-            return head
+            return re.sub(r"\s+(?:and|but|so|or|then)$", "", head, flags=re.I)  # "my kid is sick and | i have to ..."
     return text
 
 
@@ -111,6 +115,7 @@ _NOT_SURNAME = {"hes", "shes", "its", "thats", "theyre", "who", "he", "she", "i"
 
 def _finish(profile: Profile, text: str, reason: bool) -> str | None:
     """The minimal answer: lead-ins, hedges, possessives and trailing explanation taken off."""
+    text = judged_removed(text or "")  # "text is probably best for me"
     for _ in range(2):
         text = answers.clean_string(_TAIL_HEDGES.sub("", _HEDGE_WORDS.sub("", text or "").strip(" .,!?"))) or ""
     if reason:
@@ -192,6 +197,8 @@ def string_answer(profile: Profile, reply: str, question: str = "") -> str | Non
     if GREETING.search(answers.norm(reply)):
         return None
     reply = frame_removed(_echo_removed(reply, question), question)  # "the main reason was ..."
+    if question and asks_yes_no(question) and re.match(r"^\W*(?:no|nope|nah)[,.\s]+(?:just|only|simply)\b", answers.norm(reply)):
+        return None  # "Is anyone celebrating?" "no just dinner": there is nothing to record
     nothing = _NOTHING.match(answers.norm(reply))
     if nothing:
         rest = answers.norm(reply)[nothing.end():]
@@ -312,7 +319,8 @@ def _after_decision(reply: str) -> str:
     if rest is None:
         for pattern in (_OPENER, _DECIDED):
             m = pattern.match(t)
-            if m and len(t[m.end():].split()) >= 2:
+            # "i completely forgot about it": what is left must say something, not "about it"
+            if m and len(t[m.end():].split()) >= 2 and not re.fullmatch(r"\W*(?:about|of) (?:it|that|this|them)\W*", t[m.end():]):
                 t = t[m.end():]
                 rest = t
     if rest is None:

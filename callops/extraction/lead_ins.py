@@ -28,6 +28,8 @@ _FRAMES = re.compile(
     r"|the (?:best|worst|nicest|hardest|main|only) (?:part|thing|bit)(?: about (?:it|that|the \w+))?(?: for me)? (?:was|is|were)"
     # "i'd have to say", "i wanna say", "if i had to pick one i'd say", "for me it's"
     r"|(?:if i had to (?:pick|choose|say)(?: one)?,? )?(?:i'?d|i would) have to say|i (?:wanna|want to) say|for me,? (?:it'?s|its|it is|it would be|it'?d be)"
+    # "could we get a table by the window": the request, not its asking
+    r"|(?:could|can|may) (?:we|i) (?:possibly |please )?(?:get|have)(?= (?:a|an|the|some|one)\b)"
     # "i'd prefer", "i would like", "i'd rather have", followed by the thing, not by "to"
     r"|(?:i|we)(?:'?d| would)? (?:really )?(?:prefer|rather have|like|love)(?= (?!to\b|it\b|that\b|you\b|if\b)\w)"
     r")[,\s]+", re.I)
@@ -62,3 +64,20 @@ def frame_removed(reply: str, question: str = "") -> str:
     # What is left may open on a hedge of its own: "... was honestly the price", "... um id say the parking"
     text = _SAY.sub("", re.sub(rf"^{_FILLERS}", "", text, flags=re.I), count=1)
     return text if text.strip(" .,!?") else reply
+
+
+# Said after a choice and not part of it: "text is probably best for me", "mornings would be easier for us".
+_JUDGED = re.compile(r"^(.{2,40}?)\s+(?:is|are|would be|'?d be|will be|works|work)\s+(?:probably |definitely |really |usually |much |"
+                     r"always |just )*(?:best|better|easiest|easier|ideal|preferred|fine|good|great|perfect|simplest)?"
+                     r"(?:\s+for (?:me|us|him|her|them))?\W*$", re.I)
+
+
+def judged_removed(text: str) -> str:
+    """The thing chosen, without what is said of it ("email works best for me": "email")."""
+    m = _JUDGED.match(text.strip())
+    if not m or not re.search(r"\b(?:best|better|easiest|easier|ideal|preferred|fine|good|great|perfect|simplest|works?)\b",
+                              text[m.end(1):], re.I):
+        return text
+    head = m.group(1)
+    # "the check in was a bit slow" judges nothing chosen; only a short head is the choice
+    return head if len(head.split()) <= 4 and not re.search(r"\b(?:not|never|it|that|this|he|she|they)\b", head, re.I) else text

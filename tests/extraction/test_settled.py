@@ -68,3 +68,20 @@ def test_a_corrected_count_goes_to_the_count_whose_noun_is_said():
 def test_a_statement_is_settled_by_approving_or_declining_it(description, statement, reply, expected):
     schema = {"field": {"type": "boolean", "description": description}}
     assert extract_turns(turns(statement, reply), schema, WEDNESDAY).get("field") is expected
+
+
+@pytest.mark.parametrize("description, question, reply, expected", [
+    ("why they need to reschedule", "whats the reason you need to move it",
+     "uh yeah so basically my kid is sick and i have to stay home with him", "kid is sick"),
+    ("what could be improved", "is there anything we could do better",
+     "hmm maybe the check in was a bit slow we waited like twenty minutes", "the check in was a bit slow"),
+    ("preferred contact method", "How would you prefer we contact you?", "text is probably best for me", "text"),
+    ("special requests", "Any special requests for the booking?", "could we get a table by the window if thats possible",
+     "table by the window"),
+    ("occasion being celebrated", "Is anyone celebrating?", "no just dinner", None),
+    ("feedback", "How was the visit?", "The technician was great but he arrived late",
+     "The technician was great but he arrived late"),
+])
+def test_free_text_keeps_the_informative_span(description, question, reply, expected):
+    schema = {"field": {"type": "string", "description": description}}
+    assert extract_turns(turns(question, reply), schema, WEDNESDAY).get("field") == expected
