@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from typing import Any, cast
 
-from callops.extraction import amounts, answers, contacts, parsing, times_of_day
+from callops.extraction import amounts, answers, approvals, contacts, parsing, times_of_day
 from callops.extraction.schema import Field
 
 _STOPWORDS = set("""a an the of for to do does did is are was were be been has have had by in on at and or with their
@@ -278,6 +278,8 @@ def yes_no(profile: Profile, reply: str, question: str) -> bool | None:
         mentions = [(0, False)]  # "Do you know him?" "No idea.": not a refusal, a no
     if not mentions and (echoed := answers.aux_reply(masked)) is not None:
         mentions = [(0, echoed)]  # "he was lovely", "we'll get a taxi"... read by the clause's negation
+    if not mentions and (implied := approvals.implied(answers.norm(reply))) is not None:
+        mentions = [(0, implied)]  # "friday morning works", "mornings are hard for me"
     if not mentions and _DECLINED.search(answers.norm(reply)):
         mentions = [(0, False)]  # "Would you like a reminder?" "I'd rather not.": declining the offer
     if answers.is_refusal(reply) and not mentions:

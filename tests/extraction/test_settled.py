@@ -85,3 +85,16 @@ def test_a_statement_is_settled_by_approving_or_declining_it(description, statem
 def test_free_text_keeps_the_informative_span(description, question, reply, expected):
     schema = {"field": {"type": "string", "description": description}}
     assert extract_turns(turns(question, reply), schema, WEDNESDAY).get("field") == expected
+
+
+@pytest.mark.parametrize("description, question, reply, expected", [
+    ("available for an interview", "are you available friday morning for an interview", "friday morning works", True),
+    ("can work weekends", "would you be able to do weekend shifts", "weekends are hard for me i have my kids", False),
+    ("can pay today", "Can you make a payment today?", "i get paid friday so not till then", False),
+    ("wants a text reminder", "Want me to text you a reminder on Friday?", "dont bother ill remember", False),
+    ("interested in a free quote", "Would you be interested in a free quote?", "i mean i could take a look i suppose", True),
+    ("will attend", "are you still able to come in on monday", "uh monday i have work actually", False),
+])
+def test_a_yes_or_no_said_without_one(description, question, reply, expected):
+    schema = {"field": {"type": "boolean", "description": description}}
+    assert extract_turns(turns(question, reply), schema, WEDNESDAY).get("field") is expected

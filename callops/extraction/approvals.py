@@ -1,0 +1,31 @@
+"""A yes or no said without one: approving a choice, being willing, or naming what prevents it.
+
+"friday morning works", "the 3pm is fine", "i could take a look i suppose" are yeses; "mornings
+are hard for me", "i have work", "not till then", "don't bother" are noes. Read only when the
+reply holds no yes/no word of its own.
+"""
+
+from __future__ import annotations
+
+import re
+
+_NEG = re.compile(r"\b(?:not|no|never|nope|nah)\b|n'?t\b|\bdont\b|\bcant\b|\bwont\b")
+# "<a choice> works / is fine / suits me": the subject is short, the verdict approving.
+_CHOICE_OK = re.compile(r"^\W*(?:(?:oh|um+|uh+|yeah|well|ok|okay)[,.\s]+)*(?:[a-z0-9']+\s+){1,4}?(?:works|work|would work|"
+                        r"is fine|are fine|is good|are good|is perfect|is great|suits me|suits us|should work|is ok|is okay)\b")
+_WILLING = re.compile(r"^\W*(?:(?:oh|um+|uh+|well|i mean|honestly)[,.\s]+)*(?:i|we) (?:could|might|may|would consider|'?d consider|"
+                      r"'?d be open|would be open|'?m open|am open|'?re open) (?:to |give |take |have |try |do )")
+_OBSTACLE = re.compile(r"\b(?:(?:is|are|'s|s) (?:really |a bit |quite |pretty )?(?:hard|tough|difficult|tricky|bad|no good|"
+                       r"impossible) for (?:me|us)|(?:i|we) (?:have|'?ve got|got) (?:work|school|class|classes|a meeting|plans|"
+                       r"an appointment|a shift)(?: then| that day| at that time)?\W*(?:actually)?\W*$|not (?:un)?till|"
+                       r"not until|(?:don'?t|dont) bother|no need|not necessary|don'?t worry about it)\b")
+
+
+def implied(reply: str) -> bool | None:
+    t = " ".join(reply.lower().split())
+    first = re.split(r"[.!?;]|\b(?:but|unless|except)\b", t, maxsplit=1)[0]
+    if _OBSTACLE.search(t):
+        return False
+    if (_CHOICE_OK.match(first) or _WILLING.match(first)) and not _NEG.search(first):
+        return True
+    return None
