@@ -21,11 +21,27 @@ _OBSTACLE = re.compile(r"\b(?:(?:is|are|'s|s) (?:really |a bit |quite |pretty )?
                        r"not until|(?:don'?t|dont) bother|no need|not necessary|don'?t worry about it)\b")
 
 
+# The state asked about still holds back ("still waiting on it", "its still dripping"), or an offer is
+# turned down by keeping things as they are ("ill call them myself", "im happy with what ive got").
+_STILL = re.compile(r"\bstill (?:waiting|dripping|leaking|broken|happening|down|missing|not|on hold|no sign|nothing|"
+                    r"doing it|getting)\b|\b(?:leave it|give it a miss|sit (?:this|it) out|skip it|pass on it)"
+                    r"(?: this (?:time|year|round)| for now)\b|\b(?:i'?ll|ill|i will|we'?ll|we will) \w+ (?:it|them|that|him|her) "
+                    r"(?:myself|ourselves)\b|\b(?:i'?m|im|we'?re|were) (?:happy|fine|good|ok|okay) (?:with what (?:i|we)(?:'?ve| have)"
+                    r"(?: got)?|as (?:i|we) (?:am|are)|as it is)\b|\b(?:we|i) (?:have |'?ve )?moved\b")
+# A past action that answers "did it arrive?", "have you paid?": "it came yesterday", "i sent it".
+_DONE = re.compile(r"^\W*(?:(?:oh|um+|uh+|yeah|well)[,.\s]+)*(?:(?:it|they|he|she) (?:came|arrived|turned up|showed up|got here|"
+                   r"was delivered)|(?:i|we) (?:already )?(?:sent|paid|posted|mailed|transferred|submitted|signed|returned) "
+                   r"(?:it|that|them|the \w+))\b")
+_SO = re.compile(r"^\W*(?:(?:um+|uh+|well|yeah)[,.\s]+)*(?:i|we) (?:suppose|guess|reckon|believe|hope) so\b")
+
+
 def implied(reply: str) -> bool | None:
     t = " ".join(reply.lower().split())
     first = re.split(r"[.!?;]|\b(?:but|unless|except)\b", t, maxsplit=1)[0]
-    if _OBSTACLE.search(t):
+    if _OBSTACLE.search(t) or _STILL.search(t):
         return False
+    if _DONE.match(t) or _SO.match(t):
+        return True
     if (_CHOICE_OK.match(first) or _WILLING.match(first)) and not _NEG.search(first):
         return True
     return None

@@ -276,10 +276,10 @@ def yes_no(profile: Profile, reply: str, question: str) -> bool | None:
     if re.search(r"\b(?:do|did) you (?:\w+ )?(?:know|recogni[sz]e|remember)\b", answers.norm(question)) and \
             _DONT_KNOW.search(answers.norm(reply)) and not mentions:
         mentions = [(0, False)]  # "Do you know him?" "No idea.": not a refusal, a no
-    if not mentions and (echoed := answers.aux_reply(masked)) is not None:
-        mentions = [(0, echoed)]  # "he was lovely", "we'll get a taxi"... read by the clause's negation
     if not mentions and (implied := approvals.implied(answers.norm(reply))) is not None:
         mentions = [(0, implied)]  # "friday morning works", "mornings are hard for me"
+    if not mentions and (echoed := answers.aux_reply(masked)) is not None:
+        mentions = [(0, echoed)]  # "he was lovely", "we'll get a taxi"... read by the clause's negation
     if not mentions and _DECLINED.search(answers.norm(reply)):
         mentions = [(0, False)]  # "Would you like a reminder?" "I'd rather not.": declining the offer
     if answers.is_refusal(reply) and not mentions:

@@ -98,3 +98,16 @@ def test_free_text_keeps_the_informative_span(description, question, reply, expe
 def test_a_yes_or_no_said_without_one(description, question, reply, expected):
     schema = {"field": {"type": "boolean", "description": description}}
     assert extract_turns(turns(question, reply), schema, WEDNESDAY).get("field") is expected
+
+
+@pytest.mark.parametrize("description, question, reply, expected", [
+    ("package was delivered", "did your package arrive ok", "yeah it came yesterday", True),
+    ("the tap works properly", "is the tap working properly now", "its still dripping to be honest", False),
+    ("wants to upgrade the plan", "Would you like to upgrade?", "im happy with what ive got thanks", False),
+    ("wants a callback", "Should someone call you back?", "ill call them myself if i need to", False),
+    ("already paid the invoice", "Have you paid the March invoice?", "i sent it last week", True),
+    ("wants autopay", "Would you like to set up autopay?", "i suppose so", True),
+])
+def test_a_state_or_an_action_answers_a_yes_no(description, question, reply, expected):
+    schema = {"field": {"type": "boolean", "description": description}}
+    assert extract_turns(turns(question, reply), schema, WEDNESDAY).get("field") is expected
