@@ -160,7 +160,10 @@ def _finish(profile: Profile, text: str, reason: bool) -> str | None:
     allergy = _ALLERGY.search(text)
     if allergy and profile.words_all & stems({"allergy", "allergies", "allergic", "intolerance", "dietary"}):
         text = allergy.group(1)  # "hes allergic to penicillin"
-    text = text.strip(" .,!?")
+    # Hedges uncovered by the lead-ins taken off above: "(we got a quote from) aviva as well",
+    # "(im) currently a senior accountant"
+    text = _TAIL_HEDGES.sub("", re.sub(r"^(?:currently|presently|still|now)\s+(?=\w+\s+\w)", "", text.strip(" .,!?"),
+                                       flags=re.I)).strip(" .,!?")
     if not text or _JUNK.match(text.lower()):
         return None
     return text

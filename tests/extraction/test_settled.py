@@ -111,3 +111,12 @@ def test_a_yes_or_no_said_without_one(description, question, reply, expected):
 def test_a_state_or_an_action_answers_a_yes_no(description, question, reply, expected):
     schema = {"field": {"type": "boolean", "description": description}}
     assert extract_turns(turns(question, reply), schema, WEDNESDAY).get("field") is expected
+
+
+@pytest.mark.parametrize("description, question, reply, expected", [
+    ("competitor they are considering", "Who else are you looking at?", "we got a quote from aviva as well", "aviva"),
+    ("current job title", "whats your current role", "im currently a senior accountant", "senior accountant"),
+])
+def test_hedges_uncovered_by_a_lead_in_go(description, question, reply, expected):
+    schema = {"field": {"type": "string", "description": description}}
+    assert extract_turns(turns(question, reply), schema, WEDNESDAY).get("field") == expected
