@@ -120,3 +120,11 @@ def test_a_state_or_an_action_answers_a_yes_no(description, question, reply, exp
 def test_hedges_uncovered_by_a_lead_in_go(description, question, reply, expected):
     schema = {"field": {"type": "string", "description": description}}
     assert extract_turns(turns(question, reply), schema, WEDNESDAY).get("field") == expected
+
+
+def test_no_to_a_closing_question_answers_no_yes_no_field():
+    schema = {"confirmed": {"type": "boolean", "description": "confirms the delivery"}}
+    got = extract_turns(turns("Can you confirm you'll be home on Thursday for your delivery?", "yes i will",
+                              "Thanks for confirming your delivery. Is there anything else I can help with?",
+                              "no thats all thanks"), schema, WEDNESDAY)
+    assert got == {"confirmed": True}

@@ -276,6 +276,8 @@ class _Conversation:
             if kind == "boolean":
                 for p, strength in group:
                     last = last_sentence(question)
+                    if CLOSING.search(last.lower()) and p.relevance(last) < TOPIC:
+                        continue  # "Thanks for confirming. Anything else?" "no thats all": no answer to confirmed
                     # "And by phone?" after a yes/no question is one too, in short.
                     value = yes_no(p, text, question) if asks_yes_no(last) or _ELLIPTICAL.match(last) else \
                         who(text) if re.search(r"\bwho\b", last) else echo(p, text) if _asks(question) else \
