@@ -295,7 +295,8 @@ def yes_no(profile: Profile, reply: str, question: str) -> bool | None:
     if value is None and profile.words_all & _ATTEND and _MOVE.search(answers.norm(reply)):
         value = False  # "Will you be able to come?" "Can I come in the evening instead?"
     q, r = answers.norm(question), answers.norm(reply)
-    either = re.search(r"\b([a-z]+) or ([a-z]+)\b", last_sentence(q))
+    # "do you own or rent?", "do you own your home or rent?": the verbs are the choices
+    either = re.search(r"\b([a-z]+)(?: (?:your|the|a|an|it|this|that|my|our)(?: [a-z]+)?)? or ([a-z]+)\b", last_sentence(q))
     if value is None and either:
         # "Do you own or rent?" "We rent.": the other choice is a no to own_home.
         first, second = stem(either.group(1)), stem(either.group(2))

@@ -128,3 +128,9 @@ def test_no_to_a_closing_question_answers_no_yes_no_field():
                               "Thanks for confirming your delivery. Is there anything else I can help with?",
                               "no thats all thanks"), schema, WEDNESDAY)
     assert got == {"confirmed": True}
+
+
+@pytest.mark.parametrize("reply, expected", [("we own it", True), ("we rent", False)])
+def test_a_choice_between_verbs_answers_the_yes_no(reply, expected):
+    schema = {"owns_home": {"type": "boolean", "description": "owns the home"}}
+    assert extract_turns(turns("do you own your home or rent", reply), schema, WEDNESDAY).get("owns_home") is expected
