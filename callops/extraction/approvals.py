@@ -45,3 +45,25 @@ def implied(reply: str) -> bool | None:
     if (_CHOICE_OK.match(first) or _WILLING.match(first)) and not _NEG.search(first):
         return True
     return None
+
+
+# A field's quality and the words that say its contrary: "did the driver arrive on time?" "he was about
+# an hour late"; "did your order arrive complete?" "everything but the drinks".
+_CONTRARIES = [
+    (re.compile(r"\bon[ _]time\b|\bpunctual"), re.compile(r"\blate\b|\bdelayed\b|\bbehind schedule\b")),
+    (re.compile(r"\bcomplete\b|\bnothing (?:was )?missing\b|\beverything arrived\b"),
+     re.compile(r"\bmissing\b|\b(?:everything|all) (?:but|except)\b|\bwas short\b|\bleft out\b")),
+    (re.compile(r"\bpolite\b|\bfriendly\b|\bhelpful\b|\bcourteous\b"), re.compile(r"\brude\b|\bunfriendly\b|\bunhelpful\b")),
+    (re.compile(r"\bclean\b|\btidy\b"), re.compile(r"\bdirty\b|\bmessy\b|\ba mess\b|\bfilthy\b")),
+]
+
+
+def contrary(field_text: str, reply: str) -> bool | None:
+    """False when the reply says the contrary of the quality the field records."""
+    field = field_text.lower().replace("_", " ")
+    t = " ".join(reply.lower().split())
+    for quality, opposite in _CONTRARIES:
+        m = opposite.search(t)
+        if quality.search(field) and m and not _NEG.search(t[max(0, m.start() - 12):m.start()]):
+            return False
+    return None

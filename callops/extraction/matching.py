@@ -276,6 +276,8 @@ def yes_no(profile: Profile, reply: str, question: str) -> bool | None:
     if re.search(r"\b(?:do|did) you (?:\w+ )?(?:know|recogni[sz]e|remember)\b", answers.norm(question)) and \
             _DONT_KNOW.search(answers.norm(reply)) and not mentions:
         mentions = [(0, False)]  # "Do you know him?" "No idea.": not a refusal, a no
+    if not mentions and (implied := approvals.contrary(f"{profile.name} {profile.spec.description}", reply)) is not None:
+        mentions = [(0, implied)]  # "on time?" "he was about an hour late"
     if not mentions and (implied := approvals.implied(answers.norm(reply))) is not None:
         mentions = [(0, implied)]  # "friday morning works", "mornings are hard for me"
     if not mentions and (echoed := answers.aux_reply(masked)) is not None:

@@ -134,3 +134,14 @@ def test_no_to_a_closing_question_answers_no_yes_no_field():
 def test_a_choice_between_verbs_answers_the_yes_no(reply, expected):
     schema = {"owns_home": {"type": "boolean", "description": "owns the home"}}
     assert extract_turns(turns("do you own your home or rent", reply), schema, WEDNESDAY).get("owns_home") is expected
+
+
+@pytest.mark.parametrize("description, question, reply, expected", [
+    ("delivery on time", "did the driver arrive on time", "he was about an hour late", False),
+    ("nothing was missing", "did your order arrive complete", "everything but the drinks", False),
+    ("driver was polite", "was the driver polite", "he was a bit rude to be honest", False),
+    ("delivery on time", "did the driver arrive on time", "yes right on time", True),
+])
+def test_the_contrary_of_the_quality_asked_is_a_no(description, question, reply, expected):
+    schema = {"field": {"type": "boolean", "description": description}}
+    assert extract_turns(turns(question, reply), schema, WEDNESDAY).get("field") is expected
