@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from typing import Any, cast
 
-from callops.extraction import amounts, answers, approvals, contacts, parsing, times_of_day
+from callops.extraction import amounts, answers, approvals, contacts, head_counts, parsing, times_of_day
 from callops.extraction.schema import Field
 
 _STOPWORDS = set("""a an the of for to do does did is are was were be been has have had by in on at and or with their
@@ -510,6 +510,8 @@ _PART_FIELD = stems({"adult", "child", "children", "kid", "infant", "baby", "sen
 
 def people_total(p: Profile, text: str) -> int | None:
     """A head count said in parts: "two adults and three children" is five, for a total field."""
+    if p.name_words & stems({"child", "children", "kid", "kids"}):
+        return head_counts.children_in_parts(parsing.digits(text))  # "two boys and a girl"
     if not p.name_words & _TOTAL_FIELD and not (p.name_words & stems({"number", "count"}) and p.desc_words & _TOTAL_FIELD) \
             or p.name_words & _PART_FIELD:
         return None

@@ -145,3 +145,9 @@ def test_a_choice_between_verbs_answers_the_yes_no(reply, expected):
 def test_the_contrary_of_the_quality_asked_is_a_no(description, question, reply, expected):
     schema = {"field": {"type": "boolean", "description": description}}
     assert extract_turns(turns(question, reply), schema, WEDNESDAY).get("field") is expected
+
+
+@pytest.mark.parametrize("reply, expected", [("two boys and a girl", 3), ("the twins and a boy", 3), ("three", 3)])
+def test_children_counted_in_parts(reply, expected):
+    schema = {"children": {"type": "integer", "description": "number of children"}}
+    assert extract_turns(turns("How many children will be staying?", reply), schema, WEDNESDAY).get("children") == expected
