@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 
 from callops.extraction import answers, parsing
+from callops.extraction.lead_ins import frame_removed, judged_removed
 from callops.extraction.matching import (
     _ASKS_WHY,
     _STOPWORDS,
@@ -20,10 +21,12 @@ from callops.extraction.matching import (
     RELATION,
     Profile,
     _words,
+    asks_yes_no,
     is_name_field,
     stem,
     stems,
 )
+from callops.extraction.spoken_lists import determiners_split, run_on_items
 
 _JUNK = re.compile(r"^(?:(?:no|nope|nah),? (?:that'?s it|thats it|that'?s all|thats all|nothing(?: else)?|i'?m good|all good)|"
                    r"sorry|no|non|nope|mate|yes|yeah|ok|okay|sure|hmm+|um+|uh+|ugh|hey|hi|hello|nothing|none|n/?a|"
@@ -63,14 +66,17 @@ _EXPLANATION = re.compile(r"(?<=\S)\s+(?:because|cause|'cause|since|as)\s+(?:i|w
                           r"that|he|she|you)\b.*$", re.I)
 # Speech-to-text runs sentences together: "the wait was kind of long i was sitting there like forty
 # minutes" is a statement, then a new one where a subject and its verb start again.
-_NEW_CLAUSE = re.compile(r"\s+(?=(?:i|we|they|he|she) (?:was|were|had|am|'?m|'?ve|have|got|just|mean)\b)", re.I)
+_NEW_CLAUSE = re.compile(r"\s+(?=(?:i|we|they|he|she) (?:was|were|had|am|'?m|'?ve|have|got|just|mean|[a-z]{3,}ed)\b)", re.I)
 
 
 def _first_clause(text: str) -> str:
     for m in _NEW_CLAUSE.finditer(text):
         head = text[:m.start()]
+        if re.search(r"\b(?:and|but|so|or|then)$", head, re.I) and re.match(r"\s+\w+ [a-z]{3,}ed\b", text[m.start():], re.I) \
+                and not re.match(r"\s+\w+ (?:was|were|had)\b", text[m.start():], re.I):
+            continue  # "great but he arrived late": a clause joined on is part of the statement
         if len(head.split()) >= 4 and re.search(r"\b(?:was|is|were|are)\b|'s\b", head, re.I):
-            return head
+            return re.sub(r"\s+(?:and|but|so|or|then)$", "", head, flags=re.I)  # "my kid is sick and | i have to ..."
     return text
 
 
@@ -109,6 +115,7 @@ _NOT_SURNAME = {"hes", "shes", "its", "thats", "theyre", "who", "he", "she", "i"
 
 def _finish(profile: Profile, text: str, reason: bool) -> str | None:
     """The minimal answer: lead-ins, hedges, possessives and trailing explanation taken off."""
+    text = judged_removed(text or "")  # "text is probably best for me"
     for _ in range(2):
         text = answers.clean_string(_TAIL_HEDGES.sub("", _HEDGE_WORDS.sub("", text or "").strip(" .,!?"))) or ""
     if reason:
@@ -153,7 +160,10 @@ def _finish(profile: Profile, text: str, reason: bool) -> str | None:
     allergy = _ALLERGY.search(text)
     if allergy and profile.words_all & stems({"allergy", "allergies", "allergic", "intolerance", "dietary"}):
         text = allergy.group(1)  # "hes allergic to penicillin"
-    text = text.strip(" .,!?")
+    # Hedges uncovered by the lead-ins taken off above: "(we got a quote from) aviva as well",
+    # "(im) currently a senior accountant"
+    text = _TAIL_HEDGES.sub("", re.sub(r"^(?:currently|presently|still|now)\s+(?=\w+\s+\w)", "", text.strip(" .,!?"),
+                                       flags=re.I)).strip(" .,!?")
     if not text or _JUNK.match(text.lower()):
         return None
     return text
@@ -189,7 +199,9 @@ def _echo_removed(reply: str, question: str) -> str:
 def string_answer(profile: Profile, reply: str, question: str = "") -> str | None:
     if GREETING.search(answers.norm(reply)):
         return None
-    reply = _echo_removed(reply, question)
+    reply = frame_removed(_echo_removed(reply, question), question)  # "the main reason was ..."
+    if question and asks_yes_no(question) and re.match(r"^\W*(?:no|nope|nah)[,.\s]+(?:just|only|simply)\b", answers.norm(reply)):
+        return None  # "Is anyone celebrating?" "no just dinner": there is nothing to record
     nothing = _NOTHING.match(answers.norm(reply))
     if nothing:
         rest = answers.norm(reply)[nothing.end():]
@@ -310,7 +322,8 @@ def _after_decision(reply: str) -> str:
     if rest is None:
         for pattern in (_OPENER, _DECIDED):
             m = pattern.match(t)
-            if m and len(t[m.end():].split()) >= 2:
+            # "i completely forgot about it": what is left must say something, not "about it"
+            if m and len(t[m.end():].split()) >= 2 and not re.fullmatch(r"\W*(?:about|of) (?:it|that|this|them)\W*", t[m.end():]):
                 t = t[m.end():]
                 rest = t
     if rest is None:
@@ -374,6 +387,7 @@ def string_items(text: str) -> list[str]:
                   flags=re.I)
     body = re.sub(r"\b((?:mon|tues|wednes|thurs|fri|satur|sun)days?) (?=(?:mon|tues|wednes|thurs|fri|satur|sun)day)", r"\1, ",
                   body, flags=re.I)
+    body = determiners_split(body)  # "the couch the bookshelf"
     body = _LIST_LEAD.sub("", answers.clean_string(body) or "")
     for part in answers.split_list(body):
         allergy = _ALLERGY.search(part)
@@ -403,5 +417,5 @@ def string_items(text: str) -> list[str]:
         if len(cleaned.split()) <= 2 and answers.parse_boolean(cleaned) is not None:
             continue  # "Perfect.", "yes please": an acknowledgement, not an item
         if cleaned and not answers.is_refusal(cleaned) and len(cleaned.split()) <= 4:
-            items.append(cleaned)
+            items.extend(run_on_items(cleaned))  # "invoicing time tracking": two items
     return items

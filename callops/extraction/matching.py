@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from typing import Any, cast
 
-from callops.extraction import amounts, answers, contacts, parsing, times_of_day
+from callops.extraction import amounts, answers, approvals, contacts, head_counts, parsing, times_of_day
 from callops.extraction.schema import Field
 
 _STOPWORDS = set("""a an the of for to do does did is are was were be been has have had by in on at and or with their
@@ -276,6 +276,10 @@ def yes_no(profile: Profile, reply: str, question: str) -> bool | None:
     if re.search(r"\b(?:do|did) you (?:\w+ )?(?:know|recogni[sz]e|remember)\b", answers.norm(question)) and \
             _DONT_KNOW.search(answers.norm(reply)) and not mentions:
         mentions = [(0, False)]  # "Do you know him?" "No idea.": not a refusal, a no
+    if not mentions and (implied := approvals.contrary(f"{profile.name} {profile.spec.description}", reply)) is not None:
+        mentions = [(0, implied)]  # "on time?" "he was about an hour late"
+    if not mentions and (implied := approvals.implied(answers.norm(reply))) is not None:
+        mentions = [(0, implied)]  # "friday morning works", "mornings are hard for me"
     if not mentions and (echoed := answers.aux_reply(masked)) is not None:
         mentions = [(0, echoed)]  # "he was lovely", "we'll get a taxi"... read by the clause's negation
     if not mentions and _DECLINED.search(answers.norm(reply)):
@@ -293,7 +297,8 @@ def yes_no(profile: Profile, reply: str, question: str) -> bool | None:
     if value is None and profile.words_all & _ATTEND and _MOVE.search(answers.norm(reply)):
         value = False  # "Will you be able to come?" "Can I come in the evening instead?"
     q, r = answers.norm(question), answers.norm(reply)
-    either = re.search(r"\b([a-z]+) or ([a-z]+)\b", last_sentence(q))
+    # "do you own or rent?", "do you own your home or rent?": the verbs are the choices
+    either = re.search(r"\b([a-z]+)(?: (?:your|the|a|an|it|this|that|my|our)(?: [a-z]+)?)? or ([a-z]+)\b", last_sentence(q))
     if value is None and either:
         # "Do you own or rent?" "We rent.": the other choice is a no to own_home.
         first, second = stem(either.group(1)), stem(either.group(2))
@@ -505,6 +510,8 @@ _PART_FIELD = stems({"adult", "child", "children", "kid", "infant", "baby", "sen
 
 def people_total(p: Profile, text: str) -> int | None:
     """A head count said in parts: "two adults and three children" is five, for a total field."""
+    if p.name_words & stems({"child", "children", "kid", "kids"}):
+        return head_counts.children_in_parts(parsing.digits(text))  # "two boys and a girl"
     if not p.name_words & _TOTAL_FIELD and not (p.name_words & stems({"number", "count"}) and p.desc_words & _TOTAL_FIELD) \
             or p.name_words & _PART_FIELD:
         return None
@@ -512,7 +519,9 @@ def people_total(p: Profile, text: str) -> int | None:
     if re.search(r"\b\d+ (?:of us|people|persons|guests|in total|total|all up|altogether)\b|\bparty of \d+|\bso \d+", t):
         return None  # the total is said
     parts = re.findall(rf"\b(\d+) (?:\w+ )?{_PERSONS}\b", t)
-    return sum(int(x) for x in parts) if len(parts) >= 2 else None
+    # "two adults and the baby": a person said without a number is one
+    singles = [] if not parts else re.findall(r"\b(?:the|a|an|our|my|one) (?:baby|toddler|little one|infant|child|kid|teen)\b", t)
+    return sum(int(x) for x in parts) + len(singles) if len(parts) + len(singles) >= 2 else None
 
 
 _HEAD_COUNT = _TOTAL_FIELD | stems({"household", "attendee", "attend", "join", "joining", "coming", "travel"})

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import cast
 
-from callops.extraction import amounts, answers, options, parsing, times_of_day
+from callops.extraction import amounts, answers, options, parsing, settled, times_of_day
 from callops.extraction.clock import call_time, region_for
 from callops.extraction.free_text import string_answer, string_items
 from callops.extraction.matching import (
@@ -244,6 +244,8 @@ class _Conversation:
                 self._restatement(about, i, text)
         self._volunteered(topics)
         self._loosely_asked()
+        settled.corrected_summaries(self)
+        settled.statements_accepted(self)
         unasked.voicemail(self)
         unasked.intents(self)
         unasked.reasons(self)
@@ -274,9 +276,12 @@ class _Conversation:
             if kind == "boolean":
                 for p, strength in group:
                     last = last_sentence(question)
+                    if CLOSING.search(last.lower()) and p.relevance(last) < TOPIC:
+                        continue  # "Thanks for confirming. Anything else?" "no thats all": no answer to confirmed
                     # "And by phone?" after a yes/no question is one too, in short.
                     value = yes_no(p, text, question) if asks_yes_no(last) or _ELLIPTICAL.match(last) else \
-                        who(text) if re.search(r"\bwho\b", last) else echo(p, text)
+                        who(text) if re.search(r"\bwho\b", last) else echo(p, text) if _asks(question) else \
+                        settled.approval(self, p, text)  # "Your appointment is Friday at 10." "friday's fine"
                     if value is not None or refusal:
                         self.add(p, value, i, strength)
             elif kind == "string":

@@ -168,7 +168,7 @@ def strings(conv) -> None:
                 value = m and m.group(1)
             elif words & stems({"competitor", "competing", "rival", "alternative", "other"}):
                 m = re.search(r"\b(?:offer|quote|deal|price) (?:from|with|by) ((?:[a-z0-9&'-]+ ){0,2}?[a-z0-9&'-]+)"
-                              r"(?= for| at| of|,|\.|$| which| that| and)", t)
+                              r"(?= for| at| of|,|\.|$| which| that| and| as well| too| also)", t)
                 value = m and m.group(1)
             elif is_name_field(p):
                 value = named_person(t)
