@@ -236,22 +236,21 @@ def compare(org, group_by: str, period: Period) -> Comparison:
     dim = DIMENSION[group_by]
     groups: dict[int, Group] = {}
     sums = {name: Sum(name) for name in MEASURES}
+    # Both rollup reads (the totals here, the buckets in _series) in one transaction with room to hash.
     with hash_room():
-        totals = list(_rows(org, period, "status", "result_status", "currency", pk=F(dim)).annotate(**sums))
-    for r in totals:
-        _fold(groups.setdefault(r["pk"], Group(r["pk"])), r)
-    _name(groups.values(), org, group_by)
-    ordered = sorted(groups.values(), key=lambda g: (-g.calls, g.name, g.pk))
-    return Comparison(group_by, period, ordered, _series(org, period, dim, ordered))
+        for r in _rows(org, period, "status", "result_status", "currency", pk=F(dim)).annotate(**sums):
+            _fold(groups.setdefault(r["pk"], Group(r["pk"])), r)
+        _name(groups.values(), org, group_by)
+        ordered = sorted(groups.values(), key=lambda g: (-g.calls, g.name, g.pk))
+        return Comparison(group_by, period, ordered, _series(org, period, dim, ordered))
 
 
 def _series(org, period: Period, dim: str, groups: list[Group]) -> list[Bucket]:
     index = {g.pk: i for i, g in enumerate(groups)}
     buckets = {key: Bucket(start, end, by_group=[0] * len(groups)) for key, start, end in period.buckets()}
     bucket = F("hour") if period.interval == "hour" else TruncDate("hour", tzinfo=period.tz)
-    with hash_room():
-        rows = list(_rows(org, period, "status", pk=F(dim), bucket=bucket).annotate(
-            n=Sum("n"), answered=Sum("answered"), failovers=Sum("failovers")))
+    rows = _rows(org, period, "status", pk=F(dim), bucket=bucket).annotate(
+        n=Sum("n"), answered=Sum("answered"), failovers=Sum("failovers"))
     for r in rows:
         b = buckets[r["bucket"]]
         b.calls += r["n"]

@@ -26,5 +26,7 @@ def hash_room() -> Iterator[None]:
         yield
         return
     with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(f"SET LOCAL work_mem = '{WORK_MEM_MB}MB'")  # a constant: SET takes no parameters
+        # The overview's read at 10M calls: 37 ms with it against 67 ms without (module docstring).
+        # A constant in the text: SET takes no parameters.
+        cursor.execute(f"SET LOCAL work_mem = '{WORK_MEM_MB}MB'")
         yield

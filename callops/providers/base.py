@@ -157,10 +157,14 @@ class ProviderAdapter:
         return self.poll_interval / _sync_speed()
 
     @classmethod
+    def max_call_length(cls) -> float:
+        """PROVIDER_MAX_CALL_SECONDS when set, else the provider's own maximum call length (unscaled)."""
+        return float(getattr(settings, "PROVIDER_MAX_CALL_SECONDS", 0) or 0) or cls.max_call_seconds
+
+    @classmethod
     def call_deadline_seconds(cls) -> float:
-        """How long after the provider started a call a still-live one counts as stuck (stale sweep):
-        PROVIDER_MAX_CALL_SECONDS when set, else the provider's own maximum call length."""
-        return (float(getattr(settings, "PROVIDER_MAX_CALL_SECONDS", 0) or 0) or cls.max_call_seconds) / _sync_speed()
+        """How long after the provider started a call a still-live one counts as stuck (stale sweep)."""
+        return cls.max_call_length() / _sync_speed()
 
     # --- the shared request budget -------------------------------------------------------------
     def rate_limit(self, op: str) -> tuple[str, int | None]:

@@ -125,7 +125,7 @@ class Adapter(ProviderAdapter):
 
     @classmethod
     def call_deadline_seconds(cls) -> float:
-        return (float(getattr(settings, "PROVIDER_MAX_CALL_SECONDS", 0) or 0) or cls.max_call_seconds) / _speed()
+        return cls.max_call_length() / _speed()
 
     # The sandbox dials no one, so it takes every per-call option (and ignores them).
     per_call_options = frozenset({"language", "voicemail_action", "tools"})
