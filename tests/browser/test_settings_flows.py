@@ -82,10 +82,15 @@ def test_failing_webhook_shows_in_triage_and_bulk_recovery_delivers_it(page, per
 
         page.get_by_role("link", name="Webhooks", exact=True).click()
         expect(page.get_by_test_id("endpoint-health")).to_contain_text("Disabled")
-        first = page.locator(".delivery-details").first
-        first.locator("summary").click()
-        expect(first.get_by_test_id("attempts")).to_contain_text("HTTP 410")
-        expect(first.get_by_test_id("attempts")).to_contain_text("gone for now")
+        # The list is newest first, and deliveries queued after the 410 are held without a try,
+        # so open the one the worker did try rather than whichever is on top.
+        tried = (WebhookDelivery.objects.filter(endpoint=endpoint, attempts__isnull=False)
+                 .order_by("created_at").first())
+        assert tried is not None
+        details = page.locator(f"#d-{tried.public_id} .delivery-details")
+        details.locator("summary").click()
+        expect(details.get_by_test_id("attempts")).to_contain_text("HTTP 410")
+        expect(details.get_by_test_id("attempts")).to_contain_text("gone for now")
         shot(page, "failed-webhooks")
 
         # The receiver is fixed: re-enable the endpoint, count what will be re-sent, then recover.
