@@ -1,0 +1,54 @@
+"""Yes/no, quantities, money and times as callees say them (tests/extraction/corpus/dev/dev_14.json in
+small): a reply that opens on its no, purpose clauses, preferences, "would that be an issue?"."""
+
+from datetime import UTC, datetime
+
+import pytest
+
+from callops.extraction import clauses
+from callops.extraction.extractors.rules import extract_turns
+
+TUESDAY = datetime(2026, 3, 10, 15, 0, tzinfo=UTC)
+
+
+def turns(*lines):
+    return [{"role": "agent" if i % 2 == 0 else "user", "text": t} for i, t in enumerate(lines)]
+
+
+def one(kind: str, description: str, question: str, reply: str):
+    schema = {"field": {"type": kind, "description": description}}
+    return extract_turns(turns(question, reply), schema, TUESDAY).get("field")
+
+
+@pytest.mark.parametrize("description, question, reply, expected", [
+    # The "no" a reply opens on is its answer, not a correction of what follows.
+    ("pays the whole balance", "And would that be the full three forty-two fifty?",
+     "Hmm, no. I can do two hundred on Friday and the rest later.", False),
+    ("wants to pay in instalments", "would it help if we split it into smaller monthly payments",
+     "no no ill manage its fine", False),
+    ("pays the whole balance", "Can you pay the full amount?", "Yes. Actually no, I can't this month.", False),
+    # A negation in the clause saying why is not the question's.
+    ("renews automatically", "And should we set it to renew automatically next year so you don't get a call like this?",
+     "Sure, why not.", True),
+    ("wants calls", "okay so you dont want any more calls", "no i dont", False),
+    # A preference for something else is a no; for what was asked, a yes.
+    ("willing to relocate", "the team sits in london would you move down for it", "id rather stay in manchester", False),
+    ("pays online", "Would you pay online?", "I'd prefer to pay online, yes, easier.", True),
+    # "Would that be an issue?": no is the willing answer, "that's fine" too, yes is not.
+    ("willing to relocate", "The role is based in Reno. Would moving be an issue?", "No, I was planning to move anyway.", True),
+    ("willing to relocate", "Would moving be an issue?", "Yeah, it would, my kids are in school here.", False),
+    ("okay with the fee", "There's a forty-nine dollar fee. Is that a problem?", "That's fine.", True),
+])
+def test_yes_no_read_against_what_is_asked(description, question, reply, expected):
+    assert one("boolean", description, question, reply) is expected
+
+
+def test_a_field_recording_the_problem_keeps_the_plain_reading():
+    assert clauses.problem_answer("yes", "was there any problem with the delivery?", "had_problem delivery problem") is None
+    assert one("boolean", "whether there was a problem with the delivery", "Was there a problem with the delivery?",
+               "Yes, the box was crushed.") is True
+
+
+def test_asked_part_drops_only_a_clause_of_purpose():
+    assert clauses.asked_part("Should we renew it so you don't lose cover?") == "should we renew it"
+    assert clauses.asked_part("okay so you don't want calls?") == "okay so you don't want calls?"
