@@ -52,3 +52,24 @@ def test_a_field_recording_the_problem_keeps_the_plain_reading():
 def test_asked_part_drops_only_a_clause_of_purpose():
     assert clauses.asked_part("Should we renew it so you don't lose cover?") == "should we renew it"
     assert clauses.asked_part("okay so you don't want calls?") == "okay so you don't want calls?"
+
+
+def test_a_start_field_takes_the_first_end_of_a_window_the_agent_states():
+    schema = {"window_start": {"type": "time", "description": "start of the new delivery window"}}
+    got = extract_turns(turns("your delivery is today will you be home this afternoon", "no im at work till six",
+                              "we can do six thirty to eight tonight", "yeah that works"), schema, TUESDAY)
+    assert got == {"window_start": "18:30"}
+
+
+def test_a_date_said_beside_the_fields_words_is_taken_over_a_later_one():
+    schema = {"nights": {"type": "integer", "description": "number of nights"},
+              "check_in": {"type": "date", "description": "check-in date"}}
+    got = extract_turns(turns("How many nights will you be staying?", "Three nights, checking in Thursday and out on Sunday."),
+                        schema, TUESDAY)
+    assert got == {"nights": 3, "check_in": "2026-03-12"}
+
+
+def test_two_days_are_no_range_and_the_last_said_still_wins():
+    schema = {"delivery_date": {"type": "date", "description": "day of delivery"}}
+    got = extract_turns(turns("Which day suits you for the delivery?", "Thursday or Friday, Friday is better."), schema, TUESDAY)
+    assert got == {"delivery_date": "2026-03-13"}

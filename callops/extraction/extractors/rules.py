@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import cast
 
-from callops.extraction import amounts, answers, options, parsing, settled, times_of_day
+from callops.extraction import amounts, answers, options, parsing, picking, settled, times_of_day
 from callops.extraction.clock import call_time, region_for
 from callops.extraction.free_text import string_answer, string_items
 from callops.extraction.matching import (
@@ -356,7 +356,9 @@ class _Conversation:
             return next((v for v in after if v not in before), after[0])
         if marks:  # "three nights. no, four": the first value after the last correction
             return next(v for pos, v in found if pos >= marks[-1])
-        if p.item.kind in ("email", "phone", "date", "time"):
+        if p.item.kind in ("date", "time"):  # else the last: "tuesday or wednesday, wednesday's better"
+            return picking.range_end(p, text, found, p.item.kind) or picking.beside_own_words(p, text, found) or found[-1][1]
+        if p.item.kind in ("email", "phone"):
             return found[-1][1]
         if p.item.kind == "enum":
             # "afternoon is best, i'm at work in the mornings": the first, unless another stands by the
