@@ -14,6 +14,7 @@ from typing import Any, cast
 
 from callops.extraction import amounts, answers, approvals, contacts, head_counts, parsing, times_of_day
 from callops.extraction.clauses import asked_part, problem_answer, rather
+from callops.extraction.counts import said_in_words
 from callops.extraction.schema import Field
 
 _STOPWORDS = set("""a an the of for to do does did is are was were be been has have had by in on at and or with their
@@ -69,7 +70,7 @@ _CUES = {
 }
 CORRECTION = re.compile(r"\b(?:call it|let'?s say|say|actually|no wait|wait|sorry,? i mean|i mean|make it|make that|instead|rather|"
                         r"no no|scratch that|change that|on second thought|ideally|maybe|more like|or rather|no(?=[,.])|"
-                        r"(?<=[.!?] )well(?=,))\b")
+                        r"(?<=[.!?] )well(?=,)|well(?=,? \d))\b")  # "three times well four": speech-to-text has no commas
 REJECT = re.compile(r"^\W*(?:no|nope|nah|not|wrong|that's wrong|incorrect|actually)\b")
 _MONEY_WORDS = {"amount", "cost", "price", "pay", "payment", "budget", "spend", "rate", "fee", "charge", "balance",
                 "premium", "salary", "dollar", "money", "quote", "deposit", "rent", "income", "revenue", "owe"}
@@ -202,6 +203,7 @@ class Profile:
             # "the third floor" for a floor number: an ordinal before the field's own word.
             found += [(m.start(), int(m.group(1))) for m in re.finditer(r"\b(\d{1,3})(?:st|nd|rd|th) (\w+)", t)
                       if stem(m.group(2)) in self.name_words]
+            found = found or said_in_words(t, self.name_words, stem)  # "once a week", "a month's notice"
             if self.range:
                 found = [(p, v) for p, v in found if self.range[0] <= v <= self.range[1]]
             return sorted(found, key=lambda f: f[0])
@@ -548,6 +550,8 @@ def people_listed(p: Profile, text: str) -> int | None:
     t = parsing.digits(answers.norm(text))
     counted = [(m.start(), m.end(), int(m.group(1))) for m in re.finditer(rf"\b(\d+) (?:\w+ )?(?:{_PERSONS}|{_KIN}s?|colleagues|"
                                                                          r"friends|coworkers|guests|others)\b", t)]
+    if (plus := head_counts.self_plus(t)) is not None:
+        return plus  # "me plus three"
     if len(counted) != len(parsing.numbers_in(t)):
         return None  # a number that counts no one: the ordinary reading applies
     rest = t

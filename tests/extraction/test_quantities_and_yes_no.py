@@ -73,3 +73,48 @@ def test_two_days_are_no_range_and_the_last_said_still_wins():
     schema = {"delivery_date": {"type": "date", "description": "day of delivery"}}
     got = extract_turns(turns("Which day suits you for the delivery?", "Thursday or Friday, Friday is better."), schema, TUESDAY)
     assert got == {"delivery_date": "2026-03-13"}
+
+
+@pytest.mark.parametrize("description, question, reply, expected", [
+    ("gym visits per week", "How many times a week do you usually come in?", "Maybe once, once a week these days.", 1),
+    ("tutoring sessions per week", "how many sessions a week would suit", "twice i think", 2),
+    ("notice period in months", "and whats your notice period at the moment", "its a months notice", 1),
+    ("party size", "How many are in your group?", "Me plus three.", 4),
+    # Speech-to-text has no comma before the correction.
+    ("times the customer contacted support", "how many times have you had to contact support this month",
+     "three times well four counting today", 4),
+])
+def test_counts_said_without_a_plain_number(description, question, reply, expected):
+    schema = {"field": {"type": "integer", "description": description}}
+    name = "visits_per_week" if "visits" in description else "sessions_per_week" if "sessions" in description else \
+        "notice_period_months" if "notice" in description else "party_size" if "party" in description else "contacts"
+    schema = {name: schema["field"]}
+    assert extract_turns(turns(question, reply), schema, TUESDAY) == {name: expected}
+
+
+def test_once_counts_nothing_for_a_field_not_counted_in_times_and_a_rate_is_not_one_unit():
+    assert one("integer", "number of people in the party", "How many people?", "Once, maybe.") is None
+    schema = {"visits_per_week": {"type": "integer", "description": "visits per week"}}
+    assert extract_turns(turns("How many times a week could you come?", "Once I get my new schedule I'll know."),
+                         schema, TUESDAY) == {}
+    schema = {"nights": {"type": "integer", "description": "number of nights"},
+              "nightly_rate": {"type": "currency", "description": "rate per night"}}
+    got = extract_turns(turns("How many nights?", "Two nights.", "I have a double queen at $189 a night.", "Yep, that's fine."),
+                        schema, TUESDAY)
+    assert got == {"nights": 2, "nightly_rate": {"amount": 189.0, "currency": "USD"}}
+
+
+def test_one_after_a_negated_verb_is_no_amount():
+    schema = {"budget": {"type": "currency", "description": "budget for the solution"}}
+    got = extract_turns(turns("have you set aside a budget for a new storage solution", "we havent really set one yet"),
+                        schema, TUESDAY)
+    assert got == {}
+
+
+def test_an_agent_figure_counting_something_else_is_not_the_fields():
+    schema = {"years_as_customer": {"type": "integer", "description": "how many years the customer has subscribed"},
+              "accepts_discount": {"type": "boolean", "description": "whether the customer takes the discount offer"}}
+    got = extract_turns(turns("how long have you been with us", "oh god like four years maybe",
+                              "if we could take twenty percent off the next year would that change anything",
+                              "honestly no its not about the price"), schema, TUESDAY)
+    assert got == {"years_as_customer": 4, "accepts_discount": False}

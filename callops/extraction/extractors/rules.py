@@ -465,6 +465,8 @@ class _Conversation:
                 continue
             group = [q for q in same_type if q.name in strengths] or same_type
             found = kept(text, assign(group if p in group else [p], text)[p.name])
+            if p.item.kind in ("integer", "number"):  # "twenty percent off the next year" counts no years
+                found = [(pos, v) for pos, v in found if unit_fit(p, text, pos) >= 0]
             if not found or (len(found) > 1 and offer):
                 continue
             value = self._list(p, text) if p.kind == "list" else self._pick(p, text, found)
