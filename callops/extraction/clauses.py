@@ -76,3 +76,15 @@ def problem_answer(reply: str, question: str, field: str) -> bool | None:
     if first is None:
         return None
     return first.group(1) in ("no", "nope", "nah", "not really")
+
+
+# "I'm not paying anything until...", "I don't think I even owe that", "I can't afford that": the
+# amount or date the agent stated is not accepted.
+_WONT_PAY = re.compile(r"\b(?:i|we)(?:'?m| am|'?re| are)? (?:not|never|don'?t|dont|do not|won'?t|wont|will not|can'?t|cant|"
+                       r"cannot|refuse to)(?: [a-z']+){0,3}? (?:pay|paying|owe|commit|committing|agree|agreeing|accept|"
+                       r"accepting|afford)\b")
+
+
+def wont_pay(reply: str) -> bool:
+    """The callee says they will not pay, commit to or accept what was stated."""
+    return bool(_WONT_PAY.search(norm(reply)))

@@ -118,3 +118,14 @@ def test_an_agent_figure_counting_something_else_is_not_the_fields():
                               "if we could take twenty percent off the next year would that change anything",
                               "honestly no its not about the price"), schema, TUESDAY)
     assert got == {"years_as_customer": 4, "accepts_discount": False}
+
+
+def test_an_amount_the_agent_states_does_not_stand_when_the_callee_will_not_pay():
+    schema = {"promised_amount": {"type": "currency", "description": "amount the callee agreed to pay"},
+              "disputes_charge": {"type": "boolean", "description": "whether the callee disputes the balance"}}
+    got = extract_turns(turns("Hi, I'm calling from Lakeside Billing about a balance of $275 on your account.",
+                              "Yeah, I got the letter. Honestly I don't think I even owe that.",
+                              "Are you disputing the charge?", "Yes, I am."), schema, TUESDAY)
+    assert got == {"disputes_charge": True}
+    assert clauses.wont_pay("I'm not paying anything until you fix the invoice")
+    assert not clauses.wont_pay("Not a problem, I can pay that on Friday")

@@ -30,6 +30,7 @@ from datetime import date, datetime, timedelta
 from typing import cast
 
 from callops.extraction import amounts, answers, options, parsing, picking, settled, times_of_day
+from callops.extraction.clauses import wont_pay
 from callops.extraction.clock import call_time, region_for
 from callops.extraction.free_text import string_answer, string_items
 from callops.extraction.matching import (
@@ -439,7 +440,8 @@ class _Conversation:
             return  # "Shall I book Tuesday?" stands only if the callee says yes
         strengths = dict((p.name, v) for p, v in about)
         for p in self.profiles:
-            if p.kind in ("boolean", "string") or (p.kind == "list" and p.item.kind == "string"):
+            if p.kind in ("boolean", "string") or (p.kind == "list" and p.item.kind == "string") or (
+                    p.kind in ("currency", "date") and wont_pay(following)):  # "$640?" "i'm not paying anything"
                 continue
             if moved_on and p.kind not in ("time", "datetime"):
                 continue  # only the restated times stand past the callee's "no" to the next question
