@@ -129,3 +129,12 @@ def test_an_amount_the_agent_states_does_not_stand_when_the_callee_will_not_pay(
     assert got == {"disputes_charge": True}
     assert clauses.wont_pay("I'm not paying anything until you fix the invoice")
     assert not clauses.wont_pay("Not a problem, I can pay that on Friday")
+
+
+def test_a_time_picked_from_two_the_agent_offers():
+    schema = {"new_date": {"type": "date", "description": "new appointment date"},
+              "new_time": {"type": "time", "description": "new appointment time"}}
+    got = extract_turns(turns("We need to move your check-up. Would Tuesday the 10th or Thursday the 12th suit you better?",
+                              "Thursday the 12th.", "And morning or afternoon? We have ten thirty or two fifteen.",
+                              "Ten thirty, please."), schema, TUESDAY)
+    assert got == {"new_date": "2026-03-12", "new_time": "10:30"}
