@@ -138,3 +138,16 @@ def test_a_time_picked_from_two_the_agent_offers():
                               "Thursday the 12th.", "And morning or afternoon? We have ten thirty or two fifteen.",
                               "Ten thirty, please."), schema, TUESDAY)
     assert got == {"new_date": "2026-03-12", "new_time": "10:30"}
+
+
+def test_a_yes_to_a_summary_of_the_values_does_not_answer_an_earlier_yes_no():
+    schema = {"promise_date": {"type": "date", "description": "date the customer will make the payment"},
+              "promised_amount": {"type": "currency", "description": "amount the customer promised to pay"},
+              "paying_in_full": {"type": "boolean", "description": "whether the customer will pay the whole past due balance"}}
+    got = extract_turns(turns("We show a past due balance of $342.50. When could you take care of that?", "Probably Friday.",
+                              "And would that be the full three forty-two fifty?",
+                              "Hmm, no. I can do two hundred on Friday and the rest later.",
+                              "Got it, so two hundred dollars on Friday the 13th. Is that right?", "Yep, that's right."),
+                        schema, TUESDAY)
+    assert got == {"promise_date": "2026-03-13", "promised_amount": {"amount": 200.0, "currency": "USD"},
+                   "paying_in_full": False}

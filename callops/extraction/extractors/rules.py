@@ -115,8 +115,12 @@ class _Conversation:
                         best >= TOPIC + 1 and best > max(scores.get(n, 0) for n in current) + 1):
                     # "sorry, just to confirm, was that the second one?" is still about the same field;
                     # "so 250 on friday, is that right?" confirms the values said, not an earlier yes/no.
-                    current = {n: v for n, v in current.items() if self.kinds[n] != "boolean" or scores[n] >= TOPIC} \
-                        or current
+                    # A yes/no stays asked by a word of its own, not by "dollars" near "pay", when the turn
+                    # sums up values of other fields ("so two hundred dollars on friday, is that right?").
+                    own = {p.name for p in self.profiles if (p.name_words | p.desc_words) & _words_of(asked)}
+                    summary = any(p.values(asked) for p in self.profiles if p.kind not in ("boolean", "string", "list"))
+                    current = {n: v for n, v in current.items() if self.kinds[n] != "boolean" or (
+                        scores[n] >= TOPIC and (n in own or not summary))} or ({} if summary else current)
                 elif current and asked_back and best < TOPIC + 0.5 and not _asks(asked):
                     # "Can you still make it?" "Are you even open?" "We're open.": the first question
                     # still waits for its answer.
