@@ -43,3 +43,20 @@ def beside_own_words(p: _Field, text: str, found: list):
     best = max(score for score, _ in close)
     winners = [value for score, value in close if score == best]
     return winners[0] if best > 0 and len(winners) == 1 else None
+
+
+_AT_LEAST = re.compile(r"\b(?:at least|at a minimum|a minimum of|minimum(?: of)?|no less than|not less than|nothing (?:less|under) than)"
+                       r"\s+(?:like\s+|about\s+)?[$£€₹]?\s?$")
+_AT_MOST = re.compile(r"\b(?:at most|at the most|a maximum of|maximum(?: of)?|max|no more than|not more than|up to|tops)"
+                      r"\s+(?:like\s+|about\s+)?[$£€₹]?\s?$")
+
+
+def bound_marked(p: _Field, text: str, found: list, kind: str):
+    """For a minimum or maximum field, the value said as one ("i'm at twenty one now, i'd want at least
+    twenty three": 23 for min_hourly_rate); None when no value is marked so."""
+    if not (p.start_like or p.end_like) or len(found) < 2:
+        return None
+    form = digits(text, pairs="money") if kind == "currency" else digits(text)
+    mark = _AT_LEAST if p.start_like else _AT_MOST
+    marked = [value for pos, value in found if mark.search(form[max(0, pos - 24):pos])]
+    return marked[0] if marked else None

@@ -151,3 +151,15 @@ def test_a_yes_to_a_summary_of_the_values_does_not_answer_an_earlier_yes_no():
                         schema, TUESDAY)
     assert got == {"promise_date": "2026-03-13", "promised_amount": {"amount": 200.0, "currency": "USD"},
                    "paying_in_full": False}
+
+
+@pytest.mark.parametrize("name, description, reply, expected", [
+    ("min_hourly_rate", "lowest hourly pay the candidate accepts", "i'm at twenty one now. i'd want at least twenty three, twenty four",
+     {"amount": 23.0, "currency": "USD"}),
+    ("max_budget", "the most the customer will spend", "we spend 200 now, but no more than 350 a month",
+     {"amount": 350.0, "currency": "USD"}),
+])
+def test_a_minimum_or_maximum_field_takes_the_value_said_as_one(name, description, reply, expected):
+    schema = {name: {"type": "currency", "description": description}}
+    assert extract_turns(turns("What hourly rate are you looking for?" if "rate" in name else "What's your budget?", reply),
+                         schema, TUESDAY) == {name: expected}

@@ -370,6 +370,8 @@ class _Conversation:
             # field's own words ("marketing calls stopped, and account notices by text").
             near = [p.near(text, pos) for pos, _ in found]
             return found[near.index(max(near))][1] if max(near) >= near[0] + 1 else found[0][1]
+        if (bound := picking.bound_marked(p, text, found, p.item.kind)) is not None:
+            return bound  # "i'd want at least twenty three" for a minimum
         scored = [(p.near(text, pos) + unit_fit(p, text, pos), -k) for k, (pos, _) in enumerate(found)]
         best = max(scored)
         return found[-best[1]][1] if best[0] > 0 else found[0][1]
