@@ -13,6 +13,8 @@ import re
 from typing import Any, cast
 
 from callops.extraction import amounts, answers, approvals, contacts, head_counts, parsing, times_of_day
+from callops.extraction.clauses import asked_part, problem_answer, rather
+from callops.extraction.counts import said_in_words
 from callops.extraction.schema import Field
 
 _STOPWORDS = set("""a an the of for to do does did is are was were be been has have had by in on at and or with their
@@ -68,7 +70,7 @@ _CUES = {
 }
 CORRECTION = re.compile(r"\b(?:call it|let'?s say|say|actually|no wait|wait|sorry,? i mean|i mean|make it|make that|instead|rather|"
                         r"no no|scratch that|change that|on second thought|ideally|maybe|more like|or rather|no(?=[,.])|"
-                        r"(?<=[.!?] )well(?=,))\b")
+                        r"(?<=[.!?] )well(?=,)|well(?=,? \d))\b")  # "three times well four": speech-to-text has no commas
 REJECT = re.compile(r"^\W*(?:no|nope|nah|not|wrong|that's wrong|incorrect|actually)\b")
 _MONEY_WORDS = {"amount", "cost", "price", "pay", "payment", "budget", "spend", "rate", "fee", "charge", "balance",
                 "premium", "salary", "dollar", "money", "quote", "deposit", "rent", "income", "revenue", "owe"}
@@ -201,6 +203,7 @@ class Profile:
             # "the third floor" for a floor number: an ordinal before the field's own word.
             found += [(m.start(), int(m.group(1))) for m in re.finditer(r"\b(\d{1,3})(?:st|nd|rd|th) (\w+)", t)
                       if stem(m.group(2)) in self.name_words]
+            found = found or said_in_words(t, self.name_words, stem)  # "once a week", "a month's notice"
             if self.range:
                 found = [(p, v) for p, v in found if self.range[0] <= v <= self.range[1]]
             return sorted(found, key=lambda f: f[0])
@@ -268,6 +271,8 @@ def assign(profiles: list[Profile], text: str) -> dict[str, list[tuple[int, obje
 
 def yes_no(profile: Profile, reply: str, question: str) -> bool | None:
     """A reply's yes or no for a boolean field, read against the question's polarity."""
+    if (fine := problem_answer(reply, question, f"{profile.name} {profile.spec.description}")) is not None:
+        return fine != profile.negative  # "would moving be an issue?" "no, that's fine"
     # "Not today" to "can you pay today?" is a no; the field's own words are masked otherwise.
     masked = re.sub(r"\bnot ([A-Za-z']+)", lambda m: "no" if stem(m.group(1)) in profile.name_words else m.group(0),
                     answers.norm(reply))
@@ -280,6 +285,8 @@ def yes_no(profile: Profile, reply: str, question: str) -> bool | None:
         mentions = [(0, implied)]  # "on time?" "he was about an hour late"
     if not mentions and (implied := approvals.implied(answers.norm(reply))) is not None:
         mentions = [(0, implied)]  # "friday morning works", "mornings are hard for me"
+    if not mentions and (preferred := rather(reply, question)) is not None:
+        mentions = [(0, preferred)]  # "would you move for it?" "i'd rather stay in manchester"
     if not mentions and (echoed := answers.aux_reply(masked)) is not None:
         mentions = [(0, echoed)]  # "he was lovely", "we'll get a taxi"... read by the clause's negation
     if not mentions and _DECLINED.search(answers.norm(reply)):
@@ -289,7 +296,8 @@ def yes_no(profile: Profile, reply: str, question: str) -> bool | None:
     value = None
     if mentions:
         value = mentions[0][1]
-        correction = CORRECTION.search(answers.norm(reply))
+        # A correction changes an answer already given: "No. I can do two hundred" opens on its answer.
+        correction = next((m for m in CORRECTION.finditer(answers.norm(reply)) if mentions[0][0] < m.start()), None)
         if correction:
             # "Yes. Actually no, I can't": the answer after the correction, not the "no" that marks it.
             after = [v for p, v in mentions if p > correction.start()]
@@ -316,8 +324,9 @@ def yes_no(profile: Profile, reply: str, question: str) -> bool | None:
     if value is None:
         value = echo(profile, reply)
         return value  # the field's own words carry the polarity
-    negative_question = bool(question and _NEGATIVE_QUESTION.search(answers.norm(question)))
-    if negative_question and _NEGATED.search(last_sentence(answers.norm(question))):
+    asked = asked_part(question)  # "... so you don't get a call like this?" asks a positive question
+    negative_question = bool(question and _NEGATIVE_QUESTION.search(asked))
+    if negative_question and _NEGATED.search(last_sentence(asked)):
         # A negative question ("you don't have any pets, right?") is answered about its statement:
         # "actually we will" / "yes I do" says it is wrong; "no, no pets" / "no, I don't" repeats the
         # negation and so agrees with it. A bare "no" keeps the reading below (no, that's not so).
@@ -541,6 +550,8 @@ def people_listed(p: Profile, text: str) -> int | None:
     t = parsing.digits(answers.norm(text))
     counted = [(m.start(), m.end(), int(m.group(1))) for m in re.finditer(rf"\b(\d+) (?:\w+ )?(?:{_PERSONS}|{_KIN}s?|colleagues|"
                                                                          r"friends|coworkers|guests|others)\b", t)]
+    if (plus := head_counts.self_plus(t)) is not None:
+        return plus  # "me plus three"
     if len(counted) != len(parsing.numbers_in(t)):
         return None  # a number that counts no one: the ordinary reading applies
     rest = t

@@ -49,6 +49,9 @@ _SCALED_RE = re.compile(r"(\d+(?:\.\d+)?)\s?" + _SCALE_WORDS)
 _SCALED_RANGE_RE = re.compile(r"(\d+(?:\.\d+)?)(\s+(?:to|and|or|-)\s+)(?=\d+(?:\.\d+)?\s?" + _SCALE_WORDS + ")")
 _PRONOUN_ONE_RE = re.compile(r"\b(that|this|which|each|another|any|every|same|last|next|right|wrong|new|old|big|"
                              r"small|other|the other|\d+(?:st|nd|rd|th)) one\b")
+# "One" after a negated verb stands for a thing not had: "we don't have one", "haven't set one yet".
+_NEGATED_ONE_RE = re.compile(r"\b((?:haven'?t|hasn'?t|don'?t|doesn'?t|didn'?t|won'?t|can'?t|never)(?: [a-z]+){1,2}) one\b"
+                             r"(?! (?:hundred|thousand|million|of)\b)")
 _NUMBER_RE = re.compile(r"(?<![\w.])(-)?(\d{1,3}(?:,\d{3})+|\d+)(\.\d+)?(?![\w:/]|\.\d)")
 
 
@@ -70,6 +73,7 @@ def digits(text: str, pairs: str = "years") -> str:
     t = ordinals_to_digits(norm(text))
     t = _SCALED_RE.sub(lambda m: _fmt(float(m.group(1)) * _SCALES[m.group(2)]), t)
     t = _PRONOUN_ONE_RE.sub(r"\1 thing", t)  # "skip that one": a pronoun, not a quantity
+    t = _NEGATED_ONE_RE.sub(r"\1 thing", t)  # "we haven't really set one yet"
     # "one point two million": the digits after "point" one by one, before number-parser reads
     # "two million" as one number; "a quarter million", "half a million": a fraction of the scale.
     t = re.sub(rf"\bpoint((?:\s+(?:{_UNIT}|zero|oh|\d))+)\b",

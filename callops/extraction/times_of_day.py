@@ -73,7 +73,10 @@ def times_with_spans(text: str, evening: bool = False) -> list[tuple[int, tuple[
                 lead or re.search(r"(?:\d|noon|am|pm|a m|p m)\s+(?:to|and|or|till|until|-)\s+$", before)
                 # "seven thirty tomorrow", "eight fifteen on friday": a day after it makes it a time
                 or re.match(r"\s+(?:today|tonight|tomorrow|on (?:the|\w+day)|this (?:morning|afternoon|evening)|"
-                            r"(?:mon|tues|wednes|thurs|fri|satur|sun)day)\b", t[m.end():])):
+                            r"(?:mon|tues|wednes|thurs|fri|satur|sun)day)\b", t[m.end():])
+                # "six thirty to eight", "ten thirty or two fifteen": a window or a choice of times, not a price
+                or re.match(r"\s+(?:to|till|until|-|or)\s+\d{1,2}(?:(?::|\s)[0-5]\d)?\b(?!\s*(?:dollars?|bucks|pounds?|euros?|"
+                            r"hundred|thousand|grand|k)\b)", t[m.end():])):
             continue  # "two fifty" alone is a price more often than 2:50
         if k == 3 and not ap and not part and not re.search(r"o'?\s?clock", m.group(0)):
             # A bare number is a time only after "at"/"around"/"by"/"say", or as "ten ish", and not

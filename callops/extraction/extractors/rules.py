@@ -29,7 +29,8 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import cast
 
-from callops.extraction import amounts, answers, options, parsing, settled, times_of_day
+from callops.extraction import amounts, answers, options, parsing, picking, settled, times_of_day
+from callops.extraction.clauses import wont_pay
 from callops.extraction.clock import call_time, region_for
 from callops.extraction.free_text import string_answer, string_items
 from callops.extraction.matching import (
@@ -114,8 +115,12 @@ class _Conversation:
                         best >= TOPIC + 1 and best > max(scores.get(n, 0) for n in current) + 1):
                     # "sorry, just to confirm, was that the second one?" is still about the same field;
                     # "so 250 on friday, is that right?" confirms the values said, not an earlier yes/no.
-                    current = {n: v for n, v in current.items() if self.kinds[n] != "boolean" or scores[n] >= TOPIC} \
-                        or current
+                    # A yes/no stays asked by a word of its own, not by "dollars" near "pay", when the turn
+                    # sums up values of other fields ("so two hundred dollars on friday, is that right?").
+                    own = {p.name for p in self.profiles if (p.name_words | p.desc_words) & _words_of(asked)}
+                    summary = any(p.values(asked) for p in self.profiles if p.kind not in ("boolean", "string", "list"))
+                    current = {n: v for n, v in current.items() if self.kinds[n] != "boolean" or (
+                        scores[n] >= TOPIC and (n in own or not summary))} or ({} if summary else current)
                 elif current and asked_back and best < TOPIC + 0.5 and not _asks(asked):
                     # "Can you still make it?" "Are you even open?" "We're open.": the first question
                     # still waits for its answer.
@@ -356,13 +361,17 @@ class _Conversation:
             return next((v for v in after if v not in before), after[0])
         if marks:  # "three nights. no, four": the first value after the last correction
             return next(v for pos, v in found if pos >= marks[-1])
-        if p.item.kind in ("email", "phone", "date", "time"):
+        if p.item.kind in ("date", "time"):  # else the last: "tuesday or wednesday, wednesday's better"
+            return picking.range_end(p, text, found, p.item.kind) or picking.beside_own_words(p, text, found) or found[-1][1]
+        if p.item.kind in ("email", "phone"):
             return found[-1][1]
         if p.item.kind == "enum":
             # "afternoon is best, i'm at work in the mornings": the first, unless another stands by the
             # field's own words ("marketing calls stopped, and account notices by text").
             near = [p.near(text, pos) for pos, _ in found]
             return found[near.index(max(near))][1] if max(near) >= near[0] + 1 else found[0][1]
+        if (bound := picking.bound_marked(p, text, found, p.item.kind)) is not None:
+            return bound  # "i'd want at least twenty three" for a minimum
         scored = [(p.near(text, pos) + unit_fit(p, text, pos), -k) for k, (pos, _) in enumerate(found)]
         best = max(scored)
         return found[-best[1]][1] if best[0] > 0 else found[0][1]
@@ -437,7 +446,8 @@ class _Conversation:
             return  # "Shall I book Tuesday?" stands only if the callee says yes
         strengths = dict((p.name, v) for p, v in about)
         for p in self.profiles:
-            if p.kind in ("boolean", "string") or (p.kind == "list" and p.item.kind == "string"):
+            if p.kind in ("boolean", "string") or (p.kind == "list" and p.item.kind == "string") or (
+                    p.kind in ("currency", "date") and wont_pay(following)):  # "$640?" "i'm not paying anything"
                 continue
             if moved_on and p.kind not in ("time", "datetime"):
                 continue  # only the restated times stand past the callee's "no" to the next question
@@ -463,6 +473,8 @@ class _Conversation:
                 continue
             group = [q for q in same_type if q.name in strengths] or same_type
             found = kept(text, assign(group if p in group else [p], text)[p.name])
+            if p.item.kind in ("integer", "number"):  # "twenty percent off the next year" counts no years
+                found = [(pos, v) for pos, v in found if unit_fit(p, text, pos) >= 0]
             if not found or (len(found) > 1 and offer):
                 continue
             value = self._list(p, text) if p.kind == "list" else self._pick(p, text, found)
