@@ -26,12 +26,13 @@ from callops.extraction.matching import (
     stem,
     stems,
 )
+from callops.extraction.self_corrections import corrected, vague_tail_removed
 from callops.extraction.spoken_lists import determiners_split, run_on_items
 
 _JUNK = re.compile(r"^(?:(?:no|nope|nah),? (?:that'?s it|thats it|that'?s all|thats all|nothing(?: else)?|i'?m good|all good)|"
                    r"sorry|no|non|nope|mate|yes|yeah|ok|okay|sure|hmm+|um+|uh+|ugh|hey|hi|hello|nothing|none|n/?a|"
                    r"actually|honestly|really|definitely|please|thanks|thank you|"
-                   r"not really|that's it|thats it|that's all|(?:which|that|and|but|so)\s.*)$")
+                   r"not really|that's it|thats it|that's all|(?:which|that(?! (?:was|is|would be|'?d be|will be)\b)|and|but|so)\s.*)$")
 _ROLE = (r"(?:assistant|vp|boss|manager|wife|husband|son|daughter|partner|colleague|friend|brother|sister|mum|mom|dad|"
          r"cell|mobile|phone|number|line|cfo|ceo|md|neighbou?r|cousin|uncle|aunt|mother|father|nephew|niece|foreman|"
          r"supervisor|receptionist|secretary|coworker|flatmate|roommate|guy|driver|husband's|wife's|office)")
@@ -131,6 +132,7 @@ def _finish(profile: Profile, text: str, reason: bool) -> str | None:
         # "add flood cover because we had water in the basement": the answer, not why
         text = _EXPLANATION.sub("", text)
     m = re.match(r"^(?:we use|we have|we've got|we're using|we are using|we go with|we went with|it's|it is|"
+                 r"that (?:was|is|would be|'?d be|will be)|"
                  r"we're with|we are with|(?:we|i) (?:talked|spoke) (?:to|with)|(?:we|i) looked at|(?:we|i) tried|"
                  r"(?:we|i) switched to|(?:we|i) got (?:a quote|quotes|one) from|(?:we'?re|i'?m|we are|i am) (?:at|with))"
                  r"\s+(.+)$", text, re.I)
@@ -248,7 +250,7 @@ def string_answer(profile: Profile, reply: str, question: str = "") -> str | Non
     sentences = [x for x in re.split(r"(?<=[.!?])\s+", text) if x.strip(" .,!?")]
     while reason and len(sentences) > 1 and _ONLY_DECISION.match(answers.norm(sentences[0])):
         sentences = sentences[1:]
-    first = _first_clause((sentences[0] if sentences else text).strip(" .,!?"))
+    first = vague_tail_removed(corrected(_first_clause((sentences[0] if sentences else text).strip(" .,!?"))))
     raw = re.split(r",\s*", first)
     finished = [_finish(profile, p, reason) for p in raw]
     parts = [p for p in finished if p]
