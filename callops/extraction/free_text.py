@@ -27,7 +27,7 @@ from callops.extraction.matching import (
     stems,
 )
 from callops.extraction.self_corrections import corrected, vague_tail_removed
-from callops.extraction.spoken_lists import determiners_split, run_on_items
+from callops.extraction.spoken_lists import determiners_split, distinct, run_on_items, statement_cut
 
 _JUNK = re.compile(r"^(?:(?:no|nope|nah),? (?:that'?s it|thats it|that'?s all|thats all|nothing(?: else)?|i'?m good|all good)|"
                    r"sorry|no|non|nope|mate|yes|yeah|ok|okay|sure|hmm+|um+|uh+|ugh|hey|hi|hello|nothing|none|n/?a|"
@@ -358,6 +358,7 @@ def intent_only(sentence: str) -> bool:
 _LIST_LEAD = re.compile(r"^(?:(?:let'?s (?:do|go with|have|get)|lets (?:do|go with|have|get)|we'?ll (?:have|take|do|go with)|"
                         r"i'?ll (?:have|take|do|go with)|we'?d like|i'?d like|can (?:we|i) (?:get|have|do)|we want|i want|"
                         r"we need|i need|we (?:usually |mostly )?(?:use|get|have|do)|i (?:usually |mostly )?(?:use|get|have|do)|"
+                        r"(?:we|i) (?:looked at|considered|compared|tried|checked out|talked to|got quotes from)|"
                         r"(?:both|all|all three|the two|the three)(?: of them| of those| of us)?,?(?: so| that'?s| which is| namely)?)\s+)+",
                         re.I)
 # What is said about an item and is not the item: its level, how often, a hedge.
@@ -404,7 +405,7 @@ def string_items(text: str) -> list[str]:
                              r"anything|everything|the lot", part.strip(" .,"), re.I):
             continue
         # "portuguese is my native", "decent spanish": the item, not what is said about it
-        part = re.sub(r"\s+(?:is|are|was|were)\s+.*$", "", part, flags=re.I)
+        part = statement_cut(re.sub(r"\s+(?:is|are|was|were|would be|'?d be)\s+.*$", "", part, flags=re.I))
         part = _LIST_LEAD.sub("", part)
         cleaned = answers.clean_string(_ITEM_TAIL.sub("", _ITEM_LEAD.sub("", part)))
         if not cleaned or _NONE_ITEMS.fullmatch(cleaned) or re.fullmatch(answers._FILLER, cleaned, re.I):
@@ -413,11 +414,11 @@ def string_items(text: str) -> list[str]:
         cleaned = re.sub(r"^(?:a|an|the|some|one|two|my|our|his|her|their)\s+(?:\w+'s\s+)?", "", cleaned, flags=re.I)
         cleaned = re.sub(r"(?<=\w)\s+ones?$", "", _ITEM_TAIL.sub("", cleaned))
         cleaned = _ITEM_LEAD.sub("", cleaned).strip(" ,.")
-        if _JUNK.match(cleaned.lower()) or re.fullmatch(r"(?:i )?(?:almost |nearly |totally )?forgot|my bad|oops|(?:good)?bye|see you|cheers",
+        if _JUNK.match(cleaned.lower()) or re.fullmatch(r"(?:i )?(?:almost |nearly |totally )?forgot|my bad|oops|(?:good)?bye|see you|cheers|(?:oh )?wait|hang on",
                                                          cleaned, re.I):
             continue  # "oh and the mirror too, sorry, almost forgot"
         if len(cleaned.split()) <= 2 and answers.parse_boolean(cleaned) is not None:
             continue  # "Perfect.", "yes please": an acknowledgement, not an item
         if cleaned and not answers.is_refusal(cleaned) and len(cleaned.split()) <= 4:
             items.extend(run_on_items(cleaned))  # "invoicing time tracking": two items
-    return items
+    return distinct(items)

@@ -293,8 +293,8 @@ class _Conversation:
                 for p, strength in group:
                     value = self._list(p, text)
                     earlier = next((c.value for c in reversed(self.cands[p.name]) if isinstance(c.value, list)), None)
-                    if value and earlier and _ADDED.search(answers.norm(text)):
-                        # "Oh, and the mirror too": added to the items already said.
+                    if value and earlier and (_ADDED.search(answers.norm(text)) or _MORE.search(question.lower())):
+                        # "Oh, and the mirror too", or any items after "any others?": added to the items already said.
                         value = list(earlier) + [v for v in value if v not in earlier]
                     if value is not None or refusal:
                         self.add(p, value, i, strength)
