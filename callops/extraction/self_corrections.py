@@ -19,7 +19,8 @@ _MARK = re.compile(r"(?<=\w)[,.\s]+(?:no[,.\s]+(?:sorry|wait|actually)|sorry[,.\
 _RESTART = re.compile(r"^(?:(?:as of|since|from) (?:last|this|next) (?:week|month|year)[,\s]+)?"
                       r"(?:(?:it'?s|its|it is|it was|that'?s|thats|i'?m|im|i am)\s+(?:(?:a|an)\s+)?)?", re.I)
 # Said after the answer to say it is approximate or has a fallback: cut from there on.
-_VAGUE_TAIL = re.compile(r"[,\s]+(?:or something(?: like that)?|something like that|or whatever|or so|"
+_VAGUE_TAIL = re.compile(r"[,\s]+(?:or something(?: like that)?|something like that|or whatever|or so|(?:sort|kind) of thing|"
+                         r"(?:and|or) stuff(?: like that)?|and everything|like (?:every|all|half|most|nearly|almost|constantly)|"
                          r"(?:if you (?:have|do) (?:it|that|one)[,\s]+)?otherwise|(?:if not|or else)[,\s]+(?=\w+ (?:is|would)))\b.*$", re.I)
 
 
