@@ -221,7 +221,7 @@ def string_answer(profile: Profile, reply: str, question: str = "") -> str | Non
             return None  # "No, nothing really, it was great."
     # "um i dunno maybe more parking": not knowing, then a tentative answer, which is the answer
     tentative = re.match(r"^\W*(?:(?:um+|uh+|oh|well|hmm+)\W+)*(?:i dunno|i don'?t know|dont know|not sure|no idea)[,.\s]+"
-                         r"((?:maybe|probably|perhaps|i guess|i suppose|i'?d say)\s+\w+\s+\w+.*)$", answers.norm(reply))
+                         r"((?:maybe|probably|perhaps|i guess|i suppose|i'?d say)[,\s]+(?:like[,\s]+)?\w+\s+\w+.*)$", answers.norm(reply))
     if tentative:
         reply = tentative.group(1)
     first_sentence = re.split(r"[.;!?]", answers.norm(reply).strip(" .,"), maxsplit=1)[0]
@@ -264,6 +264,8 @@ def string_answer(profile: Profile, reply: str, question: str = "") -> str | Non
     sentences = [x for x in re.split(r"(?<=[.!?])\s+", text) if x.strip(" .,!?")]
     while reason and len(sentences) > 1 and _ONLY_DECISION.match(answers.norm(sentences[0])):
         sentences = sentences[1:]
+    while len(sentences) > 1 and _JUNK.match(sentences[0].lower().strip(" .,!?")):
+        sentences = sentences[1:]  # "Honestly? The parking.": a filler said as a sentence of its own
     first = vague_tail_removed(corrected(_first_clause((sentences[0] if sentences else text).strip(" .,!?"))))
     raw = re.split(r",\s*", first)
     finished = [_finish(profile, p, reason) for p in raw]

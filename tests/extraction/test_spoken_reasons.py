@@ -64,3 +64,24 @@ def test_the_core_of_the_answer(question, reply, name, description, expected):
 def test_indifference_and_nothing_to_add_are_null(question, reply, description):
     got = extract_turns(turns(question, reply), {"answer": {"type": "string", "description": description}}, MONDAY)
     assert got == {}
+
+
+def test_a_later_answer_settles_what_i_dont_know_left_open():
+    got = extract_turns(turns("What's a good time to reach you to set that up?",
+                              "Hmm, I don't know, honestly. My schedule is all over the place.",
+                              "No problem. Would mornings or afternoons usually work better?",
+                              "Probably afternoons, like after lunch."),
+                        {"best_time": {"type": "enum", "values": ["morning", "afternoon", "evening"],
+                                       "description": "best time to call"}}, MONDAY)
+    assert got == {"best_time": "afternoon"}
+
+
+@pytest.mark.parametrize("question, reply, expected", [
+    ("And what's the biggest issue for you right now?", "Honestly? The parking. It's a nightmare.", "The parking"),
+    ("Is there anything we could do better next time?",
+     "Hmm, I don't know... maybe, like, text reminders? I forgot the appointment the first time.", "text reminders"),
+])
+def test_a_filler_sentence_or_a_tentative_answer_after_it(question, reply, expected):
+    got = extract_turns(turns(question, reply), {"issue": {"type": "string", "description": "what could be better"}},
+                        MONDAY)
+    assert got == {"issue": expected}
