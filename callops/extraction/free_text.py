@@ -27,6 +27,7 @@ from callops.extraction.matching import (
     stems,
 )
 from callops.extraction.self_corrections import corrected, vague_tail_removed
+from callops.extraction.self_descriptions import work_part
 from callops.extraction.spoken_lists import determiners_split, distinct, run_on_items, statement_cut
 from callops.extraction.spoken_reasons import concession_removed, judgement_kept
 
@@ -146,7 +147,8 @@ def _finish(profile: Profile, text: str, reason: bool) -> str | None:
         if head and len(head.group(1).split()) <= 4:  # "we use a mobile canner that comes out monthly"
             text = re.sub(r"^(?:a|an|the)\s+", "", head.group(1), flags=re.I)
         else:
-            text = m.group(1)
+            # "we went with geico they were like half the price": the choice, not what is said of it
+            text = re.sub(r"(?<=\w)\s+(?:they|it|he|she)\s+(?:were|was|are|is|had|have)\b.*$", "", m.group(1), flags=re.I)
     # "oh sorry no it was tess not jess": the corrected value, without the correction around it
     text = re.sub(r"^(?:(?:oh|sorry|actually|wait)[,\s]+)*(?:no|nope)[,\s]+(?=(?:it'?s|its|it was|it is|that'?s|thats|"
                   r"the|my|our)\b)", "", text, flags=re.I)
@@ -220,7 +222,7 @@ def string_answer(profile: Profile, reply: str, question: str = "") -> str | Non
         if not rest.strip(" .,!?") or _PRAISE.match(rest):
             return None  # "No, nothing really, it was great."
     # "um i dunno maybe more parking": not knowing, then a tentative answer, which is the answer
-    tentative = re.match(r"^\W*(?:(?:um+|uh+|oh|well|hmm+)\W+)*(?:i dunno|i don'?t know|dont know|not sure|no idea)[,.\s]+"
+    tentative = re.match(r"^\W*(?:(?:um+|uh+|oh|well|hmm+|honestly)\W+)*(?:i dunno|i don'?t know|dont know|not sure|no idea)[,.\s]+"
                          r"((?:maybe|probably|perhaps|i guess|i suppose|i'?d say)[,\s]+(?:like[,\s]+)?\w+\s+\w+.*)$", answers.norm(reply))
     if tentative:
         reply = tentative.group(1)
@@ -236,6 +238,10 @@ def string_answer(profile: Profile, reply: str, question: str = "") -> str | Non
     if reason or re.search(r"\b(?:better|improve|wrong|fix|change|complain|worse|disappoint)", f"{question} {profile.spec.description}",
                            re.I):
         reply = concession_removed(reply)  # "it works fine most of the time but the service is terrible"
+    work = work_part(re.split(r"[.;!?]", reply.strip(), maxsplit=1)[0],
+                     bool(profile.words_all & stems({"title", "role", "position", "occupation", "job"})))
+    if work and profile.words_all & stems({"title", "role", "position", "occupation", "job", "employer", "company"}):
+        reply = work  # "i work for acme logistics as a dispatcher": the part this field records
     text = answers.clean_string(reply)
     if not text or _JUNK.match(text.lower().strip(" .!?")):
         return None

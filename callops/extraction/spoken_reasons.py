@@ -3,7 +3,7 @@
 "i mean it works fine most of the time but the customer service is terrible": what is granted
 before "but" is not the complaint. "it just got too expensive for us": the judgement, not the
 "it got" or who it was too much for. "i moved you know the new place is forty minutes away": the
-first statement is the reason, what follows "you know" explains it.
+first statement is the reason, what follows "you know" or "honestly" explains it.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ _CONCESSION = re.compile(rf"^{_FILLERS}(?:it|that|they|everything|the \w+|you gu
 _GOT_TOO = re.compile(r"^(?:it|that|things|everything)\s+(?:just\s+|really\s+|kind of\s+)?(?:got|gets|was|is|'s|became|were|are|"
                       r"has been|had gotten|has gotten)\s+(?=(?:way\s+|just\s+|a bit\s+|a little\s+|far\s+|much\s+)?too\b)", re.I)
 _TOO_FOR = re.compile(r"(?<=\w)\s+for (?:us|me|him|her|them|the family|my budget|our budget)$", re.I)
-_YOU_KNOW = re.compile(r"(?<=\w)[,\s]+you know[,\s]+(?=(?:the|it|its|it'?s|i|we|my|our|they|there|that)\b).*$", re.I)
+_YOU_KNOW = re.compile(r"(?<=\w)[,\s]+(?:you know|honestly|to be honest|frankly)[,\s]+(?=(?:the|it|its|it'?s|i|we|my|our|they|there|that)\b).*$", re.I)
 
 
 def concession_removed(text: str) -> str:
