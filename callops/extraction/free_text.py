@@ -26,12 +26,17 @@ from callops.extraction.matching import (
     stem,
     stems,
 )
-from callops.extraction.spoken_lists import determiners_split, run_on_items
+from callops.extraction.self_corrections import corrected, vague_tail_removed
+from callops.extraction.self_descriptions import work_part
+from callops.extraction.spoken_lists import determiners_split, distinct, run_on_items, statement_cut
+from callops.extraction.spoken_reasons import concession_removed, judgement_kept
 
 _JUNK = re.compile(r"^(?:(?:no|nope|nah),? (?:that'?s it|thats it|that'?s all|thats all|nothing(?: else)?|i'?m good|all good)|"
                    r"sorry|no|non|nope|mate|yes|yeah|ok|okay|sure|hmm+|um+|uh+|ugh|hey|hi|hello|nothing|none|n/?a|"
                    r"actually|honestly|really|definitely|please|thanks|thank you|"
-                   r"not really|that's it|thats it|that's all|(?:which|that|and|but|so)\s.*)$")
+                   r"not really|that's it|thats it|that's all|whoever|whatever|whichever|anyone|anybody|no preference|"
+                   r"(?:it )?doesn'?t matter|i don'?t mind|(?:well )?(?:a )?(?:few|couple(?: of)?|bunch of|lots of|several) (?:things|reasons)|"
+                   r"(?:which|that(?! (?:was|is|would be|'?d be|will be)\b)|and|but|so)\s.*)$")
 _ROLE = (r"(?:assistant|vp|boss|manager|wife|husband|son|daughter|partner|colleague|friend|brother|sister|mum|mom|dad|"
          r"cell|mobile|phone|number|line|cfo|ceo|md|neighbou?r|cousin|uncle|aunt|mother|father|nephew|niece|foreman|"
          r"supervisor|receptionist|secretary|coworker|flatmate|roommate|guy|driver|husband's|wife's|office)")
@@ -44,7 +49,7 @@ _NAMED = (re.compile(rf"\b(?:my|our|his|her|the)\s+(?:\w+'s\s+)?(?:\w+\s+)?{_ROL
                      r"(?:(?:big|little|old|young|mr|mrs|ms|miss|dr|doctor)\.?\s+)?([a-z]+)\b"))
 _HEDGE_WORDS = re.compile(r"^(?:ideally|hopefully|roughly|approximately|around|about|mostly|definitely|i'd say|id say|"
                           r"i would say|hey|hi|hello|sorry|look|listen|honestly|well|oh|ah|kind of|sort of|kinda|sorta|"
-                          r"probably|maybe|perhaps|basically|usually|normally|generally|mainly|i think|i guess)[,\s]+", re.I)
+                          r"probably|maybe|perhaps|basically|usually|normally|generally|mainly|i think|i guess|like|officially|technically)[,\s]+", re.I)
 # Said after the value and not part of it: "the forty two mostly", "quiet room if possible",
 # "behind the side gate would be best".
 _TAIL_HEDGES = re.compile(r"(?:[\s,]+(?:mostly|usually|normally|generally|mainly|obviously|fluently|sometimes|"
@@ -119,6 +124,7 @@ def _finish(profile: Profile, text: str, reason: bool) -> str | None:
     for _ in range(2):
         text = answers.clean_string(_TAIL_HEDGES.sub("", _HEDGE_WORDS.sub("", text or "").strip(" .,!?"))) or ""
     if reason:
+        text = judgement_kept(text)
         m = _STATE.match(text)  # "I'm driving", "because the ATM was broken"
         if m and len(m.group(1).split()) <= 9:
             text = _WHEN_TAIL.sub("", m.group(1))
@@ -131,19 +137,24 @@ def _finish(profile: Profile, text: str, reason: bool) -> str | None:
         # "add flood cover because we had water in the basement": the answer, not why
         text = _EXPLANATION.sub("", text)
     m = re.match(r"^(?:we use|we have|we've got|we're using|we are using|we go with|we went with|it's|it is|"
+                 r"that (?:was|is|would be|'?d be|will be)|it was|"
+                 r"(?:i'?m|im|i am|i work as|i was) (?:a|an)(?= \w+ \w)|"
                  r"we're with|we are with|(?:we|i) (?:talked|spoke) (?:to|with)|(?:we|i) looked at|(?:we|i) tried|"
-                 r"(?:we|i) switched to|(?:we|i) got (?:a quote|quotes|one) from|(?:we'?re|i'?m|we are|i am) (?:at|with))"
+                 r"(?:we|i) switched to|(?:we|i) got (?:a quote|quotes|one) from|(?:we'?re|i'?m|we are|i am) (?:still |currently |now )?(?:at|with))"
                  r"\s+(.+)$", text, re.I)
     if m:
         head = _RELATIVE.match(m.group(1))
         if head and len(head.group(1).split()) <= 4:  # "we use a mobile canner that comes out monthly"
             text = re.sub(r"^(?:a|an|the)\s+", "", head.group(1), flags=re.I)
         else:
-            text = m.group(1)
+            # "we went with geico they were like half the price": the choice, not what is said of it
+            text = re.sub(r"(?<=\w)\s+(?:they|it|he|she)\s+(?:were|was|are|is|had|have)\b.*$", "", m.group(1), flags=re.I)
     # "oh sorry no it was tess not jess": the corrected value, without the correction around it
     text = re.sub(r"^(?:(?:oh|sorry|actually|wait)[,\s]+)*(?:no|nope)[,\s]+(?=(?:it'?s|its|it was|it is|that'?s|thats|"
                   r"the|my|our)\b)", "", text, flags=re.I)
-    text = answers.clean_string(re.sub(r"(?<=\w)[,\s]+not (?:the |a )?[a-z]+$", "", text, flags=re.I)) or text
+    # "on the back porch not the front the front gets the sun": the choice, not the one turned down
+    text = answers.clean_string(re.sub(r"(?<=\w)[,\s]+not (?:the |a )?[a-z]+(?:$|\s+(?=(?:the|it|its|it'?s|that|they|i|we)\b).*$)",
+                                       "", text, flags=re.I)) or text
     # "you can leave it behind the bin": where, not the permission; "under garcia": the name
     text = re.sub(r"^(?:you can|you could|you may|feel free to)\s+", "", text, flags=re.I)
     if profile.words_all & _PLACE_WORDS:
@@ -174,13 +185,16 @@ GREETING = re.compile(r"\b(?:leave (?:a|your) (?:message|name)|after the (?:beep
                       r"voice ?mail|mailbox|(?:can'?t|cannot|unable to) (?:take|answer|come to) (?:your|the|my) (?:call|phone)|"
                       r"(?:is|are) not available|you'?ve reached|you have reached)\b")
 # "No, nothing really, it was great": nothing to report, whatever praise follows.
-_NOTHING = re.compile(r"^\W*(?:(?:honestly|um+|uh+|oh|well|hmm+|erm?)[\s,.!]+)*(?:(?:no|nope|nah|not really|nothing|none|not that i can think of|i can'?t think of anything|"
+_NOTHING = re.compile(r"^\W*(?:(?:honestly|um+|uh+|oh|well|hmm+|erm?|eh)[\s,.!]+)*(?:(?:no|nope|nah|not really|nothing|none|"
+                      r"i don'?t (?:really )?have anything|not that i can think of|i can'?t think of anything|"
                       r"can'?t think of anything|really|at all|honestly)(?:[\s,.!]+|$))+(?:really|at all|to be honest|honestly)?[\s,.!]*")
 _PRAISE = re.compile(r"^\W*(?:(?:it|that|everything|all|it all|the \w+)\s+(?:was|were|is|'s|went)\s+(?:\w+\s+)?"
                      r"(?:great|good|fine|perfect|lovely|excellent|brilliant|amazing|wonderful|fantastic|spot on|smooth)|"
                      r"(?:its|thats|it'?s|that'?s)\s+(?:\w+\s+)?"
                      r"(?:great|good|fine|perfect|lovely|excellent|brilliant|amazing|wonderful|fantastic|spot on|smooth)|"
-                     r"(?:all|everything) (?:good|fine|great|perfect)\b|(?:thanks|thank you|you guys were great|keep it up)\W*$)")
+                     r"(?:all|everything) (?:good|fine|great|perfect)\b|(?:thanks|thank you|keep it up)\W*$|"
+                     r"(?:you|you guys|y'?all) (?:were|are|did|have been) (?:\w+ )?(?:great|amazing|fantastic|brilliant|lovely|wonderful)\b|"
+                     r"(?:whoever|whatever|whichever|anyone|anybody|no preference|either)\W*$)")
 
 
 def _echo_removed(reply: str, question: str) -> str:
@@ -208,8 +222,8 @@ def string_answer(profile: Profile, reply: str, question: str = "") -> str | Non
         if not rest.strip(" .,!?") or _PRAISE.match(rest):
             return None  # "No, nothing really, it was great."
     # "um i dunno maybe more parking": not knowing, then a tentative answer, which is the answer
-    tentative = re.match(r"^\W*(?:(?:um+|uh+|oh|well|hmm+)\W+)*(?:i dunno|i don'?t know|dont know|not sure|no idea)[,.\s]+"
-                         r"((?:maybe|probably|perhaps|i guess|i suppose|i'?d say)\s+\w+\s+\w+.*)$", answers.norm(reply))
+    tentative = re.match(r"^\W*(?:(?:um+|uh+|oh|well|hmm+|honestly)\W+)*(?:i dunno|i don'?t know|dont know|not sure|no idea)[,.\s]+"
+                         r"((?:maybe|probably|perhaps|i guess|i suppose|i'?d say)[,\s]+(?:like[,\s]+)?\w+\s+\w+.*)$", answers.norm(reply))
     if tentative:
         reply = tentative.group(1)
     first_sentence = re.split(r"[.;!?]", answers.norm(reply).strip(" .,"), maxsplit=1)[0]
@@ -221,12 +235,20 @@ def string_answer(profile: Profile, reply: str, question: str = "") -> str | Non
     reason = bool(profile.words_all & REASON_WORDS) or bool(_ASKS_WHY.search(answers.norm(question)))
     if reason:
         reply = _after_decision(reply)
+    if reason or re.search(r"\b(?:better|improve|wrong|fix|change|complain|worse|disappoint)", f"{question} {profile.spec.description}",
+                           re.I):
+        reply = concession_removed(reply)  # "it works fine most of the time but the service is terrible"
+    work = work_part(re.split(r"[.;!?]", reply.strip(), maxsplit=1)[0],
+                     bool(profile.words_all & stems({"title", "role", "position", "occupation", "job"})))
+    if work and profile.words_all & stems({"title", "role", "position", "occupation", "job", "employer", "company"}):
+        reply = work  # "i work for acme logistics as a dispatcher": the part this field records
     text = answers.clean_string(reply)
     if not text or _JUNK.match(text.lower().strip(" .!?")):
         return None
-    if is_name_field(profile):
-        # "that'd be my vp, marcus", "my assistant dana": the name, not the role.
-        named = named_person(text)
+    if is_name_field(profile) or re.match(r"\W*who\b", profile.spec.description or ""):
+        # "that'd be my vp, marcus", "my assistant dana": the name, not the role; after a correction,
+        # the name corrected to ("my neighbour sarah no sorry sandra")
+        named = named_person(corrected(text))
         if named:
             return named
         text = re.sub(rf"\b(?:my|our|his|her|the)\s+(?:\w+'s\s+)?(?:\w+\s+)?{_ROLE}\b,?\s*",
@@ -248,7 +270,9 @@ def string_answer(profile: Profile, reply: str, question: str = "") -> str | Non
     sentences = [x for x in re.split(r"(?<=[.!?])\s+", text) if x.strip(" .,!?")]
     while reason and len(sentences) > 1 and _ONLY_DECISION.match(answers.norm(sentences[0])):
         sentences = sentences[1:]
-    first = _first_clause((sentences[0] if sentences else text).strip(" .,!?"))
+    while len(sentences) > 1 and _JUNK.match(sentences[0].lower().strip(" .,!?")):
+        sentences = sentences[1:]  # "Honestly? The parking.": a filler said as a sentence of its own
+    first = vague_tail_removed(corrected(_first_clause((sentences[0] if sentences else text).strip(" .,!?"))))
     raw = re.split(r",\s*", first)
     finished = [_finish(profile, p, reason) for p in raw]
     parts = [p for p in finished if p]
@@ -356,6 +380,7 @@ def intent_only(sentence: str) -> bool:
 _LIST_LEAD = re.compile(r"^(?:(?:let'?s (?:do|go with|have|get)|lets (?:do|go with|have|get)|we'?ll (?:have|take|do|go with)|"
                         r"i'?ll (?:have|take|do|go with)|we'?d like|i'?d like|can (?:we|i) (?:get|have|do)|we want|i want|"
                         r"we need|i need|we (?:usually |mostly )?(?:use|get|have|do)|i (?:usually |mostly )?(?:use|get|have|do)|"
+                        r"(?:we|i) (?:looked at|considered|compared|tried|checked out|talked to|got quotes from)|"
                         r"(?:both|all|all three|the two|the three)(?: of them| of those| of us)?,?(?: so| that'?s| which is| namely)?)\s+)+",
                         re.I)
 # What is said about an item and is not the item: its level, how often, a hedge.
@@ -402,7 +427,7 @@ def string_items(text: str) -> list[str]:
                              r"anything|everything|the lot", part.strip(" .,"), re.I):
             continue
         # "portuguese is my native", "decent spanish": the item, not what is said about it
-        part = re.sub(r"\s+(?:is|are|was|were)\s+.*$", "", part, flags=re.I)
+        part = statement_cut(re.sub(r"\s+(?:is|are|was|were|would be|'?d be)\s+.*$", "", part, flags=re.I))
         part = _LIST_LEAD.sub("", part)
         cleaned = answers.clean_string(_ITEM_TAIL.sub("", _ITEM_LEAD.sub("", part)))
         if not cleaned or _NONE_ITEMS.fullmatch(cleaned) or re.fullmatch(answers._FILLER, cleaned, re.I):
@@ -411,11 +436,11 @@ def string_items(text: str) -> list[str]:
         cleaned = re.sub(r"^(?:a|an|the|some|one|two|my|our|his|her|their)\s+(?:\w+'s\s+)?", "", cleaned, flags=re.I)
         cleaned = re.sub(r"(?<=\w)\s+ones?$", "", _ITEM_TAIL.sub("", cleaned))
         cleaned = _ITEM_LEAD.sub("", cleaned).strip(" ,.")
-        if _JUNK.match(cleaned.lower()) or re.fullmatch(r"(?:i )?(?:almost |nearly |totally )?forgot|my bad|oops|(?:good)?bye|see you|cheers",
+        if _JUNK.match(cleaned.lower()) or re.fullmatch(r"(?:i )?(?:almost |nearly |totally )?forgot|my bad|oops|(?:good)?bye|see you|cheers|(?:oh )?wait|hang on",
                                                          cleaned, re.I):
             continue  # "oh and the mirror too, sorry, almost forgot"
         if len(cleaned.split()) <= 2 and answers.parse_boolean(cleaned) is not None:
             continue  # "Perfect.", "yes please": an acknowledgement, not an item
         if cleaned and not answers.is_refusal(cleaned) and len(cleaned.split()) <= 4:
             items.extend(run_on_items(cleaned))  # "invoicing time tracking": two items
-    return items
+    return distinct(items)

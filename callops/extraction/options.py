@@ -13,6 +13,7 @@ import math
 import re
 
 from callops.extraction import answers, parsing
+from callops.extraction.enum_polarity import by_polarity
 from callops.extraction.matching import _STOPWORDS, Profile, stem, stems
 
 _ORDINALS = {"first": 0, "1st": 0, "second": 1, "2nd": 1, "third": 2, "3rd": 2, "fourth": 3, "4th": 3,
@@ -172,7 +173,8 @@ def loosely(reply: str, question: str, choices, synonyms=None, description: str 
             or by_number(reply, choices)
             or by_description(reply, [question, description], choices, synonyms)
             or by_words(reply, choices)
-            or by_yes(reply, question, choices, synonyms))
+            or by_yes(reply, question, choices, synonyms)
+            or by_polarity(reply, question, choices))
 
 
 _MANNER = stems({"method", "way", "channel", "mode", "means", "format", "medium"})

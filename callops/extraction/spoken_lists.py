@@ -59,3 +59,31 @@ def run_on_items(item: str) -> list[str]:
     if len(words) == 3 and _activity(words[-1]) and not _activity(words[-2]):
         return [" ".join(words[:-1]), words[-1]]
     return [item]
+
+
+# A new statement run on after the last item: "comcast and verizon we ended up going with verizon".
+_NEW_STATEMENT = re.compile(r"\s+(?:i|we|they|he|she)\s+(?:(?:just|then|finally|eventually|actually)\s+)?"
+                            r"(?:[a-z]{3,}ed|went|got|chose|picked|took|signed|ended|think|thought)\b.*$", re.I)
+
+
+_JOINERS = {"and", "or", "but", "so", "oh", "um", "uh", "yeah", "yes", "also", "plus", "then", "well"}
+
+
+def statement_cut(part: str) -> str:
+    """The item without a new statement run on after it by speech-to-text."""
+    head = _NEW_STATEMENT.sub("", part)
+    # "and i think": nothing is left but a joining word, so it is no item run on to a statement
+    return head if set(re.findall(r"[a-z']+", head.lower())) - _JOINERS else part
+
+
+def distinct(items: list[str]) -> list[str]:
+    """Each item once: "salesforce ... salesforce was way too expensive" names it again and "penicillin,
+    sulfa. sulfa drugs" says it again in full; neither is another item."""
+    out: list[str] = []
+    for item in items:
+        key = item.casefold()
+        if any(key == have.casefold() or (key.startswith(have.casefold() + " ") and len(key.split()) <= 2)
+               for have in out):
+            continue
+        out.append(item)
+    return out

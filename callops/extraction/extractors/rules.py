@@ -298,8 +298,8 @@ class _Conversation:
                 for p, strength in group:
                     value = self._list(p, text)
                     earlier = next((c.value for c in reversed(self.cands[p.name]) if isinstance(c.value, list)), None)
-                    if value and earlier and _ADDED.search(answers.norm(text)):
-                        # "Oh, and the mirror too": added to the items already said.
+                    if value and earlier and (_ADDED.search(answers.norm(text)) or _MORE.search(question.lower())):
+                        # "Oh, and the mirror too", or any items after "any others?": added to the items already said.
                         value = list(earlier) + [v for v in value if v not in earlier]
                     if value is not None or refusal:
                         self.add(p, value, i, strength)
@@ -538,7 +538,14 @@ class _Conversation:
             return None
         best = max(c.confidence for c in found)
         strong = [c for c in found if c.confidence >= 0.6 * best]
-        return max(strong, key=lambda c: c.order)
+        chosen = max(strong, key=lambda c: c.order)
+        # "I don't know, my schedule is all over the place." "Mornings or afternoons?" "Probably
+        # afternoons.": a later answer to the same question settles what "I don't know" left open.
+        if chosen.value is None:
+            later = [c for c in found if c.value is not None and c.order > chosen.order
+                     and c.confidence >= 0.5 * chosen.confidence]
+            return max(later, key=lambda c: c.order) if later else chosen
+        return chosen
 
 
 _ELLIPTICAL = re.compile(r"^(?!.*\b(?:when|where|which|who|why)\b)(?!.*\bwhat (?!about))(?!.*\bhow (?!about))\W*(?:and|or|what about|how about)?\s*(?:by|via|on|for|with|over)?\s*(?:\w+\s*){1,2}\?$")

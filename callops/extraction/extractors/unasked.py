@@ -23,6 +23,7 @@ from callops.extraction.matching import (
     is_name_field,
     stems,
 )
+from callops.extraction.self_corrections import corrected
 
 
 def _words_of(text: str) -> set[str]:
@@ -169,7 +170,9 @@ def strings(conv) -> None:
             elif words & stems({"competitor", "competing", "rival", "alternative", "other"}):
                 m = re.search(r"\b(?:offer|quote|deal|price) (?:from|with|by) ((?:[a-z0-9&'-]+ ){0,2}?[a-z0-9&'-]+)"
                               r"(?= for| at| of|,|\.|$| which| that| and| as well| too| also)", t)
-                value = m and m.group(1)
+                # "a quote from allstate, no sorry, state farm": the name the callee settles on
+                rest = re.split(r"[.!?]", t[m.start(1):])[0] if m else ""
+                value = m and (corrected(rest) if corrected(rest) != rest else m.group(1))
             elif is_name_field(p):
                 value = named_person(t)
             if value:
