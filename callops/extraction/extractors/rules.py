@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import cast
 
-from callops.extraction import amounts, answers, options, parsing, picking, settled, times_of_day
+from callops.extraction import amounts, answers, options, parsing, picking, settled, times_of_day, turn_forms
 from callops.extraction.clauses import wont_pay
 from callops.extraction.clock import call_time, region_for
 from callops.extraction.free_text import string_answer, string_items
@@ -105,7 +105,7 @@ class _Conversation:
                 aside = None
                 # "This is the reminder assistant from Elm Dental" names no field: the agent's own
                 # introduction is not weighed.
-                asked = _INTRO.sub(" ", text)
+                asked = turn_forms.AGENT_INTRO.sub(" ", text)
                 scores = {p.name: p.relevance(asked) + options.asked_for(p, asked) for p in self.profiles}
                 best = max(scores.values(), default=0)
                 words = set(re.findall(r"[a-z0-9']+", asked.lower()))
@@ -117,11 +117,11 @@ class _Conversation:
                     # "so 250 on friday, is that right?" confirms the values said, not an earlier yes/no.
                     # A yes/no stays asked by a word of its own, not by "dollars" near "pay", when the turn
                     # sums up values of other fields ("so two hundred dollars on friday, is that right?").
-                    own = {p.name for p in self.profiles if (p.name_words | p.desc_words) & _words_of(asked)}
+                    own = {p.name for p in self.profiles if (p.name_words | p.desc_words) & turn_forms.words_of(asked)}
                     summary = any(p.values(asked) for p in self.profiles if p.kind not in ("boolean", "string", "list"))
                     current = {n: v for n, v in current.items() if self.kinds[n] != "boolean" or (
                         scores[n] >= TOPIC and (n in own or not summary))} or ({} if summary else current)
-                elif current and asked_back and best < TOPIC + 0.5 and not _asks(asked):
+                elif current and asked_back and best < TOPIC + 0.5 and not turn_forms.asks(asked):
                     # "Can you still make it?" "Are you even open?" "We're open.": the first question
                     # still waits for its answer.
                     if i + 1 < len(self.turns):
@@ -131,7 +131,7 @@ class _Conversation:
                     # ("your email and your phone number").
                     current, question = self._about(scores, asked, words), text
                     aside = self._yes_no_aside(asked, current)
-                elif current and _MORE.search(asked.lower()) and not re.search(r"\bhelp\b|\bfor you\b|\bthat'?s (?:all|everything)\b",
+                elif current and turn_forms.ASKS_MORE.search(asked.lower()) and not re.search(r"\bhelp\b|\bfor you\b|\bthat'?s (?:all|everything)\b",
                                                                                asked.lower()) \
                         and any(self.kinds[n] == "list" for n in current):
                     # "The piano and a glass table. Anything else?": more items for the same list.
@@ -169,7 +169,7 @@ class _Conversation:
         type, a name word in common: window_start, window_end) come along, as one answer holds both."""
         best = max(scores.values())
         leader = max(self.profiles, key=lambda p: scores[p.name])
-        said = _words_of(text)
+        said = turn_forms.words_of(text)
         out = {}
         family = {"integer": "number", "datetime": "date"}  # kinds whose answers look alike compete
 
@@ -179,7 +179,7 @@ class _Conversation:
         last = last_sentence(text)
         # A yes/no field is asked by a yes/no question (or "who signs off?"), not by "how much could
         # you pay on friday?", whose "yeah" would otherwise answer it.
-        yes_no_asked = asks_yes_no(last) or bool(re.search(r"\bwho\b", last)) or not _asks(text)
+        yes_no_asked = asks_yes_no(last) or bool(re.search(r"\bwho\b", last)) or not turn_forms.asks(text)
         for kind in {key(p) for p in self.profiles}:
             group = [p for p in self.profiles if key(p) == kind]
             if kind == "boolean" and not yes_no_asked and any(key(q) != "boolean" and scores[q.name] >= TOPIC
@@ -284,8 +284,8 @@ class _Conversation:
                     if CLOSING.search(last.lower()) and p.relevance(last) < TOPIC:
                         continue  # "Thanks for confirming. Anything else?" "no thats all": no answer to confirmed
                     # "And by phone?" after a yes/no question is one too, in short.
-                    value = yes_no(p, text, question) if asks_yes_no(last) or _ELLIPTICAL.match(last) else \
-                        who(text) if re.search(r"\bwho\b", last) else echo(p, text) if _asks(question) else \
+                    value = yes_no(p, text, question) if asks_yes_no(last) or turn_forms.ELLIPTICAL.match(last) else \
+                        who(text) if re.search(r"\bwho\b", last) else echo(p, text) if turn_forms.asks(question) else \
                         settled.approval(self, p, text)  # "Your appointment is Friday at 10." "friday's fine"
                     if value is not None or refusal:
                         self.add(p, value, i, strength)
@@ -298,7 +298,7 @@ class _Conversation:
                 for p, strength in group:
                     value = self._list(p, text)
                     earlier = next((c.value for c in reversed(self.cands[p.name]) if isinstance(c.value, list)), None)
-                    if value and earlier and (_ADDED.search(answers.norm(text)) or _MORE.search(question.lower())):
+                    if value and earlier and (turn_forms.ADDED_ON.search(answers.norm(text)) or turn_forms.ASKS_MORE.search(question.lower())):
                         # "Oh, and the mirror too", or any items after "any others?": added to the items already said.
                         value = list(earlier) + [v for v in value if v not in earlier]
                     if value is not None or refusal:
@@ -548,20 +548,11 @@ class _Conversation:
         return chosen
 
 
-_ELLIPTICAL = re.compile(r"^(?!.*\b(?:when|where|which|who|why)\b)(?!.*\bwhat (?!about))(?!.*\bhow (?!about))\W*(?:and|or|what about|how about)?\s*(?:by|via|on|for|with|over)?\s*(?:\w+\s*){1,2}\?$")
-_MORE = re.compile(r"\b(?:anything|anyone|anybody|something|any) else\b|\bwhat else\b|\bany (?:others?|more)\b")
-_ADDED = re.compile(r"^\W*(?:(?:oh|ah|um+|uh+|yes|yeah|actually|right)[,.\s]+)*(?:and|also|plus)\b|\b(?:too|as well|also)\W*"
-                    r"(?:$|[,.!?])")
 _BARE_ORDINAL = re.compile(r"^\W*(?:(?:um+|uh+|oh|its|it'?s|on|the|that'?s|we'?re on|i'?m on)\W+)*(\d{1,3})(?:st|nd|rd|th)"
                            r"(?:\s+(?:one|floor|time|place))?\W*$")
 # "How many times have you visited?" "This is my third time.": the count said as an ordinal.
 _NTH_TIME = re.compile(r"\b(?:my|our|the|his|her|their) (\d{1,3})(?:st|nd|rd|th) (?:time|visit|stay|order|booking|"
                        r"appointment|year|trip|call)\b")
-_INTRO = re.compile(r"\b(?:this is|i'?m|my name is)\s+(?:\w+\s+)?(?:the |an? |your )?(?:[\w'-]+\s+){0,3}?"
-                    r"(?:assistant|agent|line|service|desk|team|department|bot)\s+(?:from|at|for|of|with)\s+"
-                    r"(?:the\s+)?(?:[\w'&-]+\s+){0,3}?[\w'&-]+(?=[,.!?]|\s+(?:calling|here|about|regarding|to|with|and)\b|$)", re.I)
-
-
 def _settled_on(form: str, found: list) -> list:
     """The values from the first one after the last correction on ("Eight pm. Seven thirty? No, make it
     quarter to eight, the kids have class till seven fifteen": quarter to eight); all when none."""
@@ -570,17 +561,6 @@ def _settled_on(form: str, found: list) -> list:
         return [v for _, v in found]
     first = next(k for k, (pos, _) in enumerate(found) if pos >= marks[-1])
     return [found[first][1]]
-
-
-def _asks(text: str) -> bool:
-    """The turn asks something: a question mark, a yes/no form or a question word in its last sentence."""
-    last = last_sentence(text)
-    return text.rstrip().endswith("?") or asks_yes_no(text) or bool(
-        re.search(r"\b(?:what|when|where|which|who|how|why)\b", last))
-
-
-def _words_of(text: str) -> set[str]:
-    return stems(re.findall(r"[a-z0-9']+", text.lower()))
 
 
 def read_transcript(transcript, schema: dict, when, region: str = "US") -> tuple[dict, dict]:
