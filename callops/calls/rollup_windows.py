@@ -63,10 +63,12 @@ def _plan(since: datetime, until: datetime | None, local_days: tzinfo | None, no
 
 
 def counters(org_id: int, since: datetime, until: datetime | None, dims: Sequence[str], sums: Sequence[str], *,
-             local_days: tzinfo | None = None, now: datetime | None = None, **filters: Any) -> list[dict[str, Any]]:
+             local_days: tzinfo | None = None, now: datetime | None = None, where: Q | None = None,
+             **filters: Any) -> list[dict[str, Any]]:
     """The rollups' `sums` per `dims` (and per local date, under "day", with `local_days`) for the
-    calls created in [since, until) (`until` None: up to now) that match `filters` (rollup
-    fields), as one GROUP BY over the hourly rollups would give them; groups without calls are left out."""
+    calls created in [since, until) (`until` None: up to now) whose tuples match `where` and
+    `filters` (rollup fields), as one GROUP BY over the hourly rollups would give them; groups
+    without calls are left out."""
     days, homes, ranges = _plan(since, until, local_days, now or timezone.now())
     names = list(dict.fromkeys(["n", *sums]))
     totals = {name: Sum(name) for name in names}
@@ -83,15 +85,15 @@ def counters(org_id: int, since: datetime, until: datetime | None, dims: Sequenc
 
     if days:
         by = [*dims, "day"] if local_days is not None else list(dims)
-        for r in (CallDayRollup.objects.filter(organization_id=org_id, day__gte=days[0], day__lt=days[-1] + DAY,
-                                               n__gt=0, **filters)
+        for r in (CallDayRollup.objects.filter(where or Q(), organization_id=org_id, day__gte=days[0],
+                                               day__lt=days[-1] + DAY, n__gt=0, **filters)
                   .values(*by).annotate(**totals).order_by()):
             add((homes[r["day"]] if local_days is not None else None, *(r[d] for d in dims)), r, 1)
     if ranges:
         window = Q()
         for start, stop in ranges:
             window |= Q(hour__gte=start, hour__lt=stop) if stop is not None else Q(hour__gte=start)
-        hours = CallRollup.objects.filter(window, organization_id=org_id, n__gt=0, **filters)
+        hours = CallRollup.objects.filter(window, where or Q(), organization_id=org_id, n__gt=0, **filters)
         if local_days is None:
             for r in hours.values(*dims).annotate(**totals).order_by():
                 add((None, *(r[d] for d in dims)), r, 1)
