@@ -1,9 +1,10 @@
 """Providers, agents, batches and routing profiles side by side over a period, from the rollups.
 
 GET /v1/analytics/providers and the dashboard's Comparison page both come here. Everything is
-read from CallRollup (hourly counters, kept in the status change's transaction), never from the
-calls: two GROUP BYs over the period's counters (one for the table, one for the chart), whose cost
-follows the hours and tuples in the period, not the number of calls.
+read from the rollups (counters per hour and per day, kept in the status change's transaction;
+calls.rollup_windows reads a period's whole days from the daily ones), never from the calls: two
+reads of the period's counters (one for the table, one for the chart), whose cost follows the
+days and tuples in the period, not the number of calls.
 
 Definitions (the README's "Comparison" says the same):
 - answer and completion rates are over finished calls (terminal, not canceled), as the overview's;
@@ -24,11 +25,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db.models import F, Sum
-from django.db.models.functions import TruncDate
+from django.db.models import Sum
 
 from callops.accounts.tenancy import scoped
 from callops.batches.models import Batch
+from callops.calls import rollup_windows
 from callops.calls.models import TERMINAL, Agent, CallRollup, CallStatus, ResultStatus, RoutingProfile
 from callops.calls.rollups import TALK_BUCKETS, TALK_EDGES
 from callops.lib import isotime
@@ -175,11 +176,6 @@ def percentile(histogram: list[int], q: float) -> int | None:
     raise AssertionError("unreachable: rank is at most the total")
 
 
-def _rows(org, period: Period, *values: Any, **named: Any):
-    return (CallRollup.objects.filter(organization=org, hour__gte=period.since, hour__lt=period.until, n__gt=0)
-            .values(*values, **named).order_by())
-
-
 def _fold(group: Group, r: dict[str, Any]) -> None:
     status, n = r["status"], r["n"]
     group.calls += n
@@ -235,11 +231,11 @@ def compare(org, group_by: str, period: Period) -> Comparison:
     """The comparison of the organization's calls created in `period`, grouped by `group_by`."""
     dim = DIMENSION[group_by]
     groups: dict[int, Group] = {}
-    sums = {name: Sum(name) for name in MEASURES}
     # Both rollup reads (the totals here, the buckets in _series) in one transaction with room to hash.
     with hash_room():
-        for r in _rows(org, period, "status", "result_status", "currency", pk=F(dim)).annotate(**sums):
-            _fold(groups.setdefault(r["pk"], Group(r["pk"])), r)
+        for r in rollup_windows.counters(org.pk, period.since, period.until, ("status", "result_status", "currency", dim),
+                                         MEASURES):
+            _fold(groups.setdefault(r[dim], Group(r[dim])), r)
         _name(groups.values(), org, group_by)
         ordered = sorted(groups.values(), key=lambda g: (-g.calls, g.name, g.pk))
         return Comparison(group_by, period, ordered, _series(org, period, dim, ordered))
@@ -248,16 +244,20 @@ def compare(org, group_by: str, period: Period) -> Comparison:
 def _series(org, period: Period, dim: str, groups: list[Group]) -> list[Bucket]:
     index = {g.pk: i for i, g in enumerate(groups)}
     buckets = {key: Bucket(start, end, by_group=[0] * len(groups)) for key, start, end in period.buckets()}
-    bucket = F("hour") if period.interval == "hour" else TruncDate("hour", tzinfo=period.tz)
-    rows = _rows(org, period, "status", pk=F(dim), bucket=bucket).annotate(
-        n=Sum("n"), answered=Sum("answered"), failovers=Sum("failovers"))
+    measures = ("n", "answered", "failovers")
+    if period.interval == "hour":
+        rows = (CallRollup.objects.filter(organization=org, hour__gte=period.since, hour__lt=period.until, n__gt=0)
+                .values("status", dim, "hour").annotate(**{name: Sum(name) for name in measures}).order_by())
+    else:
+        rows = rollup_windows.counters(org.pk, period.since, period.until, ("status", dim), measures,
+                                       local_days=period.tz)
     for r in rows:
-        b = buckets[r["bucket"]]
+        b = buckets[r["hour" if period.interval == "hour" else "day"]]
         b.calls += r["n"]
         if r["status"] in FINISHED:
             b.answered += r["answered"]
         if r["status"] == CallStatus.COMPLETED:
             b.completed += r["n"]
         b.failovers += r["failovers"]
-        b.by_group[index[r["pk"]]] += r["n"]
+        b.by_group[index[r[dim]]] += r["n"]
     return list(buckets.values())

@@ -1,7 +1,7 @@
 """A batch's progress: counts per recipient state and outcome, per call status, rate and ETA.
 
 Read by the API (GET /v1/batches/{id}) and the dashboard's live panel alike. The call counts and
-the average duration come from the batch's call rollups (CallRollup), not from its calls.
+the average duration come from the batch's daily call rollups (CallDayRollup), not from its calls.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from django.db.models import Count, Sum
 from django.utils import timezone
 
-from callops.calls.models import TERMINAL, CallRollup, CallStatus
+from callops.calls.models import TERMINAL, CallDayRollup, CallStatus
 
 from .models import Batch, BatchRecipient, BatchStatus, RecipientState
 
@@ -23,10 +23,11 @@ def progress(batch: Batch, *, now: datetime | None = None) -> dict:
                   .values_list("state", "n"))
     outcomes = dict(BatchRecipient.objects.filter(batch=batch).exclude(outcome="").values_list("outcome")
                     .annotate(n=Count("id")).values_list("outcome", "n"))
-    # One pass over the batch's counters for both the counts and the durations: their number grows
-    # with the hours the batch ran and the tuples in each (a 500,000-call batch spread over 90 days
-    # has ~31,000), so a second aggregate over the same rows would double the page's largest read.
-    counters = CallRollup.objects.filter(organization_id=batch.organization_id, batch_pk=batch.pk)
+    # One pass over the batch's daily counters for both the counts and the durations: their number
+    # grows with the days the batch ran and the tuples in each, so a second aggregate over the same
+    # rows would double the page's largest read. (The hourly ones would be up to 24 times as many:
+    # a 500,000-call batch spread over 90 days has ~31,000 of them.)
+    counters = CallDayRollup.objects.filter(organization_id=batch.organization_id, batch_pk=batch.pk)
     per_status = list(counters.values("status").annotate(calls=Sum("n"), seconds=Sum("talk_seconds"),
                                                          timed=Sum("timed")).order_by())
     call_counts = {r["status"]: r["calls"] for r in per_status if r["calls"]}

@@ -8,7 +8,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from . import failure_keys
-from .rollups import CAUSE_STATUSES, CallQuerySet, apply, in_transaction, snapshot, touches
+from .rollups import CallQuerySet, apply, in_transaction, snapshot, touches
 
 
 class CallStatus(models.TextChoices):
@@ -321,99 +321,6 @@ class IdempotencyRecord(models.Model):
         return f"Idempotency-Key {self.key}"
 
 
-class CallRollup(models.Model):
-    """How many of an organization's calls, created in one UTC hour, share one dimension tuple.
-
-    Kept by `callops.calls.rollups` in the same transaction as every write that changes a counted
-    field (the Call queryset's update, create and delete go through it), so the overview, triage
-    and batch summaries read a few thousand counters instead of every call in their window.
-    `manage.py rollups --check` compares them with the calls; `--rebuild` recomputes them.
-
-    Agent, provider account and batch are plain ids, not foreign keys: this is derived data, and
-    "no batch" is 0 rather than NULL because NULLs never conflict in a unique index, which would
-    let two concurrent first inserts of the same tuple make two rows.
-    """
-
-    # No index of its own: callrollup_window starts with it. Given a single-column one, PostgreSQL
-    # read every counter of the organization and filtered the window: triage's 7-day counters took
-    # 74 ms at 10,000,000 calls against 14.6 ms through its partial index (callrollup_failures).
-    organization = models.ForeignKey("accounts.Organization", on_delete=models.CASCADE, related_name="+",
-                                     db_index=False)
-    hour = models.DateTimeField()  # the UTC hour the calls were created in
-    provider_account_pk = models.BigIntegerField()
-    provider = models.CharField(max_length=20)
-    agent_pk = models.BigIntegerField()
-    batch_pk = models.BigIntegerField(default=0)  # 0: not part of a batch
-    routing_profile_pk = models.BigIntegerField(default=0)  # 0: no routing profile picked the agent
-    status = models.CharField(max_length=12)
-    # Triage's cause dimensions. Hangup cause and provider reason only for the statuses triage groups
-    # (otherwise ""), so that the free text of successful calls does not multiply the tuples.
-    error_code = models.CharField(max_length=64, blank=True)
-    hangup_cause = models.CharField(max_length=200, blank=True)
-    reason_key = models.CharField(max_length=120, blank=True)
-    result_status = models.CharField(max_length=10, blank=True)
-    extraction_cause = models.CharField(max_length=20, blank=True)  # failed extractions only
-    webhook_status = models.CharField(max_length=10, blank=True)
-    # The currency of cost_milli_cents ("" for calls without a cost), so sums never mix currencies.
-    currency = models.CharField(max_length=3, blank=True)
-
-    n = models.BigIntegerField(default=0)
-    answered = models.BigIntegerField(default=0)  # calls with answered_at
-    timed = models.BigIntegerField(default=0)  # calls with duration_seconds
-    talk_seconds = models.BigIntegerField(default=0)  # sum of duration_seconds
-    billed = models.BigIntegerField(default=0)  # calls with billing_amount_milli_cents
-    cost_milli_cents = models.BigIntegerField(default=0)  # sum of billing_amount_milli_cents
-    estimated = models.BigIntegerField(default=0)  # billed calls whose cost is an estimate (price table)
-    failovers = models.BigIntegerField(default=0)  # calls whose routing took more than one attempt
-    answer_waited = models.BigIntegerField(default=0)  # calls with both started_at and answered_at
-    answer_wait_seconds = models.BigIntegerField(default=0)  # their sum of answered_at - started_at
-    answered_talk_seconds = models.BigIntegerField(default=0)  # duration_seconds of answered calls
-    # Talk time histogram of answered calls with a duration (edges: rollups.TALK_EDGES), for p90.
-    talk_b00 = models.BigIntegerField(default=0)
-    talk_b01 = models.BigIntegerField(default=0)
-    talk_b02 = models.BigIntegerField(default=0)
-    talk_b03 = models.BigIntegerField(default=0)
-    talk_b04 = models.BigIntegerField(default=0)
-    talk_b05 = models.BigIntegerField(default=0)
-    talk_b06 = models.BigIntegerField(default=0)
-    talk_b07 = models.BigIntegerField(default=0)
-    talk_b08 = models.BigIntegerField(default=0)
-    talk_b09 = models.BigIntegerField(default=0)
-    talk_b10 = models.BigIntegerField(default=0)
-    talk_b11 = models.BigIntegerField(default=0)
-    # Earliest and latest ended_at among the tuple's calls (triage's first and last seen).
-    first_ended_at = models.DateTimeField(null=True, blank=True)
-    last_ended_at = models.DateTimeField(null=True, blank=True)
-
-    class Meta:
-        constraints = [
-            # The upsert's conflict target; its (organization, hour) prefix serves the overview's
-            # and triage's windows.
-            models.UniqueConstraint(
-                fields=["organization", "hour", "provider_account_pk", "provider", "agent_pk", "batch_pk",
-                        "routing_profile_pk", "status", "error_code", "hangup_cause", "reason_key", "result_status",
-                        "extraction_cause", "webhook_status", "currency"], name="callrollup_tuple"),
-        ]
-        indexes = [
-            # A batch's summary: its counters over all hours.
-            models.Index(fields=["organization", "batch_pk"], name="callrollup_batch"),
-            # The overview's and the comparison view's windows (and the organization's foreign key).
-            # Through the tuple's wide unique index PostgreSQL judged a sequential scan of every
-            # organization's counters cheaper: 96 ms for the overview's 14 days at 10,000,000
-            # calls, against 37 ms through this one (with aggregate_memory's room to hash).
-            models.Index(fields=["organization", "hour"], name="callrollup_window"),
-            # Triage's windows read only the failures' counters (callops.triage.counts), a fifth of
-            # an hour's: 14.6 ms for 14 days at 10,000,000 calls (13.0 ms at 1,000,000) against
-            # 26 ms through the tuple's index, which holds every status.
-            models.Index(fields=["organization", "hour"], name="callrollup_failures",
-                         condition=Q(status__in=CAUSE_STATUSES)),
-            models.Index(fields=["organization", "hour"], name="callrollup_extraction_failures",
-                         condition=failure_keys.FAILED_EXTRACTION_ROWS),
-        ]
-
-    def __str__(self):
-        return f"{self.n} {self.status} calls at {self.hour:%Y-%m-%d %H}:00 UTC"
-
-
 # Django finds an app's models in its models module.
+from .rollup_models import CallDayRollup, CallRollup  # noqa: E402, F401
 from .routing_models import AgentFallback, RoutingProfile, RoutingWeight  # noqa: E402, F401

@@ -1,4 +1,5 @@
-"""Keeping the call rollups (models.CallRollup) equal to the calls they count.
+"""Keeping the call rollups (rollup_models: CallRollup per hour, CallDayRollup per day) equal to
+the calls they count.
 
 Every write that can change a counted field of a call (its status, cause fields, result and
 webhook state, times, duration, cost, or the row itself) goes through the Call queryset
@@ -6,7 +7,8 @@ webhook state, times, duration, cost, or the row itself) goes through the Call q
 and hands both to `apply`. `apply` turns them into -1 for the old tuple and +1 for the new one and
 adds them with F() updates, inserting a missing tuple in a savepoint and updating again when a
 concurrent insert won (the unique constraint decides): in the same transaction as the write, so
-a rollup is never ahead of or behind a committed call.
+a rollup is never ahead of or behind a committed call. Each hourly delta is also added to its
+UTC day's tuple, after the hours, in the same transaction.
 
 The same dimensions are written twice, in Python (`key_of`, for a changed row) and in SQL
 (`annotated`, for --check and --rebuild over many rows); `manage.py rollups --check` compares
@@ -67,6 +69,8 @@ TALK_BUCKETS = tuple(f"talk_b{i:02d}" for i in range(len(TALK_EDGES)))
 KEY_FIELDS = ("organization_id", "hour", "provider_account_pk", "provider", "agent_pk", "batch_pk",
               "routing_profile_pk", "status", "error_code", "hangup_cause", "reason_key", "result_status",
               "extraction_cause", "webhook_status", "currency")
+# The daily rollups' tuple: the same dimensions under the UTC day instead of the hour.
+DAY_KEY_FIELDS = ("organization_id", "day", *KEY_FIELDS[2:])
 SUM_FIELDS = ("n", "answered", "timed", "talk_seconds", "billed", "cost_milli_cents", "estimated", "failovers",
               "answer_waited", "answer_wait_seconds", "answered_talk_seconds", *TALK_BUCKETS)
 # The call fields the dimensions and sums are computed from: an update naming none of them leaves
@@ -85,6 +89,15 @@ def touches(names: Iterable[str]) -> bool:
 
 def hour_of(at: datetime) -> datetime:
     return at.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+
+
+def day_of(at: datetime) -> datetime:
+    return at.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+def day_key(key: tuple) -> tuple:
+    """The daily tuple (DAY_KEY_FIELDS) of an hourly one (KEY_FIELDS)."""
+    return (key[0], day_of(key[1]), *key[2:])
 
 
 def extraction_cause_of(status: str, result_status: str, result_error: str) -> str:
@@ -249,11 +262,21 @@ def apply(before: Sequence[dict[str, Any]], after: Sequence[dict[str, Any]]) -> 
 
 
 def _write(deltas: dict[tuple, Delta]) -> None:
-    # Always in the same order, so two transactions moving calls between the same tuples lock the
-    # rollup rows in one order and cannot deadlock on them.
+    # Not at the top: the cycle calls.rollups <-> calls.models (see _add).
+    from .models import CallDayRollup
+
+    # Always in the same order (the hours, then the days, each sorted), so two transactions moving
+    # calls between the same tuples lock the rollup rows in one order and cannot deadlock on them.
     for key in sorted(deltas, key=_sort_key):
         if not deltas[key].empty():
             _add(key, deltas[key])
+    days: dict[tuple, list[int]] = {}
+    for key, d in deltas.items():
+        day = days.setdefault(day_key(key), [0] * len(SUM_FIELDS))
+        day[:] = [a + b for a, b in zip(day, d.sums, strict=True)]
+    for key in sorted(days, key=_sort_key):
+        if any(days[key]):
+            _upsert(CallDayRollup, DAY_KEY_FIELDS, key, days[key])
 
 
 def _merge(into: Delta, d: Delta) -> None:
@@ -296,33 +319,38 @@ def _sort_key(key: tuple) -> tuple:
     return tuple(v.isoformat() if isinstance(v, datetime) else v for v in key)
 
 
+def _upsert(model, key_fields: Sequence[str], key: tuple, sums: Sequence[int], more: dict[str, Any] | None = None,
+            **first: Any):
+    """Add `sums` (and the `more` updates) to the tuple's row, inserting it when missing; returns
+    the row's queryset. `first`: the inserted row's other values."""
+    where = dict(zip(key_fields, key, strict=True))
+    change: dict[str, Any] = {name: F(name) + v for name, v in zip(SUM_FIELDS, sums, strict=True) if v}
+    change.update(more or {})
+    rows = model.objects.filter(**where)
+    if change and not rows.update(**change):
+        try:
+            with transaction.atomic():
+                model.objects.create(**where, **dict(zip(SUM_FIELDS, sums, strict=True)), **first)
+        except IntegrityError:
+            # Inserted by a concurrent transaction that has committed since: add to its row.
+            rows.update(**change)
+    return rows
+
+
 def _add(key: tuple, d: Delta) -> None:
     # Not at the top: callops.calls.models imports this module (CallQuerySet), the cycle
     # calls.rollups <-> calls.models.
     from .models import CallRollup
 
-    where = dict(zip(KEY_FIELDS, key, strict=True))
-    change: dict[str, Any] = {name: F(name) + v for name, v in zip(SUM_FIELDS, d.sums, strict=True) if v}
+    ends: dict[str, Any] = {}
     if d.added_ends:
         lo = Value(min(d.added_ends), output_field=models.DateTimeField())
         hi = Value(max(d.added_ends), output_field=models.DateTimeField())
         # Coalesce first: on SQLite LEAST/GREATEST of a NULL is NULL.
-        change["first_ended_at"] = Least(Coalesce(F("first_ended_at"), lo), lo)
-        change["last_ended_at"] = Greatest(Coalesce(F("last_ended_at"), hi), hi)
-    rows = CallRollup.objects.filter(**where)
-    if not change or not rows.update(**change):
-        created = False
-        if change:
-            try:
-                with transaction.atomic():
-                    CallRollup.objects.create(
-                        **where, **dict(zip(SUM_FIELDS, d.sums, strict=True)),
-                        first_ended_at=min(d.added_ends, default=None), last_ended_at=max(d.added_ends, default=None))
-                created = True
-            except IntegrityError:
-                pass  # inserted by a concurrent transaction that has committed since: add to its row
-        if not created and change:
-            rows.update(**change)
+        ends = {"first_ended_at": Least(Coalesce(F("first_ended_at"), lo), lo),
+                "last_ended_at": Greatest(Coalesce(F("last_ended_at"), hi), hi)}
+    rows = _upsert(CallRollup, KEY_FIELDS, key, d.sums, ends,
+                   first_ended_at=min(d.added_ends, default=None), last_ended_at=max(d.added_ends, default=None))
     if d.removed_ends:
         first, last = rows.values_list("first_ended_at", "last_ended_at").first() or (None, None)
         if any(end in (first, last) for end in d.removed_ends):

@@ -1,24 +1,23 @@
 """Overview figures from one aggregate query over a bounded window (the last 14 days).
 
-The figures come from the call rollups (CallRollup: counters per UTC hour of creation), not from
-the calls: one GROUP BY over the window's counters, whose number depends on the hours and the
-tuples in them, not on how many calls there were; folded in Python.
+The figures come from the call rollups, not from the calls: the window's counters, read from the
+daily rollups for its whole UTC days and from the hourly ones for the rest (calls.rollup_windows),
+whose number depends on the days and the tuples in them, not on how many calls there were;
+folded in Python.
 
-Days are the reader's: each hourly bucket is grouped under the local date of its start, in the
-database, at read time, so a day across a DST change has 23 or 25 buckets and every call is
-counted on the day it was created there. (In a zone whose offset is not whole hours, such as
-Asia/Kolkata, the hour that straddles local midnight counts on the day it starts in.)
+Days are the reader's: each hour is counted under the local date of its start, at read time, so a
+day across a DST change has 23 or 25 hours and every call is counted on the day it was created
+there. (In a zone whose offset is not whole hours, such as Asia/Kolkata, the hour that straddles
+local midnight counts on the day it starts in.)
 """
 
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from django.db.models import F, Sum
-from django.db.models.functions import TruncDate
-
 from callops.accounts.tenancy import scoped
-from callops.calls.models import ACTIVE, TERMINAL, Agent, Call, CallRollup, CallStatus
+from callops.calls import rollup_windows
+from callops.calls.models import ACTIVE, TERMINAL, Agent, Call, CallStatus
 from callops.lib.aggregate_memory import hash_room
 
 from .tz import start_of_day, today
@@ -69,20 +68,17 @@ def _ratio(num, den):
 
 
 def build_overview(org, tz, days: int = 7) -> Overview:
-    """Every figure from one GROUP BY over the rollups of the last 2×`days` days, folded in Python.
+    """Every figure from one read of the rollups of the last 2×`days` days, folded in Python.
 
-    Grouping by (local day, status, agent) yields at most days×2 × 9 × agents small rows, so the
-    database reads the window's counters once instead of once per figure.
+    Grouping by (local day, status, provider, agent) yields at most days×2 × 9 × agents small rows,
+    so the database reads the window's counters once instead of once per figure.
     """
     day0 = today(tz)
     week_first = day0 - timedelta(days=days - 1)
     prev_start = start_of_day(tz, day0 - timedelta(days=2 * days - 1))
     with hash_room():
-        rows = list(CallRollup.objects.filter(organization=org, hour__gte=prev_start, n__gt=0)
-                    .annotate(day=TruncDate("hour", tzinfo=tz))
-                    .values("day", "status", "provider", agent_id=F("agent_pk"))
-                    .annotate(calls=Sum("n"), answered_calls=Sum("answered"))
-                    .order_by())
+        rows = rollup_windows.counters(org.pk, prev_start, None, ("status", "provider", "agent_pk"),
+                                       ("n", "answered"), local_days=tz)
 
     ov = Overview()
     grid = {day0 - timedelta(days=i): {key: 0 for key, _, _ in CHART_SERIES} for i in range(days)}
@@ -93,7 +89,7 @@ def build_overview(org, tz, days: int = 7) -> Overview:
     by_provider: dict[Any, dict] = {}
     by_agent: dict[Any, dict] = {}
     for r in rows:
-        status, n, day = r["status"], r["calls"], r["day"]
+        status, n, day = r["status"], r["n"], r["day"]
         period = "week" if day >= week_first else "prev"
         if period == "prev":
             ov.prev_week_total += n
@@ -103,7 +99,7 @@ def build_overview(org, tz, days: int = 7) -> Overview:
             if day in grid:
                 grid[day][series_of[status]] += n
             for table, key, extra in ((by_provider, r["provider"], {"provider": r["provider"]}),
-                                      (by_agent, r["agent_id"], {"agent_id": r["agent_id"]})):
+                                      (by_agent, r["agent_pk"], {"agent_id": r["agent_pk"]})):
                 entry = table.setdefault(key, {**extra, "total": 0, "completed": 0, "failed": 0, "unanswered": 0})
                 entry["total"] += n
                 if status == CallStatus.COMPLETED:
@@ -117,7 +113,7 @@ def build_overview(org, tz, days: int = 7) -> Overview:
             ov.today_by_status[status] = ov.today_by_status.get(status, 0) + n
         if status in FINISHED:
             finished[period] += n
-            answered[period] += r["answered_calls"]
+            answered[period] += r["answered"]
         if status == CallStatus.COMPLETED:
             completed[period] += n
     ov.answer_rate = Rate(_ratio(answered["week"], finished["week"]), _ratio(answered["prev"], finished["prev"]))

@@ -32,13 +32,16 @@ def _window(org, prev_start, now):
     return CallRollup.objects.filter(organization=org, hour__gte=prev_start, hour__lt=now)
 
 
+# The tuples triage counts as call failures: failed, unanswered and busy calls, and canceled ones
+# a calling rule canceled.
+FAILED_CALLS = Q(status__in=PROBLEM_STATUSES) | Q(status=CallStatus.CANCELED, error_code__in=CALLING_RULE_CODES)
+
+
 def failed_call_counters(org, prev_start, now):
-    blocked = Q(status=CallStatus.CANCELED, error_code__in=CALLING_RULE_CODES)
     # The first filter is the partial index's condition (callrollup_failures), stated as it is
     # there: PostgreSQL uses that index only for a query whose conditions prove it, and does not
     # prove it from the OR alone.
-    return _window(org, prev_start, now).filter(failure_keys.FAILURE_ROWS).filter(
-        Q(status__in=PROBLEM_STATUSES) | blocked)
+    return _window(org, prev_start, now).filter(failure_keys.FAILURE_ROWS).filter(FAILED_CALLS)
 
 
 def failed_extraction_counters(org, prev_start, now):

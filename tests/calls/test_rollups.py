@@ -103,7 +103,8 @@ def test_check_prints_drift_and_fails_and_rebuild_repairs_only_its_scope(persona
     code, out, _ = run_rollups("--check")
     assert code == 1 and len(out.splitlines()) == 1 and f"organization_id={personas.other_org.pk}" in out
     assert run_rollups("--check", "--org", "Acme")[0] == 0
-    assert run_rollups("--rebuild") == (0, "rebuilt 3 rollup rows\n", "")
+    # Three hourly tuples and their three days.
+    assert run_rollups("--rebuild") == (0, "rebuilt 6 rollup rows\n", "")
     assert run_rollups("--check") == (0, "rollups match the calls\n", "")
 
 

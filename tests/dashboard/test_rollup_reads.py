@@ -10,7 +10,7 @@ from django.urls import reverse
 from callops.batches.models import Batch
 from callops.batches.progress import progress
 from callops.calls import services
-from callops.calls.models import CallRollup, CallStatus, EventSource
+from callops.calls.models import CallDayRollup, CallRollup, CallStatus, EventSource
 from callops.dashboard.overview_stats import build_overview
 from callops.triage import sources, windows
 from callops.triage.groups import build
@@ -103,5 +103,6 @@ def test_batch_progress_counts_from_the_rollups(personas, sandbox_agent):
     got = progress(batch)
     assert got["calls"] == {**{s: 0 for s in CallStatus.values}, "completed": 2, "queued": 1}
     assert (got["attempts"], got["average_duration_seconds"]) == (3, 45.5)
-    CallRollup.objects.filter(batch_pk=batch.pk, status="queued").update(n=4)
+    # Read from the daily rollups (a batch's summary covers all its days).
+    CallDayRollup.objects.filter(batch_pk=batch.pk, status="queued").update(n=4)
     assert progress(batch)["calls"]["queued"] == 4

@@ -122,6 +122,9 @@ def test_overview_problems_count_what_triage_counts_in_the_window_they_link_to(
     failing_delivery("http", 503, delivery_status=DeliveryStatus.PENDING)  # still retrying
     failing_delivery("timeout", None)  # given up
     client = personas.member.client()
+    # With no review the overview counts from the daily rollups, triage from the hours: the same.
+    before = client.get(reverse("dashboard:overview")).context["problems"]
+    assert before == client.get(URL, {"window": "7d"}).context["totals"] == {"call": 5, "extraction": 1, "webhook": 2}
     (invalid,) = [g for g in groups_of(client, "7d")[0] if "invalid_number" in g.key]
     client.post(ACTION, {"window": "7d", "kind": "call", "key": invalid.key, "action": "review"})
 

@@ -2,8 +2,8 @@
 
 --check compares the call rollups with the calls they count and prints one line per tuple that
 differs; it exits 1 when any does (so a deploy script or a benchmark can stop on drift).
---rebuild recomputes the rollups from the calls. Both work on whole UTC hours: a range is widened
-to the hours it touches.
+--rebuild recomputes the rollups from the calls. Both work on the hourly and the daily rollups
+and on whole UTC days: a range is widened to the days it touches.
 """
 
 from datetime import UTC, datetime
