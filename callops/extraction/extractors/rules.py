@@ -48,13 +48,12 @@ from callops.extraction.matching import (
     echo,
     kept,
     last_sentence,
-    people_listed,
-    people_total,
     stems,
     unit_fit,
     who,
     yes_no,
 )
+from callops.extraction.people_counts import people_listed, people_total
 from callops.extraction.schema import fields as schema_fields
 from callops.extraction.transcript import turns as normalise
 
@@ -324,10 +323,10 @@ class _Conversation:
                         self.add(p, 0, i, strength)
                     elif found:
                         total = people_total(p, text) if p.item.kind in ("integer", "number") else None
-                        total = people_listed(p, text) if total is None else total  # "me and two colleagues"
+                        total = people_listed(p, text, question) if total is None else total  # "me and two colleagues"
                         self.add(p, total if total is not None else self._pick(p, text, found), i,
                                  strength + 0.2 * min(2, p.near(text, found[0][0])))
-                    elif p.item.kind == "integer" and (listed := people_listed(p, text)) is not None:
+                    elif p.item.kind == "integer" and (listed := people_listed(p, text, question)) is not None:
                         self.add(p, listed, i, strength)  # "just me and my husband"
                     elif p.item.kind == "integer" and (nth := _BARE_ORDINAL.match(parsing.digits(text)) or
                                                        _NTH_TIME.search(parsing.digits(answers.norm(text)))):
