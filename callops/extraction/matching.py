@@ -14,6 +14,7 @@ from typing import Any, cast
 
 from callops.extraction import amounts, answers, approvals, contacts, parsing, times_of_day
 from callops.extraction.clauses import asked_part, problem_answer, rather
+from callops.extraction.conditions import without_conditions
 from callops.extraction.counts import said_in_words
 from callops.extraction.schema import Field
 
@@ -50,13 +51,13 @@ _LEXICON = [
 ]
 # "remove me from the list" is an opt-out; "remove the old appliance" is an ordinary request.
 _REMOVE_ME = (r"remove(?:d)? (?:me|us|you|them|him|her|my|this|the number|(?:\w+ )?from)|"
-              r"take (?:me|us|you|them|him|her|this number|the number) off|opt (?:me |you |us )?out")
+              r"take (?:me|us|you|them|him|her|(?:this|the|your|my) number) off|opt (?:me |you |us )?out")
 # Out of order is the negative of working: "was the atm out of service?" "yep" makes atm_working false.
 _BROKEN = r"|broken|out of (?:service|order)|not working"
 _NEGATIVE_FIELD = re.compile(r"\b(?:not|no|dont|don't|do_not|never|stop|opt_?out|unsubscribe" + _BROKEN + "|" + _REMOVE_ME
                              + r"|decline)\b|^do_?not")
 _NEGATIVE_QUESTION = re.compile(r"\b(?:don'?t|dont|do not|not|no longer|never|stop" + _BROKEN + "|" + _REMOVE_ME
-                                + r"|off (?:the|your|our) list)\b")
+                                + r"|off (?:the|your|our)(?: \w+)? list)\b")
 _PAST_FIELD = re.compile(r"\b(?:birth|born|dob|last|previous|ago|since|past|prior|was|were|happened|used)\b")
 EVENING = re.compile(r"\b(?:dinner|supper|evening|tonight|night|drinks|bar|restaurant|table|reservations?|trattoria|bistro|"
                      r"brasserie|pizzeria|steakhouse|tavern|osteria|taverna|cantina)\b")
@@ -141,7 +142,7 @@ class Profile:
         base = self.words_all = self.name_words | self.desc_words
         self.related = set().union(*[g for g in _LEXICON if g & base]) - base if base else set()
         text = f"{name} {spec.description}".lower()
-        self.negative = bool(_NEGATIVE_FIELD.search(text.replace("_", " "))) or name.lower().startswith("do_not")
+        self.negative = bool(_NEGATIVE_FIELD.search(without_conditions(text).replace("_", " "))) or name.lower().startswith("do_not")
         self.past = bool(_PAST_FIELD.search(text.replace("_", " ")))
         self.evening = evening or bool(EVENING.search(text))
         cue = _CUES.get(self.item.kind)
@@ -324,7 +325,8 @@ def yes_no(profile: Profile, reply: str, question: str) -> bool | None:
     if value is None:
         value = echo(profile, reply)
         return value  # the field's own words carry the polarity
-    asked = asked_part(question)  # "... so you don't get a call like this?" asks a positive question
+    # "... so you don't get a call like this?" and "if no one answers, should we call?" ask positive questions
+    asked = without_conditions(asked_part(question))
     negative_question = bool(question and _NEGATIVE_QUESTION.search(asked))
     if negative_question and _NEGATED.search(last_sentence(asked)):
         # A negative question ("you don't have any pets, right?") is answered about its statement:
@@ -422,7 +424,10 @@ _AUX_FIRST = re.compile(r"^\W*(?:(?:and|so|also|ok|okay|great|perfect|thanks|tha
                         r"might|must|isn'?t|aren'?t|don'?t|doesn'?t|didn'?t|won'?t|wouldn'?t|can'?t|haven'?t)\b")
 _WH = re.compile(r"\b(?:what|when|where|which|who|whom|how|why)\b")
 _YES_NO_END = re.compile(r"\b(?:right|correct|yes or no|is that|isn'?t it|okay|ok|yeah)\W*$|\b(?:just )?to confirm\b|"
-                         r"\bconfirm\b|^\W*(?:\w+,\s+)?(?:and |so |also )*(?:any|anything)\b")
+                         r"\bconfirm\b|^\W*(?:\w+,\s+)?(?:and |so |also )*(?:any|anything)\b|"
+                         # "vegan and gluten free got it any nut allergies": unpunctuated, after an acknowledgement
+                         r"\b(?:got it|noted|perfect|lovely|great|thanks|thank you)\W+(?:and |so |also )*(?:any|anything)\b"
+                         r"(?!.*\b(?:what|when|where|which|how|who)\b)")
 
 
 # Asked as a statement, as agents do in speech-to-text: "and youre ok with a text reminder", "happy

@@ -27,3 +27,35 @@ def test_a_count_field_not_about_people_keeps_the_number_said():
     schema = {"rooms": {"type": "integer", "description": "number of rooms to paint"}}
     got = extract_turns(turns("How many rooms?", "Me and my two kids share two rooms."), schema, WEDNESDAY)
     assert got["rooms"] == 2
+
+
+def yes_no(name: str, description: str, question: str, reply: str):
+    schema = {name: {"type": "boolean", "description": description}}
+    return extract_turns(turns(question, reply), schema, WEDNESDAY).get(name)
+
+
+@pytest.mark.parametrize("question, reply, expected", [
+    ("no problem should i take your number off our call list", "nah youre alright just not right now", False),
+    ("Should I take your number off our call list?", "Yes please.", True),
+])
+def test_an_offer_to_take_the_number_off_a_list_asks_the_opt_out_itself(question, reply, expected):
+    assert yes_no("opt_out", "asked to be removed from the call list", question, reply) is expected
+
+
+@pytest.mark.parametrize("description, question, reply, expected", [
+    ("call this number if no answer", "and if no one answers should we call this number", "yeah call me", True),
+    ("call this number if no answer", "and if no one answers should we call this number", "no, just leave it", False),
+    ("may leave the parcel with a neighbour", "If you're not home, can we leave it with a neighbour?", "Yes, that's fine.",
+     True),
+])
+def test_a_negation_inside_an_if_clause_does_not_turn_the_question_around(description, question, reply, expected):
+    assert yes_no("field", description, question, reply) is expected
+
+
+@pytest.mark.parametrize("question, reply", [
+    ("vegan and gluten free got it any nut allergies", "not that i know of no"),
+    ("Any nut allergies?", "Not that I'm aware of."),
+    ("Noted. Any nut allergies?", "None that I know of."),
+])
+def test_nothing_known_of_it_is_a_no(question, reply):
+    assert yes_no("nut_allergy", "any guest has a nut allergy", question, reply) is False
