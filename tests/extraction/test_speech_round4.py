@@ -59,3 +59,13 @@ def test_a_negation_inside_an_if_clause_does_not_turn_the_question_around(descri
 ])
 def test_nothing_known_of_it_is_a_no(question, reply):
     assert yes_no("nut_allergy", "any guest has a nut allergy", question, reply) is False
+
+
+def test_a_restated_slot_stands_when_the_no_answers_the_next_question():
+    schema = {"rescheduled_to": {"type": "datetime", "description": "new appointment date and time"},
+              "insurance_provider": {"type": "string", "description": "current insurance provider"}}
+    got = extract_turns(turns("We have openings on Wednesday the 17th at two fifteen or Thursday the 18th at eight thirty.",
+                              "Thursday. The early one.",
+                              "Great, so that's Thursday June 18th at eight thirty a m. And is your insurance still Aetna?",
+                              "No, we switched, it's Cigna now."), schema, WEDNESDAY)
+    assert got["rescheduled_to"] == "2026-06-18T08:30:00+00:00"

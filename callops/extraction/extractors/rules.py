@@ -54,6 +54,7 @@ from callops.extraction.matching import (
     yes_no,
 )
 from callops.extraction.people_counts import people_listed, people_total
+from callops.extraction.restated import new_question_after
 from callops.extraction.schema import fields as schema_fields
 from callops.extraction.transcript import turns as normalise
 
@@ -431,12 +432,9 @@ class _Conversation:
         """Values the agent states; they stand unless the callee's next turn rejects them, and an offer
         of several options stands for nothing until the callee picks."""
         following = self.turns[i + 1][1] if i + 1 < len(self.turns) and self.turns[i + 1][0] == "user" else ""
-        sentences = [x for x in re.split(r"(?<=[.!?])\s+", text.strip()) if x]
         # "Eleven to three Thursday. Is there an elevator?" "No, it's a walk-up.": the no answers the new
         # question, not the restated time.
-        moved_on = len(sentences) > 1 and sentences[-1].rstrip().endswith("?") and not any(
-            p.values(sentences[-1]) for p in self.profiles if p.kind not in ("boolean", "string", "list")) and \
-            any(p.kind in ("time", "datetime") and p.values(text) for p in self.profiles)
+        moved_on = new_question_after(self.profiles, text)
         if following and REJECT.search(answers.norm(following)) and not moved_on:
             return
         offer = bool(OFFER.search(text.lower())) and bool(following)
