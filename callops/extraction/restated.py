@@ -13,6 +13,8 @@ import re
 from callops.extraction import parsing, times_of_day
 from callops.extraction.matching import Profile
 
+_NO_PREFERENCE = re.compile(r"no_?pref|^any|either|whatever|flexible")
+
 
 def _moments(p: Profile, text: str) -> list:
     if p.kind == "datetime":  # a datetime field holds a time of day, and its day
@@ -25,6 +27,8 @@ def new_question_after(profiles: list[Profile], text: str) -> bool:
     sentences = [x for x in re.split(r"(?<=[.!?])\s+", text.strip()) if x]
     if len(sentences) < 2 or not sentences[-1].rstrip().endswith("?"):
         return False
-    if any(p.values(sentences[-1]) for p in profiles if p.kind not in ("boolean", "string", "list")):
+    # "Any dietary requirements?" reads as "no preference" for a seating enum; a question's "any" restates nothing.
+    if any(v for p in profiles if p.kind not in ("boolean", "string", "list")
+           for _, v in p.values(sentences[-1]) if not (p.kind == "enum" and _NO_PREFERENCE.search(str(v)))):
         return False
     return any(p.kind in ("time", "datetime") and _moments(p, text) for p in profiles)

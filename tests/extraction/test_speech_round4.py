@@ -69,3 +69,15 @@ def test_a_restated_slot_stands_when_the_no_answers_the_next_question():
                               "Great, so that's Thursday June 18th at eight thirty a m. And is your insurance still Aetna?",
                               "No, we switched, it's Cigna now."), schema, WEDNESDAY)
     assert got["rescheduled_to"] == "2026-06-18T08:30:00+00:00"
+
+
+def test_an_any_question_after_a_restated_booking_restates_no_seating_choice():
+    schema = {"reservation_time": {"type": "datetime", "description": "date and time of the booking"},
+              "seating": {"type": "enum", "description": "seating area preference",
+                          "values": ["indoor", "outdoor", "no_preference"]},
+              "dietary_needs": {"type": "list", "description": "dietary requirements",
+                                "items": {"type": "enum", "values": ["vegetarian", "nut_allergy"]}}}
+    got = extract_turns(turns("What time would you like the table?", "Around half past seven.",
+                              "Let me check. Seven thirty tomorrow, Thursday the 11th, is available. Any dietary requirements?",
+                              "My father is vegetarian."), schema, WEDNESDAY)
+    assert got["reservation_time"] == "2026-06-11T19:30:00+00:00"
