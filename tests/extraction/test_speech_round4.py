@@ -81,3 +81,22 @@ def test_an_any_question_after_a_restated_booking_restates_no_seating_choice():
                               "Let me check. Seven thirty tomorrow, Thursday the 11th, is available. Any dietary requirements?",
                               "My father is vegetarian."), schema, WEDNESDAY)
     assert got["reservation_time"] == "2026-06-11T19:30:00+00:00"
+
+
+SURVEY = {"do_not_call": {"type": "boolean", "description": "asked not to be called again"},
+          "took_survey": {"type": "boolean", "description": "agreed to take the survey"}}
+
+
+@pytest.mark.parametrize("last_reply, expected", [("No. Goodbye.", False), ("Oh go on then.", True)])
+def test_a_request_asked_again_smaller_after_a_turned_aside_reply_is_still_that_request(last_reply, expected):
+    got = extract_turns(turns("Hi, this is Civic Polling. Do you have five minutes for a survey on local transport?",
+                              "Who gave you this number? Don't call this number again.",
+                              "I'm sorry. Would you still like to answer just one question?",
+                              last_reply), SURVEY, WEDNESDAY)
+    assert got["took_survey"] is expected
+
+
+def test_an_answered_request_is_not_carried_to_the_next_question():
+    got = extract_turns(turns("Do you have five minutes for a survey on local transport?", "No, sorry.",
+                              "I'm sorry. Would you still like a callback?", "Yes."), SURVEY, WEDNESDAY)
+    assert got["took_survey"] is False

@@ -136,6 +136,9 @@ class _Conversation:
                         and any(self.kinds[n] == "list" for n in current):
                     # "The piano and a glass table. Anything else?": more items for the same list.
                     current = {n: v for n, v in current.items() if self.kinds[n] == "list"}
+                elif current and all(self.kinds[n] == "boolean" for n in current) and \
+                        turn_forms.asks_again(asked, self.turns[i - 1][1] if i else ""):
+                    pass  # "Do you have five minutes for a survey?" "Who gave you this number?" "Would you still ...?"
                 elif not CLARIFY.search(text.lower()):
                     current = {}  # a new, unrelated question ("Anything else I can help with?")
                 asked_back = False
