@@ -35,3 +35,14 @@ _ASKED_AGAIN = re.compile(r"\b(?:still|at least|even just|just (?:one|a|a few|tw
 def asks_again(text: str, reply_before: str) -> bool:
     """A yes/no that repeats the open question after a reply that gave no yes or no."""
     return asks_yes_no(text) and bool(_ASKED_AGAIN.search(last_sentence(text))) and not answers.bool_mentions(reply_before)
+
+
+# "callee asked who was calling", "asked_if_bot": a field recording a question the callee asked.
+_CALLEE_QUESTION = re.compile(r"\basked (?:whether|if|who|what|which|how|where|why|for (?:the|a|our|your) name)\b|^asked_"
+                              r"(?:if|whether|who|what|company|name|for)")
+
+
+def records_callee_question(name: str, description: str) -> bool:
+    """The field records whether the callee asked something: their own question answers it, never
+    their yes or no to one of the agent's."""
+    return bool(_CALLEE_QUESTION.search(description.lower()) or _CALLEE_QUESTION.search(name.lower()))

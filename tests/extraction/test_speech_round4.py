@@ -100,3 +100,14 @@ def test_an_answered_request_is_not_carried_to_the_next_question():
     got = extract_turns(turns("Do you have five minutes for a survey on local transport?", "No, sorry.",
                               "I'm sorry. Would you still like a callback?", "Yes."), SURVEY, WEDNESDAY)
     assert got["took_survey"] is False
+
+
+def test_a_field_recording_the_callees_own_question_takes_no_yes_to_the_agents():
+    schema = {"do_not_call": {"type": "boolean", "description": "callee asked not to be called"},
+              "asked_company_name": {"type": "boolean", "description": "callee asked who was calling"}}
+    got = extract_turns(turns("Hello, this is an automated call from Summit Recovery regarding an account. Is this Paul Grant?",
+                              "Who is this again? What company?", "Summit Recovery, a collection agency.",
+                              "Right. Don't call me at work again.",
+                              "Understood. Should we stop calling this number entirely?", "Yes. Mail only."),
+                        schema, WEDNESDAY)
+    assert got == {"do_not_call": True, "asked_company_name": True}

@@ -284,7 +284,8 @@ class _Conversation:
             if kind == "boolean":
                 for p, strength in group:
                     last = last_sentence(question)
-                    if CLOSING.search(last.lower()) and p.relevance(last) < TOPIC:
+                    if CLOSING.search(last.lower()) and p.relevance(last) < TOPIC or (
+                            turn_forms.records_callee_question(p.name, p.spec.description) and not asks_back(text)):
                         continue  # "Thanks for confirming. Anything else?" "no thats all": no answer to confirmed
                     # "And by phone?" after a yes/no question is one too, in short.
                     value = yes_no(p, text, question) if asks_yes_no(last) or turn_forms.ELLIPTICAL.match(last) else \
