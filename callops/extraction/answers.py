@@ -96,7 +96,10 @@ _NO = ["yeah no", "yeah nah", "yea no", "no", "nope",
        "i quit", "i gave up", "gave it up", "not anymore thanks",
        "maybe not", "probably not", "not all of it", "not all", "not the whole", "not the full", "not in full",
        "not quite", "not exactly", "prefer not", "i'd prefer you didn't", "id prefer you didnt", "prefer you didn't",
-       "prefer you didnt", "rather you didn't", "rather you didnt", "hold off", "cancel it", "need to cancel", "have to cancel", "not looking", "were not", "im not interested"]
+       "prefer you didnt", "rather you didn't",
+       # Nothing known of it: "Any allergies?" "Not that I know of."
+       "not that i know of", "not that i'm aware of", "not that im aware of", "not as far as i know", "none that i know of",
+        "rather you didnt", "hold off", "cancel it", "need to cancel", "have to cancel", "not looking", "were not", "im not interested"]
 _BOOL_RE = re.compile(r"(?<![\w'-])(" + "|".join(re.escape(p) for p in sorted(_YES + _NO, key=len, reverse=True))
                       + r")(?![\w'-])")
 _NO_SET = set(_NO)

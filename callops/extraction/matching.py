@@ -12,8 +12,9 @@ from __future__ import annotations
 import re
 from typing import Any, cast
 
-from callops.extraction import amounts, answers, approvals, contacts, head_counts, parsing, times_of_day
+from callops.extraction import amounts, answers, approvals, contacts, parsing, times_of_day
 from callops.extraction.clauses import asked_part, problem_answer, rather
+from callops.extraction.conditions import without_conditions
 from callops.extraction.counts import said_in_words
 from callops.extraction.schema import Field
 
@@ -50,13 +51,13 @@ _LEXICON = [
 ]
 # "remove me from the list" is an opt-out; "remove the old appliance" is an ordinary request.
 _REMOVE_ME = (r"remove(?:d)? (?:me|us|you|them|him|her|my|this|the number|(?:\w+ )?from)|"
-              r"take (?:me|us|you|them|him|her|this number|the number) off|opt (?:me |you |us )?out")
+              r"take (?:me|us|you|them|him|her|(?:this|the|your|my) number) off|opt (?:me |you |us )?out")
 # Out of order is the negative of working: "was the atm out of service?" "yep" makes atm_working false.
 _BROKEN = r"|broken|out of (?:service|order)|not working"
 _NEGATIVE_FIELD = re.compile(r"\b(?:not|no|dont|don't|do_not|never|stop|opt_?out|unsubscribe" + _BROKEN + "|" + _REMOVE_ME
                              + r"|decline)\b|^do_?not")
 _NEGATIVE_QUESTION = re.compile(r"\b(?:don'?t|dont|do not|not|no longer|never|stop" + _BROKEN + "|" + _REMOVE_ME
-                                + r"|off (?:the|your|our) list)\b")
+                                + r"|off (?:the|your|our)(?: \w+)? list)\b")
 _PAST_FIELD = re.compile(r"\b(?:birth|born|dob|last|previous|ago|since|past|prior|was|were|happened|used)\b")
 EVENING = re.compile(r"\b(?:dinner|supper|evening|tonight|night|drinks|bar|restaurant|table|reservations?|trattoria|bistro|"
                      r"brasserie|pizzeria|steakhouse|tavern|osteria|taverna|cantina)\b")
@@ -141,7 +142,7 @@ class Profile:
         base = self.words_all = self.name_words | self.desc_words
         self.related = set().union(*[g for g in _LEXICON if g & base]) - base if base else set()
         text = f"{name} {spec.description}".lower()
-        self.negative = bool(_NEGATIVE_FIELD.search(text.replace("_", " "))) or name.lower().startswith("do_not")
+        self.negative = bool(_NEGATIVE_FIELD.search(without_conditions(text).replace("_", " "))) or name.lower().startswith("do_not")
         self.past = bool(_PAST_FIELD.search(text.replace("_", " ")))
         self.evening = evening or bool(EVENING.search(text))
         cue = _CUES.get(self.item.kind)
@@ -324,7 +325,8 @@ def yes_no(profile: Profile, reply: str, question: str) -> bool | None:
     if value is None:
         value = echo(profile, reply)
         return value  # the field's own words carry the polarity
-    asked = asked_part(question)  # "... so you don't get a call like this?" asks a positive question
+    # "... so you don't get a call like this?" and "if no one answers, should we call?" ask positive questions
+    asked = without_conditions(asked_part(question))
     negative_question = bool(question and _NEGATIVE_QUESTION.search(asked))
     if negative_question and _NEGATED.search(last_sentence(asked)):
         # A negative question ("you don't have any pets, right?") is answered about its statement:
@@ -422,7 +424,10 @@ _AUX_FIRST = re.compile(r"^\W*(?:(?:and|so|also|ok|okay|great|perfect|thanks|tha
                         r"might|must|isn'?t|aren'?t|don'?t|doesn'?t|didn'?t|won'?t|wouldn'?t|can'?t|haven'?t)\b")
 _WH = re.compile(r"\b(?:what|when|where|which|who|whom|how|why)\b")
 _YES_NO_END = re.compile(r"\b(?:right|correct|yes or no|is that|isn'?t it|okay|ok|yeah)\W*$|\b(?:just )?to confirm\b|"
-                         r"\bconfirm\b|^\W*(?:\w+,\s+)?(?:and |so |also )*(?:any|anything)\b")
+                         r"\bconfirm\b|^\W*(?:\w+,\s+)?(?:and |so |also )*(?:any|anything)\b|"
+                         # "vegan and gluten free got it any nut allergies": unpunctuated, after an acknowledgement
+                         r"\b(?:got it|noted|perfect|lovely|great|thanks|thank you)\W+(?:and |so |also )*(?:any|anything)\b"
+                         r"(?!.*\b(?:what|when|where|which|how|who)\b)")
 
 
 # Asked as a statement, as agents do in speech-to-text: "and youre ok with a text reminder", "happy
@@ -510,60 +515,9 @@ def last_sentence(text: str) -> str:
     return asked[-1] if asked else parts[-1] if parts else ""
 
 
-_PERSONS = (r"(?:adults?|kids?|children|child|teens?|teenagers?|seniors?|little ones?|babies|baby|infants?|toddlers?|"
-            r"boys?|girls?|men|women|grown ups?|grownups?)")
 _TOTAL_FIELD = stems({"party", "guest", "total", "people", "headcount", "group", "size", "person", "pax", "diner",
                       "attendee", "traveller", "traveler", "passenger"})
 _PART_FIELD = stems({"adult", "child", "children", "kid", "infant", "baby", "senior", "teen", "minor"})
-
-
-def people_total(p: Profile, text: str) -> int | None:
-    """A head count said in parts: "two adults and three children" is five, for a total field."""
-    if p.name_words & stems({"child", "children", "kid", "kids"}):
-        return head_counts.children_in_parts(parsing.digits(text))  # "two boys and a girl"
-    if not p.name_words & _TOTAL_FIELD and not (p.name_words & stems({"number", "count"}) and p.desc_words & _TOTAL_FIELD) \
-            or p.name_words & _PART_FIELD:
-        return None
-    t = parsing.digits(text)
-    if re.search(r"\b\d+ (?:of us|people|persons|guests|in total|total|all up|altogether)\b|\bparty of \d+|\bso \d+", t):
-        return None  # the total is said
-    parts = re.findall(rf"\b(\d+) (?:\w+ )?{_PERSONS}\b", t)
-    # "two adults and the baby": a person said without a number is one
-    singles = [] if not parts else re.findall(r"\b(?:the|a|an|our|my|one) (?:baby|toddler|little one|infant|child|kid|teen)\b", t)
-    return sum(int(x) for x in parts) + len(singles) if len(parts) + len(singles) >= 2 else None
-
-
-_HEAD_COUNT = _TOTAL_FIELD | stems({"household", "attendee", "attend", "join", "joining", "coming", "travel"})
-# The callee counting themselves in a list: "just me", "me and my husband", "my wife and i".
-_SELF = re.compile(r"\b(?:just|only|it'?s|its) (?:me|myself)\b|\b(?:me|myself),? and\b|\band (?:me|i|myself)\b|\bme,|"
-                   r"^\W*(?:me|myself)\W*$|^\W*(?:(?:um+|uh+|well|so)\W+)?(?:me|myself)\s+(?=(?:my|our|and|plus)\b)")
-_PAIRS = re.compile(r"\b(?:(?:my|our|his|her|their|the) )?(?:parents|grandparents|in-laws|in laws|twins)\b")
-_ONE = re.compile(rf"\b(?:my|our|his|her|their) (?:\w+ )?{_KIN}\b")
-_SOME = re.compile(r"\b(?:kids|children|colleagues|friends|coworkers|co-workers|guests|family|people|others)\b")
-
-
-def people_listed(p: Profile, text: str) -> int | None:
-    """A head count said as the people: "just me" is one, "me and my husband" two, "me, my wife, her
-    parents and our two kids" six. None when a part has no number ("me and the kids")."""
-    if p.item.kind != "integer" or not p.words_all & _HEAD_COUNT or p.name_words & _PART_FIELD or answers.is_refusal(text):
-        return None
-    t = parsing.digits(answers.norm(text))
-    counted = [(m.start(), m.end(), int(m.group(1))) for m in re.finditer(rf"\b(\d+) (?:\w+ )?(?:{_PERSONS}|{_KIN}s?|colleagues|"
-                                                                         r"friends|coworkers|guests|others)\b", t)]
-    if (plus := head_counts.self_plus(t)) is not None:
-        return plus  # "me plus three"
-    if len(counted) != len(parsing.numbers_in(t)):
-        return None  # a number that counts no one: the ordinary reading applies
-    rest = t
-    for start, end, _ in counted:
-        rest = rest[:start] + " " * (end - start) + rest[end:]
-    pairs = len(_PAIRS.findall(rest))
-    rest = _PAIRS.sub(" ", rest)
-    ones = len(_ONE.findall(rest)) + (1 if _SELF.search(_ONE.sub(" ", rest)) else 0)
-    if _SOME.search(_ONE.sub(" ", rest)) or not (ones or pairs):
-        return None
-    total = ones + 2 * pairs + sum(n for _, _, n in counted)
-    return total if total >= 1 else None
 
 
 def unit_fit(p: Profile, text: str, position: int) -> float:

@@ -4,6 +4,7 @@ turns through these."""
 
 import re
 
+from callops.extraction import answers
 from callops.extraction.matching import asks_yes_no, last_sentence, stems
 
 ELLIPTICAL = re.compile(r"^(?!.*\b(?:when|where|which|who|why)\b)(?!.*\bwhat (?!about))(?!.*\bhow (?!about))\W*(?:and|or|what about|how about)?\s*(?:by|via|on|for|with|over)?\s*(?:\w+\s*){1,2}\?$")
@@ -24,3 +25,24 @@ def asks(text: str) -> bool:
 
 def words_of(text: str) -> set[str]:
     return stems(re.findall(r"[a-z0-9']+", text.lower()))
+
+
+# "Would you still like to answer just one question?", "could you at least ...": the request asked again,
+# smaller, after the callee turned aside from it.
+_ASKED_AGAIN = re.compile(r"\b(?:still|at least|even just|just (?:one|a|a few|two|a couple)|maybe just|instead)\b")
+
+
+def asks_again(text: str, reply_before: str) -> bool:
+    """A yes/no that repeats the open question after a reply that gave no yes or no."""
+    return asks_yes_no(text) and bool(_ASKED_AGAIN.search(last_sentence(text))) and not answers.bool_mentions(reply_before)
+
+
+# "callee asked who was calling", "asked_if_bot": a field recording a question the callee asked.
+_CALLEE_QUESTION = re.compile(r"\basked (?:whether|if|who|what|which|how|where|why|for (?:the|a|our|your) name)\b|^asked_"
+                              r"(?:if|whether|who|what|company|name|for)")
+
+
+def records_callee_question(name: str, description: str) -> bool:
+    """The field records whether the callee asked something: their own question answers it, never
+    their yes or no to one of the agent's."""
+    return bool(_CALLEE_QUESTION.search(description.lower()) or _CALLEE_QUESTION.search(name.lower()))

@@ -48,13 +48,13 @@ from callops.extraction.matching import (
     echo,
     kept,
     last_sentence,
-    people_listed,
-    people_total,
     stems,
     unit_fit,
     who,
     yes_no,
 )
+from callops.extraction.people_counts import people_listed, people_total
+from callops.extraction.restated import new_question_after
 from callops.extraction.schema import fields as schema_fields
 from callops.extraction.transcript import turns as normalise
 
@@ -136,6 +136,9 @@ class _Conversation:
                         and any(self.kinds[n] == "list" for n in current):
                     # "The piano and a glass table. Anything else?": more items for the same list.
                     current = {n: v for n, v in current.items() if self.kinds[n] == "list"}
+                elif current and all(self.kinds[n] == "boolean" for n in current) and \
+                        turn_forms.asks_again(asked, self.turns[i - 1][1] if i else ""):
+                    pass  # "Do you have five minutes for a survey?" "Who gave you this number?" "Would you still ...?"
                 elif not CLARIFY.search(text.lower()):
                     current = {}  # a new, unrelated question ("Anything else I can help with?")
                 asked_back = False
@@ -281,7 +284,8 @@ class _Conversation:
             if kind == "boolean":
                 for p, strength in group:
                     last = last_sentence(question)
-                    if CLOSING.search(last.lower()) and p.relevance(last) < TOPIC:
+                    if CLOSING.search(last.lower()) and p.relevance(last) < TOPIC or (
+                            turn_forms.records_callee_question(p.name, p.spec.description) and not asks_back(text)):
                         continue  # "Thanks for confirming. Anything else?" "no thats all": no answer to confirmed
                     # "And by phone?" after a yes/no question is one too, in short.
                     value = yes_no(p, text, question) if asks_yes_no(last) or turn_forms.ELLIPTICAL.match(last) else \
@@ -324,10 +328,10 @@ class _Conversation:
                         self.add(p, 0, i, strength)
                     elif found:
                         total = people_total(p, text) if p.item.kind in ("integer", "number") else None
-                        total = people_listed(p, text) if total is None else total  # "me and two colleagues"
+                        total = people_listed(p, text, question) if total is None else total  # "me and two colleagues"
                         self.add(p, total if total is not None else self._pick(p, text, found), i,
                                  strength + 0.2 * min(2, p.near(text, found[0][0])))
-                    elif p.item.kind == "integer" and (listed := people_listed(p, text)) is not None:
+                    elif p.item.kind == "integer" and (listed := people_listed(p, text, question)) is not None:
                         self.add(p, listed, i, strength)  # "just me and my husband"
                     elif p.item.kind == "integer" and (nth := _BARE_ORDINAL.match(parsing.digits(text)) or
                                                        _NTH_TIME.search(parsing.digits(answers.norm(text)))):
@@ -432,12 +436,9 @@ class _Conversation:
         """Values the agent states; they stand unless the callee's next turn rejects them, and an offer
         of several options stands for nothing until the callee picks."""
         following = self.turns[i + 1][1] if i + 1 < len(self.turns) and self.turns[i + 1][0] == "user" else ""
-        sentences = [x for x in re.split(r"(?<=[.!?])\s+", text.strip()) if x]
         # "Eleven to three Thursday. Is there an elevator?" "No, it's a walk-up.": the no answers the new
         # question, not the restated time.
-        moved_on = len(sentences) > 1 and sentences[-1].rstrip().endswith("?") and not any(
-            p.values(sentences[-1]) for p in self.profiles if p.kind not in ("boolean", "string", "list")) and \
-            any(p.kind in ("time", "datetime") and p.values(text) for p in self.profiles)
+        moved_on = new_question_after(self.profiles, text)
         if following and REJECT.search(answers.norm(following)) and not moved_on:
             return
         offer = bool(OFFER.search(text.lower())) and bool(following)
