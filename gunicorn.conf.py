@@ -16,8 +16,14 @@ The numbers, for a 2-core host (README, "Processes"):
 - `preload_app`: the application is imported once in the master and forked, so a restart or a
   new worker does not import Django again (tens of seconds on a busy host) and the workers share
   the imported code's memory. Nothing opens a database or Redis connection at import time.
+- `gc.freeze()` before each fork: what the master imported moves to a permanent generation, so a
+  worker's full garbage collections scan only the objects it made since. In a process holding the
+  loaded app, full collections during dashboard requests took 104-149 ms each (5 in 80 comparison
+  page requests, the slowest 6 %); frozen, 1 ms. It also keeps the collector from writing to the
+  shared pages, which would copy them into every worker.
 """
 
+import gc
 import os
 
 worker_class = "gthread"
@@ -25,3 +31,7 @@ workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
 threads = int(os.environ.get("WEB_THREADS", "4"))
 keepalive = 75
 preload_app = True
+
+
+def pre_fork(server, worker):
+    gc.freeze()
