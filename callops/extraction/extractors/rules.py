@@ -56,6 +56,7 @@ from callops.extraction.matching import (
     yes_no,
 )
 from callops.extraction.schema import fields as schema_fields
+from callops.extraction.stated_references import fill as references_read_out
 from callops.extraction.transcript import turns as normalise
 
 from . import ExtractionFailed, implied, ordered, unasked
@@ -255,6 +256,7 @@ class _Conversation:
         unasked.intents(self)
         unasked.reasons(self)
         unasked.strings(self)
+        references_read_out(self)
         ordered.tie_by_order(self, topics, TOPIC)
         implied.moved_booking(self)
         values, evidence = {}, {}
