@@ -55,6 +55,7 @@ from callops.extraction.matching import (
     who,
     yes_no,
 )
+from callops.extraction.month_fields import fill as months_said
 from callops.extraction.schema import fields as schema_fields
 from callops.extraction.stated_references import fill as references_read_out
 from callops.extraction.transcript import turns as normalise
@@ -257,6 +258,7 @@ class _Conversation:
         unasked.reasons(self)
         unasked.strings(self)
         references_read_out(self)
+        months_said(self)
         ordered.tie_by_order(self, topics, TOPIC)
         implied.moved_booking(self)
         values, evidence = {}, {}
