@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 
 from callops.extraction import answers, parsing
+from callops.extraction.bare_verdicts import verdict_only
 from callops.extraction.lead_ins import frame_removed, judged_removed
 from callops.extraction.matching import (
     _ASKS_WHY,
@@ -268,7 +269,7 @@ def string_answer(profile: Profile, reply: str, question: str = "") -> str | Non
     # The first sentence holds the answer; what follows explains it. For a reason, a first sentence
     # that only says the decision ("No, don't renew. We're selling the house.") is not it.
     sentences = [x for x in re.split(r"(?<=[.!?])\s+", text) if x.strip(" .,!?")]
-    while reason and len(sentences) > 1 and _ONLY_DECISION.match(answers.norm(sentences[0])):
+    while reason and len(sentences) > 1 and (_ONLY_DECISION.match(answers.norm(sentences[0])) or verdict_only(sentences[0])):
         sentences = sentences[1:]
     while len(sentences) > 1 and _JUNK.match(sentences[0].lower().strip(" .,!?")):
         sentences = sentences[1:]  # "Honestly? The parking.": a filler said as a sentence of its own

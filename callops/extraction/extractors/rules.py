@@ -32,6 +32,7 @@ from typing import cast
 from callops.extraction import amounts, answers, options, parsing, picking, settled, times_of_day, turn_forms
 from callops.extraction.clauses import wont_pay
 from callops.extraction.clock import call_time, region_for
+from callops.extraction.disclaimed_items import at_work, disclaimed_removed
 from callops.extraction.free_text import string_answer, string_items
 from callops.extraction.matching import (
     CLARIFY,
@@ -53,9 +54,11 @@ from callops.extraction.matching import (
     who,
     yes_no,
 )
+from callops.extraction.month_fields import fill as months_said
 from callops.extraction.people_counts import people_listed, people_total
 from callops.extraction.restated import new_question_after
 from callops.extraction.schema import fields as schema_fields
+from callops.extraction.stated_references import fill as references_read_out
 from callops.extraction.transcript import turns as normalise
 
 from . import ExtractionFailed, implied, ordered, unasked
@@ -258,6 +261,8 @@ class _Conversation:
         unasked.intents(self)
         unasked.reasons(self)
         unasked.strings(self)
+        references_read_out(self)
+        months_said(self)
         ordered.tie_by_order(self, topics, TOPIC)
         implied.moved_booking(self)
         values, evidence = {}, {}
@@ -415,7 +420,7 @@ class _Conversation:
         if item.kind == "enum":
             return options.listed(text, item.values, item.synonyms) or None
         if item.kind == "string":
-            return string_items(text) or None
+            return string_items(disclaimed_removed(text) if at_work(p.spec.description) else text) or None
         if item.kind in ("boolean", "datetime"):
             # Items said one after the other: "no and yes", "Friday at 3 and Monday at 10".
             parts = [x for x in re.split(r"\s*(?:;|\band\b|,(?=\s*(?:and\s+)?\w+day\b))\s*", text) if x.strip(" .")]
