@@ -6,12 +6,9 @@ import pytest
 
 from callops.extraction.bare_verdicts import verdict_only
 from callops.extraction.extractors.rules import extract_turns
+from tests.extraction.conversation import turns
 
 MONDAY = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)
-
-
-def turns(*lines):
-    return [{"role": "agent" if i % 2 == 0 else "user", "text": t} for i, t in enumerate(lines)]
 
 
 @pytest.mark.parametrize("sentence, expected", [

@@ -5,12 +5,9 @@ from datetime import UTC, datetime
 import pytest
 
 from callops.extraction.extractors.rules import extract_turns
+from tests.extraction.conversation import turns
 
 MONDAY = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)
-
-
-def turns(*lines):
-    return [{"role": "agent" if i % 2 == 0 else "user", "text": t} for i, t in enumerate(lines)]
 
 
 def enum(values, description="the choice"):

@@ -7,13 +7,10 @@ import pytest
 from callops.extraction.extractors.rules import extract_turns
 from callops.extraction.free_text import string_items
 from callops.extraction.spoken_lists import distinct, statement_cut
+from tests.extraction.conversation import turns
 
 MONDAY = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)
 LIST = {"type": "list", "items": "string", "description": "the items"}
-
-
-def turns(*lines):
-    return [{"role": "agent" if i % 2 == 0 else "user", "text": t} for i, t in enumerate(lines)]
 
 
 @pytest.mark.parametrize("text, expected", [

@@ -7,17 +7,13 @@ import pytest
 
 from callops.extraction import clauses
 from callops.extraction.extractors.rules import extract_turns
+from tests.extraction.conversation import ask, turns
 
 TUESDAY = datetime(2026, 3, 10, 15, 0, tzinfo=UTC)
 
 
-def turns(*lines):
-    return [{"role": "agent" if i % 2 == 0 else "user", "text": t} for i, t in enumerate(lines)]
-
-
 def one(kind: str, description: str, question: str, reply: str):
-    schema = {"field": {"type": kind, "description": description}}
-    return extract_turns(turns(question, reply), schema, TUESDAY).get("field")
+    return ask(kind, description, question, reply, TUESDAY)
 
 
 @pytest.mark.parametrize("description, question, reply, expected", [

@@ -7,14 +7,11 @@ import pytest
 from callops.extraction import answers, contacts, parsing, times_of_day
 from callops.extraction.extractors.rules import extract_turns
 from callops.extraction.schema import coerce
+from tests.extraction.conversation import turns
 
 from .labelled import CALL_TIME, HAND_WRITTEN, cases, score
 
 MONDAY = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)
-
-
-def turns(*lines):
-    return [{"role": "agent" if i % 2 == 0 else "user", "text": t} for i, t in enumerate(lines)]
 
 
 def test_rules_accuracy_on_the_labelled_set_meets_the_goal():

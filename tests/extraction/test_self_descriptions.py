@@ -6,12 +6,9 @@ import pytest
 
 from callops.extraction.extractors.rules import extract_turns
 from callops.extraction.self_descriptions import work_part
+from tests.extraction.conversation import turns
 
 MONDAY = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)
-
-
-def turns(*lines):
-    return [{"role": "agent" if i % 2 == 0 else "user", "text": t} for i, t in enumerate(lines)]
 
 
 @pytest.mark.parametrize("text, wants_title, expected", [

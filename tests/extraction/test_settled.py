@@ -8,12 +8,9 @@ import pytest
 from callops.extraction.extractors.rules import extract_turns
 from callops.extraction.free_text import string_items
 from callops.extraction.lead_ins import frame_removed
+from tests.extraction.conversation import turns
 
 WEDNESDAY = datetime(2026, 6, 10, 16, 0, tzinfo=UTC)
-
-
-def turns(*lines):
-    return [{"role": "agent" if i % 2 == 0 else "user", "text": t} for i, t in enumerate(lines)]
 
 
 @pytest.mark.parametrize("reply, items", [

@@ -6,17 +6,13 @@ from datetime import UTC, datetime
 import pytest
 
 from callops.extraction.extractors.rules import extract_turns
+from tests.extraction.conversation import ask, turns
 
 WEDNESDAY = datetime(2026, 6, 10, 16, 0, tzinfo=UTC)
 
 
-def turns(*lines):
-    return [{"role": "agent" if i % 2 == 0 else "user", "text": t} for i, t in enumerate(lines)]
-
-
 def one(kind: str, description: str, question: str, reply: str):
-    schema = {"field": {"type": kind, "description": description}}
-    return extract_turns(turns(question, reply), schema, WEDNESDAY).get("field")
+    return ask(kind, description, question, reply, WEDNESDAY)
 
 
 @pytest.mark.parametrize("description, question, reply, expected", [

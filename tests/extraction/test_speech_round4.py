@@ -6,12 +6,9 @@ from datetime import UTC, datetime
 import pytest
 
 from callops.extraction.extractors.rules import extract_turns
+from tests.extraction.conversation import turns
 
 WEDNESDAY = datetime(2026, 6, 10, 16, 0, tzinfo=UTC)
-
-
-def turns(*lines):
-    return [{"role": "agent" if i % 2 == 0 else "user", "text": t} for i, t in enumerate(lines)]
 
 
 @pytest.mark.parametrize("question, reply, expected", [

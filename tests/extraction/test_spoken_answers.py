@@ -7,12 +7,9 @@ import pytest
 
 from callops.extraction import amounts, contacts, parsing
 from callops.extraction.extractors.rules import extract_turns
+from tests.extraction.conversation import turns
 
 THURSDAY = datetime(2026, 6, 11, 15, 0, tzinfo=UTC)
-
-
-def turns(*lines):
-    return [{"role": "agent" if i % 2 == 0 else "user", "text": t} for i, t in enumerate(lines)]
 
 
 def test_digits_read_one_by_one_are_one_number():

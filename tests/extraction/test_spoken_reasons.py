@@ -6,12 +6,9 @@ import pytest
 
 from callops.extraction.extractors.rules import extract_turns
 from callops.extraction.spoken_reasons import concession_removed, judgement_kept
+from tests.extraction.conversation import turns
 
 MONDAY = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)
-
-
-def turns(*lines):
-    return [{"role": "agent" if i % 2 == 0 else "user", "text": t} for i, t in enumerate(lines)]
 
 
 def test_what_is_granted_before_but_is_not_the_complaint():

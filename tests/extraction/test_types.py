@@ -9,13 +9,10 @@ import pytest
 from callops.extraction import amounts, contacts, parsing, times_of_day
 from callops.extraction.extractors.rules import extract_turns, read_transcript
 from callops.extraction.schema import coerce, validate_returns
+from tests.extraction.conversation import turns
 
 MONDAY = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)
 TORONTO = datetime(2026, 3, 2, 10, 0, tzinfo=ZoneInfo("America/Toronto"))
-
-
-def turns(*lines):
-    return [{"role": "agent" if i % 2 == 0 else "user", "text": t} for i, t in enumerate(lines)]
 
 
 @pytest.mark.parametrize("text, expected", [
