@@ -45,22 +45,22 @@ def _scope(qs, *, org_field: str, time_field: str, org_id: int | None, since: da
     return qs
 
 
+def _widened(since: datetime | None, until: datetime | None, floor, step: timedelta):
+    start = floor(since) if since else None
+    end = floor(until) if until else None
+    if end is not None and until is not None and end < until:
+        end += step
+    return start, end
+
+
 def hour_bounds(since: datetime | None, until: datetime | None) -> tuple[datetime | None, datetime | None]:
     """A range widened to whole UTC hours: a rollup counts all of its hour or nothing."""
-    start = rollups.hour_of(since) if since else None
-    end = rollups.hour_of(until) if until else None
-    if end is not None and until is not None and end < until:
-        end += timedelta(hours=1)
-    return start, end
+    return _widened(since, until, rollups.hour_of, timedelta(hours=1))
 
 
 def day_bounds(since: datetime | None, until: datetime | None) -> tuple[datetime | None, datetime | None]:
     """A range widened to whole UTC days, for both grains at once."""
-    start = rollups.day_of(since) if since else None
-    end = rollups.day_of(until) if until else None
-    if end is not None and until is not None and end < until:
-        end += timedelta(days=1)
-    return start, end
+    return _widened(since, until, rollups.day_of, timedelta(days=1))
 
 
 def by_day(hour_rows, days: dict[tuple, dict[str, Any]] | None = None) -> dict[tuple, dict[str, Any]]:
