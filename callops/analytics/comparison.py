@@ -231,14 +231,12 @@ def compare(org, group_by: str, period: Period) -> Comparison:
     """The comparison of the organization's calls created in `period`, grouped by `group_by`."""
     dim = DIMENSION[group_by]
     groups: dict[int, Group] = {}
-    # Both rollup reads (the totals here, the buckets in _series) in one transaction with room to hash.
-    with hash_room():
-        for r in rollup_windows.counters(org.pk, period.since, period.until, ("status", "result_status", "currency", dim),
-                                         MEASURES):
-            _fold(groups.setdefault(r[dim], Group(r[dim])), r)
-        _name(groups.values(), org, group_by)
-        ordered = sorted(groups.values(), key=lambda g: (-g.calls, g.name, g.pk))
-        return Comparison(group_by, period, ordered, _series(org, period, dim, ordered))
+    for r in rollup_windows.counters(org.pk, period.since, period.until, ("status", "result_status", "currency", dim),
+                                     MEASURES):
+        _fold(groups.setdefault(r[dim], Group(r[dim])), r)
+    _name(groups.values(), org, group_by)
+    ordered = sorted(groups.values(), key=lambda g: (-g.calls, g.name, g.pk))
+    return Comparison(group_by, period, ordered, _series(org, period, dim, ordered))
 
 
 def _series(org, period: Period, dim: str, groups: list[Group]) -> list[Bucket]:
@@ -246,8 +244,11 @@ def _series(org, period: Period, dim: str, groups: list[Group]) -> list[Bucket]:
     buckets = {key: Bucket(start, end, by_group=[0] * len(groups)) for key, start, end in period.buckets()}
     measures = ("n", "answered", "failovers")
     if period.interval == "hour":
-        rows = (CallRollup.objects.filter(organization=org, hour__gte=period.since, hour__lt=period.until, n__gt=0)
-                .values("status", dim, "hour").annotate(**{name: Sum(name) for name in measures}).order_by())
+        # The hours themselves, with room to hash them (lib/aggregate_memory.py).
+        with hash_room():
+            rows = list(CallRollup.objects.filter(organization=org, hour__gte=period.since, hour__lt=period.until,
+                                                  n__gt=0)
+                        .values("status", dim, "hour").annotate(**{name: Sum(name) for name in measures}).order_by())
     else:
         rows = rollup_windows.counters(org.pk, period.since, period.until, ("status", dim), measures,
                                        local_days=period.tz)

@@ -98,10 +98,10 @@ class CallRollup(RollupCounters):
         indexes = [
             # A batch's summary: its counters over all hours.
             models.Index(fields=["organization", "batch_pk"], name="callrollup_batch"),
-            # The overview's and the comparison view's windows (and the organization's foreign key).
-            # Through the tuple's wide unique index PostgreSQL judged a sequential scan of every
-            # organization's counters cheaper: 96 ms for the overview's 14 days at 10,000,000
-            # calls, against 37 ms through this one (with aggregate_memory's room to hash).
+            # The hours of a window the daily rollups do not cover, and the comparison's hourly
+            # chart (and the organization's foreign key). Through the tuple's wide unique index
+            # PostgreSQL judged a sequential scan of every organization's counters cheaper: 96 ms
+            # for 14 days of hours at 10,000,000 calls, against 37 ms through this one.
             models.Index(fields=["organization", "hour"], name="callrollup_window"),
             # Triage's windows read only the failures' counters (callops.triage.counts), a fifth of
             # an hour's: 14.6 ms for 14 days at 10,000,000 calls (13.0 ms at 1,000,000) against

@@ -18,7 +18,6 @@ from typing import Any
 from callops.accounts.tenancy import scoped
 from callops.calls import rollup_windows
 from callops.calls.models import ACTIVE, TERMINAL, Agent, Call, CallStatus
-from callops.lib.aggregate_memory import hash_room
 
 from .tz import start_of_day, today
 
@@ -76,9 +75,8 @@ def build_overview(org, tz, days: int = 7) -> Overview:
     day0 = today(tz)
     week_first = day0 - timedelta(days=days - 1)
     prev_start = start_of_day(tz, day0 - timedelta(days=2 * days - 1))
-    with hash_room():
-        rows = rollup_windows.counters(org.pk, prev_start, None, ("status", "provider", "agent_pk"),
-                                       ("n", "answered"), local_days=tz)
+    rows = rollup_windows.counters(org.pk, prev_start, None, ("status", "provider", "agent_pk"), ("n", "answered"),
+                                   local_days=tz)
 
     ov = Overview()
     grid = {day0 - timedelta(days=i): {key: 0 for key, _, _ in CHART_SERIES} for i in range(days)}

@@ -278,10 +278,9 @@ def test_query_count_stays_bounded_whatever_the_number_of_calls(personas, make_c
     client = personas.viewer.client()
     client.get(reverse("dashboard:overview"))  # warm the session
     pages = {
-        # 16 reads, and the counters' read in a transaction of its own with room to hash
-        # (lib/aggregate_memory.py): its SET LOCAL, and here the savepoint and its release. Each
-        # open-problem count reads the window's whole days and its first hours (rollup_windows).
-        reverse("dashboard:overview"): 19,
+        # 16 reads: each open-problem count reads the window's whole days and its first hours
+        # (rollup_windows).
+        reverse("dashboard:overview"): 16,
         reverse("dashboard:overview_live"): 7,
         reverse("dashboard:calls"): 8,
         reverse("dashboard:calls") + "?status=failed&status=completed&q=%2B1415": 8,
